@@ -1,0 +1,5 @@
+// Package directory keeps an in-memory index of the on-premises AD directory (the
+// adjoin_directory bucket) by every name an entity can be found by, and resolves sensor entity
+// references against it in the DESIGN.md order of trust: SID, objectGUID, DOMAIN\sam or UPN,
+// FQDN, NetBIOS name. The correlator, the badge service and the endpoint ingestor share it.
+package directory

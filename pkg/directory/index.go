@@ -1,0 +1,143 @@
+package directory
+
+import (
+	"sync"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Index maps every name of every directory entity to its key. It is safe for concurrent use.
+type Index struct {
+	mu      sync.RWMutex
+	byKey   map[string]*adjoinv1.Entity
+	names   map[nameKind]map[string]string // normalised name -> entity key
+	bareSAM map[string]map[string]struct{} // sam -> keys, for names given without a domain
+}
+
+type nameKind int
+
+const (
+	nameSID nameKind = iota
+	nameGUID
+	nameDomainSAM
+	nameUPN
+	nameFQDN
+	nameNetBIOS
+)
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	ix := &Index{
+		byKey:   map[string]*adjoinv1.Entity{},
+		names:   map[nameKind]map[string]string{},
+		bareSAM: map[string]map[string]struct{}{},
+	}
+	for k := nameSID; k <= nameNetBIOS; k++ {
+		ix.names[k] = map[string]string{}
+	}
+	return ix
+}
+
+// Put adds or replaces an entity, dropping the names its previous version had.
+func (ix *Index) Put(e *adjoinv1.Entity) {
+	key := entity.Key(e)
+	if key == "" {
+		return
+	}
+	e = proto.Clone(e).(*adjoinv1.Entity)
+	e.Key = key
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if old, ok := ix.byKey[key]; ok {
+		ix.unindex(key, old)
+	}
+	ix.byKey[key] = e
+	for kind, names := range namesOf(e) {
+		for _, n := range names {
+			ix.names[kind][n] = key
+		}
+	}
+	if sam := entity.Fold(e.GetSamAccountName()); sam != "" {
+		if ix.bareSAM[sam] == nil {
+			ix.bareSAM[sam] = map[string]struct{}{}
+		}
+		ix.bareSAM[sam][key] = struct{}{}
+	}
+}
+
+// Delete removes the entity with key.
+func (ix *Index) Delete(key string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if old, ok := ix.byKey[key]; ok {
+		ix.unindex(key, old)
+		delete(ix.byKey, key)
+	}
+}
+
+func (ix *Index) unindex(key string, e *adjoinv1.Entity) {
+	for kind, names := range namesOf(e) {
+		for _, n := range names {
+			if ix.names[kind][n] == key {
+				delete(ix.names[kind], n)
+			}
+		}
+	}
+	if sam := entity.Fold(e.GetSamAccountName()); sam != "" {
+		delete(ix.bareSAM[sam], key)
+		if len(ix.bareSAM[sam]) == 0 {
+			delete(ix.bareSAM, sam)
+		}
+	}
+}
+
+// Get returns the entity with key.
+func (ix *Index) Get(key string) (*adjoinv1.Entity, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	e, ok := ix.byKey[key]
+	return e, ok
+}
+
+// Len is the number of entities indexed.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byKey)
+}
+
+// namesOf lists the normalised names an entity can be found by. DOMAIN\sam is indexed under
+// both the NetBIOS and the DNS domain name, since sensors write either.
+func namesOf(e *adjoinv1.Entity) map[nameKind][]string {
+	out := map[nameKind][]string{}
+	add := func(k nameKind, v string) {
+		if v != "" {
+			out[k] = append(out[k], v)
+		}
+	}
+	add(nameSID, entity.NormalizeSID(e.GetSid()))
+	add(nameGUID, entity.NormalizeGUID(e.GetObjectGuid()))
+	if sam := e.GetSamAccountName(); sam != "" {
+		if d := e.GetNetbiosDomain(); d != "" {
+			add(nameDomainSAM, entity.DomainSAM(d, sam))
+		}
+		if d := e.GetDnsDomain(); d != "" {
+			add(nameDomainSAM, entity.DomainSAM(d, sam))
+		}
+	}
+	add(nameUPN, entity.Fold(e.GetUpn()))
+	if e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
+		nb, fqdn := entity.HostNames(e.GetDnsHostName())
+		add(nameFQDN, fqdn)
+		if n, _ := entity.HostNames(e.GetNetbiosName()); n != "" {
+			nb = n
+		}
+		if nb == "" {
+			nb, _ = entity.HostNames(e.GetSamAccountName())
+		}
+		add(nameNetBIOS, nb)
+	}
+	return out
+}

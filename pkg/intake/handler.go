@@ -1,0 +1,232 @@
+package intake
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// LineError is a refused line: Reason is a short token used in the dead-letter subject
+// ("not-json", "missing-field"), Err the full explanation.
+type LineError struct {
+	Reason string
+	Err    error
+}
+
+func (e *LineError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Parser turns one line into an event. format is the sender's ?format= value ("" = detect).
+// Errors should be *LineError; any other error is reported with reason "invalid".
+type Parser func(line []byte, format string) (*adjoinv1.Event, error)
+
+// Handler serves POST /v1/events.
+type Handler struct {
+	JS      jetstream.JetStream
+	Service string                       // service name used in dead-letter subjects
+	Parse   Parser                       // line parser
+	Subject func(*adjoinv1.Event) string // subject to publish an event on
+	Log     *zap.Logger
+	// MaxBodyBytes bounds a request body after decompression (default 256 MiB).
+	MaxBodyBytes int64
+	// MaxLineBytes bounds one line (default 1 MiB).
+	MaxLineBytes int
+	// Flush publishes at most this many lines before waiting for acknowledgements (default 4096).
+	Flush int
+}
+
+// Rejected describes one refused line in a response.
+type Rejected struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// Response is the JSON body of every answer.
+type Response struct {
+	Accepted   int        `json:"accepted"`
+	Duplicates int        `json:"duplicates"`
+	Rejected   []Rejected `json:"rejected"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// ServeHTTP implements the intake contract described in the package comment.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, Response{Error: "use POST with an NDJSON body"})
+		return
+	}
+	body, err := h.body(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, Response{Error: err.Error()})
+		return
+	}
+	origin := "http:" + r.RemoteAddr
+	resp, status := h.ingest(r.Context(), body, r.URL.Query().Get("format"), origin)
+	writeJSON(w, status, resp)
+}
+
+func (h *Handler) body(r *http.Request) (io.Reader, error) {
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = 256 << 20
+	}
+	var body io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		gz, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("Content-Encoding gzip: %w", err)
+		}
+		body = gz
+	}
+	return &limitReader{r: body, left: limit}, nil
+}
+
+// errBodyTooLarge stops a body past MaxBodyBytes (counted after decompression).
+var errBodyTooLarge = errors.New("request body too large")
+
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// Ingest reads NDJSON from body and publishes every valid line; the CLI replay path uses it too.
+func (h *Handler) Ingest(ctx context.Context, body io.Reader, format, origin string) (Response, error) {
+	resp, status := h.ingest(ctx, body, format, origin)
+	if status >= 500 || (status >= 400 && resp.Error != "") {
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}
+
+func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string) (Response, int) {
+	resp := Response{Rejected: []Rejected{}}
+	maxLine, flush := h.MaxLineBytes, h.Flush
+	if maxLine <= 0 {
+		maxLine = 1 << 20
+	}
+	if flush <= 0 {
+		flush = 4096
+	}
+	batch := natsx.NewBatch(h.JS)
+	wait := func() error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		dups, err := batch.Wait(ctx)
+		resp.Duplicates += dups
+		return err
+	}
+	lr := newLineReader(body, maxLine)
+	for {
+		raw, line, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, errLineTooLong) {
+			origin := fmt.Sprintf("%s line %d", origin, line)
+			if dlErr := batch.Add(natsx.DeadLetterMsg(h.Service, "too-long", nil, err.Error(), origin)); dlErr != nil {
+				return h.fail(resp, dlErr)
+			}
+			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
+			continue
+		}
+		if err != nil {
+			// Lines read so far are stored below, but the sender must resend: say so.
+			if werr := wait(); werr != nil {
+				return h.fail(resp, werr)
+			}
+			resp.Error = fmt.Sprintf("reading body after line %d: %v; lines up to there are stored", line, err)
+			if errors.Is(err, errBodyTooLarge) {
+				return resp, http.StatusRequestEntityTooLarge
+			}
+			return resp, http.StatusBadRequest
+		}
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		if err := h.publishLine(batch, raw, format, fmt.Sprintf("%s line %d", origin, line)); err != nil {
+			var le *LineError
+			if !errors.As(err, &le) {
+				return h.fail(resp, err)
+			}
+			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: le.Reason, Error: le.Err.Error()})
+			continue
+		}
+		resp.Accepted++
+		if batch.Len() >= flush {
+			if err := wait(); err != nil {
+				return h.fail(resp, err)
+			}
+		}
+	}
+	if err := wait(); err != nil {
+		return h.fail(resp, err)
+	}
+	if len(resp.Rejected) > 0 {
+		h.Log.Info("rejected input lines", zap.Int("rejected", len(resp.Rejected)), zap.Int("accepted", resp.Accepted),
+			zap.String("origin", origin))
+	}
+	if resp.Accepted == 0 && len(resp.Rejected) > 0 {
+		return resp, http.StatusUnprocessableEntity
+	}
+	return resp, http.StatusOK
+}
+
+// publishLine parses one line and queues either the event or its dead-letter copy.
+func (h *Handler) publishLine(batch *natsx.Batch, raw []byte, format, origin string) error {
+	ev, err := h.Parse(raw, format)
+	if err != nil {
+		le, ok := err.(*LineError)
+		if !ok {
+			le = &LineError{Reason: "invalid", Err: err}
+		}
+		if dlErr := batch.Add(natsx.DeadLetterMsg(h.Service, le.Reason, raw, le.Err.Error(), origin)); dlErr != nil {
+			return dlErr
+		}
+		return le
+	}
+	ev.Id = natsx.HashID(string(raw))
+	ev.Origin = origin
+	msg, err := natsx.NewMsg(h.Subject(ev), ev.Id, ev)
+	if err != nil {
+		return err
+	}
+	return batch.Add(msg)
+}
+
+func (h *Handler) fail(resp Response, err error) (Response, int) {
+	h.Log.Error("intake batch failed; sender must retry", zap.Error(err))
+	resp.Error = "not stored, retry the whole batch: " + err.Error()
+	return resp, http.StatusServiceUnavailable
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,49 @@
+// Package logx builds the one zap logger each binary passes down, with the same field names in
+// every service (service, entity, alert_id, detector, subject, err).
+package logx
+
+import (
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Field names shared by every service, so logs can be searched the same way everywhere.
+const (
+	FieldService  = "service"
+	FieldEntity   = "entity"
+	FieldAlertID  = "alert_id"
+	FieldDetector = "detector"
+	FieldSubject  = "subject"
+)
+
+// New returns a logger writing to stderr at level ("debug", "info", "warn", "error") in
+// format "json" or "console".
+func New(level, format string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.Set(level); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey = "ts"
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	switch format {
+	case "json", "":
+		encoder = zapcore.NewJSONEncoder(enc)
+	case "console":
+		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(enc)
+	default:
+		return nil, fmt.Errorf("log format %q: want json or console", format)
+	}
+	core := zapcore.NewCore(encoder, zapcore.Lock(os.Stderr), lvl)
+	return zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
+}
+
+// Service returns log with the service field set.
+func Service(log *zap.Logger, name string) *zap.Logger {
+	return log.With(zap.String(FieldService, name))
+}

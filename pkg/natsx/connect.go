@@ -1,0 +1,77 @@
+package natsx
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// ConnectOptions says where and how a service connects.
+type ConnectOptions struct {
+	// URL is one or more comma-separated server URLs.
+	URL string
+	// Name identifies the client in server monitoring, e.g. "adjoin-dcingest".
+	Name string
+	// User and Password, when set, authenticate with user/password.
+	User, Password string
+	// CredsFile, when set, authenticates with a .creds file (JWT + nkey).
+	CredsFile string
+}
+
+// Connect dials NATS and keeps reconnecting forever with jittered backoff, so a NATS restart
+// pauses a service instead of killing it. The first connection is retried until ctx ends.
+func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn, error) {
+	if o.URL == "" {
+		return nil, fmt.Errorf("nats: empty server URL")
+	}
+	opts := []nats.Option{
+		nats.Name(o.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(100*time.Millisecond, time.Second),
+		nats.CustomReconnectDelay(backoff),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			subject := ""
+			if s != nil {
+				subject = s.Subject
+			}
+			log.Error("nats async error", zap.String("subject", subject), zap.Error(err))
+		}),
+	}
+	if o.User != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	for attempt := 1; ; attempt++ {
+		nc, err := nats.Connect(o.URL, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		log.Warn("nats connect failed, retrying", zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nats connect to %s: %w (last error: %v)", o.URL, ctx.Err(), err)
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+// backoff doubles from 250ms up to 5s.
+func backoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond
+	for i := 1; i < attempt && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}

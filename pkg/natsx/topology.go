@@ -1,0 +1,132 @@
+package natsx
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names of the contract.
+const (
+	StreamDCEvents       = "DC_EVENTS"
+	StreamEndpointEvents = "ENDPOINT_EVENTS"
+	StreamAlerts         = "ALERTS"
+	StreamCorrelated     = "CORRELATED"
+	StreamIncidents      = "INCIDENTS"
+	StreamDeadLetter     = "DEADLETTER"
+)
+
+// KV bucket names of the contract.
+const (
+	BucketDirectory = "adjoin_directory"
+	BucketDevices   = "adjoin_devices"
+	BucketBadges    = "adjoin_badges"
+	BucketConfig    = "adjoin_config"
+	BucketStatus    = "adjoin_status"
+)
+
+// Subject prefixes of the contract.
+const (
+	SubjectDCEvents           = "events.dc"
+	SubjectEndpointEvents     = "events.endpoint"
+	SubjectIdentityAlerts     = "alerts.identity"
+	SubjectEndpointAlerts     = "alerts.endpoint"
+	SubjectCorrelatedUser     = "correlated.user"
+	SubjectCorrelatedComputer = "correlated.computer"
+	SubjectExcluded           = "correlated.excluded"
+	SubjectUnresolved         = "correlated.unresolved"
+	SubjectIncidents          = "incidents"
+	SubjectDeadLetter         = "deadletter"
+)
+
+// dedupWindow bounds how long a stream remembers Nats-Msg-Id values. Replays older than this
+// are still harmless: alert ids are deterministic and the correlator applies each alert version
+// once, so the window only saves work.
+const dedupWindow = 2 * time.Hour
+
+// Topology is every stream and bucket adjoin needs, for a given replica count.
+type Topology struct {
+	Streams []jetstream.StreamConfig
+	Buckets []jetstream.KeyValueConfig
+}
+
+// NewTopology returns the DESIGN.md table as configuration. replicas is 1 on a single server
+// and 3 on the clustered profile.
+func NewTopology(replicas int) Topology {
+	if replicas < 1 {
+		replicas = 1
+	}
+	stream := func(name, description string, maxAge time.Duration, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: description,
+			Subjects:    subjects,
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Replicas:    replicas,
+			MaxAge:      maxAge,
+			Duplicates:  dedupWindow,
+		}
+	}
+	bucket := func(name, description string, history uint8) jetstream.KeyValueConfig {
+		return jetstream.KeyValueConfig{
+			Bucket:      name,
+			Description: description,
+			History:     history,
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		}
+	}
+	week, month := 7*24*time.Hour, 30*24*time.Hour
+	return Topology{
+		Streams: []jetstream.StreamConfig{
+			stream(StreamDCEvents, "raw normalised domain-controller signals", week, SubjectDCEvents+".>"),
+			stream(StreamEndpointEvents, "raw normalised endpoint signals", week, SubjectEndpointEvents+".>"),
+			stream(StreamAlerts, "alerts of both sides, every version", 0, SubjectIdentityAlerts+".>", SubjectEndpointAlerts+".>"),
+			stream(StreamCorrelated, "alerts joined to on-prem AD entities", 0,
+				SubjectCorrelatedUser+".*", SubjectCorrelatedComputer+".*", SubjectExcluded, SubjectUnresolved),
+			stream(StreamIncidents, "cross-source incidents", 0, SubjectIncidents+".*"),
+			stream(StreamDeadLetter, "input that could not be accepted, with the reason", month, SubjectDeadLetter+".>"),
+		},
+		Buckets: []jetstream.KeyValueConfig{
+			bucket(BucketDirectory, "entity key -> adjoin.v1.Entity", 1),
+			bucket(BucketDevices, "entity key -> adjoin.v1.DeviceRecord", 1),
+			bucket(BucketBadges, "entity key -> adjoin.v1.EntityCounts", 1),
+			bucket(BucketConfig, "integration toggles and link templates", 5),
+			bucket(BucketStatus, "service heartbeats, lag, last error", 1),
+		},
+	}
+}
+
+// Provision creates every stream and bucket of t, or updates it in place when it exists. It
+// never deletes or purges, so running it on every start is safe.
+func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, cfg := range t.Streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, cfg := range t.Buckets {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// Check reports the first stream or bucket of t that is missing, for readiness probes.
+func Check(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, cfg := range t.Streams {
+		if _, err := js.Stream(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, cfg := range t.Buckets {
+		if _, err := js.KeyValue(ctx, cfg.Bucket); err != nil {
+			return fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}
