@@ -31,11 +31,12 @@
 //   - evtx: TimeCreated (the EVTX SystemTime, UTC).
 //   - ecs: @timestamp (Winlogbeat sets it to the record's creation time, UTC).
 //   - nxlog: @timestamp. It is Logstash's ingest time, not the event time: OTRF describes it as
-//     1–3 s late, and in the shared data most events are 0–3 s late but some are up to ~19 s
-//     (Security, S2/S4) or ~42 s (Sysmon, background file) late. EventTime is the event's own
-//     clock but is site-local with no zone, so it cannot be turned into UTC here; it is
-//     returned in Event.LocalTime for callers who know the site's offset. Only when
-//     @timestamp is absent is EventTime used, as for powershell.
+//     1–3 s late, but in the shared data about one Security event in five is more than 4 s
+//     late (up to ~17 s, in S2, S4 and the background file) and Sysmon events up to ~43 s.
+//     Correlation windows over nxlog Security events must allow for that. EventTime is the
+//     event's own clock, to the second, but site-local with no zone, so it cannot be turned
+//     into UTC here; it is returned in Event.LocalTime for callers who know the site's
+//     offset. Only when @timestamp is absent is EventTime used, as for powershell.
 //   - powershell: TimeCreated is local time on a 12-hour clock with AM/PM dropped
 //     ("07:50:05" may be 07:50 or 19:50 local), so no offset can recover UTC. It is parsed
 //     as-is, labelled UTC, and TimeApproximate is set: such a Time is only good for ordering

@@ -1,0 +1,105 @@
+// Package config reads a service's settings from flags and ADJOIN_* environment variables,
+// from one list of definitions, so `--help`, the environment and the README name the same
+// settings. Precedence: flag, then environment, then default.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Set is one binary's settings.
+type Set struct {
+	fs   *flag.FlagSet
+	defs []Def
+}
+
+// Def describes one setting.
+type Def struct {
+	Flag, Env, Default, Help string
+}
+
+// New starts an empty set for the binary name.
+func New(name string) *Set {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &Set{fs: fs}
+}
+
+// EnvName is the environment variable of a flag: ADJOIN_ plus the flag upper-cased with
+// dashes as underscores.
+func EnvName(flagName string) string {
+	return "ADJOIN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (s *Set) def(name, def, help string) {
+	s.defs = append(s.defs, Def{Flag: name, Env: EnvName(name), Default: def, Help: help})
+}
+
+// String defines a string setting.
+func (s *Set) String(p *string, name, def, help string) {
+	s.fs.StringVar(p, name, def, help)
+	s.def(name, def, help)
+}
+
+// Int defines an int setting.
+func (s *Set) Int(p *int, name string, def int, help string) {
+	s.fs.IntVar(p, name, def, help)
+	s.def(name, fmt.Sprint(def), help)
+}
+
+// Bool defines a bool setting.
+func (s *Set) Bool(p *bool, name string, def bool, help string) {
+	s.fs.BoolVar(p, name, def, help)
+	s.def(name, fmt.Sprint(def), help)
+}
+
+// Duration defines a duration setting.
+func (s *Set) Duration(p *time.Duration, name string, def time.Duration, help string) {
+	s.fs.DurationVar(p, name, def, help)
+	s.def(name, def.String(), help)
+}
+
+// Defs lists the settings in definition order.
+func (s *Set) Defs() []Def { return s.defs }
+
+// ErrHelp is returned by Parse when -h or --help was asked for; the usage is already printed.
+var ErrHelp = flag.ErrHelp
+
+// Parse applies the environment, then args. Unknown flags and bad values are errors that name
+// the setting.
+func (s *Set) Parse(args []string, stdout io.Writer) error {
+	for _, d := range s.defs {
+		if v, ok := os.LookupEnv(d.Env); ok {
+			if err := s.fs.Set(d.Flag, v); err != nil {
+				return fmt.Errorf("environment %s=%q: %w", d.Env, v, err)
+			}
+		}
+	}
+	if err := s.fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			s.Usage(stdout)
+			return ErrHelp
+		}
+		return fmt.Errorf("%s: %w (see --help)", s.fs.Name(), err)
+	}
+	return nil
+}
+
+// Args returns the arguments left after the flags.
+func (s *Set) Args() []string { return s.fs.Args() }
+
+// Usage prints every setting with its environment variable and default.
+func (s *Set) Usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage of %s:\n", s.fs.Name())
+	defs := append([]Def(nil), s.defs...)
+	sort.SliceStable(defs, func(i, j int) bool { return defs[i].Flag < defs[j].Flag })
+	for _, d := range defs {
+		fmt.Fprintf(w, "  --%s (env %s, default %q)\n        %s\n", d.Flag, d.Env, d.Default, d.Help)
+	}
+}

@@ -1,0 +1,70 @@
+package detection
+
+import (
+	"slices"
+	"strconv"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"google.golang.org/protobuf/proto"
+)
+
+// Detector looks at one event at a time and returns the alerts it raises, if any. A detector
+// may keep bounded state (recent logon sessions, for example), so it must see events in order
+// and is not safe for concurrent use. Alert ids must be deterministic: the same events give the
+// same ids, so a replay never creates new alerts.
+type Detector interface {
+	Name() string
+	Detect(ev *adjoinv1.Event) []*adjoinv1.Alert
+}
+
+// Run passes ev to every detector and merges alerts that share an id.
+func Run(detectors []Detector, ev *adjoinv1.Event) []*adjoinv1.Alert {
+	var out []*adjoinv1.Alert
+	for _, d := range detectors {
+		out = append(out, d.Detect(ev)...)
+	}
+	return out
+}
+
+// Merge folds alerts with the same id into one: activity times widen and evidence accumulates,
+// in first-seen order. Several events of one attack (three 4662 of one DCSync) become one alert.
+func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
+	byID := map[string]*adjoinv1.Alert{}
+	var out []*adjoinv1.Alert
+	for _, a := range alerts {
+		prev, ok := byID[a.GetId()]
+		if !ok {
+			a = proto.Clone(a).(*adjoinv1.Alert)
+			byID[a.GetId()] = a
+			out = append(out, a)
+			continue
+		}
+		if a.GetFirstActivity().AsTime().Before(prev.GetFirstActivity().AsTime()) {
+			prev.FirstActivity = a.GetFirstActivity()
+		}
+		if a.GetLastActivity().AsTime().After(prev.GetLastActivity().AsTime()) {
+			prev.LastActivity = a.GetLastActivity()
+		}
+		for _, e := range a.GetEvidence() {
+			if !slices.ContainsFunc(prev.Evidence, func(p *adjoinv1.Evidence) bool { return proto.Equal(p, e) }) {
+				prev.Evidence = append(prev.Evidence, e)
+			}
+		}
+	}
+	return out
+}
+
+// Subject is the ALERTS subject of an alert: alerts.<side>.<detector>.
+func Subject(a *adjoinv1.Alert) string {
+	prefix := natsx.SubjectIdentityAlerts
+	if a.GetSide() == adjoinv1.Side_SIDE_ENDPOINT {
+		prefix = natsx.SubjectEndpointAlerts
+	}
+	return prefix + "." + natsx.Token(a.GetDetector())
+}
+
+// MsgID is the deduplication id of one version of an alert.
+func MsgID(a *adjoinv1.Alert) string {
+	return natsx.HashID("alert", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10))
+}

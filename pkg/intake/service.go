@@ -1,0 +1,75 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// ServiceConfig is the HTTP side of an ingestor.
+type ServiceConfig struct {
+	HTTPAddr string
+	// Listener, when set, is used instead of listening on HTTPAddr.
+	Listener      net.Listener
+	ShutdownGrace time.Duration
+}
+
+// Flags defines the HTTP settings on s with the service's default address.
+func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
+	s.String(&c.HTTPAddr, "http-addr", defaultAddr, "address of the HTTP intake (POST /v1/events), /healthz and /readyz")
+	s.Duration(&c.ShutdownGrace, "shutdown-grace", 15*time.Second, "time allowed for requests in flight at shutdown")
+}
+
+// Validate names the first bad HTTP setting.
+func (c ServiceConfig) Validate() error {
+	switch {
+	case c.Listener == nil && c.HTTPAddr == "":
+		return errors.New("http-addr: required")
+	case c.ShutdownGrace <= 0:
+		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
+	}
+	return nil
+}
+
+// Pipeline is what differs between the two ingestors.
+type Pipeline struct {
+	Service       string // "dcingest"
+	SubjectPrefix string // events.dc
+	Stream        string // DC_EVENTS
+	Detectors     []detection.Detector
+	OnEvent       func(ctx context.Context, ev *adjoinv1.Event) error
+	Ready         httpx.Check
+}
+
+// Serve runs the HTTP intake and the detection consumer until ctx ends. On shutdown the
+// listener closes first (no new batches), requests in flight finish, then the consumer stops
+// after its current batch.
+func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pipeline, log *zap.Logger) error {
+	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	mux := httpx.NewMux(p.Ready)
+	mux.Handle("/v1/events", &Handler{
+		JS: js, Service: p.Service, Parse: ParseWindows, Log: log,
+		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
+	})
+	runner := &detection.Runner{
+		JS: js, Stream: p.Stream, Durable: p.Service + "-detect", Service: p.Service,
+		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log,
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
+	g.Go(func() error { return runner.Run(gctx) })
+	return g.Wait()
+}

@@ -1,0 +1,97 @@
+// Package app is the badge service's use case: build an entity's badge from the directory,
+// the correlator's counts, the endpoint side's knowledge and the integration toggles.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+)
+
+// ErrNotFound means the directory does not know the entity.
+var ErrNotFound = errors.New("entity not found in the directory")
+
+// ErrInvalidSelector means the selector is empty or malformed.
+var ErrInvalidSelector = directory.ErrInvalidSelector
+
+// Store reads what the other services wrote. Missing records are not errors: they return
+// (nil, false, nil).
+type Store interface {
+	Counts(ctx context.Context, key string) (*adjoinv1.EntityCounts, bool, error)
+	Device(ctx context.Context, key string) (*adjoinv1.DeviceRecord, bool, error)
+	// IntegrationEnabled reports a side's toggle; absent means on.
+	IntegrationEnabled(ctx context.Context, side adjoinv1.Side) (bool, error)
+}
+
+// Badges answers badge queries.
+type Badges struct {
+	Index *directory.Index
+	Store Store
+}
+
+// Get returns the badge of the entity sel names.
+func (b *Badges) Get(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoinv1.Badge, error) {
+	m, err := b.Index.Find(sel)
+	if err != nil {
+		return nil, err
+	}
+	if m.Entity == nil {
+		return nil, fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried)
+	}
+	return b.badge(ctx, m.Entity)
+}
+
+func (b *Badges) badge(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge, error) {
+	ec, _, err := b.Store.Counts(ctx, e.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	idOn, err := b.Store.IntegrationEnabled(ctx, adjoinv1.Side_SIDE_IDENTITY)
+	if err != nil {
+		return nil, err
+	}
+	epOn, err := b.Store.IntegrationEnabled(ctx, adjoinv1.Side_SIDE_ENDPOINT)
+	if err != nil {
+		return nil, err
+	}
+	identity := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
+	// The identity side knows every directory entity: the directory is its own.
+	identity.Known, identity.GreyedReason = true, adjoinv1.GreyedReason_GREYED_REASON_NONE
+	endpoint := counts.Summarise(ec, adjoinv1.Side_SIDE_ENDPOINT)
+	endpoint.Known, endpoint.GreyedReason, err = b.endpointKnows(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	enabled := idOn && epOn
+	if !enabled {
+		for _, s := range []*adjoinv1.SideBadge{identity, endpoint} {
+			s.Known, s.GreyedReason = false, adjoinv1.GreyedReason_GREYED_REASON_INTEGRATION_OFF
+		}
+	}
+	return &adjoinv1.Badge{Entity: e, Identity: identity, Endpoint: endpoint, IntegrationEnabled: enabled}, nil
+}
+
+// endpointKnows looks for a device record under the entity key, then under the names it may
+// have been recorded by before the directory knew the entity.
+func (b *Badges) endpointKnows(ctx context.Context, e *adjoinv1.Entity) (bool, adjoinv1.GreyedReason, error) {
+	for _, key := range append([]string{e.GetKey()}, entity.NameKeys(e)...) {
+		rec, ok, err := b.Store.Device(ctx, key)
+		if err != nil {
+			return false, 0, err
+		}
+		if !ok {
+			continue
+		}
+		switch rec.GetOnboardingStatus() {
+		case "insufficient_info", "unsupported", "can_be_onboarded":
+			return false, adjoinv1.GreyedReason_GREYED_REASON_NOT_ONBOARDED, nil
+		}
+		return true, adjoinv1.GreyedReason_GREYED_REASON_NONE, nil
+	}
+	return false, adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN, nil
+}

@@ -1,0 +1,84 @@
+// Package adapters holds the correlator's outgoing side: the adjoin_badges bucket and the
+// CORRELATED stream.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// BadgeKV keeps per-entity counts in the adjoin_badges bucket.
+//
+// Why the counts are exact: the stored value is the set of alerts counted on the entity with
+// the highest version applied (package counts), so applying an alert version is idempotent; and
+// every write is conditional on the revision that was read (Create for a new key, Update with
+// the last revision otherwise), so two correlators, or a correlator and its own redelivery,
+// cannot overwrite each other's additions: the loser re-reads and re-applies. An alert is
+// acknowledged only after its writes succeeded, so a crash at any instant either leaves the
+// alert unacknowledged (redelivered, re-applied as a no-op where it had already landed) or
+// fully applied.
+type BadgeKV struct {
+	KV jetstream.KeyValue
+}
+
+var _ app.Counter = BadgeKV{}
+
+// maxRetries bounds the compare-and-set loop under contention.
+const maxRetries = 32
+
+// Apply implements app.Counter.
+func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool, error) {
+	for range maxRetries {
+		ec := &adjoinv1.EntityCounts{EntityKey: key}
+		var rev uint64
+		entry, err := b.KV.Get(ctx, key)
+		switch {
+		case err == nil:
+			rev = entry.Revision()
+			if err := natsx.Decode(nil, entry.Value(), ec); err != nil {
+				return false, fmt.Errorf("stored counts of %s: %w", key, err)
+			}
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		default:
+			return false, fmt.Errorf("read counts of %s: %w", key, err)
+		}
+		if !counts.Apply(ec, a) {
+			return false, nil
+		}
+		ec.UpdatedTime = timestamppb.Now()
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ec)
+		if err != nil {
+			return false, err
+		}
+		if rev == 0 {
+			_, err = b.KV.Create(ctx, key, data)
+		} else {
+			_, err = b.KV.Update(ctx, key, data, rev)
+		}
+		if err == nil {
+			return true, nil
+		}
+		if !isConflict(err) {
+			return false, fmt.Errorf("write counts of %s: %w", key, err)
+		}
+	}
+	return false, fmt.Errorf("write counts of %s: still conflicting after %d attempts", key, maxRetries)
+}
+
+func isConflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

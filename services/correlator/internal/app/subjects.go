@@ -1,0 +1,27 @@
+package app
+
+import (
+	"strconv"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// Subjects of the CORRELATED stream.
+const (
+	SubjectExcluded   = natsx.SubjectExcluded
+	SubjectUnresolved = natsx.SubjectUnresolved
+)
+
+// EntitySubject is correlated.user.<key> or correlated.computer.<key>.
+func EntitySubject(kind adjoinv1.EntityKind, key string) string {
+	if kind == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
+		return natsx.SubjectCorrelatedComputer + "." + key
+	}
+	return natsx.SubjectCorrelatedUser + "." + key
+}
+
+// msgID deduplicates one version of an alert published for one entity.
+func msgID(a *adjoinv1.Alert, key string) string {
+	return natsx.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), key)
+}

@@ -1,0 +1,106 @@
+// Package ports holds the correlator's incoming side: the durable pull consumer on ALERTS.
+package ports
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Consumer feeds ALERTS to the correlator. Several correlator instances share one durable
+// consumer, so JetStream spreads the alerts between them.
+//
+// Ack rule: success → Ack; undecodable payload → TermWithReason and a copy to DEADLETTER;
+// failure to count or publish → NakWithDelay, and the alert is handled again from the start
+// (idempotent, see adapters.BadgeKV).
+type Consumer struct {
+	JS         jetstream.JetStream
+	Durable    string
+	Correlator *app.Correlator
+	Log        *zap.Logger
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	AckWait time.Duration
+}
+
+// Run consumes until ctx ends; the message in hand is finished first.
+func (c *Consumer) Run(ctx context.Context) error {
+	ackWait := c.AckWait
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second
+	}
+	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 1024,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() == nil {
+				c.Log.Warn("fetch failed", zap.Error(err))
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for m := range batch.Messages() {
+			c.handle(ctx, m, ackWait)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+			c.Log.Debug("fetch ended early", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
+	var a adjoinv1.Alert
+	if err := natsx.Decode(m.Headers(), m.Data(), &a); err != nil || a.GetId() == "" {
+		if err == nil {
+			err = errors.New("alert without id")
+		}
+		c.deadLetter(ctx, m, err)
+		return
+	}
+	// Finish this message even if shutdown begins, within a deadline shorter than AckWait.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackWait*2/3)
+	defer cancel()
+	out, err := c.Correlator.Handle(hctx, &a)
+	if err != nil {
+		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if err := m.Ack(); err != nil {
+		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), zap.Error(err))
+	}
+	c.Log.Debug("correlated", zap.String("alert_id", a.GetId()), zap.Strings("entities", out.Entities),
+		zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
+	dl := natsx.DeadLetterMsg("correlator", "undecodable-alert", m.Data(), cause.Error(), "subject "+m.Subject())
+	if _, err := c.JS.PublishMsg(ctx, dl); err != nil {
+		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), zap.Error(err))
+		_ = m.NakWithDelay(5 * time.Second)
+		return
+	}
+	_ = m.TermWithReason("undecodable alert: " + cause.Error())
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

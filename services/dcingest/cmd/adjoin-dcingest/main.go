@@ -1,0 +1,18 @@
+// Command adjoin-dcingest runs the dcingest service; see package dcingest for what it does.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/adjoin/adjoin/pkg/svcmain"
+	"github.com/adjoin/adjoin/services/dcingest"
+	"go.uber.org/zap"
+)
+
+func main() {
+	var cfg dcingest.Config
+	os.Exit(svcmain.Main("adjoin-dcingest", os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
+		return dcingest.Run(ctx, cfg, log)
+	}))
+}

@@ -1,0 +1,121 @@
+// Package dcingest is the domain-controller-traffic ingestor: it takes Windows Security events
+// from domain controllers over HTTP, keeps them on DC_EVENTS, runs the identity-side detectors
+// over that stream and publishes their alerts on ALERTS. It also owns the on-premises
+// directory, loaded into adjoin_directory from an LDIF export.
+package dcingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/dcingest/detect"
+	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
+	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
+	"go.uber.org/zap"
+)
+
+// Name is the service name used in logs, dead-letter subjects and NATS client names.
+const Name = "dcingest"
+
+// Config is every setting of the DC ingestor.
+type Config struct {
+	NATS natsx.Settings
+	HTTP intake.ServiceConfig
+	// LDIFFile is an ldifde-style export loaded into the directory on start.
+	LDIFFile string
+	// LDIFData is used instead of LDIFFile when set (the demo directory of adjoin dev).
+	LDIFData      []byte
+	NetBIOSDomain string
+}
+
+// Flags defines the settings on s.
+func (c *Config) Flags(s *config.Set) {
+	c.NATS.Flags(s)
+	c.HTTP.Flags(s, ":8081")
+	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF export of on-prem AD users and computers, loaded on start")
+	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name (default: first DC= label of each DN, upper-cased)")
+}
+
+// Validate reports the first bad setting by name.
+func (c Config) Validate() error {
+	if err := c.NATS.Validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		return err
+	}
+	if c.LDIFFile != "" {
+		if _, err := os.Stat(c.LDIFFile); err != nil {
+			return fmt.Errorf("directory-ldif: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
+// and the NATS connection drains last.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log = log.With(zap.String("service", Name))
+	cfg.NATS.Name = "adjoin-" + Name
+	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain() //nolint:errcheck // best effort at exit
+
+	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
+	}
+	if err := importLDIF(ctx, cfg, adapters.DirectoryKV{KV: dirKV}, log); err != nil {
+		return err
+	}
+	index := directory.NewIndex()
+	if err := index.Follow(ctx, dirKV, log); err != nil {
+		return err
+	}
+	sessions := detect.NewSessions(100_000)
+	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
+		Service:       Name,
+		SubjectPrefix: natsx.SubjectDCEvents,
+		Stream:        natsx.StreamDCEvents,
+		Detectors:     []detection.Detector{sessions, detect.NewDCSync(adapters.DCLookup{Index: index}, sessions)},
+		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+	}, log)
+}
+
+func importLDIF(ctx context.Context, cfg Config, store adapters.DirectoryKV, log *zap.Logger) error {
+	data, source := cfg.LDIFData, "ldif:embedded-demo"
+	if cfg.LDIFFile != "" {
+		b, err := os.ReadFile(cfg.LDIFFile)
+		if err != nil {
+			return fmt.Errorf("directory-ldif: %w", err)
+		}
+		data, source = b, "ldif:"+filepath.Base(cfg.LDIFFile)
+	}
+	if data == nil {
+		return nil
+	}
+	entities, err := ldif.ParseLDIF(bytes.NewReader(data), ldif.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
+	if err != nil {
+		return fmt.Errorf("directory-ldif %s: %w", source, err)
+	}
+	res, err := store.Import(ctx, entities)
+	if err != nil {
+		return err
+	}
+	log.Info("directory imported", zap.String("source", source), zap.Int("entities", len(entities)),
+		zap.Int("written", res.Written), zap.Int("unchanged", res.Unchanged))
+	return nil
+}

@@ -1,0 +1,80 @@
+package detect
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/winevent"
+)
+
+// Session is what a 4624 logon event tells about a logon session.
+type Session struct {
+	User, Domain, SID string
+	IP                string
+}
+
+// Sessions remembers recent logon sessions per host (4624 TargetLogonId), so later events that
+// carry only a SubjectLogonId can be traced to the address the session came from. It keeps at
+// most Max sessions, forgetting the oldest.
+type Sessions struct {
+	mu    sync.Mutex
+	Max   int
+	m     map[string]Session
+	order []string
+}
+
+// NewSessions returns a bounded session table.
+func NewSessions(max int) *Sessions { return &Sessions{Max: max, m: map[string]Session{}} }
+
+// Name implements detection.Detector: Sessions observes 4624 and never alerts.
+func (s *Sessions) Name() string { return "logon-sessions" }
+
+// Detect records 4624 logons.
+func (s *Sessions) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	if ev.GetEventId() != 4624 || !detection.IsSecurity(ev) {
+		return nil
+	}
+	f := ev.GetFields()
+	ip := winevent.StripMappedIPv4(f["IpAddress"])
+	if ip == "-" || ip == "127.0.0.1" || ip == "::1" {
+		ip = ""
+	}
+	s.put(sessionKey(ev.GetHost(), normHex(f["TargetLogonId"])), Session{
+		User: f["TargetUserName"], Domain: f["TargetDomainName"], SID: f["TargetUserSid"], IP: ip,
+	})
+	return nil
+}
+
+// Lookup returns the session with logonID on host. A nil table finds nothing.
+func (s *Sessions) Lookup(host, logonID string) (Session, bool) {
+	if s == nil {
+		return Session{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[sessionKey(host, logonID)]
+	return v, ok
+}
+
+func (s *Sessions) put(key string, v Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[key]; !ok {
+		s.order = append(s.order, key)
+	}
+	s.m[key] = v
+	for s.Max > 0 && len(s.order) > s.Max {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+func sessionKey(host, logonID string) string {
+	nb, _ := entity.HostNames(host)
+	return nb + "|" + logonID
+}
+
+func strconvHex(v uint64) string { return strconv.FormatUint(v, 16) }

@@ -1,0 +1,87 @@
+// Package endpointingest is the endpoint-signal ingestor: it takes Sysmon and endpoint Security
+// events over HTTP, keeps them on ENDPOINT_EVENTS, runs the endpoint-side detectors over that
+// stream and publishes their alerts on ALERTS. It also records which devices and users the
+// endpoint side knows (adjoin_devices), which decides whether a badge is live or greyed.
+package endpointingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/endpointingest/detect"
+	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
+	"go.uber.org/zap"
+)
+
+// Name is the service name used in logs, dead-letter subjects and NATS client names.
+const Name = "endpointingest"
+
+// Config is every setting of the endpoint ingestor.
+type Config struct {
+	NATS natsx.Settings
+	HTTP intake.ServiceConfig
+	// DeviceEvery bounds how often one device record is rewritten only to move last-seen.
+	DeviceEvery time.Duration
+}
+
+// Flags defines the settings on s.
+func (c *Config) Flags(s *config.Set) {
+	c.NATS.Flags(s)
+	c.HTTP.Flags(s, ":8082")
+	s.Duration(&c.DeviceEvery, "device-every", time.Minute, "least time between two last-seen updates of one device")
+}
+
+// Validate reports the first bad setting by name.
+func (c Config) Validate() error {
+	if err := c.NATS.Validate(); err != nil {
+		return err
+	}
+	if c.DeviceEvery < 0 {
+		return fmt.Errorf("device-every: %s, want >= 0", c.DeviceEvery)
+	}
+	return c.HTTP.Validate()
+}
+
+// Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
+// and the NATS connection drains last.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log = log.With(zap.String("service", Name))
+	cfg.NATS.Name = "adjoin-" + Name
+	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain() //nolint:errcheck // best effort at exit
+
+	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
+	}
+	devKV, err := js.KeyValue(ctx, natsx.BucketDevices)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketDevices, err)
+	}
+	index := directory.NewIndex()
+	if err := index.Follow(ctx, dirKV, log); err != nil {
+		return err
+	}
+	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
+	procs := detect.NewProcesses(100_000)
+	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
+		Service:       Name,
+		SubjectPrefix: natsx.SubjectEndpointEvents,
+		Stream:        natsx.StreamEndpointEvents,
+		Detectors:     []detection.Detector{procs, detect.NewLSASSAccess(procs)},
+		OnEvent:       devices.Seen,
+		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+	}, log)
+}
