@@ -178,7 +178,7 @@ func TestGUIDFromBytes(t *testing.T) {
 }
 
 // TestGUIDFromBytesRealObjectGUIDs checks the byte order on objectGUIDs that MORDORDC returned
-// over LDAP in the OTRF captures (S8 and S12). Windows creates random (version 4, RFC 4122
+// over LDAP in the OTRF captures (S8 and S12), and on the domain GUID in its S1 CLDAP ping reply. Windows creates random (version 4, RFC 4122
 // variant) GUIDs; only the correct reading puts the version nibble at the start of the third
 // group and the variant bits at the start of the fourth, for every one of them.
 func TestGUIDFromBytesRealObjectGUIDs(t *testing.T) {
@@ -191,7 +191,10 @@ func TestGUIDFromBytesRealObjectGUIDs(t *testing.T) {
 		"S12 mordorsvc":    "267743e6857e444a987a15c4bf474897",
 		"S8 Domain Admins": "30ffa6bbfcab6641b2095e6edd49366b",
 	}
-	want := map[string]string{"S12 sysmonsvc": "ded79330-b907-4b94-880d-21bd216c8b22"}
+	want := map[string]string{
+		"S12 sysmonsvc":     "ded79330-b907-4b94-880d-21bd216c8b22",
+		"S1 domain (CLDAP)": "3933c65d-ac7f-4c79-b5b7-ad0fb941333c",
+	}
 	for name, h := range captured {
 		got, err := GUIDFromBytes(mustHex(t, h))
 		if err != nil {

@@ -15,14 +15,18 @@ type DCLookup struct {
 	Index *directory.Index
 }
 
-// IsDomainController reports whether domain\sam is a domain controller's machine account,
-// from its userAccountControl or its membership of Domain Controllers.
+// IsDomainController reports whether domain\sam is a domain controller's machine account:
+// its userAccountControl, its place in OU=Domain Controllers, or membership of Domain
+// Controllers says so.
 func (d DCLookup) IsDomainController(domain, sam string) (isDC, known bool) {
 	m := d.Index.Resolve(&adjoinv1.EntityRef{SamAccountName: sam, Domain: domain})
 	if m.Entity == nil {
 		return false, false
 	}
 	if m.Entity.GetUserAccountControl()&uacServerTrustAccount != 0 {
+		return true, true
+	}
+	if strings.Contains(strings.ToLower(m.Entity.GetDistinguishedName()), ",ou=domain controllers,") {
 		return true, true
 	}
 	for _, g := range m.Entity.GetMemberOf() {

@@ -41,6 +41,7 @@ type LineError struct {
 	Err  error
 }
 
+// Error puts the line first, the way editors and compilers do, so it can be jumped to.
 func (e *LineError) Error() string {
 	if e.DN != "" {
 		return fmt.Sprintf("line %d (dn %q): %v", e.Line, e.DN, e.Err)
@@ -48,6 +49,7 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: %v", e.Line, e.Err)
 }
 
+// Unwrap exposes the cause, so errors.Is(err, ErrNoIdentity) and the like work through it.
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ParseLDIF reads an ldifde-style export and returns the users and computers in it. Records that are
@@ -250,11 +252,11 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 func clip(s string) string {
-	const max = 60
-	if len(s) <= max {
+	const limit = 60
+	if len(s) <= limit {
 		return s
 	}
-	cut := max
+	cut := limit
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

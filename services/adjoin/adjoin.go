@@ -1,0 +1,49 @@
+// Package adjoin is the `adjoin` command: `adjoin dev` runs the four services in one process on
+// an embedded JetStream server, and client commands (badge) talk to a running deployment.
+package adjoin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Main runs the command line args and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], stdout, stderr)
+	case "badge":
+		err = runBadge(ctx, args[1:], stdout)
+	default:
+		fmt.Fprintf(stderr, "adjoin: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "adjoin:", err)
+		if strings.Contains(err.Error(), "--help") {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `adjoin joins identity-side and endpoint-side alerts by on-prem AD entity.
+
+Usage:
+  adjoin dev [flags]               run the whole stack on an embedded JetStream server
+  adjoin badge get [flags] NAME    show the badge of a user or computer
+                                   (NAME: SID, GUID, DOMAIN\sam, UPN, FQDN, NetBIOS or sam)
+
+Run "adjoin COMMAND --help" for the flags of a command.
+`)
+}

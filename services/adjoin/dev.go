@@ -1,0 +1,164 @@
+package adjoin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/adjoin/demo"
+	"github.com/adjoin/adjoin/services/badge"
+	"github.com/adjoin/adjoin/services/correlator"
+	"github.com/adjoin/adjoin/services/dcingest"
+	"github.com/adjoin/adjoin/services/endpointingest"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// DevConfig is the setting of `adjoin dev`.
+type DevConfig struct {
+	Dir            string
+	Host           string
+	NATSPort       int
+	DCPort         int
+	EndpointPort   int
+	CorrelatorPort int
+	GRPCPort       int
+	LDIFFile       string
+	LogLevel       string
+}
+
+func (c *DevConfig) flags(s *config.Set) {
+	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs)")
+	s.String(&c.Host, "host", "127.0.0.1", "address every listener binds to")
+	s.Int(&c.NATSPort, "nats-port", 4222, "embedded NATS client port")
+	s.Int(&c.DCPort, "dc-port", 8081, "DC ingestor HTTP port")
+	s.Int(&c.EndpointPort, "endpoint-port", 8082, "endpoint ingestor HTTP port")
+	s.Int(&c.CorrelatorPort, "correlator-port", 8083, "correlator health port")
+	s.Int(&c.GRPCPort, "grpc-port", 9090, "badge service gRPC port")
+	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
+	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// DevStack is a running `adjoin dev`: its addresses, and Wait to block until it stops.
+type DevStack struct {
+	NATSURL, DCURL, EndpointURL, CorrelatorURL, GRPCAddr, Dir string
+	wait                                                    func() error
+}
+
+// Wait blocks until every service stopped and the embedded server shut down.
+func (d *DevStack) Wait() error { return d.wait() }
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg DevConfig
+	s := config.New("adjoin dev")
+	cfg.flags(s)
+	if err := s.Parse(args, stdout); err != nil {
+		if err == config.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	log, err := logx.New(cfg.LogLevel, "console")
+	if err != nil {
+		return err
+	}
+	stack, err := StartDev(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `adjoin dev is running (Ctrl-C to stop)
+  JetStream data     %s
+  NATS               %s
+  DC ingestor        %s/v1/events   (POST NDJSON Windows Security events)
+  endpoint ingestor  %s/v1/events   (POST NDJSON Sysmon events)
+  correlator health  %s/readyz
+  badge gRPC         %s
+Try:
+  curl --data-binary @covenant_dcsync_....json %s/v1/events
+  adjoin badge get --addr %s 'THESHIRE\pgustavo'
+`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.DCURL, stack.GRPCAddr)
+	return stack.Wait()
+}
+
+// StartDev starts the embedded JetStream server and the four services, and returns once every
+// listener is open. The services stop when ctx ends; Wait returns after that.
+func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, error) {
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("dir: %w", err)
+	}
+	srv, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Host: cfg.Host, Port: cfg.NATSPort, SyncAlways: true})
+	if err != nil {
+		return nil, fmt.Errorf("nats-port %d: %w", cfg.NATSPort, err)
+	}
+	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown() }
+	natsURL := srv.ClientURL()
+	if err := provision(ctx, natsURL, log); err != nil {
+		stopServer()
+		return nil, err
+	}
+	var lns [4]net.Listener
+	for i, p := range []struct {
+		name string
+		port int
+	}{{"dc-port", cfg.DCPort}, {"endpoint-port", cfg.EndpointPort}, {"correlator-port", cfg.CorrelatorPort}, {"grpc-port", cfg.GRPCPort}} {
+		if lns[i], err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(p.port))); err != nil {
+			for _, l := range lns[:i] {
+				l.Close()
+			}
+			stopServer()
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	settings := natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: natsURL}, Replicas: 1}
+	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second}, LDIFFile: cfg.LDIFFile}
+	if cfg.LDIFFile == "" {
+		dc.LDIFData = demo.TheShireLDIF
+	}
+	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second}, DeviceEvery: time.Minute}
+	co := correlator.Config{NATS: settings, Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second}
+	bd := badge.Config{NATS: settings, Listener: lns[3], ShutdownGrace: 5 * time.Second}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return dcingest.Run(gctx, dc, log) })
+	g.Go(func() error { return endpointingest.Run(gctx, ep, log) })
+	g.Go(func() error { return correlator.Run(gctx, co, log) })
+	g.Go(func() error { return badge.Run(gctx, bd, log) })
+	httpURL := func(l net.Listener) string { return "http://" + l.Addr().String() }
+	return &DevStack{
+		NATSURL: natsURL, DCURL: httpURL(lns[0]), EndpointURL: httpURL(lns[1]), CorrelatorURL: httpURL(lns[2]),
+		GRPCAddr: lns[3].Addr().String(), Dir: dir,
+		wait: func() error {
+			err := g.Wait()
+			stopServer()
+			return err
+		},
+	}, nil
+}
+
+// provision creates the topology once, before four services race to do it.
+func provision(ctx context.Context, url string, log *zap.Logger) error {
+	nc, err := natsx.Connect(ctx, natsx.ConnectOptions{URL: url, Name: "adjoin-dev"}, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	return natsx.Provision(ctx, js, natsx.NewTopology(1))
+}
