@@ -52,7 +52,7 @@ func (c *DevConfig) flags(s *config.Set) {
 // DevStack is a running `adjoin dev`: its addresses, and Wait to block until it stops.
 type DevStack struct {
 	NATSURL, DCURL, EndpointURL, CorrelatorURL, GRPCAddr, Dir string
-	wait                                                    func() error
+	wait                                                      func() error
 }
 
 // Wait blocks until every service stopped and the embedded server shut down.

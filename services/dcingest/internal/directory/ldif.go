@@ -194,7 +194,7 @@ func (p *parser) endRecord() error {
 	}
 	rec := p.rec
 	p.rec = nil
-	e, err := rec.entity(p.opts)
+	e, err := rec.toEntity(p.opts)
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,9 @@ var privilegedGroups = map[string]bool{
 // after the seconds without it being in the layout.
 const generalizedTime = "20060102150405Z0700"
 
-// entity maps a user or computer record to an Entity; it returns nil, nil for any other
+// toEntity maps a user or computer record to an Entity; it returns nil, nil for any other
 // object, so that groups and containers in a full export are skipped, not rejected.
-func (r *record) entity(opts Options) (*adjoinv1.Entity, error) {
+func (r *record) toEntity(opts Options) (*adjoinv1.Entity, error) {
 	classes, err := r.texts("objectclass")
 	if err != nil {
 		return nil, err
@@ -112,39 +112,27 @@ func (r *record) entity(opts Options) (*adjoinv1.Entity, error) {
 		}
 	}
 
-	if v, line, err := r.text("useraccountcontrol"); err != nil {
+	uac, ok, err := r.integer("useraccountcontrol", "userAccountControl", -1<<31, 1<<32-1)
+	if err != nil {
 		return nil, err
-	} else if v != "" {
-		uac, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || uac < -1<<31 || uac > 1<<32-1 {
-			return nil, r.valueErr(line, "userAccountControl %q is not a 32-bit number", v)
-		}
+	}
+	if ok {
+		// AD stores userAccountControl as a signed 32-bit integer; keep its bits.
 		e.UserAccountControl = uint32(uac)
 		e.Disabled = e.UserAccountControl&uacAccountDisable != 0
 	}
-	if v, line, err := r.text("admincount"); err != nil {
+	adminCount, _, err := r.integer("admincount", "adminCount", -1<<31, 1<<31-1)
+	if err != nil {
 		return nil, err
-	} else if v != "" {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return nil, r.valueErr(line, "adminCount %q is not a number", v)
-		}
-		e.Privileged = n > 0
 	}
+	e.Privileged = adminCount > 0
 	for _, g := range e.MemberOf {
 		if privilegedGroups[strings.ToLower(firstRDNValue(g))] {
 			e.Privileged = true
 		}
 	}
-	if v, line, err := r.text("whenchanged"); err != nil {
+	if e.WhenChanged, err = r.generalizedTime("whenchanged", "whenChanged"); err != nil {
 		return nil, err
-	} else if v != "" {
-		t, err := time.Parse(generalizedTime, strings.TrimSpace(v))
-		ts := timestamppb.New(t)
-		if err != nil || ts.CheckValid() != nil {
-			return nil, r.valueErr(line, "whenChanged %q is not a generalized time like 20200805061002.0Z", v)
-		}
-		e.WhenChanged = ts
 	}
 	e.Key = entity.Key(e)
 	return e, nil
@@ -152,6 +140,33 @@ func (r *record) entity(opts Options) (*adjoinv1.Entity, error) {
 
 func (r *record) valueErr(line int, format string, args ...any) error {
 	return &LineError{Line: line, DN: r.dn, Err: fmt.Errorf("%w: "+format, append([]any{ErrValue}, args...)...)}
+}
+
+// integer reads a single-valued integer attribute; ok is false when it is absent.
+func (r *record) integer(attr, name string, lo, hi int64) (n int64, ok bool, err error) {
+	v, line, err := r.text(attr)
+	if err != nil || v == "" {
+		return 0, false, err
+	}
+	n, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, false, r.valueErr(line, "%s %q is not a 32-bit integer", name, clip(v))
+	}
+	return n, true, nil
+}
+
+// generalizedTime reads a single-valued time attribute, or nil when it is absent.
+func (r *record) generalizedTime(attr, name string) (*timestamppb.Timestamp, error) {
+	v, line, err := r.text(attr)
+	if err != nil || v == "" {
+		return nil, err
+	}
+	t, err := time.Parse(generalizedTime, strings.TrimSpace(v))
+	ts := timestamppb.New(t)
+	if err != nil || ts.CheckValid() != nil {
+		return nil, r.valueErr(line, "%s %q is not a generalized time like 20200805061002.0Z", name, clip(v))
+	}
+	return ts, nil
 }
 
 // texts returns every value of a text attribute; base64 values must decode to UTF-8, since
