@@ -9,7 +9,8 @@ SERVICES := dcingest endpointingest correlator badge
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
-	go run ./services/adjoin/cmd/adjoin dev
+	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
+	exec bin/adjoin dev
 
 ## test: generated code and lint checks, every module's tests, and the GOWORK=off builds
 test: gen-check lint build-off

@@ -8,7 +8,7 @@ import (
 )
 
 // demoLDIF is the directory the demo deployment loads for the OTRF Shire lab (scenario S1).
-const demoLDIF = "../../../../deploy/demo/theshire.ldif"
+const demoLDIF = "../../../adjoin/demo/theshire.ldif"
 
 func TestDemoLDIF(t *testing.T) {
 	t.Parallel()
