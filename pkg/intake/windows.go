@@ -37,6 +37,7 @@ func ParseWindows(line []byte, format string) (*adjoinv1.Event, error) {
 		Time:            timestamppb.New(ev.Time),
 		TimeApproximate: ev.TimeApproximate,
 		Fields:          ev.Fields,
+		RecordId:        ev.RecordID,
 	}, nil
 }
 

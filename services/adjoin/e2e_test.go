@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/sample"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -22,19 +21,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
-
-// dataDir finds shared/data beside the checkout (CI lays a copy there too).
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("../../../shared/data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s", dir)
-	}
-	return dir
-}
 
 type testStack struct {
 	*DevStack
@@ -157,16 +143,9 @@ func (s *testStack) settled(t *testing.T) {
 }
 
 func TestEndToEndDCSyncAndLSASS(t *testing.T) {
-	data := dataDir(t)
+	dcsync := sample.Read(t, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json")
+	lsass := sample.Read(t, "otrf/host/empire_over_pth_patch_lsass_2020-09-21221336.sec-sys-sysmon.json")
 	s := startStack(t)
-	dcsync, err := os.ReadFile(filepath.Join(data, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lsass, err := os.ReadFile(filepath.Join(data, "otrf/host/empire_over_pth_patch_lsass_2020-09-21221336.sec-sys-sysmon.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	lines := func(b []byte) int { return bytes.Count(b, []byte("\n")) }
 
 	r, code := post(t, s.DCURL, dcsync)

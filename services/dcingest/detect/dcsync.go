@@ -90,12 +90,13 @@ func (d *DCSync) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET),
 		},
 		Evidence: []*adjoinv1.Evidence{{
-			Kind:    "windows-event",
-			Summary: "4662 " + user + " used " + strings.Join(rights, ", "),
-			Host:    ev.GetHost(),
-			Time:    timestamppb.New(t.AsTime()),
-			EventId: "4662",
-			Fields:  detection.Pick(f, "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "AccessMask", "Properties", "ObjectName"),
+			Kind:     "windows-event",
+			Summary:  "4662 " + user + " used " + strings.Join(rights, ", "),
+			Host:     ev.GetHost(),
+			Time:     timestamppb.New(t.AsTime()),
+			EventId:  "4662",
+			RecordId: ev.GetRecordId(),
+			Fields:   detection.Pick(f, "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "AccessMask", "Properties", "ObjectName"),
 		}},
 	}
 	if s, ok := d.sessions.Lookup(ev.GetHost(), logonID); ok && s.IP != "" {

@@ -79,12 +79,13 @@ func (d *LSASSAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
-			Kind:    "sysmon",
-			Summary: fmt.Sprintf("10 %s -> lsass.exe %s", detection.BaseName(src), f["GrantedAccess"]),
-			Host:    ev.GetHost(),
-			Time:    timestamppb.New(t.AsTime()),
-			EventId: "10",
-			Fields:  detection.Pick(f, "SourceImage", "SourceProcessGUID", "SourceProcessId", "TargetImage", "GrantedAccess", "CallTrace", "SourceUser"),
+			Kind:     "sysmon",
+			Summary:  fmt.Sprintf("10 %s -> lsass.exe %s", detection.BaseName(src), f["GrantedAccess"]),
+			Host:     ev.GetHost(),
+			Time:     timestamppb.New(t.AsTime()),
+			EventId:  "10",
+			RecordId: ev.GetRecordId(),
+			Fields:   detection.Pick(f, "SourceImage", "SourceProcessGUID", "SourceProcessId", "TargetImage", "GrantedAccess", "CallTrace", "SourceUser"),
 		}},
 	}
 	user := f["SourceUser"]

@@ -264,7 +264,9 @@ type Evidence struct {
 	// The source event id (EventID, Zeek uid, ...).
 	EventId string `protobuf:"bytes,5,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// Selected fields of the source event.
-	Fields        map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Fields map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The source's record number, which tells apart events that are otherwise identical.
+	RecordId      int64 `protobuf:"varint,7,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -339,6 +341,13 @@ func (x *Evidence) GetFields() map[string]string {
 		return x.Fields
 	}
 	return nil
+}
+
+func (x *Evidence) GetRecordId() int64 {
+	if x != nil {
+		return x.RecordId
+	}
+	return 0
 }
 
 // Alert is what an ingestor publishes on ALERTS: a detection or a product alert passed through.
@@ -526,14 +535,15 @@ var File_adjoin_v1_alert_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_alert_proto_rawDesc = "" +
 	"\n" +
-	"\x15adjoin/v1/alert.proto\x12\tadjoin.v1\x1a\x16adjoin/v1/entity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
+	"\x15adjoin/v1/alert.proto\x12\tadjoin.v1\x1a\x16adjoin/v1/entity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n" +
 	"\bEvidence\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\asummary\x18\x02 \x01(\tR\asummary\x12\x12\n" +
 	"\x04host\x18\x03 \x01(\tR\x04host\x12.\n" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
 	"\bevent_id\x18\x05 \x01(\tR\aeventId\x127\n" +
-	"\x06fields\x18\x06 \x03(\v2\x1f.adjoin.v1.Evidence.FieldsEntryR\x06fields\x1a9\n" +
+	"\x06fields\x18\x06 \x03(\v2\x1f.adjoin.v1.Evidence.FieldsEntryR\x06fields\x12\x1b\n" +
+	"\trecord_id\x18\a \x01(\x03R\brecordId\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe3\x05\n" +

@@ -43,7 +43,9 @@ type Event struct {
 	// Event data fields, every value as a string.
 	Fields map[string]string `protobuf:"bytes,8,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Where it came from: "http:<remote>", "file:<path>:<line>".
-	Origin        string `protobuf:"bytes,9,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,9,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The source's record number (EventRecordID / RecordNumber), 0 when absent.
+	RecordId      int64 `protobuf:"varint,10,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,11 +143,18 @@ func (x *Event) GetOrigin() string {
 	return ""
 }
 
+func (x *Event) GetRecordId() int64 {
+	if x != nil {
+		return x.RecordId
+	}
+	return 0
+}
+
 var File_adjoin_v1_event_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x15adjoin/v1/event.proto\x12\tadjoin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x02\n" +
+	"\x15adjoin/v1/event.proto\x12\tadjoin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x18\n" +
@@ -155,7 +164,9 @@ const file_adjoin_v1_event_proto_rawDesc = "" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12)\n" +
 	"\x10time_approximate\x18\a \x01(\bR\x0ftimeApproximate\x124\n" +
 	"\x06fields\x18\b \x03(\v2\x1c.adjoin.v1.Event.FieldsEntryR\x06fields\x12\x16\n" +
-	"\x06origin\x18\t \x01(\tR\x06origin\x1a9\n" +
+	"\x06origin\x18\t \x01(\tR\x06origin\x12\x1b\n" +
+	"\trecord_id\x18\n" +
+	" \x01(\x03R\brecordId\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
