@@ -36,7 +36,8 @@ func (s KVStore) Device(ctx context.Context, key string) (*adjoinv1.DeviceRecord
 	return rec, ok, err
 }
 
-// ToggleKey is the adjoin_config key of a side's integration toggle; its value is "on" or "off".
+// ToggleKey is the adjoin_config key of a side's integration toggle; its value is "on" or "off"
+// ("false", "disabled", "0" and "no" also mean off; a missing key means on).
 func ToggleKey(side adjoinv1.Side) string {
 	return "integration." + strings.TrimPrefix(strings.ToLower(side.String()), "side_")
 }
@@ -50,7 +51,11 @@ func (s KVStore) IntegrationEnabled(ctx context.Context, side adjoinv1.Side) (bo
 	case err != nil:
 		return false, fmt.Errorf("read %s: %w", ToggleKey(side), err)
 	}
-	return strings.TrimSpace(string(e.Value())) != "off", nil
+	switch strings.ToLower(strings.TrimSpace(string(e.Value()))) {
+	case "off", "false", "disabled", "0", "no":
+		return false, nil
+	}
+	return true, nil
 }
 
 func get(ctx context.Context, kv jetstream.KeyValue, key string, m proto.Message) (bool, error) {

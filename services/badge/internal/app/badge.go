@@ -67,6 +67,12 @@ func (b *Badges) badge(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge
 	if err != nil {
 		return nil, err
 	}
+	// An endpoint alert on the entity is the endpoint side seeing it, even when no device record
+	// was written (a product alert about a host that sends no other signal): never greyed as
+	// unseen while it holds alerts.
+	if endpoint.GreyedReason == adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN && endpoint.Total > 0 {
+		endpoint.Known, endpoint.GreyedReason = true, adjoinv1.GreyedReason_GREYED_REASON_NONE
+	}
 	enabled := idOn && epOn
 	if !enabled {
 		for _, s := range []*adjoinv1.SideBadge{identity, endpoint} {

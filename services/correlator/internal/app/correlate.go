@@ -102,13 +102,16 @@ func cloudOnly(a *adjoinv1.Alert) string {
 		return ""
 	}
 	for _, ref := range a.GetEntities() {
+		cloud := ref.GetAadObjectId() != "" || ref.GetAadDeviceId() != "" || ref.GetCloudVmId() != ""
+		// A UPN alone may still be an on-prem account the directory has not synced yet; with
+		// an Azure AD id and nothing on-prem it is a cloud identity.
 		onPrem := ref.GetSid() != "" || ref.GetObjectGuid() != "" || ref.GetSamAccountName() != "" ||
-			ref.GetDnsHostName() != "" || ref.GetNetbiosName() != "" || ref.GetIp() != ""
+			ref.GetDnsHostName() != "" || ref.GetNetbiosName() != "" || ref.GetIp() != "" || (ref.GetUpn() != "" && !cloud)
 		if onPrem {
 			return ""
 		}
 	}
-	return "cloud-only identities: no SID, objectGUID, account or host name to join on"
+	return "cloud-only identities: no SID, objectGUID, account, UPN, host name or address to join on"
 }
 
 func (c *Correlator) now() time.Time {

@@ -1,0 +1,237 @@
+// Package domain holds the correlator's pure state and rules, with no I/O: what logons and
+// connections tell about which host an address belongs to and where users logged on, and how
+// alerts group into incidents.
+package domain
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/winevent"
+)
+
+// Certainty of an address-to-host claim by the kind of evidence behind it.
+const (
+	// The host itself reported the address as its own end of a connection (Sysmon 3).
+	CertaintyOwnAddress = 0.9
+	// The host's machine account authenticated from the address (4624, 4768, 4769 of HOST$).
+	CertaintyMachineLogon = 0.8
+)
+
+// HostClaim says that an address belonged to a host at a time.
+type HostClaim struct {
+	Host      string // folded host name as the evidence wrote it (FQDN or NetBIOS)
+	Time      time.Time
+	Certainty float64
+	Evidence  string // "4624 WORKSTATION5$ from 172.18.39.5"
+}
+
+// UserLogon says that a user logged on to a host, or authenticated from it, at a time.
+type UserLogon struct {
+	Domain, SAM, SID string // folded
+	Host             string // folded host name
+	Time             time.Time
+	Evidence         string
+}
+
+// Logons remembers address and logon facts seen in the event streams. It is safe for
+// concurrent use. Facts older than Retention before the newest fact are forgotten.
+type Logons struct {
+	Retention time.Duration
+
+	mu     sync.RWMutex
+	byIP   map[string][]HostClaim
+	byUser map[string][]UserLogon // key: folded sam
+	newest time.Time
+	added  int
+}
+
+// NewLogons returns an empty table keeping facts for retention.
+func NewLogons(retention time.Duration) *Logons {
+	return &Logons{Retention: retention, byIP: map[string][]HostClaim{}, byUser: map[string][]UserLogon{}}
+}
+
+// Observe extracts the facts of one event, if it carries any, and reports whether it did.
+//   - Security 4624 on host H by user U from address A: U logged on to H; if U is a machine
+//     account X$, A belonged to X.
+//   - Security 4768/4769 on a DC for X$ from address A: A belonged to X.
+//   - Sysmon 3 on host H: H's own end of the connection belonged to H.
+func (l *Logons) Observe(ev *adjoinv1.Event) bool {
+	f, t, host := ev.GetFields(), ev.GetTime().AsTime(), ev.GetHost()
+	switch {
+	case detection.IsSecurity(ev) && ev.GetEventId() == 4624:
+		user, domain, sid := f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"]
+		ip := normIP(f["IpAddress"])
+		if entity.IsMachineAccount(user) {
+			if ip != "" {
+				l.addHost(ip, HostClaim{Host: entity.Fold(user), Time: t, Certainty: CertaintyMachineLogon,
+					Evidence: "4624 " + user + " from " + ip + " on " + host})
+				return true
+			}
+			return false
+		}
+		if user == "" || user == "-" || entity.NormalizeSID(sid) == "S-1-5-18" || strings.EqualFold(domain, "NT AUTHORITY") {
+			return false
+		}
+		l.addUser(UserLogon{Domain: entity.Fold(domain), SAM: entity.Fold(user), SID: entity.NormalizeSID(sid),
+			Host: entity.Fold(host), Time: t, Evidence: "4624 type " + f["LogonType"] + " " + user + " on " + host})
+		return true
+	case detection.IsSecurity(ev) && (ev.GetEventId() == 4768 || ev.GetEventId() == 4769):
+		_, user := entity.SplitAccount(f["TargetUserName"])
+		ip := normIP(f["IpAddress"])
+		if ip == "" || !entity.IsMachineAccount(user) {
+			return false
+		}
+		l.addHost(ip, HostClaim{Host: entity.Fold(user), Time: t, Certainty: CertaintyMachineLogon,
+			Evidence: f["TargetUserName"] + " Kerberos " + strconv.Itoa(int(ev.GetEventId())) + " from " + ip})
+		return true
+	case detection.IsSysmon(ev) && ev.GetEventId() == 3:
+		own := f["SourceIp"]
+		if !strings.EqualFold(f["Initiated"], "true") {
+			own = f["DestinationIp"]
+		}
+		ip := normIP(own)
+		if ip == "" || host == "" {
+			return false
+		}
+		l.addHost(ip, HostClaim{Host: entity.Fold(host), Time: t, Certainty: CertaintyOwnAddress,
+			Evidence: "Sysmon 3 on " + host + " with local address " + ip})
+		return true
+	}
+	return false
+}
+
+// HostForIP returns the best claim on ip within window of at: the most certain, then the
+// closest in time. Loopback, link-local and unspecified addresses never resolve.
+func (l *Logons) HostForIP(ip string, at time.Time, window time.Duration) (HostClaim, bool) {
+	ip = normIP(ip)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var best HostClaim
+	found := false
+	for _, c := range l.byIP[ip] {
+		if abs(c.Time.Sub(at)) > window {
+			continue
+		}
+		if !found || c.Certainty > best.Certainty ||
+			(c.Certainty == best.Certainty && abs(c.Time.Sub(at)) < abs(best.Time.Sub(at))) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// HostsOfUser returns the distinct hosts sam logged on to within window of at, oldest first.
+func (l *Logons) HostsOfUser(sam string, at time.Time, window time.Duration) []UserLogon {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	seen := map[string]bool{}
+	var out []UserLogon
+	for _, u := range l.byUser[entity.Fold(sam)] {
+		if abs(u.Time.Sub(at)) > window || seen[u.Host] {
+			continue
+		}
+		seen[u.Host] = true
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// Added counts the facts recorded so far; a change tells the correlator to retry pending alerts.
+func (l *Logons) Added() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.added
+}
+
+func (l *Logons) addHost(ip string, c HostClaim) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, old := range l.byIP[ip] {
+		if old.Host == c.Host && old.Time.Equal(c.Time) {
+			return
+		}
+	}
+	l.byIP[ip] = append(l.byIP[ip], c)
+	l.note(c.Time)
+}
+
+func (l *Logons) addUser(u UserLogon) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, old := range l.byUser[u.SAM] {
+		if old.Host == u.Host && old.Time.Equal(u.Time) {
+			return
+		}
+	}
+	l.byUser[u.SAM] = append(l.byUser[u.SAM], u)
+	l.note(u.Time)
+}
+
+// note advances the newest time and forgets facts past retention; called with mu held.
+func (l *Logons) note(t time.Time) {
+	l.added++
+	if !t.After(l.newest) {
+		return
+	}
+	l.newest = t
+	if l.Retention <= 0 || l.added%1024 != 0 {
+		return
+	}
+	cutoff := l.newest.Add(-l.Retention)
+	for ip, cs := range l.byIP {
+		kept := cs[:0]
+		for _, c := range cs {
+			if c.Time.After(cutoff) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == 0 {
+			delete(l.byIP, ip)
+		} else {
+			l.byIP[ip] = kept
+		}
+	}
+	for u, ls := range l.byUser {
+		kept := ls[:0]
+		for _, x := range ls {
+			if x.Time.After(cutoff) {
+				kept = append(kept, x)
+			}
+		}
+		if len(kept) == 0 {
+			delete(l.byUser, u)
+		} else {
+			l.byUser[u] = kept
+		}
+	}
+}
+
+// normIP returns the canonical form of a routable address, or "".
+func normIP(s string) string {
+	s = winevent.StripMappedIPv4(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() {
+		return ""
+	}
+	return a.String()
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}

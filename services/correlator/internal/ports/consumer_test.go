@@ -1,0 +1,404 @@
+package ports_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/directory"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/adjoin/adjoin/services/correlator/internal/ports"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+)
+
+// Shire lab keys (services/adjoin/demo/theshire.ldif); no objectGUIDs there, so SIDs.
+const (
+	domainSID      = "S-1-5-21-3669966080-2286457517-972388166"
+	keyPgustavo    = domainSID + "-1104"
+	keyWorkstation = domainSID + "-1112"
+)
+
+// eventually retries f every 20ms until it returns nil, and fails the test with its last error
+// when within has passed.
+func eventually(t *testing.T, within time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after %s: %v", within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func shireIndex(extraUsers int) *directory.Index {
+	ix := directory.NewIndex()
+	ix.Put(&adjoinv1.Entity{
+		Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Sid: keyPgustavo, SamAccountName: "pgustavo",
+		NetbiosDomain: "THESHIRE", DnsDomain: "theshire.local", Upn: "pgustavo@theshire.local",
+	})
+	ix.Put(&adjoinv1.Entity{
+		Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Sid: keyWorkstation, SamAccountName: "WORKSTATION6$",
+		NetbiosDomain: "THESHIRE", DnsDomain: "theshire.local", DnsHostName: "WORKSTATION6.theshire.local",
+	})
+	for i := range extraUsers {
+		ix.Put(&adjoinv1.Entity{
+			Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Sid: userKey(i), SamAccountName: fmt.Sprintf("hobbit%02d", i),
+			NetbiosDomain: "THESHIRE", DnsDomain: "theshire.local",
+		})
+	}
+	return ix
+}
+
+func userKey(i int) string { return fmt.Sprintf("%s-%d", domainSID, 2000+i) }
+
+// countingCounter counts the alerts one correlator instance handled.
+type countingCounter struct {
+	app.Counter
+	calls atomic.Int64
+}
+
+func (c *countingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool, error) {
+	c.calls.Add(1)
+	return c.Counter.Apply(ctx, key, a)
+}
+
+// startConsumer runs one correlator instance, on its own connection, until the test ends; the
+// returned stop cancels it and fails the test unless Run returns nil promptly.
+func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durable string) (counter *countingCounter, stop func()) {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), natsx.BucketBadges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter = &countingCounter{Counter: adapters.BadgeKV{KV: kv}}
+	c := &ports.Consumer{
+		JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second,
+		Correlator: &app.Correlator{Index: ix, Counter: counter, Out: adapters.Correlated{JS: js}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return counter, stop
+}
+
+func publish(t *testing.T, js jetstream.JetStream, subject, id string, m proto.Message) {
+	t.Helper()
+	msg, err := natsx.NewMsg(subject, id, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func entityCounts(ctx context.Context, kv jetstream.KeyValue, key string) (*adjoinv1.EntityCounts, error) {
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("counts of %s: %w", key, err)
+	}
+	ec := &adjoinv1.EntityCounts{}
+	return ec, natsx.Decode(nil, e.Value(), ec)
+}
+
+// drained reports an error until the durable has nothing pending, nothing unacknowledged, and
+// never redelivered anything.
+func drained(ctx context.Context, js jetstream.JetStream, durable string) error {
+	c, err := js.Consumer(ctx, natsx.StreamAlerts, durable)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", durable, info.NumPending, info.NumAckPending)
+	}
+	return nil
+}
+
+func alert(id string, version int64, status adjoinv1.AlertStatus, refs ...*adjoinv1.EntityRef) *adjoinv1.Alert {
+	return &adjoinv1.Alert{
+		Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH,
+		Status: status, Version: version, Entities: refs,
+	}
+}
+
+func TestConsumerCountsAndDeadLetters(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	badges := s.KV(t, natsx.BucketBadges)
+	_, stop := startConsumer(t, s, shireIndex(0), "correlator")
+
+	user := &adjoinv1.EntityRef{Sid: keyPgustavo, SamAccountName: "pgustavo", Domain: "THESHIRE"}
+	host := &adjoinv1.EntityRef{DnsHostName: "WORKSTATION6.theshire.local"}
+	publish(t, s.JS, "alerts.identity.dcsync", "dcsync-1.v1", alert("dcsync-1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user, host))
+	publish(t, s.JS, "alerts.identity.dcsync", "dcsync-2.v1", alert("dcsync-2", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user))
+	eventually(t, 10*time.Second, func() error {
+		for key, want := range map[string]int64{keyPgustavo: 2, keyWorkstation: 1} {
+			ec, err := entityCounts(ctx, badges, key)
+			if err != nil {
+				return err
+			}
+			if got := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); got != want {
+				return fmt.Errorf("%s: total %d, want %d", key, got, want)
+			}
+		}
+		return nil
+	})
+
+	// Refused input: each is terminated (never redelivered) and copied to DEADLETTER.
+	bad := []struct {
+		name    string
+		msg     *nats.Msg
+		wantErr string // in the Adjoin-Error header
+	}{
+		{"garbage", &nats.Msg{Subject: "alerts.identity.x", Data: []byte("\xff\xfe this is not protobuf")}, "decode adjoin.v1.Alert"},
+		{"alert without id", mustMsg(t, "alerts.identity.x", "no-id", &adjoinv1.Alert{Title: "no id"}), "alert without id"},
+		{"wrong Adjoin-Type", mustMsg(t, "alerts.endpoint.x", "wrong-type", &adjoinv1.Entity{Key: "k", Sid: keyPgustavo}), natsx.ErrWrongType.Error()},
+	}
+	for _, b := range bad {
+		if _, err := s.JS.PublishMsg(ctx, b.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl, err := s.JS.Stream(ctx, natsx.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dlSubject = "deadletter.correlator.undecodable-alert"
+	eventually(t, 10*time.Second, func() error {
+		info, err := dl.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != uint64(len(bad)) {
+			return fmt.Errorf("DEADLETTER holds %d messages, want %d", info.State.Msgs, len(bad))
+		}
+		return drained(ctx, s.JS, "correlator")
+	})
+	for i, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			m, err := dl.GetMsg(ctx, uint64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject != dlSubject {
+				t.Errorf("subject %q, want %q", m.Subject, dlSubject)
+			}
+			if string(m.Data) != string(b.msg.Data) {
+				t.Errorf("dead letter does not carry the original bytes")
+			}
+			if got := m.Header.Get(natsx.HeaderError); !strings.Contains(got, b.wantErr) {
+				t.Errorf("%s = %q, want it to mention %q", natsx.HeaderError, got, b.wantErr)
+			}
+			if got, want := m.Header.Get(natsx.HeaderOrigin), "subject "+b.msg.Subject; got != want {
+				t.Errorf("%s = %q, want %q", natsx.HeaderOrigin, got, want)
+			}
+		})
+	}
+	c, err := s.JS.Consumer(ctx, natsx.StreamAlerts, "correlator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || info.Delivered.Consumer != 5 {
+		t.Errorf("delivered %d, redelivered %d; want 5 deliveries and no redelivery", info.Delivered.Consumer, info.NumRedelivered)
+	}
+	// Counts did not move.
+	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || len(ec.GetAlerts()) != 2 {
+		t.Errorf("pgustavo after refused input: %v, %v", ec, err)
+	}
+	stop()
+}
+
+func mustMsg(t *testing.T, subject, id string, m proto.Message) *nats.Msg {
+	t.Helper()
+	msg, err := natsx.NewMsg(subject, id, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// TestConsumersShareDurable runs two correlator instances on one durable consumer and feeds
+// them alerts, replays of the same alerts under new message ids (beyond stream deduplication),
+// and status updates: every entity's counts must come out exact.
+func TestConsumersShareDurable(t *testing.T) {
+	const (
+		users  = 20
+		alerts = 200
+	)
+	s := natstest.Start(t)
+	ctx := context.Background()
+	ix := shireIndex(users)
+	a1, stop1 := startConsumer(t, s, ix, "correlator")
+	a2, stop2 := startConsumer(t, s, ix, "correlator")
+
+	// Wait until both instances are pulling, so both get work.
+	eventually(t, 10*time.Second, func() error {
+		c, err := s.JS.Consumer(ctx, natsx.StreamAlerts, "correlator")
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumWaiting < 2 {
+			return fmt.Errorf("%d pull requests waiting, want 2", info.NumWaiting)
+		}
+		return nil
+	})
+
+	type want struct{ total, open int64 }
+	wants := map[string]*want{keyWorkstation: {}}
+	pubs := map[string]int{} // correlated subject -> distinct (alert, version) published on it
+	batch := natsx.NewBatch(s.JS)
+	add := func(subject, id string, a *adjoinv1.Alert) {
+		msg, err := natsx.NewMsg(subject, id, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := batch.Add(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range alerts {
+		u := i % users
+		refs := []*adjoinv1.EntityRef{{SamAccountName: fmt.Sprintf(`THESHIRE\hobbit%02d`, u)}}
+		keys := []string{userKey(u)}
+		subjects := []string{"correlated.user." + userKey(u)}
+		if i%4 == 0 {
+			refs = append(refs, &adjoinv1.EntityRef{NetbiosName: "WORKSTATION6"})
+			keys = append(keys, keyWorkstation)
+			subjects = append(subjects, "correlated.computer."+keyWorkstation)
+		}
+		id := fmt.Sprintf("alert-%03d", i)
+		v1 := alert(id, 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, refs...)
+		add("alerts.identity.test", id+".v1", v1)
+		add("alerts.identity.test", id+".v1.replay", v1) // same alert version, new message id
+		resolved := i%10 == 0
+		if resolved {
+			add("alerts.identity.test", id+".v2", alert(id, 2, adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED, refs...))
+		}
+		for k, key := range keys {
+			if wants[key] == nil {
+				wants[key] = &want{}
+			}
+			wants[key].total++
+			if !resolved {
+				wants[key].open++
+			}
+			pubs[subjects[k]]++
+			if resolved {
+				pubs[subjects[k]]++
+			}
+		}
+	}
+	if _, err := batch.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	badges := s.KV(t, natsx.BucketBadges)
+	eventually(t, 15*time.Second, func() error { return drained(ctx, s.JS, "correlator") })
+	for key, w := range wants {
+		ec, err := entityCounts(ctx, badges, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
+		if sum.GetTotal() != w.total || sum.GetOpen() != w.open || int64(len(ec.GetAlerts())) != w.total {
+			t.Errorf("%s: total/open = %d/%d (%d records), want %d/%d", key, sum.GetTotal(), sum.GetOpen(), len(ec.GetAlerts()), w.total, w.open)
+		}
+	}
+	if len(wants) != users+1 {
+		t.Errorf("expected counts for %d entities, got %d", users+1, len(wants))
+	}
+
+	out, err := s.JS.Stream(ctx, natsx.StreamCorrelated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := out.Info(ctx, jetstream.WithSubjectFilter("correlated.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for subject, want := range pubs {
+		if got := info.State.Subjects[subject]; got != uint64(want) {
+			t.Errorf("%s holds %d messages, want %d (one per alert version)", subject, got, want)
+		}
+	}
+	if len(info.State.Subjects) != len(pubs) {
+		t.Errorf("CORRELATED has %d subjects, want %d", len(info.State.Subjects), len(pubs))
+	}
+	if a1.calls.Load() == 0 || a2.calls.Load() == 0 {
+		t.Errorf("work split %d/%d: both instances should have handled alerts", a1.calls.Load(), a2.calls.Load())
+	}
+	stop1()
+	stop2()
+}
+
+// TestConsumerRunFailsWithoutStream checks Run reports a consumer it cannot create instead of
+// spinning.
+func TestConsumerRunFailsWithoutStream(t *testing.T) {
+	s := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.JS.DeleteStream(ctx, natsx.StreamAlerts); err != nil {
+		t.Fatal(err)
+	}
+	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), Correlator: &app.Correlator{Index: directory.NewIndex()}}
+	err := c.Run(ctx)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("Run = %v, want %v", err, jetstream.ErrStreamNotFound)
+	}
+}
