@@ -17,9 +17,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Apply records alert a on ec and reports whether ec changed. A version equal to or older than
-// the one already counted is ignored.
-func Apply(ec *adjoinv1.EntityCounts, a *adjoinv1.Alert) bool {
+// Apply records alert a, counted on the entities keys, on ec and reports whether ec changed. A
+// version equal to or older than the one already counted changes nothing but the list of
+// entities, which only grows (a later resolution may place the alert on one more entity).
+func Apply(ec *adjoinv1.EntityCounts, a *adjoinv1.Alert, keys ...string) bool {
 	version := max(a.GetVersion(), 1)
 	next := &adjoinv1.CountedAlert{
 		AlertId:       a.GetId(),
@@ -29,19 +30,34 @@ func Apply(ec *adjoinv1.EntityCounts, a *adjoinv1.Alert) bool {
 		Version:       version,
 		FirstActivity: a.GetFirstActivity(),
 		LastActivity:  a.GetLastActivity(),
+		EntityKeys:    union(nil, keys),
 	}
 	i, found := slices.BinarySearchFunc(ec.Alerts, a.GetId(), func(c *adjoinv1.CountedAlert, id string) int {
 		return strings.Compare(c.GetAlertId(), id)
 	})
 	if found {
-		if ec.Alerts[i].GetVersion() >= version {
-			return false
+		cur := ec.Alerts[i]
+		if cur.GetVersion() >= version {
+			merged := union(cur.GetEntityKeys(), keys)
+			if len(merged) == len(cur.GetEntityKeys()) {
+				return false
+			}
+			cur.EntityKeys = merged
+			return true
 		}
+		next.EntityKeys = union(cur.GetEntityKeys(), keys)
 		ec.Alerts[i] = next
 		return true
 	}
 	ec.Alerts = slices.Insert(ec.Alerts, i, next)
 	return true
+}
+
+// union returns the sorted distinct keys of a and b.
+func union(a, b []string) []string {
+	out := append(append([]string(nil), a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // IsOpen reports whether a status counts as open (new or in progress). An alert without a

@@ -14,6 +14,7 @@ type Index struct {
 	byKey   map[string]*adjoinv1.Entity
 	names   map[nameKind]map[string]string // normalised name -> entity key
 	bareSAM map[string]map[string]struct{} // sam -> keys, for names given without a domain
+	version uint64                         // bumped on every change
 }
 
 type nameKind int
@@ -54,6 +55,7 @@ func (ix *Index) Put(e *adjoinv1.Entity) {
 		ix.unindex(key, old)
 	}
 	ix.byKey[key] = e
+	ix.version++
 	for kind, names := range namesOf(e) {
 		for _, n := range names {
 			ix.names[kind][n] = key
@@ -74,7 +76,16 @@ func (ix *Index) Delete(key string) {
 	if old, ok := ix.byKey[key]; ok {
 		ix.unindex(key, old)
 		delete(ix.byKey, key)
+		ix.version++
 	}
+}
+
+// Version changes whenever an entity is added, changed or removed, so a caller can tell that
+// references which failed to resolve before are worth trying again.
+func (ix *Index) Version() uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.version
 }
 
 func (ix *Index) unindex(key string, e *adjoinv1.Entity) {

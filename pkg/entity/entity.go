@@ -87,3 +87,27 @@ func HostNames(name string) (netbios, fqdn string) {
 
 // IsMachineAccount reports whether a sAMAccountName names a computer account.
 func IsMachineAccount(sam string) bool { return strings.HasSuffix(strings.TrimSpace(sam), "$") }
+
+// uacServerTrustAccount is the userAccountControl bit of a domain controller's account.
+const uacServerTrustAccount = 0x2000
+
+// IsDomainController reports whether e is a domain controller's computer account: its
+// userAccountControl, its place in OU=Domain Controllers, or membership of Domain Controllers
+// says so.
+func IsDomainController(e *adjoinv1.Entity) bool {
+	if e.GetKind() != adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
+		return false
+	}
+	if e.GetUserAccountControl()&uacServerTrustAccount != 0 {
+		return true
+	}
+	if strings.Contains(strings.ToLower(e.GetDistinguishedName()), ",ou=domain controllers,") {
+		return true
+	}
+	for _, g := range e.GetMemberOf() {
+		if strings.HasPrefix(strings.ToLower(g), "cn=domain controllers,") {
+			return true
+		}
+	}
+	return false
+}

@@ -105,7 +105,14 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, errBodyTooLarge
+		// At the limit the body is too large only if more of it follows: a body of exactly
+		// the limit whose reader reports the end on a later call is whole.
+		var probe [1]byte
+		n, err := l.r.Read(probe[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
@@ -133,10 +140,15 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 	if flush <= 0 {
 		flush = 4096
 	}
-	batch := natsx.NewBatch(h.JS)
+	// Events and dead-letter copies are waited for together, but only events count as
+	// duplicates: a resent batch's refused lines are deduplicated too, and are not events.
+	batch, dead := natsx.NewBatch(h.JS), natsx.NewBatch(h.JS)
 	wait := func() error {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
+		if _, err := dead.Wait(ctx); err != nil {
+			return err
+		}
 		dups, err := batch.Wait(ctx)
 		resp.Duplicates += dups
 		return err
@@ -149,7 +161,10 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		}
 		if errors.Is(err, errLineTooLong) {
 			origin := fmt.Sprintf("%s line %d", origin, line)
-			if dlErr := batch.Add(natsx.DeadLetterMsg(h.Service, "too-long", nil, err.Error(), origin)); dlErr != nil {
+			dl := natsx.DeadLetterMsg(h.Service, "too-long", nil, err.Error(), origin)
+			// The line is not kept, so its digest stands for it in the deduplication id.
+			dl.Header.Set(jetstream.MsgIDHeader, natsx.HashID("dl", h.Service, "too-long", lr.skipped))
+			if dlErr := dead.Add(dl); dlErr != nil {
 				return h.fail(resp, dlErr)
 			}
 			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
@@ -169,7 +184,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		if err := h.publishLine(batch, raw, format, fmt.Sprintf("%s line %d", origin, line)); err != nil {
+		if err := h.publishLine(batch, dead, raw, format, fmt.Sprintf("%s line %d", origin, line)); err != nil {
 			var le *LineError
 			if !errors.As(err, &le) {
 				return h.fail(resp, err)
@@ -197,15 +212,16 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 	return resp, http.StatusOK
 }
 
-// publishLine parses one line and queues either the event or its dead-letter copy.
-func (h *Handler) publishLine(batch *natsx.Batch, raw []byte, format, origin string) error {
+// publishLine parses one line and queues either the event on batch or its dead-letter copy on
+// dead.
+func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, origin string) error {
 	ev, err := h.Parse(raw, format)
 	if err != nil {
 		le, ok := err.(*LineError)
 		if !ok {
 			le = &LineError{Reason: "invalid", Err: err}
 		}
-		if dlErr := batch.Add(natsx.DeadLetterMsg(h.Service, le.Reason, raw, le.Err.Error(), origin)); dlErr != nil {
+		if dlErr := dead.Add(natsx.DeadLetterMsg(h.Service, le.Reason, raw, le.Err.Error(), origin)); dlErr != nil {
 			return dlErr
 		}
 		return le

@@ -3,8 +3,11 @@ package intake
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 )
 
@@ -18,39 +21,53 @@ type lineReader struct {
 	max  int
 	buf  []byte
 	line int
+	// skipped is a digest of the raw bytes of the last line reported too long: the line is
+	// not kept, but its dead-letter copy still needs an id that tells it from other lines.
+	skipped string
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
 	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
-// next returns the next line without its end-of-line bytes, its 1-based number, and
-// errLineTooLong for an overlong line. It returns io.EOF at the end.
+// next returns the next line without its end-of-line bytes ("\n" or "\r\n"), its 1-based
+// number, and errLineTooLong for a line of more than max bytes without them. It returns io.EOF
+// at the end.
 func (lr *lineReader) next() ([]byte, int, error) {
 	lr.buf = lr.buf[:0]
-	tooLong := false
+	var sum hash.Hash // digest of an overlong line, nil until the line outgrows the buffer
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
-		if !tooLong {
-			if len(lr.buf)+len(chunk) > lr.max+2 {
-				tooLong = true
-				lr.buf = lr.buf[:0]
-			} else {
-				lr.buf = append(lr.buf, chunk...)
-			}
+		switch {
+		case sum != nil:
+			sum.Write(chunk)
+		case len(lr.buf)+len(chunk) > lr.max+2:
+			// Longer than max even without a "\r\n": stop keeping it.
+			sum = sha256.New()
+			sum.Write(lr.buf)
+			sum.Write(chunk)
+			lr.buf = lr.buf[:0]
+		default:
+			lr.buf = append(lr.buf, chunk...)
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case err == nil, errors.Is(err, io.EOF):
-			if errors.Is(err, io.EOF) && len(chunk) == 0 && len(lr.buf) == 0 && !tooLong {
+			if errors.Is(err, io.EOF) && len(chunk) == 0 && len(lr.buf) == 0 && sum == nil {
 				return nil, lr.line, io.EOF
 			}
 			lr.line++
-			if tooLong {
+			line := bytes.TrimSuffix(bytes.TrimSuffix(lr.buf, []byte("\n")), []byte("\r"))
+			if sum == nil && len(line) > lr.max {
+				sum = sha256.New()
+				sum.Write(lr.buf)
+			}
+			if sum != nil {
+				lr.skipped = hex.EncodeToString(sum.Sum(nil))
 				return nil, lr.line, fmt.Errorf("%w: more than %d bytes", errLineTooLong, lr.max)
 			}
-			return bytes.TrimRight(lr.buf, "\r\n"), lr.line, nil
+			return line, lr.line, nil
 		default:
 			return nil, lr.line, err
 		}

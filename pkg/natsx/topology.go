@@ -25,6 +25,11 @@ const (
 	BucketBadges    = "adjoin_badges"
 	BucketConfig    = "adjoin_config"
 	BucketStatus    = "adjoin_status"
+	// BucketPending holds alerts with references that did not resolve yet, so a later
+	// directory sync or logon can still place them (correlator; not in the first DESIGN table).
+	BucketPending = "adjoin_pending"
+	// BucketIncidents holds the current state of each incident (correlator).
+	BucketIncidents = "adjoin_incidents"
 )
 
 // Subject prefixes of the contract.
@@ -96,8 +101,15 @@ func NewTopology(replicas int) Topology {
 			bucket(BucketBadges, "entity key -> adjoin.v1.EntityCounts", 1),
 			bucket(BucketConfig, "integration toggles and link templates", 5),
 			bucket(BucketStatus, "service heartbeats, lag, last error", 1),
+			withTTL(bucket(BucketPending, "alert id -> adjoin.v1.Alert with unresolved references", 1), week),
+			bucket(BucketIncidents, "incident id -> adjoin.v1.Incident", 1),
 		},
 	}
+}
+
+func withTTL(c jetstream.KeyValueConfig, ttl time.Duration) jetstream.KeyValueConfig {
+	c.TTL = ttl
+	return c
 }
 
 // Provision creates every stream and bucket of t, or updates it in place when it exists. It

@@ -340,6 +340,8 @@ type CountedAlert struct {
 	Version       int64                  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	FirstActivity *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=first_activity,json=firstActivity,proto3" json:"first_activity,omitempty"`
 	LastActivity  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
+	// Every entity the alert was counted on, so incidents can be followed from any of them.
+	EntityKeys    []string `protobuf:"bytes,8,rep,name=entity_keys,json=entityKeys,proto3" json:"entity_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,6 +421,13 @@ func (x *CountedAlert) GetFirstActivity() *timestamppb.Timestamp {
 func (x *CountedAlert) GetLastActivity() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastActivity
+	}
+	return nil
+}
+
+func (x *CountedAlert) GetEntityKeys() []string {
+	if x != nil {
+		return x.EntityKeys
 	}
 	return nil
 }
@@ -631,7 +640,7 @@ const file_adjoin_v1_badge_proto_rawDesc = "" +
 	"\x06entity\x18\x01 \x01(\v2\x11.adjoin.v1.EntityR\x06entity\x120\n" +
 	"\bidentity\x18\x02 \x01(\v2\x14.adjoin.v1.SideBadgeR\bidentity\x120\n" +
 	"\bendpoint\x18\x03 \x01(\v2\x14.adjoin.v1.SideBadgeR\bendpoint\x12/\n" +
-	"\x13integration_enabled\x18\x04 \x01(\bR\x12integrationEnabled\"\xcd\x02\n" +
+	"\x13integration_enabled\x18\x04 \x01(\bR\x12integrationEnabled\"\xee\x02\n" +
 	"\fCountedAlert\x12\x19\n" +
 	"\balert_id\x18\x01 \x01(\tR\aalertId\x12#\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12/\n" +
@@ -639,7 +648,9 @@ const file_adjoin_v1_badge_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x0e2\x16.adjoin.v1.AlertStatusR\x06status\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12A\n" +
 	"\x0efirst_activity\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rfirstActivity\x12?\n" +
-	"\rlast_activity\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\"\x9d\x01\n" +
+	"\rlast_activity\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\x12\x1f\n" +
+	"\ventity_keys\x18\b \x03(\tR\n" +
+	"entityKeys\"\x9d\x01\n" +
 	"\fEntityCounts\x12\x1d\n" +
 	"\n" +
 	"entity_key\x18\x01 \x01(\tR\tentityKey\x12/\n" +

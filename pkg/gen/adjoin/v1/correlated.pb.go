@@ -196,8 +196,13 @@ type CorrelatedAlert struct {
 	// Why it was excluded (cloud-only identity) or left unresolved.
 	Reason         string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	CorrelatedTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=correlated_time,json=correlatedTime,proto3" json:"correlated_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The incident the alert belonged to when it was correlated; the INCIDENTS stream has the
+	// incident as it grows.
+	IncidentId string `protobuf:"bytes,6,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
+	// Alerts of the other side counted on the same entity (entity_key), newest first.
+	OtherSideAlertIds []string `protobuf:"bytes,7,rep,name=other_side_alert_ids,json=otherSideAlertIds,proto3" json:"other_side_alert_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CorrelatedAlert) Reset() {
@@ -265,6 +270,20 @@ func (x *CorrelatedAlert) GetCorrelatedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CorrelatedAlert) GetIncidentId() string {
+	if x != nil {
+		return x.IncidentId
+	}
+	return ""
+}
+
+func (x *CorrelatedAlert) GetOtherSideAlertIds() []string {
+	if x != nil {
+		return x.OtherSideAlertIds
+	}
+	return nil
+}
+
 var File_adjoin_v1_correlated_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_correlated_proto_rawDesc = "" +
@@ -280,14 +299,17 @@ const file_adjoin_v1_correlated_proto_rawDesc = "" +
 	"matched_by\x18\x04 \x01(\x0e2\x13.adjoin.v1.MatchKeyR\tmatchedBy\x12#\n" +
 	"\rmatched_value\x18\x05 \x01(\tR\fmatchedValue\x12\x1c\n" +
 	"\tcertainty\x18\x06 \x01(\x01R\tcertainty\x12\x14\n" +
-	"\x05tried\x18\a \x03(\tR\x05tried\"\xee\x01\n" +
+	"\x05tried\x18\a \x03(\tR\x05tried\"\xc0\x02\n" +
 	"\x0fCorrelatedAlert\x12&\n" +
 	"\x05alert\x18\x01 \x01(\v2\x10.adjoin.v1.AlertR\x05alert\x127\n" +
 	"\vresolutions\x18\x02 \x03(\v2\x15.adjoin.v1.ResolutionR\vresolutions\x12\x1d\n" +
 	"\n" +
 	"entity_key\x18\x03 \x01(\tR\tentityKey\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12C\n" +
-	"\x0fcorrelated_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0ecorrelatedTime*\xcb\x01\n" +
+	"\x0fcorrelated_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0ecorrelatedTime\x12\x1f\n" +
+	"\vincident_id\x18\x06 \x01(\tR\n" +
+	"incidentId\x12/\n" +
+	"\x14other_side_alert_ids\x18\a \x03(\tR\x11otherSideAlertIds*\xcb\x01\n" +
 	"\bMatchKey\x12\x19\n" +
 	"\x15MATCH_KEY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rMATCH_KEY_SID\x10\x01\x12\x19\n" +

@@ -26,7 +26,7 @@ const (
 type IncidentReason struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AlertId string                 `protobuf:"bytes,1,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
-	// "same-entity", "user-logged-on-to-computer", ...
+	// "same-user", "same-host", "user-logged-on-to-host".
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// The entity keys that link the alert to the incident.
 	EntityKeys    []string `protobuf:"bytes,3,rep,name=entity_keys,json=entityKeys,proto3" json:"entity_keys,omitempty"`
@@ -106,6 +106,11 @@ type Incident struct {
 	FirstActivity *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=first_activity,json=firstActivity,proto3" json:"first_activity,omitempty"`
 	LastActivity  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
 	UpdatedTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_time,json=updatedTime,proto3" json:"updated_time,omitempty"`
+	// Set when a later alert joined this incident to another: the id of the incident it now
+	// belongs to.
+	MergedInto string `protobuf:"bytes,11,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// True when the incident grew past the size the correlator follows and lists only part of it.
+	Truncated     bool `protobuf:"varint,12,opt,name=truncated,proto3" json:"truncated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +215,20 @@ func (x *Incident) GetUpdatedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Incident) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *Incident) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_adjoin_v1_incident_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_incident_proto_rawDesc = "" +
@@ -220,7 +239,7 @@ const file_adjoin_v1_incident_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1f\n" +
 	"\ventity_keys\x18\x03 \x03(\tR\n" +
 	"entityKeys\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\xc7\x03\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\x86\x04\n" +
 	"\bIncident\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12/\n" +
@@ -233,7 +252,10 @@ const file_adjoin_v1_incident_proto_rawDesc = "" +
 	"\x0efirst_activity\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rfirstActivity\x12?\n" +
 	"\rlast_activity\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\x12=\n" +
 	"\fupdated_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTimeB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTime\x12\x1f\n" +
+	"\vmerged_into\x18\v \x01(\tR\n" +
+	"mergedInto\x12\x1c\n" +
+	"\ttruncated\x18\f \x01(\bR\ttruncatedB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
 
 var (
 	file_adjoin_v1_incident_proto_rawDescOnce sync.Once

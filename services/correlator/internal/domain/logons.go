@@ -33,10 +33,12 @@ type HostClaim struct {
 	Evidence  string // "4624 WORKSTATION5$ from 172.18.39.5"
 }
 
-// UserLogon says that a user logged on to a host, or authenticated from it, at a time.
+// UserLogon says that a user logged on to a host (Host), or authenticated to a domain
+// controller from an address (IP, to be placed on a host through HostForIP), at a time.
 type UserLogon struct {
 	Domain, SAM, SID string // folded
-	Host             string // folded host name
+	Host             string // folded host name; empty when only IP is known
+	IP               string
 	Time             time.Time
 	Evidence         string
 }
@@ -80,17 +82,27 @@ func (l *Logons) Observe(ev *adjoinv1.Event) bool {
 		if user == "" || user == "-" || entity.NormalizeSID(sid) == "S-1-5-18" || strings.EqualFold(domain, "NT AUTHORITY") {
 			return false
 		}
-		l.addUser(UserLogon{Domain: entity.Fold(domain), SAM: entity.Fold(user), SID: entity.NormalizeSID(sid),
-			Host: entity.Fold(host), Time: t, Evidence: "4624 type " + f["LogonType"] + " " + user + " on " + host})
+		u := UserLogon{Domain: entity.Fold(domain), SAM: entity.Fold(user), SID: entity.NormalizeSID(sid), Time: t}
+		l.addUser(withHost(u, entity.Fold(host), "4624 type "+f["LogonType"]+" "+user+" on "+host))
+		if ip != "" {
+			l.addUser(withIP(u, ip, "4624 type "+f["LogonType"]+" "+user+" on "+host+" from "+ip))
+		}
 		return true
 	case detection.IsSecurity(ev) && (ev.GetEventId() == 4768 || ev.GetEventId() == 4769):
-		_, user := entity.SplitAccount(f["TargetUserName"])
+		realm, user := entity.SplitAccount(f["TargetUserName"])
 		ip := normIP(f["IpAddress"])
-		if ip == "" || !entity.IsMachineAccount(user) {
+		if ip == "" || user == "" || !isSuccess(f["Status"]) {
 			return false
 		}
-		l.addHost(ip, HostClaim{Host: entity.Fold(user), Time: t, Certainty: CertaintyMachineLogon,
-			Evidence: f["TargetUserName"] + " Kerberos " + strconv.Itoa(int(ev.GetEventId())) + " from " + ip})
+		evidence := f["TargetUserName"] + " Kerberos " + strconv.Itoa(int(ev.GetEventId())) + " from " + ip
+		if entity.IsMachineAccount(user) {
+			l.addHost(ip, HostClaim{Host: entity.Fold(user), Time: t, Certainty: CertaintyMachineLogon, Evidence: evidence})
+			return true
+		}
+		if realm == "" {
+			realm = entity.Fold(f["TargetDomainName"])
+		}
+		l.addUser(UserLogon{Domain: realm, SAM: user, SID: entity.NormalizeSID(f["TargetSid"]), IP: ip, Time: t, Evidence: evidence})
 		return true
 	case detection.IsSysmon(ev) && ev.GetEventId() == 3:
 		own := f["SourceIp"]
@@ -128,20 +140,66 @@ func (l *Logons) HostForIP(ip string, at time.Time, window time.Duration) (HostC
 	return best, found
 }
 
-// HostsOfUser returns the distinct hosts sam logged on to within window of at, oldest first.
+// HostsOfUser returns the logons of sam within window of at, one per host, oldest first. A
+// logon known only by address is placed on the host that address belonged to at the time;
+// one whose address belongs to no known host is left out.
 func (l *Logons) HostsOfUser(sam string, at time.Time, window time.Duration) []UserLogon {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
+	logons := append([]UserLogon(nil), l.byUser[entity.Fold(sam)]...)
+	l.mu.RUnlock()
+	sort.SliceStable(logons, func(i, j int) bool { return logons[i].Time.Before(logons[j].Time) })
 	seen := map[string]bool{}
 	var out []UserLogon
-	for _, u := range l.byUser[entity.Fold(sam)] {
-		if abs(u.Time.Sub(at)) > window || seen[u.Host] {
+	for _, u := range logons {
+		if abs(u.Time.Sub(at)) > window {
 			continue
 		}
-		seen[u.Host] = true
-		out = append(out, u)
+		if u.Host == "" {
+			c, ok := l.HostForIP(u.IP, u.Time, window)
+			if !ok {
+				continue
+			}
+			u.Host, u.Evidence = c.Host, u.Evidence+" ("+c.Evidence+")"
+		}
+		if nb, _ := entity.HostNames(u.Host); !seen[nb] {
+			seen[nb] = true
+			out = append(out, u)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// UsersOnHost returns the logons to host (by NetBIOS name) within window of at, one per user,
+// oldest first, including those known by an address that belonged to host.
+func (l *Logons) UsersOnHost(host string, at time.Time, window time.Duration) []UserLogon {
+	want, _ := entity.HostNames(host)
+	l.mu.RLock()
+	var all []UserLogon
+	for _, ls := range l.byUser {
+		all = append(all, ls...)
+	}
+	l.mu.RUnlock()
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+	seen := map[string]bool{}
+	var out []UserLogon
+	for _, u := range all {
+		if abs(u.Time.Sub(at)) > window || seen[u.SAM] {
+			continue
+		}
+		h := u.Host
+		if h == "" {
+			c, ok := l.HostForIP(u.IP, u.Time, window)
+			if !ok {
+				continue
+			}
+			h, u.Evidence = c.Host, u.Evidence+" ("+c.Evidence+")"
+		}
+		if nb, _ := entity.HostNames(h); nb == want {
+			u.Host = h
+			seen[u.SAM] = true
+			out = append(out, u)
+		}
+	}
 	return out
 }
 
@@ -164,11 +222,30 @@ func (l *Logons) addHost(ip string, c HostClaim) {
 	l.note(c.Time)
 }
 
+func withHost(u UserLogon, host, evidence string) UserLogon {
+	u.Host, u.Evidence = host, evidence
+	return u
+}
+
+func withIP(u UserLogon, ip, evidence string) UserLogon {
+	u.IP, u.Evidence = ip, evidence
+	return u
+}
+
+// isSuccess reads a Kerberos result code; an absent code counts as success.
+func isSuccess(status string) bool {
+	if status == "" {
+		return true
+	}
+	v, err := winevent.ParseHex(status)
+	return err == nil && v == 0
+}
+
 func (l *Logons) addUser(u UserLogon) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, old := range l.byUser[u.SAM] {
-		if old.Host == u.Host && old.Time.Equal(u.Time) {
+		if old.Host == u.Host && old.IP == u.IP && old.Time.Equal(u.Time) {
 			return
 		}
 	}
