@@ -36,7 +36,7 @@ var _ app.Counter = BadgeKV{}
 const maxRetries = 32
 
 // Apply implements app.Counter.
-func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool, error) {
+func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
 	for range maxRetries {
 		ec := &adjoinv1.EntityCounts{EntityKey: key}
 		var rev uint64
@@ -45,19 +45,19 @@ func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool
 		case err == nil:
 			rev = entry.Revision()
 			if err := natsx.Decode(nil, entry.Value(), ec); err != nil {
-				return false, fmt.Errorf("stored counts of %s: %w", key, err)
+				return nil, false, fmt.Errorf("stored counts of %s: %w", key, err)
 			}
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		default:
-			return false, fmt.Errorf("read counts of %s: %w", key, err)
+			return nil, false, fmt.Errorf("read counts of %s: %w", key, err)
 		}
-		if !counts.Apply(ec, a) {
-			return false, nil
+		if !counts.Apply(ec, a, links...) {
+			return ec, false, nil
 		}
 		ec.UpdatedTime = timestamppb.Now()
 		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ec)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
 		if rev == 0 {
 			_, err = b.KV.Create(ctx, key, data)
@@ -65,13 +65,13 @@ func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool
 			_, err = b.KV.Update(ctx, key, data, rev)
 		}
 		if err == nil {
-			return true, nil
+			return ec, true, nil
 		}
 		if !isConflict(err) {
-			return false, fmt.Errorf("write counts of %s: %w", key, err)
+			return nil, false, fmt.Errorf("write counts of %s: %w", key, err)
 		}
 	}
-	return false, fmt.Errorf("write counts of %s: still conflicting after %d attempts", key, maxRetries)
+	return nil, false, fmt.Errorf("write counts of %s: still conflicting after %d attempts", key, maxRetries)
 }
 
 func isConflict(err error) bool {

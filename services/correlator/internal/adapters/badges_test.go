@@ -78,7 +78,7 @@ func TestBadgeKVApplySequence(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			_, before, beforeRev, _ := stored(t, kv, pgustavo)
-			got, err := b.Apply(ctx, pgustavo, st.alert)
+			_, got, err := b.Apply(ctx, pgustavo, st.alert, nil)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -113,13 +113,13 @@ func TestBadgeKVApplyAfterDelete(t *testing.T) {
 	kv := s.KV(t, natsx.BucketBadges)
 	b := adapters.BadgeKV{KV: kv}
 	ctx := context.Background()
-	if _, err := b.Apply(ctx, pgustavo, alert("a1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW)); err != nil {
+	if _, _, err := b.Apply(ctx, pgustavo, alert("a1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := kv.Delete(ctx, pgustavo); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := b.Apply(ctx, pgustavo, alert("a2", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW))
+	_, changed, err := b.Apply(ctx, pgustavo, alert("a2", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW), nil)
 	if err != nil || !changed {
 		t.Fatalf("Apply after delete = %v, %v; want true, nil", changed, err)
 	}
@@ -150,7 +150,7 @@ func TestBadgeKVApplyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			changed, err := b.Apply(tt.ctx, tt.key, alert("a1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW))
+			_, changed, err := b.Apply(tt.ctx, tt.key, alert("a1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW), nil)
 			if err == nil {
 				t.Fatal("Apply succeeded, want an error")
 			}
@@ -209,7 +209,7 @@ func TestBadgeKVConcurrentWriters(t *testing.T) {
 			<-start
 			for i := range perSet {
 				a := alert(fmt.Sprintf("set%02d-alert%03d", set, i), 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW)
-				changed, err := b.Apply(ctx, pgustavo, a)
+				_, changed, err := b.Apply(ctx, pgustavo, a, nil)
 				if err != nil {
 					errc <- fmt.Errorf("writer %d: %w", w, err)
 					return

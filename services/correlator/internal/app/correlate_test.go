@@ -361,8 +361,8 @@ func TestHandleUnresolvedAndExcluded(t *testing.T) {
 
 type failingCounter struct{ err error }
 
-func (c failingCounter) Apply(context.Context, string, *adjoinv1.Alert) (bool, error) {
-	return false, c.err
+func (c failingCounter) Apply(context.Context, string, *adjoinv1.Alert, []string) (*adjoinv1.EntityCounts, bool, error) {
+	return nil, false, c.err
 }
 
 type recordingPublisher struct {
@@ -380,7 +380,9 @@ func (p *recordingPublisher) PublishCorrelated(_ context.Context, subject, _ str
 
 type okCounter struct{}
 
-func (okCounter) Apply(context.Context, string, *adjoinv1.Alert) (bool, error) { return true, nil }
+func (okCounter) Apply(context.Context, string, *adjoinv1.Alert, []string) (*adjoinv1.EntityCounts, bool, error) {
+	return &adjoinv1.EntityCounts{}, true, nil
+}
 
 // TestHandleFailures checks that a failed count or publish is returned, so the caller leaves the
 // alert unacknowledged, and that nothing is published for an entity whose count failed.

@@ -74,9 +74,9 @@ type countingCounter struct {
 	calls atomic.Int64
 }
 
-func (c *countingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert) (bool, error) {
+func (c *countingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
 	c.calls.Add(1)
-	return c.Counter.Apply(ctx, key, a)
+	return c.Counter.Apply(ctx, key, a, links)
 }
 
 // startConsumer runs one correlator instance, on its own connection, until the test ends; the
