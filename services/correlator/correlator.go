@@ -16,7 +16,9 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 )
@@ -32,6 +34,15 @@ type Config struct {
 	Listener net.Listener
 	Durable  string
 	AckWait  time.Duration
+	// Window groups alerts into incidents and bounds how far an address claim or a logon
+	// may be from an alert in time.
+	Window time.Duration
+	// Retention of logon facts in memory.
+	LogonRetention time.Duration
+	// RetryEvery is how often pending alerts are retried when the directory or logons changed.
+	RetryEvery time.Duration
+	// MaxIncidentAlerts bounds the alerts one incident follows.
+	MaxIncidentAlerts int
 }
 
 // Flags defines the settings on s.
@@ -40,6 +51,10 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.HTTPAddr, "http-addr", ":8083", "address of /healthz and /readyz")
 	s.String(&c.Durable, "durable", "correlator", "durable consumer name shared by every correlator instance")
 	s.Duration(&c.AckWait, "ack-wait", 30*time.Second, "time before an unacknowledged alert is redelivered")
+	s.Duration(&c.Window, "incident-window", 24*time.Hour, "alerts this close in time on linked entities form one incident; also bounds address and logon links")
+	s.Duration(&c.LogonRetention, "logon-retention", 7*24*time.Hour, "how long logon and address facts are kept in memory")
+	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
+	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 }
 
 // Validate reports the first bad setting by name.
@@ -54,8 +69,33 @@ func (c Config) Validate() error {
 		return fmt.Errorf("durable: required")
 	case c.AckWait < time.Second:
 		return fmt.Errorf("ack-wait: %s, want at least 1s", c.AckWait)
+	case c.Window < 0:
+		return fmt.Errorf("incident-window: %s, want > 0", c.Window)
+	case c.LogonRetention != 0 && c.LogonRetention < c.Window:
+		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
+	case c.RetryEvery < 0:
+		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
+	case c.MaxIncidentAlerts < 0:
+		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
 	}
 	return nil
+}
+
+// withDefaults fills the settings left at zero, for callers that build a Config in code.
+func (c Config) withDefaults() Config {
+	if c.Window == 0 {
+		c.Window = 24 * time.Hour
+	}
+	if c.LogonRetention == 0 {
+		c.LogonRetention = max(7*24*time.Hour, c.Window)
+	}
+	if c.RetryEvery == 0 {
+		c.RetryEvery = 2 * time.Second
+	}
+	if c.MaxIncidentAlerts == 0 {
+		c.MaxIncidentAlerts = 500
+	}
+	return c
 }
 
 // Run correlates until ctx ends, finishing the alert in hand first.
@@ -63,6 +103,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg = cfg.withDefaults()
 	log = log.With(zap.String("service", Name))
 	cfg.NATS.Name = "adjoin-" + Name
 	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
@@ -75,19 +116,35 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
-	badgeKV, err := js.KeyValue(ctx, natsx.BucketBadges)
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", natsx.BucketBadges, err)
+	kvs := map[string]jetstream.KeyValue{}
+	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents} {
+		if kvs[name], err = js.KeyValue(ctx, name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
 	}
 	index := directory.NewIndex()
 	if err := index.Follow(ctx, dirKV, log); err != nil {
 		return err
 	}
 	log.Info("directory loaded", zap.Int("entities", index.Len()))
-	consumer := &ports.Consumer{
-		JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait,
-		Correlator: &app.Correlator{Index: index, Counter: adapters.BadgeKV{KV: badgeKV}, Out: adapters.Correlated{JS: js}},
+	logons := domain.NewLogons(cfg.LogonRetention)
+	caughtUp, err := (&ports.LogonFeed{JS: js, Logons: logons, Log: log}).Start(ctx)
+	if err != nil {
+		return err
 	}
+	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, log)
+
+	badges := adapters.BadgeKV{KV: kvs[natsx.BucketBadges]}
+	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
+		Source: adapters.GroupSource{Badges: badges, Index: index}}
+	correlator := &app.Correlator{Index: index, Counter: badges, Out: adapters.Correlated{JS: js},
+		Logons: logons, Window: cfg.Window, Grouper: grouper}
+	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
+	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator, Pending: pending}
+	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
+		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
+	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,
+		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: js}}
 	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
 	if err != nil {
 		return err
@@ -97,5 +154,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas)), 5*time.Second, log)
 	})
 	g.Go(func() error { return consumer.Run(gctx) })
+	g.Go(func() error { return retrier.Run(gctx) })
+	g.Go(func() error { return builder.Run(gctx) })
 	return g.Wait()
 }

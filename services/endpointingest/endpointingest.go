@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectEndpointEvents,
 		Stream:        natsx.StreamEndpointEvents,
-		Detectors:     []detection.Detector{procs, detect.NewLSASSAccess(procs)},
+		Detectors:     []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{}},
 		OnEvent:       devices.Seen,
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 	}, log)

@@ -38,18 +38,9 @@ const maxRetries = 32
 // Apply implements app.Counter.
 func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
 	for range maxRetries {
-		ec := &adjoinv1.EntityCounts{EntityKey: key}
-		var rev uint64
-		entry, err := b.KV.Get(ctx, key)
-		switch {
-		case err == nil:
-			rev = entry.Revision()
-			if err := natsx.Decode(nil, entry.Value(), ec); err != nil {
-				return nil, false, fmt.Errorf("stored counts of %s: %w", key, err)
-			}
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		default:
-			return nil, false, fmt.Errorf("read counts of %s: %w", key, err)
+		ec, rev, err := b.Read(ctx, key)
+		if err != nil {
+			return nil, false, err
 		}
 		if !counts.Apply(ec, a, links...) {
 			return ec, false, nil
@@ -72,6 +63,22 @@ func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links
 		}
 	}
 	return nil, false, fmt.Errorf("write counts of %s: still conflicting after %d attempts", key, maxRetries)
+}
+
+// Read returns the counts stored under key (empty when there are none) and their revision.
+func (b BadgeKV) Read(ctx context.Context, key string) (*adjoinv1.EntityCounts, uint64, error) {
+	ec := &adjoinv1.EntityCounts{EntityKey: key}
+	entry, err := b.KV.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return ec, 0, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("read counts of %s: %w", key, err)
+	}
+	if err := natsx.Decode(nil, entry.Value(), ec); err != nil {
+		return nil, 0, fmt.Errorf("stored counts of %s: %w", key, err)
+	}
+	return ec, entry.Revision(), nil
 }
 
 func isConflict(err error) bool {

@@ -23,7 +23,9 @@ type Consumer struct {
 	JS         jetstream.JetStream
 	Durable    string
 	Correlator *app.Correlator
-	Log        *zap.Logger
+	// Pending, when set, keeps alerts with references that may resolve later.
+	Pending PendingStore
+	Log     *zap.Logger
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	AckWait time.Duration
 }
@@ -80,6 +82,13 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
 		_ = m.NakWithDelay(time.Second)
 		return
+	}
+	if out.Pending && c.Pending != nil {
+		if err := c.Pending.Put(hctx, &a); err != nil {
+			c.Log.Warn("keeping pending alert failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
 	}
 	if err := m.Ack(); err != nil {
 		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), zap.Error(err))

@@ -1,0 +1,91 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"go.uber.org/zap"
+)
+
+// PendingStore keeps alerts whose references did not all resolve.
+type PendingStore interface {
+	Put(ctx context.Context, a *adjoinv1.Alert) error
+	IDs(ctx context.Context) ([]string, error)
+	Get(ctx context.Context, id string) (*adjoinv1.Alert, uint64, bool, error)
+	Done(ctx context.Context, id string, rev uint64) error
+}
+
+// Retrier handles pending alerts again whenever the directory or the logon table learned
+// something, so an alert that arrived before a directory sync is counted once the entity is
+// known. Handling is idempotent, so retrying an alert on several instances, or after it was
+// already placed, changes nothing.
+type Retrier struct {
+	Pending    PendingStore
+	Correlator *app.Correlator
+	// Changed returns a value that moves whenever a retry may succeed (directory version,
+	// logon count).
+	Changed func() uint64
+	Every   time.Duration
+	Log     *zap.Logger
+}
+
+// Run retries until ctx ends. Each round retries every pending alert when the directory or the
+// logons changed since the round before, and otherwise only the alerts that became pending
+// since then: one may have missed a change that landed while it was being handled.
+func (r *Retrier) Run(ctx context.Context) error {
+	t := time.NewTicker(r.Every)
+	defer t.Stop()
+	last := r.Changed()
+	seen := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := r.Changed()
+		ids, err := r.Pending.IDs(ctx)
+		if err != nil {
+			r.Log.Warn("listing pending alerts failed", zap.Error(err))
+			continue
+		}
+		var retry []string
+		for _, id := range ids {
+			if now != last || !seen[id] {
+				retry = append(retry, id)
+			}
+		}
+		last = now
+		seen = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			seen[id] = true
+		}
+		r.retry(ctx, retry)
+	}
+}
+
+func (r *Retrier) retry(ctx context.Context, ids []string) {
+	placed := 0
+	for _, id := range ids {
+		a, rev, ok, err := r.Pending.Get(ctx, id)
+		if err != nil || !ok {
+			continue
+		}
+		out, err := r.Correlator.Handle(ctx, a)
+		if err != nil {
+			r.Log.Warn("retrying pending alert failed", zap.String("alert_id", id), zap.Error(err))
+			continue
+		}
+		if !out.Pending {
+			placed++
+			if err := r.Pending.Done(ctx, id, rev); err != nil {
+				r.Log.Warn("clearing pending alert failed", zap.String("alert_id", id), zap.Error(err))
+			}
+		}
+	}
+	if placed > 0 {
+		r.Log.Info("placed pending alerts", zap.Int("retried", len(ids)), zap.Int("placed", placed))
+	}
+}
