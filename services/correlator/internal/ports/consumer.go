@@ -4,6 +4,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -67,11 +68,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
 	var a adjoinv1.Alert
-	if err := natsx.Decode(m.Headers(), m.Data(), &a); err != nil || a.GetId() == "" {
-		if err == nil {
-			err = errors.New("alert without id")
-		}
-		c.deadLetter(ctx, m, err)
+	if err := natsx.Decode(m.Headers(), m.Data(), &a); err != nil {
+		c.deadLetter(ctx, m, "undecodable-alert", err)
+		return
+	}
+	if err := validate(&a); err != nil {
+		c.deadLetter(ctx, m, "invalid-alert", err)
 		return
 	}
 	// Finish this message even if shutdown begins, within a deadline shorter than AckWait.
@@ -97,14 +99,29 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 		zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
 }
 
-func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
-	dl := natsx.DeadLetterMsg("correlator", "undecodable-alert", m.Data(), cause.Error(), "subject "+m.Subject())
+// validate names what makes an alert impossible to count.
+func validate(a *adjoinv1.Alert) error {
+	switch {
+	case a.GetId() == "":
+		return errors.New("alert without id")
+	case a.GetSide() != adjoinv1.Side_SIDE_IDENTITY && a.GetSide() != adjoinv1.Side_SIDE_ENDPOINT:
+		return fmt.Errorf("alert %s: side %v, want identity or endpoint", a.GetId(), a.GetSide())
+	case a.GetVersion() < 0:
+		return fmt.Errorf("alert %s: negative version %d", a.GetId(), a.GetVersion())
+	case len(a.GetEntities()) == 0:
+		return fmt.Errorf("alert %s: no entity references", a.GetId())
+	}
+	return nil
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason string, cause error) {
+	dl := natsx.DeadLetterMsg("correlator", reason, m.Data(), cause.Error(), "subject "+m.Subject())
 	if _, err := c.JS.PublishMsg(ctx, dl); err != nil {
 		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), zap.Error(err))
 		_ = m.NakWithDelay(5 * time.Second)
 		return
 	}
-	_ = m.TermWithReason("undecodable alert: " + cause.Error())
+	_ = m.TermWithReason(reason + ": " + cause.Error())
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -197,10 +197,13 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 		name    string
 		msg     *nats.Msg
 		wantErr string // in the Adjoin-Error header
+		reason  string // in the subject
 	}{
-		{"garbage", &nats.Msg{Subject: "alerts.identity.x", Data: []byte("\xff\xfe this is not protobuf")}, "decode adjoin.v1.Alert"},
-		{"alert without id", mustMsg(t, "alerts.identity.x", "no-id", &adjoinv1.Alert{Title: "no id"}), "alert without id"},
-		{"wrong Adjoin-Type", mustMsg(t, "alerts.endpoint.x", "wrong-type", &adjoinv1.Entity{Key: "k", Sid: keyPgustavo}), natsx.ErrWrongType.Error()},
+		{"garbage", &nats.Msg{Subject: "alerts.identity.x", Data: []byte("\xff\xfe this is not protobuf")}, "decode adjoin.v1.Alert", "undecodable-alert"},
+		{"alert without id", mustMsg(t, "alerts.identity.x", "no-id", &adjoinv1.Alert{Title: "no id"}), "alert without id", "invalid-alert"},
+		{"wrong Adjoin-Type", mustMsg(t, "alerts.endpoint.x", "wrong-type", &adjoinv1.Entity{Key: "k", Sid: keyPgustavo}), natsx.ErrWrongType.Error(), "undecodable-alert"},
+		{"alert without side", mustMsg(t, "alerts.endpoint.x", "no-side", &adjoinv1.Alert{Id: "x1", Entities: []*adjoinv1.EntityRef{{Sid: keyPgustavo}}}), "side SIDE_UNSPECIFIED", "invalid-alert"},
+		{"alert without entities", mustMsg(t, "alerts.endpoint.x", "no-entities", &adjoinv1.Alert{Id: "x2", Side: adjoinv1.Side_SIDE_ENDPOINT}), "no entity references", "invalid-alert"},
 	}
 	for _, b := range bad {
 		if _, err := s.JS.PublishMsg(ctx, b.msg); err != nil {
@@ -211,7 +214,6 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const dlSubject = "deadletter.correlator.undecodable-alert"
 	eventually(t, 10*time.Second, func() error {
 		info, err := dl.Info(ctx)
 		if err != nil {
@@ -228,8 +230,8 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Subject != dlSubject {
-				t.Errorf("subject %q, want %q", m.Subject, dlSubject)
+			if want := "deadletter.correlator." + b.reason; m.Subject != want {
+				t.Errorf("subject %q, want %q", m.Subject, want)
 			}
 			if string(m.Data) != string(b.msg.Data) {
 				t.Errorf("dead letter does not carry the original bytes")
@@ -250,8 +252,8 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.NumRedelivered != 0 || info.Delivered.Consumer != 5 {
-		t.Errorf("delivered %d, redelivered %d; want 5 deliveries and no redelivery", info.Delivered.Consumer, info.NumRedelivered)
+	if info.NumRedelivered != 0 || info.Delivered.Consumer != uint64(2+len(bad)) {
+		t.Errorf("delivered %d, redelivered %d; want 2 good and every bad one delivered once, and no redelivery", info.Delivered.Consumer, info.NumRedelivered)
 	}
 	// Counts did not move.
 	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || len(ec.GetAlerts()) != 2 {
