@@ -21,6 +21,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, args[1:], stdout, stderr)
 	case "badge":
 		err = runBadge(ctx, args[1:], stdout)
+	case "tail":
+		err = runTail(ctx, args[1:], stdout)
 	default:
 		fmt.Fprintf(stderr, "adjoin: unknown command %q\n\n", args[0])
 		usage(stderr)
@@ -43,6 +45,8 @@ Usage:
   adjoin dev [flags]               run the whole stack on an embedded JetStream server
   adjoin badge get [flags] NAME    show the badge of a user or computer
                                    (NAME: SID, GUID, DOMAIN\sam, UPN, FQDN, NetBIOS or sam)
+  adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
+                                   --all from the start, --from-seq N to resume)
 
 Run "adjoin COMMAND --help" for the flags of a command.
 `)

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
+	"sync"
 	"net/http"
 	"testing"
 	"time"
@@ -249,3 +252,53 @@ func TestBadInputIsAnsweredAndDeadLettered(t *testing.T) {
 		t.Errorf("unknown user: %v, want NotFound", err)
 	}
 }
+
+func TestTailPrintsCorrelatedAsJSON(t *testing.T) {
+	s := startStack(t)
+	body := sample.Read(t, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json")
+	if _, code := post(t, s.DCURL, body); code != http.StatusOK {
+		t.Fatalf("post: %d", code)
+	}
+	s.settled(t)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- Main(ctx, []string{"tail", "--nats-url", s.NATSURL, "--all", "correlated.user.>"}, out, io.Discard) }()
+	eventually(t, 10*time.Second, func() error {
+		if !bytes.Contains(out.Bytes(), []byte(`"detector":"dcsync"`)) {
+			return fmt.Errorf("tail printed %q", out.String())
+		}
+		return nil
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("adjoin tail exited %d", code)
+	}
+	var line tailLine
+	if err := json.Unmarshal(bytes.SplitN(out.Bytes(), []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Type != "adjoin.v1.CorrelatedAlert" || line.Seq == 0 || !strings.HasPrefix(line.Subject, "correlated.user.") {
+		t.Errorf("line = %+v", line)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }

@@ -39,7 +39,7 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 		return nil
 	})
 
-	var inc adjoinv1.Incident
+	var inc *adjoinv1.Incident
 	eventually(t, 30*time.Second, func() error {
 		kv, err := s.js.KeyValue(context.Background(), natsx.BucketIncidents)
 		if err != nil {
@@ -54,8 +54,8 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			var i adjoinv1.Incident
-			if err := natsx.Decode(nil, e.Value(), &i); err != nil {
+			i := &adjoinv1.Incident{}
+			if err := natsx.Decode(nil, e.Value(), i); err != nil {
 				return err
 			}
 			if i.GetMergedInto() == "" && len(i.GetAlertIds()) == 2 {

@@ -1,0 +1,134 @@
+package adjoin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	_ "github.com/adjoin/adjoin/pkg/gen/adjoin/v1" // registers the adjoin.v1 types for decoding
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// tailLine is one printed message.
+type tailLine struct {
+	Subject string          `json:"subject"`
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Type    string          `json:"type,omitempty"`
+	Message json.RawMessage `json:"message,omitempty"`
+	Raw     string          `json:"raw,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+func runTail(ctx context.Context, args []string, stdout io.Writer) error {
+	var url string
+	var all bool
+	var fromSeq int
+	s := config.New("adjoin tail")
+	s.String(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
+	s.Bool(&all, "all", false, "start from the first stored message instead of new ones")
+	s.Int(&fromSeq, "from-seq", 0, "start from this stream sequence (a resume cursor)")
+	if err := s.Parse(args, stdout); err != nil {
+		if err == config.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	subject := "correlated.>"
+	if len(s.Args()) > 1 {
+		return errors.New("adjoin tail: at most one SUBJECT (default correlated.>)")
+	}
+	if len(s.Args()) == 1 {
+		subject = s.Args()[0]
+	}
+	nc, err := natsx.Connect(ctx, natsx.ConnectOptions{URL: url, Name: "adjoin-tail"}, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	stream, err := js.StreamNameBySubject(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("no stream holds %s: %w", subject, err)
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	switch {
+	case fromSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, uint64(fromSeq)
+	case all:
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return err
+		}
+		if err := enc.Encode(describe(m)); err != nil {
+			return err
+		}
+	}
+}
+
+// describe turns a stored message into a printable line, decoding contract payloads by their
+// Adjoin-Type header.
+func describe(m jetstream.Msg) tailLine {
+	line := tailLine{Subject: m.Subject(), Type: m.Headers().Get(natsx.HeaderType)}
+	if meta, err := m.Metadata(); err == nil {
+		line.Seq, line.Time = meta.Sequence.Stream, meta.Timestamp
+	}
+	if line.Type == "" {
+		line.Raw = string(m.Data())
+		if e := m.Headers().Get(natsx.HeaderError); e != "" {
+			line.Error = e
+		}
+		return line
+	}
+	msg, err := decodeAny(m.Headers(), m.Data(), line.Type)
+	if err != nil {
+		line.Error = err.Error()
+		return line
+	}
+	b, err := protojson.Marshal(msg)
+	if err != nil {
+		line.Error = err.Error()
+		return line
+	}
+	line.Message = b
+	return line
+}
+
+func decodeAny(h nats.Header, data []byte, name string) (proto.Message, error) {
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil, fmt.Errorf("unknown Adjoin-Type %q: %w", name, err)
+	}
+	msg := mt.New().Interface()
+	return msg, natsx.Decode(h, data, msg)
+}
