@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
-	"net/http"
 	"testing"
 	"time"
 
@@ -263,7 +263,9 @@ func TestTailPrintsCorrelatedAsJSON(t *testing.T) {
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- Main(ctx, []string{"tail", "--nats-url", s.NATSURL, "--all", "correlated.user.>"}, out, io.Discard) }()
+	go func() {
+		done <- Main(ctx, []string{"tail", "--nats-url", s.NATSURL, "--all", "correlated.user.>"}, out, io.Discard)
+	}()
 	eventually(t, 10*time.Second, func() error {
 		if !bytes.Contains(out.Bytes(), []byte(`"detector":"dcsync"`)) {
 			return fmt.Errorf("tail printed %q", out.String())
