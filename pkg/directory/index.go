@@ -10,6 +10,10 @@ import (
 
 // Index maps every name of every directory entity to its key. It is safe for concurrent use.
 type Index struct {
+	// OnChange, when set before Follow, is called with the key of every entity the directory
+	// bucket adds, changes or removes.
+	OnChange func(key string)
+
 	mu      sync.RWMutex
 	byKey   map[string]*adjoinv1.Entity
 	names   map[nameKind]map[string]string // normalised name -> entity key
@@ -151,4 +155,15 @@ func namesOf(e *adjoinv1.Entity) map[nameKind][]string {
 		add(nameNetBIOS, nb)
 	}
 	return out
+}
+
+// Keys returns the keys of every entity, in no particular order.
+func (ix *Index) Keys() []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	keys := make([]string, 0, len(ix.byKey))
+	for k := range ix.byKey {
+		keys = append(keys, k)
+	}
+	return keys
 }

@@ -49,14 +49,17 @@ func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
 	switch entry.Operation() {
 	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 		ix.Delete(entry.Key())
-		return
+	default:
+		var e adjoinv1.Entity
+		if err := natsx.Decode(nil, entry.Value(), &e); err != nil {
+			log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), zap.Error(err))
+			return
+		}
+		ix.Put(&e)
 	}
-	var e adjoinv1.Entity
-	if err := natsx.Decode(nil, entry.Value(), &e); err != nil {
-		log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), zap.Error(err))
-		return
+	if ix.OnChange != nil {
+		ix.OnChange(entry.Key())
 	}
-	ix.Put(&e)
 }
 
 // ErrInvalidSelector means a selector is empty or malformed.

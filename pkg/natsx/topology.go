@@ -142,3 +142,12 @@ func Check(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	}
 	return nil
 }
+
+// CorrelatedSubject is the CORRELATED subject of an entity: correlated.computer.<key> for a
+// computer, correlated.user.<key> otherwise.
+func CorrelatedSubject(computer bool, key string) string {
+	if computer {
+		return SubjectCorrelatedComputer + "." + key
+	}
+	return SubjectCorrelatedUser + "." + key
+}

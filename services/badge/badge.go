@@ -1,12 +1,14 @@
 // Package badge is the badge service: it answers other services over gRPC with per-entity
-// badges (alert counts per side, greyed when a side does not know the entity), from the
-// directory, the correlator's counts and the endpoint side's device knowledge.
+// badges (alert counts per side, greyed when a side does not know the entity), entity
+// timelines, the resumable correlated stream, and the integration status and toggles. Requests
+// are served from an in-memory view kept current by watching the KV buckets.
 package badge
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/config"
@@ -34,6 +36,16 @@ type Config struct {
 	// Listener, when set, is used instead of listening on GRPCAddr.
 	Listener      net.Listener
 	ShutdownGrace time.Duration
+	// IdentityLink and EndpointLink are deep link templates ({entityKey}, {sid}, {deviceId},
+	// {dnsName}, {sam}); adjoin_config link.identity / link.endpoint override them at run time.
+	IdentityLink, EndpointLink string
+	// CorrelatorDurable is the correlator's consumer, read for the lag of the status page.
+	CorrelatorDurable string
+	Security          Security
+	// MaxConcurrentStreams bounds the streams (watches, correlated streams) of one connection.
+	MaxConcurrentStreams int
+	// DefaultDeadline is given to unary calls that come without one.
+	DefaultDeadline time.Duration
 }
 
 // Flags defines the settings on s.
@@ -41,6 +53,12 @@ func (c *Config) Flags(s *config.Set) {
 	c.NATS.Flags(s)
 	s.String(&c.GRPCAddr, "grpc-addr", ":9090", "address of the gRPC BadgeService, health and reflection")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "time allowed for RPCs in flight at shutdown")
+	s.String(&c.IdentityLink, "identity-link", "", "deep link template of the identity side, e.g. https://itdr.example/entities/{sid}")
+	s.String(&c.EndpointLink, "endpoint-link", "", "deep link template of the endpoint side, e.g. https://edr.example/machines/{deviceId}")
+	s.String(&c.CorrelatorDurable, "correlator-durable", "correlator", "the correlator's consumer name, for the lag on the status page")
+	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
+	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
+	c.Security.Flags(s)
 }
 
 // Validate reports the first bad setting by name.
@@ -53,15 +71,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("grpc-addr: required")
 	case c.ShutdownGrace <= 0:
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
+	case c.MaxConcurrentStreams < 0:
+		return fmt.Errorf("max-concurrent-streams: %d, want >= 0", c.MaxConcurrentStreams)
+	case c.DefaultDeadline < 0:
+		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
 	}
-	return nil
+	return c.Security.Validate()
 }
 
 // Run serves gRPC until ctx ends, then reports NOT_SERVING, stops gracefully (bounded by
-// ShutdownGrace) and drains NATS.
+// ShutdownGrace) and drains NATS. Health is NOT_SERVING while NATS is unreachable.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if cfg.CorrelatorDurable == "" {
+		cfg.CorrelatorDurable = "correlator"
 	}
 	log = log.With(zap.String("service", Name))
 	cfg.NATS.Name = "adjoin-" + Name
@@ -84,10 +109,55 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
+	view := app.NewView()
+	if err := store.Follow(ctx, view, log); err != nil {
+		return err
+	}
 	index := directory.NewIndex()
+	var dirChanged atomic.Int64
+	index.OnChange = func(key string) {
+		dirChanged.Store(time.Now().UnixNano())
+		view.Changed(key)
+	}
 	if err := index.Follow(ctx, dirKV, log); err != nil {
 		return err
 	}
+	counts, devices := view.Size()
+	log.Info("view loaded", zap.Int("entities", index.Len()), zap.Int("counted", counts), zap.Int("devices", devices))
+
+	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
+		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
+		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
+	}}
+	statusApp := &app.Status{Facts: adapters.Facts{JS: js, CorrelatorDurable: cfg.CorrelatorDurable}, Config: store,
+		View: view, Index: index, Connected: nc.IsConnected,
+		DirectoryChanged: func() time.Time {
+			if n := dirChanged.Load(); n > 0 {
+				return time.Unix(0, n)
+			}
+			return time.Time{}
+		}}
+	opts, auth, err := cfg.Security.ServerOptions()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, auth.Interceptors(cfg.DefaultDeadline)...)
+	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
+	srv := grpc.NewServer(opts...)
+	adjoinv1.RegisterBadgeServiceServer(srv, &ports.GRPCServer{Badges: badges, View: view, Status: statusApp,
+		Correlated: adapters.CorrelatedStream{JS: js}, Log: log})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	setHealth := func(serving bool) {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if serving {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		hs.SetServingStatus("", st)
+		hs.SetServingStatus(adjoinv1.BadgeService_ServiceDesc.ServiceName, st)
+	}
+	setHealth(true)
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -95,21 +165,27 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return fmt.Errorf("grpc-addr %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	srv := grpc.NewServer()
-	adjoinv1.RegisterBadgeServiceServer(srv, &ports.GRPCServer{Badges: &app.Badges{Index: index, Store: store}, Log: log})
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(adjoinv1.BadgeService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("grpc listening", zap.String("addr", ln.Addr().String()))
-	select {
-	case err := <-errc:
-		return fmt.Errorf("grpc serve: %w", err)
-	case <-ctx.Done():
+	log.Info("grpc listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Security.TLSCert != ""),
+		zap.Bool("auth", auth.Enabled()))
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	serving := true
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("grpc serve: %w", err)
+		case <-tick.C:
+			if up := nc.IsConnected(); up != serving {
+				serving = up
+				setHealth(up)
+				log.Warn("health changed with the NATS connection", zap.Bool("serving", up))
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	hs.Shutdown()
 	done := make(chan struct{})

@@ -9,6 +9,7 @@ package adjoinv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -294,11 +295,970 @@ func (x *GetBadgeResponse) GetBadge() *Badge {
 	return nil
 }
 
+// BatchGetBadgesRequest names up to 500 entities.
+type BatchGetBadgesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Selectors     []*EntitySelector      `protobuf:"bytes,1,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetBadgesRequest) Reset() {
+	*x = BatchGetBadgesRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetBadgesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetBadgesRequest) ProtoMessage() {}
+
+func (x *BatchGetBadgesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetBadgesRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetBadgesRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BatchGetBadgesRequest) GetSelectors() []*EntitySelector {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
+// BatchGetBadgesResponse has one result per selector, in order.
+type BatchGetBadgesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*BadgeResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetBadgesResponse) Reset() {
+	*x = BatchGetBadgesResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetBadgesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetBadgesResponse) ProtoMessage() {}
+
+func (x *BatchGetBadgesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetBadgesResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetBadgesResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BatchGetBadgesResponse) GetResults() []*BadgeResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// BadgeResult is the badge of one selector of a batch, or why there is none.
+type BadgeResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*BadgeResult_Badge
+	//	*BadgeResult_Error
+	Result        isBadgeResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadgeResult) Reset() {
+	*x = BadgeResult{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadgeResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadgeResult) ProtoMessage() {}
+
+func (x *BadgeResult) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadgeResult.ProtoReflect.Descriptor instead.
+func (*BadgeResult) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BadgeResult) GetResult() isBadgeResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *BadgeResult) GetBadge() *Badge {
+	if x != nil {
+		if x, ok := x.Result.(*BadgeResult_Badge); ok {
+			return x.Badge
+		}
+	}
+	return nil
+}
+
+func (x *BadgeResult) GetError() *BadgeError {
+	if x != nil {
+		if x, ok := x.Result.(*BadgeResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isBadgeResult_Result interface {
+	isBadgeResult_Result()
+}
+
+type BadgeResult_Badge struct {
+	Badge *Badge `protobuf:"bytes,1,opt,name=badge,proto3,oneof"`
+}
+
+type BadgeResult_Error struct {
+	Error *BadgeError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*BadgeResult_Badge) isBadgeResult_Result() {}
+
+func (*BadgeResult_Error) isBadgeResult_Result() {}
+
+// BadgeError is why one selector of a batch has no badge.
+type BadgeError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code GetBadge would have returned (5 NOT_FOUND, 3 INVALID_ARGUMENT).
+	Code          int32  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadgeError) Reset() {
+	*x = BadgeError{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadgeError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadgeError) ProtoMessage() {}
+
+func (x *BadgeError) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadgeError.ProtoReflect.Descriptor instead.
+func (*BadgeError) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BadgeError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *BadgeError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// WatchBadgesRequest selects the entities to watch; none means every entity.
+type WatchBadgesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Selectors     []*EntitySelector      `protobuf:"bytes,1,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBadgesRequest) Reset() {
+	*x = WatchBadgesRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBadgesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBadgesRequest) ProtoMessage() {}
+
+func (x *WatchBadgesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBadgesRequest.ProtoReflect.Descriptor instead.
+func (*WatchBadgesRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WatchBadgesRequest) GetSelectors() []*EntitySelector {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
+// WatchBadgesResponse is one badge, current or changed.
+type WatchBadgesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Badge *Badge                 `protobuf:"bytes,1,opt,name=badge,proto3" json:"badge,omitempty"`
+	// True on the messages that send the state at the start of the watch; the first change
+	// after them comes with false.
+	Initial       bool `protobuf:"varint,2,opt,name=initial,proto3" json:"initial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBadgesResponse) Reset() {
+	*x = WatchBadgesResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBadgesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBadgesResponse) ProtoMessage() {}
+
+func (x *WatchBadgesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBadgesResponse.ProtoReflect.Descriptor instead.
+func (*WatchBadgesResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WatchBadgesResponse) GetBadge() *Badge {
+	if x != nil {
+		return x.Badge
+	}
+	return nil
+}
+
+func (x *WatchBadgesResponse) GetInitial() bool {
+	if x != nil {
+		return x.Initial
+	}
+	return false
+}
+
+// ListEntityAlertsRequest names the entity and the page.
+type ListEntityAlertsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Selector *EntitySelector        `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// At most this many alerts (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntityAlertsRequest) Reset() {
+	*x = ListEntityAlertsRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntityAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntityAlertsRequest) ProtoMessage() {}
+
+func (x *ListEntityAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntityAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListEntityAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListEntityAlertsRequest) GetSelector() *EntitySelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ListEntityAlertsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEntityAlertsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListEntityAlertsResponse is one page of the timeline.
+type ListEntityAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Latest version of each alert, newest first.
+	Alerts        []*Alert `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	NextPageToken string   `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Alerts on the entity in all, both sides.
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntityAlertsResponse) Reset() {
+	*x = ListEntityAlertsResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntityAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntityAlertsResponse) ProtoMessage() {}
+
+func (x *ListEntityAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntityAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListEntityAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListEntityAlertsResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *ListEntityAlertsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListEntityAlertsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+// StreamCorrelatedRequest selects entities (none: every correlated alert, including excluded
+// and unresolved ones) and where to start.
+type StreamCorrelatedRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Selectors []*EntitySelector      `protobuf:"bytes,1,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	// Start after this CORRELATED sequence; 0 starts from the oldest stored message.
+	Cursor uint64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// With no cursor, start with new messages only instead of the oldest stored.
+	NewOnly       bool `protobuf:"varint,3,opt,name=new_only,json=newOnly,proto3" json:"new_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamCorrelatedRequest) Reset() {
+	*x = StreamCorrelatedRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamCorrelatedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamCorrelatedRequest) ProtoMessage() {}
+
+func (x *StreamCorrelatedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamCorrelatedRequest.ProtoReflect.Descriptor instead.
+func (*StreamCorrelatedRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StreamCorrelatedRequest) GetSelectors() []*EntitySelector {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
+func (x *StreamCorrelatedRequest) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *StreamCorrelatedRequest) GetNewOnly() bool {
+	if x != nil {
+		return x.NewOnly
+	}
+	return false
+}
+
+// StreamCorrelatedResponse is one correlated alert and the cursor to resume after it.
+type StreamCorrelatedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Correlated    *CorrelatedAlert       `protobuf:"bytes,1,opt,name=correlated,proto3" json:"correlated,omitempty"`
+	Cursor        uint64                 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Subject       string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamCorrelatedResponse) Reset() {
+	*x = StreamCorrelatedResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamCorrelatedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamCorrelatedResponse) ProtoMessage() {}
+
+func (x *StreamCorrelatedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamCorrelatedResponse.ProtoReflect.Descriptor instead.
+func (*StreamCorrelatedResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StreamCorrelatedResponse) GetCorrelated() *CorrelatedAlert {
+	if x != nil {
+		return x.Correlated
+	}
+	return nil
+}
+
+func (x *StreamCorrelatedResponse) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *StreamCorrelatedResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+// GetIntegrationStatusRequest has no fields.
+type GetIntegrationStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIntegrationStatusRequest) Reset() {
+	*x = GetIntegrationStatusRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIntegrationStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIntegrationStatusRequest) ProtoMessage() {}
+
+func (x *GetIntegrationStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIntegrationStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetIntegrationStatusRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{13}
+}
+
+// SideStatus is the state of one side of the integration.
+type SideStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Side    Side                   `protobuf:"varint,1,opt,name=side,proto3,enum=adjoin.v1.Side" json:"side,omitempty"`
+	Enabled bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// When the side's ingestor last stored an event.
+	LastDataReceived *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_data_received,json=lastDataReceived,proto3" json:"last_data_received,omitempty"`
+	// Events stored and alerts raised, as the streams hold them.
+	Events        uint64 `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
+	Alerts        uint64 `protobuf:"varint,5,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	LastError     string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SideStatus) Reset() {
+	*x = SideStatus{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SideStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SideStatus) ProtoMessage() {}
+
+func (x *SideStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SideStatus.ProtoReflect.Descriptor instead.
+func (*SideStatus) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SideStatus) GetSide() Side {
+	if x != nil {
+		return x.Side
+	}
+	return Side_SIDE_UNSPECIFIED
+}
+
+func (x *SideStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *SideStatus) GetLastDataReceived() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDataReceived
+	}
+	return nil
+}
+
+func (x *SideStatus) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *SideStatus) GetAlerts() uint64 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+func (x *SideStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// DirectoryStatus is the state of the on-prem directory sync.
+type DirectoryStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entities      uint64                 `protobuf:"varint,1,opt,name=entities,proto3" json:"entities,omitempty"`
+	LastChange    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_change,json=lastChange,proto3" json:"last_change,omitempty"`
+	LastError     string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectoryStatus) Reset() {
+	*x = DirectoryStatus{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryStatus) ProtoMessage() {}
+
+func (x *DirectoryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryStatus.ProtoReflect.Descriptor instead.
+func (*DirectoryStatus) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DirectoryStatus) GetEntities() uint64 {
+	if x != nil {
+		return x.Entities
+	}
+	return 0
+}
+
+func (x *DirectoryStatus) GetLastChange() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastChange
+	}
+	return nil
+}
+
+func (x *DirectoryStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// GetIntegrationStatusResponse is what a status page shows.
+type GetIntegrationStatusResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Identity  *SideStatus            `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Endpoint  *SideStatus            `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	Directory *DirectoryStatus       `protobuf:"bytes,3,opt,name=directory,proto3" json:"directory,omitempty"`
+	// True only while both sides are enabled.
+	IntegrationEnabled bool `protobuf:"varint,4,opt,name=integration_enabled,json=integrationEnabled,proto3" json:"integration_enabled,omitempty"`
+	// Alerts stored but not yet counted by the correlator.
+	AlertsWaiting uint64 `protobuf:"varint,5,opt,name=alerts_waiting,json=alertsWaiting,proto3" json:"alerts_waiting,omitempty"`
+	// Time from the newest alert's publish to its correlation, when the correlator is idle, or
+	// the age of the oldest waiting alert.
+	LagSeconds float64 `protobuf:"fixed64,6,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	// False while NATS is unreachable; the other fields are then the last known state.
+	NatsConnected bool `protobuf:"varint,7,opt,name=nats_connected,json=natsConnected,proto3" json:"nats_connected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIntegrationStatusResponse) Reset() {
+	*x = GetIntegrationStatusResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIntegrationStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIntegrationStatusResponse) ProtoMessage() {}
+
+func (x *GetIntegrationStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIntegrationStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetIntegrationStatusResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetIntegrationStatusResponse) GetIdentity() *SideStatus {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+func (x *GetIntegrationStatusResponse) GetEndpoint() *SideStatus {
+	if x != nil {
+		return x.Endpoint
+	}
+	return nil
+}
+
+func (x *GetIntegrationStatusResponse) GetDirectory() *DirectoryStatus {
+	if x != nil {
+		return x.Directory
+	}
+	return nil
+}
+
+func (x *GetIntegrationStatusResponse) GetIntegrationEnabled() bool {
+	if x != nil {
+		return x.IntegrationEnabled
+	}
+	return false
+}
+
+func (x *GetIntegrationStatusResponse) GetAlertsWaiting() uint64 {
+	if x != nil {
+		return x.AlertsWaiting
+	}
+	return 0
+}
+
+func (x *GetIntegrationStatusResponse) GetLagSeconds() float64 {
+	if x != nil {
+		return x.LagSeconds
+	}
+	return 0
+}
+
+func (x *GetIntegrationStatusResponse) GetNatsConnected() bool {
+	if x != nil {
+		return x.NatsConnected
+	}
+	return false
+}
+
+// SetIntegrationRequest turns one side on or off.
+type SetIntegrationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Side          Side                   `protobuf:"varint,1,opt,name=side,proto3,enum=adjoin.v1.Side" json:"side,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetIntegrationRequest) Reset() {
+	*x = SetIntegrationRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetIntegrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetIntegrationRequest) ProtoMessage() {}
+
+func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetIntegrationRequest.ProtoReflect.Descriptor instead.
+func (*SetIntegrationRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetIntegrationRequest) GetSide() Side {
+	if x != nil {
+		return x.Side
+	}
+	return Side_SIDE_UNSPECIFIED
+}
+
+func (x *SetIntegrationRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// SetIntegrationResponse is the status after the change.
+type SetIntegrationResponse struct {
+	state         protoimpl.MessageState        `protogen:"open.v1"`
+	Status        *GetIntegrationStatusResponse `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetIntegrationResponse) Reset() {
+	*x = SetIntegrationResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetIntegrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetIntegrationResponse) ProtoMessage() {}
+
+func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetIntegrationResponse.ProtoReflect.Descriptor instead.
+func (*SetIntegrationResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetIntegrationResponse) GetStatus() *GetIntegrationStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 var File_adjoin_v1_badge_service_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dadjoin/v1/badge_service.proto\x12\tadjoin.v1\x1a\x15adjoin/v1/badge.proto\"\x8c\x02\n" +
+	"\x1dadjoin/v1/badge_service.proto\x12\tadjoin.v1\x1a\x15adjoin/v1/alert.proto\x1a\x15adjoin/v1/badge.proto\x1a\x1aadjoin/v1/correlated.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
 	"\x0eEntitySelector\x12\x1f\n" +
 	"\n" +
 	"entity_key\x18\x01 \x01(\tH\x00R\tentityKey\x12\x12\n" +
@@ -316,9 +1276,82 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x0fGetBadgeRequest\x125\n" +
 	"\bselector\x18\x01 \x01(\v2\x19.adjoin.v1.EntitySelectorR\bselector\":\n" +
 	"\x10GetBadgeResponse\x12&\n" +
-	"\x05badge\x18\x01 \x01(\v2\x10.adjoin.v1.BadgeR\x05badge2S\n" +
+	"\x05badge\x18\x01 \x01(\v2\x10.adjoin.v1.BadgeR\x05badge\"P\n" +
+	"\x15BatchGetBadgesRequest\x127\n" +
+	"\tselectors\x18\x01 \x03(\v2\x19.adjoin.v1.EntitySelectorR\tselectors\"J\n" +
+	"\x16BatchGetBadgesResponse\x120\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.adjoin.v1.BadgeResultR\aresults\"p\n" +
+	"\vBadgeResult\x12(\n" +
+	"\x05badge\x18\x01 \x01(\v2\x10.adjoin.v1.BadgeH\x00R\x05badge\x12-\n" +
+	"\x05error\x18\x02 \x01(\v2\x15.adjoin.v1.BadgeErrorH\x00R\x05errorB\b\n" +
+	"\x06result\":\n" +
+	"\n" +
+	"BadgeError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"M\n" +
+	"\x12WatchBadgesRequest\x127\n" +
+	"\tselectors\x18\x01 \x03(\v2\x19.adjoin.v1.EntitySelectorR\tselectors\"W\n" +
+	"\x13WatchBadgesResponse\x12&\n" +
+	"\x05badge\x18\x01 \x01(\v2\x10.adjoin.v1.BadgeR\x05badge\x12\x18\n" +
+	"\ainitial\x18\x02 \x01(\bR\ainitial\"\x8c\x01\n" +
+	"\x17ListEntityAlertsRequest\x125\n" +
+	"\bselector\x18\x01 \x01(\v2\x19.adjoin.v1.EntitySelectorR\bselector\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8b\x01\n" +
+	"\x18ListEntityAlertsResponse\x12(\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x10.adjoin.v1.AlertR\x06alerts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\x85\x01\n" +
+	"\x17StreamCorrelatedRequest\x127\n" +
+	"\tselectors\x18\x01 \x03(\v2\x19.adjoin.v1.EntitySelectorR\tselectors\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x19\n" +
+	"\bnew_only\x18\x03 \x01(\bR\anewOnly\"\x88\x01\n" +
+	"\x18StreamCorrelatedResponse\x12:\n" +
+	"\n" +
+	"correlated\x18\x01 \x01(\v2\x1a.adjoin.v1.CorrelatedAlertR\n" +
+	"correlated\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\"\x1d\n" +
+	"\x1bGetIntegrationStatusRequest\"\xe4\x01\n" +
+	"\n" +
+	"SideStatus\x12#\n" +
+	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12H\n" +
+	"\x12last_data_received\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastDataReceived\x12\x16\n" +
+	"\x06events\x18\x04 \x01(\x04R\x06events\x12\x16\n" +
+	"\x06alerts\x18\x05 \x01(\x04R\x06alerts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\"\x89\x01\n" +
+	"\x0fDirectoryStatus\x12\x1a\n" +
+	"\bentities\x18\x01 \x01(\x04R\bentities\x12;\n" +
+	"\vlast_change\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastChange\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\"\xde\x02\n" +
+	"\x1cGetIntegrationStatusResponse\x121\n" +
+	"\bidentity\x18\x01 \x01(\v2\x15.adjoin.v1.SideStatusR\bidentity\x121\n" +
+	"\bendpoint\x18\x02 \x01(\v2\x15.adjoin.v1.SideStatusR\bendpoint\x128\n" +
+	"\tdirectory\x18\x03 \x01(\v2\x1a.adjoin.v1.DirectoryStatusR\tdirectory\x12/\n" +
+	"\x13integration_enabled\x18\x04 \x01(\bR\x12integrationEnabled\x12%\n" +
+	"\x0ealerts_waiting\x18\x05 \x01(\x04R\ralertsWaiting\x12\x1f\n" +
+	"\vlag_seconds\x18\x06 \x01(\x01R\n" +
+	"lagSeconds\x12%\n" +
+	"\x0enats_connected\x18\a \x01(\bR\rnatsConnected\"V\n" +
+	"\x15SetIntegrationRequest\x12#\n" +
+	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"Y\n" +
+	"\x16SetIntegrationResponse\x12?\n" +
+	"\x06status\x18\x01 \x01(\v2'.adjoin.v1.GetIntegrationStatusResponseR\x06status2\xf6\x04\n" +
 	"\fBadgeService\x12C\n" +
-	"\bGetBadge\x12\x1a.adjoin.v1.GetBadgeRequest\x1a\x1b.adjoin.v1.GetBadgeResponseB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
+	"\bGetBadge\x12\x1a.adjoin.v1.GetBadgeRequest\x1a\x1b.adjoin.v1.GetBadgeResponse\x12U\n" +
+	"\x0eBatchGetBadges\x12 .adjoin.v1.BatchGetBadgesRequest\x1a!.adjoin.v1.BatchGetBadgesResponse\x12N\n" +
+	"\vWatchBadges\x12\x1d.adjoin.v1.WatchBadgesRequest\x1a\x1e.adjoin.v1.WatchBadgesResponse0\x01\x12[\n" +
+	"\x10ListEntityAlerts\x12\".adjoin.v1.ListEntityAlertsRequest\x1a#.adjoin.v1.ListEntityAlertsResponse\x12]\n" +
+	"\x10StreamCorrelated\x12\".adjoin.v1.StreamCorrelatedRequest\x1a#.adjoin.v1.StreamCorrelatedResponse0\x01\x12g\n" +
+	"\x14GetIntegrationStatus\x12&.adjoin.v1.GetIntegrationStatusRequest\x1a'.adjoin.v1.GetIntegrationStatusResponse\x12U\n" +
+	"\x0eSetIntegration\x12 .adjoin.v1.SetIntegrationRequest\x1a!.adjoin.v1.SetIntegrationResponseB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
 
 var (
 	file_adjoin_v1_badge_service_proto_rawDescOnce sync.Once
@@ -332,23 +1365,73 @@ func file_adjoin_v1_badge_service_proto_rawDescGZIP() []byte {
 	return file_adjoin_v1_badge_service_proto_rawDescData
 }
 
-var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_adjoin_v1_badge_service_proto_goTypes = []any{
-	(*EntitySelector)(nil),   // 0: adjoin.v1.EntitySelector
-	(*GetBadgeRequest)(nil),  // 1: adjoin.v1.GetBadgeRequest
-	(*GetBadgeResponse)(nil), // 2: adjoin.v1.GetBadgeResponse
-	(*Badge)(nil),            // 3: adjoin.v1.Badge
+	(*EntitySelector)(nil),               // 0: adjoin.v1.EntitySelector
+	(*GetBadgeRequest)(nil),              // 1: adjoin.v1.GetBadgeRequest
+	(*GetBadgeResponse)(nil),             // 2: adjoin.v1.GetBadgeResponse
+	(*BatchGetBadgesRequest)(nil),        // 3: adjoin.v1.BatchGetBadgesRequest
+	(*BatchGetBadgesResponse)(nil),       // 4: adjoin.v1.BatchGetBadgesResponse
+	(*BadgeResult)(nil),                  // 5: adjoin.v1.BadgeResult
+	(*BadgeError)(nil),                   // 6: adjoin.v1.BadgeError
+	(*WatchBadgesRequest)(nil),           // 7: adjoin.v1.WatchBadgesRequest
+	(*WatchBadgesResponse)(nil),          // 8: adjoin.v1.WatchBadgesResponse
+	(*ListEntityAlertsRequest)(nil),      // 9: adjoin.v1.ListEntityAlertsRequest
+	(*ListEntityAlertsResponse)(nil),     // 10: adjoin.v1.ListEntityAlertsResponse
+	(*StreamCorrelatedRequest)(nil),      // 11: adjoin.v1.StreamCorrelatedRequest
+	(*StreamCorrelatedResponse)(nil),     // 12: adjoin.v1.StreamCorrelatedResponse
+	(*GetIntegrationStatusRequest)(nil),  // 13: adjoin.v1.GetIntegrationStatusRequest
+	(*SideStatus)(nil),                   // 14: adjoin.v1.SideStatus
+	(*DirectoryStatus)(nil),              // 15: adjoin.v1.DirectoryStatus
+	(*GetIntegrationStatusResponse)(nil), // 16: adjoin.v1.GetIntegrationStatusResponse
+	(*SetIntegrationRequest)(nil),        // 17: adjoin.v1.SetIntegrationRequest
+	(*SetIntegrationResponse)(nil),       // 18: adjoin.v1.SetIntegrationResponse
+	(*Badge)(nil),                        // 19: adjoin.v1.Badge
+	(*Alert)(nil),                        // 20: adjoin.v1.Alert
+	(*CorrelatedAlert)(nil),              // 21: adjoin.v1.CorrelatedAlert
+	(Side)(0),                            // 22: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil),        // 23: google.protobuf.Timestamp
 }
 var file_adjoin_v1_badge_service_proto_depIdxs = []int32{
-	0, // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
-	3, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
-	1, // 2: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
-	2, // 3: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
+	19, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
+	0,  // 2: adjoin.v1.BatchGetBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
+	5,  // 3: adjoin.v1.BatchGetBadgesResponse.results:type_name -> adjoin.v1.BadgeResult
+	19, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
+	6,  // 5: adjoin.v1.BadgeResult.error:type_name -> adjoin.v1.BadgeError
+	0,  // 6: adjoin.v1.WatchBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
+	19, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
+	0,  // 8: adjoin.v1.ListEntityAlertsRequest.selector:type_name -> adjoin.v1.EntitySelector
+	20, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
+	0,  // 10: adjoin.v1.StreamCorrelatedRequest.selectors:type_name -> adjoin.v1.EntitySelector
+	21, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
+	22, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
+	23, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
+	23, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
+	14, // 15: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
+	14, // 16: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
+	15, // 17: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
+	22, // 18: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
+	16, // 19: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
+	1,  // 20: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
+	3,  // 21: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
+	7,  // 22: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
+	9,  // 23: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
+	11, // 24: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
+	13, // 25: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
+	17, // 26: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
+	2,  // 27: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
+	4,  // 28: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
+	8,  // 29: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
+	10, // 30: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
+	12, // 31: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
+	16, // 32: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
+	18, // 33: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_service_proto_init() }
@@ -356,7 +1439,9 @@ func file_adjoin_v1_badge_service_proto_init() {
 	if File_adjoin_v1_badge_service_proto != nil {
 		return
 	}
+	file_adjoin_v1_alert_proto_init()
 	file_adjoin_v1_badge_proto_init()
+	file_adjoin_v1_correlated_proto_init()
 	file_adjoin_v1_badge_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*EntitySelector_EntityKey)(nil),
 		(*EntitySelector_Sid)(nil),
@@ -367,13 +1452,17 @@ func file_adjoin_v1_badge_service_proto_init() {
 		(*EntitySelector_NetbiosName)(nil),
 		(*EntitySelector_Query)(nil),
 	}
+	file_adjoin_v1_badge_service_proto_msgTypes[5].OneofWrappers = []any{
+		(*BadgeResult_Badge)(nil),
+		(*BadgeResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_service_proto_rawDesc), len(file_adjoin_v1_badge_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

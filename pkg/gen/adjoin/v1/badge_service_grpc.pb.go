@@ -19,7 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BadgeService_GetBadge_FullMethodName = "/adjoin.v1.BadgeService/GetBadge"
+	BadgeService_GetBadge_FullMethodName             = "/adjoin.v1.BadgeService/GetBadge"
+	BadgeService_BatchGetBadges_FullMethodName       = "/adjoin.v1.BadgeService/BatchGetBadges"
+	BadgeService_WatchBadges_FullMethodName          = "/adjoin.v1.BadgeService/WatchBadges"
+	BadgeService_ListEntityAlerts_FullMethodName     = "/adjoin.v1.BadgeService/ListEntityAlerts"
+	BadgeService_StreamCorrelated_FullMethodName     = "/adjoin.v1.BadgeService/StreamCorrelated"
+	BadgeService_GetIntegrationStatus_FullMethodName = "/adjoin.v1.BadgeService/GetIntegrationStatus"
+	BadgeService_SetIntegration_FullMethodName       = "/adjoin.v1.BadgeService/SetIntegration"
 )
 
 // BadgeServiceClient is the client API for BadgeService service.
@@ -32,6 +38,26 @@ type BadgeServiceClient interface {
 	// GetBadge returns the badge of one entity. NOT_FOUND when the directory does not know the
 	// entity, INVALID_ARGUMENT when the selector is empty or malformed.
 	GetBadge(ctx context.Context, in *GetBadgeRequest, opts ...grpc.CallOption) (*GetBadgeResponse, error)
+	// BatchGetBadges returns the badges of up to 500 entities, for list pages. Each result
+	// carries either a badge or the error of its selector; the call itself fails only when the
+	// request is invalid as a whole (INVALID_ARGUMENT for an empty or oversized batch).
+	BatchGetBadges(ctx context.Context, in *BatchGetBadgesRequest, opts ...grpc.CallOption) (*BatchGetBadgesResponse, error)
+	// WatchBadges streams badges: first the current badge of every selected entity (or of every
+	// entity), then each badge again whenever it changes. A consumer that reconnects gets the
+	// current state again, so it never needs to replay.
+	WatchBadges(ctx context.Context, in *WatchBadgesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBadgesResponse], error)
+	// ListEntityAlerts returns an entity's timeline, both sides, newest first, paged.
+	ListEntityAlerts(ctx context.Context, in *ListEntityAlertsRequest, opts ...grpc.CallOption) (*ListEntityAlertsResponse, error)
+	// StreamCorrelated streams the correlated alert stream, for chosen entities or all of them,
+	// from a cursor (the CORRELATED stream sequence): a consumer that reconnects with the last
+	// cursor it saw misses nothing and sees nothing twice.
+	StreamCorrelated(ctx context.Context, in *StreamCorrelatedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamCorrelatedResponse], error)
+	// GetIntegrationStatus returns, per side, the toggle, when data last arrived and the last
+	// error, and the directory sync state and alert-to-badge lag: the facts of a status page.
+	GetIntegrationStatus(ctx context.Context, in *GetIntegrationStatusRequest, opts ...grpc.CallOption) (*GetIntegrationStatusResponse, error)
+	// SetIntegration turns one side's integration on or off; badges are live only while both
+	// sides are on. Requires the admin role when authentication is configured.
+	SetIntegration(ctx context.Context, in *SetIntegrationRequest, opts ...grpc.CallOption) (*SetIntegrationResponse, error)
 }
 
 type badgeServiceClient struct {
@@ -52,6 +78,84 @@ func (c *badgeServiceClient) GetBadge(ctx context.Context, in *GetBadgeRequest, 
 	return out, nil
 }
 
+func (c *badgeServiceClient) BatchGetBadges(ctx context.Context, in *BatchGetBadgesRequest, opts ...grpc.CallOption) (*BatchGetBadgesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetBadgesResponse)
+	err := c.cc.Invoke(ctx, BadgeService_BatchGetBadges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *badgeServiceClient) WatchBadges(ctx context.Context, in *WatchBadgesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBadgesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BadgeService_ServiceDesc.Streams[0], BadgeService_WatchBadges_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBadgesRequest, WatchBadgesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BadgeService_WatchBadgesClient = grpc.ServerStreamingClient[WatchBadgesResponse]
+
+func (c *badgeServiceClient) ListEntityAlerts(ctx context.Context, in *ListEntityAlertsRequest, opts ...grpc.CallOption) (*ListEntityAlertsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEntityAlertsResponse)
+	err := c.cc.Invoke(ctx, BadgeService_ListEntityAlerts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *badgeServiceClient) StreamCorrelated(ctx context.Context, in *StreamCorrelatedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamCorrelatedResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BadgeService_ServiceDesc.Streams[1], BadgeService_StreamCorrelated_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamCorrelatedRequest, StreamCorrelatedResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BadgeService_StreamCorrelatedClient = grpc.ServerStreamingClient[StreamCorrelatedResponse]
+
+func (c *badgeServiceClient) GetIntegrationStatus(ctx context.Context, in *GetIntegrationStatusRequest, opts ...grpc.CallOption) (*GetIntegrationStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetIntegrationStatusResponse)
+	err := c.cc.Invoke(ctx, BadgeService_GetIntegrationStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *badgeServiceClient) SetIntegration(ctx context.Context, in *SetIntegrationRequest, opts ...grpc.CallOption) (*SetIntegrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetIntegrationResponse)
+	err := c.cc.Invoke(ctx, BadgeService_SetIntegration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BadgeServiceServer is the server API for BadgeService service.
 // All implementations must embed UnimplementedBadgeServiceServer
 // for forward compatibility.
@@ -62,6 +166,26 @@ type BadgeServiceServer interface {
 	// GetBadge returns the badge of one entity. NOT_FOUND when the directory does not know the
 	// entity, INVALID_ARGUMENT when the selector is empty or malformed.
 	GetBadge(context.Context, *GetBadgeRequest) (*GetBadgeResponse, error)
+	// BatchGetBadges returns the badges of up to 500 entities, for list pages. Each result
+	// carries either a badge or the error of its selector; the call itself fails only when the
+	// request is invalid as a whole (INVALID_ARGUMENT for an empty or oversized batch).
+	BatchGetBadges(context.Context, *BatchGetBadgesRequest) (*BatchGetBadgesResponse, error)
+	// WatchBadges streams badges: first the current badge of every selected entity (or of every
+	// entity), then each badge again whenever it changes. A consumer that reconnects gets the
+	// current state again, so it never needs to replay.
+	WatchBadges(*WatchBadgesRequest, grpc.ServerStreamingServer[WatchBadgesResponse]) error
+	// ListEntityAlerts returns an entity's timeline, both sides, newest first, paged.
+	ListEntityAlerts(context.Context, *ListEntityAlertsRequest) (*ListEntityAlertsResponse, error)
+	// StreamCorrelated streams the correlated alert stream, for chosen entities or all of them,
+	// from a cursor (the CORRELATED stream sequence): a consumer that reconnects with the last
+	// cursor it saw misses nothing and sees nothing twice.
+	StreamCorrelated(*StreamCorrelatedRequest, grpc.ServerStreamingServer[StreamCorrelatedResponse]) error
+	// GetIntegrationStatus returns, per side, the toggle, when data last arrived and the last
+	// error, and the directory sync state and alert-to-badge lag: the facts of a status page.
+	GetIntegrationStatus(context.Context, *GetIntegrationStatusRequest) (*GetIntegrationStatusResponse, error)
+	// SetIntegration turns one side's integration on or off; badges are live only while both
+	// sides are on. Requires the admin role when authentication is configured.
+	SetIntegration(context.Context, *SetIntegrationRequest) (*SetIntegrationResponse, error)
 	mustEmbedUnimplementedBadgeServiceServer()
 }
 
@@ -74,6 +198,24 @@ type UnimplementedBadgeServiceServer struct{}
 
 func (UnimplementedBadgeServiceServer) GetBadge(context.Context, *GetBadgeRequest) (*GetBadgeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBadge not implemented")
+}
+func (UnimplementedBadgeServiceServer) BatchGetBadges(context.Context, *BatchGetBadgesRequest) (*BatchGetBadgesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetBadges not implemented")
+}
+func (UnimplementedBadgeServiceServer) WatchBadges(*WatchBadgesRequest, grpc.ServerStreamingServer[WatchBadgesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchBadges not implemented")
+}
+func (UnimplementedBadgeServiceServer) ListEntityAlerts(context.Context, *ListEntityAlertsRequest) (*ListEntityAlertsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntityAlerts not implemented")
+}
+func (UnimplementedBadgeServiceServer) StreamCorrelated(*StreamCorrelatedRequest, grpc.ServerStreamingServer[StreamCorrelatedResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamCorrelated not implemented")
+}
+func (UnimplementedBadgeServiceServer) GetIntegrationStatus(context.Context, *GetIntegrationStatusRequest) (*GetIntegrationStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetIntegrationStatus not implemented")
+}
+func (UnimplementedBadgeServiceServer) SetIntegration(context.Context, *SetIntegrationRequest) (*SetIntegrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetIntegration not implemented")
 }
 func (UnimplementedBadgeServiceServer) mustEmbedUnimplementedBadgeServiceServer() {}
 func (UnimplementedBadgeServiceServer) testEmbeddedByValue()                      {}
@@ -114,6 +256,100 @@ func _BadgeService_GetBadge_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BadgeService_BatchGetBadges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetBadgesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BadgeServiceServer).BatchGetBadges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BadgeService_BatchGetBadges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BadgeServiceServer).BatchGetBadges(ctx, req.(*BatchGetBadgesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BadgeService_WatchBadges_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBadgesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BadgeServiceServer).WatchBadges(m, &grpc.GenericServerStream[WatchBadgesRequest, WatchBadgesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BadgeService_WatchBadgesServer = grpc.ServerStreamingServer[WatchBadgesResponse]
+
+func _BadgeService_ListEntityAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntityAlertsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BadgeServiceServer).ListEntityAlerts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BadgeService_ListEntityAlerts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BadgeServiceServer).ListEntityAlerts(ctx, req.(*ListEntityAlertsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BadgeService_StreamCorrelated_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamCorrelatedRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BadgeServiceServer).StreamCorrelated(m, &grpc.GenericServerStream[StreamCorrelatedRequest, StreamCorrelatedResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BadgeService_StreamCorrelatedServer = grpc.ServerStreamingServer[StreamCorrelatedResponse]
+
+func _BadgeService_GetIntegrationStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIntegrationStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BadgeServiceServer).GetIntegrationStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BadgeService_GetIntegrationStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BadgeServiceServer).GetIntegrationStatus(ctx, req.(*GetIntegrationStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BadgeService_SetIntegration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetIntegrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BadgeServiceServer).SetIntegration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BadgeService_SetIntegration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BadgeServiceServer).SetIntegration(ctx, req.(*SetIntegrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BadgeService_ServiceDesc is the grpc.ServiceDesc for BadgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -125,7 +361,34 @@ var BadgeService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetBadge",
 			Handler:    _BadgeService_GetBadge_Handler,
 		},
+		{
+			MethodName: "BatchGetBadges",
+			Handler:    _BadgeService_BatchGetBadges_Handler,
+		},
+		{
+			MethodName: "ListEntityAlerts",
+			Handler:    _BadgeService_ListEntityAlerts_Handler,
+		},
+		{
+			MethodName: "GetIntegrationStatus",
+			Handler:    _BadgeService_GetIntegrationStatus_Handler,
+		},
+		{
+			MethodName: "SetIntegration",
+			Handler:    _BadgeService_SetIntegration_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchBadges",
+			Handler:       _BadgeService_WatchBadges_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamCorrelated",
+			Handler:       _BadgeService_StreamCorrelated_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "adjoin/v1/badge_service.proto",
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -36,26 +35,16 @@ func (s KVStore) Device(ctx context.Context, key string) (*adjoinv1.DeviceRecord
 	return rec, ok, err
 }
 
-// ToggleKey is the adjoin_config key of a side's integration toggle; its value is "on" or "off"
-// ("false", "disabled", "0" and "no" also mean off; a missing key means on).
-func ToggleKey(side adjoinv1.Side) string {
-	return "integration." + strings.TrimPrefix(strings.ToLower(side.String()), "side_")
-}
-
 // IntegrationEnabled implements app.Store.
 func (s KVStore) IntegrationEnabled(ctx context.Context, side adjoinv1.Side) (bool, error) {
-	e, err := s.Config.Get(ctx, ToggleKey(side))
+	e, err := s.Config.Get(ctx, app.ToggleKey(side))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return true, nil
 	case err != nil:
-		return false, fmt.Errorf("read %s: %w", ToggleKey(side), err)
+		return false, fmt.Errorf("read %s: %w", app.ToggleKey(side), err)
 	}
-	switch strings.ToLower(strings.TrimSpace(string(e.Value()))) {
-	case "off", "false", "disabled", "0", "no":
-		return false, nil
-	}
-	return true, nil
+	return app.ToggleOn(string(e.Value())), nil
 }
 
 func get(ctx context.Context, kv jetstream.KeyValue, key string, m proto.Message) (bool, error) {
@@ -70,4 +59,12 @@ func get(ctx context.Context, kv jetstream.KeyValue, key string, m proto.Message
 		return false, fmt.Errorf("stored %s in %s: %w", key, kv.Bucket(), err)
 	}
 	return true, nil
+}
+
+// PutConfig implements app.ConfigWriter.
+func (s KVStore) PutConfig(ctx context.Context, key, value string) error {
+	if _, err := s.Config.PutString(ctx, key, value); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/badge/internal/adapters"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -21,7 +22,7 @@ func TestToggleKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.side.String(), func(t *testing.T) {
-			if got := adapters.ToggleKey(tt.side); got != tt.want {
+			if got := app.ToggleKey(tt.side); got != tt.want {
 				t.Errorf("ToggleKey = %q, want %q", got, tt.want)
 			}
 		})
@@ -67,7 +68,7 @@ func TestKVStore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("toggle "+tt.name, func(t *testing.T) {
-			key := adapters.ToggleKey(adjoinv1.Side_SIDE_ENDPOINT)
+			key := app.ToggleKey(adjoinv1.Side_SIDE_ENDPOINT)
 			if tt.value == nil {
 				if err := store.Config.Delete(ctx, key); err != nil {
 					t.Fatal(err)

@@ -32,6 +32,8 @@ type Store interface {
 type Badges struct {
 	Index *directory.Index
 	Store Store
+	// Links are the deep link templates per side (see Link); empty leaves links out.
+	Links Links
 }
 
 // Get returns the badge of the entity sel names.
@@ -43,10 +45,11 @@ func (b *Badges) Get(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoin
 	if m.Entity == nil {
 		return nil, fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried)
 	}
-	return b.badge(ctx, m.Entity)
+	return b.Of(ctx, m.Entity)
 }
 
-func (b *Badges) badge(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge, error) {
+// Of returns the badge of a directory entity.
+func (b *Badges) Of(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge, error) {
 	ec, _, err := b.Store.Counts(ctx, e.GetKey())
 	if err != nil {
 		return nil, err
@@ -63,10 +66,13 @@ func (b *Badges) badge(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge
 	// The identity side knows every directory entity: the directory is its own.
 	identity.Known, identity.GreyedReason = true, adjoinv1.GreyedReason_GREYED_REASON_NONE
 	endpoint := counts.Summarise(ec, adjoinv1.Side_SIDE_ENDPOINT)
-	endpoint.Known, endpoint.GreyedReason, err = b.endpointKnows(ctx, e)
+	var device *adjoinv1.DeviceRecord
+	endpoint.Known, endpoint.GreyedReason, device, err = b.endpointKnows(ctx, e)
 	if err != nil {
 		return nil, err
 	}
+	identity.Link = b.Links.For(adjoinv1.Side_SIDE_IDENTITY, e, device)
+	endpoint.Link = b.Links.For(adjoinv1.Side_SIDE_ENDPOINT, e, device)
 	// An endpoint alert on the entity is the endpoint side seeing it, even when no device record
 	// was written (a product alert about a host that sends no other signal): never greyed as
 	// unseen while it holds alerts.
@@ -84,20 +90,20 @@ func (b *Badges) badge(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.Badge
 
 // endpointKnows looks for a device record under the entity key, then under the names it may
 // have been recorded by before the directory knew the entity.
-func (b *Badges) endpointKnows(ctx context.Context, e *adjoinv1.Entity) (bool, adjoinv1.GreyedReason, error) {
+func (b *Badges) endpointKnows(ctx context.Context, e *adjoinv1.Entity) (bool, adjoinv1.GreyedReason, *adjoinv1.DeviceRecord, error) {
 	for _, key := range append([]string{e.GetKey()}, entity.NameKeys(e)...) {
 		rec, ok, err := b.Store.Device(ctx, key)
 		if err != nil {
-			return false, 0, err
+			return false, 0, nil, err
 		}
 		if !ok {
 			continue
 		}
 		switch rec.GetOnboardingStatus() {
 		case "insufficient_info", "unsupported", "can_be_onboarded":
-			return false, adjoinv1.GreyedReason_GREYED_REASON_NOT_ONBOARDED, nil
+			return false, adjoinv1.GreyedReason_GREYED_REASON_NOT_ONBOARDED, rec, nil
 		}
-		return true, adjoinv1.GreyedReason_GREYED_REASON_NONE, nil
+		return true, adjoinv1.GreyedReason_GREYED_REASON_NONE, rec, nil
 	}
-	return false, adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN, nil
+	return false, adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN, nil, nil
 }

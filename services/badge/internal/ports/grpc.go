@@ -15,8 +15,11 @@ import (
 // GRPCServer implements adjoin.v1.BadgeService; it translates, the app decides.
 type GRPCServer struct {
 	adjoinv1.UnimplementedBadgeServiceServer
-	Badges *app.Badges
-	Log    *zap.Logger
+	Badges     *app.Badges
+	View       *app.View
+	Correlated app.Correlated
+	Status     *app.Status
+	Log        *zap.Logger
 }
 
 // GetBadge implements adjoin.v1.BadgeService.
@@ -28,9 +31,69 @@ func (s *GRPCServer) GetBadge(ctx context.Context, req *adjoinv1.GetBadgeRequest
 	return &adjoinv1.GetBadgeResponse{Badge: b}, nil
 }
 
+// BatchGetBadges implements adjoin.v1.BadgeService.
+func (s *GRPCServer) BatchGetBadges(ctx context.Context, req *adjoinv1.BatchGetBadgesRequest) (*adjoinv1.BatchGetBadgesResponse, error) {
+	results, err := s.Badges.Batch(ctx, req.GetSelectors())
+	if err != nil {
+		return nil, s.toStatus(err)
+	}
+	return &adjoinv1.BatchGetBadgesResponse{Results: results}, nil
+}
+
+// ListEntityAlerts implements adjoin.v1.BadgeService.
+func (s *GRPCServer) ListEntityAlerts(ctx context.Context, req *adjoinv1.ListEntityAlertsRequest) (*adjoinv1.ListEntityAlertsResponse, error) {
+	if s.Correlated == nil {
+		return nil, status.Error(codes.Unimplemented, "timeline not configured")
+	}
+	resp, err := s.Badges.Timeline(ctx, s.Correlated, req.GetSelector(), req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, s.toStatus(err)
+	}
+	return resp, nil
+}
+
+// StreamCorrelated implements adjoin.v1.BadgeService.
+func (s *GRPCServer) StreamCorrelated(req *adjoinv1.StreamCorrelatedRequest, stream adjoinv1.BadgeService_StreamCorrelatedServer) error {
+	if s.Correlated == nil {
+		return status.Error(codes.Unimplemented, "stream not configured")
+	}
+	subjects, err := s.Badges.CorrelatedSubjects(req.GetSelectors())
+	if err != nil {
+		return s.toStatus(err)
+	}
+	err = s.Correlated.Follow(stream.Context(), subjects, req.GetCursor(), req.GetNewOnly(),
+		func(seq uint64, subject string, c *adjoinv1.CorrelatedAlert) error {
+			return stream.Send(&adjoinv1.StreamCorrelatedResponse{Correlated: c, Cursor: seq, Subject: subject})
+		})
+	if err != nil && stream.Context().Err() == nil {
+		return s.toStatus(err)
+	}
+	return nil
+}
+
+// GetIntegrationStatus implements adjoin.v1.BadgeService.
+func (s *GRPCServer) GetIntegrationStatus(ctx context.Context, _ *adjoinv1.GetIntegrationStatusRequest) (*adjoinv1.GetIntegrationStatusResponse, error) {
+	resp, err := s.Status.Get(ctx)
+	if err != nil {
+		return nil, s.toStatus(err)
+	}
+	return resp, nil
+}
+
+// SetIntegration implements adjoin.v1.BadgeService.
+func (s *GRPCServer) SetIntegration(ctx context.Context, req *adjoinv1.SetIntegrationRequest) (*adjoinv1.SetIntegrationResponse, error) {
+	resp, err := s.Status.Set(ctx, req.GetSide(), req.GetEnabled())
+	if err != nil {
+		return nil, s.toStatus(err)
+	}
+	s.Log.Info("integration toggled", zap.String("side", req.GetSide().String()), zap.Bool("enabled", req.GetEnabled()))
+	return &adjoinv1.SetIntegrationResponse{Status: resp}, nil
+}
+
 func (s *GRPCServer) toStatus(err error) error {
 	switch {
-	case errors.Is(err, app.ErrInvalidSelector):
+	case errors.Is(err, app.ErrInvalidSelector), errors.Is(err, app.ErrBatchSize),
+		errors.Is(err, app.ErrPageToken), errors.Is(err, app.ErrInvalidSide):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, app.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
@@ -39,6 +102,6 @@ func (s *GRPCServer) toStatus(err error) error {
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	}
-	s.Log.Error("badge lookup failed", zap.Error(err))
+	s.Log.Error("badge request failed", zap.Error(err))
 	return status.Error(codes.Unavailable, err.Error())
 }

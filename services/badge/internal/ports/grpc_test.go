@@ -104,7 +104,7 @@ func (f *fixture) put(t *testing.T, kv jetstream.KeyValue, key string, m proto.M
 
 func (f *fixture) toggle(t *testing.T, side adjoinv1.Side, value string) {
 	t.Helper()
-	if _, err := f.config.PutString(context.Background(), adapters.ToggleKey(side), value); err != nil {
+	if _, err := f.config.PutString(context.Background(), app.ToggleKey(side), value); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,10 +15,7 @@ const (
 
 // EntitySubject is correlated.user.<key> or correlated.computer.<key>.
 func EntitySubject(kind adjoinv1.EntityKind, key string) string {
-	if kind == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
-		return natsx.SubjectCorrelatedComputer + "." + key
-	}
-	return natsx.SubjectCorrelatedUser + "." + key
+	return natsx.CorrelatedSubject(kind == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, key)
 }
 
 // msgID deduplicates one version of an alert published for one entity.

@@ -1,0 +1,105 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CorrelatedStream reads the CORRELATED stream for timelines and the resumable stream.
+type CorrelatedStream struct {
+	JS jetstream.JetStream
+}
+
+var _ app.Correlated = CorrelatedStream{}
+
+// Alerts implements app.Correlated.
+func (c CorrelatedStream) Alerts(ctx context.Context, subject string) ([]*adjoinv1.Alert, error) {
+	s, err := c.JS.Stream(ctx, natsx.StreamCorrelated)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", natsx.StreamCorrelated, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", natsx.StreamCorrelated, err)
+	}
+	want := int(info.State.Subjects[subject])
+	if want == 0 {
+		return nil, nil
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		return nil, err
+	}
+	var out []*adjoinv1.Alert
+	for len(out) < want {
+		batch, err := cons.Fetch(min(want-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var ca adjoinv1.CorrelatedAlert
+			if err := natsx.Decode(m.Headers(), m.Data(), &ca); err != nil {
+				return nil, fmt.Errorf("%s: %w", subject, err)
+			}
+			out = append(out, ca.GetAlert())
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, err
+		}
+		if n == 0 {
+			break // fewer than counted: some expired meanwhile
+		}
+	}
+	return out, nil
+}
+
+// Follow implements app.Correlated.
+func (c CorrelatedStream) Follow(ctx context.Context, subjects []string, cursor uint64, newOnly bool,
+	fn func(seq uint64, subject string, ca *adjoinv1.CorrelatedAlert) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverAllPolicy}
+	switch {
+	case cursor > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cursor+1
+	case newOnly:
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	}
+	cons, err := c.JS.OrderedConsumer(ctx, natsx.StreamCorrelated, cfg)
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", natsx.StreamCorrelated, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		var ca adjoinv1.CorrelatedAlert
+		if err := natsx.Decode(m.Headers(), m.Data(), &ca); err != nil {
+			return fmt.Errorf("correlated message %d: %w", meta.Sequence.Stream, err)
+		}
+		if err := fn(meta.Sequence.Stream, m.Subject(), &ca); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package adapters
+
+import (
+	"context"
+	"fmt"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Follow loads the badges, devices and config buckets into view and keeps it current until ctx
+// ends. It returns once all three were loaded.
+func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) error {
+	apply := map[string]func(jetstream.KeyValueEntry){
+		natsx.BucketBadges: func(e jetstream.KeyValueEntry) {
+			if deleted(e) {
+				view.SetCounts(e.Key(), nil)
+				return
+			}
+			ec := &adjoinv1.EntityCounts{}
+			if err := natsx.Decode(nil, e.Value(), ec); err != nil {
+				log.Error("skipping undecodable counts", zap.String("entity", e.Key()), zap.Error(err))
+				return
+			}
+			view.SetCounts(e.Key(), ec)
+		},
+		natsx.BucketDevices: func(e jetstream.KeyValueEntry) {
+			if deleted(e) {
+				view.SetDevice(e.Key(), nil)
+				return
+			}
+			rec := &adjoinv1.DeviceRecord{}
+			if err := natsx.Decode(nil, e.Value(), rec); err != nil {
+				log.Error("skipping undecodable device record", zap.String("entity", e.Key()), zap.Error(err))
+				return
+			}
+			view.SetDevice(e.Key(), rec)
+		},
+		natsx.BucketConfig: func(e jetstream.KeyValueEntry) {
+			view.SetConfig(e.Key(), string(e.Value()), deleted(e))
+		},
+	}
+	for bucket, kv := range map[string]jetstream.KeyValue{natsx.BucketBadges: s.Badges, natsx.BucketDevices: s.Devices, natsx.BucketConfig: s.Config} {
+		if err := watch(ctx, kv, apply[bucket]); err != nil {
+			return fmt.Errorf("watch %s: %w", bucket, err)
+		}
+	}
+	return nil
+}
+
+func deleted(e jetstream.KeyValueEntry) bool {
+	return e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
+}
+
+// watch applies every entry of kv, now and later, and returns after the initial values.
+func watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	loaded := make(chan struct{})
+	go func() {
+		defer w.Stop() //nolint:errcheck // nothing to do on a failed stop at shutdown
+		initial := true
+		for e := range w.Updates() {
+			if e == nil {
+				if initial {
+					initial = false
+					close(loaded)
+				}
+				continue
+			}
+			apply(e)
+		}
+		if initial {
+			close(loaded)
+		}
+	}()
+	select {
+	case <-loaded:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

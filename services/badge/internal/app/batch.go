@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/grpc/codes"
+)
+
+// MaxBatch is the most selectors one BatchGetBadges takes.
+const MaxBatch = 500
+
+// ErrBatchSize means a batch is empty or larger than MaxBatch.
+var ErrBatchSize = errors.New("batch size")
+
+// Batch returns one result per selector: the badge, or the error GetBadge would have given.
+func (b *Badges) Batch(ctx context.Context, sels []*adjoinv1.EntitySelector) ([]*adjoinv1.BadgeResult, error) {
+	if len(sels) == 0 || len(sels) > MaxBatch {
+		return nil, fmt.Errorf("%w: %d selectors, want 1 to %d", ErrBatchSize, len(sels), MaxBatch)
+	}
+	out := make([]*adjoinv1.BadgeResult, len(sels))
+	for i, sel := range sels {
+		badge, err := b.Get(ctx, sel)
+		switch {
+		case err == nil:
+			out[i] = &adjoinv1.BadgeResult{Result: &adjoinv1.BadgeResult_Badge{Badge: badge}}
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidSelector):
+			code := codes.NotFound
+			if errors.Is(err, ErrInvalidSelector) {
+				code = codes.InvalidArgument
+			}
+			out[i] = &adjoinv1.BadgeResult{Result: &adjoinv1.BadgeResult_Error{Error: &adjoinv1.BadgeError{Code: int32(code), Message: err.Error()}}}
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Resolve returns the directory entity sel names, with ErrNotFound or ErrInvalidSelector.
+func (b *Badges) Resolve(sel *adjoinv1.EntitySelector) (*adjoinv1.Entity, error) {
+	m, err := b.Index.Find(sel)
+	if err != nil {
+		return nil, err
+	}
+	if m.Entity == nil {
+		return nil, fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried)
+	}
+	return m.Entity, nil
+}

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/directory"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// ErrInvalidSide means a request named no side, or one that does not exist.
+var ErrInvalidSide = errors.New("invalid side")
+
+// Facts are what the streams tell about data flowing.
+type Facts struct {
+	IdentityEvents, EndpointEvents uint64
+	IdentityLast, EndpointLast     time.Time
+	IdentityAlerts, EndpointAlerts uint64
+	AlertsWaiting                  uint64
+	LagSeconds                     float64
+}
+
+// FactSource reads Facts from NATS.
+type FactSource interface {
+	Facts(ctx context.Context) (Facts, error)
+}
+
+// ConfigWriter stores a configuration value (adjoin_config).
+type ConfigWriter interface {
+	PutConfig(ctx context.Context, key, value string) error
+}
+
+// Status answers GetIntegrationStatus and SetIntegration. When NATS cannot be read it returns
+// the last facts it knew, saying so.
+type Status struct {
+	Facts     FactSource
+	Config    ConfigWriter
+	View      *View
+	Index     *directory.Index
+	Connected func() bool
+	// DirectoryChanged returns when the directory last changed, zero if never.
+	DirectoryChanged func() time.Time
+
+	mu   sync.Mutex
+	last Facts
+	err  string
+}
+
+// Get returns the integration status.
+func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusResponse, error) {
+	facts, err := s.Facts.Facts(ctx)
+	s.mu.Lock()
+	if err == nil {
+		s.last, s.err = facts, ""
+	} else {
+		facts, s.err = s.last, err.Error()
+	}
+	lastErr := s.err
+	s.mu.Unlock()
+	idOn, _ := s.View.IntegrationEnabled(ctx, adjoinv1.Side_SIDE_IDENTITY)
+	epOn, _ := s.View.IntegrationEnabled(ctx, adjoinv1.Side_SIDE_ENDPOINT)
+	resp := &adjoinv1.GetIntegrationStatusResponse{
+		Identity: &adjoinv1.SideStatus{Side: adjoinv1.Side_SIDE_IDENTITY, Enabled: idOn, Events: facts.IdentityEvents,
+			Alerts: facts.IdentityAlerts, LastDataReceived: ts(facts.IdentityLast), LastError: lastErr},
+		Endpoint: &adjoinv1.SideStatus{Side: adjoinv1.Side_SIDE_ENDPOINT, Enabled: epOn, Events: facts.EndpointEvents,
+			Alerts: facts.EndpointAlerts, LastDataReceived: ts(facts.EndpointLast), LastError: lastErr},
+		Directory:          &adjoinv1.DirectoryStatus{Entities: uint64(s.Index.Len())},
+		IntegrationEnabled: idOn && epOn,
+		AlertsWaiting:      facts.AlertsWaiting,
+		LagSeconds:         facts.LagSeconds,
+		NatsConnected:      s.Connected == nil || s.Connected(),
+	}
+	if s.DirectoryChanged != nil {
+		resp.Directory.LastChange = ts(s.DirectoryChanged())
+	}
+	if resp.Directory.Entities == 0 {
+		resp.Directory.LastError = "the directory is empty: no LDIF import or LDAP sync has run"
+	}
+	return resp, nil
+}
+
+// Set turns one side's integration on or off and returns the status after the change, as the
+// view sees it once the change came back through the bucket (bounded wait).
+func (s *Status) Set(ctx context.Context, side adjoinv1.Side, enabled bool) (*adjoinv1.GetIntegrationStatusResponse, error) {
+	if side != adjoinv1.Side_SIDE_IDENTITY && side != adjoinv1.Side_SIDE_ENDPOINT {
+		return nil, fmt.Errorf("%w: %v, want SIDE_IDENTITY or SIDE_ENDPOINT", ErrInvalidSide, side)
+	}
+	value := "off"
+	if enabled {
+		value = "on"
+	}
+	if err := s.Config.PutConfig(ctx, ToggleKey(side), value); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if on, _ := s.View.IntegrationEnabled(ctx, side); on == enabled {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := s.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(resp).(*adjoinv1.GetIntegrationStatusResponse), nil
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

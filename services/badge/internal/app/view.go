@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+)
+
+// AllKeys is the change notice meaning every badge may have changed (a toggle or a link
+// template moved).
+const AllKeys = "*"
+
+// View is the in-memory copy of the badges, devices and configuration buckets that requests are
+// served from, kept current by watchers, so a GetBadge makes no NATS round trip. It implements
+// Store, and tells subscribers which keys changed.
+type View struct {
+	mu         sync.RWMutex
+	counts     map[string]*adjoinv1.EntityCounts
+	devices    map[string]*adjoinv1.DeviceRecord
+	config     map[string]string
+	subs       map[int]chan string
+	nextSub    int
+	lastChange time.Time
+}
+
+var _ Store = (*View)(nil)
+
+// NewView returns an empty view.
+func NewView() *View {
+	return &View{counts: map[string]*adjoinv1.EntityCounts{}, devices: map[string]*adjoinv1.DeviceRecord{},
+		config: map[string]string{}, subs: map[int]chan string{}}
+}
+
+// Counts implements Store.
+func (v *View) Counts(_ context.Context, key string) (*adjoinv1.EntityCounts, bool, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	ec, ok := v.counts[key]
+	if !ok {
+		return &adjoinv1.EntityCounts{EntityKey: key}, false, nil
+	}
+	return ec, true, nil
+}
+
+// Device implements Store.
+func (v *View) Device(_ context.Context, key string) (*adjoinv1.DeviceRecord, bool, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	rec, ok := v.devices[key]
+	return rec, ok, nil
+}
+
+// IntegrationEnabled implements Store: a missing toggle means on.
+func (v *View) IntegrationEnabled(_ context.Context, side adjoinv1.Side) (bool, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	val, ok := v.config[ToggleKey(side)]
+	return !ok || ToggleOn(val), nil
+}
+
+// Config returns a configuration value.
+func (v *View) Config(key string) (string, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	val, ok := v.config[key]
+	return val, ok
+}
+
+// SetCounts stores (nil: removes) an entity's counts and tells subscribers.
+func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) {
+	v.mu.Lock()
+	if ec == nil {
+		delete(v.counts, key)
+	} else {
+		v.counts[key] = ec
+	}
+	v.mu.Unlock()
+	v.notify(key)
+}
+
+// SetDevice stores (nil: removes) a device record and tells subscribers.
+func (v *View) SetDevice(key string, rec *adjoinv1.DeviceRecord) {
+	v.mu.Lock()
+	if rec == nil {
+		delete(v.devices, key)
+	} else {
+		v.devices[key] = rec
+	}
+	v.mu.Unlock()
+	v.notify(key)
+}
+
+// SetConfig stores (deleted: removes) a configuration value; every badge may change.
+func (v *View) SetConfig(key, value string, deleted bool) {
+	v.mu.Lock()
+	if deleted {
+		delete(v.config, key)
+	} else {
+		v.config[key] = value
+	}
+	v.mu.Unlock()
+	v.notify(AllKeys)
+}
+
+// Changed tells subscribers that key changed without storing anything (a directory entity).
+func (v *View) Changed(key string) { v.notify(key) }
+
+// Size returns how many entities have counts and how many device records are held.
+func (v *View) Size() (counts, devices int) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.counts), len(v.devices)
+}
+
+// Subscribe returns a channel of changed keys and a function that ends the subscription. A
+// subscriber too slow to keep up is sent AllKeys instead of the keys it missed.
+func (v *View) Subscribe() (<-chan string, func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	id := v.nextSub
+	v.nextSub++
+	ch := make(chan string, 1024)
+	v.subs[id] = ch
+	return ch, func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if _, ok := v.subs[id]; ok {
+			delete(v.subs, id)
+			close(ch)
+		}
+	}
+}
+
+func (v *View) notify(key string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lastChange = time.Now()
+	for _, ch := range v.subs {
+		select {
+		case ch <- key:
+		default:
+			// Full: drain one and ask for a full resend; nothing is lost, only merged.
+			select {
+			case <-ch:
+			default:
+			}
+			select {
+			case ch <- AllKeys:
+			default:
+			}
+		}
+	}
+}
+
+// ToggleKey is the adjoin_config key of a side's integration toggle; its value is "on" or "off"
+// ("false", "disabled", "0" and "no" also mean off; a missing key means on).
+func ToggleKey(side adjoinv1.Side) string {
+	return "integration." + strings.TrimPrefix(strings.ToLower(side.String()), "side_")
+}
+
+// ToggleOn reads a toggle value.
+func ToggleOn(value string) bool {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "off", "false", "disabled", "0", "no":
+		return false
+	}
+	return true
+}
+
+// LinkKey is the adjoin_config key of a side's deep link template.
+func LinkKey(side adjoinv1.Side) string {
+	return "link." + strings.TrimPrefix(strings.ToLower(side.String()), "side_")
+}

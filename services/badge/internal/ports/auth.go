@@ -1,0 +1,104 @@
+package ports
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// Roles of the badge service: read serves every query; admin may also toggle the integration.
+const (
+	RoleRead  = "read"
+	RoleAdmin = "admin"
+)
+
+// adminMethods need RoleAdmin.
+var adminMethods = map[string]bool{"/adjoin.v1.BadgeService/SetIntegration": true}
+
+// Auth checks callers when tokens or client certificates are configured: a bearer token
+// ("authorization: Bearer <token>") maps to its role; a verified client certificate gives
+// RoleRead, or RoleAdmin when its common name is listed. Health checks and reflection stay
+// open, so probes and grpcurl's discovery work without credentials.
+type Auth struct {
+	Tokens   map[string]string // token -> role
+	AdminCNs map[string]bool
+	// ClientCerts is true when the server verifies client certificates (mTLS).
+	ClientCerts bool
+}
+
+// Enabled reports whether any check is configured.
+func (a *Auth) Enabled() bool { return a != nil && (len(a.Tokens) > 0 || a.ClientCerts) }
+
+func open(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+func (a *Auth) check(ctx context.Context, method string) error {
+	if !a.Enabled() || open(method) {
+		return nil
+	}
+	role := a.role(ctx)
+	switch {
+	case role == "":
+		return status.Error(codes.Unauthenticated, "a bearer token or a client certificate is required")
+	case adminMethods[method] && role != RoleAdmin:
+		return status.Errorf(codes.PermissionDenied, "%s needs the admin role", method)
+	}
+	return nil
+}
+
+func (a *Auth) role(ctx context.Context) string {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		for _, v := range md.Get("authorization") {
+			token, ok := strings.CutPrefix(v, "Bearer ")
+			if !ok {
+				continue
+			}
+			for known, role := range a.Tokens {
+				if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
+					return role
+				}
+			}
+		}
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
+			if a.AdminCNs[info.State.VerifiedChains[0][0].Subject.CommonName] {
+				return RoleAdmin
+			}
+			return RoleRead
+		}
+	}
+	return ""
+}
+
+// Interceptors returns the server options that check callers and give unary calls without a
+// deadline a default one.
+func (a *Auth) Interceptors(defaultDeadline time.Duration) []grpc.ServerOption {
+	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := a.check(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		if _, ok := ctx.Deadline(); !ok && defaultDeadline > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, defaultDeadline)
+			defer cancel()
+		}
+		return h(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if err := a.check(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return h(srv, ss)
+	}
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
+}
