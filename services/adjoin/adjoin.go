@@ -23,6 +23,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBadge(ctx, args[1:], stdout)
 	case "tail":
 		err = runTail(ctx, args[1:], stdout)
+	case "status":
+		err = runStatus(ctx, args[1:], stdout)
+	case "integration":
+		err = runIntegration(ctx, args[1:], stdout)
+	case "alerts":
+		err = runAlerts(ctx, args[1:], stdout)
 	default:
 		fmt.Fprintf(stderr, "adjoin: unknown command %q\n\n", args[0])
 		usage(stderr)
@@ -45,6 +51,12 @@ Usage:
   adjoin dev [flags]               run the whole stack on an embedded JetStream server
   adjoin badge get [flags] NAME    show the badge of a user or computer
                                    (NAME: SID, GUID, DOMAIN\sam, UPN, FQDN, NetBIOS or sam)
+  adjoin badge watch [flags] [NAME...]
+                                   print badges as they change (all entities without NAME)
+  adjoin alerts [flags] NAME       an entity's alerts of both sides, newest first
+  adjoin status [flags]            the integration status page: toggles, data, directory, lag
+  adjoin integration on|off identity|endpoint
+                                   turn one side of the integration on or off
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)
 

@@ -1,0 +1,63 @@
+package adjoin
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/adjoin/adjoin/pkg/sample"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestCLIAgainstDevStack(t *testing.T) {
+	s := startStack(t)
+	if _, code := post(t, s.DCURL, sample.Read(t, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json")); code != http.StatusOK {
+		t.Fatalf("post: %d", code)
+	}
+	s.settled(t)
+	addr := "--badge-addr=" + s.GRPCAddr
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string // substrings of stdout (or stderr when the code is not 0)
+	}{
+		{"alerts of pgustavo", []string{"alerts", addr, `THESHIRE\pgustavo`}, 0,
+			[]string{"identity", "HIGH", "Suspected DCSync", "[dcsync]", "1 of 1 alert(s)"}},
+		{"status", []string{"status", addr}, 0,
+			[]string{"integration ON", "identity  on   869 events, 1 alerts", "directory 7 entities"}},
+		{"integration off", []string{"integration", addr, "off", "endpoint"}, 0, []string{"integration OFF", "endpoint  off"}},
+		{"badge greyed while off", []string{"badge", "get", addr, "pgustavo"}, 0,
+			[]string{"integration is off", "greyed: integration off"}},
+		{"integration on", []string{"integration", addr, "on", "endpoint"}, 0, []string{"integration ON"}},
+		{"badge live again", []string{"badge", "get", addr, "pgustavo"}, 0, []string{"identity  1 alert(s), 1 open, highest HIGH"}},
+		{"unknown entity", []string{"badge", "get", addr, `THESHIRE\nobody`}, 1, []string{"not found"}},
+		{"bad side", []string{"integration", addr, "off", "cloud"}, 2, []string{"usage: adjoin integration"}},
+		{"unreachable", []string{"status", "--badge-addr=127.0.0.1:1", "--timeout=2s"}, 1, []string{"unreachable"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			text := out
+			if code != 0 {
+				text = errOut
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("output lacks %q:\n%s", w, text)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package adjoin
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// clientFlags are the connection settings every client command shares.
+type clientFlags struct {
+	addr, token, caFile, certFile, keyFile string
+	timeout                                time.Duration
+	asJSON                                 bool
+}
+
+func (c *clientFlags) define(s *config.Set) {
+	s.String(&c.addr, "badge-addr", "127.0.0.1:9090", "address of the badge service")
+	s.String(&c.token, "token", "", "bearer token, when the service checks tokens")
+	s.String(&c.caFile, "tls-ca", "", "CA (PEM) of the service's certificate; enables TLS")
+	s.String(&c.certFile, "tls-cert", "", "client certificate (PEM), for mTLS")
+	s.String(&c.keyFile, "tls-key", "", "client key (PEM), for mTLS")
+	s.Duration(&c.timeout, "timeout", 5*time.Second, "deadline of a call (not of a stream)")
+	s.Bool(&c.asJSON, "json", false, "print JSON instead of text")
+}
+
+// parse reads args into a command's settings; it returns done when --help was printed.
+func parse(s *config.Set, args []string, stdout io.Writer) (done bool, err error) {
+	if err := s.Parse(args, stdout); err != nil {
+		if errors.Is(err, config.ErrHelp) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return false }
+
+func (c *clientFlags) dial() (adjoinv1.BadgeServiceClient, func(), error) {
+	creds := insecure.NewCredentials()
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("tls-ca %s: no PEM certificate", c.caFile)
+		}
+		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if c.certFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if c.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(c.token)))
+	}
+	conn, err := grpc.NewClient(c.addr, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("badge-addr %s: %w", c.addr, err)
+	}
+	return adjoinv1.NewBadgeServiceClient(conn), func() { conn.Close() }, nil
+}
+
+// explain turns an RPC error into a sentence an operator can act on.
+func (c *clientFlags) explain(err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable:
+		return fmt.Errorf("badge service at %s is unreachable (is `adjoin dev` or adjoin-badge running?): %v", c.addr, status.Convert(err).Message())
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("badge service at %s did not answer within %s", c.addr, c.timeout)
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return fmt.Errorf("%v (see --token, --tls-cert)", status.Convert(err).Message())
+	case codes.NotFound, codes.InvalidArgument:
+		return errors.New(status.Convert(err).Message())
+	}
+	return err
+}
+
+func printJSON(w io.Writer, m proto.Message) error {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+func query(name string) *adjoinv1.EntitySelector {
+	return &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: name}}
+}
+
+func sideName(s adjoinv1.Side) string {
+	return strings.TrimPrefix(strings.ToLower(s.String()), "side_")
+}
