@@ -5,15 +5,15 @@ BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
 
-.PHONY: run test test-short lint gen gen-check tools build build-off tidy-check fuzz
+.PHONY: run test test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
 	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
 	exec bin/adjoin dev
 
-## test: generated code and lint checks, every module's tests, and the GOWORK=off builds
-test: gen-check lint build-off
+## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds
+test: gen-check lint breaking build-off
 	go vet work
 	go test -count=1 -p 2 -timeout 20m work
 
@@ -36,6 +36,10 @@ lint: tools
 	$(BIN)/buf lint
 	@out=$$(gofmt -l pkg services | grep -v '^pkg/gen/' || true); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## breaking: fail when proto/ breaks the released API (the commit named in proto/RELEASED)
+breaking: tools
+	$(BIN)/buf breaking --against '.git#ref=$(shell cat proto/RELEASED)'
 
 ## gen-check: fail when pkg/gen differs from what proto/ generates
 gen-check: gen
