@@ -15,39 +15,22 @@ import (
 // ends. It returns once the initial load is complete, so a caller never resolves against a
 // half-loaded directory; updates keep arriving in the background.
 func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
-	w, err := kv.WatchAll(ctx)
+	return natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
+}
+
+// Open opens the directory bucket and returns an index that follows it, loaded.
+func Open(ctx context.Context, js jetstream.JetStream, log *zap.Logger) (*Index, error) {
+	kv, err := js.KeyValue(ctx, natsx.BucketDirectory)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", natsx.BucketDirectory, err)
+		return nil, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
-	loaded := make(chan struct{})
-	go func() {
-		defer w.Stop() //nolint:errcheck // nothing to do on a failed stop at shutdown
-		initial := true
-		for entry := range w.Updates() {
-			if entry == nil {
-				if initial {
-					initial = false
-					close(loaded)
-				}
-				continue
-			}
-			ix.apply(entry, log)
-		}
-		if initial {
-			close(loaded)
-		}
-	}()
-	select {
-	case <-loaded:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("loading directory: %w", ctx.Err())
-	}
+	ix := NewIndex()
+	return ix, ix.Follow(ctx, kv, log)
 }
 
 func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
-	switch entry.Operation() {
-	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+	switch {
+	case natsx.Deleted(entry):
 		ix.Delete(entry.Key())
 	default:
 		var e adjoinv1.Entity

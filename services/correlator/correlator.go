@@ -112,18 +112,14 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
 
-	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
-	}
 	kvs := map[string]jetstream.KeyValue{}
 	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents} {
 		if kvs[name], err = js.KeyValue(ctx, name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
 	}
-	index := directory.NewIndex()
-	if err := index.Follow(ctx, dirKV, log); err != nil {
+	index, err := directory.Open(ctx, js, log)
+	if err != nil {
 		return err
 	}
 	log.Info("directory loaded", zap.Int("entities", index.Len()))

@@ -62,16 +62,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
 
-	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
-	}
 	devKV, err := js.KeyValue(ctx, natsx.BucketDevices)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDevices, err)
 	}
-	index := directory.NewIndex()
-	if err := index.Follow(ctx, dirKV, log); err != nil {
+	index, err := directory.Open(ctx, js, log)
+	if err != nil {
 		return err
 	}
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}

@@ -2,7 +2,6 @@ package adapters
 
 import (
 	"context"
-	"fmt"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -16,7 +15,7 @@ import (
 func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) error {
 	apply := map[string]func(jetstream.KeyValueEntry){
 		natsx.BucketBadges: func(e jetstream.KeyValueEntry) {
-			if deleted(e) {
+			if natsx.Deleted(e) {
 				view.SetCounts(e.Key(), nil)
 				return
 			}
@@ -28,7 +27,7 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 			view.SetCounts(e.Key(), ec)
 		},
 		natsx.BucketDevices: func(e jetstream.KeyValueEntry) {
-			if deleted(e) {
+			if natsx.Deleted(e) {
 				view.SetDevice(e.Key(), nil)
 				return
 			}
@@ -40,49 +39,13 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 			view.SetDevice(e.Key(), rec)
 		},
 		natsx.BucketConfig: func(e jetstream.KeyValueEntry) {
-			view.SetConfig(e.Key(), string(e.Value()), deleted(e))
+			view.SetConfig(e.Key(), string(e.Value()), natsx.Deleted(e))
 		},
 	}
 	for bucket, kv := range map[string]jetstream.KeyValue{natsx.BucketBadges: s.Badges, natsx.BucketDevices: s.Devices, natsx.BucketConfig: s.Config} {
-		if err := watch(ctx, kv, apply[bucket]); err != nil {
-			return fmt.Errorf("watch %s: %w", bucket, err)
+		if err := natsx.Follow(ctx, kv, apply[bucket]); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-func deleted(e jetstream.KeyValueEntry) bool {
-	return e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
-}
-
-// watch applies every entry of kv, now and later, and returns after the initial values.
-func watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	loaded := make(chan struct{})
-	go func() {
-		defer w.Stop() //nolint:errcheck // nothing to do on a failed stop at shutdown
-		initial := true
-		for e := range w.Updates() {
-			if e == nil {
-				if initial {
-					initial = false
-					close(loaded)
-				}
-				continue
-			}
-			apply(e)
-		}
-		if initial {
-			close(loaded)
-		}
-	}()
-	select {
-	case <-loaded:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
