@@ -7,6 +7,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -31,6 +32,8 @@ type Runner struct {
 	// OnEvent, when set, sees every decoded event after detection (device knowledge, metrics).
 	// An error naks the whole batch for redelivery.
 	OnEvent func(ctx context.Context, ev *adjoinv1.Event) error
+	// Metrics, when set, counts published alerts and dead letters.
+	Metrics *metrics.Metrics
 }
 
 // Run consumes until ctx ends.
@@ -92,7 +95,8 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 			}
 		}
 	}
-	for _, a := range Merge(alerts) {
+	merged := Merge(alerts)
+	for _, a := range merged {
 		msg, err := natsx.NewMsg(Subject(a), MsgID(a), a)
 		if err == nil {
 			err = pub.Add(msg)
@@ -107,6 +111,11 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 	if _, err := pub.Wait(wctx); err != nil {
 		r.nakAll(good, err)
 		return
+	}
+	if r.Metrics != nil {
+		for _, a := range merged {
+			r.Metrics.AlertsPublished.WithLabelValues(r.Service, a.GetDetector(), sideLabel(a.GetSide())).Inc()
+		}
 	}
 	for _, m := range good {
 		if err := m.Ack(); err != nil {
@@ -134,6 +143,16 @@ func (r *Runner) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
 		return
 	}
 	_ = m.TermWithReason("undecodable event: " + cause.Error())
+	if r.Metrics != nil {
+		r.Metrics.DeadLetters.WithLabelValues(r.Service, "undecodable-event").Inc()
+	}
+}
+
+func sideLabel(s adjoinv1.Side) string {
+	if s == adjoinv1.Side_SIDE_ENDPOINT {
+		return "endpoint"
+	}
+	return "identity"
 }
 
 func sleep(ctx context.Context, d time.Duration) {

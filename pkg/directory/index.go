@@ -19,6 +19,7 @@ type Index struct {
 	names   map[nameKind]map[string]string // normalised name -> entity key
 	bareSAM map[string]map[string]struct{} // sam -> keys, for names given without a domain
 	version uint64                         // bumped on every change
+	byKind  map[adjoinv1.EntityKind]int
 }
 
 type nameKind int
@@ -57,7 +58,12 @@ func (ix *Index) Put(e *adjoinv1.Entity) {
 	defer ix.mu.Unlock()
 	if old, ok := ix.byKey[key]; ok {
 		ix.unindex(key, old)
+		ix.byKind[old.GetKind()]--
 	}
+	if ix.byKind == nil {
+		ix.byKind = map[adjoinv1.EntityKind]int{}
+	}
+	ix.byKind[e.GetKind()]++
 	ix.byKey[key] = e
 	ix.version++
 	for kind, names := range namesOf(e) {
@@ -80,6 +86,7 @@ func (ix *Index) Delete(key string) {
 	if old, ok := ix.byKey[key]; ok {
 		ix.unindex(key, old)
 		delete(ix.byKey, key)
+		ix.byKind[old.GetKind()]--
 		ix.version++
 	}
 }
@@ -166,4 +173,11 @@ func (ix *Index) Keys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// CountKind returns how many entities of kind the index holds.
+func (ix *Index) CountKind(kind adjoinv1.EntityKind) int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.byKind[kind]
 }

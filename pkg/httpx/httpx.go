@@ -17,9 +17,13 @@ import (
 // Check reports whether a dependency is usable; nil means ready.
 type Check func(ctx context.Context) error
 
-// NewMux returns a mux with /healthz and /readyz; ready runs on every /readyz request.
-func NewMux(ready Check) *http.ServeMux {
+// NewMux returns a mux with /healthz, /readyz (ready runs on every request) and, when
+// metrics is not nil, /metrics.
+func NewMux(ready Check, metrics http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -45,6 +46,8 @@ type Handler struct {
 	MaxLineBytes int
 	// Flush publishes at most this many lines before waiting for acknowledgements (default 4096).
 	Flush int
+	// Metrics, when set, counts events, rejections and publish latency.
+	Metrics *metrics.Metrics
 }
 
 // Rejected describes one refused line in a response.
@@ -143,14 +146,19 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 	// Events and dead-letter copies are waited for together, but only events count as
 	// duplicates: a resent batch's refused lines are deduplicated too, and are not events.
 	batch, dead := natsx.NewBatch(h.JS), natsx.NewBatch(h.JS)
+	var counts tally
 	wait := func() error {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
+		start := time.Now()
 		if _, err := dead.Wait(ctx); err != nil {
 			return err
 		}
 		dups, err := batch.Wait(ctx)
 		resp.Duplicates += dups
+		if err == nil {
+			counts.flush(h.Metrics, h.Service, time.Since(start))
+		}
 		return err
 	}
 	lr := newLineReader(body, maxLine)
@@ -167,6 +175,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 			if dlErr := dead.Add(dl); dlErr != nil {
 				return h.fail(resp, dlErr)
 			}
+			counts.reject("too-long")
 			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
 			continue
 		}
@@ -184,14 +193,17 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		if err := h.publishLine(batch, dead, raw, format, fmt.Sprintf("%s line %d", origin, line)); err != nil {
+		evFormat, err := h.publishLine(batch, dead, raw, format, fmt.Sprintf("%s line %d", origin, line))
+		if err != nil {
 			var le *LineError
 			if !errors.As(err, &le) {
 				return h.fail(resp, err)
 			}
+			counts.reject(le.Reason)
 			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: le.Reason, Error: le.Err.Error()})
 			continue
 		}
+		counts.accept(evFormat)
 		resp.Accepted++
 		if batch.Len() >= flush {
 			if err := wait(); err != nil {
@@ -214,7 +226,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 
 // publishLine parses one line and queues either the event on batch or its dead-letter copy on
 // dead.
-func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, origin string) error {
+func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, origin string) (string, error) {
 	ev, err := h.Parse(raw, format)
 	if err != nil {
 		le, ok := err.(*LineError)
@@ -222,17 +234,53 @@ func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, orig
 			le = &LineError{Reason: "invalid", Err: err}
 		}
 		if dlErr := dead.Add(natsx.DeadLetterMsg(h.Service, le.Reason, raw, le.Err.Error(), origin)); dlErr != nil {
-			return dlErr
+			return "", dlErr
 		}
-		return le
+		return "", le
 	}
 	ev.Id = natsx.HashID(string(raw))
 	ev.Origin = origin
 	msg, err := natsx.NewMsg(h.Subject(ev), ev.Id, ev)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return batch.Add(msg)
+	return ev.GetFormat(), batch.Add(msg)
+}
+
+// tally holds the counts of a flush until JetStream acknowledged it, so the metrics count only
+// what was stored.
+type tally struct {
+	accepted, rejected map[string]int
+}
+
+func (t *tally) accept(format string) {
+	if t.accepted == nil {
+		t.accepted = map[string]int{}
+	}
+	t.accepted[format]++
+}
+
+func (t *tally) reject(reason string) {
+	if t.rejected == nil {
+		t.rejected = map[string]int{}
+	}
+	t.rejected[reason]++
+}
+
+func (t *tally) flush(m *metrics.Metrics, service string, took time.Duration) {
+	if m != nil {
+		for f, n := range t.accepted {
+			m.EventsReceived.WithLabelValues(service, f).Add(float64(n))
+		}
+		for r, n := range t.rejected {
+			m.EventsRejected.WithLabelValues(service, r).Add(float64(n))
+			m.DeadLetters.WithLabelValues(service, r).Add(float64(n))
+		}
+		if len(t.accepted)+len(t.rejected) > 0 {
+			m.PublishSeconds.WithLabelValues(service).Observe(took.Seconds())
+		}
+	}
+	t.accepted, t.rejected = nil, nil
 }
 
 func (h *Handler) fail(resp Response, err error) (Response, int) {

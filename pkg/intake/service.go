@@ -11,6 +11,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -49,6 +50,7 @@ type Pipeline struct {
 	Detectors     []detection.Detector
 	OnEvent       func(ctx context.Context, ev *adjoinv1.Event) error
 	Ready         httpx.Check
+	Metrics       *metrics.Metrics
 }
 
 // Serve runs the HTTP intake and the detection consumer until ctx ends. On shutdown the
@@ -59,17 +61,21 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	if err != nil {
 		return err
 	}
-	mux := httpx.NewMux(p.Ready)
+	mux := httpx.NewMux(p.Ready, p.Metrics.Handler())
 	mux.Handle("/v1/events", &Handler{
-		JS: js, Service: p.Service, Parse: ParseWindows, Log: log,
+		JS: js, Service: p.Service, Parse: ParseWindows, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
 	})
 	runner := &detection.Runner{
 		JS: js, Stream: p.Stream, Durable: p.Service + "-detect", Service: p.Service,
-		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log,
+		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })
+	g.Go(func() error {
+		p.Metrics.PollConsumers(gctx, js, p.Service, 5*time.Second, metrics.Consumer{Stream: p.Stream, Name: runner.Durable})
+		return nil
+	})
 	return g.Wait()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
 	"github.com/adjoin/adjoin/services/badge"
@@ -33,6 +34,7 @@ type DevConfig struct {
 	EndpointPort   int
 	CorrelatorPort int
 	GRPCPort       int
+	BadgeHTTPPort  int
 	LDIFFile       string
 	LogLevel       string
 }
@@ -45,14 +47,15 @@ func (c *DevConfig) flags(s *config.Set) {
 	s.Int(&c.EndpointPort, "endpoint-port", 8082, "endpoint ingestor HTTP port")
 	s.Int(&c.CorrelatorPort, "correlator-port", 8083, "correlator health port")
 	s.Int(&c.GRPCPort, "grpc-port", 9090, "badge service gRPC port")
+	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics and health port")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
 // DevStack is a running `adjoin dev`: its addresses, and Wait to block until it stops.
 type DevStack struct {
-	NATSURL, DCURL, EndpointURL, CorrelatorURL, GRPCAddr, Dir string
-	wait                                                      func() error
+	NATSURL, DCURL, EndpointURL, CorrelatorURL, GRPCAddr, BadgeURL, Dir string
+	wait                                                                func() error
 }
 
 // Wait blocks until every service stopped and the embedded server shut down.
@@ -82,11 +85,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   DC ingestor        %s/v1/events   (POST NDJSON Windows Security events)
   endpoint ingestor  %s/v1/events   (POST NDJSON Sysmon events)
   correlator health  %s/readyz
-  badge gRPC         %s
+  badge gRPC         %s   (metrics and health: %s/metrics)
 Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
-  adjoin badge get --addr %s 'THESHIRE\pgustavo'
-`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.DCURL, stack.GRPCAddr)
+  adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
+`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
 	return stack.Wait()
 }
 
@@ -110,11 +113,12 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 		stopServer()
 		return nil, err
 	}
-	var lns [4]net.Listener
+	var lns [5]net.Listener
 	for i, p := range []struct {
 		name string
 		port int
-	}{{"dc-port", cfg.DCPort}, {"endpoint-port", cfg.EndpointPort}, {"correlator-port", cfg.CorrelatorPort}, {"grpc-port", cfg.GRPCPort}} {
+	}{{"dc-port", cfg.DCPort}, {"endpoint-port", cfg.EndpointPort}, {"correlator-port", cfg.CorrelatorPort},
+		{"grpc-port", cfg.GRPCPort}, {"badge-http-port", cfg.BadgeHTTPPort}} {
 		if lns[i], err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(p.port))); err != nil {
 			for _, l := range lns[:i] {
 				l.Close()
@@ -124,13 +128,16 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 		}
 	}
 	settings := natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: natsURL}, Replicas: 1}
-	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second}, LDIFFile: cfg.LDIFFile}
+	m := metrics.New() // one registry: every service's /metrics shows the whole process
+	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second},
+		LDIFFile: cfg.LDIFFile, Metrics: m}
 	if cfg.LDIFFile == "" {
 		dc.LDIFData = demo.TheShireLDIF
 	}
-	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second}, DeviceEvery: time.Minute}
-	co := correlator.Config{NATS: settings, Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second}
-	bd := badge.Config{NATS: settings, Listener: lns[3], ShutdownGrace: 5 * time.Second}
+	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second},
+		DeviceEvery: time.Minute, Metrics: m}
+	co := correlator.Config{NATS: settings, Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second, Metrics: m}
+	bd := badge.Config{NATS: settings, Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dcingest.Run(gctx, dc, log) })
@@ -140,7 +147,7 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	httpURL := func(l net.Listener) string { return "http://" + l.Addr().String() }
 	return &DevStack{
 		NATSURL: natsURL, DCURL: httpURL(lns[0]), EndpointURL: httpURL(lns[1]), CorrelatorURL: httpURL(lns[2]),
-		GRPCAddr: lns[3].Addr().String(), Dir: dir,
+		GRPCAddr: lns[3].Addr().String(), BadgeURL: httpURL(lns[4]), Dir: dir,
 		wait: func() error {
 			err := g.Wait()
 			stopServer()

@@ -14,6 +14,8 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/badge/internal/adapters"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
@@ -46,6 +48,11 @@ type Config struct {
 	MaxConcurrentStreams int
 	// DefaultDeadline is given to unary calls that come without one.
 	DefaultDeadline time.Duration
+	// HTTPAddr serves /metrics, /healthz and /readyz; empty (and no HTTPListener) serves none.
+	HTTPAddr     string
+	HTTPListener net.Listener
+	// Metrics is shared when several services run in one process; nil makes a new one.
+	Metrics *metrics.Metrics
 }
 
 // Flags defines the settings on s.
@@ -58,6 +65,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.CorrelatorDurable, "correlator-durable", "correlator", "the correlator's consumer name, for the lag on the status page")
 	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
+	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
 	c.Security.Flags(s)
 }
 
@@ -89,6 +97,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		cfg.CorrelatorDurable = "correlator"
 	}
 	log = log.With(zap.String("service", Name))
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	cfg.NATS.Name = "adjoin-" + Name
 	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
 	if err != nil {
@@ -141,6 +152,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	opts = append(opts, grpc.ChainUnaryInterceptor(ports.MetricsUnary(cfg.Metrics)), grpc.ChainStreamInterceptor(ports.MetricsStream(cfg.Metrics)))
 	opts = append(opts, auth.Interceptors(cfg.DefaultDeadline)...)
 	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
 	srv := grpc.NewServer(opts...)
@@ -165,8 +177,23 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return fmt.Errorf("grpc-addr %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHTTP()
+	if cfg.HTTPListener != nil || cfg.HTTPAddr != "" {
+		hln, err := httpx.Listen(cfg.HTTPListener, cfg.HTTPAddr)
+		if err != nil {
+			srv.Stop()
+			return err
+		}
+		mux := httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler())
+		go func() {
+			if err := httpx.Serve(httpCtx, hln, mux, time.Second, log); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	log.Info("grpc listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Security.TLSCert != ""),
 		zap.Bool("auth", auth.Enabled()))
 	tick := time.NewTicker(500 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
@@ -43,6 +44,8 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
 	MaxIncidentAlerts int
+	// Metrics is shared when several services run in one process; nil makes a new one.
+	Metrics *metrics.Metrics
 }
 
 // Flags defines the settings on s.
@@ -104,6 +107,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	log = log.With(zap.String("service", Name))
 	cfg.NATS.Name = "adjoin-" + Name
 	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
@@ -136,7 +142,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	correlator := &app.Correlator{Index: index, Counter: badges, Out: adapters.Correlated{JS: js},
 		Logons: logons, Window: cfg.Window, Grouper: grouper}
 	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
-	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator, Pending: pending}
+	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
+		Pending: pending, Metrics: cfg.Metrics}
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,
@@ -147,10 +154,38 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas)), 5*time.Second, log)
+		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler()), 5*time.Second, log)
 	})
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return retrier.Run(gctx) })
 	g.Go(func() error { return builder.Run(gctx) })
+	g.Go(func() error {
+		cfg.Metrics.PollConsumers(gctx, js, Name, 5*time.Second, metrics.Consumer{Stream: natsx.StreamAlerts, Name: cfg.Durable},
+			metrics.Consumer{Stream: natsx.StreamCorrelated, Name: builder.Durable})
+		return nil
+	})
+	g.Go(func() error {
+		pollBuckets(gctx, cfg.Metrics, kvs[natsx.BucketBadges], kvs[natsx.BucketPending])
+		return nil
+	})
 	return g.Wait()
+}
+
+// pollBuckets sets the gauges of entities counted and alerts pending from the buckets' sizes.
+func pollBuckets(ctx context.Context, m *metrics.Metrics, badges, pending jetstream.KeyValue) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		if st, err := badges.Status(ctx); err == nil {
+			m.EntitiesCounted.Set(float64(st.Values()))
+		}
+		if st, err := pending.Status(ctx); err == nil {
+			m.PendingAlerts.Set(float64(st.Values()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

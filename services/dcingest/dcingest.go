@@ -14,7 +14,9 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
@@ -29,6 +31,8 @@ const Name = "dcingest"
 type Config struct {
 	NATS natsx.Settings
 	HTTP intake.ServiceConfig
+	// Metrics is shared when several services run in one process; nil makes a new one.
+	Metrics *metrics.Metrics
 	// LDIFFile is an ldifde-style export loaded into the directory on start.
 	LDIFFile string
 	// LDIFData is used instead of LDIFFile when set (the demo directory of adjoin dev).
@@ -67,6 +71,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	log = log.With(zap.String("service", Name))
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	cfg.NATS.Name = "adjoin-" + Name
 	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
 	if err != nil {
@@ -79,12 +86,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	if err := importLDIF(ctx, cfg, adapters.DirectoryKV{KV: dirKV}, log); err != nil {
+		cfg.Metrics.DirectorySyncErrors.Inc()
 		return err
 	}
 	index := directory.NewIndex()
+	index.OnChange = func(string) { directoryGauges(cfg.Metrics, index) }
 	if err := index.Follow(ctx, dirKV, log); err != nil {
 		return err
 	}
+	directoryGauges(cfg.Metrics, index)
 	sessions := detect.NewSessions(100_000)
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Service:       Name,
@@ -92,6 +102,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Stream:        natsx.StreamDCEvents,
 		Detectors:     []detection.Detector{sessions, detect.NewDCSync(adapters.DCLookup{Index: index}, sessions)},
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+		Metrics:       cfg.Metrics,
 	}, log)
 }
 
@@ -115,7 +126,14 @@ func importLDIF(ctx context.Context, cfg Config, store adapters.DirectoryKV, log
 	if err != nil {
 		return err
 	}
+	cfg.Metrics.DirectorySyncTime.SetToCurrentTime()
 	log.Info("directory imported", zap.String("source", source), zap.Int("entities", len(entities)),
 		zap.Int("written", res.Written), zap.Int("unchanged", res.Unchanged))
 	return nil
+}
+
+// directoryGauges sets the directory object counts by kind.
+func directoryGauges(m *metrics.Metrics, ix *directory.Index) {
+	m.DirectoryObjects.WithLabelValues("user").Set(float64(ix.CountKind(adjoinv1.EntityKind_ENTITY_KIND_USER)))
+	m.DirectoryObjects.WithLabelValues("computer").Set(float64(ix.CountKind(adjoinv1.EntityKind_ENTITY_KIND_COMPUTER)))
 }

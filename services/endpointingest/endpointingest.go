@@ -13,6 +13,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/endpointingest/detect"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
@@ -26,6 +27,8 @@ const Name = "endpointingest"
 type Config struct {
 	NATS natsx.Settings
 	HTTP intake.ServiceConfig
+	// Metrics is shared when several services run in one process; nil makes a new one.
+	Metrics *metrics.Metrics
 	// DeviceEvery bounds how often one device record is rewritten only to move last-seen.
 	DeviceEvery time.Duration
 }
@@ -55,6 +58,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	log = log.With(zap.String("service", Name))
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	cfg.NATS.Name = "adjoin-" + Name
 	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
 	if err != nil {
@@ -79,5 +85,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Detectors:     []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{}},
 		OnEvent:       devices.Seen,
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+		Metrics:       cfg.Metrics,
 	}, log)
 }

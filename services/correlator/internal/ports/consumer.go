@@ -8,6 +8,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,6 +27,8 @@ type Consumer struct {
 	Correlator *app.Correlator
 	// Pending, when set, keeps alerts with references that may resolve later.
 	Pending PendingStore
+	// Metrics, when set, times correlation and counts outcomes.
+	Metrics *metrics.Metrics
 	Log     *zap.Logger
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	AckWait time.Duration
@@ -79,6 +82,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 	// Finish this message even if shutdown begins, within a deadline shorter than AckWait.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackWait*2/3)
 	defer cancel()
+	start := time.Now()
 	out, err := c.Correlator.Handle(hctx, &a)
 	if err != nil {
 		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
@@ -92,6 +96,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 			return
 		}
 	}
+	c.observe(m, out, start)
 	if err := m.Ack(); err != nil {
 		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), zap.Error(err))
 	}
@@ -122,6 +127,9 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason strin
 		return
 	}
 	_ = m.TermWithReason(reason + ": " + cause.Error())
+	if c.Metrics != nil {
+		c.Metrics.DeadLetters.WithLabelValues("correlator", reason).Inc()
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -129,4 +137,26 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// observe records the time taken, the lag since the alert reached ALERTS, and the outcome.
+func (c *Consumer) observe(m jetstream.Msg, out app.Outcome, start time.Time) {
+	if c.Metrics == nil {
+		return
+	}
+	now := time.Now()
+	c.Metrics.CorrelateSeconds.Observe(now.Sub(start).Seconds())
+	if meta, err := m.Metadata(); err == nil {
+		c.Metrics.AlertToBadgeLag.Observe(now.Sub(meta.Timestamp).Seconds())
+	}
+	outcome := "counted"
+	switch {
+	case out.Excluded != "":
+		outcome = "excluded"
+	case out.Unresolved:
+		outcome = "unresolved"
+	case out.Pending:
+		outcome = "partly-resolved"
+	}
+	c.Metrics.AlertsCorrelated.WithLabelValues(outcome).Inc()
 }

@@ -1,0 +1,161 @@
+// Package metrics defines every Prometheus metric adjoin exports, in one place, so names and
+// labels are the same in every service and the README's table can be checked against them.
+// All four services of `adjoin dev` share one Metrics; the service label tells them apart.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of adjoin's metrics on one registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	EventsReceived  *prometheus.CounterVec   // service, format
+	EventsRejected  *prometheus.CounterVec   // service, reason
+	AlertsPublished *prometheus.CounterVec   // service, detector, side
+	DeadLetters     *prometheus.CounterVec   // service, reason
+	PublishSeconds  *prometheus.HistogramVec // service
+	PublishInFlight *prometheus.GaugeVec     // service
+
+	ConsumerPending     *prometheus.GaugeVec // service, consumer
+	ConsumerAckPending  *prometheus.GaugeVec // service, consumer
+	ConsumerRedelivered *prometheus.GaugeVec // service, consumer
+
+	CorrelateSeconds prometheus.Histogram
+	AlertToBadgeLag  prometheus.Histogram
+	EntitiesCounted  prometheus.Gauge
+	PendingAlerts    prometheus.Gauge
+	AlertsCorrelated *prometheus.CounterVec // outcome
+
+	GRPCRequests *prometheus.CounterVec   // method, code
+	GRPCSeconds  *prometheus.HistogramVec // method
+
+	DirectoryObjects    *prometheus.GaugeVec // kind
+	DirectorySyncTime   prometheus.Gauge
+	DirectorySyncErrors prometheus.Counter
+}
+
+// Def describes one metric for documentation.
+type Def struct {
+	Name, Type, Labels, Help string
+}
+
+// New returns the metrics registered on a fresh registry, with the Go and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := factory{r}
+	return &Metrics{
+		Registry:            r,
+		EventsReceived:      f.counterVec("adjoin_events_received_total", "Events accepted by an ingestor and stored on its event stream.", "service", "format"),
+		EventsRejected:      f.counterVec("adjoin_events_rejected_total", "Input lines refused by an ingestor (copied to DEADLETTER).", "service", "reason"),
+		AlertsPublished:     f.counterVec("adjoin_alerts_published_total", "Alert versions stored on ALERTS.", "service", "detector", "side"),
+		DeadLetters:         f.counterVec("adjoin_deadletters_total", "Messages copied to DEADLETTER.", "service", "reason"),
+		PublishSeconds:      f.histogramVec("adjoin_jetstream_publish_seconds", "Time from publish to JetStream acknowledgement, per batch.", "service"),
+		PublishInFlight:     f.gaugeVec("adjoin_jetstream_publish_inflight", "Publishes waiting for a JetStream acknowledgement.", "service"),
+		ConsumerPending:     f.gaugeVec("adjoin_consumer_pending", "Messages not yet delivered to a durable consumer.", "service", "consumer"),
+		ConsumerAckPending:  f.gaugeVec("adjoin_consumer_ack_pending", "Messages delivered to a durable consumer and not yet acknowledged.", "service", "consumer"),
+		ConsumerRedelivered: f.gaugeVec("adjoin_consumer_redelivered", "Messages a durable consumer has redelivered at least once.", "service", "consumer"),
+		CorrelateSeconds:    f.histogram("adjoin_correlator_processing_seconds", "Time to correlate one alert (resolve, count, publish)."),
+		AlertToBadgeLag:     f.histogram("adjoin_alert_to_badge_lag_seconds", "Time from an alert's arrival on ALERTS to its counts being written."),
+		EntitiesCounted:     f.gauge("adjoin_correlator_entities", "Entities the correlator has counted alerts on (adjoin_badges keys)."),
+		PendingAlerts:       f.gauge("adjoin_correlator_pending_alerts", "Alerts waiting for a reference to resolve (adjoin_pending keys)."),
+		AlertsCorrelated:    f.counterVec("adjoin_alerts_correlated_total", "Alerts handled by the correlator, by outcome.", "outcome"),
+		GRPCRequests:        f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
+		GRPCSeconds:         f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
+		DirectoryObjects:    f.gaugeVec("adjoin_directory_objects", "Directory entities known, by kind.", "kind"),
+		DirectorySyncTime:   f.gauge("adjoin_directory_last_sync_timestamp_seconds", "Unix time of the last successful directory import or sync."),
+		DirectorySyncErrors: f.counter("adjoin_directory_sync_errors_total", "Directory imports or syncs that failed."),
+	}
+}
+
+// Handler serves the registry in the Prometheus text format; nil metrics serve nothing.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return nil
+	}
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Defs lists every adjoin metric, for the README's reference.
+func Defs() []Def {
+	New()
+	defsMu.Lock()
+	defer defsMu.Unlock()
+	return append([]Def(nil), defs...)
+}
+
+var (
+	defsMu sync.Mutex
+	defs   []Def
+)
+
+type factory struct{ r *prometheus.Registry }
+
+func (f factory) note(name, typ, help string, labels ...string) {
+	defsMu.Lock()
+	defer defsMu.Unlock()
+	for _, d := range defs {
+		if d.Name == name {
+			return
+		}
+	}
+	l := ""
+	for i, x := range labels {
+		if i > 0 {
+			l += ", "
+		}
+		l += x
+	}
+	defs = append(defs, Def{Name: name, Type: typ, Labels: l, Help: help})
+}
+
+func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	f.note(name, "counter", help, labels...)
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	f.r.MustRegister(v)
+	return v
+}
+
+func (f factory) counter(name, help string) prometheus.Counter {
+	f.note(name, "counter", help)
+	v := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	f.r.MustRegister(v)
+	return v
+}
+
+func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	f.note(name, "gauge", help, labels...)
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	f.r.MustRegister(v)
+	return v
+}
+
+func (f factory) gauge(name, help string) prometheus.Gauge {
+	f.note(name, "gauge", help)
+	v := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	f.r.MustRegister(v)
+	return v
+}
+
+var buckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+func (f factory) histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
+	f.note(name, "histogram", help, labels...)
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	f.r.MustRegister(v)
+	return v
+}
+
+func (f factory) histogram(name, help string) prometheus.Histogram {
+	f.note(name, "histogram", help)
+	v := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	f.r.MustRegister(v)
+	return v
+}
