@@ -105,8 +105,15 @@ func (l *Logons) Observe(ev *adjoinv1.Event) bool {
 		l.addUser(UserLogon{Domain: realm, SAM: user, SID: entity.NormalizeSID(f["TargetSid"]), IP: ip, Time: t, Evidence: evidence})
 		return true
 	case detection.IsSysmon(ev) && ev.GetEventId() == 3:
-		own := f["SourceIp"]
-		if !strings.EqualFold(f["Initiated"], "true") {
+		// Sysmon writes the initiator as the source of an outbound connection and of an
+		// accepted TCP connection. For inbound UDP it has no initiator and writes either end
+		// first (in S1, MORDORDC's DNS replies name MORDORDC as the source and the client as the
+		// destination), so such a record says nothing about which address is the host's.
+		var own string
+		switch {
+		case strings.EqualFold(f["Initiated"], "true"):
+			own = f["SourceIp"]
+		case strings.EqualFold(f["Protocol"], "tcp"):
 			own = f["DestinationIp"]
 		}
 		ip := normIP(own)
@@ -121,7 +128,9 @@ func (l *Logons) Observe(ev *adjoinv1.Event) bool {
 }
 
 // HostForIP returns the best claim on ip within window of at: the most certain, then the
-// closest in time. Loopback, link-local and unspecified addresses never resolve.
+// closest in time, then the latest, then the first host name in order, so the answer does not
+// depend on the order the facts arrived in. Loopback, link-local and unspecified addresses
+// never resolve.
 func (l *Logons) HostForIP(ip string, at time.Time, window time.Duration) (HostClaim, bool) {
 	ip = normIP(ip)
 	l.mu.RLock()
@@ -132,12 +141,24 @@ func (l *Logons) HostForIP(ip string, at time.Time, window time.Duration) (HostC
 		if abs(c.Time.Sub(at)) > window {
 			continue
 		}
-		if !found || c.Certainty > best.Certainty ||
-			(c.Certainty == best.Certainty && abs(c.Time.Sub(at)) < abs(best.Time.Sub(at))) {
+		if !found || betterClaim(c, best, at) {
 			best, found = c, true
 		}
 	}
 	return best, found
+}
+
+func betterClaim(c, best HostClaim, at time.Time) bool {
+	if c.Certainty != best.Certainty {
+		return c.Certainty > best.Certainty
+	}
+	if dc, db := abs(c.Time.Sub(at)), abs(best.Time.Sub(at)); dc != db {
+		return dc < db
+	}
+	if !c.Time.Equal(best.Time) {
+		return c.Time.After(best.Time)
+	}
+	return c.Host < best.Host
 }
 
 // HostsOfUser returns the logons of sam within window of at, one per host, oldest first. A
@@ -147,7 +168,7 @@ func (l *Logons) HostsOfUser(sam string, at time.Time, window time.Duration) []U
 	l.mu.RLock()
 	logons := append([]UserLogon(nil), l.byUser[entity.Fold(sam)]...)
 	l.mu.RUnlock()
-	sort.SliceStable(logons, func(i, j int) bool { return logons[i].Time.Before(logons[j].Time) })
+	sortLogons(logons)
 	seen := map[string]bool{}
 	var out []UserLogon
 	for _, u := range logons {
@@ -169,6 +190,26 @@ func (l *Logons) HostsOfUser(sam string, at time.Time, window time.Duration) []U
 	return out
 }
 
+// sortLogons orders logons oldest first, and logons of the same instant by user, host, address
+// and evidence, so that which logon stands for a host or user, and the order incidents are
+// walked in, depend neither on map order nor on the order the facts arrived in.
+func sortLogons(ls []UserLogon) {
+	sort.Slice(ls, func(i, j int) bool {
+		a, b := ls[i], ls[j]
+		switch {
+		case !a.Time.Equal(b.Time):
+			return a.Time.Before(b.Time)
+		case a.SAM != b.SAM:
+			return a.SAM < b.SAM
+		case a.Host != b.Host:
+			return a.Host < b.Host
+		case a.IP != b.IP:
+			return a.IP < b.IP
+		}
+		return a.Evidence < b.Evidence
+	})
+}
+
 // UsersOnHost returns the logons to host (by NetBIOS name) within window of at, one per user,
 // oldest first, including those known by an address that belonged to host.
 func (l *Logons) UsersOnHost(host string, at time.Time, window time.Duration) []UserLogon {
@@ -179,7 +220,7 @@ func (l *Logons) UsersOnHost(host string, at time.Time, window time.Duration) []
 		all = append(all, ls...)
 	}
 	l.mu.RUnlock()
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+	sortLogons(all)
 	seen := map[string]bool{}
 	var out []UserLogon
 	for _, u := range all {
@@ -256,10 +297,11 @@ func (l *Logons) addUser(u UserLogon) {
 // note advances the newest time and forgets facts past retention; called with mu held.
 func (l *Logons) note(t time.Time) {
 	l.added++
-	if !t.After(l.newest) {
-		return
+	if t.After(l.newest) {
+		l.newest = t
 	}
-	l.newest = t
+	// Prune on every 1024th addition whatever its time: facts of two streams arrive
+	// interleaved, and the one landing on the 1024th may well be older than the newest.
 	if l.Retention <= 0 || l.added%1024 != 0 {
 		return
 	}

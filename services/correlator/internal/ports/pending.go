@@ -62,12 +62,17 @@ func (r *Retrier) Run(ctx context.Context) error {
 		for _, id := range ids {
 			seen[id] = true
 		}
-		r.retry(ctx, retry)
+		// A placed alert whose key is still listed next round was replaced by a newer version
+		// while it was being handled (Done left it): that version is new to the retrier.
+		for _, id := range r.retry(ctx, retry) {
+			delete(seen, id)
+		}
 	}
 }
 
-func (r *Retrier) retry(ctx context.Context, ids []string) {
-	placed := 0
+// retry handles the pending alerts ids and returns those it placed.
+func (r *Retrier) retry(ctx context.Context, ids []string) []string {
+	var placed []string
 	for _, id := range ids {
 		a, rev, ok, err := r.Pending.Get(ctx, id)
 		if err != nil || !ok {
@@ -79,13 +84,14 @@ func (r *Retrier) retry(ctx context.Context, ids []string) {
 			continue
 		}
 		if !out.Pending {
-			placed++
+			placed = append(placed, id)
 			if err := r.Pending.Done(ctx, id, rev); err != nil {
 				r.Log.Warn("clearing pending alert failed", zap.String("alert_id", id), zap.Error(err))
 			}
 		}
 	}
-	if placed > 0 {
-		r.Log.Info("placed pending alerts", zap.Int("retried", len(ids)), zap.Int("placed", placed))
+	if len(placed) > 0 {
+		r.Log.Info("placed pending alerts", zap.Int("retried", len(ids)), zap.Int("placed", len(placed)))
 	}
+	return placed
 }

@@ -1,0 +1,246 @@
+package ports_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/adjoin/adjoin/services/correlator/internal/domain"
+	"github.com/adjoin/adjoin/services/correlator/internal/ports"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// consumerDrained reports an error until durable on stream has nothing left to deliver or ack.
+func consumerDrained(ctx context.Context, js jetstream.JetStream, stream, durable string) error {
+	c, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", durable, info.NumPending, info.NumAckPending)
+	}
+	return nil
+}
+
+// storedIncident returns the incident stored under id and its revision.
+func storedIncident(ctx context.Context, kv jetstream.KeyValue, id string) (*adjoinv1.Incident, uint64, error) {
+	e, err := kv.Get(ctx, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("incident %s: %w", id, err)
+	}
+	var inc adjoinv1.Incident
+	if err := natsx.Decode(nil, e.Value(), &inc); err != nil {
+		return nil, 0, err
+	}
+	return &inc, e.Revision(), nil
+}
+
+func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// TestIncidentBuilder follows CORRELATED messages of alerts already counted in adjoin_badges and
+// checks the incidents in adjoin_incidents and on INCIDENTS: creation, no republication when
+// nothing changed, and the merge of two incidents by a bridging alert.
+func TestIncidentBuilder(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	ix := shireIndex(0)
+	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
+	incKV := s.KV(t, natsx.BucketIncidents)
+	b := &ports.IncidentBuilder{
+		JS: s.JS, Durable: "incidents", Log: zap.NewNop(),
+		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: ix}},
+		Store:   adapters.Incidents{KV: incKV, JS: s.JS},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of cancel")
+		}
+	})
+
+	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+	mk := func(id string, side adjoinv1.Side, at time.Time) *adjoinv1.Alert {
+		return &adjoinv1.Alert{
+			Id: id, Side: side, Severity: adjoinv1.Severity_SEVERITY_HIGH, Status: adjoinv1.AlertStatus_ALERT_STATUS_NEW, Version: 1,
+			FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at.Add(time.Second)),
+		}
+	}
+	// correlate counts an alert on keys, as the correlator does, and publishes its correlated
+	// message for the first key under msgID.
+	correlate := func(a *adjoinv1.Alert, msgID string, keys ...string) {
+		t.Helper()
+		for _, k := range keys {
+			if _, _, err := badges.Apply(ctx, k, a, keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kind := adjoinv1.EntityKind_ENTITY_KIND_USER
+		if keys[0] == keyWorkstation {
+			kind = adjoinv1.EntityKind_ENTITY_KIND_COMPUTER
+		}
+		publish(t, s.JS, app.EntitySubject(kind, keys[0]), msgID,
+			&adjoinv1.CorrelatedAlert{Alert: a, EntityKey: keys[0], CorrelatedTime: timestamppb.Now()})
+	}
+	// incidentHolds waits until incident id lists want.
+	incidentHolds := func(id string, want ...string) *adjoinv1.Incident {
+		t.Helper()
+		var inc *adjoinv1.Incident
+		eventually(t, 10*time.Second, func() error {
+			var err error
+			if inc, _, err = storedIncident(ctx, incKV, id); err != nil {
+				return err
+			}
+			if !slices.Equal(inc.GetAlertIds(), want) {
+				return fmt.Errorf("incident %s holds %q, want %q", id, inc.GetAlertIds(), want)
+			}
+			return nil
+		})
+		return inc
+	}
+	published := func(id string) *adjoinv1.Incident {
+		t.Helper()
+		st, err := s.JS.Stream(ctx, natsx.StreamIncidents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.GetLastMsgForSubject(ctx, natsx.SubjectIncidents+"."+id)
+		if err != nil {
+			t.Fatalf("nothing on %s.%s: %v", natsx.SubjectIncidents, id, err)
+		}
+		var inc adjoinv1.Incident
+		if err := natsx.Decode(m.Header, m.Data, &inc); err != nil {
+			t.Fatal(err)
+		}
+		return &inc
+	}
+
+	ptt := mk("ptt", adjoinv1.Side_SIDE_IDENTITY, t0)
+	rubeus := mk("rubeus", adjoinv1.Side_SIDE_ENDPOINT, t0.Add(10*time.Minute))
+	idPtt, idRubeus := natsx.HashID("incident", "ptt"), natsx.HashID("incident", "rubeus")
+
+	correlate(ptt, "ptt@user", keyPgustavo)
+	correlate(rubeus, "rubeus@host", keyWorkstation)
+	incidentHolds(idPtt, "ptt")
+	incidentHolds(idRubeus, "rubeus")
+	for _, id := range []string{idPtt, idRubeus} {
+		if got := published(id); got.GetId() != id || got.GetUpdatedTime() == nil {
+			t.Errorf("published incident %s: %v", id, got)
+		}
+	}
+	eventually(t, 10*time.Second, func() error { return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents") })
+
+	t.Run("re-processing publishes nothing new", func(t *testing.T) {
+		before := streamMsgs(ctx, t, s.JS, natsx.StreamIncidents)
+		_, rev, err := storedIncident(ctx, incKV, idPtt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same correlated alert again, under a new message id so the stream keeps it.
+		correlate(ptt, "ptt@user#replay", keyPgustavo)
+		eventually(t, 10*time.Second, func() error {
+			info, err := s.JS.Stream(ctx, natsx.StreamCorrelated)
+			if err != nil {
+				return err
+			}
+			if _, err := info.GetLastMsgForSubject(ctx, app.EntitySubject(adjoinv1.EntityKind_ENTITY_KIND_USER, keyPgustavo)); err != nil {
+				return err
+			}
+			return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
+		})
+		if after := streamMsgs(ctx, t, s.JS, natsx.StreamIncidents); after != before {
+			t.Errorf("INCIDENTS went from %d to %d messages on a replay", before, after)
+		}
+		if _, again, err := storedIncident(ctx, incKV, idPtt); err != nil || again != rev {
+			t.Errorf("incident rewritten on a replay: revision %d → %d (%v)", rev, again, err)
+		}
+	})
+
+	t.Run("a bridging alert merges two incidents", func(t *testing.T) {
+		// Between the two, on both pgustavo and WORKSTATION6.
+		bridge := mk("bridge", adjoinv1.Side_SIDE_IDENTITY, t0.Add(5*time.Minute))
+		correlate(bridge, "bridge@user", keyPgustavo, keyWorkstation)
+		inc := incidentHolds(idPtt, "ptt", "bridge", "rubeus")
+		if inc.GetMergedInto() != "" {
+			t.Errorf("survivor merged_into = %q", inc.GetMergedInto())
+		}
+		kinds := map[string]string{}
+		for _, r := range inc.GetReasons() {
+			kinds[r.GetAlertId()] = r.GetKind()
+		}
+		if want := map[string]string{"bridge": domain.ReasonSameUser, "rubeus": domain.ReasonSameHost}; fmt.Sprint(kinds) != fmt.Sprint(want) {
+			t.Errorf("reasons %v, want %v", kinds, want)
+		}
+		eventually(t, 10*time.Second, func() error {
+			merged, _, err := storedIncident(ctx, incKV, idRubeus)
+			if err != nil {
+				return err
+			}
+			if merged.GetMergedInto() != idPtt {
+				return fmt.Errorf("incident %s merged_into = %q, want %s", idRubeus, merged.GetMergedInto(), idPtt)
+			}
+			return nil
+		})
+		if got := published(idRubeus); got.GetMergedInto() != idPtt {
+			t.Errorf("last published %s has merged_into %q, want %s", idRubeus, got.GetMergedInto(), idPtt)
+		}
+		if got := published(idPtt); !slices.Equal(got.GetAlertIds(), []string{"ptt", "bridge", "rubeus"}) {
+			t.Errorf("last published %s holds %q", idPtt, got.GetAlertIds())
+		}
+		// No incident is named after the bridging alert: it was never the earliest.
+		if _, err := incKV.Get(ctx, natsx.HashID("incident", "bridge")); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("incident named after the bridge: %v", err)
+		}
+	})
+
+	t.Run("undecodable message is dead-lettered", func(t *testing.T) {
+		msg := &nats.Msg{Subject: app.EntitySubject(adjoinv1.EntityKind_ENTITY_KIND_USER, keyPgustavo), Data: []byte("\xff\xfe not protobuf"), Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, "garbage")
+		if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, func() error {
+			dl, err := s.JS.Stream(ctx, natsx.StreamDeadLetter)
+			if err != nil {
+				return err
+			}
+			if _, err := dl.GetLastMsgForSubject(ctx, "deadletter.correlator.undecodable-correlated"); err != nil {
+				return err
+			}
+			return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
+		})
+	})
+}
