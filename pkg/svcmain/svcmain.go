@@ -22,9 +22,7 @@ func Main(name string, args []string, define func(*config.Set), run func(context
 	s := config.New(name)
 	var level, format string
 	var version bool
-	s.String(&level, "log-level", "info", "log level: debug, info, warn, error")
-	s.String(&format, "log-format", "json", "log format: json or console")
-	s.Bool(&version, "version", false, "print the version and exit")
+	Common(s, &level, &format, &version)
 	define(s)
 	if err := s.Parse(args, os.Stdout); err != nil {
 		if errors.Is(err, config.ErrHelp) {
@@ -50,6 +48,13 @@ func Main(name string, args []string, define func(*config.Set), run func(context
 		return 1
 	}
 	return 0
+}
+
+// Common defines the settings every binary has: --log-level, --log-format and --version.
+func Common(s *config.Set, level, format *string, version *bool) {
+	s.String(level, "log-level", "info", "log level: debug, info, warn, error")
+	s.String(format, "log-format", "json", "log format: json or console")
+	s.Bool(version, "version", false, "print the version and exit")
 }
 
 // Version is the module version and VCS revision the binary was built from.

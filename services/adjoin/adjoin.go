@@ -29,6 +29,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIntegration(ctx, args[1:], stdout)
 	case "alerts":
 		err = runAlerts(ctx, args[1:], stdout)
+	case "reference":
+		fmt.Fprintf(stdout, "## Settings\n%s\n## Metrics\n%s", SettingsReference(), MetricsReference())
 	default:
 		fmt.Fprintf(stderr, "adjoin: unknown command %q\n\n", args[0])
 		usage(stderr)
@@ -57,6 +59,7 @@ Usage:
   adjoin status [flags]            the integration status page: toggles, data, directory, lag
   adjoin integration on|off identity|endpoint
                                    turn one side of the integration on or off
+  adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)
 
