@@ -5,6 +5,8 @@ package metrics
 
 import (
 	"net/http"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,16 @@ type Metrics struct {
 
 	GRPCRequests *prometheus.CounterVec   // method, code
 	GRPCSeconds  *prometheus.HistogramVec // method
+
+	// The status page's facts, set by the badge service from the same reads as
+	// GetIntegrationStatus, so `adjoin status` and the metrics never disagree.
+	SideEvents         *prometheus.GaugeVec // side
+	SideAlerts         *prometheus.GaugeVec // side
+	SideLastData       *prometheus.GaugeVec // side
+	IntegrationEnabled *prometheus.GaugeVec // side
+	AlertsWaiting      prometheus.Gauge
+	AlertLag           prometheus.Gauge
+	ServiceLastSeen    *prometheus.GaugeVec // service, instance
 
 	DirectoryObjects    *prometheus.GaugeVec // kind
 	DirectorySyncTime   prometheus.Gauge
@@ -69,6 +81,13 @@ func New() *Metrics {
 		AlertsCorrelated:    f.counterVec("adjoin_alerts_correlated_total", "Alerts handled by the correlator, by outcome.", "outcome"),
 		GRPCRequests:        f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
 		GRPCSeconds:         f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
+		SideEvents:          f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),
+		SideAlerts:          f.gaugeVec("adjoin_side_alerts", "Alerts of a side stored on ALERTS (status page).", "side"),
+		SideLastData:        f.gaugeVec("adjoin_side_last_data_timestamp_seconds", "Unix time a side's ingestor last stored an event (status page).", "side"),
+		IntegrationEnabled:  f.gaugeVec("adjoin_integration_enabled", "1 while a side's integration toggle is on.", "side"),
+		AlertsWaiting:       f.gauge("adjoin_alerts_waiting", "Alerts stored on ALERTS and not yet counted by the correlator (status page)."),
+		AlertLag:            f.gauge("adjoin_alert_lag_seconds", "Age of the oldest waiting alert, or the last alert's time to correlation when idle (status page)."),
+		ServiceLastSeen:     f.gaugeVec("adjoin_service_last_seen_timestamp_seconds", "Unix time of a service instance's last heartbeat.", "service", "instance"),
 		DirectoryObjects:    f.gaugeVec("adjoin_directory_objects", "Directory entities known, by kind.", "kind"),
 		DirectorySyncTime:   f.gauge("adjoin_directory_last_sync_timestamp_seconds", "Unix time of the last successful directory import or sync."),
 		DirectorySyncErrors: f.counter("adjoin_directory_sync_errors_total", "Directory imports or syncs that failed."),
@@ -158,4 +177,32 @@ func (f factory) histogram(name, help string) prometheus.Histogram {
 	v := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
 	f.r.MustRegister(v)
 	return v
+}
+
+// SetStatus copies the status page's facts into the gauges.
+func (m *Metrics) SetStatus(st *adjoinv1.GetIntegrationStatusResponse) {
+	if m == nil || st == nil {
+		return
+	}
+	for _, side := range []*adjoinv1.SideStatus{st.GetIdentity(), st.GetEndpoint()} {
+		name := "identity"
+		if side.GetSide() == adjoinv1.Side_SIDE_ENDPOINT {
+			name = "endpoint"
+		}
+		m.SideEvents.WithLabelValues(name).Set(float64(side.GetEvents()))
+		m.SideAlerts.WithLabelValues(name).Set(float64(side.GetAlerts()))
+		if t := side.GetLastDataReceived(); t != nil {
+			m.SideLastData.WithLabelValues(name).Set(float64(t.AsTime().Unix()))
+		}
+		on := 0.0
+		if side.GetEnabled() {
+			on = 1
+		}
+		m.IntegrationEnabled.WithLabelValues(name).Set(on)
+	}
+	m.AlertsWaiting.Set(float64(st.GetAlertsWaiting()))
+	m.AlertLag.Set(st.GetLagSeconds())
+	for _, hb := range st.GetServices() {
+		m.ServiceLastSeen.WithLabelValues(hb.GetService(), hb.GetInstance()).Set(float64(hb.GetLastSeen().AsTime().Unix()))
+	}
 }

@@ -95,6 +95,19 @@ func printStatus(w io.Writer, st *adjoinv1.GetIntegrationStatusResponse) {
 		fmt.Fprintf(w, " (%s)", d.GetLastError())
 	}
 	fmt.Fprintf(w, "\n  correlator %d alert(s) waiting, lag %.1fs\n", st.GetAlertsWaiting(), st.GetLagSeconds())
+	for _, hb := range st.GetServices() {
+		state := "up"
+		if hb.GetStopped() {
+			state = "stopped"
+		} else if time.Since(hb.GetLastSeen().AsTime()) > 30*time.Second {
+			state = "silent (crashed or cut off?)"
+		}
+		fmt.Fprintf(w, "  service %-14s %s %s, last seen %s", hb.GetService(), hb.GetInstance(), state, when(hb.GetLastSeen()))
+		if hb.GetLastError() != "" {
+			fmt.Fprintf(w, ", last error %s: %s", when(hb.GetLastErrorTime()), hb.GetLastError())
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func when(t *timestamppb.Timestamp) string {

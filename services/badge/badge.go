@@ -14,9 +14,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/badge/internal/adapters"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/adjoin/adjoin/services/badge/internal/ports"
@@ -106,6 +108,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
+	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
+	defer stopHeartbeat()
 
 	var store adapters.KVStore
 	for _, b := range []struct {
@@ -140,7 +144,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
 		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
 	}}
-	statusApp := &app.Status{Facts: adapters.Facts{JS: js, CorrelatorDurable: cfg.CorrelatorDurable}, Config: store,
+	statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketStatus, err)
+	}
+	statusApp := &app.Status{Facts: adapters.Facts{JS: js, CorrelatorDurable: cfg.CorrelatorDurable, Status: statusKV}, Config: store,
 		View: view, Index: index, Connected: nc.IsConnected,
 		DirectoryChanged: func() time.Time {
 			if n := dirChanged.Load(); n > 0 {
@@ -196,6 +204,20 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	log.Info("grpc listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Security.TLSCert != ""),
 		zap.Bool("auth", auth.Enabled()))
+	go func() { // the status page's facts as metrics, from the same reads
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			if st, err := statusApp.Get(ctx); err == nil {
+				cfg.Metrics.SetStatus(st)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	serving := true

@@ -12,9 +12,11 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
@@ -117,6 +119,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
+	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
+	defer stopHeartbeat()
 
 	kvs := map[string]jetstream.KeyValue{}
 	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents} {

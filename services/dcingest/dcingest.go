@@ -15,9 +15,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
 	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
@@ -80,6 +82,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
+	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
+	defer stopHeartbeat()
 
 	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
 	if err != nil {

@@ -12,9 +12,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/endpointingest/detect"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
 	"go.uber.org/zap"
@@ -67,6 +69,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck // best effort at exit
+	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
+	defer stopHeartbeat()
 
 	devKV, err := js.KeyValue(ctx, natsx.BucketDevices)
 	if err != nil {

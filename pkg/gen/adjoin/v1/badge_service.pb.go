@@ -1073,6 +1073,8 @@ type GetIntegrationStatusResponse struct {
 	LagSeconds float64 `protobuf:"fixed64,6,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
 	// False while NATS is unreachable; the other fields are then the last known state.
 	NatsConnected bool `protobuf:"varint,7,opt,name=nats_connected,json=natsConnected,proto3" json:"nats_connected,omitempty"`
+	// The heartbeats of every service instance, from adjoin_status.
+	Services      []*ServiceHeartbeat `protobuf:"bytes,8,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1156,6 +1158,119 @@ func (x *GetIntegrationStatusResponse) GetNatsConnected() bool {
 	return false
 }
 
+func (x *GetIntegrationStatusResponse) GetServices() []*ServiceHeartbeat {
+	if x != nil {
+		return x.Services
+	}
+	return nil
+}
+
+// ServiceHeartbeat is what one service instance last said about itself (adjoin_status).
+type ServiceHeartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "dcingest", "endpointingest", "correlator", "badge".
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Host name and process id.
+	Instance string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	Version  string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Started  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started,proto3" json:"started,omitempty"`
+	LastSeen *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	// The last error the instance logged, and when.
+	LastError     string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// True when the instance stopped cleanly; a heartbeat that is old without this is a crash
+	// or a lost connection.
+	Stopped       bool `protobuf:"varint,8,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceHeartbeat) Reset() {
+	*x = ServiceHeartbeat{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceHeartbeat) ProtoMessage() {}
+
+func (x *ServiceHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceHeartbeat.ProtoReflect.Descriptor instead.
+func (*ServiceHeartbeat) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ServiceHeartbeat) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ServiceHeartbeat) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *ServiceHeartbeat) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ServiceHeartbeat) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+func (x *ServiceHeartbeat) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *ServiceHeartbeat) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ServiceHeartbeat) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *ServiceHeartbeat) GetStopped() bool {
+	if x != nil {
+		return x.Stopped
+	}
+	return false
+}
+
 // SetIntegrationRequest turns one side on or off.
 type SetIntegrationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1167,7 +1282,7 @@ type SetIntegrationRequest struct {
 
 func (x *SetIntegrationRequest) Reset() {
 	*x = SetIntegrationRequest{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1294,7 @@ func (x *SetIntegrationRequest) String() string {
 func (*SetIntegrationRequest) ProtoMessage() {}
 
 func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1307,7 @@ func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{17}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetIntegrationRequest) GetSide() Side {
@@ -1219,7 +1334,7 @@ type SetIntegrationResponse struct {
 
 func (x *SetIntegrationResponse) Reset() {
 	*x = SetIntegrationResponse{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1346,7 @@ func (x *SetIntegrationResponse) String() string {
 func (*SetIntegrationResponse) ProtoMessage() {}
 
 func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1359,7 @@ func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{18}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetIntegrationResponse) GetStatus() *GetIntegrationStatusResponse {
@@ -1329,7 +1444,7 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\vlast_change\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastChange\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x03 \x01(\tR\tlastError\"\xde\x02\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\"\x97\x03\n" +
 	"\x1cGetIntegrationStatusResponse\x121\n" +
 	"\bidentity\x18\x01 \x01(\v2\x15.adjoin.v1.SideStatusR\bidentity\x121\n" +
 	"\bendpoint\x18\x02 \x01(\v2\x15.adjoin.v1.SideStatusR\bendpoint\x128\n" +
@@ -1338,7 +1453,18 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x0ealerts_waiting\x18\x05 \x01(\x04R\ralertsWaiting\x12\x1f\n" +
 	"\vlag_seconds\x18\x06 \x01(\x01R\n" +
 	"lagSeconds\x12%\n" +
-	"\x0enats_connected\x18\a \x01(\bR\rnatsConnected\"V\n" +
+	"\x0enats_connected\x18\a \x01(\bR\rnatsConnected\x127\n" +
+	"\bservices\x18\b \x03(\v2\x1b.adjoin.v1.ServiceHeartbeatR\bservices\"\xce\x02\n" +
+	"\x10ServiceHeartbeat\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
+	"\binstance\x18\x02 \x01(\tR\binstance\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x124\n" +
+	"\astarted\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x127\n" +
+	"\tlast_seen\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x18\n" +
+	"\astopped\x18\b \x01(\bR\astopped\"V\n" +
 	"\x15SetIntegrationRequest\x12#\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\"Y\n" +
@@ -1365,7 +1491,7 @@ func file_adjoin_v1_badge_service_proto_rawDescGZIP() []byte {
 	return file_adjoin_v1_badge_service_proto_rawDescData
 }
 
-var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*EntitySelector)(nil),               // 0: adjoin.v1.EntitySelector
 	(*GetBadgeRequest)(nil),              // 1: adjoin.v1.GetBadgeRequest
@@ -1384,54 +1510,59 @@ var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*SideStatus)(nil),                   // 14: adjoin.v1.SideStatus
 	(*DirectoryStatus)(nil),              // 15: adjoin.v1.DirectoryStatus
 	(*GetIntegrationStatusResponse)(nil), // 16: adjoin.v1.GetIntegrationStatusResponse
-	(*SetIntegrationRequest)(nil),        // 17: adjoin.v1.SetIntegrationRequest
-	(*SetIntegrationResponse)(nil),       // 18: adjoin.v1.SetIntegrationResponse
-	(*Badge)(nil),                        // 19: adjoin.v1.Badge
-	(*Alert)(nil),                        // 20: adjoin.v1.Alert
-	(*CorrelatedAlert)(nil),              // 21: adjoin.v1.CorrelatedAlert
-	(Side)(0),                            // 22: adjoin.v1.Side
-	(*timestamppb.Timestamp)(nil),        // 23: google.protobuf.Timestamp
+	(*ServiceHeartbeat)(nil),             // 17: adjoin.v1.ServiceHeartbeat
+	(*SetIntegrationRequest)(nil),        // 18: adjoin.v1.SetIntegrationRequest
+	(*SetIntegrationResponse)(nil),       // 19: adjoin.v1.SetIntegrationResponse
+	(*Badge)(nil),                        // 20: adjoin.v1.Badge
+	(*Alert)(nil),                        // 21: adjoin.v1.Alert
+	(*CorrelatedAlert)(nil),              // 22: adjoin.v1.CorrelatedAlert
+	(Side)(0),                            // 23: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
 }
 var file_adjoin_v1_badge_service_proto_depIdxs = []int32{
 	0,  // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
-	19, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
+	20, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 2: adjoin.v1.BatchGetBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
 	5,  // 3: adjoin.v1.BatchGetBadgesResponse.results:type_name -> adjoin.v1.BadgeResult
-	19, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
+	20, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
 	6,  // 5: adjoin.v1.BadgeResult.error:type_name -> adjoin.v1.BadgeError
 	0,  // 6: adjoin.v1.WatchBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	19, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
+	20, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 8: adjoin.v1.ListEntityAlertsRequest.selector:type_name -> adjoin.v1.EntitySelector
-	20, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
+	21, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
 	0,  // 10: adjoin.v1.StreamCorrelatedRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	21, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
-	22, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
-	23, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
-	23, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
+	22, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
+	23, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
+	24, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
+	24, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
 	14, // 15: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
 	14, // 16: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
 	15, // 17: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
-	22, // 18: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
-	16, // 19: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
-	1,  // 20: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
-	3,  // 21: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
-	7,  // 22: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
-	9,  // 23: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
-	11, // 24: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
-	13, // 25: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
-	17, // 26: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
-	2,  // 27: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
-	4,  // 28: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
-	8,  // 29: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
-	10, // 30: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
-	12, // 31: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
-	16, // 32: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
-	18, // 33: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
-	27, // [27:34] is the sub-list for method output_type
-	20, // [20:27] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	17, // 18: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
+	24, // 19: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
+	24, // 20: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
+	24, // 21: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
+	23, // 22: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
+	16, // 23: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
+	1,  // 24: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
+	3,  // 25: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
+	7,  // 26: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
+	9,  // 27: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
+	11, // 28: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
+	13, // 29: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
+	18, // 30: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
+	2,  // 31: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
+	4,  // 32: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
+	8,  // 33: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
+	10, // 34: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
+	12, // 35: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
+	16, // 36: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
+	19, // 37: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
+	31, // [31:38] is the sub-list for method output_type
+	24, // [24:31] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_service_proto_init() }
@@ -1462,7 +1593,7 @@ func file_adjoin_v1_badge_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_service_proto_rawDesc), len(file_adjoin_v1_badge_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,6 +17,8 @@ type Facts struct {
 	JS jetstream.JetStream
 	// CorrelatorDurable is the correlator's consumer on ALERTS.
 	CorrelatorDurable string
+	// Status is the adjoin_status bucket with the services' heartbeats; nil lists none.
+	Status jetstream.KeyValue
 }
 
 var _ app.FactSource = Facts{}
@@ -36,8 +39,15 @@ func (f Facts) Facts(ctx context.Context) (app.Facts, error) {
 	if out.EndpointAlerts, err = subjectCount(ctx, f.JS, natsx.StreamAlerts, natsx.SubjectEndpointAlerts+".>"); err != nil {
 		return out, err
 	}
-	out.AlertsWaiting, out.LagSeconds, err = f.lag(ctx)
-	return out, err
+	if out.AlertsWaiting, out.LagSeconds, err = f.lag(ctx); err != nil {
+		return out, err
+	}
+	if f.Status != nil {
+		if out.Services, err = heartbeat.List(ctx, f.Status); err != nil {
+			return out, fmt.Errorf("heartbeats: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // lag is the age of the oldest alert the correlator has not acknowledged, or, when it is idle,
