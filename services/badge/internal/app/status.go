@@ -13,6 +13,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
+// factsTimeout bounds the stream reads of one status request.
+const factsTimeout = 2 * time.Second
+
+var errNotConnected = errors.New("NATS is unreachable: showing the last known state")
+
 // ErrInvalidSide means a request named no side, or one that does not exist.
 var ErrInvalidSide = errors.New("invalid side")
 
@@ -23,6 +28,8 @@ type Facts struct {
 	IdentityAlerts, EndpointAlerts uint64
 	AlertsWaiting                  uint64
 	LagSeconds                     float64
+	// Services are the heartbeats in adjoin_status.
+	Services []*adjoinv1.ServiceHeartbeat
 }
 
 // FactSource reads Facts from NATS.
@@ -53,7 +60,17 @@ type Status struct {
 
 // Get returns the integration status.
 func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusResponse, error) {
-	facts, err := s.Facts.Facts(ctx)
+	connected := s.Connected == nil || s.Connected()
+	// While NATS is unreachable a stream read would only wait out the caller's deadline, and the
+	// status page would get no answer at all: answer with the last facts at once instead. A read
+	// is bounded too, for a connection lost while it is under way.
+	var facts Facts
+	err := errNotConnected
+	if connected {
+		fctx, cancel := context.WithTimeout(ctx, factsTimeout)
+		facts, err = s.Facts.Facts(fctx)
+		cancel()
+	}
 	s.mu.Lock()
 	if err == nil {
 		s.last, s.err = facts, ""
@@ -73,7 +90,12 @@ func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusRespons
 		IntegrationEnabled: idOn && epOn,
 		AlertsWaiting:      facts.AlertsWaiting,
 		LagSeconds:         facts.LagSeconds,
-		NatsConnected:      s.Connected == nil || s.Connected(),
+		NatsConnected:      connected,
+	}
+	resp.Services = facts.Services
+	if lastErr == "" {
+		resp.Identity.LastError = latestError(facts.Services, "dcingest")
+		resp.Endpoint.LastError = latestError(facts.Services, "endpointingest")
 	}
 	if s.DirectoryChanged != nil {
 		resp.Directory.LastChange = ts(s.DirectoryChanged())
@@ -116,4 +138,19 @@ func ts(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// latestError is the newest error logged by any instance of service.
+func latestError(hbs []*adjoinv1.ServiceHeartbeat, service string) string {
+	var msg string
+	var at time.Time
+	for _, hb := range hbs {
+		if hb.GetService() != service || hb.GetLastError() == "" {
+			continue
+		}
+		if t := hb.GetLastErrorTime().AsTime(); msg == "" || t.After(at) {
+			msg, at = hb.GetLastError(), t
+		}
+	}
+	return msg
 }
