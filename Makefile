@@ -61,3 +61,18 @@ FUZZTIME ?= 30s
 fuzz:
 	cd pkg && go test ./winevent -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	cd services/dcingest && go test ./internal/directory -run '^$$' -fuzz FuzzParseLDIF -fuzztime $(FUZZTIME)
+
+## bench: correlator throughput (vs raw JetStream on the same server) and publish->badge latency; ~2 min
+BENCH := cd services/correlator && go test -run '^$$' -timeout 10m
+bench:
+	$(BENCH) -bench 'RawJetStream' -benchtime=10000x ./
+	$(BENCH) -bench 'Correlator/throughput' -benchtime=10000x ./
+	$(BENCH) -bench 'Correlator/latency' -benchtime=500x ./
+	$(MAKE) bench-badge
+
+## bench-badge: GetBadge QPS and p50/p99 latency of badge.Run at concurrency 1, 16 and 64 (Shire
+## directory + 10k users), against a minimal gRPC server in the same run, with the ratios; ~30s
+.PHONY: bench-badge
+BADGE_BENCHTIME ?= 10000x
+bench-badge:
+	cd services/badge && go test -run '^$$' -bench '^BenchmarkGetBadge$$' -benchtime=$(BADGE_BENCHTIME) -timeout 3m .

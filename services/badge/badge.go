@@ -164,8 +164,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	opts = append(opts, auth.Interceptors(cfg.DefaultDeadline)...)
 	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
 	srv := grpc.NewServer(opts...)
+	stopping := make(chan struct{})
 	adjoinv1.RegisterBadgeServiceServer(srv, &ports.GRPCServer{Badges: badges, View: view, Status: statusApp,
-		Correlated: adapters.CorrelatedStream{JS: js}, Log: log})
+		Correlated: adapters.CorrelatedStream{JS: js}, Log: log, Stopping: stopping})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
@@ -237,6 +238,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		break
 	}
 	hs.Shutdown()
+	close(stopping)
 	done := make(chan struct{})
 	go func() { srv.GracefulStop(); close(done) }()
 	select {

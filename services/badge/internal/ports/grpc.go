@@ -20,7 +20,29 @@ type GRPCServer struct {
 	Correlated app.Correlated
 	Status     *app.Status
 	Log        *zap.Logger
+	// Stopping, when closed, ends open streams so a graceful stop need not wait for clients
+	// to hang up; they get UNAVAILABLE and reconnect elsewhere.
+	Stopping <-chan struct{}
 }
+
+// streamContext is ctx, also ended when the server begins to stop.
+func (s *GRPCServer) streamContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if s.Stopping != nil {
+		stop := s.Stopping
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}
+
+// errStopping is returned on streams ended by a shutdown.
+var errStopping = status.Error(codes.Unavailable, "server shutting down; reconnect")
 
 // GetBadge implements adjoin.v1.BadgeService.
 func (s *GRPCServer) GetBadge(ctx context.Context, req *adjoinv1.GetBadgeRequest) (*adjoinv1.GetBadgeResponse, error) {
@@ -61,11 +83,18 @@ func (s *GRPCServer) StreamCorrelated(req *adjoinv1.StreamCorrelatedRequest, str
 	if err != nil {
 		return s.toStatus(err)
 	}
-	err = s.Correlated.Follow(stream.Context(), subjects, req.GetCursor(), req.GetNewOnly(),
+	ctx, cancel := s.streamContext(stream.Context())
+	defer cancel()
+	err = s.Correlated.Follow(ctx, subjects, req.GetCursor(), req.GetNewOnly(),
 		func(seq uint64, subject string, c *adjoinv1.CorrelatedAlert) error {
 			return stream.Send(&adjoinv1.StreamCorrelatedResponse{Correlated: c, Cursor: seq, Subject: subject})
 		})
-	if err != nil && stream.Context().Err() == nil {
+	switch {
+	case stream.Context().Err() != nil:
+		return nil
+	case ctx.Err() != nil:
+		return errStopping
+	case err != nil:
 		return s.toStatus(err)
 	}
 	return nil

@@ -10,7 +10,8 @@ import (
 // WatchBadges implements adjoin.v1.BadgeService: the current badges, then each change. A
 // badge is sent again only when it differs from the one last sent.
 func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoinv1.BadgeService_WatchBadgesServer) error {
-	ctx := stream.Context()
+	ctx, cancel := s.streamContext(stream.Context())
+	defer cancel()
 	changes, stop := s.View.Subscribe() // before the initial state, so no change falls between
 	defer stop()
 	all := len(req.GetSelectors()) == 0
@@ -56,6 +57,9 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 	for {
 		select {
 		case <-ctx.Done():
+			if stream.Context().Err() == nil {
+				return errStopping
+			}
 			return nil
 		case key, ok := <-changes:
 			if !ok {
