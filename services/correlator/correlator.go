@@ -46,6 +46,8 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
 	MaxIncidentAlerts int
+	// Workers is how many alerts one instance handles at once.
+	Workers int
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
 }
@@ -60,6 +62,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.LogonRetention, "logon-retention", 7*24*time.Hour, "how long logon and address facts are kept in memory")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
+	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
 }
 
 // Validate reports the first bad setting by name.
@@ -80,6 +83,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
 	case c.RetryEvery < 0:
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
+	case c.Workers < 0:
+		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
 	case c.MaxIncidentAlerts < 0:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
 	}
@@ -99,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxIncidentAlerts == 0 {
 		c.MaxIncidentAlerts = 500
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
 	}
 	return c
 }
@@ -147,7 +155,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Logons: logons, Window: cfg.Window, Grouper: grouper}
 	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
 	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
-		Pending: pending, Metrics: cfg.Metrics}
+		Pending: pending, Metrics: cfg.Metrics, Workers: cfg.Workers}
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -32,6 +33,11 @@ type Consumer struct {
 	Log     *zap.Logger
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	AckWait time.Duration
+	// Workers handle the alerts of a fetched batch concurrently (default 1). Correctness does
+	// not depend on order: counts keep the highest version per alert and every write is
+	// revision-checked, so two versions of one alert, or two alerts of one entity, may be
+	// handled at once.
+	Workers int
 }
 
 // Run consumes until ctx ends; the message in hand is finished first.
@@ -59,14 +65,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		for m := range batch.Messages() {
-			c.handle(ctx, m, ackWait)
-		}
+		c.handleAll(ctx, batch.Messages(), ackWait)
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			c.Log.Debug("fetch ended early", zap.Error(err))
 		}
 	}
 	return nil
+}
+
+// handleAll handles the messages of one fetch with up to Workers at a time.
+func (c *Consumer) handleAll(ctx context.Context, msgs <-chan jetstream.Msg, ackWait time.Duration) {
+	workers := max(c.Workers, 1)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				c.handle(ctx, m, ackWait)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
