@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -58,7 +59,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			r.Log.Warn("fetch failed", zap.String("subject", r.Stream), zap.Error(err))
+			r.Log.Warn("fetch failed", zap.String("subject", r.Stream), logx.Err(err))
 			sleep(ctx, time.Second)
 			continue
 		}
@@ -67,7 +68,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			msgs = append(msgs, m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			r.Log.Debug("fetch ended early", zap.Error(err))
+			r.Log.Debug("fetch ended early", logx.Err(err))
 		}
 		if len(msgs) > 0 {
 			r.handle(ctx, msgs)
@@ -119,7 +120,7 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	for _, m := range good {
 		if err := m.Ack(); err != nil {
-			r.Log.Warn("ack failed; the event will be redelivered and deduplicated", zap.Error(err))
+			r.Log.Warn("ack failed; the event will be redelivered and deduplicated", logx.Err(err))
 		}
 	}
 	for _, a := range alerts {
@@ -128,7 +129,7 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 }
 
 func (r *Runner) nakAll(msgs []jetstream.Msg, err error) {
-	r.Log.Warn("batch failed; it will be redelivered", zap.Error(err))
+	r.Log.Warn("batch failed; it will be redelivered", logx.Err(err))
 	for _, m := range msgs {
 		_ = m.NakWithDelay(2 * time.Second)
 	}
@@ -138,7 +139,7 @@ func (r *Runner) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
 	dl := natsx.DeadLetterMsg(r.Service, "undecodable-event", m.Data(), cause.Error(), "subject "+m.Subject())
 	if _, err := r.JS.PublishMsg(ctx, dl); err != nil {
 		// Not terminated: it stays pending and is retried rather than lost.
-		r.Log.Error("dead-letter publish failed", zap.String("subject", m.Subject()), zap.Error(err))
+		r.Log.Error("dead-letter publish failed", zap.String("subject", m.Subject()), logx.Err(err))
 		_ = m.NakWithDelay(5 * time.Second)
 		return
 	}

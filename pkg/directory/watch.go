@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -35,7 +36,7 @@ func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
 	default:
 		var e adjoinv1.Entity
 		if err := natsx.Decode(nil, entry.Value(), &e); err != nil {
-			log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), zap.Error(err))
+			log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), logx.Err(err))
 			return
 		}
 		ix.Put(&e)

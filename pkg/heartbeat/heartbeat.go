@@ -32,7 +32,7 @@ func Instance() string {
 func Run(ctx context.Context, js jetstream.JetStream, service, version string, lastErr *logx.LastError, period time.Duration, log *zap.Logger) {
 	kv, err := js.KeyValue(ctx, natsx.BucketStatus)
 	if err != nil {
-		log.Warn("no heartbeat: status bucket unavailable", zap.Error(err))
+		log.Warn("no heartbeat: status bucket unavailable", logx.Err(err))
 		return
 	}
 	hb := &adjoinv1.ServiceHeartbeat{Service: service, Instance: Instance(), Version: version, Started: timestamppb.Now()}
@@ -49,7 +49,7 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 			_, err = kv.Put(ctx, key, data)
 		}
 		if err != nil && ctx.Err() == nil {
-			log.Debug("heartbeat not written", zap.Error(err))
+			log.Debug("heartbeat not written", logx.Err(err))
 		}
 	}
 	t := time.NewTicker(period)

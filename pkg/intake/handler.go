@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"io"
 	"net/http"
 	"strings"
@@ -284,7 +285,7 @@ func (t *tally) flush(m *metrics.Metrics, service string, took time.Duration) {
 }
 
 func (h *Handler) fail(resp Response, err error) (Response, int) {
-	h.Log.Error("intake batch failed; sender must retry", zap.Error(err))
+	h.Log.Error("intake batch failed; sender must retry", logx.Err(err))
 	resp.Error = "not stored, retry the whole batch: " + err.Error()
 	return resp, http.StatusServiceUnavailable
 }

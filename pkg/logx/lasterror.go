@@ -51,7 +51,7 @@ func (c *errorCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Ch
 func (c *errorCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	msg := e.Message
 	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fields...) {
-		if f.Key == "error" {
+		if f.Key == FieldErr || f.Key == "error" {
 			if err, ok := f.Interface.(error); ok {
 				msg += ": " + err.Error()
 			}

@@ -47,3 +47,9 @@ func New(level, format string) (*zap.Logger, error) {
 func Service(log *zap.Logger, name string) *zap.Logger {
 	return log.With(zap.String(FieldService, name))
 }
+
+// FieldErr is the field name of an error in every service's logs.
+const FieldErr = "err"
+
+// Err is the error field, named err everywhere (zap.Error would name it error).
+func Err(err error) zap.Field { return zap.NamedError(FieldErr, err) }

@@ -3,6 +3,7 @@ package natsx
 import (
 	"context"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,7 +36,7 @@ func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn
 		nats.CustomReconnectDelay(backoff),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil on a deliberate Close or Drain
-				log.Warn("nats disconnected", zap.Error(err))
+				log.Warn("nats disconnected", logx.Err(err))
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
@@ -46,7 +47,7 @@ func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn
 			if s != nil {
 				subject = s.Subject
 			}
-			log.Error("nats async error", zap.String("subject", subject), zap.Error(err))
+			log.Error("nats async error", zap.String("subject", subject), logx.Err(err))
 		}),
 	}
 	if o.User != "" {
@@ -60,7 +61,7 @@ func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn
 		if err == nil {
 			return nc, nil
 		}
-		log.Warn("nats connect failed, retrying", zap.Int("attempt", attempt), zap.Error(err))
+		log.Warn("nats connect failed, retrying", zap.Int("attempt", attempt), logx.Err(err))
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("nats connect to %s: %w (last error: %v)", o.URL, ctx.Err(), err)

@@ -44,7 +44,7 @@ func Main(name string, args []string, define func(*config.Set), run func(context
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log); err != nil {
-		log.Error("exiting", zap.Error(err))
+		log.Error("exiting", logx.Err(err))
 		return 1
 	}
 	return 0

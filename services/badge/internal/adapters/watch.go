@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"github.com/adjoin/adjoin/pkg/logx"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -21,7 +22,7 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 			}
 			ec := &adjoinv1.EntityCounts{}
 			if err := natsx.Decode(nil, e.Value(), ec); err != nil {
-				log.Error("skipping undecodable counts", zap.String("entity", e.Key()), zap.Error(err))
+				log.Error("skipping undecodable counts", zap.String("entity", e.Key()), logx.Err(err))
 				return
 			}
 			view.SetCounts(e.Key(), ec)
@@ -33,7 +34,7 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 			}
 			rec := &adjoinv1.DeviceRecord{}
 			if err := natsx.Decode(nil, e.Value(), rec); err != nil {
-				log.Error("skipping undecodable device record", zap.String("entity", e.Key()), zap.Error(err))
+				log.Error("skipping undecodable device record", zap.String("entity", e.Key()), logx.Err(err))
 				return
 			}
 			view.SetDevice(e.Key(), rec)

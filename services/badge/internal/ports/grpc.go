@@ -4,6 +4,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"github.com/adjoin/adjoin/pkg/logx"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
@@ -131,6 +132,6 @@ func (s *GRPCServer) toStatus(err error) error {
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	}
-	s.Log.Error("badge request failed", zap.Error(err))
+	s.Log.Error("badge request failed", logx.Err(err))
 	return status.Error(codes.Unavailable, err.Error())
 }

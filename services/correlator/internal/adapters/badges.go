@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -32,12 +34,13 @@ type BadgeKV struct {
 
 var _ app.Counter = BadgeKV{}
 
-// maxRetries bounds the compare-and-set loop under contention.
-const maxRetries = 32
+// maxRetries bounds the compare-and-set loop under contention; between attempts a writer
+// backs off for a random time that grows with the attempt, so hot entities settle.
+const maxRetries = 100
 
 // Apply implements app.Counter.
 func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
-	for range maxRetries {
+	for attempt := range maxRetries {
 		ec, rev, err := b.Read(ctx, key)
 		if err != nil {
 			return nil, false, err
@@ -61,8 +64,22 @@ func (b BadgeKV) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links
 		if !isConflict(err) {
 			return nil, false, fmt.Errorf("write counts of %s: %w", key, err)
 		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, false, err
+		}
 	}
 	return nil, false, fmt.Errorf("write counts of %s: still conflicting after %d attempts", key, maxRetries)
+}
+
+// backoff waits up to (attempt+1) ms, capped at 20 ms, at random.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // Read returns the counts stored under key (empty when there are none) and their revision.

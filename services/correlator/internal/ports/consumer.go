@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"sync"
 	"time"
 
@@ -60,14 +61,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
-				c.Log.Warn("fetch failed", zap.Error(err))
+				c.Log.Warn("fetch failed", logx.Err(err))
 				sleep(ctx, time.Second)
 			}
 			continue
 		}
 		c.handleAll(ctx, batch.Messages(), ackWait)
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			c.Log.Debug("fetch ended early", zap.Error(err))
+			c.Log.Debug("fetch ended early", logx.Err(err))
 		}
 	}
 	return nil
@@ -105,20 +106,20 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 	start := time.Now()
 	out, err := c.Correlator.Handle(hctx, &a)
 	if err != nil {
-		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
+		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), logx.Err(err))
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
 	if out.Pending && c.Pending != nil {
 		if err := c.Pending.Put(hctx, &a); err != nil {
-			c.Log.Warn("keeping pending alert failed; will retry", zap.String("alert_id", a.GetId()), zap.Error(err))
+			c.Log.Warn("keeping pending alert failed; will retry", zap.String("alert_id", a.GetId()), logx.Err(err))
 			_ = m.NakWithDelay(time.Second)
 			return
 		}
 	}
 	c.observe(m, out, start)
 	if err := m.Ack(); err != nil {
-		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), zap.Error(err))
+		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), logx.Err(err))
 	}
 	c.Log.Debug("correlated", zap.String("alert_id", a.GetId()), zap.Strings("entities", out.Entities),
 		zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
@@ -142,7 +143,7 @@ func validate(a *adjoinv1.Alert) error {
 func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason string, cause error) {
 	dl := natsx.DeadLetterMsg("correlator", reason, m.Data(), cause.Error(), "subject "+m.Subject())
 	if _, err := c.JS.PublishMsg(ctx, dl); err != nil {
-		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), zap.Error(err))
+		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), logx.Err(err))
 		_ = m.NakWithDelay(5 * time.Second)
 		return
 	}

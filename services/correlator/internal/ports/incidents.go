@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -57,7 +58,7 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 			b.handle(ctx, m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			b.Log.Debug("fetch ended early", zap.Error(err))
+			b.Log.Debug("fetch ended early", logx.Err(err))
 		}
 	}
 	return nil
@@ -77,7 +78,7 @@ func (b *IncidentBuilder) handle(ctx context.Context, m jetstream.Msg) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := b.build(hctx, &c); err != nil {
-		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", c.GetAlert().GetId()), zap.Error(err))
+		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", c.GetAlert().GetId()), logx.Err(err))
 		_ = m.NakWithDelay(time.Second)
 		return
 	}

@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"sync"
 	"time"
 
@@ -55,7 +56,7 @@ func (f *LogonFeed) Start(ctx context.Context) (<-chan struct{}, error) {
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			var ev adjoinv1.Event
 			if err := natsx.Decode(m.Headers(), m.Data(), &ev); err != nil {
-				f.Log.Warn("skipping undecodable event in logon feed", zap.String("subject", m.Subject()), zap.Error(err))
+				f.Log.Warn("skipping undecodable event in logon feed", zap.String("subject", m.Subject()), logx.Err(err))
 			} else {
 				f.Logons.Observe(&ev)
 			}

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -48,7 +49,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 		now := r.Changed()
 		ids, err := r.Pending.IDs(ctx)
 		if err != nil {
-			r.Log.Warn("listing pending alerts failed", zap.Error(err))
+			r.Log.Warn("listing pending alerts failed", logx.Err(err))
 			continue
 		}
 		var retry []string
@@ -80,13 +81,13 @@ func (r *Retrier) retry(ctx context.Context, ids []string) []string {
 		}
 		out, err := r.Correlator.Handle(ctx, a)
 		if err != nil {
-			r.Log.Warn("retrying pending alert failed", zap.String("alert_id", id), zap.Error(err))
+			r.Log.Warn("retrying pending alert failed", zap.String("alert_id", id), logx.Err(err))
 			continue
 		}
 		if !out.Pending {
 			placed = append(placed, id)
 			if err := r.Pending.Done(ctx, id, rev); err != nil {
-				r.Log.Warn("clearing pending alert failed", zap.String("alert_id", id), zap.Error(err))
+				r.Log.Warn("clearing pending alert failed", zap.String("alert_id", id), logx.Err(err))
 			}
 		}
 	}
