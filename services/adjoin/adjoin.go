@@ -29,6 +29,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIntegration(ctx, args[1:], stdout)
 	case "alerts":
 		err = runAlerts(ctx, args[1:], stdout)
+	case "detect":
+		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "reference":
 		fmt.Fprintf(stdout, "## Settings\n%s\n## Metrics\n%s", SettingsReference(), MetricsReference())
 	default:
@@ -59,6 +61,8 @@ Usage:
   adjoin status [flags]            the integration status page: toggles, data, directory, lag
   adjoin integration on|off identity|endpoint
                                    turn one side of the integration on or off
+  adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
+                                   and print each alert as a JSON line (no NATS needed)
   adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -99,12 +100,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	directoryGauges(cfg.Metrics, index)
-	sessions := detect.NewSessions(100_000)
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
-		Detectors:     []detection.Detector{sessions, detect.NewDCSync(adapters.DCLookup{Index: index}, sessions)},
+		Detectors:     Detectors(index),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 		Metrics:       cfg.Metrics,
 	}, log)
@@ -140,4 +140,21 @@ func importLDIF(ctx context.Context, cfg Config, store adapters.DirectoryKV, log
 func directoryGauges(m *metrics.Metrics, ix *directory.Index) {
 	m.DirectoryObjects.WithLabelValues("user").Set(float64(ix.CountKind(adjoinv1.EntityKind_ENTITY_KIND_USER)))
 	m.DirectoryObjects.WithLabelValues("computer").Set(float64(ix.CountKind(adjoinv1.EntityKind_ENTITY_KIND_COMPUTER)))
+}
+
+// Detectors returns a fresh set of the identity-side detectors, in the order they must see
+// each event (state keepers first). index is the directory (may be empty); `adjoin detect`
+// uses the same set offline.
+func Detectors(index *directory.Index) []detection.Detector {
+	sessions := detect.NewSessions(100_000)
+	return []detection.Detector{
+		sessions,
+		detect.NewDCSync(adapters.DCLookup{Index: index}, sessions),
+	}
+}
+
+// ReadLDIF parses an ldifde-style export into directory entities, for tools that load a
+// directory without a running deployment (`adjoin detect --directory-ldif`).
+func ReadLDIF(r io.Reader, netbiosDomain, source string) ([]*adjoinv1.Entity, error) {
+	return ldif.ParseLDIF(r, ldif.Options{NetBIOSDomain: netbiosDomain, Source: source})
 }

@@ -81,14 +81,20 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
-	procs := detect.NewProcesses(100_000)
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectEndpointEvents,
 		Stream:        natsx.StreamEndpointEvents,
-		Detectors:     []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{}},
+		Detectors:     Detectors(),
 		OnEvent:       devices.Seen,
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 		Metrics:       cfg.Metrics,
 	}, log)
+}
+
+// Detectors returns a fresh set of the endpoint-side detectors, state keepers first;
+// `adjoin detect` uses the same set offline.
+func Detectors() []detection.Detector {
+	procs := detect.NewProcesses(100_000)
+	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{}}
 }
