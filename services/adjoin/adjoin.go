@@ -29,6 +29,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIntegration(ctx, args[1:], stdout)
 	case "alerts":
 		err = runAlerts(ctx, args[1:], stdout)
+	case "ingest":
+		err = runIngest(ctx, args[1:], stdout, stderr)
 	case "detect":
 		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "reference":
@@ -61,6 +63,8 @@ Usage:
   adjoin status [flags]            the integration status page: toggles, data, directory, lag
   adjoin integration on|off identity|endpoint
                                    turn one side of the integration on or off
+  adjoin ingest dc|endpoint [flags] FILE...
+                                   replay files into a running deployment, with progress
   adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
                                    and print each alert as a JSON line (no NATS needed)
   adjoin reference                 every setting of every binary and every metric, as markdown

@@ -62,3 +62,23 @@ func TestCLIAgainstDevStack(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestReplaysThroughTheStack(t *testing.T) {
+	s := startStack(t)
+	file := sample.Dir(t) + "/otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json"
+	_, errOut, code := run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--quiet", file)
+	if code != 0 || !strings.Contains(errOut, "ingested 869 events (0 already stored, 0 lines refused)") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	s.settled(t)
+	if got := s.badge(t, `THESHIRE\pgustavo`).GetIdentity().GetTotal(); got != 1 {
+		t.Errorf("pgustavo identity total = %d after adjoin ingest, want 1", got)
+	}
+	_, errOut, code = run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--quiet", file)
+	if code != 0 || !strings.Contains(errOut, "ingested 869 events (869 already stored") {
+		t.Errorf("second ingest: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code = run(t, "ingest", "dc", "--nats-url", "nats://127.0.0.1:1", "--connect-timeout", "1s", file); code != 1 || !strings.Contains(errOut, "is the stack running?") {
+		t.Errorf("unreachable NATS: exit %d: %s", code, errOut)
+	}
+}

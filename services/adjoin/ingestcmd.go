@@ -1,0 +1,147 @@
+package adjoin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// runIngest replays files through the same path as the ingestor's HTTP intake: every line is
+// parsed, stored on the side's event stream (acknowledged by JetStream), and the running
+// ingestor's detectors raise alerts from there. It shows progress (lines, events/s, alerts so
+// far) on stderr and a summary at the end.
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "dc" && args[0] != "endpoint") {
+		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
+	}
+	side := args[0]
+	var url, format string
+	var quiet bool
+	var connectTimeout time.Duration
+	s := config.New("adjoin ingest " + side)
+	s.Duration(&connectTimeout, "connect-timeout", 5*time.Second, "how long to try reaching NATS")
+	s.String(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server URL of the deployment")
+	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx or ecs (default: detected per line)")
+	s.Bool(&quiet, "quiet", false, "no progress line")
+	if done, err := parse(s, args[1:], stdout); done || err != nil {
+		return err
+	}
+	if len(s.Args()) == 0 {
+		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
+	}
+	service, prefix, alertSubjects := "dcingest", natsx.SubjectDCEvents, natsx.SubjectIdentityAlerts+".>"
+	if side == "endpoint" {
+		service, prefix, alertSubjects = "endpointingest", natsx.SubjectEndpointEvents, natsx.SubjectEndpointAlerts+".>"
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	nc, err := natsx.Connect(cctx, natsx.ConnectOptions{URL: url, Name: "adjoin-ingest"}, zap.NewNop())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("nats-url %s: %w (is the stack running?)", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	alertsBefore, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
+	h := &intake.Handler{JS: js, Service: service, Parse: intake.ParseWindows, Log: zap.NewNop(),
+		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(prefix, ev) }}
+
+	var lines atomic.Int64
+	start := time.Now()
+	stop := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if !quiet {
+					alerts, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
+					n := lines.Load()
+					fmt.Fprintf(stderr, "\r%d lines, %.0f events/s, %d alerts so far   ", n,
+						float64(n)/time.Since(start).Seconds(), alerts-alertsBefore)
+				}
+			}
+		}
+	}()
+	var total intake.Response
+	for _, name := range s.Args() {
+		f, err := os.Open(name)
+		if err != nil {
+			close(stop)
+			<-progressDone
+			return err
+		}
+		resp, err := h.Ingest(ctx, &lineCounter{r: f, n: &lines}, format, "file:"+name)
+		f.Close()
+		total.Accepted += resp.Accepted
+		total.Duplicates += resp.Duplicates
+		for _, r := range resp.Rejected {
+			if len(total.Rejected) < 20 {
+				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
+			}
+			total.Rejected = append(total.Rejected, r)
+		}
+		if err != nil {
+			close(stop)
+			<-progressDone
+			return fmt.Errorf("%s: %w (lines before the error are stored; resending is safe)", name, err)
+		}
+	}
+	close(stop)
+	<-progressDone
+	took := time.Since(start)
+	// Give the ingestor's detectors a moment to turn the last events into alerts.
+	time.Sleep(time.Second)
+	alerts, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
+	fmt.Fprintf(stderr, "\ningested %d events (%d already stored, %d lines refused) in %s, %.0f events/s; %d new alerts so far\n",
+		total.Accepted, total.Duplicates, len(total.Rejected), took.Round(time.Millisecond),
+		float64(total.Accepted)/max(took.Seconds(), 1e-9), alerts-alertsBefore)
+	return nil
+}
+
+// lineCounter counts the lines read through it.
+type lineCounter struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
+	return n, err
+}
+
+func countSubjects(ctx context.Context, js jetstream.JetStream, stream, filter string) (uint64, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}
