@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/config"
@@ -12,6 +14,8 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/tail"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -23,12 +27,17 @@ type ServiceConfig struct {
 	// Listener, when set, is used instead of listening on HTTPAddr.
 	Listener      net.Listener
 	ShutdownGrace time.Duration
+	// Tail lists file patterns (globs) to follow; their offsets persist in adjoin_status.
+	Tail     string
+	TailPoll time.Duration
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
 func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.String(&c.HTTPAddr, "http-addr", defaultAddr, "address of the HTTP intake (POST /v1/events), /healthz and /readyz")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 15*time.Second, "time allowed for requests in flight at shutdown")
+	s.String(&c.Tail, "tail", "", "comma-separated file patterns to follow (NDJSON event logs), e.g. /var/log/dc/*.json")
+	s.Duration(&c.TailPoll, "tail-poll", time.Second, "how often followed files are checked for new lines")
 }
 
 // Validate names the first bad HTTP setting.
@@ -38,6 +47,13 @@ func (c ServiceConfig) Validate() error {
 		return errors.New("http-addr: required")
 	case c.ShutdownGrace <= 0:
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
+	case c.Tail != "" && c.TailPoll <= 0:
+		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
+	}
+	for _, p := range splitList(c.Tail) {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("tail: pattern %q: %w", p, err)
+		}
 	}
 	return nil
 }
@@ -62,10 +78,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		return err
 	}
 	mux := httpx.NewMux(p.Ready, p.Metrics.Handler())
-	mux.Handle("/v1/events", &Handler{
+	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseWindows, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
-	})
+	}
+	mux.Handle("/v1/events", handler)
 	runner := &detection.Runner{
 		JS: js, Stream: p.Stream, Durable: p.Service + "-detect", Service: p.Service,
 		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics,
@@ -73,9 +90,29 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })
+	if patterns := splitList(cfg.Tail); len(patterns) > 0 {
+		statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
+		if err != nil {
+			return fmt.Errorf("tail offsets: %w", err)
+		}
+		t := &tail.Tailer{Patterns: patterns, Poll: cfg.TailPoll, Log: log, Handle: TailHandler(handler, ""),
+			Store: tail.KVStore{KV: statusKV, Prefix: "tail." + p.Service + "."}}
+		g.Go(func() error { return t.Run(gctx) })
+		log.Info("following files", zap.Strings("patterns", patterns))
+	}
 	g.Go(func() error {
 		p.Metrics.PollConsumers(gctx, js, p.Service, 5*time.Second, metrics.Consumer{Stream: p.Stream, Name: runner.Durable})
 		return nil
 	})
 	return g.Wait()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
