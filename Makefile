@@ -5,7 +5,7 @@ BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
 
-.PHONY: run test test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
+.PHONY: bench-ingest run test test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
@@ -69,6 +69,7 @@ bench:
 	$(BENCH) -bench 'Correlator/throughput' -benchtime=10000x ./
 	$(BENCH) -bench 'Correlator/latency' -benchtime=500x ./
 	$(MAKE) bench-badge
+	$(MAKE) bench-ingest
 
 ## bench-badge: GetBadge QPS and p50/p99 latency of badge.Run at concurrency 1, 16 and 64 (Shire
 ## directory + 10k users), against a minimal gRPC server in the same run, with the ratios; ~30s
@@ -76,3 +77,8 @@ bench:
 BADGE_BENCHTIME ?= 10000x
 bench-badge:
 	cd services/badge && go test -run '^$$' -bench '^BenchmarkGetBadge$$' -benchtime=$(BADGE_BENCHTIME) -timeout 3m .
+
+## bench-ingest: parse + detect per core and the whole intake-to-JetStream path, on the largest sample
+bench-ingest:
+	cd services/adjoin && go test -run '^$$' -bench 'ParseDetect' -benchtime=20000x ./
+	cd services/adjoin && go test -run '^$$' -bench 'IntakeToJetStream' -benchtime=5x ./
