@@ -36,11 +36,12 @@ type detectSummary struct {
 // so DC and endpoint events may be mixed in one file. Lines that cannot be read are reported on
 // stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ldifFile, netbios, format string
+	var ldifFile, netbios, format, honeytokens string
 	s := config.New("adjoin detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx or ecs (default: detected per line)")
+	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			index.Put(e)
 		}
 	}
-	detectors := append(dcingest.Detectors(index), endpointingest.Detectors()...)
+	detectors := append(dcingest.Detectors(index, dcingest.SplitList(honeytokens)...), endpointingest.Detectors()...)
 	sum := detectSummary{alerts: map[string]int{}}
 	var alerts []*adjoinv1.Alert
 	start := time.Now()

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -41,6 +42,9 @@ type Config struct {
 	// LDIFData is used instead of LDIFFile when set (the demo directory of adjoin dev).
 	LDIFData      []byte
 	NetBIOSDomain string
+	// Honeytokens are decoy accounts (sAMAccountName, DOMAIN\sam, UPN, SID, objectGUID or DN)
+	// whose any use is an alert.
+	Honeytokens string
 }
 
 // Flags defines the settings on s.
@@ -49,6 +53,7 @@ func (c *Config) Flags(s *config.Set) {
 	c.HTTP.Flags(s, ":8081")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF export of on-prem AD users and computers, loaded on start")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name (default: first DC= label of each DN, upper-cased)")
+	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
 }
 
 // Validate reports the first bad setting by name.
@@ -104,7 +109,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
-		Detectors:     Detectors(index),
+		Detectors:     Detectors(index, SplitList(cfg.Honeytokens)...),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 		Metrics:       cfg.Metrics,
 	}, log)
@@ -145,12 +150,29 @@ func directoryGauges(m *metrics.Metrics, ix *directory.Index) {
 // Detectors returns a fresh set of the identity-side detectors, in the order they must see
 // each event (state keepers first). index is the directory (may be empty); `adjoin detect`
 // uses the same set offline.
-func Detectors(index *directory.Index) []detection.Detector {
+func Detectors(index *directory.Index, honeytokens ...string) []detection.Detector {
 	sessions := detect.NewSessions(100_000)
 	return []detection.Detector{
 		sessions,
 		detect.NewDCSync(adapters.DCLookup{Index: index}, sessions),
+		detect.NewSAMREnumeration(sessions),
+		detect.NewShareEnumeration(),
+		detect.NewGroupEnumeration(sessions),
+		detect.NewAccountEnumeration(),
+		detect.NewTGSHostEnumeration(),
+		detect.NewHoneytokenAccess(sessions, honeytokens...),
 	}
+}
+
+// SplitList splits a comma-separated setting, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ReadLDIF parses an ldifde-style export into directory entities, for tools that load a

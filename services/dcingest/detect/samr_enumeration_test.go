@@ -1,0 +1,86 @@
+package detect
+
+import (
+	"testing"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+)
+
+func samrDetector(s *Sessions) detection.Detector { return NewSAMREnumeration(s) }
+
+func TestSAMREnumerationOnRecordings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		file string
+		mk   func(*Sessions) detection.Detector
+		want []reconWant
+	}{
+		{
+			name: "S7 net user /domain by pgustavo from WORKSTATION5: 5145 samr + 4661 SAM_DOMAIN 0xf01ff in one session",
+			file: "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json",
+			mk:   samrDetector,
+			want: []reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "mordordc.theshire.local", evidence: 2}},
+		},
+		{
+			name: "S7 without a session table: the 4661 still folds into the 5145's alert",
+			file: "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json",
+			mk:   func(*Sessions) detection.Detector { return NewSAMREnumeration(nil) },
+			want: []reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "mordordc.theshire.local", evidence: 2}},
+		},
+		{
+			name: "S6 machine accounts WEC$ and WORKSTATION5$ open samr and SAM_DOMAIN (0x20094): silent",
+			file: "otrf/host/covenant_sharpsc_create_dcerpc_smb_svcctl_2020-08-06022635.json",
+			mk:   samrDetector,
+		},
+		{
+			name: "S1 DCSync: no SAMR",
+			file: "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json",
+			mk:   samrDetector,
+		},
+		{
+			name: "S8 LDAP group recon: no SAMR on the DC",
+			file: "otrf/host/covenant_getdomaingroup_ldap_searchrequest_domain_admins_2020-09-22141005.json",
+			mk:   samrDetector,
+		},
+		{
+			name: "S13 PsExec 5145 on ADMIN$ and the IPC$ PSEXESVC pipes by admmig: silent",
+			file: "evtx-to-mitre-attack/ndjson/ID4688,4697,5140-5145 PSexec remote execution + admin share.json",
+			mk:   samrDetector,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reconCheck(t, reconRun(t, tt.file, tt.mk), "samr-enumeration", []string{"T1087.002"}, tt.want)
+		})
+	}
+}
+
+func TestSAMREnumerationAccessMask(t *testing.T) {
+	t.Parallel()
+	// Hand-written: no recording has a user's SAM_DOMAIN open without the listing right.
+	events := reconParse(t,
+		`{"EventID":4661,"Channel":"Security","Hostname":"MORDORDC.theshire.local","EventTime":"2020-09-21 19:35:37","@timestamp":"2020-09-21T23:35:39.962Z","SubjectUserName":"pgustavo","SubjectDomainName":"THESHIRE","SubjectUserSid":"S-1-5-21-1-2-3-1104","SubjectLogonId":"0x69a2695","ObjectServer":"Security Account Manager","ObjectType":"SAM_DOMAIN","ObjectName":"DC=theshire,DC=local","AccessMask":"0x20094"}`,
+	)
+	if alerts := reconRunEvents(events, samrDetector); len(alerts) != 0 {
+		t.Errorf("0x20094 (no DOMAIN_LIST_ACCOUNTS) alerted: %v", alerts)
+	}
+	all := func(*Sessions) detection.Detector { d := NewSAMREnumeration(nil); d.DomainAccess = 0; return d }
+	if alerts := reconRunEvents(events, all); len(alerts) != 1 {
+		t.Errorf("DomainAccess 0 gave %d alerts, want 1", len(alerts))
+	}
+}
+
+func TestSAMREnumerationAlertIDIsStableAcrossReplays(t *testing.T) {
+	t.Parallel()
+	file := "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json"
+	if a, b := reconIDs(reconRun(t, file, samrDetector)), reconIDs(reconRun(t, file, samrDetector)); a == "" || a != b {
+		t.Fatalf("ids differ between replays: %s vs %s", a, b)
+	}
+}
+
+func TestSAMREnumerationBackground(t *testing.T) {
+	t.Parallel()
+	reconLogBackground(t, samrDetector)
+}
