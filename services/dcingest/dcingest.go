@@ -161,6 +161,10 @@ func Detectors(index *directory.Index, honeytokens ...string) []detection.Detect
 		detect.NewAccountEnumeration(),
 		detect.NewTGSHostEnumeration(),
 		detect.NewHoneytokenAccess(sessions, honeytokens...),
+		detect.NewPasswordSpray(),
+		detect.NewPasswordBruteForce(),
+		detect.NewKerberoasting(),
+		detect.NewASREPRoasting(),
 	}
 }
 

@@ -1,0 +1,109 @@
+package detect
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// PasswordBruteForce raises an alert when one account fails to authenticate many times within
+// a window (T1110.001): passwords guessed against a single account, from one source or from
+// several. It counts the same failures as PasswordSpray (4771/4768 bad password or revoked
+// account, 4776, 4625), per account, whatever the source.
+//
+// Every failed event counts, so one NTLM attempt logged both by a member server (4625) and by
+// the DC (4776) counts twice. A device retrying a stale password (a phone after a password
+// change) looks the same as a slow brute force and is the usual false positive.
+type PasswordBruteForce struct {
+	// Threshold is how many failures one account must have within Window (default 20).
+	Threshold int
+	// Window is the sliding window of event time (default 5 minutes).
+	Window time.Duration
+	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
+	KerberosFailures map[uint64]bool
+	// MaxKeys bounds the accounts tracked at once (default 10 000).
+	MaxKeys int
+	// MaxEvidence bounds the events kept as evidence per alert (default 100).
+	MaxEvidence int
+	// MaxSources bounds the source computers named as entities of one alert (default 10).
+	MaxSources int
+
+	burst  *detection.Burst
+	recent *credAccessRecent
+	cap    credAccessCap
+}
+
+// NewPasswordBruteForce returns the detector with its defaults.
+func NewPasswordBruteForce() *PasswordBruteForce {
+	return &PasswordBruteForce{
+		Threshold:        20,
+		Window:           5 * time.Minute,
+		KerberosFailures: credAccessFailureCodes(),
+		MaxKeys:          10_000,
+		MaxEvidence:      100,
+		MaxSources:       10,
+	}
+}
+
+// Name implements detection.Detector.
+func (d *PasswordBruteForce) Name() string { return "password-brute-force" }
+
+// Detect implements detection.Detector.
+func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	at, ok := credAccessAttemptOf(ev, d.KerberosFailures)
+	if !ok || !at.Failed {
+		return nil
+	}
+	if d.burst == nil {
+		d.burst = &detection.Burst{Window: d.Window, Threshold: d.Threshold, MaxKeys: d.MaxKeys}
+		d.recent = &credAccessRecent{Window: d.Window, PerKey: d.Threshold, MaxKeys: d.MaxKeys}
+	}
+	key, t := at.Account.key(), ev.GetTime().AsTime()
+	// Burst counts distinct values; every failed event is one value.
+	ep := d.burst.Add(key, bruteForceEventKey(ev), t)
+	item := credAccessItem{At: t, Attempt: at, Evidence: credAccessEvidence(ev, sprayEvidenceSummary(ev, at), at.keys...)}
+	items, _ := d.recent.observe(key, item, ep)
+	if !ep.Active {
+		return nil
+	}
+	id := natsx.HashID(d.Name(), key, credAccessEpisode(ep.Start))
+	var evidence []*adjoinv1.Evidence
+	for _, it := range items[:d.cap.take(id, len(items), d.MaxEvidence)] {
+		evidence = append(evidence, it.Evidence)
+	}
+	refs := []*adjoinv1.EntityRef{at.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET)}
+	var sources []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
+			refs = append(refs, c)
+		}
+		s := it.Attempt.Source
+		if seen[s.key()] {
+			continue
+		}
+		seen[s.key()] = true
+		sources = append(sources, s.String())
+		if d.MaxSources <= 0 || len(sources) <= d.MaxSources {
+			refs = append(refs, s.ref())
+		}
+	}
+	refs = append(refs, credAccessDC(ev))
+	desc := fmt.Sprintf("%s failed to authenticate %d or more times within %s from %s, the pattern of password guessing against one account; recorded by %s.",
+		at.Account, ep.Distinct, d.Window, strings.Join(sources, ", "), ev.GetHost())
+	a := credAccessAlert(id, d.Name(), "Password brute force against "+at.Account.Sam, desc,
+		adjoinv1.Severity_SEVERITY_MEDIUM, "T1110.001", ev, items[0].At, evidence)
+	a.Entities = credAccessEntities(refs...)
+	return []*adjoinv1.Alert{a}
+}
+
+// bruteForceEventKey tells one event from every other: its host, record number and time.
+func bruteForceEventKey(ev *adjoinv1.Event) string {
+	return ev.GetHost() + "|" + strconv.Itoa(int(ev.GetEventId())) + "|" + strconv.FormatInt(ev.GetRecordId(), 10) +
+		"|" + strconv.FormatInt(ev.GetTime().AsTime().UnixNano(), 10)
+}

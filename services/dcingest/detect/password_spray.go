@@ -1,0 +1,185 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// PasswordSpray raises an alert when one source fails to authenticate as many distinct
+// accounts within a window (T1110.003): a few passwords tried against many accounts, which
+// stays under every account's lockout threshold. It counts Kerberos pre-authentication
+// failures (4771 wrong password, 4768/4771 revoked account), NTLM failures on the DC (4776)
+// and failed logons on any host (4625); attempts against names that do not exist are left to
+// account-enumeration.
+//
+// A source is the client address, or the client's workstation name when the event has no
+// address (4776, local 4625). One alert per source and burst episode. An account that then
+// authenticates successfully from the same source during the episode (4768 with
+// pre-authentication, 4776, network 4624) gets an alert of its own, with that account as the
+// actor: the spray probably found its password.
+//
+// Busy front ends that authenticate on behalf of many users (Exchange, ADFS, VPN/RADIUS,
+// terminal servers) can reach the threshold on ordinary typing mistakes; raise Threshold or
+// filter them upstream.
+type PasswordSpray struct {
+	// Threshold is how many distinct accounts must fail from one source within Window
+	// (default 10).
+	Threshold int
+	// Window is the sliding window of event time (default 10 minutes).
+	Window time.Duration
+	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
+	KerberosFailures map[uint64]bool
+	// MaxKeys bounds the sources tracked at once (default 10 000).
+	MaxKeys int
+	// MaxEvidence bounds the events kept as evidence per alert (default 100).
+	MaxEvidence int
+	// MaxTargets bounds the attacked accounts named as entities of one alert (default 25).
+	MaxTargets int
+
+	burst  *detection.Burst
+	recent *credAccessRecent
+	cap    credAccessCap
+}
+
+// NewPasswordSpray returns the detector with its defaults.
+func NewPasswordSpray() *PasswordSpray {
+	return &PasswordSpray{
+		Threshold:        10,
+		Window:           10 * time.Minute,
+		KerberosFailures: credAccessFailureCodes(),
+		MaxKeys:          10_000,
+		MaxEvidence:      100,
+		MaxTargets:       25,
+	}
+}
+
+// Name implements detection.Detector.
+func (d *PasswordSpray) Name() string { return "password-spray" }
+
+// Detect implements detection.Detector.
+func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	at, ok := credAccessAttemptOf(ev, d.KerberosFailures)
+	if !ok {
+		return nil
+	}
+	if d.burst == nil {
+		d.burst = &detection.Burst{Window: d.Window, Threshold: d.Threshold, MaxKeys: d.MaxKeys}
+		d.recent = &credAccessRecent{Window: d.Window, PerKey: 4 * d.Threshold, MaxKeys: d.MaxKeys}
+	}
+	src, t := at.Source.key(), ev.GetTime().AsTime()
+	item := credAccessItem{At: t, Attempt: at, Evidence: credAccessEvidence(ev, sprayEvidenceSummary(ev, at), at.keys...)}
+	if !at.Failed {
+		if at.Account.machine() {
+			// A machine account logging on from the spraying host is that host itself.
+			return nil
+		}
+		start, active := d.recent.follow(src, item)
+		if !active {
+			return nil
+		}
+		return []*adjoinv1.Alert{d.successAlert(ev, src, start, item)}
+	}
+	ep := d.burst.Add(src, at.Account.key(), t)
+	items, fresh := d.recent.observe(src, item, ep)
+	if !ep.Active {
+		return nil
+	}
+	id := natsx.HashID(d.Name(), src, credAccessEpisode(ep.Start))
+	var failures, successes []credAccessItem
+	for _, it := range items {
+		if it.Attempt.Failed {
+			failures = append(failures, it)
+		} else {
+			successes = append(successes, it)
+		}
+	}
+	var evidence []*adjoinv1.Evidence
+	for _, it := range failures[:d.cap.take(id, len(failures), d.MaxEvidence)] {
+		evidence = append(evidence, it.Evidence)
+	}
+	refs := []*adjoinv1.EntityRef{at.Source.ref(), credAccessDC(ev)}
+	var names []string
+	seen := map[string]bool{}
+	for _, it := range failures {
+		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
+			refs = append(refs, c)
+		}
+		acct := it.Attempt.Account
+		if seen[acct.key()] {
+			continue
+		}
+		seen[acct.key()] = true
+		names = append(names, acct.Sam)
+		if d.MaxTargets <= 0 || len(names) <= d.MaxTargets {
+			refs = append(refs, acct.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET))
+		}
+	}
+	desc := fmt.Sprintf("%s failed to authenticate as %d or more distinct accounts within %s (%s), the pattern of a password spray; recorded by %s.",
+		at.Source, ep.Distinct, d.Window, sprayList(names, 10), ev.GetHost())
+	if caller := at.Caller; !caller.empty() {
+		desc += " The logons were requested by " + caller.String() + "."
+	}
+	a := credAccessAlert(id, d.Name(), "Password spray from "+at.Source.String(), desc,
+		adjoinv1.Severity_SEVERITY_MEDIUM, "T1110.003", ev, failures[0].At, evidence)
+	a.Entities = credAccessEntities(refs...)
+	out := []*adjoinv1.Alert{a}
+	if fresh {
+		for _, it := range successes {
+			out = append(out, d.successAlert(ev, src, ep.Start, it))
+		}
+	}
+	return out
+}
+
+// successAlert reports an account that authenticated from a source during its spray episode.
+// The event is the one that logged the success, except for successes remembered from before
+// the threshold was reached.
+func (d *PasswordSpray) successAlert(ev *adjoinv1.Event, src string, episode time.Time, it credAccessItem) *adjoinv1.Alert {
+	acct := it.Attempt.Account
+	id := natsx.HashID(d.Name(), "success", src, credAccessEpisode(episode), acct.key())
+	var evidence []*adjoinv1.Evidence
+	if d.cap.take(id, 1, d.MaxEvidence) == 1 {
+		evidence = []*adjoinv1.Evidence{it.Evidence}
+	}
+	desc := fmt.Sprintf("%s authenticated successfully from %s (%s, recorded by %s) while that source was spraying passwords; the spray probably found this account's password.",
+		acct, it.Attempt.Source, it.Evidence.GetSummary(), it.Evidence.GetHost())
+	a := credAccessAlert(id, d.Name(), "Successful logon from a password-spraying source: "+acct.Sam, desc,
+		adjoinv1.Severity_SEVERITY_HIGH, "T1110.003", ev, it.At, evidence)
+	a.FirstActivity, a.LastActivity, a.UpdatedTime = it.Evidence.GetTime(), it.Evidence.GetTime(), it.Evidence.GetTime()
+	a.Entities = credAccessEntities(
+		acct.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
+		it.Attempt.Source.ref(),
+		sprayHostRef(it.Evidence.GetHost()),
+	)
+	return a
+}
+
+// sprayEvidenceSummary is one line per attempt: "4771 admin-hacker failed (0x18) from 10.23.123.11".
+func sprayEvidenceSummary(ev *adjoinv1.Event, at credAccessAttempt) string {
+	verdict := "failed"
+	if !at.Failed {
+		verdict = "succeeded"
+	}
+	return fmt.Sprintf("%d %s %s (%s) from %s", ev.GetEventId(), at.Account, verdict, at.Result, at.Source)
+}
+
+// sprayList names up to n accounts, with a count of the rest.
+func sprayList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// sprayHostRef is the host that logged an event, as a target.
+func sprayHostRef(host string) *adjoinv1.EntityRef {
+	if host == "" {
+		return nil
+	}
+	return detection.HostRef(host, adjoinv1.EntityRole_ENTITY_ROLE_TARGET)
+}
