@@ -16,6 +16,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/svcmain"
@@ -125,16 +126,23 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	view := app.NewView()
-	if err := store.Follow(ctx, view, log); err != nil {
-		return err
-	}
+	// The watchers run under their own context so that they can be started again after NATS
+	// comes back: a watcher only notices a lost server after missing heartbeats, which would
+	// leave badges stale for tens of seconds while health already says SERVING.
 	index := directory.NewIndex()
 	var dirChanged atomic.Int64
 	index.OnChange = func(key string) {
 		dirChanged.Store(time.Now().UnixNano())
 		view.Changed(key)
 	}
-	if err := index.Follow(ctx, dirKV, log); err != nil {
+	watchers := &watchers{ctx: ctx, log: log, follow: func(wctx context.Context) error {
+		if err := store.Follow(wctx, view, log); err != nil {
+			return err
+		}
+		return index.Follow(wctx, dirKV, log)
+	}}
+	defer watchers.stop()
+	if err := watchers.start(); err != nil {
 		return err
 	}
 	counts, devices := view.Size()
@@ -229,6 +237,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		case <-tick.C:
 			if up := nc.IsConnected(); up != serving {
 				serving = up
+				if up {
+					if err := watchers.start(); err != nil {
+						log.Warn("restarting the bucket watchers failed", logx.Err(err))
+					}
+				}
 				setHealth(up)
 				log.Warn("health changed with the NATS connection", zap.Bool("serving", up))
 			}
@@ -247,4 +260,26 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		srv.Stop()
 	}
 	return nil
+}
+
+// watchers runs the bucket watchers under a context of their own, so they can be restarted.
+type watchers struct {
+	ctx    context.Context
+	log    *zap.Logger
+	follow func(context.Context) error
+	cancel context.CancelFunc
+}
+
+// start stops the running watchers, if any, and starts new ones; it returns once they loaded.
+func (w *watchers) start() error {
+	w.stop()
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.cancel = cancel
+	return w.follow(ctx)
+}
+
+func (w *watchers) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
 }

@@ -211,14 +211,10 @@ func TestViewWithoutNATS(t *testing.T) {
 // TestViewAfterNATSRestart: when NATS comes back (same store), health is SERVING again and the
 // watchers resume, so writes made after the restart reach the badges.
 //
-// Health is back within a second, but the bucket watchers (ordered push consumers) only notice
-// that their consumer is gone after missing idle heartbeats: about 20s during which the view
-// is stale while health says SERVING. The bound below accepts that; tighten it once the
-// watchers are restarted on reconnect.
+// The bucket watchers (ordered push consumers) would only notice that their consumer is gone
+// after missing idle heartbeats, about 20s of stale badges while health says SERVING; the
+// service restarts them when the connection comes back, so the change arrives within seconds.
 func TestViewAfterNATSRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes ~20s: the watchers resume after missed heartbeats")
-	}
 	t.Parallel()
 	dir := t.TempDir()
 	srv, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Port: -1})
@@ -268,7 +264,7 @@ func TestViewAfterNATSRestart(t *testing.T) {
 	h.badges = h.nats.KV(t, natsx.BucketBadges)
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH),
 		alert("dc-2", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_LOW)))
-	eventually(t, 40*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		return sideIs(b.GetIdentity(), true, reasonNone, 2)
 	}))
 	t.Logf("write after the restart visible %s after the restart", time.Since(start).Round(10*time.Millisecond))
