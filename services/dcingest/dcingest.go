@@ -152,9 +152,10 @@ func directoryGauges(m *metrics.Metrics, ix *directory.Index) {
 // uses the same set offline.
 func Detectors(index *directory.Index, honeytokens ...string) []detection.Detector {
 	sessions := detect.NewSessions(100_000)
+	dir := adapters.DCLookup{Index: index}
 	return []detection.Detector{
 		sessions,
-		detect.NewDCSync(adapters.DCLookup{Index: index}, sessions),
+		detect.NewDCSync(dir, sessions),
 		detect.NewSAMREnumeration(sessions),
 		detect.NewShareEnumeration(),
 		detect.NewGroupEnumeration(sessions),
@@ -165,6 +166,12 @@ func Detectors(index *directory.Index, honeytokens ...string) []detection.Detect
 		detect.NewPasswordBruteForce(),
 		detect.NewKerberoasting(),
 		detect.NewASREPRoasting(),
+		detect.NewRemoteServiceCreation(),
+		detect.NewPassTheHash(),
+		detect.NewOverpassTheHash(),
+		detect.NewDCSyncRightsGranted(sessions),
+		detect.NewGoldenTicket(dir),
+		detect.NewPrivilegedGroupAddition(sessions),
 	}
 }
 

@@ -19,3 +19,12 @@ func (d DCLookup) IsDomainController(domain, sam string) (isDC, known bool) {
 	}
 	return entity.IsDomainController(m.Entity), true
 }
+
+// KnowsAccount answers detect.AccountKnower from the directory index: haveDirectory is false
+// while the directory is empty, so detectors do not take every account for unknown.
+func (d DCLookup) KnowsAccount(domain, sam string) (known, haveDirectory bool) {
+	if d.Index.Len() == 0 {
+		return false, false
+	}
+	return d.Index.Resolve(&adjoinv1.EntityRef{SamAccountName: sam, Domain: domain}).Entity != nil, true
+}

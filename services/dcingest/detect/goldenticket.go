@@ -1,0 +1,245 @@
+package detect
+
+import (
+	"strings"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/winevent"
+)
+
+// AccountKnower answers whether the directory knows an account. haveDirectory is false when no
+// directory is available (nothing synced yet, or none configured), in which case known means
+// nothing.
+type AccountKnower interface {
+	KnowsAccount(domain, sam string) (known, haveDirectory bool)
+}
+
+// GoldenTicket raises an alert on the signs of a forged TGT (mimikatz kerberos::golden,
+// Impacket ticketer), whose PAC names whatever user and RID the attacker chose:
+//
+//   - a service ticket (4769) for an account that got no TGT (4768) from that address within
+//     TGTWindow, and that the directory does not know. Without a directory only the missing
+//     TGT is left, a weak sign (the TGT may come from another DC or before the detector
+//     started), so it is reported low and only after WarmUp of observed time;
+//   - a logon (4624 Kerberos) or share access (5140) by a domain account name the directory
+//     does not know. Without a directory, only a RID-500 SID under a name other than
+//     Administrator and other than the name the KDC gave that SID in a 4768 is reported, low
+//     (mimikatz uses RID 500 by default; a renamed Administrator looks the same).
+//
+// Accounts of the host itself (local accounts, NT AUTHORITY) are never checked.
+type GoldenTicket struct {
+	// TGTWindow is how long a TGT seen from an address covers service tickets for the same
+	// account from it (default 10 h, the default TGT lifetime).
+	TGTWindow time.Duration
+	// WarmUp is how much event time must have been observed before a missing TGT counts
+	// without a directory (default 10 h, one TGT lifetime).
+	WarmUp time.Duration
+	// Episode is how long further events of the same account from the same address stay in
+	// one alert (default 1 h).
+	Episode time.Duration
+	// MaxTGTs bounds the remembered TGTs and RID-500 names (default 100000).
+	MaxTGTs int
+
+	dir      AccountKnower
+	tgts     map[string]time.Time // account|ip -> last TGT
+	tgtOrder []string
+	names500 map[string]string // RID-500 SID -> name in a 4768
+	first    time.Time
+	bursts   *detection.Burst
+}
+
+// NewGoldenTicket returns the detector. dir (may be nil: no directory) tells which accounts
+// exist.
+func NewGoldenTicket(dir AccountKnower) *GoldenTicket {
+	return &GoldenTicket{TGTWindow: 10 * time.Hour, WarmUp: 10 * time.Hour, Episode: time.Hour, MaxTGTs: 100000, dir: dir}
+}
+
+// Name implements detection.Detector.
+func (d *GoldenTicket) Name() string { return "golden-ticket" }
+
+// Detect implements detection.Detector.
+func (d *GoldenTicket) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	if !detection.IsSecurity(ev) {
+		return nil
+	}
+	t := ev.GetTime().AsTime()
+	if d.first.IsZero() || t.Before(d.first) {
+		d.first = t
+	}
+	switch ev.GetEventId() {
+	case 4768:
+		d.observeTGT(ev)
+	case 4769:
+		return d.serviceTicket(ev)
+	case 4624, 5140:
+		return d.logon(ev)
+	}
+	return nil
+}
+
+func (d *GoldenTicket) lookup(domain, sam string) (known, haveDirectory bool) {
+	if d.dir == nil {
+		return false, false
+	}
+	return d.dir.KnowsAccount(domain, sam)
+}
+
+func (d *GoldenTicket) observeTGT(ev *adjoinv1.Event) {
+	f := ev.GetFields()
+	if status, err := winevent.ParseHex(f["Status"]); err != nil || status != 0 {
+		return
+	}
+	_, sam := entity.SplitAccount(f["TargetUserName"])
+	if sam == "" {
+		return
+	}
+	key := sam + "|" + adjRemoteIP(f["IpAddress"])
+	if d.tgts == nil {
+		d.tgts, d.names500 = map[string]time.Time{}, map[string]string{}
+	}
+	if _, ok := d.tgts[key]; !ok {
+		d.tgtOrder = append(d.tgtOrder, key)
+	}
+	d.tgts[key] = ev.GetTime().AsTime()
+	for d.MaxTGTs > 0 && len(d.tgtOrder) > d.MaxTGTs {
+		delete(d.tgts, d.tgtOrder[0])
+		d.tgtOrder = d.tgtOrder[1:]
+	}
+	if sid := entity.NormalizeSID(f["TargetSid"]); strings.HasSuffix(sid, "-500") && (len(d.names500) < d.MaxTGTs || d.MaxTGTs <= 0) {
+		d.names500[sid] = sam
+	}
+}
+
+func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	f := ev.GetFields()
+	if status, err := winevent.ParseHex(f["Status"]); err != nil || status != 0 {
+		return nil
+	}
+	realm, sam := entity.SplitAccount(f["TargetUserName"])
+	ip := adjRemoteIP(f["IpAddress"])
+	if sam == "" || ip == "" { // a DC asking for itself (::1) has no TGT exchange to miss
+		return nil
+	}
+	if realm == "" {
+		realm = entity.Fold(f["TargetDomainName"])
+	}
+	t := ev.GetTime().AsTime()
+	if last, ok := d.tgts[sam+"|"+ip]; ok && t.Sub(last) <= d.TGTWindow && last.Sub(t) <= d.TGTWindow {
+		return nil
+	}
+	known, haveDirectory := d.lookup(realm, sam)
+	severity := adjoinv1.Severity_SEVERITY_HIGH
+	why := "the directory does not know this account and no TGT was issued for it to " + ip
+	switch {
+	case haveDirectory && known:
+		return nil
+	case !haveDirectory:
+		if t.Sub(d.first) < d.WarmUp {
+			return nil
+		}
+		severity = adjoinv1.Severity_SEVERITY_LOW
+		why = "no TGT was issued for this account to " + ip + " within " + d.TGTWindow.String() + " (no directory to check the account against)"
+	}
+	account := f["TargetUserName"]
+	a := d.alert(ev, "tgs", sam, ip, severity, "Golden ticket: service ticket without a TGT")
+	a.Description = "A service ticket for " + f["ServiceName"] + " was issued by " + ev.GetHost() + " to " + account + " at " + ip + ", but " + why + ": the TGT it presented was probably forged."
+	if ref := adjUser("", sam, realm, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
+		a.Entities = append(a.Entities, ref)
+	}
+	a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})
+	a.Evidence = append(a.Evidence, adjEvidence(ev, "4769 "+account+" -> "+f["ServiceName"]+" from "+ip+" without a TGT",
+		"TargetUserName", "TargetDomainName", "ServiceName", "IpAddress", "TicketEncryptionType", "TicketOptions", "Status"))
+	return []*adjoinv1.Alert{a}
+}
+
+func (d *GoldenTicket) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	f := ev.GetFields()
+	user, domain, sid := f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"]
+	if ev.GetEventId() == 4624 {
+		if !strings.EqualFold(strings.TrimSpace(f["AuthenticationPackageName"]), "Kerberos") {
+			return nil
+		}
+		user, domain, sid = f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"]
+	}
+	ref := adjUser(sid, user, domain, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
+	if ref == nil || ref.GetSamAccountName() == "" || !strings.HasPrefix(ref.GetSid(), "S-1-5-21-") {
+		return nil
+	}
+	if nb, _ := entity.HostNames(ev.GetHost()); ref.GetDomain() == "" || ref.GetDomain() == nb {
+		return nil // an account of the host itself
+	}
+	sam := ref.GetSamAccountName()
+	known, haveDirectory := d.lookup(ref.GetDomain(), sam)
+	rid500 := strings.HasSuffix(ref.GetSid(), "-500")
+	severity := adjoinv1.Severity_SEVERITY_HIGH
+	why := "the directory does not know this account"
+	switch {
+	case haveDirectory && known:
+		return nil
+	case !haveDirectory:
+		learned, ok := d.names500[ref.GetSid()]
+		if !rid500 || sam == "administrator" || (ok && learned == sam) {
+			return nil
+		}
+		severity = adjoinv1.Severity_SEVERITY_LOW
+		why = "its SID is the built-in Administrator's (RID 500) under another name (no directory to check the account against)"
+		if ok {
+			why = "its SID is the built-in Administrator's (RID 500), which the KDC knows as " + learned
+			severity = adjoinv1.Severity_SEVERITY_MEDIUM
+		}
+	case rid500:
+		why += ", and its SID is the built-in Administrator's (RID 500), mimikatz's default"
+	}
+	ip := adjRemoteIP(f["IpAddress"])
+	account := f["TargetDomainName"] + `\` + f["TargetUserName"]
+	what := "logged on to " + ev.GetHost() + " with Kerberos"
+	summary := "4624 " + f["TargetUserName"] + " Kerberos logon type " + f["LogonType"]
+	keys := []string{"TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId", "LogonType", "LogonProcessName", "AuthenticationPackageName", "IpAddress"}
+	if ev.GetEventId() == 5140 {
+		account = f["SubjectDomainName"] + `\` + f["SubjectUserName"]
+		what = "connected to " + f["ShareName"] + " on " + ev.GetHost()
+		summary = "5140 " + f["SubjectUserName"] + " " + f["ShareName"]
+		keys = []string{"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "ShareName", "IpAddress"}
+	}
+	a := d.alert(ev, "logon|"+rsvcHost(ev.GetHost())+"|"+ref.GetSid(), sam, ip, severity, "Golden ticket: logon by an account the domain does not have")
+	a.Entities[0].Role = adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST
+	a.Entities = append(a.Entities, ref)
+	from := ""
+	if ip != "" {
+		from = " from " + ip
+		a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})
+	}
+	a.Description = account + " (" + ref.GetSid() + ") " + what + from + ", but " + why + ": the Kerberos ticket was probably forged."
+	a.Evidence = append(a.Evidence, adjEvidence(ev, summary+from, keys...))
+	return []*adjoinv1.Alert{a}
+}
+
+// alert starts an alert of one rule; events of the same account from the same address within
+// Episode share it.
+func (d *GoldenTicket) alert(ev *adjoinv1.Event, rule, sam, ip string, severity adjoinv1.Severity, title string) *adjoinv1.Alert {
+	if d.bursts == nil {
+		d.bursts = &detection.Burst{Window: d.Episode, Threshold: 1, MaxKeys: 10000}
+	}
+	t := ev.GetTime()
+	ep := d.bursts.Add(rule+"|"+sam+"|"+ip, "event", t.AsTime())
+	return &adjoinv1.Alert{
+		Id:              natsx.HashID(d.Name(), rule, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
+		Side:            adjoinv1.Side_SIDE_IDENTITY,
+		Source:          "adjoin-dcingest",
+		Title:           title,
+		Detector:        d.Name(),
+		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
+		MitreTechniques: []string{"T1558.001"},
+		Severity:        severity,
+		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
+		FirstActivity:   t,
+		LastActivity:    t,
+		UpdatedTime:     t,
+		Version:         1,
+		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
+	}
+}

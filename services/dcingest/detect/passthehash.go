@@ -1,0 +1,96 @@
+package detect
+
+import (
+	"strings"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// PassTheHash raises an alert on the logon mimikatz sekurlsa::pth (and Rubeus/Impacket
+// look-alikes) leave on the host where they run: Security 4624 with LogonType 9
+// (NewCredentials), LogonProcessName seclogo and AuthenticationPackageName Negotiate. The new
+// session keeps the caller's local identity and carries another account's NTLM hash for the
+// network, which 4624 version 2 names in TargetOutboundUserName/TargetOutboundDomainName.
+//
+// `runas /netonly` produces the same event, so the alert is high only when the outbound
+// identity differs from the caller's (the tell-tale of a hash being attached to someone else's
+// session) and medium otherwise, including 4624 version 1, which has no outbound fields.
+type PassTheHash struct{}
+
+// NewPassTheHash returns the detector; it keeps no state and has nothing to configure.
+func NewPassTheHash() *PassTheHash { return &PassTheHash{} }
+
+// Name implements detection.Detector.
+func (d *PassTheHash) Name() string { return "pass-the-hash" }
+
+// Detect implements detection.Detector.
+func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
+	if ev.GetEventId() != 4624 || !detection.IsSecurity(ev) {
+		return nil
+	}
+	f := ev.GetFields()
+	if strings.TrimSpace(f["LogonType"]) != "9" || !strings.EqualFold(strings.TrimSpace(f["LogonProcessName"]), "seclogo") ||
+		!strings.EqualFold(strings.TrimSpace(f["AuthenticationPackageName"]), "Negotiate") {
+		return nil
+	}
+	// The caller: Subject (who called LogonUser) is the same as Target in a type 9 logon, but
+	// prefer Subject, falling back to Target.
+	user, domain, sid := f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"]
+	if user == "" || user == "-" {
+		user, domain, sid = f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"]
+	}
+	outUser, outDomain := strings.TrimSpace(f["TargetOutboundUserName"]), strings.TrimSpace(f["TargetOutboundDomainName"])
+	if outUser == "-" {
+		outUser = ""
+	}
+	if outDomain == "-" {
+		outDomain = ""
+	}
+	t := ev.GetTime()
+	a := &adjoinv1.Alert{
+		Id:              natsx.HashID(d.Name(), rsvcHost(ev.GetHost()), normHex(f["TargetLogonId"])),
+		Side:            adjoinv1.Side_SIDE_IDENTITY,
+		Source:          "adjoin-dcingest",
+		Title:           "Pass-the-hash: logon with injected credentials (LogonType 9, seclogo)",
+		Detector:        d.Name(),
+		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
+		MitreTechniques: []string{"T1550.002"},
+		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
+		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
+		FirstActivity:   t,
+		LastActivity:    t,
+		UpdatedTime:     t,
+		Version:         1,
+		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
+	}
+	caller := domain + `\` + user
+	if ref := adjUser(sid, user, domain, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
+		a.Entities = append(a.Entities, ref)
+	}
+	summary := "4624 type 9 seclogo Negotiate by " + caller
+	if outUser != "" {
+		abused := outUser
+		if outDomain != "" {
+			abused = outDomain + `\` + outUser
+		}
+		if ref := adjUser("", outUser, outDomain, adjoinv1.EntityRole_ENTITY_ROLE_TARGET); ref != nil {
+			a.Entities = append(a.Entities, ref)
+		}
+		summary += " with outbound credentials of " + abused
+		a.Description = caller + " started a logon session on " + ev.GetHost() + " that uses the credentials of " + abused +
+			" for the network (sekurlsa::pth or runas /netonly); network access from it will appear as " + outUser + "."
+		if !strings.EqualFold(outUser, user) {
+			a.Severity = adjoinv1.Severity_SEVERITY_HIGH
+		}
+	} else {
+		a.Description = caller + " started a logon session on " + ev.GetHost() +
+			" with injected network credentials (sekurlsa::pth or runas /netonly); this 4624 does not name the account whose credentials were used."
+	}
+	a.Evidence = []*adjoinv1.Evidence{adjEvidence(ev, summary,
+		"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "TargetUserName", "TargetDomainName",
+		"TargetUserSid", "TargetLogonId", "TargetOutboundUserName", "TargetOutboundDomainName", "LogonType",
+		"LogonProcessName", "AuthenticationPackageName", "ProcessName")}
+	return []*adjoinv1.Alert{a}
+}
