@@ -79,7 +79,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	}
 	mux := httpx.NewMux(p.Ready, p.Metrics.Handler())
 	handler := &Handler{
-		JS: js, Service: p.Service, Parse: ParseWindows, Log: log, Metrics: p.Metrics,
+		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
 	}
 	mux.Handle("/v1/events", handler)

@@ -36,12 +36,13 @@ type detectSummary struct {
 // so DC and endpoint events may be mixed in one file. Lines that cannot be read are reported on
 // stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ldifFile, netbios, format, honeytokens string
+	var ldifFile, netbios, format, honeytokens, dcAddresses string
 	s := config.New("adjoin detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx or ecs (default: detected per line)")
 	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
+	s.String(&dcAddresses, "dc-addresses", "", "domain controller addresses or prefixes, for the Zeek replication detector")
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
 	}
@@ -64,7 +65,8 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			index.Put(e)
 		}
 	}
-	detectors := append(dcingest.Detectors(index, dcingest.SplitList(honeytokens)...), endpointingest.Detectors()...)
+	detectors := append(dcingest.Detectors(index, dcingest.DetectorOptions{Honeytokens: dcingest.SplitList(honeytokens),
+		DCAddresses: dcingest.SplitList(dcAddresses)}), endpointingest.Detectors()...)
 	sum := detectSummary{alerts: map[string]int{}}
 	var alerts []*adjoinv1.Alert
 	start := time.Now()
@@ -135,7 +137,7 @@ func detectFile(name, format string, detectors []detection.Detector, sum *detect
 		}
 		if len(raw) > 0 && len(raw) <= maxDetectLine+2 {
 			if trimmed := trimEOL(raw); len(trimmed) > 0 {
-				ev, perr := intake.ParseWindows(trimmed, format)
+				ev, perr := intake.ParseAny(trimmed, format)
 				if perr != nil {
 					sum.rejected++
 					fmt.Fprintf(stderr, "%s:%d: %v\n", name, line, perr)

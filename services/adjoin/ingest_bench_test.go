@@ -23,7 +23,7 @@ const largest = "otrf/background/purplesharp_ad_playbook_I_2020-10-22042947.sec-
 // BenchmarkParseDetect is parse + both sides' detectors on one core, per event.
 func BenchmarkParseDetect(b *testing.B) {
 	lines := bytes.Split(bytes.TrimSpace(sample.Read(b, largest)), []byte("\n"))
-	detectors := append(dcingest.Detectors(directory.NewIndex()), endpointingest.Detectors()...)
+	detectors := append(dcingest.Detectors(directory.NewIndex(), dcingest.DetectorOptions{}), endpointingest.Detectors()...)
 	b.SetBytes(int64(len(sample.Read(b, largest)) / len(lines)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -57,7 +57,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	alertsBefore, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
-	h := &intake.Handler{JS: js, Service: service, Parse: intake.ParseWindows, Log: zap.NewNop(),
+	h := &intake.Handler{JS: js, Service: service, Parse: intake.ParseAny, Log: zap.NewNop(),
 		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(prefix, ev) }}
 
 	var lines atomic.Int64

@@ -45,6 +45,9 @@ type Config struct {
 	// Honeytokens are decoy accounts (sAMAccountName, DOMAIN\sam, UPN, SID, objectGUID or DN)
 	// whose any use is an alert.
 	Honeytokens string
+	// DCAddresses lists the domain controllers' addresses or prefixes, which the network
+	// (Zeek) detectors need to tell replication between DCs from DCSync.
+	DCAddresses string
 }
 
 // Flags defines the settings on s.
@@ -53,6 +56,7 @@ func (c *Config) Flags(s *config.Set) {
 	c.HTTP.Flags(s, ":8081")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF export of on-prem AD users and computers, loaded on start")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name (default: first DC= label of each DN, upper-cased)")
+	s.String(&c.DCAddresses, "dc-addresses", "", "comma-separated domain controller addresses or CIDR prefixes, for the Zeek replication detector")
 	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
 }
 
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 		if _, err := os.Stat(c.LDIFFile); err != nil {
 			return fmt.Errorf("directory-ldif: %w", err)
 		}
+	}
+	if _, err := detect.ZeekDCAddresses(SplitList(c.DCAddresses)...); err != nil {
+		return fmt.Errorf("dc-addresses: %w", err)
 	}
 	return nil
 }
@@ -109,7 +116,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
-		Detectors:     Detectors(index, SplitList(cfg.Honeytokens)...),
+		Detectors:     Detectors(index, DetectorOptions{Honeytokens: SplitList(cfg.Honeytokens), DCAddresses: SplitList(cfg.DCAddresses)}),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 		Metrics:       cfg.Metrics,
 	}, log)
@@ -150,9 +157,13 @@ func directoryGauges(m *metrics.Metrics, ix *directory.Index) {
 // Detectors returns a fresh set of the identity-side detectors, in the order they must see
 // each event (state keepers first). index is the directory (may be empty); `adjoin detect`
 // uses the same set offline.
-func Detectors(index *directory.Index, honeytokens ...string) []detection.Detector {
+func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 	sessions := detect.NewSessions(100_000)
 	dir := adapters.DCLookup{Index: index}
+	isDC, err := detect.ZeekDCAddresses(o.DCAddresses...)
+	if err != nil || len(o.DCAddresses) == 0 {
+		isDC = nil // Validate reports bad addresses; without a list the detector stays silent
+	}
 	return []detection.Detector{
 		sessions,
 		detect.NewDCSync(dir, sessions),
@@ -161,7 +172,7 @@ func Detectors(index *directory.Index, honeytokens ...string) []detection.Detect
 		detect.NewGroupEnumeration(sessions),
 		detect.NewAccountEnumeration(),
 		detect.NewTGSHostEnumeration(),
-		detect.NewHoneytokenAccess(sessions, honeytokens...),
+		detect.NewHoneytokenAccess(sessions, o.Honeytokens...),
 		detect.NewPasswordSpray(),
 		detect.NewPasswordBruteForce(),
 		detect.NewKerberoasting(),
@@ -172,7 +183,17 @@ func Detectors(index *directory.Index, honeytokens ...string) []detection.Detect
 		detect.NewDCSyncRightsGranted(sessions),
 		detect.NewGoldenTicket(dir),
 		detect.NewPrivilegedGroupAddition(sessions),
+		detect.NewZeekSAMREnumeration(),
+		detect.NewZeekKerberosRC4(),
+		detect.NewZeekAdminShare(),
+		detect.NewZeekDRSReplication(isDC),
 	}
+}
+
+// DetectorOptions configure the identity detectors.
+type DetectorOptions struct {
+	Honeytokens []string
+	DCAddresses []string
 }
 
 // SplitList splits a comma-separated setting, dropping blanks.

@@ -74,9 +74,14 @@ func (d *ZeekAdminShare) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if target == nil {
 		target = &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_TARGET}
 	}
-	if _, err := netip.ParseAddr(host); err != nil && host != "" {
-		named := detection.HostRef(host, adjoinv1.EntityRole_ENTITY_ROLE_TARGET)
-		target.DnsHostName, target.NetbiosName = named.GetDnsHostName(), named.GetNetbiosName()
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err != nil && host != "" {
+		// The UNC host names the target too: both names, so that it joins host events
+		// that carry either.
+		nb, fqdn := entity.HostNames(host)
+		target.NetbiosName = nb
+		if fqdn != "" {
+			target.DnsHostName = host
+		}
 	}
 	if target.GetIp() == "" && target.GetDnsHostName() == "" && target.GetNetbiosName() == "" {
 		target = nil

@@ -26,7 +26,7 @@ func TestZeekDRSReplication(t *testing.T) {
 	attack := []string{
 		zeekDRSLine("bobs.bigwheel.local", "1588207100.100000", "CnashuaA", "10.0.1.6", "DRSBind"),
 		zeekDRSLine("bobs.bigwheel.local", "1588207100.101000", "CnashuaA", "10.0.1.6", "DRSGetNCChanges"),
-		zeekDRSLine("test-nsm", "1588207100.104500", "CnewyorkB", "10.0.1.6", "DRSGetNCChanges"), // the DC's sensor: same call
+		zeekDRSLine("test-nsm", "1588207100.104500", "CnewyorkB", "10.0.1.6", "DRSGetNCChanges"),           // the DC's sensor: same call
 		zeekDRSLine("bobs.bigwheel.local", "1588207101.300000", "CnashuaA", "10.0.1.6", "DRSGetNCChanges"), // next batch of objects
 		zeekDRSLine("test-nsm", "1588207101.303000", "CnewyorkB", "10.0.1.6", "DRSGetNCChanges"),
 		zeekDRSLine("bobs.bigwheel.local", "1588207101.400000", "CnashuaA", "10.0.1.6", "DRSUnbind"),

@@ -23,7 +23,8 @@ var zeekHostServiceClasses = []string{
 // ZeekKerberosRC4 raises an alert when Zeek's kerberos.log shows a service ticket (TGS)
 // issued with RC4 encryption for a service that is not a computer's: the ticket a
 // Kerberoasting tool asks for, because RC4 tickets crack far faster than AES ones
-// (T1558.003). The cipher column is the etype of the ticket the KDC returned.
+// (T1558.003). The cipher column is the etype of the ticket the KDC returned. A record with
+// request_type unset counts as TGS, since some Zeek versions never fill it.
 //
 // Services whose class is in HostServices, and bare principals that name a computer account
 // ("UTICA$", "utica$@DMEVALS.LOCAL", as in user-to-user requests), are skipped.
@@ -66,7 +67,9 @@ func (d *ZeekKerberosRC4) Name() string { return "zeek-kerberos-rc4-tgs" }
 // Detect implements detection.Detector.
 func (d *ZeekKerberosRC4) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	r, ok := zeekRecordOf(ev, "kerberos")
-	if !ok || !strings.EqualFold(r.f["request_type"], "TGS") || r.f["success"] == "F" {
+	// Some Zeek versions leave request_type unset (every row of the LSASS_campaign_01
+	// sample); a ticket for a service that is not krbtgt then still comes from a TGS exchange.
+	if rt, set := r.f["request_type"]; !ok || (set && !strings.EqualFold(rt, "TGS")) || r.f["success"] == "F" {
 		return nil
 	}
 	cipher := strings.ToLower(strings.TrimSpace(r.f["cipher"]))
@@ -83,7 +86,7 @@ func (d *ZeekKerberosRC4) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.burst = &detection.Burst{Window: zeekOr(d.Window, 10*time.Minute), Threshold: 1, MaxKeys: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
 		d.copies = &zeekCopies{tolerance: zeekOr(d.CopyTolerance, zeekDefaultCopyTolerance), max: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
 	}
-	subject := strings.ToLower(service)
+	subject := strings.ToLower(client + "|" + service)
 	if first, isCopy := d.copies.copyOf(r, subject); isCopy {
 		return first.alerts()
 	}
