@@ -40,6 +40,14 @@ func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 			out = append(out, a)
 			continue
 		}
+		if a.GetVersion() > prev.GetVersion() {
+			// A newer version (a product alert's status update) replaces the content; the
+			// evidence and the activity span still accumulate below.
+			first, evidence := prev.GetFirstActivity(), prev.GetEvidence()
+			proto.Reset(prev)
+			proto.Merge(prev, a)
+			prev.FirstActivity, prev.Evidence = first, evidence
+		}
 		if a.GetFirstActivity().AsTime().Before(prev.GetFirstActivity().AsTime()) {
 			prev.FirstActivity = a.GetFirstActivity()
 		}

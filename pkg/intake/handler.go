@@ -43,7 +43,8 @@ type Handler struct {
 	Log     *zap.Logger
 	// MaxBodyBytes bounds a request body after decompression (default 256 MiB).
 	MaxBodyBytes int64
-	// MaxLineBytes bounds one line (default 1 MiB).
+	// MaxLineBytes bounds one line (default 512 KiB, so that the stored event stays under the
+	// NATS payload limit of 1 MiB).
 	MaxLineBytes int
 	// Flush publishes at most this many lines before waiting for acknowledgements (default 4096).
 	Flush int
@@ -139,7 +140,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 	resp := Response{Rejected: []Rejected{}}
 	maxLine, flush := h.MaxLineBytes, h.Flush
 	if maxLine <= 0 {
-		maxLine = 1 << 20
+		maxLine = 512 << 10
 	}
 	if flush <= 0 {
 		flush = 4096

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -67,6 +68,10 @@ type Pipeline struct {
 	OnEvent       func(ctx context.Context, ev *adjoinv1.Event) error
 	Ready         httpx.Check
 	Metrics       *metrics.Metrics
+	// Routes are more HTTP handlers on the intake port (product alerts).
+	Routes map[string]http.Handler
+	// Extra runs beside the intake until ctx ends (a syslog server), in the same group.
+	Extra []func(ctx context.Context) error
 }
 
 // Serve runs the HTTP intake and the detection consumer until ctx ends. On shutdown the
@@ -83,6 +88,9 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
 	}
 	mux.Handle("/v1/events", handler)
+	for path, h := range p.Routes {
+		mux.Handle(path, h)
+	}
 	runner := &detection.Runner{
 		JS: js, Stream: p.Stream, Durable: p.Service + "-detect", Service: p.Service,
 		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics,
@@ -90,6 +98,9 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })
+	for _, run := range p.Extra {
+		g.Go(func() error { return run(gctx) })
+	}
 	if patterns := splitList(cfg.Tail); len(patterns) > 0 {
 		statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
 		if err != nil {

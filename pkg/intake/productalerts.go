@@ -1,0 +1,115 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/productalert"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// ProductAlerts serves POST /v1/product-alerts: alerts of a detection product in the Microsoft
+// Graph security alerts_v2 JSON shape (one alert, an array, or a {"value":[...]} page), passed
+// through onto ALERTS as adjoin alerts of Side. A status update of an alert already sent is a
+// newer version of the same alert. 2xx comes only after JetStream stored every alert; alerts
+// that cannot be converted are listed in the answer and the body is copied to DEADLETTER.
+type ProductAlerts struct {
+	JS      jetstream.JetStream
+	Service string
+	Side    adjoinv1.Side
+	Log     *zap.Logger
+	// MaxBodyBytes bounds a request body (default 16 MiB).
+	MaxBodyBytes int64
+}
+
+// ProductAlertsResponse is the JSON answer.
+type ProductAlertsResponse struct {
+	Accepted    int      `json:"accepted"`
+	Duplicates  int      `json:"duplicates"`
+	OtherSide   int      `json:"other_side"`
+	Unsupported int      `json:"unsupported"`
+	Refused     []string `json:"refused"`
+	Error       string   `json:"error,omitempty"`
+}
+
+func (p *ProductAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, ProductAlertsResponse{Error: "use POST with a JSON body"})
+		return
+	}
+	limit := p.MaxBodyBytes
+	if limit <= 0 {
+		limit = 16 << 20
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, ProductAlertsResponse{Error: err.Error()})
+		return
+	}
+	resp, status := p.ingest(r.Context(), body, "http:"+r.RemoteAddr)
+	writeJSON(w, status, resp)
+}
+
+func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) (ProductAlertsResponse, int) {
+	resp := ProductAlertsResponse{Refused: []string{}}
+	alerts, convErr := productalert.FromGraphAlert(body)
+	batch := natsx.NewBatch(p.JS)
+	if convErr != nil {
+		var items productalert.Errors
+		if !errors.As(convErr, &items) {
+			items = productalert.Errors{&productalert.ItemError{Index: 0, Err: convErr}}
+		}
+		invalid := false
+		for _, it := range items {
+			if errors.Is(it, productalert.ErrUnsupported) {
+				resp.Unsupported++
+				continue
+			}
+			invalid = true
+			resp.Refused = append(resp.Refused, it.Error())
+		}
+		if invalid {
+			if err := batch.Add(natsx.DeadLetterMsg(p.Service, "invalid-product-alert", body, convErr.Error(), origin)); err != nil {
+				resp.Error = err.Error()
+				return resp, http.StatusServiceUnavailable
+			}
+		}
+	}
+	for _, a := range alerts {
+		if a.GetSide() != p.Side {
+			resp.OtherSide++
+			continue
+		}
+		msg, err := natsx.NewMsg(detection.Subject(a), detection.MsgID(a), a)
+		if err == nil {
+			err = batch.Add(msg)
+		}
+		if err != nil {
+			resp.Error = err.Error()
+			return resp, http.StatusServiceUnavailable
+		}
+		resp.Accepted++
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dups, err := batch.Wait(wctx)
+	if err != nil {
+		p.Log.Error("product alerts not stored; sender must retry", logx.Err(err))
+		resp.Error = "not stored, retry: " + err.Error()
+		return resp, http.StatusServiceUnavailable
+	}
+	resp.Duplicates = dups
+	if resp.Accepted == 0 && len(resp.Refused) > 0 {
+		return resp, http.StatusUnprocessableEntity
+	}
+	return resp, http.StatusOK
+}
