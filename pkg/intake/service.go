@@ -16,6 +16,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/syslog"
 	"github.com/adjoin/adjoin/pkg/tail"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -31,6 +32,9 @@ type ServiceConfig struct {
 	// Tail lists file patterns (globs) to follow; their offsets persist in adjoin_status.
 	Tail     string
 	TailPoll time.Duration
+	// Syslog intake (RFC 5424/3164 carrying CEF or JSON); empty addresses turn it off.
+	SyslogTCPAddr, SyslogUDPAddr string
+	SyslogMaxMessage             int
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -39,6 +43,9 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 15*time.Second, "time allowed for requests in flight at shutdown")
 	s.String(&c.Tail, "tail", "", "comma-separated file patterns to follow (NDJSON event logs), e.g. /var/log/dc/*.json")
 	s.Duration(&c.TailPoll, "tail-poll", time.Second, "how often followed files are checked for new lines")
+	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
+	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
+	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
 }
 
 // Validate names the first bad HTTP setting.
@@ -98,6 +105,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })
+	if cfg.SyslogTCPAddr != "" || cfg.SyslogUDPAddr != "" {
+		srv := &syslog.Server{TCPAddr: cfg.SyslogTCPAddr, UDPAddr: cfg.SyslogUDPAddr, Handle: SyslogHandler(handler),
+			MaxMessage: cfg.SyslogMaxMessage, ShutdownGrace: cfg.ShutdownGrace, Log: log.Named("syslog")}
+		g.Go(func() error { return srv.Run(gctx) })
+	}
 	for _, run := range p.Extra {
 		g.Go(func() error { return run(gctx) })
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/productalert"
 	"github.com/adjoin/adjoin/pkg/svcmain"
-	"github.com/adjoin/adjoin/pkg/syslog"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
 	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
@@ -51,9 +50,6 @@ type Config struct {
 	// DCAddresses lists the domain controllers' addresses or prefixes, which the network
 	// (Zeek) detectors need to tell replication between DCs from DCSync.
 	DCAddresses string
-	// Syslog intake (RFC 5424/3164 carrying CEF or JSON); empty addresses turn it off.
-	SyslogTCPAddr, SyslogUDPAddr string
-	SyslogMaxMessage             int
 }
 
 // Flags defines the settings on s.
@@ -62,9 +58,6 @@ func (c *Config) Flags(s *config.Set) {
 	c.HTTP.Flags(s, ":8081")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF export of on-prem AD users and computers, loaded on start")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name (default: first DC= label of each DN, upper-cased)")
-	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
-	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
-	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
 	s.String(&c.DCAddresses, "dc-addresses", "", "comma-separated domain controller addresses or CIDR prefixes, for the Zeek replication detector")
 	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
 }
@@ -121,17 +114,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	directoryGauges(cfg.Metrics, index)
-	syslogHandler := &intake.Handler{JS: js, Service: Name, Parse: intake.ParseAny, Log: log, Metrics: cfg.Metrics,
-		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(natsx.SubjectDCEvents, ev) }}
-	var extra []func(context.Context) error
-	if cfg.SyslogTCPAddr != "" || cfg.SyslogUDPAddr != "" {
-		srv := &syslog.Server{TCPAddr: cfg.SyslogTCPAddr, UDPAddr: cfg.SyslogUDPAddr, Handle: intake.SyslogHandler(syslogHandler),
-			MaxMessage: cfg.SyslogMaxMessage, ShutdownGrace: cfg.HTTP.ShutdownGrace, Log: log.Named("syslog")}
-		extra = append(extra, srv.Run)
-	}
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log}},
-		Extra:         extra,
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,

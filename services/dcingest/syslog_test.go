@@ -36,9 +36,9 @@ func TestSyslogAndProductAlerts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg := dcingest.Config{
-		NATS:          natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		HTTP:          intake.ServiceConfig{HTTPAddr: httpAddr, ShutdownGrace: time.Second},
-		SyslogTCPAddr: syslogAddr, SyslogMaxMessage: 256 << 10,
+		NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
+		HTTP: intake.ServiceConfig{HTTPAddr: httpAddr, ShutdownGrace: time.Second,
+			SyslogTCPAddr: syslogAddr, SyslogMaxMessage: 256 << 10},
 	}
 	go func() { done <- dcingest.Run(ctx, cfg, zap.NewNop()) }()
 	t.Cleanup(func() {
