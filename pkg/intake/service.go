@@ -77,8 +77,6 @@ type Pipeline struct {
 	Metrics       *metrics.Metrics
 	// Routes are more HTTP handlers on the intake port (product alerts).
 	Routes map[string]http.Handler
-	// Extra runs beside the intake until ctx ends (a syslog server), in the same group.
-	Extra []func(ctx context.Context) error
 }
 
 // Serve runs the HTTP intake and the detection consumer until ctx ends. On shutdown the
@@ -109,9 +107,6 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		srv := &syslog.Server{TCPAddr: cfg.SyslogTCPAddr, UDPAddr: cfg.SyslogUDPAddr, Handle: SyslogHandler(handler),
 			MaxMessage: cfg.SyslogMaxMessage, ShutdownGrace: cfg.ShutdownGrace, Log: log.Named("syslog")}
 		g.Go(func() error { return srv.Run(gctx) })
-	}
-	for _, run := range p.Extra {
-		g.Go(func() error { return run(gctx) })
 	}
 	if patterns := splitList(cfg.Tail); len(patterns) > 0 {
 		statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
