@@ -27,8 +27,8 @@ func Run(detectors []Detector, ev *adjoinv1.Event) []*adjoinv1.Alert {
 	return out
 }
 
-// Merge folds alerts with the same id into one: activity times widen and evidence accumulates,
-// in first-seen order. Several events of one attack (three 4662 of one DCSync) become one alert.
+// Merge folds alerts with the same id into one: activity times widen, and evidence and entity
+// references accumulate, in first-seen order. Several events of one attack (three 4662 of one DCSync) become one alert.
 func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 	byID := map[string]*adjoinv1.Alert{}
 	var out []*adjoinv1.Alert
@@ -53,6 +53,13 @@ func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 		}
 		if a.GetLastActivity().AsTime().After(prev.GetLastActivity().AsTime()) {
 			prev.LastActivity = a.GetLastActivity()
+		}
+		// A later event may know more about the entities (a source address seen after the
+		// process start): references not yet on the alert are added.
+		for _, ref := range a.GetEntities() {
+			if !slices.ContainsFunc(prev.Entities, func(p *adjoinv1.EntityRef) bool { return proto.Equal(p, ref) }) {
+				prev.Entities = append(prev.Entities, ref)
+			}
 		}
 		for _, e := range a.GetEvidence() {
 			if !slices.ContainsFunc(prev.Evidence, func(p *adjoinv1.Evidence) bool { return proto.Equal(p, e) }) {

@@ -190,6 +190,9 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewZeekKerberosRC4(),
 		detect.NewZeekAdminShare(),
 		detect.NewZeekDRSReplication(isDC),
+		detect.NewTicketFromSecondHost(),
+		detect.NewNTLMAnomaly(),
+		detect.NewWinRMRemoteShell(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY},
 	}
 }
