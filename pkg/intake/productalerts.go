@@ -28,6 +28,9 @@ type ProductAlerts struct {
 	Log     *zap.Logger
 	// MaxBodyBytes bounds a request body (default 16 MiB).
 	MaxBodyBytes int64
+	// Convert reads the body; nil is productalert.FromGraphAlert. productalert.FromMDEAlert
+	// takes the Defender for Endpoint alerts API shape instead.
+	Convert func([]byte) ([]*adjoinv1.Alert, error)
 }
 
 // ProductAlertsResponse is the JSON answer.
@@ -61,7 +64,11 @@ func (p *ProductAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) (ProductAlertsResponse, int) {
 	resp := ProductAlertsResponse{Refused: []string{}}
-	alerts, convErr := productalert.FromGraphAlert(body)
+	convert := p.Convert
+	if convert == nil {
+		convert = productalert.FromGraphAlert
+	}
+	alerts, convErr := convert(body)
 	batch := natsx.NewBatch(p.JS)
 	if convErr != nil {
 		var items productalert.Errors

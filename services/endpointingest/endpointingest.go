@@ -7,18 +7,22 @@ package endpointingest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/productalert"
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/endpointingest/detect"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
+	"github.com/adjoin/adjoin/services/endpointingest/internal/ports"
 	"go.uber.org/zap"
 )
 
@@ -33,6 +37,9 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// DeviceEvery bounds how often one device record is rewritten only to move last-seen.
 	DeviceEvery time.Duration
+	// DevicesFile, when set, is a Defender for Endpoint machines API export loaded into
+	// adjoin_devices at start.
+	DevicesFile string
 }
 
 // Flags defines the settings on s.
@@ -40,6 +47,7 @@ func (c *Config) Flags(s *config.Set) {
 	c.NATS.Flags(s)
 	c.HTTP.Flags(s, ":8082")
 	s.Duration(&c.DeviceEvery, "device-every", time.Minute, "least time between two last-seen updates of one device")
+	s.String(&c.DevicesFile, "devices-file", "", "Defender for Endpoint machines JSON to load into the device inventory at start")
 }
 
 // Validate reports the first bad setting by name.
@@ -81,7 +89,21 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
+	inventory := &ports.Inventory{Devices: devices, Log: log}
+	if cfg.DevicesFile != "" {
+		n, err := inventory.LoadFile(ctx, cfg.DevicesFile)
+		if err != nil {
+			return fmt.Errorf("devices-file: %w", err)
+		}
+		log.Info("device inventory loaded", zap.String("file", cfg.DevicesFile), zap.Int("stored", n))
+	}
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
+		Routes: map[string]http.Handler{
+			"/v1/devices":        inventory,
+			"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log},
+			"/v1/product-alerts/mde": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log,
+				Convert: productalert.FromMDEAlert},
+		},
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectEndpointEvents,
 		Stream:        natsx.StreamEndpointEvents,
@@ -96,5 +118,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // `adjoin detect` uses the same set offline.
 func Detectors() []detection.Detector {
 	procs := detect.NewProcesses(100_000)
-	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{}}
+	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
+		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
 }

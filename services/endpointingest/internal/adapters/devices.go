@@ -3,9 +3,8 @@
 package adapters
 
 import (
+	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -69,35 +67,35 @@ func (d *Devices) record(ctx context.Context, ref *adjoinv1.EntityRef, rec *adjo
 		return nil
 	}
 	rec.Key = key
-	rec.OnboardingStatus = "implicit"
+	rec.OnboardingStatus = StatusImplicit
 	rec.FirstSeen, rec.LastSeen = timestamppb.New(seen), timestamppb.New(seen)
-	cur, err := d.KV.Get(ctx, key)
-	switch {
-	case err == nil:
-		var old adjoinv1.DeviceRecord
-		if natsx.Decode(nil, cur.Value(), &old) == nil {
-			if old.GetFirstSeen() != nil && old.GetFirstSeen().AsTime().Before(seen) {
-				rec.FirstSeen = old.GetFirstSeen()
-			}
-			if old.GetLastSeen() != nil && old.GetLastSeen().AsTime().After(seen) {
-				rec.LastSeen = old.GetLastSeen()
-			}
-			if old.GetOnboardingStatus() != "" {
-				rec.OnboardingStatus = old.GetOnboardingStatus()
-			}
+	// Compare-and-set (update, in inventory.go): a concurrent inventory Put must not be
+	// overwritten by "implicit", and what only the inventory knows (EDR id, names) is kept.
+	stored, err := d.update(ctx, key, func(old *adjoinv1.DeviceRecord) *adjoinv1.DeviceRecord {
+		out := proto.Clone(rec).(*adjoinv1.DeviceRecord)
+		if old == nil {
+			return out
 		}
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return fmt.Errorf("read device %s: %w", key, err)
-	}
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+		if old.GetFirstSeen() != nil && old.GetFirstSeen().AsTime().Before(seen) {
+			out.FirstSeen = old.GetFirstSeen()
+		}
+		if old.GetLastSeen() != nil && old.GetLastSeen().AsTime().After(seen) {
+			out.LastSeen = old.GetLastSeen()
+		}
+		if old.GetOnboardingStatus() != "" {
+			out.OnboardingStatus = old.GetOnboardingStatus()
+		}
+		out.EdrDeviceId = cmp.Or(out.GetEdrDeviceId(), old.GetEdrDeviceId())
+		out.DnsHostName = cmp.Or(out.GetDnsHostName(), old.GetDnsHostName())
+		out.NetbiosName = cmp.Or(out.GetNetbiosName(), old.GetNetbiosName())
+		out.Sid = cmp.Or(out.GetSid(), old.GetSid())
+		return out
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := d.KV.Put(ctx, key, data); err != nil {
-		return fmt.Errorf("write device %s: %w", key, err)
-	}
 	d.mu.Lock()
-	d.written[key] = rec.GetLastSeen().AsTime()
+	d.written[key] = stored.GetLastSeen().AsTime()
 	d.mu.Unlock()
 	return nil
 }
