@@ -119,5 +119,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 func Detectors() []detection.Detector {
 	procs := detect.NewProcesses(100_000)
 	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
+		detect.NewLSASSDumpComsvcs(procs),
+		detect.NewCredentialToolCommandLine(),
+		detect.NewEncodedPowerShell(),
+		detect.NewLSASecretsDump(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
 }
