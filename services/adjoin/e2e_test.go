@@ -168,8 +168,9 @@ func TestEndToEndDCSyncAndLSASS(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, func() error {
 		b := s.badge(t, "WORKSTATION6")
-		if b.GetEndpoint().GetTotal() != 1 || !b.GetEndpoint().GetKnown() {
-			return fmt.Errorf("WORKSTATION6 endpoint total = %d known %v, want 1 known", b.GetEndpoint().GetTotal(), b.GetEndpoint().GetKnown())
+		// S4: mimikatz reading LSASS, and the type-9 pass-the-hash logon it made.
+		if b.GetEndpoint().GetTotal() != 2 || !b.GetEndpoint().GetKnown() {
+			return fmt.Errorf("WORKSTATION6 endpoint total = %d known %v, want 2 known", b.GetEndpoint().GetTotal(), b.GetEndpoint().GetKnown())
 		}
 		return nil
 	})
@@ -187,10 +188,11 @@ func TestEndToEndDCSyncAndLSASS(t *testing.T) {
 		query              string
 		identity, endpoint int64
 	}{
-		{`THESHIRE\pgustavo`, 1, 0},
-		{"pgustavo@theshire.local", 1, 0},
-		{"S-1-5-21-3669966080-2286457517-972388166-1104", 1, 0},
-		{"WORKSTATION6.theshire.local", 0, 1},
+		// pgustavo: the DCSync (identity) and the S4 pass-the-hash that used his identity (endpoint).
+		{`THESHIRE\pgustavo`, 1, 1},
+		{"pgustavo@theshire.local", 1, 1},
+		{"S-1-5-21-3669966080-2286457517-972388166-1104", 1, 1},
+		{"WORKSTATION6.theshire.local", 0, 2},
 		{"MORDORDC", 1, 0},
 	} {
 		b := s.badge(t, tc.query)
@@ -198,8 +200,8 @@ func TestEndToEndDCSyncAndLSASS(t *testing.T) {
 			t.Errorf("%s: identity %d endpoint %d, want %d %d", tc.query, b.GetIdentity().GetTotal(), b.GetEndpoint().GetTotal(), tc.identity, tc.endpoint)
 		}
 	}
-	if b := s.badge(t, "pgustavo"); b.GetEndpoint().GetKnown() || b.GetEndpoint().GetGreyedReason() != adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN {
-		t.Errorf("pgustavo endpoint side = known %v reason %v, want greyed NEVER_SEEN", b.GetEndpoint().GetKnown(), b.GetEndpoint().GetGreyedReason())
+	if b := s.badge(t, "sbeavers"); b.GetEndpoint().GetKnown() || b.GetEndpoint().GetGreyedReason() != adjoinv1.GreyedReason_GREYED_REASON_NEVER_SEEN {
+		t.Errorf("sbeavers endpoint side = known %v reason %v, want greyed NEVER_SEEN", b.GetEndpoint().GetKnown(), b.GetEndpoint().GetGreyedReason())
 	}
 }
 

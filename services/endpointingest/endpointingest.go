@@ -123,5 +123,9 @@ func Detectors() []detection.Detector {
 		detect.NewCredentialToolCommandLine(),
 		detect.NewEncodedPowerShell(),
 		detect.NewLSASecretsDump(),
+		detect.NewPsExecService(),
+		detect.NewWinRMShellEndpoint(),
+		detect.NewPassTheHashLogon(),
+		detect.NewRunKey(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
 }
