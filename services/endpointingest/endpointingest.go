@@ -127,5 +127,6 @@ func Detectors() []detection.Detector {
 		detect.NewWinRMShellEndpoint(),
 		detect.NewPassTheHashLogon(),
 		detect.NewRunKey(),
+		detect.NewKerberosFromNonLSASS(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
 }

@@ -20,7 +20,6 @@ type domainService struct {
 }
 
 var domainServices = map[string]domainService{
-	"88":   {"Kerberos", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS, "T1558"},
 	"135":  {"RPC endpoint mapper", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT, "T1021"},
 	"139":  {"NetBIOS session", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT, "T1021.002"},
 	"389":  {"LDAP", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_RECONNAISSANCE, "T1087.002"},
@@ -35,9 +34,10 @@ var domainServices = map[string]domainService{
 var userFolders = []string{`\users\`, `\temp\`, `\programdata\`, `\windows\tasks\`}
 
 // UserBinaryToDomainService raises an alert when a program running from a user-writable folder
-// opens a connection to Kerberos, RPC, LDAP, SMB or WinRM (Sysmon 3, initiated): how implants
-// such as Covenant's Grunt, Rubeus asking for tickets, or attack tooling enumerating the domain
-// show up on the endpoint. One alert per process and host.
+// opens a connection to RPC, LDAP, SMB or WinRM (Sysmon 3, initiated): how implants such as
+// Covenant's Grunt, or attack tooling enumerating the domain, show up on the endpoint. Kerberos
+// (port 88) is left to KerberosFromNonLSASS, which covers any process, wherever it runs from.
+// One alert per process and host.
 type UserBinaryToDomainService struct{}
 
 // Name implements detection.Detector.
