@@ -67,6 +67,9 @@ type Response struct {
 	Error      string     `json:"error,omitempty"`
 }
 
+// defaultMaxLine bounds a line so that the event it becomes stays under NATS's 1 MiB payload.
+const defaultMaxLine = 512 << 10
+
 // ServeHTTP implements the intake contract described in the package comment.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -140,7 +143,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 	resp := Response{Rejected: []Rejected{}}
 	maxLine, flush := h.MaxLineBytes, h.Flush
 	if maxLine <= 0 {
-		maxLine = 512 << 10
+		maxLine = defaultMaxLine
 	}
 	if flush <= 0 {
 		flush = 4096

@@ -47,7 +47,7 @@ func (h *Handler) ingestItems(ctx context.Context, items []lineItem, format stri
 	resp := Response{Rejected: []Rejected{}}
 	maxLine, flush := h.MaxLineBytes, h.Flush
 	if maxLine <= 0 {
-		maxLine = 1 << 20
+		maxLine = defaultMaxLine
 	}
 	if flush <= 0 {
 		flush = 4096
