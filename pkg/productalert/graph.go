@@ -83,7 +83,17 @@ var graphServices = map[string]struct {
 // convert, in input order, and an Errors listing the others; a single alert that fails gives
 // no alert and its error. Alerts of other services (Defender for Office 365, Entra ID
 // Protection, ...) are refused with ErrUnsupported.
-func FromGraphAlert(b []byte) ([]*adjoinv1.Alert, error) {
+func FromGraphAlert(b []byte) ([]*adjoinv1.Alert, error) { return convertPage[graphAlert](b) }
+
+// pageItem is one alert resource of a page, in any of the shapes this package reads.
+type pageItem[T any] interface {
+	*T
+	alert() (*adjoinv1.Alert, error)
+	itemID() string
+}
+
+// convertPage decodes every item of a page as T and converts it, collecting the failures.
+func convertPage[T any, P pageItem[T]](b []byte) ([]*adjoinv1.Alert, error) {
 	items, err := graphItems(b)
 	if err != nil {
 		return nil, err
@@ -91,14 +101,14 @@ func FromGraphAlert(b []byte) ([]*adjoinv1.Alert, error) {
 	var out []*adjoinv1.Alert
 	var errs Errors
 	for i, raw := range items {
-		var g graphAlert
-		if err := json.Unmarshal(raw, &g); err != nil {
+		item := P(new(T))
+		if err := json.Unmarshal(raw, item); err != nil {
 			errs = append(errs, &ItemError{Index: i, Err: fmt.Errorf("%w: %v", ErrInvalid, err)})
 			continue
 		}
-		a, err := g.alert()
+		a, err := item.alert()
 		if err != nil {
-			errs = append(errs, &ItemError{Index: i, ID: string(g.ID), Err: err})
+			errs = append(errs, &ItemError{Index: i, ID: item.itemID(), Err: err})
 			continue
 		}
 		out = append(out, a)
@@ -108,6 +118,8 @@ func FromGraphAlert(b []byte) ([]*adjoinv1.Alert, error) {
 	}
 	return out, nil
 }
+
+func (g *graphAlert) itemID() string { return string(g.ID) }
 
 // graphItems splits the input into alert objects.
 func graphItems(b []byte) ([]json.RawMessage, error) {

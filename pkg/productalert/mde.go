@@ -1,7 +1,6 @@
 package productalert
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,31 +18,9 @@ import (
 // through Graph (whose providerAlertId is the Defender for Endpoint id), so both doors feed
 // one alert. A severity or status outside the documented values is refused with ErrInvalid
 // rather than guessed: it would be counted under the wrong severity for good.
-func FromMDEAlert(b []byte) ([]*adjoinv1.Alert, error) {
-	items, err := graphItems(b)
-	if err != nil {
-		return nil, err
-	}
-	var out []*adjoinv1.Alert
-	var errs Errors
-	for i, raw := range items {
-		var m mdeAlert
-		if err := json.Unmarshal(raw, &m); err != nil {
-			errs = append(errs, &ItemError{Index: i, Err: fmt.Errorf("%w: %v", ErrInvalid, err)})
-			continue
-		}
-		a, err := m.alert()
-		if err != nil {
-			errs = append(errs, &ItemError{Index: i, ID: string(m.ID), Err: err})
-			continue
-		}
-		out = append(out, a)
-	}
-	if len(errs) > 0 {
-		return out, errs
-	}
-	return out, nil
-}
+func FromMDEAlert(b []byte) ([]*adjoinv1.Alert, error) { return convertPage[mdeAlert](b) }
+
+func (m *mdeAlert) itemID() string { return string(m.ID) }
 
 // mdeAlert is the part of the Defender for Endpoint alert resource that adjoin uses.
 type mdeAlert struct {
