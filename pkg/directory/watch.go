@@ -8,6 +8,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -19,14 +20,16 @@ func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Log
 	return natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
 }
 
-// Open opens the directory bucket and returns an index that follows it, loaded.
-func Open(ctx context.Context, js jetstream.JetStream, log *zap.Logger) (*Index, error) {
+// Open opens the directory bucket and returns an index that follows it, loaded, and kept
+// current across NATS reconnects (natsx.Resume). Call stop when done.
+func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.Logger) (ix *Index, stop func(), err error) {
 	kv, err := js.KeyValue(ctx, natsx.BucketDirectory)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
+		return nil, func() {}, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
-	ix := NewIndex()
-	return ix, ix.Follow(ctx, kv, log)
+	ix = NewIndex()
+	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, kv, log) }, log)
+	return ix, stop, err
 }
 
 func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {

@@ -16,7 +16,6 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/httpx"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/svcmain"
@@ -135,16 +134,16 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		dirChanged.Store(time.Now().UnixNano())
 		view.Changed(key)
 	}
-	watchers := &watchers{ctx: ctx, log: log, follow: func(wctx context.Context) error {
+	stopWatchers, err := natsx.Resume(ctx, nc, func(wctx context.Context) error {
 		if err := store.Follow(wctx, view, log); err != nil {
 			return err
 		}
 		return index.Follow(wctx, dirKV, log)
-	}}
-	defer watchers.stop()
-	if err := watchers.start(); err != nil {
+	}, log)
+	if err != nil {
 		return err
 	}
+	defer stopWatchers()
 	counts, devices := view.Size()
 	log.Info("view loaded", zap.Int("entities", index.Len()), zap.Int("counted", counts), zap.Int("devices", devices))
 
@@ -237,11 +236,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		case <-tick.C:
 			if up := nc.IsConnected(); up != serving {
 				serving = up
-				if up {
-					if err := watchers.start(); err != nil {
-						log.Warn("restarting the bucket watchers failed", logx.Err(err))
-					}
-				}
 				setHealth(up)
 				log.Warn("health changed with the NATS connection", zap.Bool("serving", up))
 			}
@@ -260,26 +254,4 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		srv.Stop()
 	}
 	return nil
-}
-
-// watchers runs the bucket watchers under a context of their own, so they can be restarted.
-type watchers struct {
-	ctx    context.Context
-	log    *zap.Logger
-	follow func(context.Context) error
-	cancel context.CancelFunc
-}
-
-// start stops the running watchers, if any, and starts new ones; it returns once they loaded.
-func (w *watchers) start() error {
-	w.stop()
-	ctx, cancel := context.WithCancel(w.ctx)
-	w.cancel = cancel
-	return w.follow(ctx)
-}
-
-func (w *watchers) stop() {
-	if w.cancel != nil {
-		w.cancel()
-	}
 }

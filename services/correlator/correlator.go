@@ -136,10 +136,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
 	}
-	index, err := directory.Open(ctx, js, log)
+	index, stopIndex, err := directory.Open(ctx, nc, js, log)
 	if err != nil {
 		return err
 	}
+	defer stopIndex()
 	log.Info("directory loaded", zap.Int("entities", index.Len()))
 	logons := domain.NewLogons(cfg.LogonRetention)
 	caughtUp, err := (&ports.LogonFeed{JS: js, Logons: logons, Log: log}).Start(ctx)

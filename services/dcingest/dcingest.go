@@ -110,9 +110,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	index := directory.NewIndex()
 	index.OnChange = func(string) { directoryGauges(cfg.Metrics, index) }
-	if err := index.Follow(ctx, dirKV, log); err != nil {
+	stopIndex, err := natsx.Resume(ctx, nc, func(wctx context.Context) error { return index.Follow(wctx, dirKV, log) }, log)
+	if err != nil {
 		return err
 	}
+	defer stopIndex()
 	directoryGauges(cfg.Metrics, index)
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log}},

@@ -84,10 +84,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDevices, err)
 	}
-	index, err := directory.Open(ctx, js, log)
+	index, stopIndex, err := directory.Open(ctx, nc, js, log)
 	if err != nil {
 		return err
 	}
+	defer stopIndex()
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
 	inventory := &ports.Inventory{Devices: devices, Log: log}
 	if cfg.DevicesFile != "" {
