@@ -23,7 +23,6 @@ func TestMetricsFollowTheData(t *testing.T) {
 		`adjoin_events_received_total{format="winevent-nxlog",service="dcingest"} 869`,
 		`adjoin_events_rejected_total{reason="not-json",service="dcingest"} 1`,
 		`adjoin_alerts_published_total{detector="dcsync",service="dcingest",side="identity"} 1`,
-		`adjoin_alerts_correlated_total{outcome="counted"} 1`,
 		`adjoin_directory_objects{kind="user"} 3`,
 		`adjoin_grpc_requests_total{code="OK",method="/adjoin.v1.BadgeService/GetBadge"} 1`,
 		`adjoin_correlator_processing_seconds_count 1`,
@@ -40,6 +39,12 @@ func TestMetricsFollowTheData(t *testing.T) {
 				if !strings.Contains(string(b), w) {
 					return fmt.Errorf("%s/metrics lacks %s", url, w)
 				}
+			}
+			// The DCSync is counted at once, or first partly (its source address placed on
+			// WORKSTATION5 once the logon feed has the machine's logon): either way, once.
+			if !strings.Contains(string(b), `adjoin_alerts_correlated_total{outcome="counted"} 1`) &&
+				!strings.Contains(string(b), `adjoin_alerts_correlated_total{outcome="partly-resolved"} 1`) {
+				return fmt.Errorf("%s/metrics lacks the correlated DCSync", url)
 			}
 			return nil
 		})
