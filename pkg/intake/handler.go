@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -140,85 +139,37 @@ func (h *Handler) Ingest(ctx context.Context, body io.Reader, format, origin str
 }
 
 func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string) (Response, int) {
-	resp := Response{Rejected: []Rejected{}}
-	maxLine, flush := h.MaxLineBytes, h.Flush
-	if maxLine <= 0 {
-		maxLine = defaultMaxLine
-	}
-	if flush <= 0 {
-		flush = 4096
-	}
-	// Events and dead-letter copies are waited for together, but only events count as
-	// duplicates: a resent batch's refused lines are deduplicated too, and are not events.
-	batch, dead := natsx.NewBatch(h.JS), natsx.NewBatch(h.JS)
-	var counts tally
-	wait := func() error {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		start := time.Now()
-		if _, err := dead.Wait(ctx); err != nil {
-			return err
-		}
-		dups, err := batch.Wait(ctx)
-		resp.Duplicates += dups
-		if err == nil {
-			counts.flush(h.Metrics, h.Service, time.Since(start))
-		}
-		return err
-	}
-	lr := newLineReader(body, maxLine)
+	r := h.newRun(ctx, format)
+	lr := newLineReader(body, r.maxLine)
 	for {
 		raw, line, err := lr.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if errors.Is(err, errLineTooLong) {
-			origin := fmt.Sprintf("%s line %d", origin, line)
-			dl := natsx.DeadLetterMsg(h.Service, "too-long", nil, err.Error(), origin)
+		it := lineItem{raw: raw, origin: fmt.Sprintf("%s line %d", origin, line)}
+		switch {
+		case errors.Is(err, errLineTooLong):
 			// The line is not kept, so its digest stands for it in the deduplication id.
-			dl.Header.Set(jetstream.MsgIDHeader, natsx.HashID("dl", h.Service, "too-long", lr.skipped))
-			if dlErr := dead.Add(dl); dlErr != nil {
-				return h.fail(resp, dlErr)
-			}
-			counts.reject("too-long")
-			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
-			continue
-		}
-		if err != nil {
+			it = lineItem{origin: it.origin, tooLong: r.maxLine + 1, digest: lr.skipped, tooLongErr: err}
+		case err != nil:
 			// Lines read so far are stored below, but the sender must resend: say so.
-			if werr := wait(); werr != nil {
-				return h.fail(resp, werr)
+			if werr := r.wait(); werr != nil {
+				return h.fail(r.resp, werr)
 			}
-			resp.Error = fmt.Sprintf("reading body after line %d: %v; lines up to there are stored", line, err)
+			r.resp.Error = fmt.Sprintf("reading body after line %d: %v; lines up to there are stored", line, err)
 			if errors.Is(err, errBodyTooLarge) {
-				return resp, http.StatusRequestEntityTooLarge
+				return r.resp, http.StatusRequestEntityTooLarge
 			}
-			return resp, http.StatusBadRequest
+			return r.resp, http.StatusBadRequest
 		}
-		if len(bytes.TrimSpace(raw)) == 0 {
-			continue
-		}
-		evFormat, err := h.publishLine(batch, dead, raw, format, fmt.Sprintf("%s line %d", origin, line))
-		if err != nil {
-			var le *LineError
-			if !errors.As(err, &le) {
-				return h.fail(resp, err)
-			}
-			counts.reject(le.Reason)
-			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: le.Reason, Error: le.Err.Error()})
-			continue
-		}
-		counts.accept(evFormat)
-		resp.Accepted++
-		if batch.Len() >= flush {
-			if err := wait(); err != nil {
-				return h.fail(resp, err)
-			}
+		if err := r.add(it, line); err != nil {
+			return h.fail(r.resp, err)
 		}
 	}
-	if err := wait(); err != nil {
-		return h.fail(resp, err)
+	if err := r.wait(); err != nil {
+		return h.fail(r.resp, err)
 	}
+	resp := r.resp
 	if len(resp.Rejected) > 0 {
 		h.Log.Info("rejected input lines", zap.Int("rejected", len(resp.Rejected)), zap.Int("accepted", resp.Accepted),
 			zap.String("origin", origin))

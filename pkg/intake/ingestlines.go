@@ -1,15 +1,9 @@
 package intake
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
-	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -33,98 +27,33 @@ type lineItem struct {
 	origin string
 	parse  Parser // nil: h.Parse
 	// tooLong, when above 0, is the size of a line refused before it got here (an oversized
-	// syslog message); raw then holds its first bytes.
+	// syslog message, an overlong HTTP line); raw then holds at most its first bytes.
 	tooLong int
+	// digest, when set, stands for the whole overlong line in its dead-letter id.
+	digest string
+	// tooLongErr, when set, is the reason given for an overlong line.
+	tooLongErr error
 }
 
 // headKept bounds the part of an overlong line kept in its dead-letter copy.
 const headKept = 4 << 10
 
-// ingestItems is IngestLines with a parser and an origin per line. It follows ingest in
-// handler.go: events and dead-letter copies are waited for together, every Flush lines and at
-// the end, and only acknowledged work is counted in the metrics.
+// ingestItems is IngestLines with a parser and an origin per line.
 func (h *Handler) ingestItems(ctx context.Context, items []lineItem, format string) (Response, error) {
-	resp := Response{Rejected: []Rejected{}}
-	maxLine, flush := h.MaxLineBytes, h.Flush
-	if maxLine <= 0 {
-		maxLine = defaultMaxLine
-	}
-	if flush <= 0 {
-		flush = 4096
-	}
-	batch, dead := natsx.NewBatch(h.JS), natsx.NewBatch(h.JS)
-	var counts tally
-	wait := func() error {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		start := time.Now()
-		if _, err := dead.Wait(ctx); err != nil {
-			return err
-		}
-		dups, err := batch.Wait(ctx)
-		resp.Duplicates += dups
-		if err == nil {
-			counts.flush(h.Metrics, h.Service, time.Since(start))
-		}
-		return err
-	}
-	failed := func(err error) (Response, error) {
-		r, _ := h.fail(resp, err)
-		return r, err
-	}
-	parser := *h // a copy whose Parse is the line's own parser
+	r := h.newRun(ctx, format)
 	for i, it := range items {
-		line := i + 1
-		if it.tooLong == 0 && len(it.raw) > maxLine {
-			it.tooLong, it.raw = len(it.raw), it.raw[:min(headKept, len(it.raw))]
-		}
-		if it.tooLong > 0 {
-			err := fmt.Errorf("%w: %d bytes, over the limit; first %d kept", errLineTooLong, it.tooLong, len(it.raw))
-			dl := natsx.DeadLetterMsg(h.Service, "too-long", it.raw, err.Error(), it.origin)
-			// Only the head is kept, so the size joins it in the deduplication id.
-			dl.Header.Set(jetstream.MsgIDHeader, natsx.HashID("dl", h.Service, "too-long", strconv.Itoa(it.tooLong), string(it.raw)))
-			if dlErr := dead.Add(dl); dlErr != nil {
-				return failed(dlErr)
-			}
-			counts.reject("too-long")
-			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
-			continue
-		}
-		if len(bytes.TrimSpace(it.raw)) == 0 {
-			continue
-		}
-		parser.Parse = h.Parse
-		if it.parse != nil {
-			parser.Parse = it.parse
-		}
-		evFormat, err := parser.publishLine(batch, dead, it.raw, format, it.origin)
-		if err != nil {
-			var le *LineError
-			if !errors.As(err, &le) {
-				return failed(err)
-			}
-			counts.reject(le.Reason)
-			resp.Rejected = append(resp.Rejected, Rejected{Line: line, Reason: le.Reason, Error: le.Err.Error()})
-			continue
-		}
-		counts.accept(evFormat)
-		resp.Accepted++
-		if batch.Len() >= flush {
-			if err := wait(); err != nil {
-				return failed(err)
-			}
+		if err := r.add(it, i+1); err != nil {
+			resp, _ := h.fail(r.resp, err)
+			return resp, err
 		}
 	}
-	if err := wait(); err != nil {
-		return failed(err)
+	if err := r.wait(); err != nil {
+		resp, _ := h.fail(r.resp, err)
+		return resp, err
 	}
-	if len(resp.Rejected) > 0 {
-		origin := ""
-		if len(items) > 0 {
-			origin = items[0].origin
-		}
-		h.Log.Info("rejected input lines", zap.Int("rejected", len(resp.Rejected)), zap.Int("accepted", resp.Accepted),
-			zap.String("origin", origin))
+	if len(r.resp.Rejected) > 0 && len(items) > 0 {
+		h.Log.Info("rejected input lines", zap.Int("rejected", len(r.resp.Rejected)), zap.Int("accepted", r.resp.Accepted),
+			zap.String("origin", items[0].origin))
 	}
-	return resp, nil
+	return r.resp, nil
 }
