@@ -999,10 +999,12 @@ func (x *SideStatus) GetLastError() string {
 
 // DirectoryStatus is the state of the on-prem directory sync.
 type DirectoryStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entities      uint64                 `protobuf:"varint,1,opt,name=entities,proto3" json:"entities,omitempty"`
-	LastChange    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_change,json=lastChange,proto3" json:"last_change,omitempty"`
-	LastError     string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Entities   uint64                 `protobuf:"varint,1,opt,name=entities,proto3" json:"entities,omitempty"`
+	LastChange *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_change,json=lastChange,proto3" json:"last_change,omitempty"`
+	LastError  string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// One entry per directory source (an LDAP server or an LDIF import), from adjoin_status.
+	Syncs         []*DirectorySync `protobuf:"bytes,4,rep,name=syncs,proto3" json:"syncs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1060,197 @@ func (x *DirectoryStatus) GetLastError() string {
 	return ""
 }
 
+func (x *DirectoryStatus) GetSyncs() []*DirectorySync {
+	if x != nil {
+		return x.Syncs
+	}
+	return nil
+}
+
+// DirectorySync is what one directory source last did: stored in adjoin_status under
+// "directory.<source token>" by the DC ingestor after every sync attempt.
+type DirectorySync struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "ldap:ldaps://dc1.theshire.local:636" or "ldif:theshire.ldif".
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// Instance of the DC ingestor that ran the sync.
+	Instance    string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	LastAttempt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_attempt,json=lastAttempt,proto3" json:"last_attempt,omitempty"`
+	LastSuccess *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_success,json=lastSuccess,proto3" json:"last_success,omitempty"`
+	// "full" or "incremental": the kind of the last successful sync.
+	LastKind string `protobuf:"bytes,5,opt,name=last_kind,json=lastKind,proto3" json:"last_kind,omitempty"`
+	// Objects in the directory from this source after the last successful sync.
+	Users      uint64 `protobuf:"varint,6,opt,name=users,proto3" json:"users,omitempty"`
+	Computers  uint64 `protobuf:"varint,7,opt,name=computers,proto3" json:"computers,omitempty"`
+	Disabled   uint64 `protobuf:"varint,8,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Privileged uint64 `protobuf:"varint,9,opt,name=privileged,proto3" json:"privileged,omitempty"`
+	// Entities written, unchanged and deleted by the last successful sync.
+	Written   uint64 `protobuf:"varint,10,opt,name=written,proto3" json:"written,omitempty"`
+	Unchanged uint64 `protobuf:"varint,11,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Deleted   uint64 `protobuf:"varint,12,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// The server's highestCommittedUSN at the last successful sync (LDAP only), and the
+	// server's identity (dsServiceName) it belongs to.
+	HighestUsn int64  `protobuf:"varint,13,opt,name=highest_usn,json=highestUsn,proto3" json:"highest_usn,omitempty"`
+	Server     string `protobuf:"bytes,14,opt,name=server,proto3" json:"server,omitempty"`
+	// The last failure (a refused bind, an unreachable server, a bad CA) and when; cleared by the
+	// next success. While it is set, the last good directory is kept.
+	LastError     string                 `protobuf:"bytes,15,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// Consecutive failed attempts since the last success.
+	Failures      uint32 `protobuf:"varint,17,opt,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectorySync) Reset() {
+	*x = DirectorySync{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectorySync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectorySync) ProtoMessage() {}
+
+func (x *DirectorySync) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectorySync.ProtoReflect.Descriptor instead.
+func (*DirectorySync) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DirectorySync) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DirectorySync) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *DirectorySync) GetLastAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttempt
+	}
+	return nil
+}
+
+func (x *DirectorySync) GetLastSuccess() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccess
+	}
+	return nil
+}
+
+func (x *DirectorySync) GetLastKind() string {
+	if x != nil {
+		return x.LastKind
+	}
+	return ""
+}
+
+func (x *DirectorySync) GetUsers() uint64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetComputers() uint64 {
+	if x != nil {
+		return x.Computers
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetDisabled() uint64 {
+	if x != nil {
+		return x.Disabled
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetPrivileged() uint64 {
+	if x != nil {
+		return x.Privileged
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetWritten() uint64 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetUnchanged() uint64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetDeleted() uint64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetHighestUsn() int64 {
+	if x != nil {
+		return x.HighestUsn
+	}
+	return 0
+}
+
+func (x *DirectorySync) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *DirectorySync) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DirectorySync) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *DirectorySync) GetFailures() uint32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
 // GetIntegrationStatusResponse is what a status page shows.
 type GetIntegrationStatusResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1081,7 +1274,7 @@ type GetIntegrationStatusResponse struct {
 
 func (x *GetIntegrationStatusResponse) Reset() {
 	*x = GetIntegrationStatusResponse{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1286,7 @@ func (x *GetIntegrationStatusResponse) String() string {
 func (*GetIntegrationStatusResponse) ProtoMessage() {}
 
 func (x *GetIntegrationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[16]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1299,7 @@ func (x *GetIntegrationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{16}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetIntegrationStatusResponse) GetIdentity() *SideStatus {
@@ -1187,7 +1380,7 @@ type ServiceHeartbeat struct {
 
 func (x *ServiceHeartbeat) Reset() {
 	*x = ServiceHeartbeat{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1392,7 @@ func (x *ServiceHeartbeat) String() string {
 func (*ServiceHeartbeat) ProtoMessage() {}
 
 func (x *ServiceHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[17]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1405,7 @@ func (x *ServiceHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceHeartbeat.ProtoReflect.Descriptor instead.
 func (*ServiceHeartbeat) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{17}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ServiceHeartbeat) GetService() string {
@@ -1282,7 +1475,7 @@ type SetIntegrationRequest struct {
 
 func (x *SetIntegrationRequest) Reset() {
 	*x = SetIntegrationRequest{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1487,7 @@ func (x *SetIntegrationRequest) String() string {
 func (*SetIntegrationRequest) ProtoMessage() {}
 
 func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[18]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1500,7 @@ func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{18}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetIntegrationRequest) GetSide() Side {
@@ -1334,7 +1527,7 @@ type SetIntegrationResponse struct {
 
 func (x *SetIntegrationResponse) Reset() {
 	*x = SetIntegrationResponse{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1539,7 @@ func (x *SetIntegrationResponse) String() string {
 func (*SetIntegrationResponse) ProtoMessage() {}
 
 func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1552,7 @@ func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{19}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetIntegrationResponse) GetStatus() *GetIntegrationStatusResponse {
@@ -1438,13 +1631,37 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x06events\x18\x04 \x01(\x04R\x06events\x12\x16\n" +
 	"\x06alerts\x18\x05 \x01(\x04R\x06alerts\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x06 \x01(\tR\tlastError\"\x89\x01\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\"\xb9\x01\n" +
 	"\x0fDirectoryStatus\x12\x1a\n" +
 	"\bentities\x18\x01 \x01(\x04R\bentities\x12;\n" +
 	"\vlast_change\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastChange\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x03 \x01(\tR\tlastError\"\x97\x03\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\x12.\n" +
+	"\x05syncs\x18\x04 \x03(\v2\x18.adjoin.v1.DirectorySyncR\x05syncs\"\xd8\x04\n" +
+	"\rDirectorySync\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1a\n" +
+	"\binstance\x18\x02 \x01(\tR\binstance\x12=\n" +
+	"\flast_attempt\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlastAttempt\x12=\n" +
+	"\flast_success\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vlastSuccess\x12\x1b\n" +
+	"\tlast_kind\x18\x05 \x01(\tR\blastKind\x12\x14\n" +
+	"\x05users\x18\x06 \x01(\x04R\x05users\x12\x1c\n" +
+	"\tcomputers\x18\a \x01(\x04R\tcomputers\x12\x1a\n" +
+	"\bdisabled\x18\b \x01(\x04R\bdisabled\x12\x1e\n" +
+	"\n" +
+	"privileged\x18\t \x01(\x04R\n" +
+	"privileged\x12\x18\n" +
+	"\awritten\x18\n" +
+	" \x01(\x04R\awritten\x12\x1c\n" +
+	"\tunchanged\x18\v \x01(\x04R\tunchanged\x12\x18\n" +
+	"\adeleted\x18\f \x01(\x04R\adeleted\x12\x1f\n" +
+	"\vhighest_usn\x18\r \x01(\x03R\n" +
+	"highestUsn\x12\x16\n" +
+	"\x06server\x18\x0e \x01(\tR\x06server\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x0f \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x1a\n" +
+	"\bfailures\x18\x11 \x01(\rR\bfailures\"\x97\x03\n" +
 	"\x1cGetIntegrationStatusResponse\x121\n" +
 	"\bidentity\x18\x01 \x01(\v2\x15.adjoin.v1.SideStatusR\bidentity\x121\n" +
 	"\bendpoint\x18\x02 \x01(\v2\x15.adjoin.v1.SideStatusR\bendpoint\x128\n" +
@@ -1491,7 +1708,7 @@ func file_adjoin_v1_badge_service_proto_rawDescGZIP() []byte {
 	return file_adjoin_v1_badge_service_proto_rawDescData
 }
 
-var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*EntitySelector)(nil),               // 0: adjoin.v1.EntitySelector
 	(*GetBadgeRequest)(nil),              // 1: adjoin.v1.GetBadgeRequest
@@ -1509,60 +1726,65 @@ var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*GetIntegrationStatusRequest)(nil),  // 13: adjoin.v1.GetIntegrationStatusRequest
 	(*SideStatus)(nil),                   // 14: adjoin.v1.SideStatus
 	(*DirectoryStatus)(nil),              // 15: adjoin.v1.DirectoryStatus
-	(*GetIntegrationStatusResponse)(nil), // 16: adjoin.v1.GetIntegrationStatusResponse
-	(*ServiceHeartbeat)(nil),             // 17: adjoin.v1.ServiceHeartbeat
-	(*SetIntegrationRequest)(nil),        // 18: adjoin.v1.SetIntegrationRequest
-	(*SetIntegrationResponse)(nil),       // 19: adjoin.v1.SetIntegrationResponse
-	(*Badge)(nil),                        // 20: adjoin.v1.Badge
-	(*Alert)(nil),                        // 21: adjoin.v1.Alert
-	(*CorrelatedAlert)(nil),              // 22: adjoin.v1.CorrelatedAlert
-	(Side)(0),                            // 23: adjoin.v1.Side
-	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
+	(*DirectorySync)(nil),                // 16: adjoin.v1.DirectorySync
+	(*GetIntegrationStatusResponse)(nil), // 17: adjoin.v1.GetIntegrationStatusResponse
+	(*ServiceHeartbeat)(nil),             // 18: adjoin.v1.ServiceHeartbeat
+	(*SetIntegrationRequest)(nil),        // 19: adjoin.v1.SetIntegrationRequest
+	(*SetIntegrationResponse)(nil),       // 20: adjoin.v1.SetIntegrationResponse
+	(*Badge)(nil),                        // 21: adjoin.v1.Badge
+	(*Alert)(nil),                        // 22: adjoin.v1.Alert
+	(*CorrelatedAlert)(nil),              // 23: adjoin.v1.CorrelatedAlert
+	(Side)(0),                            // 24: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil),        // 25: google.protobuf.Timestamp
 }
 var file_adjoin_v1_badge_service_proto_depIdxs = []int32{
 	0,  // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
-	20, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
+	21, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 2: adjoin.v1.BatchGetBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
 	5,  // 3: adjoin.v1.BatchGetBadgesResponse.results:type_name -> adjoin.v1.BadgeResult
-	20, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
+	21, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
 	6,  // 5: adjoin.v1.BadgeResult.error:type_name -> adjoin.v1.BadgeError
 	0,  // 6: adjoin.v1.WatchBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	20, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
+	21, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 8: adjoin.v1.ListEntityAlertsRequest.selector:type_name -> adjoin.v1.EntitySelector
-	21, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
+	22, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
 	0,  // 10: adjoin.v1.StreamCorrelatedRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	22, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
-	23, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
-	24, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
-	24, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
-	14, // 15: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
-	14, // 16: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
-	15, // 17: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
-	17, // 18: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
-	24, // 19: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
-	24, // 20: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
-	24, // 21: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
-	23, // 22: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
-	16, // 23: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
-	1,  // 24: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
-	3,  // 25: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
-	7,  // 26: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
-	9,  // 27: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
-	11, // 28: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
-	13, // 29: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
-	18, // 30: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
-	2,  // 31: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
-	4,  // 32: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
-	8,  // 33: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
-	10, // 34: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
-	12, // 35: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
-	16, // 36: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
-	19, // 37: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	23, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
+	24, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
+	25, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
+	25, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
+	16, // 15: adjoin.v1.DirectoryStatus.syncs:type_name -> adjoin.v1.DirectorySync
+	25, // 16: adjoin.v1.DirectorySync.last_attempt:type_name -> google.protobuf.Timestamp
+	25, // 17: adjoin.v1.DirectorySync.last_success:type_name -> google.protobuf.Timestamp
+	25, // 18: adjoin.v1.DirectorySync.last_error_time:type_name -> google.protobuf.Timestamp
+	14, // 19: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
+	14, // 20: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
+	15, // 21: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
+	18, // 22: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
+	25, // 23: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
+	25, // 24: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
+	25, // 25: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
+	24, // 26: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
+	17, // 27: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
+	1,  // 28: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
+	3,  // 29: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
+	7,  // 30: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
+	9,  // 31: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
+	11, // 32: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
+	13, // 33: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
+	19, // 34: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
+	2,  // 35: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
+	4,  // 36: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
+	8,  // 37: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
+	10, // 38: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
+	12, // 39: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
+	17, // 40: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
+	20, // 41: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_service_proto_init() }
@@ -1593,7 +1815,7 @@ func file_adjoin_v1_badge_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_service_proto_rawDesc), len(file_adjoin_v1_badge_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
