@@ -5,17 +5,22 @@ BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
 
-.PHONY: bench-ingest run test test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
+.PHONY: bench-ingest run test test-samba test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
 	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
 	exec bin/adjoin dev
 
-## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds
+## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds;
+## the tests run beside a throwaway Samba AD DC when Samba is installed (loudly skipped otherwise)
 test: gen-check lint breaking build-off
 	go vet work
-	go test -count=1 -p 2 -timeout 20m work
+	deploy/samba/with-dc.sh go test -count=1 -p 2 -timeout 20m work
+
+## test-samba: only the tests that need the real Samba AD DC (LDAP sync, audit log, end to end)
+test-samba:
+	deploy/samba/with-dc.sh go test -count=1 -p 1 -timeout 10m -run Samba work
 
 ## test-short: unit tests only (skips the slow whole-data and end-to-end tests)
 test-short:
@@ -82,3 +87,17 @@ bench-badge:
 bench-ingest:
 	cd services/adjoin && go test -run '^$$' -bench 'ParseDetect' -benchtime=20000x ./
 	cd services/adjoin && go test -run '^$$' -bench 'IntakeToJetStream' -benchtime=5x ./
+
+## images: static binaries (GOWORK=off, CGO_ENABLED=0) and the service images adjoin/<service>:$(IMAGE_TAG),
+## adjoin/cli and a local NATS image adjoin/nats built from the nats-server Go module; no registry needed
+IMAGE_TAG ?= local
+DOCKER_BIN := $(CURDIR)/build/docker/bin
+STATIC := CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags '-s -w'
+.PHONY: images
+images:
+	rm -rf build/docker && mkdir -p $(DOCKER_BIN) build/docker/data
+	for s in $(SERVICES); do (cd services/$$s && $(STATIC) -o $(DOCKER_BIN)/ ./cmd/adjoin-$$s) || exit 1; done
+	cd services/adjoin && $(STATIC) -o $(DOCKER_BIN)/ ./cmd/adjoin
+	cd pkg && $(STATIC) -o $(DOCKER_BIN)/nats-server github.com/nats-io/nats-server/v2
+	for t in $(SERVICES) cli; do docker build -q -f deploy/docker/Dockerfile --target $$t -t adjoin/$$t:$(IMAGE_TAG) build/docker || exit 1; done
+	docker build -q -f deploy/docker/Dockerfile.nats -t adjoin/nats:$(IMAGE_TAG) build/docker

@@ -143,3 +143,27 @@ func (dc *DC) run(name string, stdin []byte, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// Show returns the attributes samba-tool prints for an account (`samba-tool user show`, which
+// also works for computers with their $ name): objectSid and objectGUID as text, among others.
+// Multi-valued attributes keep their last value.
+func (dc *DC) Show(t testing.TB, sam string) map[string]string {
+	t.Helper()
+	attrs := map[string]string{}
+	for _, line := range strings.Split(dc.Tool(t, "user", "show", sam), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && !strings.HasPrefix(k, " ") {
+			attrs[k] = strings.TrimSpace(v)
+		}
+	}
+	return attrs
+}
+
+// Modify applies an LDIF change with ldapmodify over LDAPS as the administrator (for what
+// samba-tool cannot set, such as userAccountControl bits).
+func (dc *DC) Modify(t testing.TB, ldif string) {
+	t.Helper()
+	out, err := dc.run("ldapmodify", []byte(ldif), "-x", "-H", "ldaps://127.0.0.1", "-D", dc.BindDN(), "-w", dc.AdminPassword)
+	if err != nil {
+		t.Fatalf("ldapmodify: %v\n%s", err, out)
+	}
+}

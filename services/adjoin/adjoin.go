@@ -33,6 +33,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIngest(ctx, args[1:], stdout, stderr)
 	case "detect":
 		err = runDetect(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:], stdout)
 	case "reference":
 		fmt.Fprintf(stdout, "## Settings\n%s\n## Metrics\n%s", SettingsReference(), MetricsReference())
 	default:
@@ -67,6 +69,9 @@ Usage:
                                    replay files into a running deployment, with progress
   adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
                                    and print each alert as a JSON line (no NATS needed)
+  adjoin healthcheck [flags] URL|ADDR
+                                   exit 0 when a service's /readyz answers 200 (http URL) or
+                                   its gRPC health says SERVING (ADDR): the images' health check
   adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)

@@ -58,21 +58,30 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 func (bearer) RequireTransportSecurity() bool { return false }
 
 func (c *clientFlags) dial() (adjoinv1.BadgeServiceClient, func(), error) {
+	conn, err := c.conn()
+	if err != nil {
+		return nil, nil, err
+	}
+	return adjoinv1.NewBadgeServiceClient(conn), func() { conn.Close() }, nil
+}
+
+// conn is the client connection the badge commands and the health check use.
+func (c *clientFlags) conn() (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tls-ca: %w", err)
+			return nil, fmt.Errorf("tls-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("tls-ca %s: no PEM certificate", c.caFile)
+			return nil, fmt.Errorf("tls-ca %s: no PEM certificate", c.caFile)
 		}
 		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		if c.certFile != "" {
 			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 			if err != nil {
-				return nil, nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+				return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
 			}
 			tc.Certificates = []tls.Certificate{cert}
 		}
@@ -84,9 +93,9 @@ func (c *clientFlags) dial() (adjoinv1.BadgeServiceClient, func(), error) {
 	}
 	conn, err := grpc.NewClient(c.addr, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("badge-addr %s: %w", c.addr, err)
+		return nil, fmt.Errorf("badge-addr %s: %w", c.addr, err)
 	}
-	return adjoinv1.NewBadgeServiceClient(conn), func() { conn.Close() }, nil
+	return conn, nil
 }
 
 // explain turns an RPC error into a sentence an operator can act on.

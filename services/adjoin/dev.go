@@ -37,6 +37,9 @@ type DevConfig struct {
 	BadgeHTTPPort  int
 	LDIFFile       string
 	LogLevel       string
+	// DCIngest, when set, adjusts the DC ingestor's settings before it starts (an LDAP
+	// directory or a Samba audit log instead of the demo directory, in tests and embedders).
+	DCIngest func(*dcingest.Config)
 }
 
 func (c *DevConfig) flags(s *config.Set) {
@@ -133,6 +136,9 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 		LDIFFile: cfg.LDIFFile, Metrics: m}
 	if cfg.LDIFFile == "" {
 		dc.LDIFData = demo.TheShireLDIF
+	}
+	if cfg.DCIngest != nil {
+		cfg.DCIngest(&dc)
 	}
 	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second},
 		DeviceEvery: time.Minute, Metrics: m}

@@ -94,6 +94,13 @@ func printStatus(w io.Writer, st *adjoinv1.GetIntegrationStatusResponse) {
 	if d.GetLastError() != "" {
 		fmt.Fprintf(w, " (%s)", d.GetLastError())
 	}
+	for _, sy := range d.GetSyncs() {
+		fmt.Fprintf(w, "\n    %s: last success %s (%s), %d users, %d computers, %d disabled, %d privileged",
+			sy.GetSource(), when(sy.GetLastSuccess()), sy.GetLastKind(), sy.GetUsers(), sy.GetComputers(), sy.GetDisabled(), sy.GetPrivileged())
+		if sy.GetLastError() != "" {
+			fmt.Fprintf(w, "; failing %d time(s) since, last error %s: %s", sy.GetFailures(), when(sy.GetLastErrorTime()), sy.GetLastError())
+		}
+	}
 	fmt.Fprintf(w, "\n  correlator %d alert(s) waiting, lag %.1fs\n", st.GetAlertsWaiting(), st.GetLagSeconds())
 	for _, hb := range st.GetServices() {
 		state := "up"

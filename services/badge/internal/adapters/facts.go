@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/directory"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/heartbeat"
@@ -45,6 +46,9 @@ func (f Facts) Facts(ctx context.Context) (app.Facts, error) {
 	if f.Status != nil {
 		if out.Services, err = heartbeat.List(ctx, f.Status); err != nil {
 			return out, fmt.Errorf("heartbeats: %w", err)
+		}
+		if out.DirectorySyncs, err = directory.ListSyncs(ctx, f.Status); err != nil {
+			return out, fmt.Errorf("directory sync status: %w", err)
 		}
 	}
 	return out, nil

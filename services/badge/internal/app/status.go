@@ -30,6 +30,8 @@ type Facts struct {
 	LagSeconds                     float64
 	// Services are the heartbeats in adjoin_status.
 	Services []*adjoinv1.ServiceHeartbeat
+	// DirectorySyncs are what each directory source (LDAP server, LDIF file) last did.
+	DirectorySyncs []*adjoinv1.DirectorySync
 }
 
 // FactSource reads Facts from NATS.
@@ -100,7 +102,13 @@ func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusRespons
 	if s.DirectoryChanged != nil {
 		resp.Directory.LastChange = ts(s.DirectoryChanged())
 	}
-	if resp.Directory.Entities == 0 {
+	resp.Directory.Syncs = facts.DirectorySyncs
+	for _, sy := range facts.DirectorySyncs {
+		if sy.GetLastError() != "" {
+			resp.Directory.LastError = sy.GetSource() + ": " + sy.GetLastError()
+		}
+	}
+	if resp.Directory.Entities == 0 && resp.Directory.LastError == "" {
 		resp.Directory.LastError = "the directory is empty: no LDIF import or LDAP sync has run"
 	}
 	return resp, nil
