@@ -65,6 +65,7 @@ build-off:
 FUZZTIME ?= 30s
 fuzz:
 	cd pkg && go test ./winevent -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	cd pkg && go test ./sambaaudit -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	cd services/dcingest && go test ./internal/directory -run '^$$' -fuzz FuzzParseLDIF -fuzztime $(FUZZTIME)
 
 ## bench: correlator throughput (vs raw JetStream on the same server) and publish->badge latency; ~2 min

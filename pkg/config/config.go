@@ -15,8 +15,15 @@ import (
 
 // Set is one binary's settings.
 type Set struct {
-	fs   *flag.FlagSet
-	defs []Def
+	fs      *flag.FlagSet
+	defs    []Def
+	envOnly []envOnly
+}
+
+// envOnly is a setting read from the environment alone.
+type envOnly struct {
+	Def
+	p *string
 }
 
 // Def describes one setting.
@@ -65,6 +72,21 @@ func (s *Set) Duration(p *time.Duration, name string, def time.Duration, help st
 	s.def(name, def.String(), help)
 }
 
+// EnvOnly defines a string setting read only from its ADJOIN_* environment variable, never
+// from a flag: secrets given as flags show in every process listing.
+func (s *Set) EnvOnly(p *string, name, help string) {
+	s.envOnly = append(s.envOnly, envOnly{Def: Def{Env: EnvName(name), Help: help}, p: p})
+}
+
+// EnvOnlyDefs lists the environment-only settings in definition order; their Flag is empty.
+func (s *Set) EnvOnlyDefs() []Def {
+	out := make([]Def, len(s.envOnly))
+	for i, e := range s.envOnly {
+		out[i] = e.Def
+	}
+	return out
+}
+
 // Defs lists the settings in definition order.
 func (s *Set) Defs() []Def { return s.defs }
 
@@ -79,6 +101,11 @@ func (s *Set) Parse(args []string, stdout io.Writer) error {
 			if err := s.fs.Set(d.Flag, v); err != nil {
 				return fmt.Errorf("environment %s=%q: %w", d.Env, v, err)
 			}
+		}
+	}
+	for _, e := range s.envOnly {
+		if v, ok := os.LookupEnv(e.Env); ok {
+			*e.p = v
 		}
 	}
 	if err := s.fs.Parse(args); err != nil {
@@ -101,5 +128,8 @@ func (s *Set) Usage(w io.Writer) {
 	sort.SliceStable(defs, func(i, j int) bool { return defs[i].Flag < defs[j].Flag })
 	for _, d := range defs {
 		fmt.Fprintf(w, "  --%s (env %s, default %q)\n        %s\n", d.Flag, d.Env, d.Default, d.Help)
+	}
+	for _, e := range s.envOnly {
+		fmt.Fprintf(w, "  %s (environment only)\n        %s\n", e.Env, e.Help)
 	}
 }

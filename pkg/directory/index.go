@@ -31,6 +31,7 @@ const (
 	nameUPN
 	nameFQDN
 	nameNetBIOS
+	nameDN
 )
 
 // NewIndex returns an empty index.
@@ -40,7 +41,7 @@ func NewIndex() *Index {
 		names:   map[nameKind]map[string]string{},
 		bareSAM: map[string]map[string]struct{}{},
 	}
-	for k := nameSID; k <= nameNetBIOS; k++ {
+	for k := nameSID; k <= nameDN; k++ {
 		ix.names[k] = map[string]string{}
 	}
 	return ix
@@ -150,6 +151,7 @@ func namesOf(e *adjoinv1.Entity) map[nameKind][]string {
 		}
 	}
 	add(nameUPN, entity.Fold(e.GetUpn()))
+	add(nameDN, NormalizeDN(e.GetDistinguishedName()))
 	if e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
 		nb, fqdn := entity.HostNames(e.GetDnsHostName())
 		add(nameFQDN, fqdn)

@@ -88,6 +88,11 @@ func (r *batchRun) add(it lineItem, line int) error {
 		parser.Parse = it.parse
 	}
 	evFormat, err := parser.publishLine(r.batch, r.dead, it.raw, r.format, it.origin)
+	if errors.Is(err, ErrSkip) {
+		r.counts.skip()
+		r.resp.Skipped++
+		return nil
+	}
 	if err != nil {
 		var le *LineError
 		if !errors.As(err, &le) {

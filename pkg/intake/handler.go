@@ -9,6 +9,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,8 +31,18 @@ func (e *LineError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *LineError) Unwrap() error { return e.Err }
 
 // Parser turns one line into an event. format is the sender's ?format= value ("" = detect).
-// Errors should be *LineError; any other error is reported with reason "invalid".
+// Errors should be *LineError; any other error is reported with reason "invalid". A parser
+// returns ErrSkip for a line that carries no event by design (a log's own messages around the
+// events it holds): such a line is counted as skipped, neither published nor dead-lettered.
 type Parser func(line []byte, format string) (*adjoinv1.Event, error)
+
+// ErrSkip is what a Parser returns (or wraps) for a line that is not an event and not an error.
+var ErrSkip = errors.New("line skipped: not an event")
+
+// RequestParser chooses the parser of a whole request from its query, for a ?format= whose
+// lines need more than themselves to be read (a Samba log needs the DC's name: &host=).
+// An error is the sender's: the request is refused with 400 and the error.
+type RequestParser func(q url.Values) (Parser, error)
 
 // Handler serves POST /v1/events.
 type Handler struct {
@@ -49,6 +60,8 @@ type Handler struct {
 	Flush int
 	// Metrics, when set, counts events, rejections and publish latency.
 	Metrics *metrics.Metrics
+	// Formats are the ?format= values read with a parser of their own, chosen per request.
+	Formats map[string]RequestParser
 }
 
 // Rejected describes one refused line in a response.
@@ -60,10 +73,13 @@ type Rejected struct {
 
 // Response is the JSON body of every answer.
 type Response struct {
-	Accepted   int        `json:"accepted"`
-	Duplicates int        `json:"duplicates"`
-	Rejected   []Rejected `json:"rejected"`
-	Error      string     `json:"error,omitempty"`
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	// Skipped counts lines that carry no event by design (ErrSkip), such as a Samba log's own
+	// messages.
+	Skipped  int        `json:"skipped,omitempty"`
+	Rejected []Rejected `json:"rejected"`
+	Error    string     `json:"error,omitempty"`
 }
 
 // defaultMaxLine bounds a line so that the event it becomes stays under NATS's 1 MiB payload.
@@ -82,7 +98,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := "http:" + r.RemoteAddr
-	resp, status := h.ingest(r.Context(), body, r.URL.Query().Get("format"), origin)
+	q := r.URL.Query()
+	format := q.Get("format")
+	var parse Parser
+	if choose, ok := h.Formats[format]; ok {
+		if parse, err = choose(q); err != nil {
+			writeJSON(w, http.StatusBadRequest, Response{Error: "format=" + format + ": " + err.Error()})
+			return
+		}
+	}
+	resp, status := h.ingest(r.Context(), body, format, origin, parse)
 	writeJSON(w, status, resp)
 }
 
@@ -131,14 +156,15 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // Ingest reads NDJSON from body and publishes every valid line; the CLI replay path uses it too.
 func (h *Handler) Ingest(ctx context.Context, body io.Reader, format, origin string) (Response, error) {
-	resp, status := h.ingest(ctx, body, format, origin)
+	resp, status := h.ingest(ctx, body, format, origin, nil)
 	if status >= 500 || (status >= 400 && resp.Error != "") {
 		return resp, errors.New(resp.Error)
 	}
 	return resp, nil
 }
 
-func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string) (Response, int) {
+// ingest reads body line by line; parse, when not nil, reads every line instead of h.Parse.
+func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string, parse Parser) (Response, int) {
 	r := h.newRun(ctx, format)
 	lr := newLineReader(body, r.maxLine)
 	for {
@@ -146,7 +172,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		it := lineItem{raw: raw, origin: fmt.Sprintf("%s line %d", origin, line)}
+		it := lineItem{raw: raw, origin: fmt.Sprintf("%s line %d", origin, line), parse: parse}
 		switch {
 		case errors.Is(err, errLineTooLong):
 			// The line is not kept, so its digest stands for it in the deduplication id.
@@ -184,6 +210,9 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 // dead.
 func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, origin string) (string, error) {
 	ev, err := h.Parse(raw, format)
+	if errors.Is(err, ErrSkip) {
+		return "", ErrSkip
+	}
 	if err != nil {
 		le, ok := err.(*LineError)
 		if !ok {
@@ -207,7 +236,10 @@ func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, orig
 // what was stored.
 type tally struct {
 	accepted, rejected map[string]int
+	skipped            int
 }
+
+func (t *tally) skip() { t.skipped++ }
 
 func (t *tally) accept(format string) {
 	if t.accepted == nil {
@@ -232,11 +264,14 @@ func (t *tally) flush(m *metrics.Metrics, service string, took time.Duration) {
 			m.EventsRejected.WithLabelValues(service, r).Add(float64(n))
 			m.DeadLetters.WithLabelValues(service, r).Add(float64(n))
 		}
+		if t.skipped > 0 {
+			m.LinesSkipped.WithLabelValues(service).Add(float64(t.skipped))
+		}
 		if len(t.accepted)+len(t.rejected) > 0 {
 			m.PublishSeconds.WithLabelValues(service).Observe(took.Seconds())
 		}
 	}
-	t.accepted, t.rejected = nil, nil
+	t.accepted, t.rejected, t.skipped = nil, nil, 0
 }
 
 func (h *Handler) fail(resp Response, err error) (Response, int) {

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,18 @@ type Pipeline struct {
 	Metrics       *metrics.Metrics
 	// Routes are more HTTP handlers on the intake port (product alerts).
 	Routes map[string]http.Handler
+	// Follow are more files to follow, each set with its own parser (a Samba DC's log).
+	Follow []Follow
+	// Formats are ?format= values of POST /v1/events read with a parser chosen per request.
+	Formats map[string]RequestParser
+}
+
+// Follow is a set of files read with their own parser, stored as --tail files are, with their
+// offsets in adjoin_status under "tail.<service>.<Name>.".
+type Follow struct {
+	Name     string // "samba"
+	Patterns []string
+	Parse    Parser
 }
 
 // Serve runs the HTTP intake and the detection consumer until ctx ends. On shutdown the
@@ -91,6 +104,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
+		Formats: p.Formats,
 	}
 	mux.Handle("/v1/events", handler)
 	for path, h := range p.Routes {
@@ -108,15 +122,31 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 			MaxMessage: cfg.SyslogMaxMessage, ShutdownGrace: cfg.ShutdownGrace, Log: log.Named("syslog")}
 		g.Go(func() error { return srv.Run(gctx) })
 	}
+	follow := p.Follow
 	if patterns := splitList(cfg.Tail); len(patterns) > 0 {
+		follow = append([]Follow{{Patterns: patterns}}, follow...)
+	}
+	for _, f := range follow {
+		if len(f.Patterns) == 0 {
+			continue
+		}
 		statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
 		if err != nil {
 			return fmt.Errorf("tail offsets: %w", err)
 		}
-		t := &tail.Tailer{Patterns: patterns, Poll: cfg.TailPoll, Log: log, Handle: TailHandler(handler, ""),
-			Store: tail.KVStore{KV: statusKV, Prefix: "tail." + p.Service + "."}}
+		h, prefix := handler, "tail."+p.Service+"."
+		if f.Parse != nil {
+			h = &Handler{}
+			*h = *handler
+			h.Parse = f.Parse
+		}
+		if f.Name != "" {
+			prefix += f.Name + "."
+		}
+		t := &tail.Tailer{Patterns: f.Patterns, Poll: cfg.TailPoll, Log: log, Handle: TailHandler(h, ""),
+			Store: tail.KVStore{KV: statusKV, Prefix: prefix}}
 		g.Go(func() error { return t.Run(gctx) })
-		log.Info("following files", zap.Strings("patterns", patterns))
+		log.Info("following files", zap.String("as", cmp.Or(f.Name, "events")), zap.Strings("patterns", f.Patterns))
 	}
 	g.Go(func() error {
 		p.Metrics.PollConsumers(gctx, js, p.Service, 5*time.Second, metrics.Consumer{Stream: p.Stream, Name: runner.Durable})

@@ -20,6 +20,7 @@ type Metrics struct {
 
 	EventsReceived  *prometheus.CounterVec   // service, format
 	EventsRejected  *prometheus.CounterVec   // service, reason
+	LinesSkipped    *prometheus.CounterVec   // service
 	AlertsPublished *prometheus.CounterVec   // service, detector, side
 	DeadLetters     *prometheus.CounterVec   // service, reason
 	PublishSeconds  *prometheus.HistogramVec // service
@@ -51,6 +52,8 @@ type Metrics struct {
 	DirectoryObjects    *prometheus.GaugeVec // kind
 	DirectorySyncTime   prometheus.Gauge
 	DirectorySyncErrors prometheus.Counter
+	// DirectorySyncSeconds times successful LDAP syncs, by kind (full, incremental).
+	DirectorySyncSeconds *prometheus.HistogramVec
 }
 
 // Def describes one metric for documentation.
@@ -64,33 +67,35 @@ func New() *Metrics {
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := factory{r}
 	return &Metrics{
-		Registry:            r,
-		EventsReceived:      f.counterVec("adjoin_events_received_total", "Events accepted by an ingestor and stored on its event stream.", "service", "format"),
-		EventsRejected:      f.counterVec("adjoin_events_rejected_total", "Input lines refused by an ingestor (copied to DEADLETTER).", "service", "reason"),
-		AlertsPublished:     f.counterVec("adjoin_alerts_published_total", "Alert versions stored on ALERTS.", "service", "detector", "side"),
-		DeadLetters:         f.counterVec("adjoin_deadletters_total", "Messages copied to DEADLETTER.", "service", "reason"),
-		PublishSeconds:      f.histogramVec("adjoin_jetstream_publish_seconds", "Time from publish to JetStream acknowledgement, per batch.", "service"),
-		PublishInFlight:     f.gaugeVec("adjoin_jetstream_publish_inflight", "Publishes waiting for a JetStream acknowledgement.", "service"),
-		ConsumerPending:     f.gaugeVec("adjoin_consumer_pending", "Messages not yet delivered to a durable consumer.", "service", "consumer"),
-		ConsumerAckPending:  f.gaugeVec("adjoin_consumer_ack_pending", "Messages delivered to a durable consumer and not yet acknowledged.", "service", "consumer"),
-		ConsumerRedelivered: f.gaugeVec("adjoin_consumer_redelivered", "Messages a durable consumer has redelivered at least once.", "service", "consumer"),
-		CorrelateSeconds:    f.histogram("adjoin_correlator_processing_seconds", "Time to correlate one alert (resolve, count, publish)."),
-		AlertToBadgeLag:     f.histogram("adjoin_alert_to_badge_lag_seconds", "Time from an alert's arrival on ALERTS to its counts being written."),
-		EntitiesCounted:     f.gauge("adjoin_correlator_entities", "Entities the correlator has counted alerts on (adjoin_badges keys)."),
-		PendingAlerts:       f.gauge("adjoin_correlator_pending_alerts", "Alerts waiting for a reference to resolve (adjoin_pending keys)."),
-		AlertsCorrelated:    f.counterVec("adjoin_alerts_correlated_total", "Alerts handled by the correlator, by outcome.", "outcome"),
-		GRPCRequests:        f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
-		GRPCSeconds:         f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
-		SideEvents:          f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),
-		SideAlerts:          f.gaugeVec("adjoin_side_alerts", "Alerts of a side stored on ALERTS (status page).", "side"),
-		SideLastData:        f.gaugeVec("adjoin_side_last_data_timestamp_seconds", "Unix time a side's ingestor last stored an event (status page).", "side"),
-		IntegrationEnabled:  f.gaugeVec("adjoin_integration_enabled", "1 while a side's integration toggle is on.", "side"),
-		AlertsWaiting:       f.gauge("adjoin_alerts_waiting", "Alerts stored on ALERTS and not yet counted by the correlator (status page)."),
-		AlertLag:            f.gauge("adjoin_alert_lag_seconds", "Age of the oldest waiting alert, or the last alert's time to correlation when idle (status page)."),
-		ServiceLastSeen:     f.gaugeVec("adjoin_service_last_seen_timestamp_seconds", "Unix time of a service instance's last heartbeat.", "service", "instance"),
-		DirectoryObjects:    f.gaugeVec("adjoin_directory_objects", "Directory entities known, by kind.", "kind"),
-		DirectorySyncTime:   f.gauge("adjoin_directory_last_sync_timestamp_seconds", "Unix time of the last successful directory import or sync."),
-		DirectorySyncErrors: f.counter("adjoin_directory_sync_errors_total", "Directory imports or syncs that failed."),
+		Registry:             r,
+		EventsReceived:       f.counterVec("adjoin_events_received_total", "Events accepted by an ingestor and stored on its event stream.", "service", "format"),
+		EventsRejected:       f.counterVec("adjoin_events_rejected_total", "Input lines refused by an ingestor (copied to DEADLETTER).", "service", "reason"),
+		LinesSkipped:         f.counterVec("adjoin_lines_skipped_total", "Input lines that carry no event by design (a Samba log's own messages), skipped.", "service"),
+		AlertsPublished:      f.counterVec("adjoin_alerts_published_total", "Alert versions stored on ALERTS.", "service", "detector", "side"),
+		DeadLetters:          f.counterVec("adjoin_deadletters_total", "Messages copied to DEADLETTER.", "service", "reason"),
+		PublishSeconds:       f.histogramVec("adjoin_jetstream_publish_seconds", "Time from publish to JetStream acknowledgement, per batch.", "service"),
+		PublishInFlight:      f.gaugeVec("adjoin_jetstream_publish_inflight", "Publishes waiting for a JetStream acknowledgement.", "service"),
+		ConsumerPending:      f.gaugeVec("adjoin_consumer_pending", "Messages not yet delivered to a durable consumer.", "service", "consumer"),
+		ConsumerAckPending:   f.gaugeVec("adjoin_consumer_ack_pending", "Messages delivered to a durable consumer and not yet acknowledged.", "service", "consumer"),
+		ConsumerRedelivered:  f.gaugeVec("adjoin_consumer_redelivered", "Messages a durable consumer has redelivered at least once.", "service", "consumer"),
+		CorrelateSeconds:     f.histogram("adjoin_correlator_processing_seconds", "Time to correlate one alert (resolve, count, publish)."),
+		AlertToBadgeLag:      f.histogram("adjoin_alert_to_badge_lag_seconds", "Time from an alert's arrival on ALERTS to its counts being written."),
+		EntitiesCounted:      f.gauge("adjoin_correlator_entities", "Entities the correlator has counted alerts on (adjoin_badges keys)."),
+		PendingAlerts:        f.gauge("adjoin_correlator_pending_alerts", "Alerts waiting for a reference to resolve (adjoin_pending keys)."),
+		AlertsCorrelated:     f.counterVec("adjoin_alerts_correlated_total", "Alerts handled by the correlator, by outcome.", "outcome"),
+		GRPCRequests:         f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
+		GRPCSeconds:          f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
+		SideEvents:           f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),
+		SideAlerts:           f.gaugeVec("adjoin_side_alerts", "Alerts of a side stored on ALERTS (status page).", "side"),
+		SideLastData:         f.gaugeVec("adjoin_side_last_data_timestamp_seconds", "Unix time a side's ingestor last stored an event (status page).", "side"),
+		IntegrationEnabled:   f.gaugeVec("adjoin_integration_enabled", "1 while a side's integration toggle is on.", "side"),
+		AlertsWaiting:        f.gauge("adjoin_alerts_waiting", "Alerts stored on ALERTS and not yet counted by the correlator (status page)."),
+		AlertLag:             f.gauge("adjoin_alert_lag_seconds", "Age of the oldest waiting alert, or the last alert's time to correlation when idle (status page)."),
+		ServiceLastSeen:      f.gaugeVec("adjoin_service_last_seen_timestamp_seconds", "Unix time of a service instance's last heartbeat.", "service", "instance"),
+		DirectoryObjects:     f.gaugeVec("adjoin_directory_objects", "Directory entities known, by kind.", "kind"),
+		DirectorySyncTime:    f.gauge("adjoin_directory_last_sync_timestamp_seconds", "Unix time of the last successful directory import or sync."),
+		DirectorySyncErrors:  f.counter("adjoin_directory_sync_errors_total", "Directory imports or syncs that failed."),
+		DirectorySyncSeconds: f.histogramVec("adjoin_directory_sync_seconds", "Time to read and store one successful LDAP directory sync, by kind (full, incremental).", "kind"),
 	}
 }
 

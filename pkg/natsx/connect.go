@@ -18,8 +18,20 @@ type ConnectOptions struct {
 	Name string
 	// User and Password, when set, authenticate with user/password.
 	User, Password string
+	// PasswordFile, when set, holds User's password; it is read again on every reconnect, so
+	// a rotated password is picked up without a restart.
+	PasswordFile string
 	// CredsFile, when set, authenticates with a .creds file (JWT + nkey).
 	CredsFile string
+	// CAFile is the CA bundle the server certificate must chain to; setting it requires TLS.
+	CAFile string
+	// CertFile and KeyFile are the client certificate and key, for servers that verify client
+	// certificates (mTLS).
+	CertFile, KeyFile string
+	// InboxPrefix starts the subjects replies come back on. Empty means "_INBOX_<user>" when
+	// User is set (the shipped server config lets each user read only its own replies), else
+	// "_INBOX".
+	InboxPrefix string
 }
 
 // Connect dials NATS and keeps reconnecting forever with jittered backoff, so a NATS restart
@@ -50,12 +62,7 @@ func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn
 			log.Error("nats async error", zap.String("subject", subject), logx.Err(err))
 		}),
 	}
-	if o.User != "" {
-		opts = append(opts, nats.UserInfo(o.User, o.Password))
-	}
-	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
-	}
+	opts = append(opts, o.authOptions()...)
 	for attempt := 1; ; attempt++ {
 		nc, err := nats.Connect(o.URL, opts...)
 		if err == nil {

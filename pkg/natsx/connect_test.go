@@ -142,6 +142,8 @@ func TestSettingsValidate(t *testing.T) {
 		{name: "cluster", s: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://a,nats://b"}, Replicas: 3}},
 		{name: "no URL", s: natsx.Settings{Replicas: 1}, wantErr: "nats-url"},
 		{name: "two replicas", s: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://x"}, Replicas: 2}, wantErr: "replicas"},
+		{name: "password file without user", s: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://x", PasswordFile: "pw"}, Replicas: 1},
+			wantErr: "nats-password-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

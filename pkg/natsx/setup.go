@@ -10,8 +10,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Setup connects, opens JetStream and provisions the topology, as every service does on start.
-// Provisioning is idempotent, so whichever service starts first creates what is missing.
+// Setup connects, opens JetStream and returns once the topology exists (Ensure): a service
+// creates what is missing when its NATS user may, and otherwise waits for the admin to run
+// `adjoin provision`. Services never change an existing stream or bucket.
 func Setup(ctx context.Context, o ConnectOptions, replicas int, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := Connect(ctx, o, log)
 	if err != nil {
@@ -22,9 +23,7 @@ func Setup(ctx context.Context, o ConnectOptions, replicas int, log *zap.Logger)
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := Provision(pctx, js, NewTopology(replicas)); err != nil {
+	if err := Ensure(ctx, nc, js, NewTopology(replicas), log); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}

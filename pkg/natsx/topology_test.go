@@ -89,7 +89,8 @@ func TestNewTopologyMatchesContract(t *testing.T) {
 	}
 }
 
-// Provision runs on every start of every service: running it again must keep all data.
+// Provision runs on every `adjoin provision` (each Compose start) and `adjoin dev`: running
+// it again must keep all data.
 func TestProvisionIsIdempotentAndNeverWipes(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t)

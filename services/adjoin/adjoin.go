@@ -35,6 +35,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], stdout)
+	case "provision":
+		err = runProvision(ctx, args[1:], stdout)
+	case "secrets":
+		err = runSecrets(ctx, args[1:], stdout)
 	case "reference":
 		fmt.Fprintf(stdout, "## Settings\n%s\n## Metrics\n%s", SettingsReference(), MetricsReference())
 	default:
@@ -72,6 +76,8 @@ Usage:
   adjoin healthcheck [flags] URL|ADDR
                                    exit 0 when a service's /readyz answers 200 (http URL) or
                                    its gRPC health says SERVING (ADDR): the images' health check
+  adjoin secrets [flags]           write a lab CA, certificates and NATS passwords (deploy/compose/secrets)
+  adjoin provision [flags]         create or update every stream and bucket, as the NATS admin user
   adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)

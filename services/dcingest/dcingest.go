@@ -1,7 +1,8 @@
 // Package dcingest is the domain-controller-traffic ingestor: it takes Windows Security events
 // from domain controllers over HTTP, keeps them on DC_EVENTS, runs the identity-side detectors
 // over that stream and publishes their alerts on ALERTS. It also owns the on-premises
-// directory, loaded into adjoin_directory from an LDIF export.
+// directory, synced into adjoin_directory from a domain controller over LDAP or loaded from an
+// LDIF export.
 package dcingest
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
 	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -50,6 +52,10 @@ type Config struct {
 	// DCAddresses lists the domain controllers' addresses or prefixes, which the network
 	// (Zeek) detectors need to tell replication between DCs from DCSync.
 	DCAddresses string
+	// Samba is the Samba AD DC audit log source (--samba-log, --samba-dc).
+	Samba SambaConfig
+	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
+	LDAP LDAPSettings
 }
 
 // Flags defines the settings on s.
@@ -60,6 +66,8 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name (default: first DC= label of each DN, upper-cased)")
 	s.String(&c.DCAddresses, "dc-addresses", "", "comma-separated domain controller addresses or CIDR prefixes, for the Zeek replication detector")
 	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
+	c.Samba.Flags(s)
+	c.LDAP.Flags(s)
 }
 
 // Validate reports the first bad setting by name.
@@ -78,7 +86,10 @@ func (c Config) Validate() error {
 	if _, err := detect.ZeekDCAddresses(SplitList(c.DCAddresses)...); err != nil {
 		return fmt.Errorf("dc-addresses: %w", err)
 	}
-	return nil
+	if err := c.LDAP.Validate(); err != nil {
+		return err
+	}
+	return c.Samba.Validate()
 }
 
 // Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
@@ -104,7 +115,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
-	if err := importLDIF(ctx, cfg, adapters.DirectoryKV{KV: dirKV}, log); err != nil {
+	if err := importLDIF(ctx, cfg, js, adapters.DirectoryKV{KV: dirKV}, log); err != nil {
 		cfg.Metrics.DirectorySyncErrors.Inc()
 		return err
 	}
@@ -116,6 +127,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer stopIndex()
 	directoryGauges(cfg.Metrics, index)
+	stopLDAP, err := startLDAPSync(ctx, cfg, js, dirKV, log)
+	if err != nil {
+		return err
+	}
+	defer stopLDAP()
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log}},
 		Service:       Name,
@@ -123,11 +139,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Stream:        natsx.StreamDCEvents,
 		Detectors:     Detectors(index, DetectorOptions{Honeytokens: SplitList(cfg.Honeytokens), DCAddresses: SplitList(cfg.DCAddresses)}),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+		Follow:        cfg.Samba.follow(),
+		Formats:       cfg.Samba.formats(),
 		Metrics:       cfg.Metrics,
 	}, log)
 }
 
-func importLDIF(ctx context.Context, cfg Config, store adapters.DirectoryKV, log *zap.Logger) error {
+func importLDIF(ctx context.Context, cfg Config, js jetstream.JetStream, store adapters.DirectoryKV, log *zap.Logger) error {
 	data, source := cfg.LDIFData, "ldif:embedded-demo"
 	if cfg.LDIFFile != "" {
 		b, err := os.ReadFile(cfg.LDIFFile)
@@ -141,9 +159,12 @@ func importLDIF(ctx context.Context, cfg Config, store adapters.DirectoryKV, log
 	}
 	entities, err := ldif.ParseLDIF(bytes.NewReader(data), ldif.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
 	if err != nil {
-		return fmt.Errorf("directory-ldif %s: %w", source, err)
+		err = fmt.Errorf("directory-ldif %s: %w", source, err)
+		recordLDIF(ctx, js, source, nil, adapters.ImportResult{}, err, log)
+		return err
 	}
 	res, err := store.Import(ctx, entities)
+	recordLDIF(ctx, js, source, entities, res, err, log)
 	if err != nil {
 		return err
 	}
@@ -187,7 +208,7 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewOverpassTheHash(),
 		detect.NewDCSyncRightsGranted(sessions),
 		detect.NewGoldenTicket(dir),
-		detect.NewPrivilegedGroupAddition(sessions),
+		detect.NewPrivilegedGroupAddition(sessions, dir),
 		detect.NewZeekSAMREnumeration(),
 		detect.NewZeekKerberosRC4(),
 		detect.NewZeekAdminShare(),

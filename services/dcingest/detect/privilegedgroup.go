@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,13 +26,21 @@ type PrivilegedGroupAddition struct {
 	ForestRIDs map[string]bool
 
 	sessions *Sessions
+	accounts AccountsByDN
+}
+
+// AccountsByDN finds directory accounts by distinguished name.
+type AccountsByDN interface {
+	// AccountByDN returns the SID of the account whose DN is dn.
+	AccountByDN(dn string) (sid string, ok bool)
 }
 
 // NewPrivilegedGroupAddition returns the detector with the built-in privileged groups: Domain
 // Admins (512), Schema Admins (518), Enterprise Admins (519), Administrators (544), Account
 // Operators (548) and Backup Operators (551). sessions (may be nil) supplies the source
-// address of the session that made the change.
-func NewPrivilegedGroupAddition(sessions *Sessions) *PrivilegedGroupAddition {
+// address of the session that made the change. accounts (may be nil) names by SID a member
+// the event gives only by DN (a Samba DC's group change audit has no MemberSid).
+func NewPrivilegedGroupAddition(sessions *Sessions, accounts AccountsByDN) *PrivilegedGroupAddition {
 	return &PrivilegedGroupAddition{
 		RIDs: map[string]string{
 			"512": "Domain Admins", "518": "Schema Admins", "519": "Enterprise Admins",
@@ -43,6 +52,7 @@ func NewPrivilegedGroupAddition(sessions *Sessions) *PrivilegedGroupAddition {
 		},
 		ForestRIDs: map[string]bool{"512": true, "518": true, "519": true},
 		sessions:   sessions,
+		accounts:   accounts,
 	}
 }
 
@@ -78,10 +88,20 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	memberSID := entity.NormalizeSID(f["MemberSid"])
 	member := strings.TrimSpace(f["MemberName"])
+	if memberSID == "" && strings.Contains(member, "=") && d.accounts != nil {
+		if s, ok := d.accounts.AccountByDN(member); ok {
+			memberSID = entity.NormalizeSID(s)
+		}
+	}
 	if member == "" || member == "-" {
 		member = memberSID
 	}
 	user, domain, sid := f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"]
+	actor, by := domain+`\`+user, user
+	if strings.Trim(user, " -") == "" {
+		actor = cmp.Or(strings.TrimSpace(sid), "an unknown account")
+		by = actor
+	}
 	t := ev.GetTime()
 	phase := adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_PRIVILEGE_ESCALATION
 	if d.ForestRIDs[rid] {
@@ -93,7 +113,7 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           "Member added to privileged group " + group,
-		Description:     domain + `\` + user + " added " + member + " to " + group + " on " + ev.GetHost() + ".",
+		Description:     actor + " added " + member + " to " + group + " on " + ev.GetHost() + ".",
 		Detector:        d.Name(),
 		KillChainPhase:  phase,
 		MitreTechniques: []string{"T1098"},
@@ -112,10 +132,18 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		// MemberName is a DN (CN=...,OU=...), not a sAMAccountName, so the member is named by SID.
 		a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Role: adjoinv1.EntityRole_ENTITY_ROLE_TARGET, Sid: memberSID})
 	}
-	if s, ok := d.sessions.Lookup(ev.GetHost(), normHex(f["SubjectLogonId"])); ok && s.IP != "" {
-		a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: s.IP})
+	ip := ""
+	if s, ok := d.sessions.Lookup(ev.GetHost(), normHex(f["SubjectLogonId"])); ok {
+		ip = s.IP
 	}
-	a.Evidence = []*adjoinv1.Evidence{adjEvidence(ev, strconv.Itoa(int(ev.GetEventId()))+" "+member+" added to "+group+" by "+user,
-		"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "MemberName", "MemberSid", "TargetUserName", "TargetDomainName", "TargetSid")}
+	if ip == "" {
+		// A Samba DC writes the client address into the group change itself.
+		ip = credAccessAddress(f["IpAddress"])
+	}
+	if ip != "" {
+		a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})
+	}
+	a.Evidence = []*adjoinv1.Evidence{adjEvidence(ev, strconv.Itoa(int(ev.GetEventId()))+" "+member+" added to "+group+" by "+by,
+		"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "MemberName", "MemberSid", "TargetUserName", "TargetDomainName", "TargetSid", "IpAddress")}
 	return []*adjoinv1.Alert{a}
 }

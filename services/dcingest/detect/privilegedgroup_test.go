@@ -73,7 +73,7 @@ func TestPrivilegedGroupAddition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := NewSessions(10)
-			ds := []detection.Detector{s, NewPrivilegedGroupAddition(s)}
+			ds := []detection.Detector{s, NewPrivilegedGroupAddition(s, nil)}
 			events := []*adjoinv1.Event{logon(t), grpAddition(t, tt.id, tt.group, tt.groupSID)}
 			alerts := adjRunEvents(ds, events)
 			if tt.wantPhase == 0 {
@@ -100,7 +100,7 @@ func TestPrivilegedGroupAddition(t *testing.T) {
 				t.Errorf("entities = %v", a.GetEntities())
 			}
 			// A replay gives the same alert id.
-			again := adjRunEvents([]detection.Detector{NewPrivilegedGroupAddition(nil)}, events)
+			again := adjRunEvents([]detection.Detector{NewPrivilegedGroupAddition(nil, nil)}, events)
 			if len(again) != 1 || again[0].GetId() != a.GetId() {
 				t.Errorf("replay id differs: %v", again)
 			}
@@ -112,7 +112,7 @@ func TestPrivilegedGroupAdditionSilentElsewhere(t *testing.T) {
 	t.Parallel()
 	for _, file := range adjSampleFiles(t) {
 		s := NewSessions(1000)
-		for _, a := range adjRun(t, []detection.Detector{s, NewPrivilegedGroupAddition(s)}, file) {
+		for _, a := range adjRun(t, []detection.Detector{s, NewPrivilegedGroupAddition(s, nil)}, file) {
 			t.Errorf("%s: unexpected alert %s", file, a.GetDescription())
 		}
 	}
@@ -121,5 +121,5 @@ func TestPrivilegedGroupAdditionSilentElsewhere(t *testing.T) {
 func TestPrivilegedGroupAdditionBackgroundPlaybook(t *testing.T) {
 	t.Parallel()
 	s := NewSessions(1000)
-	adjLogBackground(t, []detection.Detector{s, NewPrivilegedGroupAddition(s)})
+	adjLogBackground(t, []detection.Detector{s, NewPrivilegedGroupAddition(s, nil)})
 }

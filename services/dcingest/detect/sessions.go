@@ -38,11 +38,16 @@ func (s *Sessions) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	f := ev.GetFields()
+	id := normHex(f["TargetLogonId"])
+	if id == "" {
+		// A logon without an id (Samba's SMB and LDAP logons) names no session to find later.
+		return nil
+	}
 	ip := winevent.StripMappedIPv4(f["IpAddress"])
 	if ip == "-" || ip == "127.0.0.1" || ip == "::1" {
 		ip = ""
 	}
-	s.put(sessionKey(ev.GetHost(), normHex(f["TargetLogonId"])), Session{
+	s.put(sessionKey(ev.GetHost(), id), Session{
 		User: f["TargetUserName"], Domain: f["TargetDomainName"], SID: f["TargetUserSid"], IP: ip,
 	})
 	return nil

@@ -1,4 +1,10 @@
+//go:debug x509negativeserial=1
+
 // Command adjoin-dcingest runs the dcingest service; see package dcingest for what it does.
+//
+// Go refuses certificates with a negative serial number unless told otherwise; Samba's
+// self-generated LDAPS certificates have one, so the directive above lets --ldap-url reach a
+// lab Samba DC.
 package main
 
 import (

@@ -6,7 +6,8 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
-// DCLookup answers detect.DomainControllers from the directory index.
+// DCLookup answers detect.DomainControllers, detect.AccountKnower and detect.AccountsByDN from
+// the directory index.
 type DCLookup struct {
 	Index *directory.Index
 }
@@ -27,4 +28,13 @@ func (d DCLookup) KnowsAccount(domain, sam string) (known, haveDirectory bool) {
 		return false, false
 	}
 	return d.Index.Resolve(&adjoinv1.EntityRef{SamAccountName: sam, Domain: domain}).Entity != nil, true
+}
+
+// AccountByDN answers detect.AccountsByDN from the directory index.
+func (d DCLookup) AccountByDN(dn string) (sid string, ok bool) {
+	e, ok := d.Index.ByDN(dn)
+	if !ok || e.GetSid() == "" {
+		return "", false
+	}
+	return e.GetSid(), true
 }

@@ -43,6 +43,9 @@ type LineError struct {
 
 // Error puts the line first, the way editors and compilers do, so it can be jumped to.
 func (e *LineError) Error() string {
+	if e.Line == 0 { // read over LDAP: there are no lines
+		return fmt.Sprintf("dn %q: %v", e.DN, e.Err)
+	}
 	if e.DN != "" {
 		return fmt.Sprintf("line %d (dn %q): %v", e.Line, e.DN, e.Err)
 	}

@@ -23,15 +23,6 @@ type record struct {
 // uacAccountDisable is the ACCOUNTDISABLE bit of userAccountControl (MS-ADTS 2.2.16).
 const uacAccountDisable = 0x2
 
-// privilegedGroups are the built-in groups whose members adjoin flags as privileged, by the
-// CN of the group's DN (compared case-insensitively).
-var privilegedGroups = map[string]bool{
-	"domain admins":     true,
-	"enterprise admins": true,
-	"administrators":    true,
-	"schema admins":     true,
-}
-
 // generalizedTime is AD's whenChanged form, 20200805061002.0Z; Go accepts the fraction
 // after the seconds without it being in the layout.
 const generalizedTime = "20060102150405Z0700"

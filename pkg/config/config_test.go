@@ -1,0 +1,32 @@
+package config
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestEnvOnly(t *testing.T) {
+	t.Setenv("ADJOIN_TEST_SECRET", "s3cret")
+	s := New("test")
+	var secret, plain string
+	s.String(&plain, "test-plain", "", "a flag")
+	s.EnvOnly(&secret, "test-secret", "a secret")
+	if err := s.Parse(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if secret != "s3cret" {
+		t.Errorf("secret = %q, want it from ADJOIN_TEST_SECRET", secret)
+	}
+	if err := s.Parse([]string{"--test-secret=x"}, nil); err == nil {
+		t.Error("--test-secret accepted as a flag")
+	}
+	if len(s.Defs()) != 1 || len(s.EnvOnlyDefs()) != 1 || s.EnvOnlyDefs()[0].Env != "ADJOIN_TEST_SECRET" || s.EnvOnlyDefs()[0].Flag != "" {
+		t.Errorf("defs %v, env-only %v", s.Defs(), s.EnvOnlyDefs())
+	}
+	var b bytes.Buffer
+	s.Usage(&b)
+	if !strings.Contains(b.String(), "ADJOIN_TEST_SECRET (environment only)") {
+		t.Errorf("usage does not list the secret:\n%s", b.String())
+	}
+}
