@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// ErrNotPermitted means the NATS user may not create streams; on the shipped server config only
+// errNotPermitted means the NATS user may not create streams; on the shipped server config only
 // the admin user may (`adjoin provision`).
-var ErrNotPermitted = errors.New("not permitted to create streams")
+var errNotPermitted = errors.New("not permitted to create streams")
 
 // Ensure returns once every stream and bucket of t exists. What is missing is created when the
 // connection's user may create streams (no authorization, as in `adjoin dev` and the tests);
@@ -43,11 +43,11 @@ func Ensure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, t Topolo
 			case err == nil:
 				log.Info("created missing streams and buckets", zap.Strings("created", missing))
 				continue
-			case errors.Is(err, ErrNotPermitted):
+			case errors.Is(err, errNotPermitted):
 				mayCreate = false
 				lastLog = time.Now()
 				log.Warn("streams or buckets are missing and this NATS user may not create them: waiting for the admin to run `adjoin provision`",
-					zap.Strings("missing", missing), zap.String("nats_user", nc.Opts.User))
+					zap.Strings("missing", missing))
 			default:
 				log.Warn("creating missing streams and buckets failed, retrying", zap.Strings("missing", missing), logx.Err(err))
 			}
@@ -92,7 +92,7 @@ func Missing(ctx context.Context, js jetstream.JetStream, t Topology) ([]string,
 
 // createMissing creates the listed streams and buckets of t. A stream or bucket that another
 // service created meanwhile counts as created. A refusal of the server (permissions) is
-// ErrNotPermitted: the request then times out while the server reports the violation
+// errNotPermitted: the request then times out while the server reports the violation
 // asynchronously, so it is recognised from the connection's last error.
 func createMissing(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, t Topology, missing []string) error {
 	want := map[string]bool{}
@@ -107,7 +107,7 @@ func createMissing(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, t
 		case err == nil, errors.Is(err, jetstream.ErrStreamNameAlreadyInUse), errors.Is(err, jetstream.ErrBucketExists):
 			return nil
 		case deniedSubject(nc.LastError(), "$JS.API.STREAM.CREATE."+stream):
-			return fmt.Errorf("stream %s: %w", stream, ErrNotPermitted)
+			return fmt.Errorf("stream %s: %w", stream, errNotPermitted)
 		}
 		return fmt.Errorf("create stream %s: %w", stream, err)
 	}

@@ -23,7 +23,7 @@ func Setup(ctx context.Context, o ConnectOptions, replicas int, log *zap.Logger)
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := Ensure(ctx, nc, js, NewTopology(replicas), log); err != nil {
+	if err := Ensure(ctx, nc, js, NewTopology(replicas), log.With(zap.String("nats_user", o.User))); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}

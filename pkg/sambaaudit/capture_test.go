@@ -2,15 +2,12 @@ package sambaaudit
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,20 +57,20 @@ func TestCapture(t *testing.T) {
 		dc.Tool(t, "user", "create", u, capturePassword)
 	}
 	// Good logons: Kerberos, SMB NTLM and an LDAPS simple bind, from one client.
-	good := kerberosVia(t, dc, captureOther, "[::1]:88")
+	good := dc.Via(t, captureOther)
 	for _, u := range []string{"sa_frodo", "sa_sam"} {
 		must(t, good.Kinit(u, capturePassword))
-		must(t, smbLogon(dc, relay(t, captureOther, "[::1]:445"), u, capturePassword, "SA-BAGEND"))
+		must(t, good.SMBLogon(u, capturePassword, "SA-BAGEND"))
 	}
 	// A Kerberos SMB session with sa_sam's TGT: Samba logs it as an Authorization, and logs
 	// neither the TGS exchange nor a password check.
-	smbHost, smbPort, _ := net.SplitHostPort(relay(t, captureOther, "[::1]:445"))
-	must(t, run(good, "smbclient", "-L", "//"+dc.FQDN, "-I", smbHost, "-p", smbPort, "--use-kerberos=required"))
-	ldaps := relay(t, captureOther, "[::1]:636")
-	must(t, run(dc, "ldapsearch", "-x", "-H", "ldaps://"+ldaps, "-D", "sa_sam@"+strings.ToLower(dc.Realm), "-w", capturePassword,
-		"-b", dc.BaseDN, "(sAMAccountName=sa_sam)", "dn"))
+	smbHost, smbPort, _ := net.SplitHostPort(good.SMBAddr())
+	_, err := good.Command("smbclient", "-L", "//"+dc.FQDN, "-I", smbHost, "-p", smbPort, "--use-kerberos=required")
+	must(t, err)
+	_, err = good.LDAPSearch("sa_sam@"+strings.ToLower(dc.Realm), capturePassword, "(sAMAccountName=sa_sam)", "dn")
+	must(t, err)
 	// Account enumeration then a password spray, from one client.
-	spray := kerberosVia(t, dc, captureSpray, "127.0.0.1:88")
+	spray := dc.Via(t, captureSpray)
 	for _, u := range captureGhosts {
 		mustFail(t, spray.Kinit(u, "Winter2026!"))
 	}
@@ -81,9 +78,8 @@ func TestCapture(t *testing.T) {
 		mustFail(t, spray.Kinit(u, "Winter2026!"))
 	}
 	// A brute force of one account over SMB.
-	smb := relay(t, captureOther, "[::1]:445")
 	for i := range captureBrutePulls {
-		mustFail(t, smbLogon(dc, smb, "sa_bilbo", fmt.Sprintf("Guess-%02d!", i), "SA-KALI"))
+		mustFail(t, good.SMBLogon("sa_bilbo", fmt.Sprintf("Guess-%02d!", i), "SA-KALI"))
 	}
 	dc.Tool(t, "group", "addmembers", "Domain Admins", "sa_merry")
 	dc.Tool(t, "user", "setpassword", "sa_pippin", "--newpassword=Sa-Reset-Pass-2026!")
@@ -106,89 +102,6 @@ func TestCapture(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join("testdata", "accounts.ldif"), []byte(ldif), 0o644))
 	t.Logf("captured %d bytes of %s", len(logged), dc.Log)
-}
-
-// kerberosVia returns dc with a krb5.conf whose KDC (kdc, host:port) is reached over TCP
-// through a relay from the client address from, and a credential cache of its own.
-func kerberosVia(t *testing.T, dc *sambatest.DC, from, kdc string) *sambatest.DC {
-	t.Helper()
-	c := *dc
-	c.Dir = t.TempDir()
-	c.KRB5Config = filepath.Join(c.Dir, "krb5.conf")
-	conf := fmt.Sprintf("[libdefaults]\n\tdefault_realm = %[1]s\n\tdns_lookup_kdc = false\n\tdns_lookup_realm = false\n\trdns = false\n"+
-		"\tudp_preference_limit = 1\n[realms]\n\t%[1]s = {\n\t\tkdc = %[2]s\n\t}\n", dc.Realm, relay(t, from, kdc))
-	must(t, os.WriteFile(c.KRB5Config, []byte(conf), 0o644))
-	return &c
-}
-
-// relay listens on a loopback port and connects each client to target from address from; it
-// returns the port's address.
-func relay(t *testing.T, from, target string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := dialer.Dial("tcp", target)
-			if err != nil {
-				t.Errorf("relay from %s to %s: %v", from, target, err)
-				in.Close()
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				pipe(in, out)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func pipe(a, b net.Conn) {
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
-	a.Close()
-	b.Close()
-}
-
-// smbLogon makes an NTLM logon over SMB2 (smbclient -L) through the relay at addr.
-func smbLogon(dc *sambatest.DC, addr, user, password, workstation string) error {
-	host, port, _ := net.SplitHostPort(addr)
-	return run(dc, "smbclient", "-L", "//"+host, "-p", port, "--use-kerberos=off",
-		"-U", dc.Domain+`\`+user+"%"+password, "--netbiosname", workstation)
-}
-
-func run(dc *sambatest.DC, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+dc.KRB5Config, "KRB5CCNAME=FILE:"+filepath.Join(dc.Dir, "krb5cc_test"),
-		"LDAPTLS_CACERT="+dc.CA, "LDAPTLS_REQCERT=allow")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %w: %s", name, err, bytes.TrimSpace(out))
-	}
-	return nil
 }
 
 func fileSize(t *testing.T, path string) int64 {

@@ -29,6 +29,7 @@ const (
 
 var kindNames = [...]string{"blank", "header", "text", "fragment", "event"}
 
+// String names the kind: "blank", "header", "text", "fragment" or "event".
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
 		return fmt.Sprintf("kind(%d)", int(k))

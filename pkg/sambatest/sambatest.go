@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,6 +33,10 @@ type DC struct {
 	CA            string // the DC's self-signed CA (PEM), for LDAPS
 	Log           string // samba.log with the JSON audit events
 	KRB5Config    string // krb5.conf pointing at 127.0.0.1
+
+	// Where Kinit (through KRB5Config), SMBLogon and LDAPSearch connect: the DC itself, or the
+	// relays of Via.
+	kdc, smb, ldaps string
 }
 
 // Load returns the DC named by ADJOIN_SAMBA_ENV, or skips (or fails, under
@@ -70,7 +75,7 @@ func Read(path string) (*DC, error) {
 	dc := &DC{Dir: vals["SAMBA_DIR"], Realm: vals["SAMBA_REALM"], Domain: vals["SAMBA_DOMAIN"], Host: vals["SAMBA_HOST"],
 		FQDN: vals["SAMBA_FQDN"], BaseDN: vals["SAMBA_BASE_DN"], Admin: vals["SAMBA_ADMIN"],
 		AdminPassword: vals["SAMBA_ADMIN_PASSWORD"], Conf: vals["SAMBA_CONF"], CA: vals["SAMBA_CA"],
-		Log: vals["SAMBA_LOG"], KRB5Config: vals["KRB5_CONFIG"]}
+		Log: vals["SAMBA_LOG"], KRB5Config: vals["KRB5_CONFIG"], kdc: "127.0.0.1:88", smb: "127.0.0.1:445", ldaps: "127.0.0.1:636"}
 	if dc.Realm == "" || dc.AdminPassword == "" || dc.BaseDN == "" || dc.Log == "" {
 		return nil, fmt.Errorf("samba dc env %s: SAMBA_REALM, SAMBA_ADMIN_PASSWORD, SAMBA_BASE_DN or SAMBA_LOG missing", path)
 	}
@@ -111,7 +116,8 @@ func (dc *DC) Kinit(user, password string) error {
 // SMBLogon makes an NTLM logon over SMB2 (smbclient -L) as DOMAIN\user; a wrong password
 // returns an error.
 func (dc *DC) SMBLogon(user, password, workstation string) error {
-	args := []string{"-L", "//127.0.0.1", "-U", dc.Domain + `\` + user + "%" + password}
+	host, port, _ := net.SplitHostPort(dc.smb)
+	args := []string{"-L", "//" + host, "-p", port, "--use-kerberos=off", "-U", dc.Domain + `\` + user + "%" + password}
 	if workstation != "" {
 		args = append(args, "--netbiosname", workstation)
 	}
@@ -124,7 +130,7 @@ func (dc *DC) SMBLogon(user, password, workstation string) error {
 
 // LDAPSearch runs ldapsearch with a simple bind over LDAPS as bindDN.
 func (dc *DC) LDAPSearch(bindDN, password, filter string, attrs ...string) (string, error) {
-	args := append([]string{"-x", "-H", "ldaps://127.0.0.1", "-D", bindDN, "-w", password, "-b", dc.BaseDN, filter}, attrs...)
+	args := append([]string{"-x", "-H", "ldaps://" + dc.ldaps, "-D", bindDN, "-w", password, "-b", dc.BaseDN, filter}, attrs...)
 	out, err := dc.run("ldapsearch", nil, args...)
 	if err != nil {
 		return out, fmt.Errorf("ldapsearch as %s: %w: %s", bindDN, err, strings.TrimSpace(out))
@@ -132,11 +138,28 @@ func (dc *DC) LDAPSearch(bindDN, password, filter string, attrs ...string) (stri
 	return out, nil
 }
 
+// Command runs a client program (smbclient, ldapsearch...) with the DC's krb5.conf, credential
+// cache and CA, and returns its output; SMBAddr and LDAPSAddr say where to point it.
+func (dc *DC) Command(name string, args ...string) (string, error) {
+	out, err := dc.run(name, nil, args...)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// SMBAddr is where SMBLogon connects: the DC's port 445, or Via's relay.
+func (dc *DC) SMBAddr() string { return dc.smb }
+
+// LDAPSAddr is where LDAPSearch connects: the DC's port 636, or Via's relay.
+func (dc *DC) LDAPSAddr() string { return dc.ldaps }
+
 func (dc *DC) run(name string, stdin []byte, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+dc.KRB5Config, "LDAPTLS_CACERT="+dc.CA, "LDAPTLS_REQCERT=allow")
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+dc.KRB5Config, "KRB5CCNAME=FILE:"+dc.Dir+"/krb5cc_test",
+		"LDAPTLS_CACERT="+dc.CA, "LDAPTLS_REQCERT=allow")
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

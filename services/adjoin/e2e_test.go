@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/adjoin/adjoin/services/dcingest"
 	"io"
 	"net/http"
 	"strings"
@@ -31,10 +32,13 @@ type testStack struct {
 	badges adjoinv1.BadgeServiceClient
 }
 
-func startStack(t *testing.T) *testStack {
+func startStack(t *testing.T) *testStack { return startStackWith(t, nil) }
+
+// startStackWith is startStack with the DC ingestor's settings adjusted by dcConfig.
+func startStackWith(t *testing.T, dcConfig func(*dcingest.Config)) *testStack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stack, err := StartDev(ctx, DevConfig{Dir: t.TempDir(), Host: "127.0.0.1", NATSPort: -1}, zap.NewNop())
+	stack, err := StartDev(ctx, DevConfig{Dir: t.TempDir(), Host: "127.0.0.1", NATSPort: -1, DCIngest: dcConfig}, zap.NewNop())
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -87,6 +87,9 @@ func TestServiceWaitsForProvision(t *testing.T) {
 	if missing, _ := e.ContextMap()["missing"].([]any); len(missing) != 13 || missing[0] != "stream DC_EVENTS" {
 		t.Errorf("logged missing = %v, want the 6 streams and 7 buckets", e.ContextMap()["missing"])
 	}
+	if user := e.ContextMap()["nats_user"]; user != "dcingest" {
+		t.Errorf("logged nats_user = %v, want dcingest", user)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Setup returned before provisioning: %v", err)

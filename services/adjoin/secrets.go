@@ -20,22 +20,22 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// NATSUsers are the users of deploy/nats/auth.conf: admin provisions, each service has its own.
-var NATSUsers = []string{"admin", "dcingest", "endpointingest", "correlator", "badge"}
+// natsUsers are the users of deploy/nats/auth.conf: admin provisions, each service has its own.
+var natsUsers = []string{"admin", "dcingest", "endpointingest", "correlator", "badge"}
 
 // Names the lab certificates are made for.
 var (
-	// NATSServerNames are the host names of the NATS servers of the Compose profiles.
-	NATSServerNames = []string{"nats", "nats-1", "nats-2", "nats-3", "localhost"}
-	// BadgeServerNames are the host names of the badge service's gRPC endpoint.
-	BadgeServerNames = []string{"badge", "localhost"}
-	// GRPCClientRoles maps each gRPC client certificate to its common name; the badge service
-	// gives the admin role to the names in --admin-cns (GRPCAdminCN) and read to the others.
-	GRPCClientRoles = map[string]string{"admin": GRPCAdminCN, "read": "adjoin-read"}
+	// natsServerNames are the host names of the NATS servers of the Compose profiles.
+	natsServerNames = []string{"nats", "nats-1", "nats-2", "nats-3", "localhost"}
+	// badgeServerNames are the host names of the badge service's gRPC endpoint.
+	badgeServerNames = []string{"badge", "localhost"}
+	// grpcClientRoles maps each gRPC client certificate to its common name; the badge service
+	// gives the admin role to the names in --admin-cns (grpcAdminCN) and read to the others.
+	grpcClientRoles = map[string]string{"admin": grpcAdminCN, "read": "adjoin-read"}
 )
 
-// GRPCAdminCN is the common name of the gRPC admin client certificate.
-const GRPCAdminCN = "adjoin-admin"
+// grpcAdminCN is the common name of the gRPC admin client certificate.
+const grpcAdminCN = "adjoin-admin"
 
 // SecretsOptions says where and what `adjoin secrets` writes.
 type SecretsOptions struct {
@@ -122,13 +122,13 @@ func (w *secretWriter) certificates() error {
 	}
 	leaves := []leafSpec{
 		// routes use the server certificate as their client certificate too
-		{file: "nats-server", cn: "nats", dns: NATSServerNames, server: true, client: true},
-		{file: "badge-grpc", cn: "badge", dns: BadgeServerNames, server: true},
+		{file: "nats-server", cn: "nats", dns: natsServerNames, server: true, client: true},
+		{file: "badge-grpc", cn: "badge", dns: badgeServerNames, server: true},
 	}
-	for _, u := range NATSUsers {
+	for _, u := range natsUsers {
 		leaves = append(leaves, leafSpec{file: "nats-" + u, cn: u, client: true})
 	}
-	for role, cn := range GRPCClientRoles {
+	for role, cn := range grpcClientRoles {
 		leaves = append(leaves, leafSpec{file: "grpc-" + role, cn: cn, client: true})
 	}
 	for _, l := range leaves {
@@ -168,7 +168,7 @@ func (w *secretWriter) passwords() error {
 	var conf, env strings.Builder
 	conf.WriteString("# Written by `adjoin secrets`: bcrypt hashes of the NATS users' passwords, used by auth.conf.\n")
 	env.WriteString("# Written by `adjoin secrets`: the NATS users' passwords (the same as nats-<user>.password).\n")
-	for _, u := range NATSUsers {
+	for _, u := range natsUsers {
 		password, err := randomPassword()
 		if err != nil {
 			return err

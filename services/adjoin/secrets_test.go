@@ -58,8 +58,8 @@ func TestSecretsCommand(t *testing.T) {
 			t.Errorf("%s for %q: %v", tt.file, tt.name, err)
 		}
 	}
-	if c := readCert(t, filepath.Join(dir, "grpc-admin.crt")); c.Subject.CommonName != GRPCAdminCN {
-		t.Errorf("grpc-admin.crt common name %q, want %q", c.Subject.CommonName, GRPCAdminCN)
+	if c := readCert(t, filepath.Join(dir, "grpc-admin.crt")); c.Subject.CommonName != grpcAdminCN {
+		t.Errorf("grpc-admin.crt common name %q, want %q", c.Subject.CommonName, grpcAdminCN)
 	}
 	if c := readCert(t, filepath.Join(dir, "nats-dcingest.crt")); len(c.DNSNames) != 0 {
 		t.Errorf("a client certificate names hosts %v: it could pass for a cluster peer", c.DNSNames)

@@ -37,12 +37,12 @@ func runSecrets(_ context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, `
-NATS:  mount %[1]s at /etc/nats/secrets beside deploy/nats (see deploy/nats/nats.conf);
-       each service logs in with --nats-user <user> --nats-password-file nats-<user>.password
+NATS:  the server needs ca.crt, nats-server.crt, nats-server.key and nats-passwords.conf from
+       %[1]s in /etc/nats/secrets (see deploy/nats/nats.conf); each service logs in with --nats-user <user> --nats-password-file nats-<user>.password
        --nats-ca-file ca.crt --nats-cert-file nats-<user>.crt --nats-key-file nats-<user>.key;
        then provision as admin: adjoin provision --nats-user admin --nats-password-file ...
 gRPC:  adjoin-badge --tls-cert badge-grpc.crt --tls-key badge-grpc.key --tls-client-ca ca.crt
        --admin-cns %[2]s; clients use grpc-admin.* or grpc-read.* with --tls-ca ca.crt
-`, o.Dir, GRPCAdminCN)
+`, o.Dir, grpcAdminCN)
 	return nil
 }

@@ -61,7 +61,7 @@ func TestSecureStack(t *testing.T) {
 	co := correlator.Config{NATS: srv.settings("correlator"), Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second, Metrics: m}
 	bd := badge.Config{NATS: srv.settings("badge"), Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m,
 		Security: badge.Security{TLSCert: secret("badge-grpc.crt"), TLSKey: secret("badge-grpc.key"),
-			TLSClientCA: secret("ca.crt"), AdminCNs: GRPCAdminCN}}
+			TLSClientCA: secret("ca.crt"), AdminCNs: grpcAdminCN}}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dcingest.Run(gctx, dc, log) })
