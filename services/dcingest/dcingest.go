@@ -190,8 +190,9 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 	if err != nil || len(o.DCAddresses) == 0 {
 		isDC = nil // Validate reports bad addresses; without a list the detector stays silent
 	}
-	return []detection.Detector{
-		sessions,
+	// Sessions only remembers logons, and product alerts keep their vendor's severity; every
+	// other detector is wrapped so that attacks on privileged accounts rank higher.
+	ds := append([]detection.Detector{sessions}, detect.WithPrivilegedTargets(dir,
 		detect.NewDCSync(dir, sessions),
 		detect.NewSAMREnumeration(sessions),
 		detect.NewShareEnumeration(),
@@ -216,8 +217,8 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),
-		&productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY},
-	}
+	)...)
+	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }
 
 // DetectorOptions configure the identity detectors.

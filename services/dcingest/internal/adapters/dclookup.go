@@ -1,6 +1,8 @@
 package adapters
 
 import (
+	"cmp"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -37,4 +39,16 @@ func (d DCLookup) AccountByDN(dn string) (sid string, ok bool) {
 		return "", false
 	}
 	return e.GetSid(), true
+}
+
+// PrivilegedName answers detect.PrivilegedAccounts from the directory index.
+func (d DCLookup) PrivilegedName(ref *adjoinv1.EntityRef) (string, bool) {
+	e := d.Index.Resolve(ref).Entity
+	if e == nil || !e.GetPrivileged() {
+		return "", false
+	}
+	if e.GetNetbiosDomain() != "" && e.GetSamAccountName() != "" {
+		return e.GetNetbiosDomain() + `\` + e.GetSamAccountName(), true
+	}
+	return cmp.Or(e.GetSamAccountName(), e.GetSid(), e.GetKey()), true
 }
