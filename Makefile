@@ -102,3 +102,10 @@ images:
 	cd pkg && $(STATIC) -o $(DOCKER_BIN)/nats-server github.com/nats-io/nats-server/v2
 	for t in $(SERVICES) cli; do docker build -q -f deploy/docker/Dockerfile --target $$t -t adjoin/$$t:$(IMAGE_TAG) build/docker || exit 1; done
 	docker build -q -f deploy/docker/Dockerfile.nats -t adjoin/nats:$(IMAGE_TAG) build/docker
+
+## test-compose: the Compose end-to-end test: images built here, the cluster profile up, real events
+## posted and a badge read from outside, the NATS leader killed; nothing acknowledged may be lost
+.PHONY: test-compose
+test-compose: images
+	ADJOIN_COMPOSE_E2E=1 go test -count=1 -timeout 15m -run TestComposeCluster -v ./services/adjoin/ 2>&1 | \
+		grep -v '^=== \(PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
