@@ -20,6 +20,13 @@ type Settings struct {
 
 // Flags defines the NATS settings on s.
 func (c *Settings) Flags(s *config.Set) {
+	c.ConnectOptions.Flags(s)
+	s.Int(&c.Replicas, "replicas", 1, "replicas of streams and buckets: 1, or 3 on a cluster")
+}
+
+// Flags defines the connection settings on s: server URLs, credentials and TLS, for the
+// commands that only read or write a deployment (adjoin tail, adjoin ingest).
+func (c *ConnectOptions) Flags(s *config.Set) {
 	s.String(&c.URL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	s.String(&c.User, "nats-user", "", "NATS user name")
 	s.String(&c.Password, "nats-password", "", "NATS password (prefer nats-password-file)")
@@ -29,7 +36,6 @@ func (c *Settings) Flags(s *config.Set) {
 	s.String(&c.CertFile, "nats-cert-file", "", "client certificate (PEM) for NATS servers that verify clients (mTLS)")
 	s.String(&c.KeyFile, "nats-key-file", "", "client private key (PEM) of nats-cert-file")
 	s.String(&c.InboxPrefix, "nats-inbox-prefix", "", "subject prefix of replies; empty: _INBOX_<nats-user> with a user, else _INBOX")
-	s.Int(&c.Replicas, "replicas", 1, "replicas of streams and buckets: 1, or 3 on a cluster")
 }
 
 // Validate names the first bad NATS setting. It reads the password, CA and certificate files,

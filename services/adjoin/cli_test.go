@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,5 +81,15 @@ func TestIngestReplaysThroughTheStack(t *testing.T) {
 	}
 	if _, errOut, code = run(t, "ingest", "dc", "--nats-url", "nats://127.0.0.1:1", "--connect-timeout", "1s", file); code != 1 || !strings.Contains(errOut, "is the stack running?") {
 		t.Errorf("unreachable NATS: exit %d: %s", code, errOut)
+	}
+	// A Samba AD DC's log, as Samba writes it (captured from the lab DC, pkg/sambaaudit/testdata):
+	// 183 audit events; Samba's own lines are skipped, not refused.
+	samba := filepath.Join("..", "..", "pkg", "sambaaudit", "testdata", "samba-audit.log")
+	_, errOut, code = run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--quiet", "--format", "samba", "--samba-dc", "adjoindc.adjoin.test", samba)
+	if code != 0 || !strings.Contains(errOut, "ingested 183 events (0 already stored, 0 lines refused, 6 lines without an event skipped)") {
+		t.Errorf("samba log: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code = run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--format", "samba", samba); code != 1 || !strings.Contains(errOut, "--samba-dc must name") {
+		t.Errorf("samba log without --samba-dc: exit %d: %s", code, errOut)
 	}
 }

@@ -55,3 +55,19 @@ func TestDetectOffline(t *testing.T) {
 		}
 	}
 }
+
+// A Samba AD DC's log, captured from the lab DC, gives the alerts of its scenario offline.
+func TestDetectSambaLog(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("..", "..", "pkg", "sambaaudit", "testdata")
+	_, errOut, code := run(t, "detect", "--format", "samba", "--samba-dc", "adjoindc.adjoin.test",
+		"--directory-ldif", filepath.Join(dir, "accounts.ldif"), filepath.Join(dir, "samba-audit.log"))
+	want := "183 events (0 lines refused)"
+	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut,
+		"4 alerts, account-enumeration 1, password-brute-force 1, password-spray 1, privileged-group-addition 1") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, errOut, code = run(t, "detect", "--format", "samba", filepath.Join(dir, "samba-audit.log")); code == 0 || !strings.Contains(errOut, "--samba-dc") {
+		t.Errorf("without --samba-dc: exit %d: %s", code, errOut)
+	}
+}

@@ -36,11 +36,12 @@ type detectSummary struct {
 // so DC and endpoint events may be mixed in one file. Lines that cannot be read are reported on
 // stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ldifFile, netbios, format, honeytokens, dcAddresses string
+	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC string
 	s := config.New("adjoin detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
-	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx or ecs (default: detected per line)")
+	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log; default: detected per line)")
+	s.String(&sambaDC, "samba-dc", "", "with --format samba: host name of the DC that wrote the log")
 	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
 	s.String(&dcAddresses, "dc-addresses", "", "domain controller addresses or prefixes, for the Zeek replication detector")
 	if done, err := parse(s, args, stdout); done || err != nil {
@@ -49,6 +50,15 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	files := s.Args()
 	if len(files) == 0 {
 		return errors.New("usage: adjoin detect [flags] FILE... (- for standard input; see --help)")
+	}
+	parseLine := intake.ParseAny
+	switch {
+	case format == intake.SambaFormat && sambaDC == "":
+		return errors.New("format samba: --samba-dc must name the DC that wrote the log")
+	case format == intake.SambaFormat:
+		parseLine = intake.ParseSamba(sambaDC)
+	case sambaDC != "":
+		return errors.New("samba-dc: only with --format samba")
 	}
 	index := directory.NewIndex()
 	if ldifFile != "" {
@@ -74,7 +84,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		found, err := detectFile(name, format, detectors, &sum, stderr)
+		found, err := detectFile(name, format, parseLine, detectors, &sum, stderr)
 		if err != nil {
 			return err
 		}
@@ -109,7 +119,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func detectFile(name, format string, detectors []detection.Detector, sum *detectSummary, stderr io.Writer) ([]*adjoinv1.Alert, error) {
+func detectFile(name, format string, parseLine intake.Parser, detectors []detection.Detector, sum *detectSummary, stderr io.Writer) ([]*adjoinv1.Alert, error) {
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -137,11 +147,13 @@ func detectFile(name, format string, detectors []detection.Detector, sum *detect
 		}
 		if len(raw) > 0 && len(raw) <= maxDetectLine+2 {
 			if trimmed := trimEOL(raw); len(trimmed) > 0 {
-				ev, perr := intake.ParseAny(trimmed, format)
-				if perr != nil {
+				ev, perr := parseLine(trimmed, format)
+				switch {
+				case errors.Is(perr, intake.ErrSkip):
+				case perr != nil:
 					sum.rejected++
 					fmt.Fprintf(stderr, "%s:%d: %v\n", name, line, perr)
-				} else {
+				default:
 					sum.events++
 					alerts = append(alerts, detection.Run(detectors, ev)...)
 				}

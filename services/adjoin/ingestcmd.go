@@ -27,13 +27,15 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
 	}
 	side := args[0]
-	var url, format string
+	var conn natsx.ConnectOptions
+	var format, sambaDC string
 	var quiet bool
 	var connectTimeout time.Duration
 	s := config.New("adjoin ingest " + side)
 	s.Duration(&connectTimeout, "connect-timeout", 5*time.Second, "how long to try reaching NATS")
-	s.String(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server URL of the deployment")
-	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx or ecs (default: detected per line)")
+	conn.Flags(s)
+	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log, dc only; default: detected per line)")
+	s.String(&sambaDC, "samba-dc", "", "with --format samba: host name of the DC that wrote the log (the log does not name it)")
 	s.Bool(&quiet, "quiet", false, "no progress line")
 	if done, err := parse(s, args[1:], stdout); done || err != nil {
 		return err
@@ -41,15 +43,28 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(s.Args()) == 0 {
 		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
 	}
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	parse := intake.ParseAny
+	switch {
+	case format == intake.SambaFormat && (side != "dc" || sambaDC == ""):
+		return errors.New("format samba: only with ingest dc, and --samba-dc must name the DC that wrote the log")
+	case format == intake.SambaFormat:
+		parse = intake.ParseSamba(sambaDC)
+	case sambaDC != "":
+		return errors.New("samba-dc: only with --format samba")
+	}
 	service, prefix, alertSubjects := "dcingest", natsx.SubjectDCEvents, natsx.SubjectIdentityAlerts+".>"
 	if side == "endpoint" {
 		service, prefix, alertSubjects = "endpointingest", natsx.SubjectEndpointEvents, natsx.SubjectEndpointAlerts+".>"
 	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	nc, err := natsx.Connect(cctx, natsx.ConnectOptions{URL: url, Name: "adjoin-ingest"}, zap.NewNop())
+	conn.Name = "adjoin-ingest"
+	nc, err := natsx.Connect(cctx, conn, zap.NewNop())
 	cancel()
 	if err != nil {
-		return fmt.Errorf("nats-url %s: %w (is the stack running?)", url, err)
+		return fmt.Errorf("nats-url %s: %w (is the stack running?)", conn.URL, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -57,7 +72,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	alertsBefore, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
-	h := &intake.Handler{JS: js, Service: service, Parse: intake.ParseAny, Log: zap.NewNop(),
+	h := &intake.Handler{JS: js, Service: service, Parse: parse, Log: zap.NewNop(),
 		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(prefix, ev) }}
 
 	var lines atomic.Int64
@@ -94,6 +109,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		f.Close()
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
+		total.Skipped += resp.Skipped
 		for _, r := range resp.Rejected {
 			if len(total.Rejected) < 20 {
 				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
@@ -112,8 +128,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Give the ingestor's detectors a moment to turn the last events into alerts.
 	time.Sleep(time.Second)
 	alerts, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
-	fmt.Fprintf(stderr, "\ningested %d events (%d already stored, %d lines refused) in %s, %.0f events/s; %d new alerts so far\n",
-		total.Accepted, total.Duplicates, len(total.Rejected), took.Round(time.Millisecond),
+	skipped := ""
+	if total.Skipped > 0 {
+		skipped = fmt.Sprintf(", %d lines without an event skipped", total.Skipped)
+	}
+	fmt.Fprintf(stderr, "\ningested %d events (%d already stored, %d lines refused%s) in %s, %.0f events/s; %d new alerts so far\n",
+		total.Accepted, total.Duplicates, len(total.Rejected), skipped, took.Round(time.Millisecond),
 		float64(total.Accepted)/max(took.Seconds(), 1e-9), alerts-alertsBefore)
 	return nil
 }

@@ -32,11 +32,11 @@ type tailLine struct {
 }
 
 func runTail(ctx context.Context, args []string, stdout io.Writer) error {
-	var url string
+	var conn natsx.ConnectOptions
 	var all bool
 	var fromSeq int
 	s := config.New("adjoin tail")
-	s.String(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
+	conn.Flags(s)
 	s.Bool(&all, "all", false, "start from the first stored message instead of new ones")
 	s.Int(&fromSeq, "from-seq", 0, "start from this stream sequence (a resume cursor)")
 	if err := s.Parse(args, stdout); err != nil {
@@ -52,7 +52,11 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(s.Args()) == 1 {
 		subject = s.Args()[0]
 	}
-	nc, err := natsx.Connect(ctx, natsx.ConnectOptions{URL: url, Name: "adjoin-tail"}, zap.NewNop())
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	conn.Name = "adjoin-tail"
+	nc, err := natsx.Connect(ctx, conn, zap.NewNop())
 	if err != nil {
 		return err
 	}
