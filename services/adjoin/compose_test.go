@@ -113,9 +113,10 @@ func TestComposeCluster(t *testing.T) {
 	sent.Add(1)
 	var retries int
 	var accepted map[string]bool
+	var acked []time.Time // when each batch was acknowledged
 	go func() {
 		defer sent.Done()
-		accepted, retries = sendAll(t, dcURL, lines, 50)
+		accepted, retries, acked = sendAll(t, dcURL, lines, 25)
 	}()
 	time.Sleep(time.Second)
 	leader := streamLeader(t, stream)
@@ -142,7 +143,17 @@ func TestComposeCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Logf("sender: %d distinct lines acknowledged, %d batch retries", len(accepted), retries)
+	after := 0
+	for _, at := range acked {
+		if at.After(killed) {
+			after++
+		}
+	}
+	t.Logf("sender: %d distinct lines acknowledged in %d batches (%d after the kill), %d batch retries",
+		len(accepted), len(acked), after, retries)
+	if after == 0 || after == len(acked) {
+		t.Errorf("the kill did not fall while the sender was sending (%d of %d batches after it)", after, len(acked))
+	}
 
 	want := before + uint64(len(accepted))
 	eventually(t, 90*time.Second, func() error {
@@ -300,11 +311,12 @@ func distinctLines(t *testing.T, skip []byte, names ...string) [][]byte {
 	return out
 }
 
-// sendAll posts lines in batches, retrying each batch until the ingestor answers 200 (so every
+// sendAll posts lines in batches, 10 a second, retrying each batch until the ingestor answers 200 (so every
 // line ends up acknowledged, some of them more than once), and returns the lines it accepted.
-func sendAll(t *testing.T, url string, lines [][]byte, batch int) (map[string]bool, int) {
+func sendAll(t *testing.T, url string, lines [][]byte, batch int) (map[string]bool, int, []time.Time) {
 	accepted := map[string]bool{}
 	retries := 0
+	var acked []time.Time
 	client := &http.Client{Timeout: 30 * time.Second}
 	for i := 0; i < len(lines); i += batch {
 		part := lines[i:min(i+batch, len(lines))]
@@ -326,18 +338,20 @@ func sendAll(t *testing.T, url string, lines [][]byte, batch int) (map[string]bo
 							accepted[string(l)] = true
 						}
 					}
+					acked = append(acked, time.Now())
 					break
 				}
 			}
 			if time.Now().After(deadline) {
 				t.Errorf("batch at line %d not acknowledged within 2 minutes (last error %v)", i, err)
-				return accepted, retries
+				return accepted, retries, acked
 			}
 			retries++
 			time.Sleep(250 * time.Millisecond)
 		}
+		time.Sleep(100 * time.Millisecond) // a steady sender, so that the kill falls mid-stream
 	}
-	return accepted, retries
+	return accepted, retries, acked
 }
 
 func freePorts(t *testing.T, n int) []int {
