@@ -61,16 +61,39 @@ build:
 build-off:
 	for m in $(MODULES); do (cd $$m && GOWORK=off go build ./...) || exit 1; done
 
-## fuzz: run each fuzz target for a short while (FUZZTIME=30s)
+## fuzz: run every parser's fuzz target (package:Target below) for FUZZTIME (30s) each, ~9 min;
+## fails first when a func Fuzz* of the repository is missing from the list. An input that fails
+## is kept in the package's testdata/fuzz/<Target>/ and runs as a seed in every `go test` after.
 FUZZTIME ?= 30s
+FUZZ_TARGETS := pkg/cef:FuzzParse pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzSIDFromBytes \
+	pkg/intake:FuzzLineReader pkg/intake:FuzzParseLine pkg/productalert:FuzzFromCEF pkg/productalert:FuzzFromGraphAlert \
+	pkg/productalert:FuzzFromMDEAlert pkg/productalert:FuzzFromMachines pkg/sambaaudit:FuzzParse pkg/syslog:FuzzFramer \
+	pkg/syslog:FuzzParseMessage pkg/winevent:FuzzParse pkg/zeek:FuzzParseJSON pkg/zeek:FuzzTSVReader \
+	services/dcingest/internal/directory:FuzzParseLDIF
 fuzz:
-	cd pkg && go test ./winevent -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	cd pkg && go test ./sambaaudit -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	cd services/dcingest && go test ./internal/directory -run '^$$' -fuzz FuzzParseLDIF -fuzztime $(FUZZTIME)
+	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \
+		sed -E 's|^(.*)/[^/]+_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]+)\(.*|\1:\2|' | sort -u); \
+	missing=$$(comm -23 <(echo "$$found") <(echo $(FUZZ_TARGETS) | tr ' ' '\n' | sort -u)); \
+	if [ -n "$$missing" ]; then echo "fuzz targets missing from FUZZ_TARGETS in the Makefile:"; echo "$$missing"; exit 1; fi
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*} $${t#*:} ($(FUZZTIME))"; \
+		go test ./$${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME); \
+	done
 
-## bench: correlator throughput (vs raw JetStream on the same server) and publish->badge latency; ~2 min
-BENCH := cd services/correlator && go test -run '^$$' -timeout 10m
+## bench: `adjoin bench`, every figure of the README's "Performance" beside its baseline in one run
+## on an embedded JetStream server: raw JetStream, alerts through the real correlator and badge
+## binaries at 10k, 100k and 1M users, parse + detect, GetBadge, memory per entity; sync always and
+## default (~9 min on 2 cores). Prints one table and writes bench.json (compare it across commits).
+.PHONY: bench bench-go
 bench:
+	mkdir -p bin
+	go build -o bin/ ./services/adjoin/cmd/adjoin ./services/correlator/cmd/adjoin-correlator ./services/badge/cmd/adjoin-badge
+	bin/adjoin bench --json bench.json
+
+## bench-go: the go-test benchmarks: correlator vs raw JetStream and publish->badge latency (10k
+## users), then bench-badge and bench-ingest; ~4 min
+BENCH := cd services/correlator && go test -run '^$$' -timeout 10m
+bench-go:
 	$(BENCH) -bench 'RawJetStream' -benchtime=10000x ./
 	$(BENCH) -bench 'Correlator/throughput' -benchtime=10000x ./
 	$(BENCH) -bench 'Correlator/latency' -benchtime=500x ./
@@ -109,3 +132,12 @@ images:
 test-compose: images
 	ADJOIN_COMPOSE_E2E=1 go test -count=1 -timeout 15m -run TestComposeCluster -v ./services/adjoin/ 2>&1 | \
 		grep -v '^=== \(PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
+
+## chaos: the fault-injection suite in full (services/adjoin/chaos with ADJOIN_CHAOS=full; `make test`
+## runs its reduced form): the correlator SIGKILLed during a 100k-alert replay, nats-server killed
+## during HTTP intake, R3 stream leaders killed, bad input, poison messages; prints each scenario's
+## figures and a verdict; ~10-15 min
+.PHONY: chaos
+chaos:
+	ADJOIN_CHAOS=full go test -count=1 -timeout 40m -v ./services/adjoin/chaos/ 2>&1 | \
+		grep --line-buffered -v '^=== \(PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}

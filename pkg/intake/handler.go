@@ -175,8 +175,8 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		it := lineItem{raw: raw, origin: fmt.Sprintf("%s line %d", origin, line), parse: parse}
 		switch {
 		case errors.Is(err, errLineTooLong):
-			// The line is not kept, so its digest stands for it in the deduplication id.
-			it = lineItem{origin: it.origin, tooLong: r.maxLine + 1, digest: lr.skipped, tooLongErr: err}
+			// Only the line's head is kept, so its digest stands for it in the deduplication id.
+			it = lineItem{raw: lr.head, origin: it.origin, tooLong: r.maxLine + 1, digest: lr.skipped, tooLongErr: err}
 		case err != nil:
 			// Lines read so far are stored below, but the sender must resend: say so.
 			if werr := r.wait(); werr != nil {

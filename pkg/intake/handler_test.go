@@ -359,14 +359,16 @@ func TestHandlerLineTooLong(t *testing.T) {
 	if !strings.Contains(resp.Rejected[0].Error, "200") {
 		t.Errorf("too-long error %q does not give the limit", resp.Rejected[0].Error)
 	}
-	// Each overlong line gets its own dead-letter copy, without its data.
+	// Each overlong line gets its own dead-letter copy, with its first 4 KiB (all of a line
+	// shorter than that).
 	dl := storedMsgs(t, srv.JS, natsx.StreamDeadLetter)
 	if len(dl) != 2 {
 		t.Fatalf("DEADLETTER holds %d messages, want 2", len(dl))
 	}
 	for i, m := range dl {
-		if m.Subject != "deadletter.dcingest.too-long" || len(m.Data) != 0 {
-			t.Errorf("dead letter %d on %s with %d bytes", i, m.Subject, len(m.Data))
+		want := []string{overlong, overlong2[:4<<10]}[i]
+		if m.Subject != "deadletter.dcingest.too-long" || string(m.Data) != want {
+			t.Errorf("dead letter %d on %s with %d bytes %.20q..., want the %d bytes of %.20q...", i, m.Subject, len(m.Data), m.Data, len(want), want)
 		}
 		if got, want := m.Header.Get(natsx.HeaderOrigin), fmt.Sprintf(" line %d", resp.Rejected[i].Line); !strings.HasSuffix(got, want) {
 			t.Errorf("dead letter %d origin %q, want suffix %q", i, got, want)

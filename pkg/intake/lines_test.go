@@ -31,7 +31,7 @@ func readAll(t testing.TB, lr *lineReader) []readResult {
 			if raw != nil {
 				t.Fatalf("line %d: too-long line returned %d bytes", n, len(raw))
 			}
-			out = append(out, readResult{n: n, tooLong: true})
+			out = append(out, readResult{n: n, tooLong: true, line: string(lr.head)})
 		case err != nil:
 			t.Fatalf("line %d: unexpected error %v", n, err)
 		default:
@@ -44,7 +44,11 @@ func readAll(t testing.TB, lr *lineReader) []readResult {
 }
 
 func ok(n int, line string) readResult { return readResult{line: line, n: n} }
-func long(n int) readResult            { return readResult{n: n, tooLong: true} }
+
+// long is a line reported too long, with the head kept for its dead-letter copy.
+func long(n int, line string) readResult {
+	return readResult{n: n, tooLong: true, line: line[:min(len(line), headKept)]}
+}
 
 func TestLineReader(t *testing.T) {
 	t.Parallel()
@@ -68,24 +72,24 @@ func TestLineReader(t *testing.T) {
 		{name: "exactly max", in: x(10) + "\n", max: 10, want: []readResult{ok(1, x(10))}},
 		{name: "exactly max with CRLF", in: x(10) + "\r\n", max: 10, want: []readResult{ok(1, x(10))}},
 		{name: "exactly max without newline", in: x(10), max: 10, want: []readResult{ok(1, x(10))}},
-		{name: "one over max", in: x(11) + "\n", max: 10, want: []readResult{long(1)}},
-		{name: "one over max with CRLF", in: x(11) + "\r\n", max: 10, want: []readResult{long(1)}},
-		{name: "one over max without newline", in: x(11), max: 10, want: []readResult{long(1)}},
-		{name: "two over max without newline", in: x(12), max: 10, want: []readResult{long(1)}},
+		{name: "one over max", in: x(11) + "\n", max: 10, want: []readResult{long(1, x(11))}},
+		{name: "one over max with CRLF", in: x(11) + "\r\n", max: 10, want: []readResult{long(1, x(11))}},
+		{name: "one over max without newline", in: x(11), max: 10, want: []readResult{long(1, x(11))}},
+		{name: "two over max without newline", in: x(12), max: 10, want: []readResult{long(1, x(12))}},
 		{
 			name: "overlong line in the middle",
 			in:   "first\n" + x(50) + "\nthird\n", max: 10,
-			want: []readResult{ok(1, "first"), long(2), ok(3, "third")},
+			want: []readResult{ok(1, "first"), long(2, x(50)), ok(3, "third")},
 		},
 		{
 			name: "overlong final line without newline",
 			in:   "first\n" + x(50), max: 10,
-			want: []readResult{ok(1, "first"), long(2)},
+			want: []readResult{ok(1, "first"), long(2, x(50))},
 		},
 		{
 			name: "two overlong lines in a row",
 			in:   x(20) + "\n" + x(30) + "\r\nlast", max: 10,
-			want: []readResult{long(1), long(2), ok(3, "last")},
+			want: []readResult{long(1, x(20)), long(2, x(30)), ok(3, "last")},
 		},
 		{
 			name: "line longer than the read buffer, within max",
@@ -95,9 +99,9 @@ func TestLineReader(t *testing.T) {
 		{
 			name: "overlong line longer than the read buffer",
 			in:   "a\n" + big + "\r\nb", max: 1000,
-			want: []readResult{ok(1, "a"), long(2), ok(3, "b")},
+			want: []readResult{ok(1, "a"), long(2, big), ok(3, "b")},
 		},
-		{name: "max zero allows only blank lines", in: "\nx\n\r\n", max: 0, want: []readResult{ok(1, ""), long(2), ok(3, "")}},
+		{name: "max zero allows only blank lines", in: "\nx\n\r\n", max: 0, want: []readResult{ok(1, ""), long(2, "x"), ok(3, "")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +156,8 @@ func TestLineReaderReadError(t *testing.T) {
 
 // FuzzLineReader checks that every byte of the input is accounted for: the lines returned and
 // the lines reported too long are, in order, exactly the input split at '\n', each without its
-// line end ("\n" or "\r\n"); a line is reported too long exactly when it exceeds max.
+// line end ("\n" or "\r\n"); a line is reported too long exactly when it exceeds max, with its
+// first bytes (up to headKept) kept.
 func FuzzLineReader(f *testing.F) {
 	for _, s := range []string{
 		"", "\n", "a", "a\nb", "a\r\nb\r\n", "\r\n\r\n", "\r", "a\r\r\n", "xxxxxxxxxxx\nok\n",
@@ -191,7 +196,7 @@ func expectLines(data []byte, max int) []readResult {
 	for i, s := range segs {
 		s = bytes.TrimSuffix(s, []byte("\r"))
 		if len(s) > max {
-			out = append(out, long(i+1))
+			out = append(out, long(i+1, string(s)))
 		} else {
 			out = append(out, ok(i+1, string(s)))
 		}
@@ -216,7 +221,7 @@ func describe(rs []readResult) string {
 	for _, r := range rs {
 		switch {
 		case r.tooLong:
-			parts = append(parts, fmt.Sprintf("%d:too-long", r.n))
+			parts = append(parts, fmt.Sprintf("%d:too-long(head %.20q, %d bytes)", r.n, r.line, len(r.line)))
 		case len(r.line) > 40:
 			parts = append(parts, fmt.Sprintf("%d:%q…(%d bytes)", r.n, r.line[:20], len(r.line)))
 		default:

@@ -33,6 +33,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIngest(ctx, args[1:], stdout, stderr)
 	case "detect":
 		err = runDetect(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], stdout)
 	case "provision":
@@ -73,6 +75,8 @@ Usage:
                                    replay files into a running deployment, with progress
   adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
                                    and print each alert as a JSON line (no NATS needed)
+  adjoin bench [flags]             measure adjoin beside raw JetStream and a minimal gRPC server on an
+                                   embedded JetStream server, and print one table (--json FILE)
   adjoin healthcheck [flags] URL|ADDR
                                    exit 0 when a service's /readyz answers 200 (http URL) or
                                    its gRPC health says SERVING (ADDR): the images' health check

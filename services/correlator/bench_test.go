@@ -2,9 +2,9 @@ package correlator_test
 
 // Benchmarks of the correlator against the raw JetStream it runs on, on the same machine and
 // the same embedded server (SyncAlways, as the shipped NATS configs set sync_interval: always).
-// Run them with `make bench` from the repository root.
+// Run them with `make bench-go` from the repository root (`make bench` runs `adjoin bench`).
 //
-// Figures from `make bench` on the development VM: CPU "AMD EPYC" (/proc/cpuinfo; family 25
+// Figures from `make bench-go` on the development VM: CPU "AMD EPYC" (/proc/cpuinfo; family 25
 // model 1, Zen 3), 2 vCPUs (1 thread per core) under KVM, ext4 on a virtio disk where one 4 KiB
 // O_DSYNC write takes ~0.5 ms; go1.26, nats-server v2.15.3 embedded. Disk-sync bound, so they
 // vary between runs; two consecutive runs:

@@ -48,6 +48,9 @@ type Config struct {
 	MaxIncidentAlerts int
 	// Workers is how many alerts one instance handles at once.
 	Workers int
+	// MaxDeliveries is the delivery at which an alert whose handling still fails is
+	// dead-lettered instead of retried.
+	MaxDeliveries int
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
 }
@@ -63,6 +66,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
+	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
 // Validate reports the first bad setting by name.
@@ -87,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
 	case c.MaxIncidentAlerts < 0:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
+	case c.MaxDeliveries < 0:
+		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	}
 	return nil
 }
@@ -107,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers == 0 {
 		c.Workers = 8
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 10
 	}
 	return c
 }
@@ -156,7 +165,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Logons: logons, Window: cfg.Window, Grouper: grouper}
 	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
 	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
-		Pending: pending, Metrics: cfg.Metrics, Workers: cfg.Workers}
+		Pending: pending, Metrics: cfg.Metrics, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries}
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,

@@ -21,8 +21,10 @@ import (
 // consumer, so JetStream spreads the alerts between them.
 //
 // Ack rule: success → Ack; undecodable payload → TermWithReason and a copy to DEADLETTER;
-// failure to count or publish → NakWithDelay, and the alert is handled again from the start
-// (idempotent, see adapters.BadgeKV).
+// failure to count or publish → NakWithDelay (1s, doubling with each delivery up to 32s), and
+// the alert is handled again from the start (idempotent, see adapters.BadgeKV); a failure at
+// the MaxDeliveries-th delivery → TermWithReason and a copy to DEADLETTER ("max-deliveries"),
+// so an alert that can never be handled does not come back forever.
 type Consumer struct {
 	JS         jetstream.JetStream
 	Durable    string
@@ -39,6 +41,10 @@ type Consumer struct {
 	// revision-checked, so two versions of one alert, or two alerts of one entity, may be
 	// handled at once.
 	Workers int
+	// MaxDeliveries is the delivery at which an alert whose handling still fails is given up
+	// and dead-lettered; 0 retries forever. Deliveries cut short by a crash count too, so it
+	// is the number of attempts at most, not at least.
+	MaxDeliveries int
 }
 
 // Run consumes until ctx ends; the message in hand is finished first.
@@ -106,14 +112,12 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 	start := time.Now()
 	out, err := c.Correlator.Handle(hctx, &a)
 	if err != nil {
-		c.Log.Warn("correlation failed; will retry", zap.String("alert_id", a.GetId()), logx.Err(err))
-		_ = m.NakWithDelay(time.Second)
+		c.retry(ctx, m, a.GetId(), fmt.Errorf("correlation failed: %w", err))
 		return
 	}
 	if out.Pending && c.Pending != nil {
 		if err := c.Pending.Put(hctx, &a); err != nil {
-			c.Log.Warn("keeping pending alert failed; will retry", zap.String("alert_id", a.GetId()), logx.Err(err))
-			_ = m.NakWithDelay(time.Second)
+			c.retry(ctx, m, a.GetId(), fmt.Errorf("keeping pending alert failed: %w", err))
 			return
 		}
 	}
@@ -123,6 +127,30 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 	}
 	c.Log.Debug("correlated", zap.String("alert_id", a.GetId()), zap.Strings("entities", out.Entities),
 		zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
+}
+
+// retry naks a failed alert with a delay that grows with its deliveries, or gives it up at
+// the MaxDeliveries-th: a payload that no attempt can handle (say, one whose correlated
+// message is over the server's payload limit) must not be retried forever, and everything
+// else has flowed past it meanwhile.
+func (c *Consumer) retry(ctx context.Context, m jetstream.Msg, alertID string, cause error) {
+	delivered := uint64(1)
+	if meta, err := m.Metadata(); err == nil {
+		delivered = meta.NumDelivered
+	}
+	if c.MaxDeliveries > 0 && delivered >= uint64(c.MaxDeliveries) {
+		c.Log.Error("alert still failing at its last delivery; dead-lettered", zap.String("alert_id", alertID),
+			zap.Uint64("delivered", delivered), logx.Err(cause))
+		c.deadLetter(ctx, m, "max-deliveries", fmt.Errorf("still failing at delivery %d of %d: %w", delivered, c.MaxDeliveries, cause))
+		return
+	}
+	c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", delivered), logx.Err(cause))
+	_ = m.NakWithDelay(retryDelay(delivered))
+}
+
+// retryDelay is 1s after the first delivery, doubling up to 32s.
+func retryDelay(delivered uint64) time.Duration {
+	return time.Second << min(max(delivered, 1)-1, 5)
 }
 
 // validate names what makes an alert impossible to count.

@@ -404,3 +404,87 @@ func TestConsumerRunFailsWithoutStream(t *testing.T) {
 		t.Errorf("Run = %v, want %v", err, jetstream.ErrStreamNotFound)
 	}
 }
+
+// failingCounter fails every Apply of one alert id, as a handler that can never succeed.
+type failingCounter struct {
+	app.Counter
+	poison string
+	calls  atomic.Int64
+}
+
+func (c *failingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
+	if a.GetId() == c.poison {
+		c.calls.Add(1)
+		return nil, false, errors.New("synthetic permanent failure")
+	}
+	return c.Counter.Apply(ctx, key, a, links)
+}
+
+// TestConsumerDeadLettersAfterMaxDeliveries checks that an alert whose handling keeps failing
+// is retried until its MaxDeliveries-th delivery, then terminated and copied to DEADLETTER,
+// while the alerts after it are counted meanwhile.
+func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	counter := &failingCounter{Counter: adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}, poison: "poison"}
+	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), AckWait: 10 * time.Second, MaxDeliveries: 3,
+		Correlator: &app.Correlator{Index: shireIndex(0), Counter: counter, Out: adapters.Correlated{JS: s.JS}}}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+
+	user := &adjoinv1.EntityRef{Sid: keyPgustavo}
+	poison := alert("poison", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user)
+	publish(t, s.JS, "alerts.identity.test", "poison.v1", poison)
+	for i := range 5 {
+		id := fmt.Sprintf("ok-%d", i)
+		publish(t, s.JS, "alerts.identity.test", id+".v1", alert(id, 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user))
+	}
+	badges := s.KV(t, natsx.BucketBadges)
+	eventually(t, 5*time.Second, func() error {
+		ec, err := entityCounts(ctx, badges, keyPgustavo)
+		if err != nil {
+			return err
+		}
+		if n := len(ec.GetAlerts()); n != 5 {
+			return fmt.Errorf("%d alerts counted, want the 5 good ones", n)
+		}
+		return nil
+	})
+	dl, err := s.JS.Stream(ctx, natsx.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Retries after 1s and 2s, then given up at the third delivery.
+	eventually(t, 15*time.Second, func() error {
+		if err := drained(ctx, s.JS, "correlator"); err != nil {
+			return err
+		}
+		info, err := dl.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 1 {
+			return fmt.Errorf("DEADLETTER holds %d messages, want 1", info.State.Msgs)
+		}
+		return nil
+	})
+	if n := counter.calls.Load(); n != 3 {
+		t.Errorf("poison handled %d times, want 3 (MaxDeliveries)", n)
+	}
+	m, err := dl.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "deadletter.correlator.max-deliveries"; m.Subject != want {
+		t.Errorf("subject %q, want %q", m.Subject, want)
+	}
+	if got := m.Header.Get(natsx.HeaderError); !strings.Contains(got, "delivery 3 of 3") || !strings.Contains(got, "synthetic permanent failure") {
+		t.Errorf("%s = %q, want the delivery and the last failure", natsx.HeaderError, got)
+	}
+	var back adjoinv1.Alert
+	if err := natsx.Decode(nil, m.Data, &back); err != nil || back.GetId() != "poison" {
+		t.Errorf("dead letter holds %v (%v), want the poison alert's bytes", back.GetId(), err)
+	}
+}

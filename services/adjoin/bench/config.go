@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sync modes of the JetStream server: sync_interval "always" (every write reaches the disk
+// before it is acknowledged, as the shipped NATS configurations set it) or the NATS default
+// (a sync every two minutes).
+const (
+	SyncAlways  = "always"
+	SyncDefault = "default"
+)
+
+// Config is one run of the harness. Zero values take the defaults of a full run, or of a
+// quick one when Quick is set (see Defaults).
+type Config struct {
+	// Syncs lists the sync modes to run everything under, in order.
+	Syncs []string
+	// Sizes are the directory sizes (users) of the end-to-end phase, ascending.
+	Sizes []int
+	// Alerts is how many alerts each size's throughput phase pushes through.
+	Alerts int
+	// LatencyFor is how long each size's paced latency load runs.
+	LatencyFor time.Duration
+	// BadgeCalls is the number of GetBadge calls per concurrency level and server.
+	BadgeCalls int
+	// Concurrency lists the GetBadge concurrency levels.
+	Concurrency []int
+	// IngestFor is the least time each ingestor's parse + detect measurement runs.
+	IngestFor time.Duration
+	// DataDir is shared/data, with the recordings under otrf/.
+	DataDir string
+	// BinDir holds the adjoin-correlator and adjoin-badge binaries the end-to-end phase runs;
+	// empty takes them from beside the running executable, else builds them with `go build`
+	// from RepoDir.
+	BinDir string
+	// RepoDir is the repository root (go.work), to build the binaries from.
+	RepoDir string
+	// WorkDir holds the JetStream stores; empty uses a new temporary directory.
+	WorkDir string
+	// Quick is a small smoke run; it only changes the defaults.
+	Quick bool
+	// Progress receives a line per step of the long phases (stderr).
+	Progress io.Writer
+}
+
+// Defaults fills the settings left at zero.
+func (c Config) Defaults() Config {
+	pick := func(full, quick int) int {
+		if c.Quick {
+			return quick
+		}
+		return full
+	}
+	if len(c.Syncs) == 0 {
+		c.Syncs = []string{SyncAlways, SyncDefault}
+	}
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{10_000, 100_000, 1_000_000}
+		if c.Quick {
+			c.Sizes = []int{10_000}
+		}
+	}
+	if c.Alerts == 0 {
+		c.Alerts = pick(5_000, 1_000)
+	}
+	if c.LatencyFor == 0 {
+		c.LatencyFor = time.Duration(pick(5, 1)) * time.Second
+	}
+	if c.BadgeCalls == 0 {
+		c.BadgeCalls = pick(10_000, 500)
+	}
+	if len(c.Concurrency) == 0 {
+		c.Concurrency = []int{1, 16, 64}
+	}
+	if c.IngestFor == 0 {
+		c.IngestFor = time.Duration(pick(2000, 300)) * time.Millisecond
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+// Validate names the first bad setting.
+func (c Config) Validate() error {
+	for _, s := range c.Syncs {
+		if s != SyncAlways && s != SyncDefault {
+			return fmt.Errorf("sync: %q, want always, default or both", s)
+		}
+	}
+	if len(c.Sizes) == 0 {
+		return fmt.Errorf("sizes: at least one")
+	}
+	for i, n := range c.Sizes {
+		if n < 100 || (i > 0 && n <= c.Sizes[i-1]) {
+			return fmt.Errorf("sizes: %v, want ascending sizes of at least 100", c.Sizes)
+		}
+	}
+	switch {
+	case c.Alerts < 100:
+		return fmt.Errorf("alerts: %d, want at least 100", c.Alerts)
+	case c.LatencyFor < 100*time.Millisecond:
+		return fmt.Errorf("latency-for: %s, want at least 100ms", c.LatencyFor)
+	case c.BadgeCalls < 10:
+		return fmt.Errorf("badge-calls: %d, want at least 10", c.BadgeCalls)
+	case c.IngestFor <= 0:
+		return fmt.Errorf("ingest-for: %s, want > 0", c.IngestFor)
+	case c.DataDir == "":
+		return fmt.Errorf("data: shared/data not found; give --data")
+	}
+	for _, n := range c.Concurrency {
+		if n < 1 {
+			return fmt.Errorf("concurrency: %v, want levels of at least 1", c.Concurrency)
+		}
+	}
+	return nil
+}
+
+// samples is how many alerts of a phase of n alerts are followed to the badge, each on an
+// entity of its own, chosen among the fresh entities of a size step.
+func samples(n, fresh int) int {
+	return max(1, min(n/20, 1000, fresh/4))
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuWindow tells how much of the machine's CPU other processes took while a phase ran, so a
+// figure measured beside someone else's build can be told from a clean one. The machine's busy
+// time comes from /proc/stat; this run's own from getrusage (this process, and children it
+// has waited for) and /proc/<pid>/stat (the service processes running through the window).
+type cpuWindow struct {
+	at         time.Time
+	busy, self time.Duration
+	pids       []int
+	children   time.Duration
+}
+
+// clockTick is USER_HZ, the unit of /proc times; 100 on every Linux Go runs on.
+const clockTick = time.Second / 100
+
+func startCPUWindow(pids ...int) cpuWindow {
+	return cpuWindow{at: time.Now(), busy: machineBusy(), self: ownCPU(), pids: pids, children: procsCPU(pids)}
+}
+
+// otherShare is the share of the machine's CPU (0 to 1) that processes other than this run
+// used since the window started; 0 when /proc cannot tell.
+func (w cpuWindow) otherShare() float64 {
+	wall := time.Since(w.at)
+	busy := machineBusy() - w.busy
+	own := ownCPU() - w.self + procsCPU(w.pids) - w.children
+	if wall <= 0 || busy <= 0 {
+		return 0
+	}
+	share := float64(busy-own) / float64(wall*time.Duration(runtime.NumCPU()))
+	return min(max(share, 0), 1)
+}
+
+// machineBusy is the CPU time every process and the kernel used, from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// ownCPU is the user and system time of this process and of the children it has waited for.
+func ownCPU() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
+}
+
+// procsCPU is the user and system time of running processes, from /proc/<pid>/stat.
+func procsCPU(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The command name is in parentheses and may hold spaces: count fields after it.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14 of stat
+		st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+		total += time.Duration(ut+st) * clockTick
+	}
+	return total
+}

@@ -1,0 +1,9 @@
+// Package bench is the measuring code of `adjoin bench`: in one run, on one machine and one
+// JetStream server with file storage, it measures the raw JetStream baseline adjoin sits on,
+// adjoin end to end (alerts injected into ALERTS, correlated and counted by the real
+// correlator, read back through the real badge service's gRPC API) over directories of several
+// sizes, the ingestors' parse + detect rate on the recordings of shared/data, GetBadge beside a
+// minimal gRPC server, and the resident memory per entity of the real correlator and badge
+// binaries. Run prints one table with the ratios adjoin/baseline and returns a Report that
+// can be written as JSON and compared across commits.
+package bench

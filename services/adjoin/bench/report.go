@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is every figure of one run, with what it was measured on. Written as JSON it is
+// what runs on different commits are compared by.
+type Report struct {
+	Machine
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	// OtherCPUShare is the share of the machine's CPU that other processes used during the
+	// run (0 to 1); each measurement has its own too. Figures measured beside other work are
+	// lower and noisier than on an idle machine.
+	OtherCPUShare float64 `json:"other_cpu_share"`
+	Quick         bool    `json:"quick"`
+	// AlertsPerSize is how many alerts each size's throughput phase pushed through (fixed,
+	// not one per entity, so that each size takes a bounded time).
+	AlertsPerSize int            `json:"alerts_per_size"`
+	Runs          []SyncRun      `json:"runs"`
+	Ingest        []IngestResult `json:"ingest"`
+	GetBadge      []BadgeResult  `json:"get_badge"`
+	Memory        *MemoryResult  `json:"memory,omitempty"`
+}
+
+// SyncRun is the figures that depend on the server's sync mode.
+type SyncRun struct {
+	Sync string `json:"sync"`
+	// SyncInterval is the NATS server's sync_interval: "always", or the default interval.
+	SyncInterval string       `json:"sync_interval"`
+	Raw          RawResult    `json:"raw"`
+	Sizes        []SizeResult `json:"sizes"`
+}
+
+// WriteJSON writes the report, indented, to file.
+func (r *Report) WriteJSON(file string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
+}
+
+// WriteTable prints the machine and one markdown table of every figure, with the baseline
+// measured in the same run beside each adjoin figure and their ratio.
+func (r *Report) WriteTable(w io.Writer) {
+	commit := r.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	fmt.Fprintf(w, "adjoin bench: %s, %d cores; %s, nats-server %s (embedded, file storage); commit %s; %s, took %s\n",
+		r.CPU, r.Cores, r.GoVersion, r.NATSServer, commit, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
+	fmt.Fprintf(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server; per size\n"+
+		"%s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents, whose\n"+
+		"alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n"+
+		"Other load: the share of the machine's CPU that other processes used while a figure was measured (%.0f%% over the run).\n\n",
+		thousands(float64(r.AlertsPerSize)), 100*r.OtherCPUShare)
+	fmt.Fprintln(w, "| what | adjoin | baseline in the same run | ratio | other load |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	row := func(what, adjoin, baseline string, ratio, other float64) {
+		rs, load := "", ""
+		if ratio > 0 {
+			rs = fmt.Sprintf("%.2f", ratio)
+		}
+		if other >= 0 {
+			load = fmt.Sprintf("%.0f%%", 100*other)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", what, adjoin, baseline, rs, load)
+	}
+	for _, run := range r.Runs {
+		raw := run.Raw
+		row(fmt.Sprintf("raw JetStream, sync %s: async publish, then pull fetch + ack, %s msgs of %d B", run.SyncInterval, thousands(float64(raw.Messages)), raw.MsgBytes),
+			"", fmt.Sprintf("publish %s/s, consume %s/s, both %s msgs/s", thousands(raw.PublishPerSec), thousands(raw.ConsumePerSec), thousands(raw.RoundTripPerSec)), 0, raw.OtherCPUShare)
+		for _, s := range run.Sizes {
+			row(fmt.Sprintf("alerts → correlator → badge, %s users, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
+				fmt.Sprintf("%s alerts/s (%s/s with incidents)", thousands(s.AlertsPerSec), thousands(s.WithIncidentsPerSec)),
+				fmt.Sprintf("raw publish + consume: %s msgs/s", thousands(raw.RoundTripPerSec)), s.Ratio, s.OtherCPUShare)
+			row(fmt.Sprintf("publish → badge update at %s alerts/s, %s users, sync %s", thousands(s.LatencyLoadPerSec), thousands(float64(s.Entities)), run.SyncInterval),
+				fmt.Sprintf("p50 %s ms, p99 %s ms (%d samples)", ms(s.LatencyP50Ms), ms(s.LatencyP99Ms), s.LatencySamples), "", 0, s.OtherCPUShare)
+			row(fmt.Sprintf("directory grown to %s users (async KV puts, default sync, once for every mode), then services ready, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
+				fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
+		}
+	}
+	for _, in := range r.Ingest {
+		row(fmt.Sprintf("parse + detect, %s, %s events of %d recordings, one core", in.Ingestor, thousands(float64(in.Events)), in.Files),
+			thousands(in.EventsPerSec)+" events/s", "encoding/json decode: "+thousands(in.JSONPerSec)+" lines/s", in.Ratio, in.OtherCPUShare)
+	}
+	for _, b := range r.GetBadge {
+		row(fmt.Sprintf("GetBadge, concurrency %d, %s users", b.Concurrency, thousands(float64(b.Entities))),
+			fmt.Sprintf("%s/s, p50 %s ms, p99 %s ms", thousands(b.QPS), ms(b.P50Ms), ms(b.P99Ms)),
+			fmt.Sprintf("minimal gRPC server, same answer: %s/s, p50 %s ms, p99 %s ms", thousands(b.MinimalQPS), ms(b.MinimalP50Ms), ms(b.MinimalP99Ms)), b.QPSRatio, b.OtherCPUShare)
+	}
+	if m := r.Memory; m != nil {
+		for _, p := range []struct {
+			name string
+			m    ProcMemory
+		}{{"adjoin-correlator", m.Correlator}, {"adjoin-badge", m.Badge}} {
+			row(fmt.Sprintf("resident memory per entity, %s process, %s users", p.name, thousands(float64(m.Entities))),
+				fmt.Sprintf("%s B (VmRSS %s on an empty directory → %s loaded, peak %s)", thousands(p.m.PerEntityBytes),
+					mib(p.m.BeforeBytes), mib(p.m.AfterBytes), mib(p.m.PeakBytes)), "", 0, -1)
+		}
+	}
+}
+
+// thousands formats a rate or count rounded to an integer, with thousands separators.
+func thousands(f float64) string {
+	s := strconv.FormatInt(int64(math.Round(f)), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// ms formats milliseconds with two significant digits below 10.
+func ms(f float64) string {
+	if f < 10 {
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64)
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Run measures everything cfg asks for, prints the table on out and returns the report.
+// Progress goes to cfg.Progress.
+func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	work := cfg.WorkDir
+	if work == "" {
+		var err error
+		if work, err = os.MkdirTemp("", "adjoin-bench-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(work)
+	}
+	start := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(cfg.Progress, "bench: [%s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
+	}
+	runCPU := startCPUWindow()
+	rep := &Report{Machine: machine(cfg.RepoDir), Started: start, Quick: cfg.Quick, AlertsPerSize: cfg.Alerts}
+	binDir, err := binaries(ctx, cfg.BinDir, cfg.RepoDir, work, cfg.Progress)
+	if err != nil {
+		return nil, err
+	}
+	say("parse + detect on the recordings of %s", cfg.DataDir)
+	if rep.Ingest, err = measureIngest(cfg.DataDir, cfg.IngestFor); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	r := &matrix{cfg: cfg, binDir: binDir, say: say}
+	if err := r.run(ctx, filepath.Join(work, "store"), rep); err != nil {
+		return nil, err
+	}
+	rep.Seconds, rep.OtherCPUShare = time.Since(start).Seconds(), runCPU.otherShare()
+	say("done")
+	rep.WriteTable(out)
+	return rep, nil
+}
+
+// matrix measures every directory size in every sync mode on one server and one store: the
+// directory grows size by size, and at each size the server is restarted in each sync mode
+// and the services started on it. GetBadge and memory are measured once, in the first mode at
+// the largest size (neither depends on the sync mode).
+type matrix struct {
+	cfg    Config
+	binDir string
+	say    func(string, ...any)
+}
+
+func (r *matrix) settle() time.Duration {
+	if r.cfg.Quick {
+		return time.Second
+	}
+	return 3 * time.Second
+}
+
+func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
+	srv, err := startServer(ctx, dir, false)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	defer func() { srv.stop() }()
+	r.say("memory of the services on an empty directory")
+	if rep.Memory, err = memoryBefore(ctx, r.binDir, srv.url(), r.settle(), r.cfg.Progress); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	for _, mode := range r.cfg.Syncs {
+		run := SyncRun{Sync: mode, SyncInterval: "always"}
+		if mode != SyncAlways {
+			run.SyncInterval = "default (2m)"
+		}
+		if err := srv.setSync(mode == SyncAlways); err != nil {
+			return err
+		}
+		r.say("[%s] raw JetStream baseline: %d messages", mode, r.cfg.Alerts)
+		if run.Raw, err = measureRaw(ctx, srv.js, r.cfg.Alerts); err != nil {
+			return fmt.Errorf("sync %s: raw baseline: %w", mode, err)
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	loaded := 0
+	for _, size := range r.cfg.Sizes {
+		// The directory goes in with the default sync: a million synced writes would take
+		// longer than the whole run.
+		if err := srv.setSync(false); err != nil {
+			return err
+		}
+		r.say("[%d] directory: users %d to %d", size, loaded, size)
+		t := time.Now()
+		if err := loadUsers(ctx, srv.js, loaded, size, r.cfg.Progress); err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+		load := time.Since(t).Seconds()
+		for i, mode := range r.cfg.Syncs {
+			label := fmt.Sprintf("%s %d", mode, size)
+			if err := srv.setSync(mode == SyncAlways); err != nil {
+				return err
+			}
+			r.say("[%s] starting adjoin-correlator, then adjoin-badge", label)
+			svc, err := startServices(ctx, r.binDir, srv.url(), r.cfg.Progress)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			res := SizeResult{Entities: size, Alerts: r.cfg.Alerts, LoadSeconds: load,
+				CorrelatorReadySeconds: svc.correlatorReady.Seconds(), BadgeReadySeconds: svc.badgeReady.Seconds()}
+			err = r.measureSize(ctx, srv, svc, label, loaded, i, &res, rep)
+			svc.stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			run := &rep.Runs[i]
+			res.Ratio = res.AlertsPerSec / run.Raw.RoundTripPerSec
+			run.Sizes = append(run.Sizes, res)
+			r.say("[%s] %.0f alerts/s (%.0f/s with incidents); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
+				label, res.AlertsPerSec, res.WithIncidentsPerSec, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
+		}
+		loaded = size
+	}
+	return nil
+}
+
+// measureSize runs the phases of one size in mode slot with the services running: memory
+// (first mode, largest size), throughput, latency, and GetBadge (first mode, largest size).
+func (r *matrix) measureSize(ctx context.Context, srv *jsServer, svc *services, label string, fresh, slot int, res *SizeResult, rep *Report) error {
+	once := slot == 0 && res.Entities == r.cfg.Sizes[len(r.cfg.Sizes)-1]
+	// Both services load the directory before they are ready; the last user answering is a check.
+	if err := waitKnown(ctx, svc.client, res.Entities-1, time.Minute); err != nil {
+		return err
+	}
+	if once {
+		if err := rep.Memory.after(svc, res.Entities, r.settle()); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		r.say("[%s] memory: %s", label, rep.Memory)
+	}
+	step, err := newSizeStep(srv.js, svc, label, fresh, res.Entities, r.cfg.Alerts, slot, len(r.cfg.Syncs), r.cfg.Progress)
+	if err != nil {
+		return err
+	}
+	cpu := startCPUWindow(svc.pids()...)
+	if res.AlertsPerSec, res.WithIncidentsPerSec, err = step.throughput(ctx, r.cfg.Alerts); err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+	// Half of what the correlator sustains with its incident builder keeping up: a load the
+	// whole of it can carry for ever, so the latency is not that of a growing backlog.
+	res.LatencyLoadPerSec = res.WithIncidentsPerSec / 2
+	lat, err := step.latency(ctx, res.LatencyLoadPerSec, r.cfg.LatencyFor)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	res.LatencySamples, res.LatencyP50Ms, res.LatencyP99Ms = len(lat), percentileMs(lat, 0.5), percentileMs(lat, 0.99)
+	res.OtherCPUShare = cpu.otherShare()
+	if !once {
+		return nil
+	}
+	r.say("[%s] GetBadge at concurrency %v, %d calls each, adjoin and a minimal gRPC server", label, r.cfg.Concurrency, r.cfg.BadgeCalls)
+	if rep.GetBadge, err = measureGetBadge(ctx, svc, step.throughputSampled, res.Entities, r.cfg.BadgeCalls, r.cfg.Concurrency); err != nil {
+		return fmt.Errorf("GetBadge: %w", err)
+	}
+	return nil
+}

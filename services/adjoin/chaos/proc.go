@@ -1,0 +1,199 @@
+package chaos
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Binaries are the programs a scenario runs as child processes.
+type Binaries struct {
+	NATSServer, DCIngest, Correlator string
+}
+
+// Build builds nats-server (from the nats-server Go module this module requires),
+// adjoin-dcingest and adjoin-correlator into dir. It runs `go build` in the working directory,
+// which must be inside the services/adjoin module (a test's is).
+func Build(dir string) (Binaries, error) {
+	b := Binaries{
+		NATSServer: filepath.Join(dir, "nats-server"),
+		DCIngest:   filepath.Join(dir, "adjoin-dcingest"),
+		Correlator: filepath.Join(dir, "adjoin-correlator"),
+	}
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"github.com/nats-io/nats-server/v2",
+		"github.com/adjoin/adjoin/services/dcingest/cmd/adjoin-dcingest",
+		"github.com/adjoin/adjoin/services/correlator/cmd/adjoin-correlator")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return b, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	for _, p := range []string{b.NATSServer, b.DCIngest, b.Correlator} {
+		if _, err := os.Stat(p); err != nil {
+			return b, fmt.Errorf("go build did not make %s: %w", p, err)
+		}
+	}
+	return b, nil
+}
+
+// Proc is a child process that can be started again after it ends, with its output appended
+// to one log file across its lives.
+type Proc struct {
+	Name string
+	Path string
+	Args []string
+	Log  string // log file
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	lives  int
+}
+
+// Start starts a new life of the process; the previous one must have ended.
+func (p *Proc) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && !closed(p.exited) {
+		return fmt.Errorf("%s: already running (pid %d)", p.Name, p.cmd.Process.Pid)
+	}
+	f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	p.lives++
+	fmt.Fprintf(f, "--- %s life %d at %s\n", p.Name, p.lives, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(p.Path, p.Args...)
+	cmd.Env = withoutAdjoinEnv(os.Environ())
+	cmd.Stdout, cmd.Stderr = f, f
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(exited)
+	}()
+	p.cmd, p.exited = cmd, exited
+	return nil
+}
+
+// Running reports whether the current life has not ended.
+func (p *Proc) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil && !closed(p.exited)
+}
+
+// Kill sends SIGKILL and waits for the process to end. It is an error when the process had
+// already ended on its own: a kill that hit nothing proves nothing.
+func (p *Proc) Kill() error {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("%s: never started", p.Name)
+	}
+	if closed(exited) {
+		return fmt.Errorf("%s: ended on its own before the kill: %s", p.Name, cmd.ProcessState)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("%s: kill: %w", p.Name, err)
+	}
+	<-exited
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		return fmt.Errorf("%s: ended with %s, not by the SIGKILL", p.Name, cmd.ProcessState)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM and waits up to grace for a clean exit (status 0), then kills.
+func (p *Proc) Stop(grace time.Duration) error {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil || closed(exited) {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		return fmt.Errorf("%s: not stopped %s after SIGTERM; killed", p.Name, grace)
+	}
+	if !cmd.ProcessState.Success() {
+		return fmt.Errorf("%s: exited with %s after SIGTERM, want status 0", p.Name, cmd.ProcessState)
+	}
+	return nil
+}
+
+// Lives is how many times the process was started.
+func (p *Proc) Lives() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lives
+}
+
+// LogTail returns the last n bytes of the process's log, for failure reports.
+func (p *Proc) LogTail(n int) string {
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// withoutAdjoinEnv drops ADJOIN_* settings, so a child runs with the flags given only.
+func withoutAdjoinEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "ADJOIN_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1. They are free when returned; a
+// server started soon after gets them in practice.
+func FreePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
