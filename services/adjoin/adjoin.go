@@ -75,8 +75,7 @@ Usage:
                                    replay files into a running deployment, with progress
   adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
                                    and print each alert as a JSON line (no NATS needed)
-  adjoin bench [flags]             measure adjoin beside raw JetStream and a minimal gRPC server on an
-                                   embedded JetStream server, and print one table (--json FILE)
+  adjoin bench [flags]             performance figures beside their baselines, one table (make bench)
   adjoin healthcheck [flags] URL|ADDR
                                    exit 0 when a service's /readyz answers 200 (http URL) or
                                    its gRPC health says SERVING (ADDR): the images' health check

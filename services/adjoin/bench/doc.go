@@ -1,9 +1,10 @@
 // Package bench is the measuring code of `adjoin bench`: in one run, on one machine and one
-// JetStream server with file storage, it measures the raw JetStream baseline adjoin sits on,
-// adjoin end to end (alerts injected into ALERTS, correlated and counted by the real
-// correlator, read back through the real badge service's gRPC API) over directories of several
-// sizes, the ingestors' parse + detect rate on the recordings of shared/data, GetBadge beside a
-// minimal gRPC server, and the resident memory per entity of the real correlator and badge
-// binaries. Run prints one table with the ratios adjoin/baseline and returns a Report that
-// can be written as JSON and compared across commits.
+// embedded JetStream server with file storage, it measures the raw JetStream baseline adjoin
+// sits on, adjoin end to end (alerts injected into ALERTS as the ingestors publish them,
+// correlated and counted by the real adjoin-correlator binary, read back through the real
+// adjoin-badge binary's gRPC API) over directories of several sizes, the ingestors' parse +
+// detect rate on the recordings of shared/data, GetBadge beside a minimal gRPC server, and the
+// resident memory per entity of both binaries; each in the sync modes asked for, each with the
+// share of the CPU other processes took meanwhile. Run prints one table with the ratios
+// adjoin/baseline and returns a Report that can be written as JSON and compared across commits.
 package bench
