@@ -35,6 +35,8 @@ stop() {
     # samba's children (smbd, winbindd) are in samba's process group
     pkill -KILL -g "$pid" 2>/dev/null || true
   fi
+  # and helpers started on demand (samba-dcerpcd) name this DC's smb.conf on their command line
+  pkill -KILL -f -- "--configfile=$dir/etc/smb.conf" 2>/dev/null || true
   rm -f "$pidfile"
   echo "samba $pid stopped"
 }
