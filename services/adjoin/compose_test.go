@@ -1,14 +1,11 @@
 package adjoin
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/adjoin/adjoin/services/adjoin/chaos"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/sample"
 	"github.com/nats-io/nats.go"
@@ -44,7 +40,10 @@ func TestComposeCluster(t *testing.T) {
 	if out, errOut, code := run(t, "secrets", "--dir", secrets, "--mode", "0644"); code != 0 {
 		t.Fatalf("adjoin secrets: %s%s", out, errOut)
 	}
-	ports := freePorts(t, 6)
+	ports, err := chaos.FreePorts(6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	override := filepath.Join(t.TempDir(), "publish-nats.yml")
 	// The test reads the streams as admin from outside: it publishes the three NATS client ports
 	// on loopback (a deployment publishes none).
@@ -106,17 +105,24 @@ func TestComposeCluster(t *testing.T) {
 
 	// A sender posts distinct lines of other recordings in batches, retrying a batch until the
 	// ingestor acknowledges it, while the leader of DC_EVENTS is killed and started again.
-	lines := distinctLines(t, s1,
-		"otrf/host/empire_over_pth_patch_lsass_2020-09-21221336.sec-sys-sysmon.json",
-		"otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json")
+	lines, err := chaos.DistinctLines(0,
+		filepath.Join(sample.Dir(t), "otrf/host/empire_over_pth_patch_lsass_2020-09-21221336.sec-sys-sysmon.json"),
+		filepath.Join(sample.Dir(t), "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sent sync.WaitGroup
 	sent.Add(1)
-	var retries int
-	var accepted map[string]bool
+	var result chaos.Sent
+	var sendErr error
 	var acked []time.Time // when each batch was acknowledged
+	sender := &chaos.Sender{URL: dcURL + "/v1/events", Batch: 25, GiveUp: 2 * time.Minute, Progress: func(int) {
+		acked = append(acked, time.Now())
+		time.Sleep(100 * time.Millisecond) // a steady sender, so that the kill falls mid-stream
+	}}
 	go func() {
 		defer sent.Done()
-		accepted, retries, acked = sendAll(t, dcURL, lines, 25)
+		result, sendErr = sender.Send(context.Background(), lines)
 	}()
 	time.Sleep(time.Second)
 	leader := streamLeader(t, stream)
@@ -140,9 +146,10 @@ func TestComposeCluster(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	c.mustRunCmd("docker", "start", c.container(svc))
 	sent.Wait()
-	if t.Failed() {
-		return
+	if sendErr != nil {
+		t.Fatalf("sender: %v", sendErr)
 	}
+	accepted, retries := result.Accepted, result.Retries
 	after := 0
 	for _, at := range acked {
 		if at.After(killed) {
@@ -285,89 +292,4 @@ func streamLeader(t *testing.T, s jetstream.Stream) string {
 		t.Fatalf("DC_EVENTS is not replicated on 3 servers: %+v", info.Cluster)
 	}
 	return info.Cluster.Leader
-}
-
-// distinctLines returns the non-blank lines of the recordings that are not in skip (already
-// posted), each once.
-func distinctLines(t *testing.T, skip []byte, names ...string) [][]byte {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, l := range bytes.Split(skip, []byte{'\n'}) {
-		seen[string(bytes.TrimSpace(l))] = true
-	}
-	var out [][]byte
-	for _, n := range names {
-		sc := bufio.NewScanner(bytes.NewReader(sample.Read(t, n)))
-		sc.Buffer(nil, 4<<20)
-		for sc.Scan() {
-			l := bytes.TrimSpace(sc.Bytes())
-			if len(l) == 0 || seen[string(l)] {
-				continue
-			}
-			seen[string(l)] = true
-			out = append(out, append([]byte(nil), l...))
-		}
-	}
-	return out
-}
-
-// sendAll posts lines in batches, 10 a second, retrying each batch until the ingestor answers 200 (so every
-// line ends up acknowledged, some of them more than once), and returns the lines it accepted.
-func sendAll(t *testing.T, url string, lines [][]byte, batch int) (map[string]bool, int, []time.Time) {
-	accepted := map[string]bool{}
-	retries := 0
-	var acked []time.Time
-	client := &http.Client{Timeout: 30 * time.Second}
-	for i := 0; i < len(lines); i += batch {
-		part := lines[i:min(i+batch, len(lines))]
-		body := bytes.Join(part, []byte{'\n'})
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			resp, err := client.Post(url+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
-			if err == nil {
-				var r intake.Response
-				derr := json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK && derr == nil {
-					rejected := map[int]bool{}
-					for _, rj := range r.Rejected {
-						rejected[rj.Line] = true
-					}
-					for j, l := range part {
-						if !rejected[j+1] {
-							accepted[string(l)] = true
-						}
-					}
-					acked = append(acked, time.Now())
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("batch at line %d not acknowledged within 2 minutes (last error %v)", i, err)
-				return accepted, retries, acked
-			}
-			retries++
-			time.Sleep(250 * time.Millisecond)
-		}
-		time.Sleep(100 * time.Millisecond) // a steady sender, so that the kill falls mid-stream
-	}
-	return accepted, retries, acked
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
 }
