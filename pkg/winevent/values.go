@@ -37,6 +37,22 @@ func ParseHex(s string) (uint64, error) {
 // the same client address joins across events. Other values are only trimmed, and the
 // Windows "no value" placeholder "-" becomes "".
 func StripMappedIPv4(s string) string {
+	return stripMappedIPv4(s)
+}
+
+// ClientAddress is a client address from an event field (StripMappedIPv4), or "" when it says
+// nothing about a remote client: a placeholder, a loopback address (127.0.0.0/8, ::1; a DC's
+// own processes) or an unspecified one (0.0.0.0, ::). Every detector that keys on a client
+// address uses it, so they agree on which clients count.
+func ClientAddress(s string) string {
+	ip := stripMappedIPv4(s)
+	if a, err := netip.ParseAddr(ip); err == nil && (a.IsLoopback() || a.IsUnspecified()) {
+		return ""
+	}
+	return ip
+}
+
+func stripMappedIPv4(s string) string {
 	t := strings.TrimSpace(s)
 	if t == "-" {
 		return ""

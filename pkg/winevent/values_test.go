@@ -77,3 +77,15 @@ func TestStripMappedIPv4(t *testing.T) {
 		})
 	}
 }
+
+func TestClientAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"::ffff:172.18.39.5": "172.18.39.5", "172.18.39.5": "172.18.39.5", "fd00::2": "fd00::2",
+		"-": "", "": "", "127.0.0.1": "", "127.0.0.2": "", "::1": "", "::ffff:127.0.0.1": "", "0.0.0.0": "", "::": "",
+		"WORKSTATION5": "WORKSTATION5",
+	} {
+		if got := ClientAddress(in); got != want {
+			t.Errorf("ClientAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func (d *AccountEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	switch ev.GetEventId() {
 	case 4768, 4771:
 		codes = d.KerberosFailures
-		src = reconSource{IP: reconAddress(f["IpAddress"])}
+		src = reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 		keys = []string{"TargetUserName", "TargetDomainName", "TargetSid", "ServiceName", "Status", "PreAuthType", "IpAddress", "IpPort"}
 	case 4776:
 		codes = d.NTLMFailures

@@ -65,7 +65,7 @@ func (d *ASREPRoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if target.empty() || target.system() || d.IgnoreAccounts[target.Sam] {
 		return nil
 	}
-	src := credAccessSource{IP: credAccessAddress(f["IpAddress"])}
+	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	key := src.key()
 	if key == "" {
 		key = "account:" + target.key()

@@ -8,7 +8,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/winevent"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -116,17 +115,6 @@ func (s credAccessSource) String() string {
 		return s.Host
 	}
 	return "an unknown source"
-}
-
-// credAccessAddress is a client address from an event field, or "" for the placeholders and
-// loopback addresses that say nothing about the client.
-func credAccessAddress(v string) string {
-	ip := winevent.StripMappedIPv4(v)
-	switch ip {
-	case "", "-", "::1", "127.0.0.1", "0.0.0.0", "::":
-		return ""
-	}
-	return ip
 }
 
 // credAccessEvidence is the evidence of one event, with the fields the detector used.

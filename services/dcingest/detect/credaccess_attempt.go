@@ -50,7 +50,7 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 		if err != nil {
 			return at, false
 		}
-		at.Source = credAccessSource{IP: credAccessAddress(f["IpAddress"])}
+		at.Source = credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 		at.keys = []string{"TargetUserName", "TargetDomainName", "TargetSid", "ServiceName", "Status", "PreAuthType", "IpAddress", "IpPort"}
 		switch {
 		case kerberosFailures[status] && status != credAccessKerberosUnknown:
@@ -78,7 +78,7 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 		if sub != 0 {
 			at.Result = entity.Fold(f["SubStatus"])
 		}
-		at.Source = credAccessSource{IP: credAccessAddress(f["IpAddress"]), Host: f["WorkstationName"]}
+		at.Source = credAccessSource{IP: winevent.ClientAddress(f["IpAddress"]), Host: f["WorkstationName"]}
 		at.Caller = credAccessAccountOf(f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"])
 		at.keys = []string{"TargetUserName", "TargetDomainName", "SubjectUserName", "SubjectDomainName", "SubjectUserSid",
 			"LogonType", "Status", "SubStatus", "IpAddress", "WorkstationName", "ProcessName", "AuthenticationPackageName"}
@@ -89,7 +89,7 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 			return at, false
 		}
 		at.Result = "logon type " + strings.TrimSpace(f["LogonType"])
-		at.Source = credAccessSource{IP: credAccessAddress(f["IpAddress"]), Host: f["WorkstationName"]}
+		at.Source = credAccessSource{IP: winevent.ClientAddress(f["IpAddress"]), Host: f["WorkstationName"]}
 		if at.Source.IP == "" {
 			return at, false
 		}

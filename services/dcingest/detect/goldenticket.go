@@ -97,7 +97,7 @@ func (d *GoldenTicket) observeTGT(ev *adjoinv1.Event) {
 	if sam == "" {
 		return
 	}
-	key := sam + "|" + adjRemoteIP(f["IpAddress"])
+	key := sam + "|" + winevent.ClientAddress(f["IpAddress"])
 	if d.tgts == nil {
 		d.tgts, d.names500 = map[string]time.Time{}, map[string]string{}
 	}
@@ -120,7 +120,7 @@ func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	realm, sam := entity.SplitAccount(f["TargetUserName"])
-	ip := adjRemoteIP(f["IpAddress"])
+	ip := winevent.ClientAddress(f["IpAddress"])
 	if sam == "" || ip == "" { // a DC asking for itself (::1) has no TGT exchange to miss
 		return nil
 	}
@@ -194,7 +194,7 @@ func (d *GoldenTicket) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	case rid500:
 		why += ", and its SID is the built-in Administrator's (RID 500), mimikatz's default"
 	}
-	ip := adjRemoteIP(f["IpAddress"])
+	ip := winevent.ClientAddress(f["IpAddress"])
 	account := f["TargetDomainName"] + `\` + f["TargetUserName"]
 	what := "logged on to " + ev.GetHost() + " with Kerberos"
 	summary := "4624 " + f["TargetUserName"] + " Kerberos logon type " + f["LogonType"]

@@ -120,7 +120,7 @@ func (d *HoneytokenAccess) hits(ev *adjoinv1.Event) []honeytokenHit {
 	switch ev.GetEventId() {
 	case 4624, 4625, 4768, 4771, 4776:
 		if token, ok := d.account(target); ok {
-			src := reconSource{IP: reconAddress(f["IpAddress"])}
+			src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 			if src.IP == "" {
 				src.Host = honeytokenHost(cmp.Or(f["WorkstationName"], f["Workstation"]))
 			}
@@ -131,7 +131,7 @@ func (d *HoneytokenAccess) hits(ev *adjoinv1.Event) []honeytokenHit {
 			out = append(out, honeytokenHit{token: token, actor: target, src: src, what: what, keys: authKeys})
 		}
 	case 4769:
-		src := reconSource{IP: reconAddress(f["IpAddress"])}
+		src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 		if token, ok := d.account(target); ok {
 			out = append(out, honeytokenHit{token: token, actor: target, src: src, what: "requested a service ticket for " + f["ServiceName"], keys: authKeys})
 		}

@@ -124,7 +124,7 @@ func (d *Kerberoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.recent = &credAccessRecent{Window: d.SpreadWindow, PerKey: 4 * d.SpreadThreshold, MaxKeys: d.MaxKeys}
 	}
 	t := ev.GetTime().AsTime()
-	src := credAccessSource{IP: credAccessAddress(f["IpAddress"])}
+	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	_, weak := d.WeakEncryptionTypes[etype]
 	etypeName := kerberoastTypeName(f["TicketEncryptionType"])
 	item := credAccessItem{At: t, Attempt: credAccessAttempt{Account: service, Source: src}, Evidence: credAccessEvidence(ev,

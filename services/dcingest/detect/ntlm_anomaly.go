@@ -86,7 +86,7 @@ func (d *NTLMAnomaly) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			return nil
 		}
 		account := credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"])
-		src := credAccessSource{IP: credAccessAddress(f["IpAddress"]), Host: ntlmAnomalyName(f["WorkstationName"])}
+		src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"]), Host: ntlmAnomalyName(f["WorkstationName"])}
 		if src.IP != "" && src.Host != "" {
 			d.learnHost(src.Host, src.IP, t)
 		}
@@ -181,7 +181,7 @@ func (d *NTLMAnomaly) learnKerberos(f map[string]string, t time.Time) {
 		return
 	}
 	account := credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], "")
-	ip := strings.ToLower(credAccessAddress(f["IpAddress"]))
+	ip := strings.ToLower(winevent.ClientAddress(f["IpAddress"]))
 	if account.empty() || account.system() || ip == "" {
 		return
 	}

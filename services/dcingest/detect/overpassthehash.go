@@ -90,7 +90,7 @@ func (d *OverpassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !downgrade && others == 0 {
 		return nil
 	}
-	ip := adjRemoteIP(f["IpAddress"])
+	ip := winevent.ClientAddress(f["IpAddress"])
 	if d.bursts == nil {
 		d.bursts = &detection.Burst{Window: d.Episode, Threshold: 1, MaxKeys: 10000}
 	}

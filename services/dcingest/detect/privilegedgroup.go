@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"github.com/adjoin/adjoin/pkg/winevent"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	if ip == "" {
 		// A Samba DC writes the client address into the group change itself.
-		ip = credAccessAddress(f["IpAddress"])
+		ip = winevent.ClientAddress(f["IpAddress"])
 	}
 	if ip != "" {
 		a.Entities = append(a.Entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})

@@ -8,7 +8,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -53,17 +52,6 @@ func (s reconSource) String() string {
 		return s.Host
 	}
 	return "an unknown address"
-}
-
-// reconAddress is a client address from an event field, or "" for the placeholders and the
-// loopback addresses that say nothing about the client.
-func reconAddress(v string) string {
-	ip := winevent.StripMappedIPv4(v)
-	switch ip {
-	case "-", "127.0.0.1", "::1":
-		return ""
-	}
-	return ip
 }
 
 // reconSessionSource is the address of the logon session logonID on host, when the session

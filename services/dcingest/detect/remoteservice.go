@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func (d *RemoteServiceCreation) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 func (d *RemoteServiceCreation) observeLogon(ev *adjoinv1.Event) {
 	f := ev.GetFields()
 	d.putSession(rsvcKey(ev.GetHost(), normHex(f["TargetLogonId"])), &rsvcSession{
-		ip: adjRemoteIP(f["IpAddress"]), workstation: f["WorkstationName"], logonType: strings.TrimSpace(f["LogonType"]),
+		ip: winevent.ClientAddress(f["IpAddress"]), workstation: f["WorkstationName"], logonType: strings.TrimSpace(f["LogonType"]),
 		loopback: rsvcLoopback(f["IpAddress"]),
 	})
 }
@@ -160,7 +161,7 @@ func (d *RemoteServiceCreation) observeShare(ev *adjoinv1.Event) []*adjoinv1.Ale
 	t := ev.GetTime().AsTime()
 	sh := &rsvcShare{
 		host: rsvcHost(ev.GetHost()), logonID: normHex(f["SubjectLogonId"]), sid: entity.NormalizeSID(f["SubjectUserSid"]),
-		ip: adjRemoteIP(f["IpAddress"]), kind: kind, file: file, at: t,
+		ip: winevent.ClientAddress(f["IpAddress"]), kind: kind, file: file, at: t,
 		evidence: adjEvidence(ev, "5145 "+f["SubjectUserName"]+" "+kind+" "+f["ShareName"]+`\`+f["RelativeTargetName"],
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "ShareName", "RelativeTargetName", "AccessMask"),
 	}
@@ -476,11 +477,8 @@ func rsvcShareKind(f map[string]string) (kind, file string) {
 }
 
 func rsvcLoopback(ip string) bool {
-	switch winevent.StripMappedIPv4(ip) {
-	case "127.0.0.1", "::1":
-		return true
-	}
-	return false
+	a, err := netip.ParseAddr(winevent.StripMappedIPv4(ip))
+	return err == nil && a.IsLoopback()
 }
 
 func rsvcHost(host string) string {
@@ -489,16 +487,6 @@ func rsvcHost(host string) string {
 }
 
 func rsvcKey(host, logonID string) string { return rsvcHost(host) + "|" + logonID }
-
-// adjRemoteIP cleans an event's client address: ::ffff: stripped, and "" for none or loopback.
-func adjRemoteIP(s string) string {
-	ip := winevent.StripMappedIPv4(s)
-	switch ip {
-	case "-", "127.0.0.1", "::1":
-		return ""
-	}
-	return ip
-}
 
 // adjUser references a directory account from an event's SID, name and domain fields, or
 // returns nil for an empty account or a local system identity.

@@ -49,7 +49,7 @@ func (d *SAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	switch {
 	case reconPipe(ev) == "samr":
 		what = `opened \PIPE\samr on IPC$`
-		src = reconSource{IP: reconAddress(f["IpAddress"])}
+		src = reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 		keys = []string{"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "IpPort", "ShareName", "RelativeTargetName", "AccessMask"}
 	case ev.GetEventId() == 4661 && detection.IsSecurity(ev) && strings.EqualFold(f["ObjectType"], "SAM_DOMAIN"):
 		mask, err := winevent.ParseHex(f["AccessMask"])

@@ -43,10 +43,7 @@ func (s *Sessions) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		// A logon without an id (Samba's SMB and LDAP logons) names no session to find later.
 		return nil
 	}
-	ip := winevent.StripMappedIPv4(f["IpAddress"])
-	if ip == "-" || ip == "127.0.0.1" || ip == "::1" {
-		ip = ""
-	}
+	ip := winevent.ClientAddress(f["IpAddress"])
 	s.put(sessionKey(ev.GetHost(), id), Session{
 		User: f["TargetUserName"], Domain: f["TargetDomainName"], SID: f["TargetUserSid"], IP: ip,
 	})

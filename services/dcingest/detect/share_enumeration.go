@@ -5,6 +5,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/winevent"
 )
 
 // ShareEnumeration raises an alert when a user account opens the `srvsvc` pipe on a host's
@@ -33,7 +34,7 @@ func (d *ShareEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if actor.empty() || actor.system() || actor.machine() {
 		return nil
 	}
-	src := reconSource{IP: reconAddress(f["IpAddress"])}
+	src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	logonID := normHex(f["SubjectLogonId"])
 	nb, _ := entity.HostNames(ev.GetHost())
 	id := natsx.HashID(d.Name(), nb, actor.key(), logonID)

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/adjoin/adjoin/pkg/winevent"
 	"strconv"
 	"time"
 
@@ -52,7 +53,7 @@ func (d *TGSHostEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	requester := reconAccountOf(f["TargetUserName"], f["TargetDomainName"], "")
-	src := reconSource{IP: reconAddress(f["IpAddress"])}
+	src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	if requester.empty() || requester.system() {
 		return nil
 	}

@@ -112,7 +112,7 @@ func (d *TicketFromSecondHost) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 
 // address is the cleaned client address, mapped through Equivalent.
 func (d *TicketFromSecondHost) address(v string) string {
-	ip := strings.ToLower(credAccessAddress(v))
+	ip := strings.ToLower(winevent.ClientAddress(v))
 	if c, ok := d.Equivalent[ip]; ok {
 		return strings.ToLower(c)
 	}

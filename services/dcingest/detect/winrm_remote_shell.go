@@ -97,7 +97,7 @@ func (d *WinRMRemoteShell) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		}
 	case detection.IsSysmon(ev) && ev.GetEventId() == 3:
 		if d.Ports[strings.TrimSpace(f["DestinationPort"])] && !strings.EqualFold(strings.TrimSpace(f["Initiated"]), "true") {
-			if ip := credAccessAddress(f["SourceIp"]); ip != "" {
+			if ip := winevent.ClientAddress(f["SourceIp"]); ip != "" {
 				return d.connection(ev, ip, t)
 			}
 		}
@@ -146,7 +146,7 @@ func (d *WinRMRemoteShell) ticket(ev *adjoinv1.Event, f map[string]string, t tim
 		d.bursts = &detection.Burst{Window: d.Episode, Threshold: 1, MaxKeys: d.MaxSessions}
 	}
 	ep := d.bursts.Add(requester.key()+"|"+nb, "spn", t)
-	src := credAccessSource{IP: credAccessAddress(f["IpAddress"])}
+	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	desc := requester.String() + " obtained a Kerberos ticket from " + ev.GetHost() + " for the WinRM service " + f["ServiceName"] +
 		" from " + src.String() + ": a remote PowerShell / WinRM session to " + target + "."
 	a := credAccessAlert(natsx.HashID(d.Name(), "spn", requester.key(), nb, credAccessEpisode(ep.Start)), d.Name(),
@@ -178,7 +178,7 @@ func (d *WinRMRemoteShell) remember(ev *adjoinv1.Event, f map[string]string, t t
 		}
 	}
 	d.logons[rsvcKey(ev.GetHost(), normHex(f["TargetLogonId"]))] = winrmLogon{
-		At: t, Account: account, IP: credAccessAddress(f["IpAddress"]),
+		At: t, Account: account, IP: winevent.ClientAddress(f["IpAddress"]),
 		Evidence: credAccessEvidence(ev, "4624 type 3 logon of "+account.String()+" on "+ev.GetHost(),
 			"TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId", "LogonType", "LogonProcessName",
 			"AuthenticationPackageName", "IpAddress", "WorkstationName"),
