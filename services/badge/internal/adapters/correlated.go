@@ -33,10 +33,21 @@ func (c CorrelatedStream) Alerts(ctx context.Context, subject string) ([]*adjoin
 	if want == 0 {
 		return nil, nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	// One ephemeral consumer per call: removed when the call is done (and by the server after
+	// a short idle time if that fails), so that a client polling an entity's alerts does not
+	// pile up consumers on CORRELATED until the server refuses new ones.
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+		InactiveThreshold: 10 * time.Second})
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.DeleteConsumer(dctx, info.Name)
+			cancel()
+		}
+	}()
 	var out []*adjoinv1.Alert
 	for len(out) < want {
 		batch, err := cons.Fetch(min(want-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
