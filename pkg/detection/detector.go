@@ -48,6 +48,10 @@ func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 			proto.Merge(prev, a)
 			prev.FirstActivity, prev.Evidence = first, evidence
 		}
+		if a.GetVersion() == prev.GetVersion() {
+			// Emissions of one version: the severity one of them raised (a privileged target) stays.
+			prev.Severity = max(prev.GetSeverity(), a.GetSeverity())
+		}
 		if a.GetFirstActivity().AsTime().Before(prev.GetFirstActivity().AsTime()) {
 			prev.FirstActivity = a.GetFirstActivity()
 		}
@@ -79,7 +83,10 @@ func Subject(a *adjoinv1.Alert) string {
 	return prefix + "." + natsx.Token(a.GetDetector())
 }
 
-// MsgID is the deduplication id of one version of an alert.
+// MsgID is the deduplication id of one version of an alert, content included: a retry of the
+// same version is deduplicated, while a version that says something else under the same
+// number (an ingestor restarted and forgot the alert's versions) is stored, and the correlator
+// adds the entities it names.
 func MsgID(a *adjoinv1.Alert) string {
-	return natsx.HashID("alert", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10))
+	return natsx.HashID("alert", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), contentDigest(a))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/adjoin/adjoin/pkg/logx"
+	"slices"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -20,7 +21,12 @@ import (
 // Ack rule: a fetched batch is acknowledged only after every alert it raised was stored by
 // JetStream, so a crash between the two replays the batch, and the replayed alerts (same ids,
 // same Nats-Msg-Id) are deduplicated. An event that cannot be decoded is terminated and copied
-// to DEADLETTER. A failed publish naks the batch with a delay.
+// to DEADLETTER. A failed publish naks the batch with a delay, and the alerts it was to publish
+// are published again before the next batch's: the detectors have already counted its events
+// and may not raise them again.
+//
+// An alert a detector emits again in a later batch (a spray reaching one more account) is
+// published as a new version (see Versions), never as a duplicate of the first.
 type Runner struct {
 	JS        jetstream.JetStream
 	Stream    string
@@ -35,6 +41,16 @@ type Runner struct {
 	OnEvent func(ctx context.Context, ev *adjoinv1.Event) error
 	// Metrics, when set, counts published alerts and dead letters.
 	Metrics *metrics.Metrics
+	// Versions numbers the versions of re-emitted alerts (zero value: the defaults).
+	Versions Versions
+
+	unsent []versionMsg // versions not yet stored: a failed publish sends them again first
+}
+
+// versionMsg is an alert version and its Nats-Msg-Id.
+type versionMsg struct {
+	alert *adjoinv1.Alert
+	id    string
 }
 
 // Run consumes until ctx ends.
@@ -91,14 +107,15 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 		good = append(good, m)
 		if r.OnEvent != nil {
 			if err := r.OnEvent(ctx, &ev); err != nil {
+				r.queue(alerts)
 				r.nakAll(good, err)
 				return
 			}
 		}
 	}
-	merged := Merge(alerts)
-	for _, a := range merged {
-		msg, err := natsx.NewMsg(Subject(a), MsgID(a), a)
+	merged := r.queue(alerts)
+	for _, v := range merged {
+		msg, err := natsx.NewMsg(Subject(v.alert), v.id, v.alert)
 		if err == nil {
 			err = pub.Add(msg)
 		}
@@ -113,9 +130,10 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 		r.nakAll(good, err)
 		return
 	}
+	r.unsent = nil
 	if r.Metrics != nil {
-		for _, a := range merged {
-			r.Metrics.AlertsPublished.WithLabelValues(r.Service, a.GetDetector(), sideLabel(a.GetSide())).Inc()
+		for _, v := range merged {
+			r.Metrics.AlertsPublished.WithLabelValues(r.Service, v.alert.GetDetector(), sideLabel(v.alert.GetSide())).Inc()
 		}
 	}
 	for _, m := range good {
@@ -123,9 +141,23 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 			r.Log.Warn("ack failed; the event will be redelivered and deduplicated", logx.Err(err))
 		}
 	}
-	for _, a := range alerts {
-		r.Log.Debug("alert", zap.String("alert_id", a.GetId()), zap.String("detector", a.GetDetector()))
+	for _, v := range merged {
+		r.Log.Debug("alert", zap.String("alert_id", v.alert.GetId()), zap.String("detector", v.alert.GetDetector()),
+			zap.Int64("version", v.alert.GetVersion()))
 	}
+}
+
+// queue numbers the versions of a batch's alerts and adds them to those not yet published,
+// which it returns. A version already queued is not queued twice.
+func (r *Runner) queue(alerts []*adjoinv1.Alert) []versionMsg {
+	for _, a := range Merge(alerts) {
+		v := r.Versions.Next(a)
+		id := MsgID(v)
+		if !slices.ContainsFunc(r.unsent, func(u versionMsg) bool { return u.id == id }) {
+			r.unsent = append(r.unsent, versionMsg{v, id})
+		}
+	}
+	return r.unsent
 }
 
 func (r *Runner) nakAll(msgs []jetstream.Msg, err error) {
