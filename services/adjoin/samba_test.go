@@ -104,6 +104,25 @@ func TestSambaEndToEnd(t *testing.T) {
 		return nil
 	})
 
+	// detectorsOf lists the detectors of name's alerts. The service reads the DC's log from its
+	// start: on a DC that earlier runs sprayed from the same address within the spray window,
+	// their episode is still open and the good logons below would be its successes. make
+	// test-samba and make test start a fresh DC (deploy/samba/with-dc.sh).
+	alertsOf := func(name string) []*adjoinv1.Alert {
+		resp, err := s.badges.ListEntityAlerts(context.Background(), &adjoinv1.ListEntityAlertsRequest{
+			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: dc.Domain + `\` + name}}, PageSize: 100})
+		if err != nil {
+			t.Fatalf("ListEntityAlerts(%s): %v", name, err)
+		}
+		return resp.GetAlerts()
+	}
+	detectorsOf := func(name string) []string {
+		var out []string
+		for _, a := range alertsOf(name) {
+			out = append(out, a.GetDetector())
+		}
+		return out
+	}
 	// 2. Real traffic, from a client address (the DC is on loopback, which detectors ignore).
 	client := dc.Via(t, sambatest.OtherAddress(t))
 	// Good logons first (negative control): a success from a source after its spray would be
@@ -117,11 +136,23 @@ func TestSambaEndToEnd(t *testing.T) {
 	if _, err := client.LDAPSearch(spn+"@"+strings.ToLower(dc.Realm), pass, "(sAMAccountName="+spn+")", "dn"); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range spray {
-		if err := client.Kinit(u, "Summer2026!"); err == nil {
-			t.Fatalf("kinit %s with a wrong password succeeded", u)
+	sprayAs := func(users []string) {
+		for _, u := range users {
+			if err := client.Kinit(u, "Summer2026!"); err == nil {
+				t.Fatalf("kinit %s with a wrong password succeeded", u)
+			}
 		}
 	}
+	// The spray reaches its threshold (10 accounts), the alert is counted, and only then does
+	// it go on: the last two accounts come in a later batch, as a new version of the alert.
+	sprayAs(spray[:10])
+	eventually(t, 60*time.Second, func() error {
+		if got := detectorsOf(spray[0]); !slices.Contains(got, "password-spray") {
+			return fmt.Errorf("%s has alerts %v, want password-spray", spray[0], got)
+		}
+		return nil
+	})
+	sprayAs(spray[10:])
 	for range 22 { // password-brute-force: 20 failures in 5 minutes
 		if err := client.SMBLogon(bf, "Winter2026!", "KALI"); err == nil {
 			t.Fatalf("smbclient as %s with a wrong password succeeded", bf)
@@ -131,22 +162,6 @@ func TestSambaEndToEnd(t *testing.T) {
 	dc.Tool(t, "user", "setpassword", da, "--newpassword="+pass+"2")
 
 	// 3. The alerts, on the right users.
-	// detectorsOf lists the detectors of name's alerts. The service reads the DC's log from its
-	// start: on a DC that earlier runs sprayed from the same address within the spray window,
-	// their episode is still open and the good logons below would be its successes. make
-	// test-samba and make test start a fresh DC (deploy/samba/with-dc.sh).
-	detectorsOf := func(name string) []string {
-		resp, err := s.badges.ListEntityAlerts(context.Background(), &adjoinv1.ListEntityAlertsRequest{
-			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: dc.Domain + `\` + name}}, PageSize: 100})
-		if err != nil {
-			t.Fatalf("ListEntityAlerts(%s): %v", name, err)
-		}
-		var out []string
-		for _, a := range resp.GetAlerts() {
-			out = append(out, a.GetDetector())
-		}
-		return out
-	}
 	expect := map[string]string{bf: "password-brute-force", da: "privileged-group-addition"}
 	for _, u := range spray {
 		expect[u] = "password-spray"
@@ -160,6 +175,12 @@ func TestSambaEndToEnd(t *testing.T) {
 		return nil
 	})
 	s.settled(t)
+	// The spray alert the last accounts carry is a later version of the one on the first.
+	for _, a := range alertsOf(spray[11]) {
+		if a.GetDetector() == "password-spray" && a.GetVersion() < 2 {
+			t.Errorf("%s: spray alert %s at version %d, want a later version than the first", spray[11], a.GetId(), a.GetVersion())
+		}
+	}
 	for _, u := range []string{bf, da, spray[0]} {
 		t.Logf("%s: %v", u, detectorsOf(u))
 	}

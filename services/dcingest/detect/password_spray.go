@@ -119,8 +119,13 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			refs = append(refs, acct.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET))
 		}
 	}
+	listed := sprayList(names, 10)
+	if !fresh {
+		// A later emission names its own accounts; the alert's evidence has all of them.
+		listed = "the latest: " + listed
+	}
 	desc := fmt.Sprintf("%s failed to authenticate as %d or more distinct accounts within %s (%s), the pattern of a password spray; recorded by %s.",
-		at.Source, ep.Distinct, d.Window, sprayList(names, 10), ev.GetHost())
+		at.Source, ep.Distinct, d.Window, listed, ev.GetHost())
 	if caller := at.Caller; !caller.empty() {
 		desc += " The logons were requested by " + caller.String() + "."
 	}
