@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"slices"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,7 +21,8 @@ import (
 // Ack rule: a fetched batch is acknowledged only after every alert it raised was stored by
 // JetStream, so a crash between the two replays the batch, and the replayed alerts (same ids,
 // same Nats-Msg-Id) are deduplicated. An event that cannot be decoded is terminated and copied
-// to DEADLETTER. A failed publish naks the batch with a delay, and the alerts it was to publish
+// to DEADLETTER; one a detector panics on is copied there ("detector-failed") and acknowledged
+// with the others, which the other detectors saw. A failed publish naks the batch with a delay, and the alerts it was to publish
 // are published again before the next batch's: the detectors have already counted its events
 // and may not raise them again.
 //
@@ -37,8 +38,13 @@ type Runner struct {
 	// Batch is the most events fetched at once (default 256).
 	Batch int
 	// OnEvent, when set, sees every decoded event after detection (device knowledge, metrics).
-	// An error naks the whole batch for redelivery.
+	// An error naks the event and the rest of its batch for redelivery, after 1s doubling up to
+	// 32s; at the MaxDeliveries-th delivery the event is dead-lettered ("max-deliveries") and
+	// the rest flows.
 	OnEvent func(ctx context.Context, ev *adjoinv1.Event) error
+	// MaxDeliveries is the delivery at which an event OnEvent still fails on is given up
+	// (default 10).
+	MaxDeliveries int
 	// Metrics, when set, counts published alerts and dead letters.
 	Metrics *metrics.Metrics
 	// Versions numbers the versions of re-emitted alerts (zero value: the defaults).
@@ -97,21 +103,32 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var alerts []*adjoinv1.Alert
 	var good []jetstream.Msg
 	pub := natsx.NewBatch(r.JS)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		var ev adjoinv1.Event
 		if err := natsx.Decode(m.Headers(), m.Data(), &ev); err != nil {
-			r.deadLetter(ctx, m, err)
+			r.deadLetter(ctx, m, "undecodable-event", err)
 			continue
 		}
-		alerts = append(alerts, Run(r.Detectors, &ev)...)
-		good = append(good, m)
+		found, failures := r.detect(&ev)
+		alerts = append(alerts, found...)
+		for _, err := range failures {
+			r.copyToDeadLetter(ctx, m, err)
+		}
 		if r.OnEvent != nil {
 			if err := r.OnEvent(ctx, &ev); err != nil {
+				delivered, limit := natsx.Delivered(m), r.maxDeliveries()
+				if delivered >= uint64(limit) {
+					r.Log.Error("event still failing at its last delivery; dead-lettered", zap.String("subject", m.Subject()),
+						zap.Uint64("delivered", delivered), logx.Err(err))
+					r.deadLetter(ctx, m, "max-deliveries", fmt.Errorf("still failing at delivery %d of %d: %w", delivered, limit, err))
+					continue
+				}
 				r.queue(alerts)
-				r.nakAll(good, err)
+				r.nakAll(append(good, msgs[i:]...), err, natsx.RetryDelay(delivered))
 				return
 			}
 		}
+		good = append(good, m)
 	}
 	merged := r.queue(alerts)
 	for _, v := range merged {
@@ -120,14 +137,14 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 			err = pub.Add(msg)
 		}
 		if err != nil {
-			r.nakAll(good, err)
+			r.nakAll(good, err, 2*time.Second)
 			return
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if _, err := pub.Wait(wctx); err != nil {
-		r.nakAll(good, err)
+		r.nakAll(good, err, 2*time.Second)
 		return
 	}
 	r.unsent = nil
@@ -160,24 +177,71 @@ func (r *Runner) queue(alerts []*adjoinv1.Alert) []versionMsg {
 	return r.unsent
 }
 
-func (r *Runner) nakAll(msgs []jetstream.Msg, err error) {
-	r.Log.Warn("batch failed; it will be redelivered", logx.Err(err))
+func (r *Runner) nakAll(msgs []jetstream.Msg, err error, delay time.Duration) {
+	r.Log.Warn("batch failed; it will be redelivered", zap.Duration("retry_in", delay), logx.Err(err))
 	for _, m := range msgs {
-		_ = m.NakWithDelay(2 * time.Second)
+		_ = m.NakWithDelay(delay)
 	}
 }
 
-func (r *Runner) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
-	dl := natsx.DeadLetterMsg(r.Service, "undecodable-event", m.Data(), cause.Error(), "subject "+m.Subject())
+func (r *Runner) maxDeliveries() int {
+	if r.MaxDeliveries > 0 {
+		return r.MaxDeliveries
+	}
+	return 10
+}
+
+// detect runs every detector on ev. A detector that panics on an event it did not foresee
+// loses that event, not the service: the other detectors' alerts stand, and the failure is
+// returned for the dead-letter stream.
+func (r *Runner) detect(ev *adjoinv1.Event) (alerts []*adjoinv1.Alert, failures []error) {
+	for _, d := range r.Detectors {
+		found, err := detectOne(d, ev)
+		if err != nil {
+			failures = append(failures, err)
+			continue
+		}
+		alerts = append(alerts, found...)
+	}
+	return alerts, failures
+}
+
+func detectOne(d Detector, ev *adjoinv1.Event) (alerts []*adjoinv1.Alert, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("detector %s panicked on event %d from %s: %v", d.Name(), ev.GetEventId(), ev.GetHost(), p)
+		}
+	}()
+	return d.Detect(ev), nil
+}
+
+// deadLetter terminates m with a copy on DEADLETTER under reason.
+func (r *Runner) deadLetter(ctx context.Context, m jetstream.Msg, reason string, cause error) {
+	dl := natsx.DeadLetterMsg(r.Service, reason, m.Data(), cause.Error(), "subject "+m.Subject())
 	if _, err := r.JS.PublishMsg(ctx, dl); err != nil {
 		// Not terminated: it stays pending and is retried rather than lost.
 		r.Log.Error("dead-letter publish failed", zap.String("subject", m.Subject()), logx.Err(err))
 		_ = m.NakWithDelay(5 * time.Second)
 		return
 	}
-	_ = m.TermWithReason("undecodable event: " + cause.Error())
+	_ = m.TermWithReason(reason + ": " + cause.Error())
 	if r.Metrics != nil {
-		r.Metrics.DeadLetters.WithLabelValues(r.Service, "undecodable-event").Inc()
+		r.Metrics.DeadLetters.WithLabelValues(r.Service, reason).Inc()
+	}
+}
+
+// copyToDeadLetter puts a copy of an event a detector failed on on DEADLETTER
+// ("detector-failed"); the event itself is acknowledged with its batch, the other detectors
+// having seen it.
+func (r *Runner) copyToDeadLetter(ctx context.Context, m jetstream.Msg, cause error) {
+	r.Log.Error("detector failed on an event", zap.String("subject", m.Subject()), logx.Err(cause))
+	dl := natsx.DeadLetterMsg(r.Service, "detector-failed", m.Data(), cause.Error(), "subject "+m.Subject())
+	if _, err := r.JS.PublishMsg(ctx, dl); err != nil {
+		r.Log.Error("dead-letter publish failed", zap.String("subject", m.Subject()), logx.Err(err))
+		return
+	}
+	if r.Metrics != nil {
+		r.Metrics.DeadLetters.WithLabelValues(r.Service, "detector-failed").Inc()
 	}
 }
 

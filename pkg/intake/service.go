@@ -36,6 +36,9 @@ type ServiceConfig struct {
 	// Syslog intake (RFC 5424/3164 carrying CEF or JSON); empty addresses turn it off.
 	SyslogTCPAddr, SyslogUDPAddr string
 	SyslogMaxMessage             int
+	// MaxDeliveries is the delivery at which the detection consumer gives up an event whose
+	// handling (device knowledge) still fails, and dead-letters it.
+	MaxDeliveries int
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -47,6 +50,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
 	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
+	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
 // Validate names the first bad HTTP setting.
@@ -58,6 +62,8 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
 	case c.Tail != "" && c.TailPoll <= 0:
 		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
+	case c.MaxDeliveries < 0:
+		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	}
 	for _, p := range splitList(c.Tail) {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -112,7 +118,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	}
 	runner := &detection.Runner{
 		JS: js, Stream: p.Stream, Durable: p.Service + "-detect", Service: p.Service,
-		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics,
+		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics, MaxDeliveries: cfg.MaxDeliveries,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })

@@ -26,3 +26,15 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		delivered uint64
+		want      time.Duration
+	}{{0, time.Second}, {1, time.Second}, {2, 2 * time.Second}, {6, 32 * time.Second}, {1 << 40, 32 * time.Second}} {
+		if got := RetryDelay(tt.delivered); got != tt.want {
+			t.Errorf("RetryDelay(%d) = %s, want %s", tt.delivered, got, tt.want)
+		}
+	}
+}

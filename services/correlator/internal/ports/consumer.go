@@ -134,10 +134,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Dur
 // message is over the server's payload limit) must not be retried forever, and everything
 // else has flowed past it meanwhile.
 func (c *Consumer) retry(ctx context.Context, m jetstream.Msg, alertID string, cause error) {
-	delivered := uint64(1)
-	if meta, err := m.Metadata(); err == nil {
-		delivered = meta.NumDelivered
-	}
+	delivered := natsx.Delivered(m)
 	if c.MaxDeliveries > 0 && delivered >= uint64(c.MaxDeliveries) {
 		c.Log.Error("alert still failing at its last delivery; dead-lettered", zap.String("alert_id", alertID),
 			zap.Uint64("delivered", delivered), logx.Err(cause))
@@ -145,12 +142,7 @@ func (c *Consumer) retry(ctx context.Context, m jetstream.Msg, alertID string, c
 		return
 	}
 	c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", delivered), logx.Err(cause))
-	_ = m.NakWithDelay(retryDelay(delivered))
-}
-
-// retryDelay is 1s after the first delivery, doubling up to 32s.
-func retryDelay(delivered uint64) time.Duration {
-	return time.Second << min(max(delivered, 1)-1, 5)
+	_ = m.NakWithDelay(natsx.RetryDelay(delivered))
 }
 
 // validate names what makes an alert impossible to count.
