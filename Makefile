@@ -61,7 +61,7 @@ build:
 build-off:
 	for m in $(MODULES); do (cd $$m && GOWORK=off go build ./...) || exit 1; done
 
-## fuzz: run every parser's fuzz target (package:Target below) for FUZZTIME (30s) each, ~9 min;
+## fuzz: run every fuzz target (parsers, detectors) (package:Target below) for FUZZTIME (30s) each, ~9 min;
 ## fails first when a func Fuzz* of the repository is missing from the list. An input that fails
 ## is kept in the package's testdata/fuzz/<Target>/ and runs as a seed in every `go test` after.
 FUZZTIME ?= 30s
@@ -69,7 +69,7 @@ FUZZ_TARGETS := pkg/cef:FuzzParse pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNa
 	pkg/intake:FuzzLineReader pkg/intake:FuzzParseLine pkg/productalert:FuzzFromCEF pkg/productalert:FuzzFromGraphAlert \
 	pkg/productalert:FuzzFromMDEAlert pkg/productalert:FuzzFromMachines pkg/sambaaudit:FuzzParse pkg/syslog:FuzzFramer \
 	pkg/syslog:FuzzParseMessage pkg/winevent:FuzzParse pkg/zeek:FuzzParseJSON pkg/zeek:FuzzTSVReader \
-	services/dcingest/internal/directory:FuzzParseLDIF
+	services/adjoin:FuzzDetectors services/dcingest/internal/directory:FuzzParseLDIF
 fuzz:
 	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \
 		sed -E 's|^(.*)/[^/]+_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]+)\(.*|\1:\2|' | sort -u); \
