@@ -7,6 +7,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 )
@@ -17,16 +18,35 @@ type PendingKV struct {
 	KV jetstream.KeyValue
 }
 
-// Put stores the alert under its id, replacing an older version.
+// Put keeps the alert pending under its id, merged with the version already pending there
+// (domain.MergePending), with a compare-and-set so two correlators merging at once lose
+// nothing.
 func (p PendingKV) Put(ctx context.Context, a *adjoinv1.Alert) error {
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(a)
-	if err != nil {
-		return err
+	for attempt := range maxRetries {
+		prev, rev, found, err := p.Get(ctx, a.GetId())
+		if err != nil {
+			return err
+		}
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(domain.MergePending(prev, a))
+		if err != nil {
+			return err
+		}
+		if found {
+			_, err = p.KV.Update(ctx, a.GetId(), data, rev)
+		} else {
+			_, err = p.KV.Create(ctx, a.GetId(), data)
+		}
+		if err == nil {
+			return nil
+		}
+		if !isConflict(err) {
+			return fmt.Errorf("pending %s: %w", a.GetId(), err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
 	}
-	if _, err := p.KV.Put(ctx, a.GetId(), data); err != nil {
-		return fmt.Errorf("pending %s: %w", a.GetId(), err)
-	}
-	return nil
+	return fmt.Errorf("pending %s: still conflicting after %d attempts", a.GetId(), maxRetries)
 }
 
 // IDs lists the pending alert ids.

@@ -358,3 +358,39 @@ func TestRetrierNewAfterChange(t *testing.T) {
 		t.Fatal("the directory changed during the test")
 	}
 }
+
+// TestRetrierKeepsEveryVersionsReferences: a detector's later version names only the entities
+// of its own emission (the next sprayed account). Both versions arrive while the directory
+// knows neither user; once it learns them, each is counted, the first at the version the
+// retrier placed.
+func TestRetrierKeepsEveryVersionsReferences(t *testing.T) {
+	ctx := context.Background()
+	r := newPendingRig(t, directory.NewIndex())
+	v1 := lateAlert("spray-1", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, "pgustavo")
+	v2 := lateAlert("spray-1", 2, adjoinv1.AlertStatus_ALERT_STATUS_NEW, "sbeavers")
+	for _, a := range []*adjoinv1.Alert{v1, v2} {
+		if out := r.handle(t, a); !out.Pending {
+			t.Fatalf("version %d: not pending with an empty directory", a.GetVersion())
+		}
+	}
+	a, ok, err := stillPending(ctx, r.pending, v1.GetId())
+	if err != nil || !ok || a.GetVersion() != 2 || len(a.GetEntities()) != 2 {
+		t.Fatalf("pending %v: version %d naming %v (%v); want version 2 naming both users", ok, a.GetVersion(), a.GetEntities(), err)
+	}
+	r.startRetrier(t)
+	sbeavers := &adjoinv1.Entity{Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Sid: "S-1-5-21-3669966080-2286457517-972388166-1105",
+		SamAccountName: "sbeavers", NetbiosDomain: "THESHIRE", DnsDomain: "theshire.local"}
+	r.ix.Put(pgustavoEntity)
+	r.ix.Put(sbeavers)
+	eventually(t, 10*time.Second, func() error {
+		for _, key := range []string{keyPgustavo, sbeavers.GetSid()} {
+			if err := countedOnce(ctx, r.badges, key, v1.GetId(), 2); err != nil {
+				return err
+			}
+		}
+		if _, ok, err := stillPending(ctx, r.pending, v1.GetId()); err != nil || ok {
+			return fmt.Errorf("%s still pending (%v)", v1.GetId(), err)
+		}
+		return nil
+	})
+}
