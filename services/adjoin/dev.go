@@ -37,6 +37,11 @@ type DevConfig struct {
 	BadgeHTTPPort  int
 	LDIFFile       string
 	LogLevel       string
+	// NetBIOSDomain, LDAP and Samba connect the DC ingestor to a real domain controller: the
+	// directory synced over LDAP (instead of the demo directory) and a Samba DC's audit log.
+	NetBIOSDomain string
+	LDAP          dcingest.LDAPSettings
+	Samba         dcingest.SambaConfig
 	// DCIngest, when set, adjusts the DC ingestor's settings before it starts (an LDAP
 	// directory or a Samba audit log instead of the demo directory, in tests and embedders).
 	DCIngest func(*dcingest.Config)
@@ -53,6 +58,17 @@ func (c *DevConfig) flags(s *config.Set) {
 	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics and health port")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name of a real directory (default: first DC= label of each DN, upper-cased)")
+	c.LDAP.Flags(s)
+	c.Samba.Flags(s)
+}
+
+// validate names the first bad setting before anything starts.
+func (c DevConfig) validate() error {
+	if err := c.LDAP.Validate(); err != nil {
+		return err
+	}
+	return c.Samba.Validate()
 }
 
 // DevStack is a running `adjoin dev`: its addresses, and Wait to block until it stops.
@@ -72,6 +88,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err == config.ErrHelp {
 			return nil
 		}
+		return err
+	}
+	if err := cfg.validate(); err != nil {
 		return err
 	}
 	log, err := logx.New(cfg.LogLevel, "console")
@@ -133,9 +152,9 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	settings := natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: natsURL}, Replicas: 1}
 	m := metrics.New() // one registry: every service's /metrics shows the whole process
 	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second},
-		LDIFFile: cfg.LDIFFile, Metrics: m}
-	if cfg.LDIFFile == "" {
-		dc.LDIFData = demo.TheShireLDIF
+		LDIFFile: cfg.LDIFFile, Metrics: m, NetBIOSDomain: cfg.NetBIOSDomain, LDAP: cfg.LDAP, Samba: cfg.Samba}
+	if cfg.LDIFFile == "" && cfg.LDAP.URL == "" {
+		dc.LDIFData = demo.TheShireLDIF // a real directory, synced over LDAP, replaces the demo
 	}
 	if cfg.DCIngest != nil {
 		cfg.DCIngest(&dc)

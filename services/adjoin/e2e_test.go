@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/adjoin/adjoin/services/dcingest"
 	"io"
 	"net/http"
 	"strings"
@@ -34,11 +33,15 @@ type testStack struct {
 
 func startStack(t *testing.T) *testStack { return startStackWith(t, nil) }
 
-// startStackWith is startStack with the DC ingestor's settings adjusted by dcConfig.
-func startStackWith(t *testing.T, dcConfig func(*dcingest.Config)) *testStack {
+// startStackWith is startStack with the settings of `adjoin dev` adjusted by devConfig.
+func startStackWith(t *testing.T, devConfig func(*DevConfig)) *testStack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stack, err := StartDev(ctx, DevConfig{Dir: t.TempDir(), Host: "127.0.0.1", NATSPort: -1, DCIngest: dcConfig}, zap.NewNop())
+	cfg := DevConfig{Dir: t.TempDir(), Host: "127.0.0.1", NATSPort: -1}
+	if devConfig != nil {
+		devConfig(&cfg)
+	}
+	stack, err := StartDev(ctx, cfg, zap.NewNop())
 	if err != nil {
 		cancel()
 		t.Fatal(err)

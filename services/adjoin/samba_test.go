@@ -52,13 +52,13 @@ func TestSambaEndToEnd(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(dc.AdminPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startStackWith(t, func(c *dcingest.Config) {
-		c.LDIFData = nil
+	// What `adjoin dev --netbios-domain --ldap-* --samba-log --samba-dc` sets.
+	s := startStackWith(t, func(c *DevConfig) {
 		c.NetBIOSDomain = dc.Domain
 		c.LDAP = dcingest.LDAPSettings{URL: dc.LDAPSURL(), BindDN: dc.BindDN(), PasswordFile: pwFile, CAFile: dc.CA,
 			ServerName: dc.FQDN, Interval: time.Second, FullInterval: time.Hour, PageSize: 500, Timeout: 10 * time.Second}
 		c.Samba = dcingest.SambaConfig{Log: dc.Log, DC: dc.FQDN}
-		c.HTTP.TailPoll = 200 * time.Millisecond
+		c.DCIngest = func(c *dcingest.Config) { c.HTTP.TailPoll = 200 * time.Millisecond }
 	})
 
 	// 1. The directory comes from the DC over LDAP, SIDs and GUIDs included.
