@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,
-		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: js}}
+		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: js}, MaxDeliveries: cfg.MaxDeliveries}
 	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
 	if err != nil {
 		return err

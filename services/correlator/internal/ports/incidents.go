@@ -3,8 +3,10 @@ package ports
 import (
 	"context"
 	"errors"
-	"github.com/adjoin/adjoin/pkg/logx"
+	"fmt"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/logx"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -25,13 +27,17 @@ type IncidentStore interface {
 // correlated before it: the last alert of an incident always sees the whole incident.
 //
 // Ack rule: success → Ack; undecodable → Term (the correlator wrote it, so this is a bug, and
-// the dead-letter copy keeps it); store failure → NakWithDelay.
+// the dead-letter copy keeps it); store failure → NakWithDelay (1s doubling up to 32s), and at
+// the MaxDeliveries-th delivery Term with a copy on DEADLETTER ("incident-failed"): with one
+// message in flight, a message no attempt can handle would otherwise stop every incident.
 type IncidentBuilder struct {
 	JS      jetstream.JetStream
 	Durable string
 	Grouper *domain.Grouper
 	Store   IncidentStore
 	Log     *zap.Logger
+	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
+	MaxDeliveries int
 }
 
 // Run builds incidents until ctx ends.
@@ -78,8 +84,24 @@ func (b *IncidentBuilder) handle(ctx context.Context, m jetstream.Msg) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := b.build(hctx, &c); err != nil {
-		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", c.GetAlert().GetId()), logx.Err(err))
-		_ = m.NakWithDelay(time.Second)
+		delivered, limit := natsx.Delivered(m), b.MaxDeliveries
+		if limit <= 0 {
+			limit = 10
+		}
+		if delivered < uint64(limit) {
+			b.Log.Warn("building incident failed; will retry", zap.String("alert_id", c.GetAlert().GetId()),
+				zap.Uint64("delivered", delivered), logx.Err(err))
+			_ = m.NakWithDelay(natsx.RetryDelay(delivered))
+			return
+		}
+		b.Log.Error("building incident still failing at its last delivery; dead-lettered", zap.String("alert_id", c.GetAlert().GetId()),
+			zap.Uint64("delivered", delivered), logx.Err(err))
+		cause := fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, err)
+		if _, perr := b.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", "incident-failed", m.Data(), cause, "subject "+m.Subject())); perr != nil {
+			_ = m.NakWithDelay(5 * time.Second)
+			return
+		}
+		_ = m.TermWithReason("incident-failed: " + cause)
 		return
 	}
 	_ = m.Ack()

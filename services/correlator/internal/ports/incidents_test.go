@@ -244,3 +244,67 @@ func TestIncidentBuilder(t *testing.T) {
 		})
 	})
 }
+
+// refusingStore fails every save of an incident holding one alert, as a store that cannot take
+// one message would.
+type refusingStore struct {
+	ports.IncidentStore
+	alert string
+}
+
+func (r refusingStore) Save(ctx context.Context, inc *adjoinv1.Incident) (*adjoinv1.Incident, bool, error) {
+	if slices.Contains(inc.GetAlertIds(), r.alert) {
+		return nil, false, errors.New("store refuses " + r.alert)
+	}
+	return r.IncidentStore.Save(ctx, inc)
+}
+
+// TestIncidentBuilderGivesUp: a CORRELATED message the builder keeps failing on is dead-lettered
+// at MaxDeliveries, and the incidents after it are built; with one message in flight it would
+// otherwise stop every incident.
+func TestIncidentBuilderGivesUp(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
+	incKV := s.KV(t, natsx.BucketIncidents)
+	b := &ports.IncidentBuilder{
+		JS: s.JS, Durable: "incidents", Log: zap.NewNop(), MaxDeliveries: 2,
+		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: shireIndex(0)}},
+		Store:   refusingStore{IncidentStore: adapters.Incidents{KV: incKV, JS: s.JS}, alert: "poison"},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+	for i, key := range []string{keyPgustavo, keyWorkstation} {
+		id := []string{"poison", "after"}[i]
+		a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
+			FirstActivity: timestamppb.New(t0), LastActivity: timestamppb.New(t0)}
+		if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
+			t.Fatal(err)
+		}
+		kind := adjoinv1.EntityKind_ENTITY_KIND_USER
+		if key == keyWorkstation {
+			kind = adjoinv1.EntityKind_ENTITY_KIND_COMPUTER
+		}
+		publish(t, s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+	}
+	eventually(t, 20*time.Second, func() error {
+		if _, _, err := storedIncident(ctx, incKV, natsx.HashID("incident", "after")); err != nil {
+			return err
+		}
+		return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
+	})
+	dl, err := s.JS.Stream(ctx, natsx.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dl.GetLastMsgForSubject(ctx, "deadletter.correlator.incident-failed")
+	if err != nil {
+		t.Fatalf("no incident-failed dead letter: %v", err)
+	}
+	if got := m.Header.Get(natsx.HeaderError); got != "still failing at delivery 2 of 2: store refuses poison" {
+		t.Errorf("dead letter says %q", got)
+	}
+}
