@@ -66,7 +66,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
-	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
+	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
 // Validate reports the first bad setting by name.
