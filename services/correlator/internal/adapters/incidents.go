@@ -8,6 +8,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -19,19 +20,6 @@ type Incidents struct {
 	KV  jetstream.KeyValue
 	JS  jetstream.JetStream
 	Now func() time.Time
-}
-
-// Save stores inc and publishes it when it differs from the stored state (updated time aside).
-// It returns the stored state before, if any.
-func (s Incidents) Save(ctx context.Context, inc *adjoinv1.Incident) (prev *adjoinv1.Incident, changed bool, err error) {
-	prev, err = s.Get(ctx, inc.GetId())
-	if err != nil {
-		return nil, false, err
-	}
-	if prev != nil && sameIncident(prev, inc) {
-		return prev, false, nil
-	}
-	return prev, true, s.store(ctx, inc)
 }
 
 // Get returns the stored incident, or nil.
@@ -50,42 +38,42 @@ func (s Incidents) Get(ctx context.Context, id string) (*adjoinv1.Incident, erro
 	return &inc, nil
 }
 
-// MarkMerged records that incident id now belongs to incident into, if id exists and does
-// not say so already.
-func (s Incidents) MarkMerged(ctx context.Context, id, into string) error {
-	inc, err := s.Get(ctx, id)
-	if err != nil || inc == nil || inc.GetMergedInto() == into || id == into {
-		return err
-	}
-	inc.MergedInto = into
-	return s.store(ctx, inc)
-}
-
-func (s Incidents) store(ctx context.Context, inc *adjoinv1.Incident) error {
+// Write stores every incident in the bucket and publishes it on incidents.<id>, in order and
+// without waiting between them, and returns once JetStream acknowledged all of them. The
+// publish id hashes the content without the time, so writing the same state again is
+// deduplicated on INCIDENTS.
+func (s Incidents) Write(ctx context.Context, incs []*adjoinv1.Incident) error {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
-	inc = proto.Clone(inc).(*adjoinv1.Incident)
-	content, err := proto.MarshalOptions{Deterministic: true}.Marshal(inc)
-	if err != nil {
-		return err
+	batch := natsx.NewBatch(s.JS)
+	for _, inc := range incs {
+		content, err := proto.MarshalOptions{Deterministic: true}.Marshal(inc)
+		if err != nil {
+			return err
+		}
+		stamped := proto.Clone(inc).(*adjoinv1.Incident)
+		stamped.UpdatedTime = timestamppb.New(now())
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(stamped)
+		if err != nil {
+			return err
+		}
+		// A put on the bucket is a publish on its subject; published here, it is pipelined with
+		// the rest instead of waiting for each acknowledgement in turn.
+		put := nats.NewMsg("$KV." + s.KV.Bucket() + "." + inc.GetId())
+		put.Data = data
+		if err := batch.Add(put); err != nil {
+			return fmt.Errorf("incident %s: %w", inc.GetId(), err)
+		}
+		msg, err := natsx.NewMsg(natsx.SubjectIncidents+"."+inc.GetId(), natsx.HashID("incident", string(content)), stamped)
+		if err == nil {
+			err = batch.Add(msg)
+		}
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", inc.GetId(), err)
+		}
 	}
-	inc.UpdatedTime = timestamppb.New(now())
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(inc)
-	if err != nil {
-		return err
-	}
-	if _, err := s.KV.Put(ctx, inc.GetId(), data); err != nil {
-		return fmt.Errorf("incident %s: %w", inc.GetId(), err)
-	}
-	// The id hashes the content without the time, so re-saving the same state is deduplicated.
-	_, err = natsx.Publish(ctx, s.JS, natsx.SubjectIncidents+"."+inc.GetId(), natsx.HashID("incident", string(content)), inc)
+	_, err := batch.Wait(ctx)
 	return err
-}
-
-func sameIncident(a, b *adjoinv1.Incident) bool {
-	a, b = proto.Clone(a).(*adjoinv1.Incident), proto.Clone(b).(*adjoinv1.Incident)
-	a.UpdatedTime, b.UpdatedTime = nil, nil
-	return proto.Equal(a, b)
 }

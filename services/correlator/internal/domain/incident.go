@@ -10,6 +10,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -279,4 +280,12 @@ func sortedByTime(cs []*adjoinv1.CountedAlert) []*adjoinv1.CountedAlert {
 	out := append([]*adjoinv1.CountedAlert(nil), cs...)
 	sort.Slice(out, func(i, j int) bool { return before(out[i], out[j]) })
 	return out
+}
+
+// SameIncident reports whether two states of an incident say the same, their updated times
+// aside.
+func SameIncident(a, b *adjoinv1.Incident) bool {
+	a, b = proto.Clone(a).(*adjoinv1.Incident), proto.Clone(b).(*adjoinv1.Incident)
+	a.UpdatedTime, b.UpdatedTime = nil, nil
+	return proto.Equal(a, b)
 }

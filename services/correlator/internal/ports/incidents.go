@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
-
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,19 +16,29 @@ import (
 
 // IncidentStore keeps incidents and publishes their changes.
 type IncidentStore interface {
-	Save(ctx context.Context, inc *adjoinv1.Incident) (prev *adjoinv1.Incident, changed bool, err error)
-	MarkMerged(ctx context.Context, id, into string) error
+	// Get returns the stored state of incident id, or nil.
+	Get(ctx context.Context, id string) (*adjoinv1.Incident, error)
+	// Write stores and publishes incs in order, and returns once all are stored.
+	Write(ctx context.Context, incs []*adjoinv1.Incident) error
 }
 
-// IncidentBuilder follows the CORRELATED stream and keeps incidents up to date. It reads with
-// one durable consumer allowing a single message in flight, so across all correlator instances
-// incidents are built one alert at a time, each step seeing the counts of every alert
-// correlated before it: the last alert of an incident always sees the whole incident.
+// builderGroup is the priority group of the incident builder's consumer: its pinned-client
+// policy hands the messages to one builder at a time, across every correlator instance.
+const builderGroup = "builder"
+
+// IncidentBuilder follows the CORRELATED stream and keeps incidents up to date. One builder at a
+// time, across all correlator instances, receives the messages (a consumer pinned to one
+// client; another takes over when that one stops pulling for PinnedTTL), so no two builders
+// ever write the same incident at once. It takes them in batches: each message's incident is
+// grouped from the counts as they stand (which hold every alert correlated before it, since the
+// correlator writes counts before it publishes), a message whose alert is already in an
+// incident of the batch adds nothing and is skipped, and the batch's changed incidents are
+// written together, pipelined, before its messages are acknowledged.
 //
-// Ack rule: success → Ack; undecodable → Term (the correlator wrote it, so this is a bug, and
-// the dead-letter copy keeps it); store failure → NakWithDelay (1s doubling up to 32s), and at
-// the MaxDeliveries-th delivery Term with a copy on DEADLETTER ("incident-failed"): with one
-// message in flight, a message no attempt can handle would otherwise stop every incident.
+// Ack rule: success → Ack once the batch's incidents are stored; undecodable → Term (the
+// correlator wrote it, so this is a bug, and the dead-letter copy keeps it); failure →
+// NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
+// on DEADLETTER ("incident-failed").
 type IncidentBuilder struct {
 	JS      jetstream.JetStream
 	Durable string
@@ -38,98 +47,139 @@ type IncidentBuilder struct {
 	Log     *zap.Logger
 	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
 	MaxDeliveries int
+	// Batch is the most messages handled at once (default 256).
+	Batch int
+	// PinnedTTL is how long a builder may go without pulling before another takes over
+	// (default 30s); it must exceed the time one batch takes.
+	PinnedTTL time.Duration
 }
 
 // Run builds incidents until ctx ends.
 func (b *IncidentBuilder) Run(ctx context.Context) error {
+	size := b.Batch
+	if size <= 0 {
+		size = 256
+	}
+	ttl := b.PinnedTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
 	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, jetstream.ConsumerConfig{
 		Durable:        b.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        30 * time.Second,
-		MaxAckPending:  1,
+		MaxAckPending:  size,
 		FilterSubjects: []string{natsx.SubjectCorrelatedUser + ".*", natsx.SubjectCorrelatedComputer + ".*"},
+		PriorityGroups: []string{builderGroup},
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      ttl,
 	})
 	if err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(size, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(builderGroup))
 		if err != nil {
 			if ctx.Err() == nil {
 				sleep(ctx, time.Second)
 			}
 			continue
 		}
+		var msgs []jetstream.Msg
 		for m := range batch.Messages() {
-			b.handle(ctx, m)
+			msgs = append(msgs, m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			b.Log.Debug("fetch ended early", logx.Err(err))
 		}
+		if len(msgs) > 0 {
+			b.handle(ctx, msgs)
+		}
 	}
 	return nil
 }
 
-func (b *IncidentBuilder) handle(ctx context.Context, m jetstream.Msg) {
-	var c adjoinv1.CorrelatedAlert
-	if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
-		dl := natsx.DeadLetterMsg("correlator", "undecodable-correlated", m.Data(), err.Error(), "subject "+m.Subject())
-		if _, perr := b.JS.PublishMsg(ctx, dl); perr != nil {
-			_ = m.NakWithDelay(5 * time.Second)
-			return
-		}
-		_ = m.TermWithReason("undecodable correlated alert: " + err.Error())
-		return
-	}
+// failed is a message whose incident could not be built, and why.
+type failed struct {
+	m       jetstream.Msg
+	alertID string
+	err     error
+}
+
+func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
+	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	if err := b.build(hctx, &c); err != nil {
-		delivered, limit := natsx.Delivered(m), b.MaxDeliveries
-		if limit <= 0 {
-			limit = 10
+	st := newIncidentBatch(b.Store)
+	var built []jetstream.Msg
+	var updates [][]*adjoinv1.Incident // per built message, the states it changed
+	var failures []failed
+	for _, m := range msgs {
+		var c adjoinv1.CorrelatedAlert
+		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
+			b.deadLetter(hctx, m, "undecodable-correlated", err.Error())
+			continue
 		}
-		if delivered < uint64(limit) {
-			b.Log.Warn("building incident failed; will retry", zap.String("alert_id", c.GetAlert().GetId()),
-				zap.Uint64("delivered", delivered), logx.Err(err))
-			_ = m.NakWithDelay(natsx.RetryDelay(delivered))
-			return
+		u, err := st.build(hctx, b.Grouper, &c)
+		if err != nil {
+			failures = append(failures, failed{m, c.GetAlert().GetId(), err})
+			continue
 		}
-		b.Log.Error("building incident still failing at its last delivery; dead-lettered", zap.String("alert_id", c.GetAlert().GetId()),
-			zap.Uint64("delivered", delivered), logx.Err(err))
-		cause := fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, err)
-		if _, perr := b.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", "incident-failed", m.Data(), cause, "subject "+m.Subject())); perr != nil {
-			_ = m.NakWithDelay(5 * time.Second)
-			return
-		}
-		_ = m.TermWithReason("incident-failed: " + cause)
-		return
+		built, updates = append(built, m), append(updates, u)
 	}
-	_ = m.Ack()
+	changed := st.changed()
+	if err := b.Store.Write(hctx, changed); err != nil {
+		// Written together they failed: each message's own changes are written alone, in
+		// order, so one that can never be stored fails alone.
+		b.Log.Warn("writing a batch of incidents failed; writing them one message at a time", logx.Err(err))
+		var ok []jetstream.Msg
+		for i, m := range built {
+			if err := b.Store.Write(hctx, updates[i]); err != nil {
+				failures = append(failures, failed{m, "", fmt.Errorf("writing incidents: %w", err)})
+				continue
+			}
+			ok = append(ok, m)
+		}
+		built = ok
+	}
+	for _, m := range built {
+		_ = m.Ack()
+	}
+	for _, f := range failures {
+		b.retry(hctx, f)
+	}
+	for _, inc := range changed {
+		if len(inc.GetAlertIds()) > 1 && inc.GetMergedInto() == "" {
+			b.Log.Info("incident changed", zap.String("incident", inc.GetId()), zap.Int("alerts", len(inc.GetAlertIds())),
+				zap.Strings("entities", inc.GetEntityKeys()))
+		}
+	}
 }
 
-func (b *IncidentBuilder) build(ctx context.Context, c *adjoinv1.CorrelatedAlert) error {
-	inc, err := b.Grouper.Group(ctx, c.GetAlert().GetId(), []string{c.GetEntityKey()})
-	if err != nil || inc == nil {
-		return err
+// retry naks a failed message with a delay that grows with its deliveries, or gives it up at
+// the MaxDeliveries-th.
+func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
+	delivered, limit := natsx.Delivered(f.m), b.MaxDeliveries
+	if limit <= 0 {
+		limit = 10
 	}
-	prev, changed, err := b.Store.Save(ctx, inc)
-	if err != nil || !changed {
-		return err
+	if delivered < uint64(limit) {
+		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
+			zap.Uint64("delivered", delivered), logx.Err(f.err))
+		_ = f.m.NakWithDelay(natsx.RetryDelay(delivered))
+		return
 	}
-	grew := len(inc.GetAlertIds()) - len(prev.GetAlertIds())
-	if prev != nil && grew <= 1 {
-		return nil
+	b.Log.Error("building incident still failing at its last delivery; dead-lettered", zap.String("alert_id", f.alertID),
+		zap.Uint64("delivered", delivered), logx.Err(f.err))
+	b.deadLetter(ctx, f.m, "incident-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, f.err))
+}
+
+// deadLetter terminates m with a copy on DEADLETTER, or leaves it for redelivery when the copy
+// cannot be stored.
+func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
+	if _, err := b.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", reason, m.Data(), cause, "subject "+m.Subject())); err != nil {
+		_ = m.NakWithDelay(5 * time.Second)
+		return
 	}
-	// More than one alert joined at once: two incidents met. Every incident named after one of
-	// this incident's alerts now belongs to it.
-	for _, id := range inc.GetAlertIds() {
-		if err := b.Store.MarkMerged(ctx, natsx.HashID("incident", id), inc.GetId()); err != nil {
-			return err
-		}
-	}
-	if len(inc.GetAlertIds()) > 1 {
-		b.Log.Info("incident changed", zap.String("incident", inc.GetId()), zap.Int("alerts", len(inc.GetAlertIds())),
-			zap.Strings("entities", inc.GetEntityKeys()))
-	}
-	return nil
+	_ = m.TermWithReason(reason + ": " + cause)
 }

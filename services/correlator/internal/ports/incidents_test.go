@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,18 +246,20 @@ func TestIncidentBuilder(t *testing.T) {
 	})
 }
 
-// refusingStore fails every save of an incident holding one alert, as a store that cannot take
+// refusingStore fails every write of an incident holding one alert, as a store that cannot take
 // one message would.
 type refusingStore struct {
 	ports.IncidentStore
 	alert string
 }
 
-func (r refusingStore) Save(ctx context.Context, inc *adjoinv1.Incident) (*adjoinv1.Incident, bool, error) {
-	if slices.Contains(inc.GetAlertIds(), r.alert) {
-		return nil, false, errors.New("store refuses " + r.alert)
+func (r refusingStore) Write(ctx context.Context, incs []*adjoinv1.Incident) error {
+	for _, inc := range incs {
+		if slices.Contains(inc.GetAlertIds(), r.alert) {
+			return errors.New("store refuses " + r.alert)
+		}
 	}
-	return r.IncidentStore.Save(ctx, inc)
+	return r.IncidentStore.Write(ctx, incs)
 }
 
 // TestIncidentBuilderGivesUp: a CORRELATED message the builder keeps failing on is dead-lettered
@@ -304,7 +307,96 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no incident-failed dead letter: %v", err)
 	}
-	if got := m.Header.Get(natsx.HeaderError); got != "still failing at delivery 2 of 2: store refuses poison" {
+	if got := m.Header.Get(natsx.HeaderError); got != "still failing at delivery 2 of 2: writing incidents: store refuses poison" {
 		t.Errorf("dead letter says %q", got)
 	}
+	if n := streamMsgs(ctx, t, s.JS, natsx.StreamDeadLetter); n != 1 {
+		t.Errorf("DEADLETTER holds %d messages, want only the poison one (the other shared its batch)", n)
+	}
+}
+
+// TestIncidentBuildersShareOneConsumer runs two builders on one durable, as two correlator
+// instances do, over 240 alerts on 12 users (20 each, a minute apart, so each user's alerts are
+// one incident): one builder takes the messages, the other stays idle, and the stored incidents and the
+// last state published on INCIDENTS for each, hold every alert of their user.
+func TestIncidentBuildersShareOneConsumer(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	const users, perUser = 12, 20
+	ix := shireIndex(users)
+	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
+	incKV := s.KV(t, natsx.BucketIncidents)
+	var handled [2]atomic.Int64
+	for i := range 2 {
+		b := &ports.IncidentBuilder{
+			JS: s.JS, Durable: "incidents", Log: zap.NewNop(), Batch: 16,
+			Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: ix}},
+			Store:   countingStore{IncidentStore: adapters.Incidents{KV: incKV, JS: s.JS}, n: &handled[i]},
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- b.Run(runCtx) }()
+		defer func() { cancel(); <-done }()
+	}
+	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+	want := map[string][]string{} // incident id → alert ids
+	for n := range perUser {
+		for u := range users {
+			key := userKey(u)
+			id := fmt.Sprintf("u%02d-a%02d", u, n)
+			at := t0.Add(time.Duration(n) * time.Minute)
+			a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
+				FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at)}
+			if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
+				t.Fatal(err)
+			}
+			publish(t, s.JS, app.EntitySubject(adjoinv1.EntityKind_ENTITY_KIND_USER, key), id,
+				&adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+			inc := natsx.HashID("incident", fmt.Sprintf("u%02d-a00", u))
+			want[inc] = append(want[inc], id)
+		}
+	}
+	st, err := s.JS.Stream(ctx, natsx.StreamIncidents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		for id, alerts := range want {
+			inc, _, err := storedIncident(ctx, incKV, id)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(inc.GetAlertIds(), alerts) {
+				return fmt.Errorf("incident %s holds %d alerts, want %d", id, len(inc.GetAlertIds()), len(alerts))
+			}
+			m, err := st.GetLastMsgForSubject(ctx, natsx.SubjectIncidents+"."+id)
+			if err != nil {
+				return err
+			}
+			var last adjoinv1.Incident
+			if err := natsx.Decode(m.Header, m.Data, &last); err != nil {
+				return err
+			}
+			if !slices.Equal(last.GetAlertIds(), alerts) {
+				return fmt.Errorf("last publication of %s holds %d alerts, want %d", id, len(last.GetAlertIds()), len(alerts))
+			}
+		}
+		return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
+	})
+	if a, b := handled[0].Load(), handled[1].Load(); (a == 0) == (b == 0) {
+		t.Errorf("writes by builder: %d and %d; want one builder pinned, the other idle", a, b)
+	}
+}
+
+// countingStore counts the writes a builder made.
+type countingStore struct {
+	ports.IncidentStore
+	n *atomic.Int64
+}
+
+func (c countingStore) Write(ctx context.Context, incs []*adjoinv1.Incident) error {
+	if len(incs) > 0 {
+		c.n.Add(1)
+	}
+	return c.IncidentStore.Write(ctx, incs)
 }
