@@ -43,13 +43,9 @@ func (g *growing) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // batches: every emission used to carry version 1 and the same Nats-Msg-Id, so JetStream kept
 // only the batch that raised it first and the accounts of later batches were never counted.
 func TestRunnerPublishesEveryVersion(t *testing.T) {
-	t.Parallel()
-	srv := natstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	publishEvents(ctx, t, srv, 6)
-	r := &detection.Runner{JS: srv.JS, Stream: natsx.StreamDCEvents, Durable: "test-detect", Service: "test",
-		Detectors: []detection.Detector{&growing{}}, Log: zap.NewNop(), Batch: 2}
+	ctx, srv := runnerSetup(t, 6)
+	r := newRunner(srv, &growing{})
+	r.Batch = 2
 	stop := startRunner(ctx, t, r)
 
 	// Batches of two events: the alert is raised in the second batch (events 2, 3) and grows
@@ -100,13 +96,8 @@ func (p panicky) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // TestRunnerSurvivesADetectorPanic: the event a detector panics on is copied to DEADLETTER
 // with the panic, the other detectors' alerts on it stand, and nothing is left pending.
 func TestRunnerSurvivesADetectorPanic(t *testing.T) {
-	t.Parallel()
-	srv := natstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	publishEvents(ctx, t, srv, 4)
-	r := &detection.Runner{JS: srv.JS, Stream: natsx.StreamDCEvents, Durable: "test-detect", Service: "test",
-		Detectors: []detection.Detector{panicky{user: "user3"}, &growing{}}, Log: zap.NewNop()}
+	ctx, srv := runnerSetup(t, 4)
+	r := newRunner(srv, panicky{user: "user3"}, &growing{})
 	stop := startRunner(ctx, t, r)
 	defer stop()
 	dl := next(ctx, t, srv, natsx.StreamDeadLetter, 1)[0]
@@ -128,25 +119,21 @@ func TestRunnerSurvivesADetectorPanic(t *testing.T) {
 // TestRunnerGivesUpOnAnEventThatKeepsFailing: OnEvent failing on one event naks it with a
 // delay, and at the MaxDeliveries-th delivery it goes to DEADLETTER while the rest flows.
 func TestRunnerGivesUpOnAnEventThatKeepsFailing(t *testing.T) {
-	t.Parallel()
-	srv := natstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	publishEvents(ctx, t, srv, 4)
+	ctx, srv := runnerSetup(t, 4)
 	var mu sync.Mutex
 	seen := map[string]int{}
-	r := &detection.Runner{JS: srv.JS, Stream: natsx.StreamDCEvents, Durable: "test-detect", Service: "test",
-		Detectors: []detection.Detector{&growing{}}, Log: zap.NewNop(), MaxDeliveries: 2,
-		OnEvent: func(_ context.Context, ev *adjoinv1.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			user := ev.GetFields()["TargetUserName"]
-			seen[user]++
-			if user == "user1" {
-				return errors.New("device store refuses user1")
-			}
-			return nil
-		}}
+	r := newRunner(srv, &growing{})
+	r.MaxDeliveries = 2
+	r.OnEvent = func(_ context.Context, ev *adjoinv1.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		user := ev.GetFields()["TargetUserName"]
+		seen[user]++
+		if user == "user1" {
+			return errors.New("device store refuses user1")
+		}
+		return nil
+	}
 	stop := startRunner(ctx, t, r)
 	defer stop()
 	dl := next(ctx, t, srv, natsx.StreamDeadLetter, 1)[0]
@@ -159,6 +146,23 @@ func TestRunnerGivesUpOnAnEventThatKeepsFailing(t *testing.T) {
 	if seen["user1"] != 2 || seen["user3"] == 0 {
 		t.Errorf("OnEvent saw %v, want user1 twice and the rest", seen)
 	}
+}
+
+// runnerSetup starts a server for a parallel test, with n events on DC_EVENTS.
+func runnerSetup(t *testing.T, n int) (context.Context, *natstest.Server) {
+	t.Helper()
+	t.Parallel()
+	srv := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	publishEvents(ctx, t, srv, n)
+	return ctx, srv
+}
+
+// newRunner is a runner of detectors over DC_EVENTS with the durable "test-detect".
+func newRunner(srv *natstest.Server, detectors ...detection.Detector) *detection.Runner {
+	return &detection.Runner{JS: srv.JS, Stream: natsx.StreamDCEvents, Durable: "test-detect", Service: "test",
+		Detectors: detectors, Log: zap.NewNop()}
 }
 
 func eventTime(i int) time.Time {
