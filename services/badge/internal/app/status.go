@@ -55,9 +55,11 @@ type Status struct {
 	// DirectoryChanged returns when the directory last changed, zero if never.
 	DirectoryChanged func() time.Time
 
-	mu   sync.Mutex
-	last Facts
-	err  string
+	mu       sync.Mutex
+	last     Facts
+	err      string
+	reads    uint64 // reads started
+	lastRead uint64 // the read last holds
 }
 
 // Get returns the integration status.
@@ -68,16 +70,25 @@ func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusRespons
 	// is bounded too, for a connection lost while it is under way.
 	var facts Facts
 	err := errNotConnected
+	s.mu.Lock()
+	s.reads++
+	read := s.reads
+	s.mu.Unlock()
 	if connected {
 		fctx, cancel := context.WithTimeout(ctx, factsTimeout)
 		facts, err = s.Facts.Facts(fctx)
 		cancel()
 	}
 	s.mu.Lock()
-	if err == nil {
-		s.last, s.err = facts, ""
-	} else {
+	switch {
+	case err != nil:
 		facts, s.err = s.last, err.Error()
+	case read > s.lastRead:
+		s.last, s.err, s.lastRead = facts, "", read
+	default:
+		// A read that started earlier finished later (the metrics ticker beside a request):
+		// what it saw is older than what last holds, which stays.
+		facts, s.err = s.last, ""
 	}
 	lastErr := s.err
 	s.mu.Unlock()
