@@ -96,6 +96,12 @@ func TestComposeCluster(t *testing.T) {
 		return nil
 	})
 
+	// Security teams read the results as viewer, from inside the deployment.
+	out := c.mustRun("--profile", "tools", "run", "--rm", "viewer", "tail", "--all", "--max", "1", "correlated.user.>")
+	if !strings.Contains(out, `"detector":"dcsync"`) {
+		t.Errorf("viewer tail: %s", out)
+	}
+
 	js := c.admin(secrets, ports[3:])
 	stream, err := js.Stream(context.Background(), natsx.StreamDCEvents)
 	if err != nil {

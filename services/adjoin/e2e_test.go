@@ -292,6 +292,11 @@ func TestTailPrintsCorrelatedAsJSON(t *testing.T) {
 	if line.Type != "adjoin.v1.CorrelatedAlert" || line.Seq == 0 || !strings.HasPrefix(line.Subject, "correlated.user.") {
 		t.Errorf("line = %+v", line)
 	}
+	// --max ends it by itself, for scripts.
+	got, errOut, code := run(t, "tail", "--nats-url", s.NATSURL, "--all", "--max", "1", "correlated.user.>")
+	if code != 0 || strings.Count(got, "\n") != 1 || !strings.Contains(got, `"detector":"dcsync"`) {
+		t.Errorf("tail --max 1: exit %d, %q %s", code, got, errOut)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.

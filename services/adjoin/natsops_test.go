@@ -41,7 +41,11 @@ func durableOp(stream string, cfg jetstream.ConsumerConfig) natsOp {
 		if err != nil {
 			return err
 		}
-		if err := fetchOne(ctx, cons, true); err != nil {
+		var opts []jetstream.FetchOpt
+		for _, g := range cfg.PriorityGroups {
+			opts = append(opts, jetstream.FetchPriorityGroup(g))
+		}
+		if err := fetchOne(ctx, cons, true, opts...); err != nil {
 			return err
 		}
 		_, err = cons.Info(ctx)
@@ -51,8 +55,8 @@ func durableOp(stream string, cfg jetstream.ConsumerConfig) natsOp {
 
 // fetchOne fetches a message and, with ack, acknowledges it and waits for the server's
 // confirmation.
-func fetchOne(ctx context.Context, cons jetstream.Consumer, ack bool) error {
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+func fetchOne(ctx context.Context, cons jetstream.Consumer, ack bool, opts ...jetstream.FetchOpt) error {
+	batch, err := cons.Fetch(1, append([]jetstream.FetchOpt{jetstream.FetchMaxWait(time.Second)}, opts...)...)
 	if err != nil {
 		return err
 	}
@@ -78,6 +82,22 @@ func fetchOne(ctx context.Context, cons jetstream.Consumer, ack bool) error {
 func otherDurableOp(stream, durable string) natsOp {
 	return func(ctx context.Context, u *natsUser) error {
 		cons, err := u.js.Consumer(ctx, stream, durable)
+		if err != nil {
+			return err
+		}
+		return fetchOne(ctx, cons, false)
+	}
+}
+
+// tailOp reads subject from the start of the stream that holds it, as `adjoin tail --all` does.
+func tailOp(subject string) natsOp {
+	return func(ctx context.Context, u *natsUser) error {
+		stream, err := u.js.StreamNameBySubject(ctx, subject)
+		if err != nil {
+			return err
+		}
+		cons, err := u.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+			DeliverPolicy: jetstream.DeliverAllPolicy})
 		if err != nil {
 			return err
 		}

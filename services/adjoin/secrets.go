@@ -20,8 +20,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// natsUsers are the users of deploy/nats/auth.conf: admin provisions, each service has its own.
-var natsUsers = []string{"admin", "dcingest", "endpointingest", "correlator", "badge"}
+// natsUsers are the users of deploy/nats/auth.conf: admin provisions, each service has its own,
+// and viewer reads the result streams (adjoin tail) for security teams and operators.
+var natsUsers = []string{"admin", "dcingest", "endpointingest", "correlator", "badge", "viewer"}
 
 // Names the lab certificates are made for.
 var (

@@ -34,11 +34,12 @@ type tailLine struct {
 func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 	var conn natsx.ConnectOptions
 	var all bool
-	var fromSeq int
+	var fromSeq, limit int
 	s := config.New("adjoin tail")
 	conn.Flags(s)
 	s.Bool(&all, "all", false, "start from the first stored message instead of new ones")
 	s.Int(&fromSeq, "from-seq", 0, "start from this stream sequence (a resume cursor)")
+	s.Int(&limit, "max", 0, "stop after this many messages (0: follow until interrupted)")
 	if err := s.Parse(args, stdout); err != nil {
 		if err == config.ErrHelp {
 			return nil
@@ -54,6 +55,9 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err := conn.Validate(); err != nil {
 		return err
+	}
+	if limit < 0 {
+		return fmt.Errorf("max: %d, want >= 0", limit)
 	}
 	conn.Name = "adjoin-tail"
 	nc, err := natsx.Connect(ctx, conn, zap.NewNop())
@@ -96,6 +100,9 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		if err := enc.Encode(describe(m)); err != nil {
 			return err
+		}
+		if limit--; limit == 0 {
+			return nil
 		}
 	}
 }
