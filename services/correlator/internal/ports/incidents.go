@@ -64,7 +64,7 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	if ttl <= 0 {
 		ttl = 30 * time.Second
 	}
-	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:        b.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        30 * time.Second,
@@ -73,7 +73,8 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		PriorityGroups: []string{builderGroup},
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      ttl,
-	})
+	}
+	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,19 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		for m := range batch.Messages() {
 			msgs = append(msgs, m)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+		var apiErr *jetstream.APIError
+		switch err := batch.Error(); {
+		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
+		case errors.As(err, &apiErr):
+			// A correlator of an earlier version, started during a rolling upgrade, sets the
+			// durable back to its own configuration, without the priority group, and the
+			// server refuses pulls with a group: set it again.
+			b.Log.Warn("the incidents consumer refused the pull; configuring it again", logx.Err(err))
+			if c, cerr := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg); cerr == nil {
+				cons = c
+			}
+			sleep(ctx, time.Second)
+		default:
 			b.Log.Debug("fetch ended early", logx.Err(err))
 		}
 		if len(msgs) > 0 {

@@ -400,3 +400,51 @@ func (c countingStore) Write(ctx context.Context, incs []*adjoinv1.Incident) err
 	}
 	return c.IncidentStore.Write(ctx, incs)
 }
+
+// TestIncidentBuilderAfterAnOlderCorrelator: during a rolling upgrade a correlator of the
+// earlier version sets the incidents durable back to one message in flight without the priority
+// group, and the server refuses the pinned builder's pulls; the builder sets the durable again
+// and goes on building.
+func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
+	incKV := s.KV(t, natsx.BucketIncidents)
+	b := &ports.IncidentBuilder{
+		JS: s.JS, Durable: "incidents", Log: zap.NewNop(),
+		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: shireIndex(0)}},
+		Store:   adapters.Incidents{KV: incKV, JS: s.JS},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+	built := func(id, key string, kind adjoinv1.EntityKind) {
+		t.Helper()
+		a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
+			FirstActivity: timestamppb.New(t0), LastActivity: timestamppb.New(t0)}
+		if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+		eventually(t, 15*time.Second, func() error {
+			_, _, err := storedIncident(ctx, incKV, natsx.HashID("incident", id))
+			return err
+		})
+	}
+	built("before-upgrade", keyPgustavo, adjoinv1.EntityKind_ENTITY_KIND_USER) // the builder is pinned
+	older := jetstream.ConsumerConfig{Durable: "incidents", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		MaxAckPending: 1, FilterSubjects: []string{natsx.SubjectCorrelatedUser + ".*", natsx.SubjectCorrelatedComputer + ".*"}}
+	if _, err := s.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, older); err != nil {
+		t.Fatal(err)
+	}
+	built("after-upgrade", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER)
+	c, err := s.JS.Consumer(ctx, natsx.StreamCorrelated, "incidents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.CachedInfo().Config.PriorityGroups; len(g) != 1 {
+		t.Errorf("durable priority groups %v, want the builder's again", g)
+	}
+}
