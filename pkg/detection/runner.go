@@ -69,6 +69,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("consumer %s on %s: %w", r.Durable, r.Stream, err)
 	}
 	size := r.Batch

@@ -76,6 +76,9 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	}
 	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	for ctx.Err() == nil {
