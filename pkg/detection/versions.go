@@ -68,10 +68,12 @@ func (v *Versions) Next(a *adjoinv1.Alert) *adjoinv1.Alert {
 	out := fold(prev.alert, a, a.GetVersion()-prev.source, maxEvidence)
 	out.Version = max(prev.alert.GetVersion(), a.GetVersion(), 1)
 	// Equal versions: the digests differ exactly when the content does.
-	if out.GetVersion() == prev.alert.GetVersion() && contentDigest(out) != prev.digest {
+	digest := contentDigest(out)
+	if out.GetVersion() == prev.alert.GetVersion() && digest != prev.digest {
 		out.Version++
+		digest = contentDigest(out)
 	}
-	prev.alert, prev.digest, prev.source = out, contentDigest(out), max(prev.source, a.GetVersion())
+	prev.alert, prev.digest, prev.source = out, digest, max(prev.source, a.GetVersion())
 	v.lru.MoveToFront(el)
 	return proto.Clone(out).(*adjoinv1.Alert)
 }
