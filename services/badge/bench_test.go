@@ -3,35 +3,20 @@ package badge_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/badgeload"
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
 // syntheticUsers is how many users beyond the Shire lab the benchmark directory holds.
 const syntheticUsers = 10_000
-
-// minimalBadgeServer is the floor to compare with: a BadgeService that answers every GetBadge
-// with one fixed badge, on a plain grpc.NewServer.
-type minimalBadgeServer struct {
-	adjoinv1.UnimplementedBadgeServiceServer
-	resp *adjoinv1.GetBadgeResponse
-}
-
-func (m minimalBadgeServer) GetBadge(context.Context, *adjoinv1.GetBadgeRequest) (*adjoinv1.GetBadgeResponse, error) {
-	return m.resp, nil
-}
 
 // BenchmarkGetBadge measures GetBadge of badge.Run on a loopback listener (the Shire directory
 // plus 10k synthetic users, each with counts, half with a device record) and, in the same run
@@ -74,7 +59,7 @@ func BenchmarkGetBadge(b *testing.B) {
 			var elapsed [2]time.Duration
 			const rounds = 10
 			for r := range rounds {
-				n := b.N/rounds + boolInt(r < b.N%rounds)
+				n := badgeload.RoundShare(b.N, rounds, r)
 				for k := range servers {
 					i := (k + r) % 2
 					res, err := measure(n, c, servers[i].client, sels)
@@ -116,46 +101,10 @@ func summarise(lat []time.Duration, elapsed time.Duration) result {
 	return result{lat: lat, elapsed: elapsed, qps: float64(n) / elapsed.Seconds(), p50: lat[n/2], p99: lat[(n*99)/100]}
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // measure makes n GetBadge calls from conc goroutines and times each.
 func measure(n, conc int, client adjoinv1.BadgeServiceClient, reqs []*adjoinv1.GetBadgeRequest) (result, error) {
-	lat := make([]time.Duration, n)
-	if n == 0 {
-		return result{}, nil
-	}
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range min(conc, n) {
-		wg.Go(func() {
-			ctx := context.Background()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				resp, err := client.GetBadge(ctx, reqs[i%len(reqs)])
-				lat[i] = time.Since(t0)
-				if err == nil && resp.GetBadge() == nil {
-					err = fmt.Errorf("call %d: no badge", i)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return result{lat: lat, elapsed: time.Since(start)}, firstErr
+	lat, elapsed, err := badgeload.Call(context.Background(), client, reqs, n, conc)
+	return result{lat: lat, elapsed: elapsed}, err
 }
 
 func syntheticSID(i int) string { return fmt.Sprintf("%s-%d", shireDomainSID, 20_000+i) }
@@ -209,21 +158,13 @@ func benchService(b *testing.B) *harness {
 	return h
 }
 
-// startMinimal serves minimalBadgeServer on a loopback listener.
+// startMinimal serves the minimal BadgeService until the benchmark ends.
 func startMinimal(b *testing.B, resp *adjoinv1.GetBadgeResponse) adjoinv1.BadgeServiceClient {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	client, stop, err := badgeload.StartMinimal(resp)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := grpc.NewServer()
-	adjoinv1.RegisterBadgeServiceServer(srv, minimalBadgeServer{resp: resp})
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	return adjoinv1.NewBadgeServiceClient(conn)
+	b.Cleanup(stop)
+	return client
 }
