@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
@@ -68,30 +69,9 @@ func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream, strea
 // checks the incidents in adjoin_incidents and on INCIDENTS: creation, no republication when
 // nothing changed, and the merge of two incidents by a bridging alert.
 func TestIncidentBuilder(t *testing.T) {
-	s := natstest.Start(t)
-	ctx := context.Background()
-	ix := shireIndex(0)
-	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
-	incKV := s.KV(t, natsx.BucketIncidents)
-	b := &ports.IncidentBuilder{
-		JS: s.JS, Durable: "incidents", Log: zap.NewNop(),
-		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: ix}},
-		Store:   adapters.Incidents{KV: incKV, JS: s.JS},
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	})
+	r := newBuilderRig(t, shireIndex(0))
+	s, ctx, badges, incKV := r.s, r.ctx, r.badges, r.incidents
+	r.run(t, r.builder(nil))
 
 	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
 	mk := func(id string, side adjoinv1.Side, at time.Time) *adjoinv1.Alert {
@@ -266,33 +246,13 @@ func (r refusingStore) Write(ctx context.Context, incs []*adjoinv1.Incident) err
 // at MaxDeliveries, and the incidents after it are built; with one message in flight it would
 // otherwise stop every incident.
 func TestIncidentBuilderGivesUp(t *testing.T) {
-	s := natstest.Start(t)
-	ctx := context.Background()
-	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
-	incKV := s.KV(t, natsx.BucketIncidents)
-	b := &ports.IncidentBuilder{
-		JS: s.JS, Durable: "incidents", Log: zap.NewNop(), MaxDeliveries: 2,
-		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: shireIndex(0)}},
-		Store:   refusingStore{IncidentStore: adapters.Incidents{KV: incKV, JS: s.JS}, alert: "poison"},
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
-	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
-	for i, key := range []string{keyPgustavo, keyWorkstation} {
-		id := []string{"poison", "after"}[i]
-		a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
-			FirstActivity: timestamppb.New(t0), LastActivity: timestamppb.New(t0)}
-		if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
-			t.Fatal(err)
-		}
-		kind := adjoinv1.EntityKind_ENTITY_KIND_USER
-		if key == keyWorkstation {
-			kind = adjoinv1.EntityKind_ENTITY_KIND_COMPUTER
-		}
-		publish(t, s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
-	}
+	r := newBuilderRig(t, shireIndex(0))
+	s, ctx, incKV := r.s, r.ctx, r.incidents
+	b := r.builder(refusingStore{IncidentStore: r.store(), alert: "poison"})
+	b.MaxDeliveries = 2
+	r.run(t, b)
+	r.correlate(t, "poison", keyPgustavo, adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0)
+	r.correlate(t, "after", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, builderT0)
 	eventually(t, 20*time.Second, func() error {
 		if _, _, err := storedIncident(ctx, incKV, natsx.HashID("incident", "after")); err != nil {
 			return err
@@ -320,38 +280,20 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 // one incident): one builder takes the messages, the other stays idle, and the stored incidents and the
 // last state published on INCIDENTS for each, hold every alert of their user.
 func TestIncidentBuildersShareOneConsumer(t *testing.T) {
-	s := natstest.Start(t)
-	ctx := context.Background()
 	const users, perUser = 12, 20
-	ix := shireIndex(users)
-	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
-	incKV := s.KV(t, natsx.BucketIncidents)
+	r := newBuilderRig(t, shireIndex(users))
+	s, ctx, incKV := r.s, r.ctx, r.incidents
 	var handled [2]atomic.Int64
 	for i := range 2 {
-		b := &ports.IncidentBuilder{
-			JS: s.JS, Durable: "incidents", Log: zap.NewNop(), Batch: 16,
-			Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: ix}},
-			Store:   countingStore{IncidentStore: adapters.Incidents{KV: incKV, JS: s.JS}, n: &handled[i]},
-		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- b.Run(runCtx) }()
-		defer func() { cancel(); <-done }()
+		b := r.builder(countingStore{IncidentStore: r.store(), n: &handled[i]})
+		b.Batch = 16
+		r.run(t, b)
 	}
-	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
 	want := map[string][]string{} // incident id → alert ids
 	for n := range perUser {
 		for u := range users {
-			key := userKey(u)
 			id := fmt.Sprintf("u%02d-a%02d", u, n)
-			at := t0.Add(time.Duration(n) * time.Minute)
-			a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
-				FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at)}
-			if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
-				t.Fatal(err)
-			}
-			publish(t, s.JS, app.EntitySubject(adjoinv1.EntityKind_ENTITY_KIND_USER, key), id,
-				&adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+			r.correlate(t, id, userKey(u), adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0.Add(time.Duration(n)*time.Minute))
 			inc := natsx.HashID("incident", fmt.Sprintf("u%02d-a00", u))
 			want[inc] = append(want[inc], id)
 		}
@@ -406,30 +348,14 @@ func (c countingStore) Write(ctx context.Context, incs []*adjoinv1.Incident) err
 // group, and the server refuses the pinned builder's pulls; the builder sets the durable again
 // and goes on building.
 func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
-	s := natstest.Start(t)
-	ctx := context.Background()
-	badges := adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}
-	incKV := s.KV(t, natsx.BucketIncidents)
-	b := &ports.IncidentBuilder{
-		JS: s.JS, Durable: "incidents", Log: zap.NewNop(),
-		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: badges, Index: shireIndex(0)}},
-		Store:   adapters.Incidents{KV: incKV, JS: s.JS},
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
-	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+	r := newBuilderRig(t, shireIndex(0))
+	s, ctx := r.s, r.ctx
+	r.run(t, r.builder(nil))
 	built := func(id, key string, kind adjoinv1.EntityKind) {
 		t.Helper()
-		a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
-			FirstActivity: timestamppb.New(t0), LastActivity: timestamppb.New(t0)}
-		if _, _, err := badges.Apply(ctx, key, a, []string{key}); err != nil {
-			t.Fatal(err)
-		}
-		publish(t, s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+		r.correlate(t, id, key, kind, builderT0)
 		eventually(t, 15*time.Second, func() error {
-			_, _, err := storedIncident(ctx, incKV, natsx.HashID("incident", id))
+			_, _, err := storedIncident(ctx, r.incidents, natsx.HashID("incident", id))
 			return err
 		})
 	}
@@ -447,4 +373,65 @@ func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
 	if g := c.CachedInfo().Config.PriorityGroups; len(g) != 1 {
 		t.Errorf("durable priority groups %v, want the builder's again", g)
 	}
+}
+
+// builderT0 is when the incident builder tests' alerts happen.
+var builderT0 = time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
+
+// builderRig is a JetStream server with the buckets the incident builder reads and writes.
+type builderRig struct {
+	s         *natstest.Server
+	ctx       context.Context
+	ix        *directory.Index
+	badges    adapters.BadgeKV
+	incidents jetstream.KeyValue
+}
+
+func newBuilderRig(t *testing.T, ix *directory.Index) *builderRig {
+	s := natstest.Start(t)
+	return &builderRig{s: s, ctx: context.Background(), ix: ix, badges: adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)},
+		incidents: s.KV(t, natsx.BucketIncidents)}
+}
+
+func (r *builderRig) store() adapters.Incidents {
+	return adapters.Incidents{KV: r.incidents, JS: r.s.JS}
+}
+
+// builder is a builder on the durable "incidents" writing to store (nil: the bucket itself).
+func (r *builderRig) builder(store ports.IncidentStore) *ports.IncidentBuilder {
+	if store == nil {
+		store = r.store()
+	}
+	return &ports.IncidentBuilder{JS: r.s.JS, Durable: "incidents", Log: zap.NewNop(), Store: store,
+		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: r.badges, Index: r.ix}}}
+}
+
+// run runs b until the test ends, and checks that it then stops cleanly.
+func (r *builderRig) run(t *testing.T, b *ports.IncidentBuilder) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of cancel")
+		}
+	})
+}
+
+// correlate counts alert id on key, as the correlator does, and publishes its correlated message.
+func (r *builderRig) correlate(t *testing.T, id, key string, kind adjoinv1.EntityKind, at time.Time) {
+	t.Helper()
+	a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
+		FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at)}
+	if _, _, err := r.badges.Apply(r.ctx, key, a, []string{key}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, r.s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
 }
