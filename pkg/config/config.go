@@ -133,3 +133,15 @@ func (s *Set) Usage(w io.Writer) {
 		fmt.Fprintf(w, "  %s (environment only)\n        %s\n", e.Env, e.Help)
 	}
 }
+
+// SplitList splits a comma-separated setting (file patterns, addresses, accounts), dropping
+// blanks and the spaces around each item.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,5 +29,16 @@ func TestEnvOnly(t *testing.T) {
 	s.Usage(&b)
 	if !strings.Contains(b.String(), "ADJOIN_TEST_SECRET (environment only)") {
 		t.Errorf("usage does not list the secret:\n%s", b.String())
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{{"", nil}, {" , ,", nil}, {"a", []string{"a"}}, {" /var/log/*.json , THESHIRE\\honey,, 10.0.0.0/8 ", []string{"/var/log/*.json", `THESHIRE\honey`, "10.0.0.0/8"}}} {
+		if got := SplitList(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("SplitList(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/config"
@@ -65,7 +64,7 @@ func (c ServiceConfig) Validate() error {
 	case c.MaxDeliveries < 0:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	}
-	for _, p := range splitList(c.Tail) {
+	for _, p := range config.SplitList(c.Tail) {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return fmt.Errorf("tail: pattern %q: %w", p, err)
 		}
@@ -129,7 +128,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		g.Go(func() error { return srv.Run(gctx) })
 	}
 	follow := p.Follow
-	if patterns := splitList(cfg.Tail); len(patterns) > 0 {
+	if patterns := config.SplitList(cfg.Tail); len(patterns) > 0 {
 		follow = append([]Follow{{Patterns: patterns}}, follow...)
 	}
 	for _, f := range follow {
@@ -159,14 +158,4 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		return nil
 	})
 	return g.Wait()
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -75,8 +75,8 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			index.Put(e)
 		}
 	}
-	detectors := append(dcingest.Detectors(index, dcingest.DetectorOptions{Honeytokens: dcingest.SplitList(honeytokens),
-		DCAddresses: dcingest.SplitList(dcAddresses)}), endpointingest.Detectors()...)
+	detectors := append(dcingest.Detectors(index, dcingest.DetectorOptions{Honeytokens: config.SplitList(honeytokens),
+		DCAddresses: config.SplitList(dcAddresses)}), endpointingest.Detectors()...)
 	sum := detectSummary{alerts: map[string]int{}}
 	var alerts []*adjoinv1.Alert
 	start := time.Now()

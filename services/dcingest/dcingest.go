@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -83,7 +82,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("directory-ldif: %w", err)
 		}
 	}
-	if _, err := detect.ZeekDCAddresses(SplitList(c.DCAddresses)...); err != nil {
+	if _, err := detect.ZeekDCAddresses(config.SplitList(c.DCAddresses)...); err != nil {
 		return fmt.Errorf("dc-addresses: %w", err)
 	}
 	if err := c.LDAP.Validate(); err != nil {
@@ -137,7 +136,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
-		Detectors:     Detectors(index, DetectorOptions{Honeytokens: SplitList(cfg.Honeytokens), DCAddresses: SplitList(cfg.DCAddresses)}),
+		Detectors:     Detectors(index, DetectorOptions{Honeytokens: config.SplitList(cfg.Honeytokens), DCAddresses: config.SplitList(cfg.DCAddresses)}),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
 		Follow:        cfg.Samba.follow(),
 		Formats:       cfg.Samba.formats(),
@@ -225,17 +224,6 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 type DetectorOptions struct {
 	Honeytokens []string
 	DCAddresses []string
-}
-
-// SplitList splits a comma-separated setting, dropping blanks.
-func SplitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // ReadLDIF parses an ldifde-style export into directory entities, for tools that load a

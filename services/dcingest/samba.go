@@ -33,7 +33,7 @@ var hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.
 
 // Validate names the first bad Samba setting.
 func (c SambaConfig) Validate() error {
-	patterns := SplitList(c.Log)
+	patterns := config.SplitList(c.Log)
 	for _, p := range patterns {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return fmt.Errorf("samba-log: pattern %q: %w", p, err)
@@ -51,7 +51,7 @@ func (c SambaConfig) Validate() error {
 // follow is the Samba log as files for the intake to follow, offsets kept under
 // "tail.dcingest.samba.".
 func (c SambaConfig) follow() []intake.Follow {
-	patterns := SplitList(c.Log)
+	patterns := config.SplitList(c.Log)
 	if len(patterns) == 0 {
 		return nil
 	}
