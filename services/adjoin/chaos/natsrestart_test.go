@@ -73,10 +73,10 @@ func TestNATSRestartDuringIntake(t *testing.T) {
 	var downs, recoveries []time.Duration
 	done := 0
 	for k := 1; k <= kills; k++ {
-		for acked.Load() < int64(k)*totalBatches/int64(kills+1) && !closed(sending) && ctx.Err() == nil {
+		for acked.Load() < int64(k)*totalBatches/int64(kills+1) && !chaos.Closed(sending) && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if closed(sending) {
+		if chaos.Closed(sending) {
 			break
 		}
 		sleepRandom(rng, 0, 300*time.Millisecond)
@@ -134,13 +134,4 @@ func TestNATSRestartDuringIntake(t *testing.T) {
 	v.Checkf("every planned kill landed during ingestion", done == kills, "%d of %d kills made before the senders finished", done, kills)
 	v.Checkf("the kills cost acknowledgements (batches were sent again)", retries > 0, "no batch had to be sent again")
 	v.Check("the ingestor outlived every NATS restart and stops cleanly", errs(dc.Stop(30*time.Second))...)
-}
-
-func closed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

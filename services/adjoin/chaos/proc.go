@@ -60,7 +60,7 @@ type Proc struct {
 func (p *Proc) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil && !closed(p.exited) {
+	if p.cmd != nil && !Closed(p.exited) {
 		return fmt.Errorf("%s: already running (pid %d)", p.Name, p.cmd.Process.Pid)
 	}
 	f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -91,7 +91,7 @@ func (p *Proc) Start() error {
 func (p *Proc) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cmd != nil && !closed(p.exited)
+	return p.cmd != nil && !Closed(p.exited)
 }
 
 // Kill sends SIGKILL and waits for the process to end. It is an error when the process had
@@ -103,7 +103,7 @@ func (p *Proc) Kill() error {
 	if cmd == nil {
 		return fmt.Errorf("%s: never started", p.Name)
 	}
-	if closed(exited) {
+	if Closed(exited) {
 		return fmt.Errorf("%s: ended on its own before the kill: %s", p.Name, cmd.ProcessState)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -121,7 +121,7 @@ func (p *Proc) Stop(grace time.Duration) error {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
-	if cmd == nil || closed(exited) {
+	if cmd == nil || Closed(exited) {
 		return nil
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -157,7 +157,8 @@ func (p *Proc) LogTail(n int) string {
 	return string(b)
 }
 
-func closed(ch chan struct{}) bool {
+// Closed reports whether ch is closed, without waiting.
+func Closed(ch chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
