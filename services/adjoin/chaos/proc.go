@@ -15,26 +15,30 @@ import (
 
 // Binaries are the programs a scenario runs as child processes.
 type Binaries struct {
-	NATSServer, DCIngest, Correlator string
+	NATSServer, DCIngest, EndpointIngest, Correlator, Badge string
 }
 
-// Build builds nats-server (from the nats-server Go module this module requires),
-// adjoin-dcingest and adjoin-correlator into dir. It runs `go build` in the working directory,
+// Build builds nats-server (from the nats-server Go module this module requires) and the four
+// service binaries into dir. It runs `go build` in the working directory,
 // which must be inside the services/adjoin module (a test's is).
 func Build(dir string) (Binaries, error) {
 	b := Binaries{
-		NATSServer: filepath.Join(dir, "nats-server"),
-		DCIngest:   filepath.Join(dir, "adjoin-dcingest"),
-		Correlator: filepath.Join(dir, "adjoin-correlator"),
+		NATSServer:     filepath.Join(dir, "nats-server"),
+		DCIngest:       filepath.Join(dir, "adjoin-dcingest"),
+		EndpointIngest: filepath.Join(dir, "adjoin-endpointingest"),
+		Correlator:     filepath.Join(dir, "adjoin-correlator"),
+		Badge:          filepath.Join(dir, "adjoin-badge"),
 	}
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
 		"github.com/nats-io/nats-server/v2",
 		"github.com/adjoin/adjoin/services/dcingest/cmd/adjoin-dcingest",
-		"github.com/adjoin/adjoin/services/correlator/cmd/adjoin-correlator")
+		"github.com/adjoin/adjoin/services/endpointingest/cmd/adjoin-endpointingest",
+		"github.com/adjoin/adjoin/services/correlator/cmd/adjoin-correlator",
+		"github.com/adjoin/adjoin/services/badge/cmd/adjoin-badge")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return b, fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	for _, p := range []string{b.NATSServer, b.DCIngest, b.Correlator} {
+	for _, p := range []string{b.NATSServer, b.DCIngest, b.EndpointIngest, b.Correlator, b.Badge} {
 		if _, err := os.Stat(p); err != nil {
 			return b, fmt.Errorf("go build did not make %s: %w", p, err)
 		}
@@ -136,6 +140,17 @@ func (p *Proc) Stop(grace time.Duration) error {
 		return fmt.Errorf("%s: exited with %s after SIGTERM, want status 0", p.Name, cmd.ProcessState)
 	}
 	return nil
+}
+
+// PeakRSS is the highest resident memory of the current life so far, in bytes (VmHWM); 0
+// where the system does not say.
+func (p *Proc) PeakRSS() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || Closed(p.exited) {
+		return 0
+	}
+	return peakRSS(p.cmd.Process.Pid)
 }
 
 // Lives is how many times the process was started.

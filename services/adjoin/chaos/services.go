@@ -12,12 +12,35 @@ import (
 // Service is an adjoin service binary run as a child process, with its HTTP address.
 type Service struct {
 	*Proc
-	Addr string // host:port of its HTTP listener
+	Addr     string // host:port of its HTTP listener
+	GRPCAddr string // host:port of its gRPC listener (the badge service)
 }
 
 // NewDCIngest prepares adjoin-dcingest on a free loopback port against natsURL (not started).
 func NewDCIngest(bin, dir, natsURL string, replicas int, extra ...string) (*Service, error) {
 	return newService("dcingest", bin, dir, natsURL, replicas, append([]string{"--shutdown-grace", "20s"}, extra...))
+}
+
+// NewEndpointIngest prepares adjoin-endpointingest on a free loopback port against natsURL
+// (not started).
+func NewEndpointIngest(bin, dir, natsURL string, replicas int, extra ...string) (*Service, error) {
+	return newService("endpointingest", bin, dir, natsURL, replicas, append([]string{"--shutdown-grace", "20s"}, extra...))
+}
+
+// NewBadge prepares adjoin-badge on free loopback ports (HTTP and gRPC) against natsURL (not
+// started).
+func NewBadge(bin, dir, natsURL string, replicas int, extra ...string) (*Service, error) {
+	ports, err := FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	s, err := newService("badge", bin, dir, natsURL, replicas, append([]string{"--grpc-addr", grpcAddr}, extra...))
+	if err != nil {
+		return nil, err
+	}
+	s.GRPCAddr = grpcAddr
+	return s, nil
 }
 
 // NewCorrelator prepares adjoin-correlator on a free loopback port against natsURL (not
