@@ -30,15 +30,12 @@ func NewEndpointIngest(bin, dir, natsURL string, replicas int, extra ...string) 
 // NewBadge prepares adjoin-badge on free loopback ports (HTTP and gRPC) against natsURL (not
 // started).
 func NewBadge(bin, dir, natsURL string, replicas int, extra ...string) (*Service, error) {
-	ports, err := FreePorts(1)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	grpcAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	s, err := newService("badge", bin, dir, natsURL, replicas, append([]string{"--grpc-addr", grpcAddr}, extra...))
-	if err != nil {
-		return nil, err
-	}
+	grpcAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
+	s := serviceAt("badge", bin, dir, natsURL, replicas, ports[0], append([]string{"--grpc-addr", grpcAddr}, extra...))
 	s.GRPCAddr = grpcAddr
 	return s, nil
 }
@@ -54,10 +51,14 @@ func newService(name, bin, dir, natsURL string, replicas int, extra []string) (*
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	return serviceAt(name, bin, dir, natsURL, replicas, ports[0], extra), nil
+}
+
+func serviceAt(name, bin, dir, natsURL string, replicas, port int, extra []string) *Service {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := append([]string{"--nats-url", natsURL, "--replicas", strconv.Itoa(replicas), "--http-addr", addr,
 		"--log-level", "warn"}, extra...)
-	return &Service{Proc: &Proc{Name: name, Path: bin, Args: args, Log: filepath.Join(dir, name+".log")}, Addr: addr}, nil
+	return &Service{Proc: &Proc{Name: name, Path: bin, Args: args, Log: filepath.Join(dir, name+".log")}, Addr: addr}
 }
 
 // URL is the service's base HTTP URL.
