@@ -33,7 +33,7 @@ func (c *Security) Flags(s *config.Set) {
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); enables TLS")
 	s.String(&c.TLSKey, "tls-key", "", "server private key (PEM)")
 	s.String(&c.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that client certificates must chain to; enables mTLS")
-	s.String(&c.TokensFile, "tokens-file", "", `bearer tokens, one "<read|admin> <token>" per line; enables token checks`)
+	s.String(&c.TokensFile, "tokens-file", "", `bearer tokens, one "<read|admin> <token>" per line (re-read on change and on SIGHUP); enables token checks`)
 	s.String(&c.AdminCNs, "admin-cns", "", "client certificate common names with the admin role, comma-separated")
 	s.Bool(&c.Insecure, "insecure", false, authn.InsecureHelp)
 }
