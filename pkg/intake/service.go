@@ -3,6 +3,7 @@ package intake
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -38,6 +40,9 @@ type ServiceConfig struct {
 	// MaxDeliveries is the delivery at which the detection consumer gives up an event whose
 	// handling (device knowledge) still fails, and dead-letters it.
 	MaxDeliveries int
+	// Auth is the HTTP intake's TLS, client certificates and sender tokens; see Validate for
+	// the rule on non-loopback addresses.
+	Auth authn.Settings
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -50,6 +55,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
 	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
+	c.Auth.Flags(s, `sender tokens of the HTTP intake, one "<sender> <token>" per line (re-read on change and on SIGHUP; remove a line to cut a sender off)`)
 }
 
 // Validate names the first bad HTTP setting.
@@ -63,6 +69,21 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
 	case c.MaxDeliveries < 0:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
+	// A Listener passed in was opened by the embedder (tests, adjoin dev), who chose its address.
+	if c.Listener == nil {
+		if err := c.Auth.CheckListen("http-addr", c.HTTPAddr); err != nil {
+			return err
+		}
+	}
+	for _, a := range []struct{ name, addr string }{{"syslog-tcp-addr", c.SyslogTCPAddr}, {"syslog-udp-addr", c.SyslogUDPAddr}} {
+		if a.addr != "" && !c.Auth.Insecure && !authn.Loopback(a.addr) {
+			return fmt.Errorf("%s %q is not a loopback address and syslog cannot authenticate senders: listen on 127.0.0.1 "+
+				"behind a relay you trust, or pass --insecure to accept syslog from anyone who can reach the port", a.name, a.addr)
+		}
 	}
 	for _, p := range config.SplitList(c.Tail) {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -105,6 +126,14 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	if err != nil {
 		return err
 	}
+	guard, tlsConf, err := intakeAuth(cfg.Auth, ln.Addr().String(), p, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	mux := httpx.NewMux(p.Ready, p.Metrics.Handler())
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
@@ -120,7 +149,10 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 		Detectors: p.Detectors, OnEvent: p.OnEvent, Log: log, Metrics: p.Metrics, MaxDeliveries: cfg.MaxDeliveries,
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return httpx.Serve(gctx, ln, mux, cfg.ShutdownGrace, log) })
+	if guard.Tokens != nil {
+		g.Go(func() error { guard.Tokens.Watch(gctx, 5*time.Second, log); return nil })
+	}
+	g.Go(func() error { return httpx.Serve(gctx, ln, guard.Wrap(mux), cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })
 	if cfg.SyslogTCPAddr != "" || cfg.SyslogUDPAddr != "" {
 		srv := &syslog.Server{TCPAddr: cfg.SyslogTCPAddr, UDPAddr: cfg.SyslogUDPAddr, Handle: SyslogHandler(handler),

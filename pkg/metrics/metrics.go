@@ -25,6 +25,8 @@ type Metrics struct {
 	DeadLetters     *prometheus.CounterVec   // service, reason
 	PublishSeconds  *prometheus.HistogramVec // service
 	PublishInFlight *prometheus.GaugeVec     // service
+	// IntakeUnauthorized counts HTTP intake requests refused for want of a valid credential.
+	IntakeUnauthorized *prometheus.CounterVec // service, reason
 
 	ConsumerPending     *prometheus.GaugeVec // service, consumer
 	ConsumerAckPending  *prometheus.GaugeVec // service, consumer
@@ -75,6 +77,7 @@ func New() *Metrics {
 		DeadLetters:          f.counterVec("adjoin_deadletters_total", "Messages copied to DEADLETTER.", "service", "reason"),
 		PublishSeconds:       f.histogramVec("adjoin_jetstream_publish_seconds", "Time from publish to JetStream acknowledgement, per batch.", "service"),
 		PublishInFlight:      f.gaugeVec("adjoin_jetstream_publish_inflight", "Publishes waiting for a JetStream acknowledgement.", "service"),
+		IntakeUnauthorized:   f.counterVec("adjoin_intake_unauthorized_total", "HTTP intake requests refused with 401 (missing-token, invalid-token) before their body was read.", "service", "reason"),
 		ConsumerPending:      f.gaugeVec("adjoin_consumer_pending", "Messages not yet delivered to a durable consumer.", "service", "consumer"),
 		ConsumerAckPending:   f.gaugeVec("adjoin_consumer_ack_pending", "Messages delivered to a durable consumer and not yet acknowledged.", "service", "consumer"),
 		ConsumerRedelivered:  f.gaugeVec("adjoin_consumer_redelivered", "Messages a durable consumer has redelivered at least once.", "service", "consumer"),

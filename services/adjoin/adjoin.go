@@ -73,6 +73,7 @@ Usage:
                                    turn one side of the integration on or off
   adjoin ingest dc|endpoint [flags] FILE...
                                    replay files into a running deployment, with progress
+                                   (--url: through an ingestor's HTTPS intake with a token)
   adjoin detect [flags] FILE...     run both sides' detectors offline over exported event files
                                    and print each alert as a JSON line (no NATS needed)
   adjoin bench [flags]             performance figures beside their baselines, one table (make bench)

@@ -2,15 +2,13 @@ package adjoin
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc"
@@ -69,21 +67,9 @@ func (c *clientFlags) dial() (adjoinv1.BadgeServiceClient, func(), error) {
 func (c *clientFlags) conn() (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
+		tc, err := authn.ClientTLS(c.caFile, c.certFile, c.keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls-ca %s: no PEM certificate", c.caFile)
-		}
-		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		if c.certFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
+			return nil, err
 		}
 		creds = credentials.NewTLS(tc)
 	}

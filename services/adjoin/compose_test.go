@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/sample"
 	"github.com/nats-io/nats.go"
@@ -26,7 +27,8 @@ import (
 // users), posts real recordings to the DC ingestor from outside, reads a badge over gRPC with
 // mTLS from outside, kills the NATS server leading DC_EVENTS while a sender keeps posting (and
 // retrying what was not acknowledged), and checks that every line the ingestor acknowledged is
-// in the stream exactly once. It needs Docker and the images of `make images`; make
+// in the stream exactly once. Senders post over HTTPS with a sender token of `adjoin secrets`;
+// a request without one is refused with 401. It needs Docker and the images of `make images`; make
 // test-compose runs it (ADJOIN_COMPOSE_E2E=1).
 func TestComposeCluster(t *testing.T) {
 	if os.Getenv("ADJOIN_COMPOSE_E2E") != "1" {
@@ -79,11 +81,15 @@ func TestComposeCluster(t *testing.T) {
 	}
 	t.Logf("cluster profile healthy after %s", time.Since(began).Round(time.Second))
 
-	dcURL, epURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	dcURL, epURL := fmt.Sprintf("https://127.0.0.1:%d", ports[0]), fmt.Sprintf("https://127.0.0.1:%d", ports[1])
 	s1 := sample.Read(t, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json")
+	anonymous, sender := intakeClients(t, secrets, "dc-sensor")
 	for _, u := range []string{dcURL, epURL} {
-		if r, code := post(t, u, s1); code != http.StatusOK || len(r.Rejected) != 0 {
-			t.Fatalf("post S1 to %s: %d %+v", u, code, r)
+		if code, r, err := chaos.Post(context.Background(), anonymous, u+"/v1/events", s1); code != http.StatusUnauthorized || r.Accepted != 0 {
+			t.Errorf("post S1 to %s without a token: %d %+v %v, want 401", u, code, r, err)
+		}
+		if code, r, err := chaos.Post(context.Background(), sender, u+"/v1/events", s1); err != nil || code != http.StatusOK || len(r.Rejected) != 0 {
+			t.Fatalf("post S1 to %s as dc-sensor: %d %+v %v", u, code, r, err)
 		}
 	}
 	grpcFlags := []string{fmt.Sprintf("--badge-addr=127.0.0.1:%d", ports[2]), "--tls-ca=" + filepath.Join(secrets, "ca.crt"),
@@ -122,13 +128,13 @@ func TestComposeCluster(t *testing.T) {
 	var result chaos.Sent
 	var sendErr error
 	var acked []time.Time // when each batch was acknowledged
-	sender := &chaos.Sender{URL: dcURL + "/v1/events", Batch: 25, GiveUp: 2 * time.Minute, Progress: func(int) {
+	posting := &chaos.Sender{URL: dcURL + "/v1/events", Batch: 25, GiveUp: 2 * time.Minute, Client: sender, Progress: func(int) {
 		acked = append(acked, time.Now())
 		time.Sleep(100 * time.Millisecond) // a steady sender, so that the kill falls mid-stream
 	}}
 	go func() {
 		defer sent.Done()
-		result, sendErr = sender.Send(context.Background(), lines)
+		result, sendErr = posting.Send(context.Background(), lines)
 	}()
 	time.Sleep(time.Second)
 	leader := streamLeader(t, stream)
@@ -180,6 +186,35 @@ func TestComposeCluster(t *testing.T) {
 	if out, errOut, code := run(t, append([]string{"status"}, grpcFlags...)...); code != 0 || !strings.Contains(out, "service correlator") {
 		t.Errorf("adjoin status: %d %s%s", code, out, errOut)
 	}
+}
+
+// intakeClients are HTTPS clients of the ingestors trusting the deployment's CA: one without a
+// token, and one sending the token `adjoin secrets` wrote for sender.
+func intakeClients(t *testing.T, secrets, sender string) (anonymous, withToken *http.Client) {
+	t.Helper()
+	tc, err := authn.ClientTLS(filepath.Join(secrets, "ca.crt"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile(filepath.Join(secrets, "intake-"+sender+".token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &http.Transport{TLSClientConfig: tc}
+	return &http.Client{Transport: base, Timeout: 90 * time.Second},
+		&http.Client{Transport: bearerTransport{base: base, token: strings.TrimSpace(string(token))}, Timeout: 90 * time.Second}
+}
+
+// bearerTransport adds a sender's token to every request.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
 }
 
 type compose struct {

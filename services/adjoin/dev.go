@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/logx"
@@ -150,8 +151,11 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 		}
 	}
 	settings := natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: natsURL}, Replicas: 1}
+	// adjoin dev is the easy local setup: no certificates or tokens, said explicitly (its
+	// listeners are on --host, loopback unless the developer chose otherwise).
+	open := authn.Settings{Insecure: true}
 	m := metrics.New() // one registry: every service's /metrics shows the whole process
-	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second},
+	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second, Auth: open},
 		LDIFFile: cfg.LDIFFile, Metrics: m, NetBIOSDomain: cfg.NetBIOSDomain, LDAP: cfg.LDAP, Samba: cfg.Samba}
 	if cfg.LDIFFile == "" && cfg.LDAP.URL == "" {
 		dc.LDIFData = demo.TheShireLDIF // a real directory, synced over LDAP, replaces the demo
@@ -159,10 +163,11 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	if cfg.DCIngest != nil {
 		cfg.DCIngest(&dc)
 	}
-	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second},
+	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second, Auth: open},
 		DeviceEvery: time.Minute, Metrics: m}
 	co := correlator.Config{NATS: settings, Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second, Metrics: m}
-	bd := badge.Config{NATS: settings, Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m}
+	bd := badge.Config{NATS: settings, Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m,
+		Security: badge.Security{Insecure: true}}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dcingest.Run(gctx, dc, log) })

@@ -8,13 +8,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // runHealthcheck is the container health check: the images are FROM scratch, with no shell or
 // curl, so the adjoin binary in each image probes its service. An http(s) URL must answer 200
-// (a service's /readyz); anything else is a gRPC address whose standard health service must say
+// (a service's /readyz; --tls-ca for an https one); anything else is a gRPC address whose standard health service must say
 // SERVING (the badge service). The exit code is what Docker reads.
 func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	var c clientFlags
@@ -34,7 +35,15 @@ func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error 
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		client := http.DefaultClient
+		if c.caFile != "" { // an intake serving HTTPS with the deployment's CA
+			tc, err := authn.ClientTLS(c.caFile, c.certFile, c.keyFile)
+			if err != nil {
+				return err
+			}
+			client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			return fmt.Errorf("unhealthy: %w", err)
 		}

@@ -21,7 +21,8 @@ import (
 // runIngest replays files through the same path as the ingestor's HTTP intake: every line is
 // parsed, stored on the side's event stream (acknowledged by JetStream), and the running
 // ingestor's detectors raise alerts from there. It shows progress (lines, events/s, alerts so
-// far) on stderr and a summary at the end.
+// far) on stderr and a summary at the end. With --url it posts to the ingestor's HTTP intake
+// instead, as a sender does (HTTPS, a sender token), for an operator who cannot reach NATS.
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "dc" && args[0] != "endpoint") {
 		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
@@ -29,6 +30,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	side := args[0]
 	var conn natsx.ConnectOptions
 	var format, sambaDC string
+	var intakeURL, token, tokenFile, caFile, certFile, keyFile string
 	var quiet bool
 	var connectTimeout time.Duration
 	s := config.New("adjoin ingest " + side)
@@ -37,14 +39,17 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log, dc only; default: detected per line)")
 	s.String(&sambaDC, "samba-dc", "", "with --format samba: host name of the DC that wrote the log (the log does not name it)")
 	s.Bool(&quiet, "quiet", false, "no progress line")
+	s.String(&intakeURL, "url", "", "post to this ingestor's HTTP intake (e.g. https://dcingest:8081) instead of publishing to NATS")
+	s.String(&tokenFile, "token-file", "", "with --url: file holding this sender's bearer token (adjoin secrets: intake-<sender>.token)")
+	s.String(&token, "token", "", "with --url: the bearer token itself (prefer --token-file or ADJOIN_TOKEN: flags show in process lists)")
+	s.String(&caFile, "tls-ca", "", "with --url: CA (PEM) of the intake's certificate")
+	s.String(&certFile, "tls-cert", "", "with --url: client certificate (PEM), when the intake asks for one (mTLS)")
+	s.String(&keyFile, "tls-key", "", "with --url: client key (PEM)")
 	if done, err := parse(s, args[1:], stdout); done || err != nil {
 		return err
 	}
 	if len(s.Args()) == 0 {
 		return errors.New("usage: adjoin ingest dc|endpoint [flags] FILE... (see --help)")
-	}
-	if err := conn.Validate(); err != nil {
-		return err
 	}
 	parse := intake.ParseAny
 	switch {
@@ -54,6 +59,19 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		parse = intake.ParseSamba(sambaDC)
 	case sambaDC != "":
 		return errors.New("samba-dc: only with --format samba")
+	}
+	if intakeURL != "" {
+		poster, err := newIntakePoster(intakeURL, format, sambaDC, token, tokenFile, caFile, certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		return postFiles(ctx, poster, s.Args(), quiet, stderr)
+	}
+	if token != "" || tokenFile != "" || caFile != "" {
+		return errors.New("token, token-file, tls-ca: only with --url (the intake); NATS has its own --nats-* settings")
+	}
+	if err := conn.Validate(); err != nil {
+		return err
 	}
 	service, prefix, alertSubjects := "dcingest", natsx.SubjectDCEvents, natsx.SubjectIdentityAlerts+".>"
 	if side == "endpoint" {

@@ -30,6 +30,12 @@ var (
 	natsServerNames = []string{"nats", "nats-1", "nats-2", "nats-3", "localhost"}
 	// badgeServerNames are the host names of the badge service's gRPC endpoint.
 	badgeServerNames = []string{"badge", "localhost"}
+	// intakeServerNames are the host names of the ingestors' HTTPS intake (one certificate for
+	// both).
+	intakeServerNames = []string{"dcingest", "endpointingest", "localhost"}
+	// intakeSenders get a token each in intake-tokens (both ingestors read that file) and in
+	// intake-<sender>.token, the file a sender (adjoin ingest --token-file, curl) reads.
+	intakeSenders = []string{"dc-sensor", "endpoint-agent"}
 	// grpcClientRoles maps each gRPC client certificate to its common name; the badge service
 	// gives the admin role to the names in --admin-cns (grpcAdminCN) and read to the others.
 	grpcClientRoles = map[string]string{"admin": grpcAdminCN, "read": "adjoin-read"}
@@ -43,7 +49,8 @@ type SecretsOptions struct {
 	Dir string
 	// Force replaces existing files; without it WriteSecrets refuses to overwrite anything.
 	Force bool
-	// RotatePasswords writes new passwords and hashes only, keeping the CA and certificates.
+	// RotatePasswords writes new passwords, hashes and intake tokens only, keeping the CA and
+	// certificates.
 	RotatePasswords bool
 	// Mode of private keys and password files (default 0600).
 	Mode fs.FileMode
@@ -74,6 +81,9 @@ func WriteSecrets(o SecretsOptions) ([]string, error) {
 		}
 	}
 	if err := w.passwords(); err != nil {
+		return w.written, err
+	}
+	if err := w.intakeTokens(); err != nil {
 		return w.written, err
 	}
 	return w.written, nil
@@ -125,6 +135,7 @@ func (w *secretWriter) certificates() error {
 		// routes use the server certificate as their client certificate too
 		{file: "nats-server", cn: "nats", dns: natsServerNames, server: true, client: true},
 		{file: "badge-grpc", cn: "badge", dns: badgeServerNames, server: true},
+		{file: "intake", cn: "intake", dns: intakeServerNames, server: true},
 	}
 	for _, u := range natsUsers {
 		leaves = append(leaves, leafSpec{file: "nats-" + u, cn: u, client: true})
@@ -189,6 +200,26 @@ func (w *secretWriter) passwords() error {
 		return err
 	}
 	return w.write("adjoin.env", []byte(env.String()), w.mode)
+}
+
+// intakeTokens writes intake-tokens, the ingestors' --tokens-file ("<sender> <token>" lines),
+// and each sender's token alone in intake-<sender>.token. Both are rewritten in place: the
+// ingestors re-read their tokens file when it changes, so a rotation needs no restart.
+func (w *secretWriter) intakeTokens() error {
+	var file strings.Builder
+	file.WriteString("# Written by `adjoin secrets`: the HTTP intake's sender tokens, \"<sender> <token>\" per line.\n")
+	file.WriteString("# Remove a line to cut that sender off (the ingestors re-read this file when it changes).\n")
+	for _, sender := range intakeSenders {
+		token, err := randomPassword()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&file, "%s %s\n", sender, token)
+		if err := w.write("intake-"+sender+".token", []byte(token+"\n"), w.mode); err != nil {
+			return err
+		}
+	}
+	return w.write("intake-tokens", []byte(file.String()), w.mode)
 }
 
 // randomPassword is 32 characters of [A-Za-z0-9]: about 190 bits, and safe unquoted in env

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/adjoin/adjoin/pkg/authn"
 )
 
 func readCert(t *testing.T, path string) *x509.Certificate {
@@ -52,6 +54,9 @@ func TestSecretsCommand(t *testing.T) {
 		{"badge-grpc.crt", "badge", x509.ExtKeyUsageServerAuth},
 		{"nats-dcingest.crt", "", x509.ExtKeyUsageClientAuth},
 		{"grpc-admin.crt", "", x509.ExtKeyUsageClientAuth},
+		{"intake.crt", "dcingest", x509.ExtKeyUsageServerAuth},
+		{"intake.crt", "endpointingest", x509.ExtKeyUsageServerAuth},
+		{"intake.crt", "127.0.0.1", x509.ExtKeyUsageServerAuth}, // the containers' health checks
 	} {
 		c := readCert(t, filepath.Join(dir, tt.file))
 		if _, err := c.Verify(x509.VerifyOptions{Roots: pool, DNSName: tt.name, KeyUsages: []x509.ExtKeyUsage{tt.usage}}); err != nil {
@@ -64,7 +69,8 @@ func TestSecretsCommand(t *testing.T) {
 	if c := readCert(t, filepath.Join(dir, "nats-dcingest.crt")); len(c.DNSNames) != 0 {
 		t.Errorf("a client certificate names hosts %v: it could pass for a cluster peer", c.DNSNames)
 	}
-	for _, f := range []string{"ca.key", "nats-server.key", "nats-admin.password", "nats-passwords.conf", "adjoin.env"} {
+	for _, f := range []string{"ca.key", "nats-server.key", "nats-admin.password", "nats-passwords.conf", "adjoin.env",
+		"intake.key", "intake-tokens", "intake-dc-sensor.token"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, mode %v; want 0600", f, err, st.Mode().Perm())
 		}
@@ -73,6 +79,16 @@ func TestSecretsCommand(t *testing.T) {
 	password, _ := os.ReadFile(filepath.Join(dir, "nats-correlator.password"))
 	if !strings.Contains(string(env), "ADJOIN_NATS_CORRELATOR_PASSWORD="+strings.TrimSpace(string(password))+"\n") {
 		t.Errorf("adjoin.env does not hold the correlator's password:\n%s", env)
+	}
+
+	// The intake's tokens file is what the ingestors read, and names each sender's token.
+	tokens, err := authn.ReadTokens(filepath.Join(dir, "intake-tokens"), authn.SenderName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcToken, _ := os.ReadFile(filepath.Join(dir, "intake-dc-sensor.token"))
+	if name, ok := tokens.Lookup(strings.TrimSpace(string(dcToken))); !ok || name != "dc-sensor" || tokens.Len() != 2 {
+		t.Errorf("intake-tokens: dc-sensor's token gives %q %v; %d tokens", name, ok, tokens.Len())
 	}
 
 	if out, code := run(); code == 0 || !strings.Contains(out, "--force") {
@@ -87,6 +103,9 @@ func TestSecretsCommand(t *testing.T) {
 	}
 	if again, _ := os.ReadFile(filepath.Join(dir, "nats-correlator.password")); string(again) == string(password) {
 		t.Error("--rotate-passwords kept the correlator's password")
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "intake-dc-sensor.token")); string(again) == string(dcToken) {
+		t.Error("--rotate-passwords kept dc-sensor's intake token")
 	}
 	if out, code := run("--force", "--mode", "0644"); code != 0 {
 		t.Fatalf("--force: exit %d: %s", code, out)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"strconv"
+	"strings"
 
 	"github.com/adjoin/adjoin/pkg/config"
 )
@@ -16,7 +17,7 @@ func runSecrets(_ context.Context, args []string, stdout io.Writer) error {
 	s := config.New("adjoin secrets")
 	s.String(&o.Dir, "dir", "deploy/compose/secrets", "directory to write into (git-ignored; never commit it)")
 	s.Bool(&o.Force, "force", false, "replace existing secrets: a new CA, certificates and passwords")
-	s.Bool(&o.RotatePasswords, "rotate-passwords", false, "write new NATS passwords and hashes only, keeping the CA and certificates")
+	s.Bool(&o.RotatePasswords, "rotate-passwords", false, "write new NATS passwords and hashes and new intake sender tokens only, keeping the CA and certificates")
 	s.String(&mode, "mode", "0600", "file mode of private keys and passwords (0640 or 0644 when containers run as another user)")
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
@@ -43,6 +44,10 @@ NATS:  the server needs ca.crt, nats-server.crt, nats-server.key and nats-passwo
        then provision as admin: adjoin provision --nats-user admin --nats-password-file ...
 gRPC:  adjoin-badge --tls-cert badge-grpc.crt --tls-key badge-grpc.key --tls-client-ca ca.crt
        --admin-cns %[2]s; clients use grpc-admin.* or grpc-read.* with --tls-ca ca.crt
-`, o.Dir, grpcAdminCN)
+Intake: adjoin-dcingest and adjoin-endpointingest --tls-cert intake.crt --tls-key intake.key
+       --tokens-file intake-tokens; senders post over HTTPS with the CA ca.crt and
+       "Authorization: Bearer <token>", the token of intake-<sender>.token (%[3]s), e.g.
+       adjoin ingest dc --url https://dcingest:8081 --tls-ca ca.crt --token-file intake-dc-sensor.token FILE
+`, o.Dir, grpcAdminCN, strings.Join(intakeSenders, ", "))
 	return nil
 }

@@ -86,7 +86,13 @@ func (c Config) Validate() error {
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
 	}
-	return c.Security.Validate()
+	if err := c.Security.Validate(); err != nil {
+		return err
+	}
+	if c.Listener != nil { // opened by the embedder (tests, adjoin dev), who chose its address
+		return nil
+	}
+	return c.Security.settings().CheckListen("grpc-addr", c.GRPCAddr)
 }
 
 // Run serves gRPC until ctx ends, then reports NOT_SERVING, stops gracefully (bounded by
@@ -210,8 +216,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			}
 		}()
 	}
-	log.Info("grpc listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Security.TLSCert != ""),
-		zap.Bool("auth", auth.Enabled()))
+	logListening(ctx, log, ln.Addr().String(), cfg.Security, auth)
 	go func() { // the status page's facts as metrics, from the same reads
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -41,9 +43,13 @@ func eventually(t *testing.T, within time.Duration, f func() error) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("read r0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	good := badge.Config{
 		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://127.0.0.1:4222"}, Replicas: 1},
-		GRPCAddr: ":9090", ShutdownGrace: time.Second,
+		GRPCAddr: "127.0.0.1:9090", ShutdownGrace: time.Second,
 	}
 	tests := []struct {
 		name    string
@@ -56,6 +62,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero replicas", func(c *badge.Config) { c.NATS.Replicas = 0 }, "replicas"},
 		{"no address", func(c *badge.Config) { c.GRPCAddr = "" }, "grpc-addr"},
 		{"no shutdown grace", func(c *badge.Config) { c.ShutdownGrace = 0 }, "shutdown-grace"},
+		// Beyond loopback, someone must be checked, or the operator must say --insecure.
+		{"all interfaces without auth", func(c *badge.Config) { c.GRPCAddr = ":9090" }, "grpc-addr"},
+		{"all interfaces, insecure", func(c *badge.Config) { c.GRPCAddr, c.Security.Insecure = ":9090", true }, ""},
+		{"all interfaces with tokens", func(c *badge.Config) { c.GRPCAddr, c.Security.TokensFile = ":9090", tokens }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

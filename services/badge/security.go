@@ -1,16 +1,16 @@
 package badge
 
 import (
-	"bufio"
-	"crypto/tls"
-	"crypto/x509"
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"time"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/services/badge/internal/ports"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -24,6 +24,8 @@ type Security struct {
 	TokensFile string
 	// AdminCNs are client certificate common names given the admin role (comma-separated).
 	AdminCNs string
+	// Insecure allows a non-loopback grpc-addr without tokens or client certificates.
+	Insecure bool
 }
 
 // Flags defines the security settings on s.
@@ -31,94 +33,72 @@ func (c *Security) Flags(s *config.Set) {
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); enables TLS")
 	s.String(&c.TLSKey, "tls-key", "", "server private key (PEM)")
 	s.String(&c.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that client certificates must chain to; enables mTLS")
-	s.String(&c.TokensFile, "tokens-file", "", `bearer tokens, one "<read|admin> <token>" per line; enables token checks`)
+	s.String(&c.TokensFile, "tokens-file", "", `bearer tokens, one "<read|admin> <token>" per line (re-read on change and on SIGHUP); enables token checks`)
 	s.String(&c.AdminCNs, "admin-cns", "", "client certificate common names with the admin role, comma-separated")
+	s.Bool(&c.Insecure, "insecure", false, authn.InsecureHelp)
+}
+
+// settings are the checks the badge service shares with the other listeners.
+func (c Security) settings() authn.Settings {
+	return authn.Settings{TLSCert: c.TLSCert, TLSKey: c.TLSKey, TLSClientCA: c.TLSClientCA, TokensFile: c.TokensFile, Insecure: c.Insecure}
 }
 
 // Validate names the first inconsistent security setting.
 func (c Security) Validate() error {
-	switch {
-	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return errors.New("tls-cert and tls-key: give both or neither")
-	case c.TLSClientCA != "" && c.TLSCert == "":
-		return errors.New("tls-client-ca: needs tls-cert and tls-key")
-	case c.AdminCNs != "" && c.TLSClientCA == "":
-		return errors.New("admin-cns: needs tls-client-ca")
+	if err := c.settings().Validate(); err != nil {
+		return err
 	}
-	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"tls-client-ca", c.TLSClientCA}, {"tokens-file", c.TokensFile}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
-		}
+	if c.AdminCNs != "" && c.TLSClientCA == "" {
+		return errors.New("admin-cns: needs tls-client-ca")
 	}
 	return nil
 }
 
 // ServerOptions loads the certificates and tokens.
 func (c Security) ServerOptions() ([]grpc.ServerOption, *ports.Auth, error) {
-	auth := &ports.Auth{AdminCNs: map[string]bool{}}
+	auth := &ports.Auth{AdminCNs: map[string]bool{}, ClientCerts: c.TLSClientCA != ""}
 	for _, cn := range strings.Split(c.AdminCNs, ",") {
 		if cn = strings.TrimSpace(cn); cn != "" {
 			auth.AdminCNs[cn] = true
 		}
 	}
 	if c.TokensFile != "" {
-		tokens, err := readTokens(c.TokensFile)
+		tokens, err := authn.OpenTokenFile(c.TokensFile, role)
 		if err != nil {
 			return nil, nil, err
 		}
 		auth.Tokens = tokens
 	}
-	if c.TLSCert == "" {
-		return nil, auth, nil
-	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	tc, err := c.settings().ServerTLS()
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+		return nil, nil, err
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if c.TLSClientCA != "" {
-		pem, err := os.ReadFile(c.TLSClientCA)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tls-client-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("tls-client-ca %s: no PEM certificate found", c.TLSClientCA)
-		}
-		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
-		auth.ClientCerts = true
+	if tc == nil {
+		return nil, auth, nil
 	}
 	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(tc))}, auth, nil
 }
 
-func readTokens(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tokens-file: %w", err)
+// role accepts the names of the badge service's tokens file: the roles.
+func role(name string) error {
+	if name != ports.RoleRead && name != ports.RoleAdmin {
+		return fmt.Errorf(`role %q: want "<read|admin> <token>"`, name)
 	}
-	defer f.Close()
-	tokens := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		role, token, ok := strings.Cut(text, " ")
-		token = strings.TrimSpace(token)
-		if !ok || token == "" || (role != ports.RoleRead && role != ports.RoleAdmin) {
-			return nil, fmt.Errorf(`tokens-file %s line %d: want "<read|admin> <token>"`, path, line)
-		}
-		tokens[token] = role
+	return nil
+}
+
+// logListening says how callers are checked, as a warning when nothing checks them beyond
+// loopback (anyone who reaches the port may turn the integration off), and keeps the tokens
+// file current.
+func logListening(ctx context.Context, log *zap.Logger, addr string, c Security, auth *ports.Auth) {
+	fields := []zap.Field{zap.String("addr", addr), zap.Bool("tls", c.TLSCert != ""), zap.Bool("auth", auth.Enabled())}
+	if !auth.Enabled() && !authn.Loopback(addr) {
+		log.Warn("grpc listening", append(fields, zap.String("warning",
+			"no authentication: anyone who reaches this port may read badges and call SetIntegration (see --tokens-file, --tls-client-ca)"))...)
+	} else {
+		log.Info("grpc listening", fields...)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("tokens-file: %w", err)
+	if auth.Tokens != nil {
+		go auth.Tokens.Watch(ctx, 5*time.Second, log)
 	}
-	if len(tokens) == 0 {
-		return nil, fmt.Errorf("tokens-file %s: no tokens", path)
-	}
-	return tokens, nil
 }

@@ -98,12 +98,18 @@ type Sender struct {
 	Progress func(done int)
 	// GiveUp bounds the attempts at one batch.
 	GiveUp time.Duration
+	// Client, when set, sends the requests (an HTTPS intake's CA, a transport adding the
+	// sender's token).
+	Client *http.Client
 }
 
 // Send sends every line and returns what was acknowledged.
 func (s *Sender) Send(ctx context.Context, lines [][]byte) (Sent, error) {
 	out := Sent{Accepted: map[string]bool{}, Rejected: map[string]int{}}
-	client := &http.Client{Timeout: 90 * time.Second}
+	client := s.Client
+	if client == nil {
+		client = &http.Client{Timeout: 90 * time.Second}
+	}
 	giveUp := s.GiveUp
 	if giveUp == 0 {
 		giveUp = 3 * time.Minute

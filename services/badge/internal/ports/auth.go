@@ -2,9 +2,10 @@ package ports
 
 import (
 	"context"
-	"crypto/subtle"
 	"strings"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/authn"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,14 +29,14 @@ var adminMethods = map[string]bool{"/adjoin.v1.BadgeService/SetIntegration": tru
 // RoleRead, or RoleAdmin when its common name is listed. Health checks and reflection stay
 // open, so probes and grpcurl's discovery work without credentials.
 type Auth struct {
-	Tokens   map[string]string // token -> role
+	Tokens   *authn.TokenFile // token -> role, kept current by its Watch
 	AdminCNs map[string]bool
 	// ClientCerts is true when the server verifies client certificates (mTLS).
 	ClientCerts bool
 }
 
 // Enabled reports whether any check is configured.
-func (a *Auth) Enabled() bool { return a != nil && (len(a.Tokens) > 0 || a.ClientCerts) }
+func (a *Auth) Enabled() bool { return a != nil && (a.Tokens != nil || a.ClientCerts) }
 
 func open(method string) bool {
 	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
@@ -62,10 +63,8 @@ func (a *Auth) role(ctx context.Context) string {
 			if !ok {
 				continue
 			}
-			for known, role := range a.Tokens {
-				if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
-					return role
-				}
+			if role, ok := a.Tokens.Lookup(token); ok {
+				return role
 			}
 		}
 	}

@@ -1,0 +1,223 @@
+package adjoin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	"github.com/adjoin/adjoin/pkg/intake"
+)
+
+// intakePoster posts files to a running ingestor's HTTP intake (POST /v1/events), the way a
+// sender does: over HTTPS with a sender token when the intake asks for one. It is the path of
+// `adjoin ingest --url`, for an operator who reaches the intake but not NATS.
+type intakePoster struct {
+	endpoint string // .../v1/events?format=...
+	token    string
+	client   *http.Client
+	batch    int // lines per request
+}
+
+// newIntakePoster checks the settings of `adjoin ingest --url`.
+func newIntakePoster(base, format, sambaDC, token, tokenFile, caFile, certFile, keyFile string) (*intakePoster, error) {
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("url %q: want http(s)://HOST:PORT of an ingestor", base)
+	}
+	if tokenFile != "" {
+		if token != "" {
+			return nil, errors.New("token and token-file: give one")
+		}
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return nil, fmt.Errorf("token-file %s: empty", tokenFile)
+		}
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		if transport.TLSClientConfig, err = authn.ClientTLS(caFile, certFile, keyFile); err != nil {
+			return nil, err
+		}
+	}
+	if token != "" && u.Scheme != "https" && !authn.Loopback(net.JoinHostPort(u.Hostname(), "0")) {
+		return nil, fmt.Errorf("url %s: a token is sent in clear text over http; use https (and --tls-ca)", base)
+	}
+	u.Path += "/v1/events"
+	q := url.Values{}
+	if format != "" {
+		q.Set("format", format)
+	}
+	if sambaDC != "" {
+		q.Set("host", sambaDC)
+	}
+	u.RawQuery = q.Encode()
+	return &intakePoster{endpoint: u.String(), token: token, client: &http.Client{Transport: transport, Timeout: 2 * time.Minute}, batch: 1000}, nil
+}
+
+// post sends r in batches of lines, each answered before the next is sent; a batch answered
+// 503 (or not at all) is sent again, a few times, since resending is safe. Rejected lines are
+// numbered from the start of r.
+func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int64) (intake.Response, error) {
+	var total intake.Response
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf bytes.Buffer
+	first, n := 1, 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		resp, err := p.send(ctx, buf.Bytes())
+		total.Accepted += resp.Accepted
+		total.Duplicates += resp.Duplicates
+		total.Skipped += resp.Skipped
+		for _, rj := range resp.Rejected {
+			rj.Line += first - 1
+			total.Rejected = append(total.Rejected, rj)
+		}
+		if err != nil {
+			return fmt.Errorf("lines %d to %d: %w", first, first+n-1, err)
+		}
+		lines.Add(int64(n))
+		first, n = first+n, 0
+		buf.Reset()
+		return nil
+	}
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			buf.Write(line)
+			if line[len(line)-1] != '\n' {
+				buf.WriteByte('\n')
+			}
+			if n++; n == p.batch || buf.Len() >= 8<<20 {
+				if ferr := flush(); ferr != nil {
+					return total, ferr
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return total, flush()
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// send posts one batch; 200 and 422 (every line refused) are answers, anything else an error,
+// after retries for 503 and transport errors.
+func (p *intakePoster) send(ctx context.Context, body []byte) (intake.Response, error) {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+		if err != nil {
+			return intake.Response{}, err
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		if p.token != "" {
+			req.Header.Set("Authorization", "Bearer "+p.token)
+		}
+		var r intake.Response
+		resp, err := p.client.Do(req)
+		if err == nil {
+			derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnprocessableEntity:
+				return r, derr
+			case resp.StatusCode == http.StatusUnauthorized:
+				return r, fmt.Errorf("the intake refused this sender (401: %s): see --token-file and --tls-ca", r.Error)
+			case resp.StatusCode != http.StatusServiceUnavailable:
+				return r, fmt.Errorf("the intake answered %s: %s", resp.Status, r.Error)
+			}
+			err = fmt.Errorf("the intake answered %s: %s", resp.Status, r.Error)
+		}
+		var badCert *tls.CertificateVerificationError
+		if errors.As(err, &badCert) { // no retry mends a certificate
+			return intake.Response{}, fmt.Errorf("%w (see --tls-ca)", err)
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			return intake.Response{}, fmt.Errorf("not stored after %d attempts: %w", attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return intake.Response{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// postFiles posts every file through p, with a progress line, and prints the summary.
+func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool, stderr io.Writer) error {
+	var lines atomic.Int64
+	start := time.Now()
+	stop := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if !quiet {
+					n := lines.Load()
+					fmt.Fprintf(stderr, "\r%d lines, %.0f lines/s   ", n, float64(n)/time.Since(start).Seconds())
+				}
+			}
+		}
+	}()
+	var total intake.Response
+	var err error
+	for _, name := range files {
+		var f *os.File
+		if f, err = os.Open(name); err != nil {
+			break
+		}
+		var resp intake.Response
+		resp, err = p.post(ctx, f, &lines)
+		f.Close()
+		total.Accepted += resp.Accepted
+		total.Duplicates += resp.Duplicates
+		total.Skipped += resp.Skipped
+		for _, r := range resp.Rejected {
+			if len(total.Rejected) < 20 {
+				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
+			}
+			total.Rejected = append(total.Rejected, r)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w (lines before the error are stored; resending is safe)", name, err)
+			break
+		}
+	}
+	close(stop)
+	<-progressDone
+	if err != nil {
+		fmt.Fprintln(stderr)
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stderr, "\nposted %d events (%d already stored, %d lines refused, %d skipped) in %s\n",
+		total.Accepted, total.Duplicates, len(total.Rejected), total.Skipped, took.Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,114 @@
+package adjoin
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	"github.com/adjoin/adjoin/pkg/authn/authntest"
+	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/services/dcingest"
+	"go.uber.org/zap"
+)
+
+// TestIngestToSecuredIntake runs the DC ingestor with TLS and sender tokens on a non-loopback
+// setting's terms (the listener is loopback, the checks are the production ones) and replays
+// S1 through `adjoin ingest dc --url`: without a token the intake refuses it with 401 and
+// stores nothing; with the sender's token file and the CA every line is stored.
+func TestIngestToSecuredIntake(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	pki := authntest.New(t)
+	pki.Write(t, "tokens", []byte("dc-sensor tok-dc-sensor-0123456789\n"))
+	tokenFile := pki.Write(t, "dc-sensor.token", []byte("tok-dc-sensor-0123456789\n"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- dcingest.Run(ctx, dcingest.Config{NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: srv.ClientURL()}, Replicas: 1},
+			HTTP: intake.ServiceConfig{Listener: ln, ShutdownGrace: time.Second, Auth: authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey,
+				TokensFile: filepath.Join(pki.Dir, "tokens")}}}, zap.NewNop())
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("dcingest did not stop")
+		}
+	})
+	url := "https://" + ln.Addr().String()
+	tc, err := authn.ClientTLS(pki.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
+	eventually(t, 20*time.Second, func() error {
+		resp, err := client.Get(url + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	s1 := filepath.Join(sample.Dir(t), "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json")
+	lines := strings.Count(strings.TrimSpace(string(sample.Read(t, "otrf/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json"))), "\n") + 1
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // in stderr; "" for success
+	}{
+		{"no token", []string{"--tls-ca", pki.CA}, "401"},
+		{"no CA", []string{"--token-file", tokenFile}, "certificate"},
+		{"token over clear http to a remote host", []string{"--url", "http://ingest.example:8081", "--token-file", tokenFile}, "clear text"},
+		{"sender token and CA", []string{"--tls-ca", pki.CA, "--token-file", tokenFile}, ""},
+	}
+	for _, tt := range tests {
+		args := append([]string{"ingest", "dc", "--quiet", "--url", url}, tt.args...)
+		_, errOut, code := run(t, append(args, s1)...)
+		if tt.wantErr != "" {
+			if code == 0 || !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("%s: exit %d, %s; want an error with %q", tt.name, code, errOut, tt.wantErr)
+			}
+			if n := streamCount(t, srv, natsx.StreamDCEvents); n != 0 {
+				t.Fatalf("%s: DC_EVENTS holds %d events", tt.name, n)
+			}
+			continue
+		}
+		if code != 0 || !strings.Contains(errOut, fmt.Sprintf("posted %d events", lines)) {
+			t.Errorf("%s: exit %d, %s; want %d events posted", tt.name, code, errOut, lines)
+		}
+	}
+	if n := streamCount(t, srv, natsx.StreamDCEvents); n != uint64(lines) {
+		t.Errorf("DC_EVENTS holds %d events, want %d", n, lines)
+	}
+}
+
+func streamCount(t *testing.T, srv *natstest.Server, stream string) uint64 {
+	t.Helper()
+	s, err := srv.JS.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
