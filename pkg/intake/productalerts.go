@@ -101,8 +101,8 @@ func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) 
 			resp.OtherSide++
 			continue
 		}
-		if err := checkAlert(a, time.Now(), p.MaxClockSkew); err != nil { // limits.go
-			le := err.(*LineError)
+		var le *LineError
+		if errors.As(checkAlert(a, time.Now(), p.MaxClockSkew), &le) { // limits.go
 			resp.Refused = append(resp.Refused, fmt.Sprintf("alert %.64s: %v", a.GetProductAlertId(), le))
 			if !deadReasons[le.Reason] {
 				deadReasons[le.Reason] = true
