@@ -40,7 +40,8 @@ type Runner struct {
 	// OnEvent, when set, sees every decoded event after detection (device knowledge, metrics).
 	// An error naks the event and the rest of its batch for redelivery, after 1s doubling up to
 	// 32s; at the MaxDeliveries-th delivery the event is dead-lettered ("max-deliveries") and
-	// the rest flows.
+	// the rest flows. An invalid KV key (jetstream.ErrInvalidKey) cannot heal: the event is
+	// dead-lettered at once ("invalid-key").
 	OnEvent func(ctx context.Context, ev *adjoinv1.Event) error
 	// MaxDeliveries is the delivery at which an event OnEvent still fails on is given up
 	// (default 10).
@@ -119,6 +120,11 @@ func (r *Runner) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		if r.OnEvent != nil {
 			if err := r.OnEvent(ctx, &ev); err != nil {
+				if errors.Is(err, jetstream.ErrInvalidKey) {
+					// No retry makes a key valid: the event is given up at once, not redelivered.
+					r.deadLetter(ctx, m, "invalid-key", err)
+					continue
+				}
 				delivered, limit := natsx.Delivered(m), r.maxDeliveries()
 				if delivered >= uint64(limit) {
 					r.Log.Error("event still failing at its last delivery; dead-lettered", zap.String("subject", m.Subject()),

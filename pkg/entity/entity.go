@@ -2,13 +2,18 @@ package entity
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 var (
-	sidPattern  = regexp.MustCompile(`^S-1-\d+(-\d+)+$`)
+	// sidPattern is a SID as Windows writes it: revision 1, a decimal identifier authority (48
+	// bits, so at most 15 digits) and 1 to 15 sub-authorities of 32 bits (at most 10 digits;
+	// MS-DTYP 2.4.2, SID_MAX_SUB_AUTHORITIES). The bound matters: a SID becomes an entity key,
+	// a KV key and a subject token, and an unbounded one could exceed the NATS control line.
+	sidPattern  = regexp.MustCompile(`^S-1-\d{1,15}(-\d{1,10}){1,15}$`)
 	guidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
@@ -21,11 +26,29 @@ func Key(e *adjoinv1.Entity) string {
 	return NormalizeSID(e.GetSid())
 }
 
-// NormalizeSID returns s upper-cased as S-1-..., or "" when s is not a SID.
+// maxSIDLen is the longest string sidPattern can match: "S-1-", 15 digits, 15 × "-" and 10
+// digits. Longer input is refused before it is upper-cased or matched.
+const maxSIDLen = 4 + 15 + 15*11
+
+// NormalizeSID returns s upper-cased as S-1-..., or "" when s is not a SID (including one
+// whose authority or sub-authorities do not fit their 48 and 32 bits).
 func NormalizeSID(s string) string {
-	s = strings.ToUpper(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if len(s) > maxSIDLen {
+		return ""
+	}
+	s = strings.ToUpper(s)
 	if !sidPattern.MatchString(s) {
 		return ""
+	}
+	parts := strings.Split(s, "-")
+	if _, err := strconv.ParseUint(parts[2], 10, 48); err != nil {
+		return ""
+	}
+	for _, p := range parts[3:] {
+		if _, err := strconv.ParseUint(p, 10, 32); err != nil {
+			return ""
+		}
 	}
 	return s
 }

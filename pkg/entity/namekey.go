@@ -1,9 +1,10 @@
 package entity
 
 import (
-	"strings"
+	"cmp"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // HostNameKey is the key under which the endpoint side records a computer the directory could
@@ -11,13 +12,10 @@ import (
 // recorded before a directory sync is not lost.
 func HostNameKey(name string) string {
 	nb, fqdn := HostNames(name)
-	if fqdn != "" {
-		return "host." + keySafe(fqdn)
+	if safe := keySafe(cmp.Or(fqdn, nb)); safe != "" {
+		return "host." + safe
 	}
-	if nb == "" {
-		return ""
-	}
-	return "host." + keySafe(nb)
+	return ""
 }
 
 // UserNameKey is the key of an unresolved user: "user.<domain>/<sam>", folded.
@@ -51,16 +49,8 @@ func NameKeys(e *adjoinv1.Entity) []string {
 	return out
 }
 
-// keySafe replaces what a KV key may not hold with '_'.
-func keySafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return strings.Trim(b.String(), ".")
-}
+// keySafe makes one part of a name key: what a KV key may not hold becomes '_', and a part
+// longer than natsx.MaxToken keeps a readable prefix and a hash (natsx.KeyPart), so that a
+// hostile 5,000-character host name gives a short key, the same for the endpoint ingestor that
+// writes it and the badge service that reads it.
+func keySafe(s string) string { return natsx.KeyPart(s) }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -36,7 +35,7 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 		return
 	}
 	hb := &adjoinv1.ServiceHeartbeat{Service: service, Instance: Instance(), Version: version, Started: timestamppb.Now()}
-	key := KeyPrefix + service + "." + keySafe(hb.GetInstance())
+	key := KeyPrefix + service + "." + natsx.KeyToken(hb.GetInstance())
 	beat := func(ctx context.Context, stopped bool) {
 		hb.LastSeen, hb.Stopped = timestamppb.Now(), stopped
 		if lastErr != nil {
@@ -85,16 +84,6 @@ func List(ctx context.Context, kv jetstream.KeyValue) ([]*adjoinv1.ServiceHeartb
 		}
 	}
 	return out, nil
-}
-
-func keySafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 // Start attaches a last-error recorder to log and writes heartbeats in the background. It

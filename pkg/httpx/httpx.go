@@ -1,5 +1,6 @@
 // Package httpx serves the HTTP side of a service: its handlers, `/healthz` (the process is
-// alive) and `/readyz` (its dependencies answer), with a bounded graceful shutdown.
+// alive and can recover by itself) and `/readyz` (its dependencies answer), with a bounded
+// graceful shutdown.
 package httpx
 
 import (
@@ -17,14 +18,22 @@ import (
 // Check reports whether a dependency is usable; nil means ready.
 type Check func(ctx context.Context) error
 
-// NewMux returns a mux with /healthz, /readyz (ready runs on every request) and, when
-// metrics is not nil, /metrics.
-func NewMux(ready Check, metrics http.Handler) *http.ServeMux {
+// NewMux returns a mux with /healthz (live, when not nil, runs on every request), /readyz
+// (ready runs on every request) and, when metrics is not nil, /metrics. live fails only when
+// the process cannot recover by itself (its NATS connection closed for good), so that the
+// orchestrator restarts it; a dependency that may come back belongs in ready.
+func NewMux(live, ready Check, metrics http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if live != nil {
+			if err := live(r.Context()); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

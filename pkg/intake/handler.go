@@ -62,6 +62,9 @@ type Handler struct {
 	Metrics *metrics.Metrics
 	// Formats are the ?format= values read with a parser of their own, chosen per request.
 	Formats map[string]RequestParser
+	// MaxClockSkew is how far ahead of the receive time an event may be dated (default
+	// DefaultMaxClockSkew); see limits.go for every limit on an event.
+	MaxClockSkew time.Duration
 }
 
 // Rejected describes one refused line in a response.
@@ -210,6 +213,9 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 // dead.
 func (h *Handler) publishLine(batch, dead *natsx.Batch, raw []byte, format, origin string) (string, error) {
 	ev, err := h.Parse(raw, format)
+	if err == nil {
+		err = checkEvent(ev, time.Now(), h.MaxClockSkew) // limits.go: oversized fields, far-future times
+	}
 	if errors.Is(err, ErrSkip) {
 		return "", ErrSkip
 	}

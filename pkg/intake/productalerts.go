@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -31,6 +32,9 @@ type ProductAlerts struct {
 	// Convert reads the body; nil is productalert.FromGraphAlert. productalert.FromMDEAlert
 	// takes the Defender for Endpoint alerts API shape instead.
 	Convert func([]byte) ([]*adjoinv1.Alert, error)
+	// MaxClockSkew is how far ahead of the receive time an alert may be dated (default
+	// DefaultMaxClockSkew); an alert past it, or with an oversized entity name, is refused.
+	MaxClockSkew time.Duration
 }
 
 // ProductAlertsResponse is the JSON answer.
@@ -91,9 +95,22 @@ func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) 
 			}
 		}
 	}
+	deadReasons := map[string]bool{} // the body is copied to DEADLETTER once per reason
 	for _, a := range alerts {
 		if a.GetSide() != p.Side {
 			resp.OtherSide++
+			continue
+		}
+		var le *LineError
+		if errors.As(checkAlert(a, time.Now(), p.MaxClockSkew), &le) { // limits.go
+			resp.Refused = append(resp.Refused, fmt.Sprintf("alert %.64s: %v", a.GetProductAlertId(), le))
+			if !deadReasons[le.Reason] {
+				deadReasons[le.Reason] = true
+				if err := batch.Add(natsx.DeadLetterMsg(p.Service, le.Reason, body, le.Error(), origin)); err != nil {
+					resp.Error = err.Error()
+					return resp, http.StatusServiceUnavailable
+				}
+			}
 			continue
 		}
 		msg, err := natsx.NewMsg(detection.Subject(a), detection.MsgID(a), a)

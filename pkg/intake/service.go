@@ -20,6 +20,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/syslog"
 	"github.com/adjoin/adjoin/pkg/tail"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -43,6 +44,9 @@ type ServiceConfig struct {
 	// Auth is the HTTP intake's TLS, client certificates and sender tokens; see Validate for
 	// the rule on non-loopback addresses.
 	Auth authn.Settings
+	// MaxClockSkew is how far ahead of the receive time an event or product alert may be
+	// dated; later ones are refused ("time-in-future").
+	MaxClockSkew time.Duration
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -56,6 +60,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 	c.Auth.Flags(s, `sender tokens of the HTTP intake, one "<sender> <token>" per line (re-read on change and on SIGHUP; remove a line to cut a sender off)`)
+	s.Duration(&c.MaxClockSkew, "max-clock-skew", DefaultMaxClockSkew, "events and product alerts dated more than this ahead of the receive time are refused with reason time-in-future (old events stay accepted)")
 }
 
 // Validate names the first bad HTTP setting.
@@ -69,6 +74,8 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
 	case c.MaxDeliveries < 0:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
+	case c.MaxClockSkew < 0:
+		return fmt.Errorf("max-clock-skew: %s, want > 0 (0: the default %s)", c.MaxClockSkew, DefaultMaxClockSkew)
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
@@ -108,6 +115,10 @@ type Pipeline struct {
 	Follow []Follow
 	// Formats are ?format= values of POST /v1/events read with a parser chosen per request.
 	Formats map[string]RequestParser
+	// Conn, when set, is the service's NATS connection: once it closes for good (nats.go never
+	// rebuilds a CLOSED connection), /healthz answers 503 and Serve returns the error, so the
+	// process exits and its orchestrator restarts it instead of keeping a zombie intake.
+	Conn *nats.Conn
 }
 
 // Follow is a set of files read with their own parser, stored as --tail files are, with their
@@ -134,11 +145,15 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
-	mux := httpx.NewMux(p.Ready, p.Metrics.Handler())
+	var live httpx.Check
+	if p.Conn != nil {
+		live = natsx.Live(p.Conn)
+	}
+	mux := httpx.NewMux(live, p.Ready, p.Metrics.Handler())
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
-		Formats: p.Formats,
+		Formats: p.Formats, MaxClockSkew: cfg.MaxClockSkew,
 	}
 	mux.Handle("/v1/events", handler)
 	for path, h := range p.Routes {
@@ -151,6 +166,9 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	g, gctx := errgroup.WithContext(ctx)
 	if guard.Tokens != nil {
 		g.Go(func() error { guard.Tokens.Watch(gctx, 5*time.Second, log); return nil })
+	}
+	if p.Conn != nil {
+		g.Go(func() error { return natsx.WatchClosed(gctx, p.Conn) })
 	}
 	g.Go(func() error { return httpx.Serve(gctx, ln, guard.Wrap(mux), cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })

@@ -51,6 +51,13 @@ func Connect(ctx context.Context, o ConnectOptions, log *zap.Logger) (*nats.Conn
 				log.Warn("nats disconnected", logx.Err(err))
 			}
 		}),
+		nats.ClosedHandler(func(c *nats.Conn) {
+			// A close we did not ask for (no Close or Drain) carries the server's error; the
+			// connection is never rebuilt, so WatchClosed ends the service.
+			if err := c.LastError(); err != nil {
+				log.Error("nats connection closed with an error; it is never rebuilt", logx.Err(err))
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted()))
 		}),

@@ -93,19 +93,10 @@ func HashID(parts ...string) string {
 }
 
 // Token makes s a single safe subject token: lower case, with anything outside [a-z0-9_-]
-// replaced by '_'.
+// replaced by '_', and bounded (see Bound), since channel and detector names come from input.
 func Token(s string) string {
 	if s == "" {
 		return "_"
 	}
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
+	return Bound(mapSafe(strings.ToLower(s), false))
 }

@@ -144,10 +144,12 @@ func Check(ctx context.Context, js jetstream.JetStream, t Topology) error {
 }
 
 // CorrelatedSubject is the CORRELATED subject of an entity: correlated.computer.<key> for a
-// computer, correlated.user.<key> otherwise.
+// computer, correlated.user.<key> otherwise. An entity key (a GUID or a SID) is kept as is;
+// anything else is made one bounded token (KeyToken), so a key read from a directory export
+// can never cut the correlator or the badge service off NATS.
 func CorrelatedSubject(computer bool, key string) string {
 	if computer {
-		return SubjectCorrelatedComputer + "." + key
+		return SubjectCorrelatedComputer + "." + KeyToken(key)
 	}
-	return SubjectCorrelatedUser + "." + key
+	return SubjectCorrelatedUser + "." + KeyToken(key)
 }

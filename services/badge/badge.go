@@ -209,7 +209,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			srv.Stop()
 			return err
 		}
-		mux := httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler())
+		mux := httpx.NewMux(natsx.Live(nc), natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler())
 		go func() {
 			if err := httpx.Serve(httpCtx, hln, mux, time.Second, log); err != nil {
 				errc <- err
@@ -231,6 +231,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			}
 		}
 	}()
+	// A connection closed for good is never rebuilt: the server stops and Run returns the error.
+	closed := make(chan error, 1)
+	go func() { closed <- natsx.WatchClosed(ctx, nc) }()
+	var fatal error
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	serving := true
@@ -238,6 +242,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		select {
 		case err := <-errc:
 			return fmt.Errorf("grpc serve: %w", err)
+		case fatal = <-closed:
+			if fatal == nil { // ctx ended
+				continue
+			}
 		case <-tick.C:
 			if up := nc.IsConnected(); up != serving {
 				serving = up
@@ -258,5 +266,5 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	case <-time.After(cfg.ShutdownGrace):
 		srv.Stop()
 	}
-	return nil
+	return fatal
 }

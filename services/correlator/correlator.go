@@ -176,8 +176,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler()), 5*time.Second, log)
+		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Live(nc), natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler()), 5*time.Second, log)
 	})
+	// A connection closed for good is never rebuilt: Run returns and the process exits.
+	g.Go(func() error { return natsx.WatchClosed(gctx, nc) })
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return retrier.Run(gctx) })
 	g.Go(func() error { return builder.Run(gctx) })

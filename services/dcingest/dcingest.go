@@ -132,12 +132,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer stopLDAP()
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
-		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log}},
+		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew}},
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
 		Detectors:     Detectors(index, DetectorOptions{Honeytokens: config.SplitList(cfg.Honeytokens), DCAddresses: config.SplitList(cfg.DCAddresses)}),
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+		Conn:          nc,
 		Follow:        cfg.Samba.follow(),
 		Formats:       cfg.Samba.formats(),
 		Metrics:       cfg.Metrics,

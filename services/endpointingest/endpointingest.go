@@ -101,8 +101,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
 		Routes: map[string]http.Handler{
 			"/v1/devices":        inventory,
-			"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log},
-			"/v1/product-alerts/mde": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log,
+			"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew},
+			"/v1/product-alerts/mde": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew,
 				Convert: productalert.FromMDEAlert},
 		},
 		Service:       Name,
@@ -111,6 +111,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Detectors:     Detectors(),
 		OnEvent:       devices.Seen,
 		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
+		Conn:          nc,
 		Metrics:       cfg.Metrics,
 	}, log)
 }

@@ -153,6 +153,11 @@ func validate(a *adjoinv1.Alert) error {
 	switch {
 	case a.GetId() == "":
 		return errors.New("alert without id")
+	case natsx.KeyToken(a.GetId()) != a.GetId():
+		// The id becomes a KV key (adjoin_pending): one past the server's control line would
+		// cut the correlator off NATS, so it is refused like any other unusable alert.
+		return fmt.Errorf("alert id of %d bytes (%.40q) is not a key token: at most %d of [A-Za-z0-9_-]",
+			len(a.GetId()), a.GetId(), natsx.MaxToken)
 	case a.GetSide() != adjoinv1.Side_SIDE_IDENTITY && a.GetSide() != adjoinv1.Side_SIDE_ENDPOINT:
 		return fmt.Errorf("alert %s: side %v, want identity or endpoint", a.GetId(), a.GetSide())
 	case a.GetVersion() < 0:

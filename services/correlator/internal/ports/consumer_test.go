@@ -204,6 +204,9 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 		{"wrong Adjoin-Type", mustMsg(t, "alerts.endpoint.x", "wrong-type", &adjoinv1.Entity{Key: "k", Sid: keyPgustavo}), natsx.ErrWrongType.Error(), "undecodable-alert"},
 		{"alert without side", mustMsg(t, "alerts.endpoint.x", "no-side", &adjoinv1.Alert{Id: "x1", Entities: []*adjoinv1.EntityRef{{Sid: keyPgustavo}}}), "side SIDE_UNSPECIFIED", "invalid-alert"},
 		{"alert without entities", mustMsg(t, "alerts.endpoint.x", "no-entities", &adjoinv1.Alert{Id: "x2", Side: adjoinv1.Side_SIDE_ENDPOINT}), "no entity references", "invalid-alert"},
+		// Unresolved, so it would be kept in adjoin_pending under its id: a 5,000-byte key.
+		{"alert id of 5,000 bytes", mustMsg(t, "alerts.endpoint.x", "long-id", &adjoinv1.Alert{Id: strings.Repeat("a", 5000), Side: adjoinv1.Side_SIDE_ENDPOINT,
+			Entities: []*adjoinv1.EntityRef{{Sid: "S-1-5-21-1-2-3-999999"}}}), "alert id of 5000 bytes", "invalid-alert"},
 	}
 	for _, b := range bad {
 		if _, err := s.JS.PublishMsg(ctx, b.msg); err != nil {

@@ -95,7 +95,14 @@ func (d *Devices) record(ctx context.Context, ref *adjoinv1.EntityRef, rec *adjo
 		return err
 	}
 	d.mu.Lock()
+	if len(d.written) >= maxWritten {
+		clear(d.written)
+	}
 	d.written[key] = stored.GetLastSeen().AsTime()
 	d.mu.Unlock()
 	return nil
 }
+
+// maxWritten bounds the last-written memory: input naming millions of hosts must not grow it
+// without end, and forgetting it only costs one more write per record.
+const maxWritten = 100_000
