@@ -38,6 +38,8 @@ type ServiceConfig struct {
 	// MaxDeliveries is the delivery at which the detection consumer gives up an event whose
 	// handling (device knowledge) still fails, and dead-letters it.
 	MaxDeliveries int
+	// MaxLines bounds the lines of one POST /v1/events body (0: 1,000,000).
+	MaxLines int
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -49,6 +51,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
 	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
+	s.Int(&c.MaxLines, "max-lines", defaultMaxLines, "most lines in one POST /v1/events body, blank ones included; past it the lines read are stored and the answer is 413")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
@@ -63,6 +66,8 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
 	case c.MaxDeliveries < 0:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
+	case c.MaxLines < 0:
+		return fmt.Errorf("max-lines: %d, want >= 1", c.MaxLines)
 	}
 	for _, p := range config.SplitList(c.Tail) {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -109,7 +114,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
-		Formats: p.Formats,
+		Formats: p.Formats, MaxLines: cfg.MaxLines,
 	}
 	mux.Handle("/v1/events", handler)
 	for path, h := range p.Routes {
