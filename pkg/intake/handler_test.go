@@ -42,7 +42,7 @@ const (
 
 // findSharedData walks up from the working directory to the first ancestor holding
 // shared/data, and skips the test when there is none.
-func sharedData(t *testing.T) string {
+func sharedData(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
