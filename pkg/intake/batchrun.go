@@ -10,12 +10,15 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // batchRun is one batch of input lines on their way to JetStream, shared by every door (HTTP
 // bodies, syslog messages, tailed files). Events and dead-letter copies are waited for together
-// every Flush lines and at the end; only events count as duplicates (a resent batch's refused
-// lines are deduplicated too, and are not events); only acknowledged work reaches the metrics.
+// once Flush of them are on their way and at the end, so that neither the memory of a request
+// nor its share of the connection's async window grows with its body, however many of its
+// lines are refused; only events count as duplicates (a resent batch's refused lines are
+// deduplicated too, and are not events); only acknowledged work reaches the metrics.
 type batchRun struct {
 	ctx         context.Context
 	h           *Handler
@@ -29,7 +32,7 @@ type batchRun struct {
 
 func (h *Handler) newRun(ctx context.Context, format string) *batchRun {
 	r := &batchRun{ctx: ctx, h: h, format: format, maxLine: h.MaxLineBytes, flush: h.Flush,
-		batch: natsx.NewBatch(h.JS), dead: natsx.NewBatch(h.JS), resp: Response{Rejected: []Rejected{}}}
+		batch: natsx.NewBatchContext(ctx, h.JS), dead: natsx.NewBatchContext(ctx, h.JS), resp: Response{Rejected: []Rejected{}}}
 	if r.maxLine <= 0 {
 		r.maxLine = defaultMaxLine
 	}
@@ -58,6 +61,17 @@ func (r *batchRun) wait() error {
 // add queues one line (number line of the batch): its event, or its dead-letter copy when it
 // is refused. An error means the batch cannot be stored and must be resent.
 func (r *batchRun) add(it lineItem, line int) error {
+	if err := r.queue(it, line); err != nil {
+		return err
+	}
+	if r.batch.Len()+r.dead.Len() >= r.flush {
+		return r.wait()
+	}
+	return nil
+}
+
+// queue is add without the flush.
+func (r *batchRun) queue(it lineItem, line int) error {
 	if it.tooLong == 0 && len(it.raw) > r.maxLine {
 		it.tooLong, it.raw = len(it.raw), it.raw[:min(headKept, len(it.raw))]
 	}
@@ -76,8 +90,7 @@ func (r *batchRun) add(it lineItem, line int) error {
 		if dlErr := r.dead.Add(dl); dlErr != nil {
 			return dlErr
 		}
-		r.counts.reject("too-long")
-		r.resp.Rejected = append(r.resp.Rejected, Rejected{Line: line, Reason: "too-long", Error: err.Error()})
+		r.reject(line, "too-long", err.Error())
 		return nil
 	}
 	if len(bytes.TrimSpace(it.raw)) == 0 {
@@ -98,14 +111,35 @@ func (r *batchRun) add(it lineItem, line int) error {
 		if !errors.As(err, &le) {
 			return err
 		}
-		r.counts.reject(le.Reason)
-		r.resp.Rejected = append(r.resp.Rejected, Rejected{Line: line, Reason: le.Reason, Error: le.Err.Error()})
+		r.reject(line, le.Reason, le.Err.Error())
 		return nil
 	}
 	r.counts.accept(evFormat)
 	r.resp.Accepted++
-	if r.batch.Len() >= r.flush {
-		return r.wait()
-	}
 	return nil
+}
+
+// reject counts a refused line (its copy is queued) and lists it while the answer lists fewer
+// than MaxRejectedListed.
+func (r *batchRun) reject(line int, reason, errText string) {
+	r.counts.reject(reason)
+	r.resp.RejectedTotal++
+	if r.resp.RejectedByReason == nil {
+		r.resp.RejectedByReason = map[string]int{}
+	}
+	r.resp.RejectedByReason[reason]++
+	if len(r.resp.Rejected) >= MaxRejectedListed {
+		r.resp.RejectedTruncated = true
+		return
+	}
+	r.resp.Rejected = append(r.resp.Rejected, Rejected{Line: line, Reason: reason, Error: natsx.Truncate(errText, maxErrorText)})
+}
+
+// logRejected logs one summary of the refused lines, if any, not one entry per line.
+func (r *batchRun) logRejected(origin string) {
+	if r.resp.RejectedTotal == 0 {
+		return
+	}
+	r.h.Log.Info("rejected input lines", zap.Int("rejected", r.resp.RejectedTotal), zap.Any("by_reason", r.resp.RejectedByReason),
+		zap.Int("accepted", r.resp.Accepted), zap.String("origin", origin))
 }

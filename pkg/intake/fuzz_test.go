@@ -14,6 +14,7 @@ var lineFormats = []string{"", "nxlog", "powershell", "evtx", "ecs", "zeek", "ce
 var lineReasons = map[string]bool{
 	"not-json": true, "not-object": true, "missing-field": true, "invalid": true, "wrong-format": true,
 	"not-cef": true, "invalid-cef": true,
+	ReasonFieldTooLong: true, ReasonTooManyFields: true, ReasonTimeInFuture: true,
 }
 
 // FuzzParseLine checks the per-line parsers of the intake doors, whatever the line and the

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +60,10 @@ type Handler struct {
 	MaxLineBytes int
 	// Flush publishes at most this many lines before waiting for acknowledgements (default 4096).
 	Flush int
+	// MaxLines bounds the lines of one HTTP body, blank ones included (default 1,000,000), so
+	// that a small gzip body of newlines cannot cost minutes of work: past it the lines read
+	// are stored and the request answers 413. Ingest (files, replays) has no such bound.
+	MaxLines int
 	// Metrics, when set, counts events, rejections and publish latency.
 	Metrics *metrics.Metrics
 	// Formats are the ?format= values read with a parser of their own, chosen per request.
@@ -74,16 +80,38 @@ type Rejected struct {
 	Error  string `json:"error"`
 }
 
-// Response is the JSON body of every answer.
+// Response is the JSON body of every answer. Its size is bounded whatever the body held: it
+// lists the first MaxRejectedListed refused lines and counts all of them.
 type Response struct {
 	Accepted   int `json:"accepted"`
 	Duplicates int `json:"duplicates"`
 	// Skipped counts lines that carry no event by design (ErrSkip), such as a Samba log's own
 	// messages.
-	Skipped  int        `json:"skipped,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
+	// Rejected lists the first MaxRejectedListed refused lines, in order.
 	Rejected []Rejected `json:"rejected"`
-	Error    string     `json:"error,omitempty"`
+	// RejectedTotal counts every refused line, RejectedByReason per reason; both are left out
+	// when nothing was refused.
+	RejectedTotal    int            `json:"rejected_total,omitempty"`
+	RejectedByReason map[string]int `json:"rejected_by_reason,omitempty"`
+	// RejectedTruncated says Rejected lists only the first of the refused lines.
+	RejectedTruncated bool   `json:"rejected_truncated,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
+
+// MaxRejectedListed bounds the refused lines an answer lists (each one's error cut to
+// maxErrorText bytes), so that an answer stays small (under 64 KiB) whatever the body held.
+const MaxRejectedListed = 100
+
+// maxErrorText bounds the error of one listed refused line: a refusal may quote its input.
+const maxErrorText = 256
+
+// defaultMaxLines bounds the lines of an HTTP body when Handler.MaxLines is not set.
+const defaultMaxLines = 1_000_000
+
+// errNoEvents answers a body without a single line to read: most likely a client that sent
+// the file name, or a form, instead of the file.
+const errNoEvents = "no events in body: send NDJSON, one event per line (curl --data-binary @file)"
 
 // defaultMaxLine bounds a line so that the event it becomes stays under NATS's 1 MiB payload.
 const defaultMaxLine = 512 << 10
@@ -110,7 +138,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp, status := h.ingest(r.Context(), body, format, origin, parse)
+	maxLines := h.MaxLines
+	if maxLines <= 0 {
+		maxLines = defaultMaxLines
+	}
+	resp, status := h.ingest(r.Context(), body, format, origin, parse, maxLines)
+	if status == http.StatusOK && resp.Accepted+resp.RejectedTotal+resp.Skipped == 0 {
+		resp.Error, status = errNoEvents, http.StatusUnprocessableEntity
+	}
 	writeJSON(w, status, resp)
 }
 
@@ -159,7 +194,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // Ingest reads NDJSON from body and publishes every valid line; the CLI replay path uses it too.
 func (h *Handler) Ingest(ctx context.Context, body io.Reader, format, origin string) (Response, error) {
-	resp, status := h.ingest(ctx, body, format, origin, nil)
+	resp, status := h.ingest(ctx, body, format, origin, nil, 0)
 	if status >= 500 || (status >= 400 && resp.Error != "") {
 		return resp, errors.New(resp.Error)
 	}
@@ -167,7 +202,8 @@ func (h *Handler) Ingest(ctx context.Context, body io.Reader, format, origin str
 }
 
 // ingest reads body line by line; parse, when not nil, reads every line instead of h.Parse.
-func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string, parse Parser) (Response, int) {
+// maxLines, when above 0, bounds the lines read (blank ones included).
+func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin string, parse Parser, maxLines int) (Response, int) {
 	r := h.newRun(ctx, format)
 	lr := newLineReader(body, r.maxLine)
 	for {
@@ -175,12 +211,7 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		it := lineItem{raw: raw, origin: fmt.Sprintf("%s line %d", origin, line), parse: parse}
-		switch {
-		case errors.Is(err, errLineTooLong):
-			// Only the line's head is kept, so its digest stands for it in the deduplication id.
-			it = lineItem{raw: lr.head, origin: it.origin, tooLong: r.maxLine + 1, digest: lr.skipped, tooLongErr: err}
-		case err != nil:
+		if err != nil && !errors.Is(err, errLineTooLong) {
 			// Lines read so far are stored below, but the sender must resend: say so.
 			if werr := r.wait(); werr != nil {
 				return h.fail(r.resp, werr)
@@ -191,6 +222,23 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 			}
 			return r.resp, http.StatusBadRequest
 		}
+		if maxLines > 0 && line > maxLines {
+			if werr := r.wait(); werr != nil {
+				return h.fail(r.resp, werr)
+			}
+			h.Log.Info("body over the line limit", zap.Int("max_lines", maxLines), zap.String("origin", origin))
+			r.resp.Error = fmt.Sprintf("body has more than %d lines (the limit, --max-lines); lines up to %d are stored, send the rest in another request",
+				maxLines, maxLines)
+			return r.resp, http.StatusRequestEntityTooLarge
+		}
+		if err == nil && len(bytes.TrimSpace(raw)) == 0 {
+			continue // blank: no work, not even its origin
+		}
+		it := lineItem{raw: raw, origin: origin + " line " + strconv.Itoa(line), parse: parse}
+		if err != nil {
+			// Only the line's head is kept, so its digest stands for it in the deduplication id.
+			it = lineItem{raw: lr.head, origin: it.origin, tooLong: r.maxLine + 1, digest: lr.skipped, tooLongErr: err}
+		}
 		if err := r.add(it, line); err != nil {
 			return h.fail(r.resp, err)
 		}
@@ -199,11 +247,8 @@ func (h *Handler) ingest(ctx context.Context, body io.Reader, format, origin str
 		return h.fail(r.resp, err)
 	}
 	resp := r.resp
-	if len(resp.Rejected) > 0 {
-		h.Log.Info("rejected input lines", zap.Int("rejected", len(resp.Rejected)), zap.Int("accepted", resp.Accepted),
-			zap.String("origin", origin))
-	}
-	if resp.Accepted == 0 && len(resp.Rejected) > 0 {
+	r.logRejected(origin)
+	if resp.Accepted == 0 && resp.RejectedTotal > 0 {
 		return resp, http.StatusUnprocessableEntity
 	}
 	return resp, http.StatusOK

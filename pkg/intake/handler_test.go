@@ -42,7 +42,7 @@ const (
 
 // findSharedData walks up from the working directory to the first ancestor holding
 // shared/data, and skips the test when there is none.
-func sharedData(t *testing.T) string {
+func sharedData(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -403,8 +403,8 @@ func TestHandlerStatus(t *testing.T) {
 		wantRejected []string
 		wantError    string // substring of Response.Error, "" for none
 	}{
-		{name: "empty body", body: "", want: http.StatusOK},
-		{name: "only blank lines", body: "\n\r\n  \n", want: http.StatusOK},
+		{name: "empty body", body: "", want: http.StatusUnprocessableEntity, wantError: "no events in body"},
+		{name: "only blank lines", body: "\n\r\n  \n", want: http.StatusUnprocessableEntity, wantError: "no events in body"},
 		{name: "no final newline", body: strings.TrimSuffix(good, "\n"), want: http.StatusOK, wantAccepted: 2},
 		{name: "CRLF", body: strings.ReplaceAll(good, "\n", "\r\n"), want: http.StatusOK, wantAccepted: 2},
 		{name: "gzip", body: good, opts: postOpts{gzip: true}, want: http.StatusOK, wantAccepted: 2},

@@ -3,8 +3,6 @@ package intake
 import (
 	"context"
 	"strconv"
-
-	"go.uber.org/zap"
 )
 
 // IngestLines publishes lines the caller already split (a tailed file, a batch of syslog
@@ -51,9 +49,8 @@ func (h *Handler) ingestItems(ctx context.Context, items []lineItem, format stri
 		resp, _ := h.fail(r.resp, err)
 		return resp, err
 	}
-	if len(r.resp.Rejected) > 0 && len(items) > 0 {
-		h.Log.Info("rejected input lines", zap.Int("rejected", len(r.resp.Rejected)), zap.Int("accepted", r.resp.Accepted),
-			zap.String("origin", items[0].origin))
+	if len(items) > 0 {
+		r.logRejected(items[0].origin)
 	}
 	return r.resp, nil
 }

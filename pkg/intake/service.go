@@ -47,6 +47,8 @@ type ServiceConfig struct {
 	// MaxClockSkew is how far ahead of the receive time an event or product alert may be
 	// dated; later ones are refused ("time-in-future").
 	MaxClockSkew time.Duration
+	// MaxLines bounds the lines of one POST /v1/events body (0: 1,000,000).
+	MaxLines int
 }
 
 // Flags defines the HTTP settings on s with the service's default address.
@@ -58,6 +60,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
 	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
+	s.Int(&c.MaxLines, "max-lines", defaultMaxLines, "most lines in one POST /v1/events body, blank ones included; past it the lines read are stored and the answer is 413")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 	c.Auth.Flags(s, `sender tokens of the HTTP intake, one "<sender> <token>" per line (re-read on change and on SIGHUP; remove a line to cut a sender off)`)
 	s.Duration(&c.MaxClockSkew, "max-clock-skew", DefaultMaxClockSkew, "events and product alerts dated more than this ahead of the receive time are refused with reason time-in-future (old events stay accepted)")
@@ -76,6 +79,8 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	case c.MaxClockSkew < 0:
 		return fmt.Errorf("max-clock-skew: %s, want > 0 (0: the default %s)", c.MaxClockSkew, DefaultMaxClockSkew)
+	case c.MaxLines < 0:
+		return fmt.Errorf("max-lines: %d, want >= 1", c.MaxLines)
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
@@ -153,7 +158,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
-		Formats: p.Formats, MaxClockSkew: cfg.MaxClockSkew,
+		Formats: p.Formats, MaxClockSkew: cfg.MaxClockSkew, MaxLines: cfg.MaxLines,
 	}
 	mux.Handle("/v1/events", handler)
 	for path, h := range p.Routes {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,13 +74,36 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject, id string, m 
 // DeadLetterMsg builds the DEADLETTER copy of refused input: the raw bytes, with the reason in
 // the subject (deadletter.<service>.<reason>) and the error and origin in headers. Its id is a
 // hash of service, reason and data, so refusing the same input twice stores it once.
+// The error and origin are cut to MaxHeaderText: they may quote input (a ?format= value), and
+// a header past the payload limit would refuse the copy and so fail the whole batch.
 func DeadLetterMsg(service, reason string, data []byte, errText, origin string) *nats.Msg {
 	msg := nats.NewMsg(SubjectDeadLetter + "." + Token(service) + "." + Token(reason))
 	msg.Data = data
-	msg.Header.Set(HeaderError, errText)
-	msg.Header.Set(HeaderOrigin, origin)
+	msg.Header.Set(HeaderError, Truncate(errText, MaxHeaderText))
+	msg.Header.Set(HeaderOrigin, Truncate(origin, MaxHeaderText))
 	msg.Header.Set(jetstream.MsgIDHeader, HashID("dl", service, reason, string(data)))
 	return msg
+}
+
+// MaxHeaderText bounds the text of a header built from input (a dead-letter copy's error and
+// origin).
+const MaxHeaderText = 1 << 10
+
+// Truncate returns s cut to at most max bytes on a UTF-8 boundary, ending with "…" when cut,
+// for text built from input that goes into a bounded place (a header, an answer).
+func Truncate(s string, max int) string {
+	const mark = "…"
+	if len(s) <= max {
+		return s
+	}
+	if max < len(mark) {
+		return ""
+	}
+	cut := max - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // HashID returns a short deterministic id of its parts (hex of the first 16 bytes of SHA-256).

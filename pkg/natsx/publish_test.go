@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -351,5 +352,46 @@ func TestHashID(t *testing.T) {
 	}
 	if got, want := natsx.HashID(""), "6e340b9cffb37a989ca544e6bb780a2c"; got != want {
 		t.Errorf(`HashID("") = %s, want %s`, got, want)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		s    string
+		max  int
+		want string
+	}{
+		{name: "short", s: "abc", max: 3, want: "abc"},
+		{name: "cut", s: "abcdef", max: 5, want: "ab…"},
+		{name: "cut before a multi-byte rune", s: "aéééé", max: 6, want: "aé…"},
+		{name: "no room for the mark", s: "abcdef", max: 2, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := natsx.Truncate(tt.s, tt.max)
+			if got != tt.want || len(got) > tt.max || !utf8.ValidString(got) {
+				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.s, tt.max, got, tt.want)
+			}
+		})
+	}
+}
+
+// A refusal quoting a huge input (a ?format= of 1 MB) must not make the copy too large to
+// store, which would fail the whole batch.
+func TestDeadLetterMsgBoundsHeaders(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	huge := strings.Repeat("f", 1<<20)
+	msg := natsx.DeadLetterMsg("dcingest", "wrong-format", []byte("line"), "line is nxlog, not "+huge, "http:1.2.3.4 "+huge)
+	for _, h := range []string{natsx.HeaderError, natsx.HeaderOrigin} {
+		if got := msg.Header.Get(h); len(got) > natsx.MaxHeaderText || !strings.HasSuffix(got, "…") {
+			t.Errorf("%s has %d bytes, want at most %d, marked as cut", h, len(got), natsx.MaxHeaderText)
+		}
+	}
+	if _, err := srv.JS.PublishMsg(testCtx(t), msg); err != nil {
+		t.Fatalf("storing the copy: %v", err)
 	}
 }

@@ -128,6 +128,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
 		total.Skipped += resp.Skipped
+		total.RejectedTotal += resp.RejectedTotal // resp.Rejected lists the first 100 only
 		for _, r := range resp.Rejected {
 			if len(total.Rejected) < 20 {
 				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
@@ -151,7 +152,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		skipped = fmt.Sprintf(", %d lines without an event skipped", total.Skipped)
 	}
 	fmt.Fprintf(stderr, "\ningested %d events (%d already stored, %d lines refused%s) in %s, %.0f events/s; %d new alerts so far\n",
-		total.Accepted, total.Duplicates, len(total.Rejected), skipped, took.Round(time.Millisecond),
+		total.Accepted, total.Duplicates, total.RejectedTotal, skipped, took.Round(time.Millisecond),
 		float64(total.Accepted)/max(took.Seconds(), 1e-9), alerts-alertsBefore)
 	return nil
 }

@@ -23,7 +23,21 @@ type Server struct {
 // provisions the topology, and stops everything at the end of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
+	return StartWith(t, natsx.EmbeddedOptions{})
+}
+
+// StartWith is Start with server options, such as SyncAlways for a server as slow to
+// acknowledge as the shipped configs make it; an empty StoreDir is a t.TempDir(), Port 0 a
+// free port.
+func StartWith(t testing.TB, o natsx.EmbeddedOptions) *Server {
+	t.Helper()
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	if o.Port == 0 {
+		o.Port = -1
+	}
+	s, err := natsx.StartEmbedded(o)
 	if err != nil {
 		t.Fatal(err)
 	}
