@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -170,6 +171,22 @@ func (p *Proc) LogTail(n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// RunBriefly runs bin with args and waits up to wait for it to end on its own, then kills it.
+// It returns the process's output and its exit error (nil for status 0; an error saying it
+// was still running when it had to be killed).
+func RunBriefly(ctx context.Context, bin string, wait time.Duration, args ...string) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, bin, args...)
+	cmd.Env = withoutAdjoinEnv(os.Environ())
+	dieWithParent(cmd)
+	out, err := cmd.CombinedOutput()
+	if cctx.Err() != nil {
+		return string(out), fmt.Errorf("%s still running after %s: %w", filepath.Base(bin), wait, cctx.Err())
+	}
+	return string(out), err
 }
 
 // Closed reports whether ch is closed, without waiting.
