@@ -31,8 +31,13 @@ const (
 // ErrPageToken means a page token was not one this service gave out.
 var ErrPageToken = errors.New("invalid page token")
 
+// ErrCursor means a StreamCorrelated cursor is past the end of the stream: not one this
+// service gave out, or one from a stream since recreated.
+var ErrCursor = errors.New("cursor past the end of the correlated stream")
+
 // Timeline returns one page of an entity's alerts, both sides, newest first: the latest
-// version of each.
+// version of each. A page holds at most size alerts, and fewer when they would not fit in
+// MaxAnswerBytes (always at least one), with next_page_token pointing at the rest.
 func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.EntitySelector, size int32, token string) (*adjoinv1.ListEntityAlertsResponse, error) {
 	e, err := b.Resolve(sel)
 	if err != nil {
@@ -81,7 +86,15 @@ func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.Ent
 	if offset >= len(all) {
 		return resp, nil
 	}
-	end := min(offset+int(size), len(all))
+	end, used := offset, 0
+	for end < len(all) && end-offset < int(size) {
+		n := elementSize(all[end])
+		if end > offset && used+n > MaxAnswerBytes-answerReserve {
+			break
+		}
+		used += n
+		end++
+	}
 	resp.Alerts = all[offset:end]
 	if end < len(all) {
 		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
