@@ -36,8 +36,10 @@ func (c CorrelatedStream) Alerts(ctx context.Context, subject string) ([]*adjoin
 	// One ephemeral consumer per call: removed when the call is done (and by the server after
 	// a short idle time if that fails), so that a client polling an entity's alerts does not
 	// pile up consumers on CORRELATED until the server refuses new ones.
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
-		InactiveThreshold: 10 * time.Second})
+	cons, err := c.createConsumer(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+			InactiveThreshold: 10 * time.Second})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,9 @@ func (c CorrelatedStream) Follow(ctx context.Context, subjects []string, cursor 
 	case newOnly:
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 	}
-	cons, err := c.JS.OrderedConsumer(ctx, natsx.StreamCorrelated, cfg)
+	cons, err := c.createConsumer(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return c.JS.OrderedConsumer(ctx, natsx.StreamCorrelated, cfg)
+	})
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", natsx.StreamCorrelated, err)
 	}
@@ -130,6 +134,20 @@ func (c CorrelatedStream) Follow(ctx context.Context, subjects []string, cursor 
 			return err
 		}
 	}
+}
+
+// createConsumer runs create, which makes a consumer on the server, to its end even when the
+// call is cancelled meanwhile (a client hanging up right away): cut short, the request may have
+// created the consumer without this side learning its name, leaving it for the idle threshold.
+func (c CorrelatedStream) createConsumer(ctx context.Context, create func(context.Context) (jetstream.Consumer, error)) (jetstream.Consumer, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	cons, err := create(cctx)
+	if err == nil && ctx.Err() != nil {
+		c.deleteConsumer(cons)
+		return nil, ctx.Err()
+	}
+	return cons, err
 }
 
 // deleteConsumer removes an ordered consumer's current server-side consumer (those it replaced
