@@ -143,3 +143,43 @@ func TestStreamLimitsPerToken(t *testing.T) {
 		t.Errorf("siem's second stream: %v", err)
 	}
 }
+
+// TestStreamSelectorBound: a stream names at most 500 entities, as a batch does; a stream keeps
+// its selection for as long as it lasts.
+func TestStreamSelectorBound(t *testing.T) {
+	t.Parallel()
+	h := startBadge(t, nil)
+	h.stored(t, keyPgustavo, 1)
+	tests := []struct {
+		name     string
+		n        int
+		wantCode codes.Code
+	}{
+		{"500 selectors", 500, codes.OK},
+		{"501 selectors", 501, codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		for _, watch := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s watch %v", tt.name, watch), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				sels := repeat(bySID(keyPgustavo), tt.n)
+				var err error
+				if watch {
+					var s adjoinv1.BadgeService_WatchBadgesClient
+					if s, err = h.client.WatchBadges(ctx, &adjoinv1.WatchBadgesRequest{Selectors: sels}); err == nil {
+						_, err = s.Recv()
+					}
+				} else {
+					var s adjoinv1.BadgeService_StreamCorrelatedClient
+					if s, err = h.client.StreamCorrelated(ctx, &adjoinv1.StreamCorrelatedRequest{Selectors: sels}); err == nil {
+						_, err = s.Recv()
+					}
+				}
+				if got := status.Code(err); got != tt.wantCode {
+					t.Errorf("code %s (%v), want %s", got, err, tt.wantCode)
+				}
+			})
+		}
+	}
+}

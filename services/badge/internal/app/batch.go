@@ -57,6 +57,16 @@ func (b *Badges) Batch(ctx context.Context, sels []*adjoinv1.EntitySelector) ([]
 	return out, nil
 }
 
+// CheckSelectors refuses more than MaxBatch selectors for a stream (none is fine: every
+// entity): a stream keeps its selection for as long as it lasts, and works through it on every
+// change.
+func CheckSelectors(n int) error {
+	if n > MaxBatch {
+		return fmt.Errorf("%w: %d selectors, want at most %d", ErrBatchSize, n, MaxBatch)
+	}
+	return nil
+}
+
 // Resolve returns the directory entity sel names, with ErrNotFound or ErrInvalidSelector.
 func (b *Badges) Resolve(sel *adjoinv1.EntitySelector) (*adjoinv1.Entity, error) {
 	m, err := b.Index.Find(sel)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -103,15 +104,23 @@ func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.Ent
 }
 
 // CorrelatedSubjects returns the CORRELATED subjects of the entities sels name; none selects
-// every correlated alert.
+// every correlated alert. At most MaxBatch: each is a filter of the stream's consumer, which the
+// NATS server matches against every message.
 func (b *Badges) CorrelatedSubjects(sels []*adjoinv1.EntitySelector) ([]string, error) {
+	if err := CheckSelectors(len(sels)); err != nil {
+		return nil, err
+	}
 	var subjects []string
 	for _, sel := range sels {
 		e, err := b.Resolve(sel)
 		if err != nil {
 			return nil, err
 		}
-		subjects = append(subjects, natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey()))
+		// Once each: two selectors of one entity (its SID and its UPN) would be overlapping
+		// filters, which the NATS server refuses.
+		if subject := natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey()); !slices.Contains(subjects, subject) {
+			subjects = append(subjects, subject)
+		}
 	}
 	return subjects, nil
 }
