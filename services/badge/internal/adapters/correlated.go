@@ -9,6 +9,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -143,9 +144,13 @@ func (c CorrelatedStream) createConsumer(ctx context.Context, create func(contex
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	cons, err := create(cctx)
-	if err == nil && ctx.Err() != nil {
+	switch {
+	case err == nil && ctx.Err() != nil:
 		c.deleteConsumer(cons)
 		return nil, ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		// NATS did not answer, not the caller's deadline: an outage for this call.
+		return nil, fmt.Errorf("%w: creating a consumer took over 5s (%v)", nats.ErrTimeout, err)
 	}
 	return cons, err
 }

@@ -23,6 +23,9 @@ var outages = []error{
 	jetstream.ErrConnectionClosed, jetstream.ErrServerShutdown, jetstream.ErrNoHeartbeat,
 	jetstream.ErrJetStreamNotEnabled, jetstream.ErrJetStreamNotEnabledForAccount, jetstream.ErrNoStreamResponse,
 	jetstream.ErrConsumerLeadershipChanged,
+	// A stream's iterator closed by the client library while the call goes on: its
+	// connection closed.
+	jetstream.ErrMsgIteratorClosed,
 }
 
 // natsCode is the gRPC code of an error of the NATS side (or of what it stored).
