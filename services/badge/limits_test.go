@@ -144,8 +144,8 @@ func TestStreamLimitsPerToken(t *testing.T) {
 	}
 }
 
-// TestStreamSelectorBound: a stream names at most 500 entities, as a batch does; a stream keeps
-// its selection for as long as it lasts.
+// TestStreamSelectorBound: a stream names at most 5,000 entities (a stream keeps its selection
+// for as long as it lasts); one entity named many times is one filter.
 func TestStreamSelectorBound(t *testing.T) {
 	t.Parallel()
 	h := startBadge(t, nil)
@@ -155,8 +155,8 @@ func TestStreamSelectorBound(t *testing.T) {
 		n        int
 		wantCode codes.Code
 	}{
-		{"500 selectors", 500, codes.OK},
-		{"501 selectors", 501, codes.InvalidArgument},
+		{"5,000 selectors", 5000, codes.OK},
+		{"5,001 selectors", 5001, codes.InvalidArgument},
 	}
 	for _, tt := range tests {
 		for _, watch := range []bool{true, false} {

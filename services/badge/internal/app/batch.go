@@ -57,12 +57,17 @@ func (b *Badges) Batch(ctx context.Context, sels []*adjoinv1.EntitySelector) ([]
 	return out, nil
 }
 
-// CheckSelectors refuses more than MaxBatch selectors for a stream (none is fine: every
-// entity): a stream keeps its selection for as long as it lasts, and works through it on every
-// change.
+// MaxStreamSelectors is the most entities one stream (WatchBadges, StreamCorrelated) names: a
+// stream keeps its selection for as long as it lasts and works through it on every change, and
+// StreamCorrelated makes each a filter of a NATS consumer, whose whole configuration must fit
+// in one NATS message (1 MB by default, about 14,000 subjects). adjoin bench watches 1,000.
+const MaxStreamSelectors = 5000
+
+// CheckSelectors refuses more than MaxStreamSelectors selectors for a stream (none is fine:
+// every entity).
 func CheckSelectors(n int) error {
-	if n > MaxBatch {
-		return fmt.Errorf("%w: %d selectors, want at most %d", ErrBatchSize, n, MaxBatch)
+	if n > MaxStreamSelectors {
+		return fmt.Errorf("%w: %d selectors, want at most %d", ErrBatchSize, n, MaxStreamSelectors)
 	}
 	return nil
 }

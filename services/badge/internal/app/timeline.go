@@ -104,8 +104,7 @@ func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.Ent
 }
 
 // CorrelatedSubjects returns the CORRELATED subjects of the entities sels name; none selects
-// every correlated alert. At most MaxBatch: each is a filter of the stream's consumer, which the
-// NATS server matches against every message.
+// every correlated alert; at most MaxStreamSelectors.
 func (b *Badges) CorrelatedSubjects(sels []*adjoinv1.EntitySelector) ([]string, error) {
 	if err := CheckSelectors(len(sels)); err != nil {
 		return nil, err
