@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,10 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -169,5 +173,75 @@ func TestCorrelatedErrorCodes(t *testing.T) {
 			t.Fatalf("ListEntityAlerts with room again: %v %v", resp, err)
 		}
 		follow(t, h, &adjoinv1.StreamCorrelatedRequest{}).take(t, 1)
+	})
+}
+
+// TestStreamCorrelatedConsumersGoneAfterShutdown: streams ended by their deadline, and the
+// streams still open when the service stops, leave no consumer either.
+func TestStreamCorrelatedConsumersGoneAfterShutdown(t *testing.T) {
+	t.Parallel()
+	h := startBadge(t, nil)
+	h.stored(t, keyPgustavo, 1)
+	baseline := h.consumers(t)
+
+	// A second service on the same NATS, stopped by the test.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.cfg
+	cfg.Listener = ln
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- badge.Run(ctx, cfg, zap.NewNop()) }()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := adjoinv1.NewBadgeServiceClient(conn)
+	first := func(ctx context.Context) error {
+		s, err := client.StreamCorrelated(ctx, &adjoinv1.StreamCorrelatedRequest{})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		return err
+	}
+	// The service is up once a stream answers.
+	eventually(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return first(ctx)
+	})
+	for i := range 3 { // ended by their deadline, after the first message
+		dctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		if err := first(dctx); err != nil {
+			t.Fatalf("stream %d with a deadline: %v", i, err)
+		}
+		<-dctx.Done()
+		cancel()
+	}
+	openCtx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	for i := range 3 { // open when the service stops
+		if err := first(openCtx); err != nil {
+			t.Fatalf("open stream %d: %v", i, err)
+		}
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(cfg.ShutdownGrace + 5*time.Second):
+		t.Fatal("Run did not return")
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := h.consumers(t); n != baseline {
+			return fmt.Errorf("CORRELATED has %d consumers after the service stopped, want %d as before", n, baseline)
+		}
+		return nil
 	})
 }
