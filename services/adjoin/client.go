@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
@@ -84,9 +85,15 @@ func (c *clientFlags) conn() (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-// explain turns an RPC error into a sentence an operator can act on.
+// explain turns an RPC error into a sentence an operator can act on. Only UNAVAILABLE says
+// the service is unreachable: a service that answered with a refusal (a limit reached, a cursor
+// out of range) is up, and its message says what to do.
 func (c *clientFlags) explain(err error) error {
-	switch status.Code(err) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
 	case codes.Unavailable:
 		return fmt.Errorf("badge service at %s is unreachable (is `adjoin dev` or adjoin-badge running?): %v", c.addr, status.Convert(err).Message())
 	case codes.DeadlineExceeded:
@@ -94,9 +101,21 @@ func (c *clientFlags) explain(err error) error {
 	case codes.Unauthenticated, codes.PermissionDenied:
 		return fmt.Errorf("%v (see --token, --tls-cert)", status.Convert(err).Message())
 	case codes.NotFound, codes.InvalidArgument:
-		return errors.New(status.Convert(err).Message())
+		return errors.New(st.Message())
 	}
-	return err
+	return fmt.Errorf("badge service at %s refused the call: %s (%s)", c.addr, st.Message(), codeName(st.Code()))
+}
+
+// codeName is a gRPC code as the gRPC documentation and grpcurl write it: RESOURCE_EXHAUSTED.
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 func printJSON(w io.Writer, m proto.Message) error {

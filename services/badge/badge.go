@@ -5,6 +5,7 @@
 package badge
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -33,6 +34,13 @@ import (
 // Name is the service name used in logs and NATS client names.
 const Name = "badge"
 
+// Defaults of the stream limits: enough for a portal or a SIEM connector per client, and a
+// bound on what all clients together may hold.
+const (
+	DefaultMaxStreamsPerClient = 16
+	DefaultMaxStreams          = 1000
+)
+
 // Config is every setting of the badge service.
 type Config struct {
 	NATS     natsx.Settings
@@ -48,6 +56,9 @@ type Config struct {
 	Security          Security
 	// MaxConcurrentStreams bounds the streams (watches, correlated streams) of one connection.
 	MaxConcurrentStreams int
+	// MaxStreamsPerClient and MaxStreams bound the streams open at once per client (its
+	// identity when callers are checked, else its address) and in all; 0 takes the defaults.
+	MaxStreamsPerClient, MaxStreams int
 	// DefaultDeadline is given to unary calls that come without one.
 	DefaultDeadline time.Duration
 	// HTTPAddr serves /metrics, /healthz and /readyz; empty (and no HTTPListener) serves none.
@@ -66,6 +77,8 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.EndpointLink, "endpoint-link", "", "deep link template of the endpoint side, e.g. https://edr.example/machines/{deviceId}")
 	s.String(&c.CorrelatorDurable, "correlator-durable", "correlator", "the correlator's consumer name, for the lag on the status page")
 	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
+	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
+	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
 	c.Security.Flags(s)
@@ -83,6 +96,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
 	case c.MaxConcurrentStreams < 0:
 		return fmt.Errorf("max-concurrent-streams: %d, want >= 0", c.MaxConcurrentStreams)
+	case c.MaxStreamsPerClient < 0:
+		return fmt.Errorf("max-streams-per-client: %d, want >= 0", c.MaxStreamsPerClient)
+	case c.MaxStreams < 0:
+		return fmt.Errorf("max-streams: %d, want >= 0", c.MaxStreams)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
 	}
@@ -175,6 +192,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	opts = append(opts, grpc.ChainUnaryInterceptor(ports.MetricsUnary(cfg.Metrics)), grpc.ChainStreamInterceptor(ports.MetricsStream(cfg.Metrics)))
 	opts = append(opts, auth.Interceptors(cfg.DefaultDeadline)...)
+	opts = append(opts, grpc.ChainStreamInterceptor(ports.NewStreamLimiter(
+		cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient), cmp.Or(cfg.MaxStreams, DefaultMaxStreams), auth).Interceptor()))
 	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
 	srv := grpc.NewServer(opts...)
 	stopping := make(chan struct{})

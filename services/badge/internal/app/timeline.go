@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -31,8 +32,13 @@ const (
 // ErrPageToken means a page token was not one this service gave out.
 var ErrPageToken = errors.New("invalid page token")
 
+// ErrCursor means a StreamCorrelated cursor is past the end of the stream: not one this
+// service gave out, or one from a stream since recreated.
+var ErrCursor = errors.New("cursor past the end of the correlated stream")
+
 // Timeline returns one page of an entity's alerts, both sides, newest first: the latest
-// version of each.
+// version of each. A page holds at most size alerts, and fewer when they would not fit in
+// MaxAnswerBytes (always at least one), with next_page_token pointing at the rest.
 func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.EntitySelector, size int32, token string) (*adjoinv1.ListEntityAlertsResponse, error) {
 	e, err := b.Resolve(sel)
 	if err != nil {
@@ -81,7 +87,15 @@ func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.Ent
 	if offset >= len(all) {
 		return resp, nil
 	}
-	end := min(offset+int(size), len(all))
+	end, used := offset, 0
+	for end < len(all) && end-offset < int(size) {
+		n := elementSize(all[end])
+		if end > offset && used+n > MaxAnswerBytes-answerReserve {
+			break
+		}
+		used += n
+		end++
+	}
 	resp.Alerts = all[offset:end]
 	if end < len(all) {
 		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
@@ -90,15 +104,22 @@ func (b *Badges) Timeline(ctx context.Context, src Correlated, sel *adjoinv1.Ent
 }
 
 // CorrelatedSubjects returns the CORRELATED subjects of the entities sels name; none selects
-// every correlated alert.
+// every correlated alert; at most MaxStreamSelectors.
 func (b *Badges) CorrelatedSubjects(sels []*adjoinv1.EntitySelector) ([]string, error) {
+	if err := CheckSelectors(len(sels)); err != nil {
+		return nil, err
+	}
 	var subjects []string
 	for _, sel := range sels {
 		e, err := b.Resolve(sel)
 		if err != nil {
 			return nil, err
 		}
-		subjects = append(subjects, natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey()))
+		// Once each: two selectors of one entity (its SID and its UPN) would be overlapping
+		// filters, which the NATS server refuses.
+		if subject := natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey()); !slices.Contains(subjects, subject) {
+			subjects = append(subjects, subject)
+		}
 	}
 	return subjects, nil
 }

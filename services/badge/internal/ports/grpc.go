@@ -131,7 +131,14 @@ func (s *GRPCServer) toStatus(err error) error {
 		return status.Error(codes.DeadlineExceeded, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, app.ErrCursor):
+		return status.Error(codes.OutOfRange, err.Error())
 	}
-	s.Log.Error("badge request failed", logx.Err(err))
-	return status.Error(codes.Unavailable, err.Error())
+	code := natsCode(err)
+	if code == codes.ResourceExhausted {
+		s.Log.Warn("badge request refused: a NATS limit is reached", logx.Err(err))
+	} else {
+		s.Log.Error("badge request failed", zap.Stringer("code", code), logx.Err(err))
+	}
+	return status.Error(code, err.Error())
 }

@@ -377,7 +377,7 @@ func TestGetBadgeIntegrationToggle(t *testing.T) {
 }
 
 // TestGetBadgeStoreErrors: a record that cannot be decoded is the store failing, which must
-// not be reported as the caller's fault or as a missing entity.
+// not be reported as the caller's fault, as a missing entity, or as an outage a retry fixes.
 func TestGetBadgeStoreErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -385,8 +385,8 @@ func TestGetBadgeStoreErrors(t *testing.T) {
 		key     string
 		wantErr codes.Code
 	}{
-		{"undecodable counts", func(f *fixture) jetstream.KeyValue { return f.badges }, keyWorkstation, codes.Unavailable},
-		{"undecodable device", func(f *fixture) jetstream.KeyValue { return f.devices }, keyWorkstation, codes.Unavailable},
+		{"undecodable counts", func(f *fixture) jetstream.KeyValue { return f.badges }, keyWorkstation, codes.DataLoss},
+		{"undecodable device", func(f *fixture) jetstream.KeyValue { return f.devices }, keyWorkstation, codes.DataLoss},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,9 @@ import (
 // WatchBadges implements adjoin.v1.BadgeService: the current badges, then each change. A
 // badge is sent again only when it differs from the one last sent.
 func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoinv1.BadgeService_WatchBadgesServer) error {
+	if err := app.CheckSelectors(len(req.GetSelectors())); err != nil {
+		return s.toStatus(err)
+	}
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
 	changes, stop := s.View.Subscribe() // before the initial state, so no change falls between
