@@ -471,7 +471,8 @@ func (*BadgeResult_Error) isBadgeResult_Result() {}
 // BadgeError is why one selector of a batch has no badge.
 type BadgeError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The gRPC status code GetBadge would have returned (5 NOT_FOUND, 3 INVALID_ARGUMENT).
+	// The gRPC status code GetBadge would have returned (5 NOT_FOUND, 3 INVALID_ARGUMENT), or 8
+	// RESOURCE_EXHAUSTED when this badge did not fit in the answer (ask for it again on its own).
 	Code          int32  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
 	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
