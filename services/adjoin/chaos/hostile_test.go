@@ -302,9 +302,11 @@ func (h *hostile) manyBadLines(n int) {
 	h.stillServing(fmt.Sprint(n)+" distinct bad lines", h.dc, natsx.StreamDCEvents)
 }
 
-// futureTime: an event dated 9999-12-31 once pinned an entity's "last alert" for good.
+// futureTime: an event dated 9999-12-31 once pinned an entity's "last alert" for good. A
+// Sysmon event's own UtcTime is its time, so both clocks say 9999.
 func (h *hostile) futureTime() {
 	line := withField(h.t, goodLine(h.t, 0), "TimeCreated", "9999-12-31T23:59:59Z")
+	line = withField(h.t, bytes.TrimSuffix(line, []byte("\n")), "UtcTime", "9999-12-31 23:59:59.000")
 	code, raw, r := h.post(h.ep, "/v1/events", line, false)
 	ok := code == http.StatusUnprocessableEntity && len(r.Rejected) == 1 && r.Rejected[0].Reason == intake.ReasonTimeInFuture
 	h.v.Checkf("an event dated 9999-12-31 is refused ("+intake.ReasonTimeInFuture+")", ok, "answer %d: %.300s", code, raw)
