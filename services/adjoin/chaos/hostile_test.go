@@ -24,11 +24,12 @@ import (
 
 // Bounds the scenario holds the services to. The answer bound is what a client should expect
 // at most from the intake whatever it sent (100 listed refusals, their errors cut); the memory
-// bound is the peak resident memory of an ingestor after every hostile request, about three
-// times what it takes idle.
+// bound is the peak resident memory of an ingestor after every hostile request, four times
+// what one takes idle (measured: 21-38 MiB at the end of the scenario; before issue 14 the
+// gzip body alone took the DC ingestor to 2.36 GB).
 const (
 	hostileAnswerMax = 64 << 10
-	hostileRSSMax    = 256 << 20
+	hostileRSSMax    = 128 << 20
 )
 
 // TestHostileClients is scenario 6: the abuses of issue 14, each replayed against the real
