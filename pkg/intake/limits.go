@@ -153,3 +153,34 @@ func checkAlert(a *adjoinv1.Alert, now time.Time, skew time.Duration) error {
 	}
 	return nil
 }
+
+// CheckDevice refuses a device inventory record whose names break the limits above, or whose
+// first or last sighting is more than skew ahead of now: duplicate records break ties on the
+// last sighting, so one dated 9999 would win over every later one for good.
+func CheckDevice(rec *adjoinv1.DeviceRecord, now time.Time, skew time.Duration) error {
+	for _, f := range []struct {
+		name  string
+		v     string
+		limit int
+	}{
+		{"dnsHostName", rec.GetDnsHostName(), MaxHostBytes},
+		{"computerDnsName", rec.GetNetbiosName(), MaxHostBytes},
+		{"account", rec.GetAccount(), MaxQualifiedAccountBytes},
+		{"sid", rec.GetSid(), MaxAccountBytes},
+		{"onboardingStatus", rec.GetOnboardingStatus(), MaxAccountBytes},
+		{"id", rec.GetEdrDeviceId(), MaxAccountBytes},
+	} {
+		if err := checkLen(f.name, f.v, f.limit); err != nil {
+			return err
+		}
+	}
+	if ts := rec.GetFirstSeen(); ts != nil {
+		if err := checkTime("firstSeen", ts.AsTime(), now, skew); err != nil {
+			return err
+		}
+	}
+	if ts := rec.GetLastSeen(); ts != nil {
+		return checkTime("lastSeen", ts.AsTime(), now, skew)
+	}
+	return nil
+}

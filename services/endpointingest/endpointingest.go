@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer stopIndex()
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
-	inventory := &ports.Inventory{Devices: devices, Log: log}
+	inventory := &ports.Inventory{Devices: devices, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew}
 	if cfg.DevicesFile != "" {
 		n, err := inventory.LoadFile(ctx, cfg.DevicesFile)
 		if err != nil {

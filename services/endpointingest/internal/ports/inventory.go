@@ -13,6 +13,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/productalert"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
@@ -37,6 +38,10 @@ type Inventory struct {
 	MaxBodyBytes int64
 	// Timeout bounds the writes of one upload (default 30s); past it the answer is 503.
 	Timeout time.Duration
+	// MaxClockSkew is how far ahead of now a record's first or last sighting may be
+	// (default intake.DefaultMaxClockSkew); a record past it, or with an oversized name, is
+	// refused with the others that do not convert.
+	MaxClockSkew time.Duration
 }
 
 // InventoryResponse is the JSON answer.
@@ -101,6 +106,11 @@ func (h *Inventory) load(ctx context.Context, body []byte) (InventoryResponse, i
 			return resp, http.StatusUnprocessableEntity
 		}
 	}
+	recs = h.checked(recs, &resp)
+	if len(recs) == 0 && len(resp.Refused) > 0 {
+		resp.Error = ErrNothingConverted.Error()
+		return resp, http.StatusUnprocessableEntity
+	}
 	timeout := h.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -116,6 +126,22 @@ func (h *Inventory) load(ctx context.Context, body []byte) (InventoryResponse, i
 		resp.Stored++
 	}
 	return resp, http.StatusOK
+}
+
+// checked keeps the records within the intake's limits and lists the others as refused.
+func (h *Inventory) checked(recs []*adjoinv1.DeviceRecord, resp *InventoryResponse) []*adjoinv1.DeviceRecord {
+	now, kept := time.Now(), recs[:0]
+	for _, rec := range recs {
+		if err := intake.CheckDevice(rec, now, h.MaxClockSkew); err != nil {
+			resp.Refused = append(resp.Refused, fmt.Sprintf("machine %.64q: %v", rec.GetEdrDeviceId(), err))
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	if n := len(recs) - len(kept); n > 0 {
+		h.log().Warn("device inventory records refused", zap.Int("refused", n), zap.Int("kept", len(kept)))
+	}
+	return kept
 }
 
 func (h *Inventory) log() *zap.Logger {

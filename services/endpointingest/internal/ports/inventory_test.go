@@ -31,7 +31,14 @@ const (
 	machineWS9 = `{"id": "9999", "computerDnsName": "workstation9.theshire.local", "onboardingStatus": "Onboarded",
   "lastSeen": "2020-10-18T00:00:00Z"}`
 	machineBad = `{"id": "bad", "computerDnsName": "workstation8.theshire.local", "onboardingStatus": "Offboarded"}`
+	// A duplicate record dated 9999 would win the last-seen tie-break for good.
+	machineFuture = `{"id": "future", "computerDnsName": "workstation6.theshire.local", "onboardingStatus": "Offboarded",
+  "lastSeen": "9999-12-31T23:59:59Z"}`
 )
+
+// machineLongName is a machine whose DNS name is 5,000 characters.
+var machineLongName = `{"id": "long", "computerDnsName": "` + strings.Repeat("w", 5000) + `.theshire.local", "onboardingStatus": "Onboarded",
+  "lastSeen": "2020-10-18T00:00:00Z"}`
 
 type fixture struct {
 	srv *natstest.Server
@@ -95,6 +102,10 @@ func TestInventoryHTTP(t *testing.T) {
 		{"empty page", `{"value": []}`, http.StatusOK, 0, 0, nil},
 		{"nothing converts", `[` + machineBad + `]`, http.StatusUnprocessableEntity, 0, 1, nil},
 		{"not JSON", `machines`, http.StatusUnprocessableEntity, 0, 0, nil},
+		{"dated 9999 beside a good one", `[` + machineWS6 + `,` + machineFuture + `]`, http.StatusOK, 1, 1,
+			map[string]string{sidWS6: "can_be_onboarded"}},
+		{"only dated 9999", machineFuture, http.StatusUnprocessableEntity, 0, 1, nil},
+		{"name of 5,000 characters", machineLongName, http.StatusUnprocessableEntity, 0, 1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
