@@ -95,32 +95,19 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var lines atomic.Int64
 	start := time.Now()
-	stop := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if !quiet {
-					alerts, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
-					n := lines.Load()
-					fmt.Fprintf(stderr, "\r%d lines, %.0f events/s, %d alerts so far   ", n,
-						float64(n)/time.Since(start).Seconds(), alerts-alertsBefore)
-				}
-			}
+	stop := everyHalfSecond(func() {
+		if !quiet {
+			alerts, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
+			n := lines.Load()
+			fmt.Fprintf(stderr, "\r%d lines, %.0f events/s, %d alerts so far   ", n,
+				float64(n)/time.Since(start).Seconds(), alerts-alertsBefore)
 		}
-	}()
+	})
 	var total intake.Response
 	for _, name := range s.Args() {
 		f, err := os.Open(name)
 		if err != nil {
-			close(stop)
-			<-progressDone
+			stop()
 			return err
 		}
 		resp, err := h.Ingest(ctx, &lineCounter{r: f, n: &lines}, format, "file:"+name)
@@ -136,13 +123,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			total.Rejected = append(total.Rejected, r)
 		}
 		if err != nil {
-			close(stop)
-			<-progressDone
+			stop()
 			return fmt.Errorf("%s: %w (lines before the error are stored; resending is safe)", name, err)
 		}
 	}
-	close(stop)
-	<-progressDone
+	stop()
 	took := time.Since(start)
 	// Give the ingestor's detectors a moment to turn the last events into alerts.
 	time.Sleep(time.Second)

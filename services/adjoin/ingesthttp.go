@@ -168,24 +168,12 @@ func (p *intakePoster) send(ctx context.Context, body []byte) (intake.Response, 
 func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool, stderr io.Writer) error {
 	var lines atomic.Int64
 	start := time.Now()
-	stop := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if !quiet {
-					n := lines.Load()
-					fmt.Fprintf(stderr, "\r%d lines, %.0f lines/s   ", n, float64(n)/time.Since(start).Seconds())
-				}
-			}
+	stop := everyHalfSecond(func() {
+		if !quiet {
+			n := lines.Load()
+			fmt.Fprintf(stderr, "\r%d lines, %.0f lines/s   ", n, float64(n)/time.Since(start).Seconds())
 		}
-	}()
+	})
 	var total intake.Response
 	var err error
 	for _, name := range files {
@@ -210,8 +198,7 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 			break
 		}
 	}
-	close(stop)
-	<-progressDone
+	stop()
 	if err != nil {
 		fmt.Fprintln(stderr)
 		return err
