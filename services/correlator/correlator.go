@@ -42,6 +42,8 @@ type Config struct {
 	Window time.Duration
 	// Retention of logon facts in memory.
 	LogonRetention time.Duration
+	// MaxLogonFacts bounds the logon facts in memory (0: domain.DefaultMaxFacts).
+	MaxLogonFacts int
 	// RetryEvery is how often pending alerts are retried when the directory or logons changed.
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
@@ -63,6 +65,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.AckWait, "ack-wait", 30*time.Second, "time before an unacknowledged alert is redelivered")
 	s.Duration(&c.Window, "incident-window", 24*time.Hour, "alerts this close in time on linked entities form one incident; also bounds address and logon links")
 	s.Duration(&c.LogonRetention, "logon-retention", 7*24*time.Hour, "how long logon and address facts are kept in memory")
+	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
@@ -83,6 +86,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ack-wait: %s, want at least 1s", c.AckWait)
 	case c.Window < 0:
 		return fmt.Errorf("incident-window: %s, want > 0", c.Window)
+	case c.MaxLogonFacts < 0:
+		return fmt.Errorf("max-logon-facts: %d, want >= 1 (0: the default %d)", c.MaxLogonFacts, domain.DefaultMaxFacts)
 	case c.LogonRetention != 0 && c.LogonRetention < c.Window:
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
 	case c.RetryEvery < 0:
@@ -152,6 +157,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer stopIndex()
 	log.Info("directory loaded", zap.Int("entities", index.Len()))
 	logons := domain.NewLogons(cfg.LogonRetention)
+	logons.MaxFacts = cfg.MaxLogonFacts
 	caughtUp, err := (&ports.LogonFeed{JS: js, Logons: logons, Log: log}).Start(ctx)
 	if err != nil {
 		return err

@@ -44,16 +44,29 @@ type UserLogon struct {
 }
 
 // Logons remembers address and logon facts seen in the event streams. It is safe for
-// concurrent use. Facts older than Retention before the newest fact are forgotten.
+// concurrent use. Facts older than Retention before the newest fact are forgotten, facts dated
+// more than a day after the clock are ignored (one dated 9999 would make every other fact
+// past retention), and past MaxFacts the oldest are forgotten first.
 type Logons struct {
 	Retention time.Duration
+	// MaxFacts bounds the facts kept (0: DefaultMaxFacts); past it the oldest tenth goes.
+	MaxFacts int
+	// Now is the clock facts from the future are judged by (nil: time.Now).
+	Now func() time.Time
 
 	mu     sync.RWMutex
 	byIP   map[string][]HostClaim
 	byUser map[string][]UserLogon // key: folded sam
 	newest time.Time
 	added  int
+	facts  int // facts kept
 }
+
+// DefaultMaxFacts bounds the logon and address facts kept in memory: about 200 MB at most.
+const DefaultMaxFacts = 1_000_000
+
+// futureSlack is how far after the clock a fact may be dated and still be taken.
+const futureSlack = 24 * time.Hour
 
 // NewLogons returns an empty table keeping facts for retention.
 func NewLogons(retention time.Duration) *Logons {
@@ -67,6 +80,9 @@ func NewLogons(retention time.Duration) *Logons {
 //   - Sysmon 3 on host H: H's own end of the connection belonged to H.
 func (l *Logons) Observe(ev *adjoinv1.Event) bool {
 	f, t, host := ev.GetFields(), ev.GetTime().AsTime(), ev.GetHost()
+	if t.After(l.now().Add(futureSlack)) {
+		return false
+	}
 	switch {
 	case detection.IsSecurity(ev) && ev.GetEventId() == 4624:
 		user, domain, sid := f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"]
@@ -251,6 +267,13 @@ func (l *Logons) Added() int {
 	return l.added
 }
 
+// Facts counts the facts kept now.
+func (l *Logons) Facts() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.facts
+}
+
 func (l *Logons) addHost(ip string, c HostClaim) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -294,25 +317,79 @@ func (l *Logons) addUser(u UserLogon) {
 	l.note(u.Time)
 }
 
-// note advances the newest time and forgets facts past retention; called with mu held.
+// note advances the newest time and forgets facts past retention or past the bound; called
+// with mu held.
 func (l *Logons) note(t time.Time) {
 	l.added++
+	l.facts++
 	if t.After(l.newest) {
 		l.newest = t
+	}
+	if most := l.maxFacts(); l.facts > most {
+		keep := most - most/10
+		l.forgetBefore(l.oldestKept(keep))
+		l.forgetAnyBeyond(keep)
+		return
 	}
 	// Prune on every 1024th addition whatever its time: facts of two streams arrive
 	// interleaved, and the one landing on the 1024th may well be older than the newest.
 	if l.Retention <= 0 || l.added%1024 != 0 {
 		return
 	}
-	cutoff := l.newest.Add(-l.Retention)
+	l.forgetBefore(l.newest.Add(-l.Retention))
+}
+
+// oldestKept returns the time of the keep-th newest fact: forgetting the facts before it
+// keeps about keep of them (all facts of that time stay).
+func (l *Logons) oldestKept(keep int) time.Time {
+	times := make([]time.Time, 0, l.facts)
+	for _, cs := range l.byIP {
+		for _, c := range cs {
+			times = append(times, c.Time)
+		}
+	}
+	for _, ls := range l.byUser {
+		for _, x := range ls {
+			times = append(times, x.Time)
+		}
+	}
+	if keep <= 0 || keep >= len(times) {
+		return time.Time{}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].After(times[j]) })
+	return times[keep-1]
+}
+
+// forgetAnyBeyond forgets whole addresses, then whole users, while more than keep facts are
+// kept: facts that all share one time leave the oldest-first rule nothing to choose by.
+func (l *Logons) forgetAnyBeyond(keep int) {
+	for ip, cs := range l.byIP {
+		if l.facts <= keep {
+			return
+		}
+		l.facts -= len(cs)
+		delete(l.byIP, ip)
+	}
+	for u, ls := range l.byUser {
+		if l.facts <= keep {
+			return
+		}
+		l.facts -= len(ls)
+		delete(l.byUser, u)
+	}
+}
+
+// forgetBefore forgets the facts dated before cutoff.
+func (l *Logons) forgetBefore(cutoff time.Time) {
+	l.facts = 0
 	for ip, cs := range l.byIP {
 		kept := cs[:0]
 		for _, c := range cs {
-			if c.Time.After(cutoff) {
+			if !c.Time.Before(cutoff) {
 				kept = append(kept, c)
 			}
 		}
+		l.facts += len(kept)
 		if len(kept) == 0 {
 			delete(l.byIP, ip)
 		} else {
@@ -322,16 +399,31 @@ func (l *Logons) note(t time.Time) {
 	for u, ls := range l.byUser {
 		kept := ls[:0]
 		for _, x := range ls {
-			if x.Time.After(cutoff) {
+			if !x.Time.Before(cutoff) {
 				kept = append(kept, x)
 			}
 		}
+		l.facts += len(kept)
 		if len(kept) == 0 {
 			delete(l.byUser, u)
 		} else {
 			l.byUser[u] = kept
 		}
 	}
+}
+
+func (l *Logons) maxFacts() int {
+	if l.MaxFacts > 0 {
+		return l.MaxFacts
+	}
+	return DefaultMaxFacts
+}
+
+func (l *Logons) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
 }
 
 // normIP returns the canonical form of a routable address, or "".

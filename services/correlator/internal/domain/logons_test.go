@@ -519,3 +519,65 @@ func TestLogonsConcurrent(t *testing.T) {
 		t.Errorf("HostsOfUser = %q, want %q", g, w)
 	}
 }
+
+// TestLogonsBounds: a fact dated far after the clock is ignored (it used to become the newest
+// and make every other fact past retention), and past MaxFacts the oldest go first, or any when
+// they all share one time.
+func TestLogonsBounds(t *testing.T) {
+	t0 := utc("2020-08-05T00:00:00Z")
+	machine := func(i int, at time.Time) *adjoinv1.Event {
+		return logon4624("MORDORDC", "THESHIRE", fmt.Sprintf("HOST%05d$", i), "", fmt.Sprintf("10.%d.%d.%d", 1+i/65536, i/256%256, i%256), at)
+	}
+	t.Run("a fact from the future", func(t *testing.T) {
+		l := domain.NewLogons(time.Hour)
+		l.Observe(machine(99999, t0))
+		if l.Observe(machine(1, utc("9999-12-31T23:59:59Z"))) {
+			t.Fatal("a fact dated 9999 was taken")
+		}
+		for i := range 2048 {
+			l.Observe(machine(i+2, t0.Add(time.Duration(i)*time.Second)))
+		}
+		if _, ok := l.HostForIP("10.2.134.159", t0, time.Minute); !ok {
+			t.Error("a fact within retention of every fact taken was forgotten")
+		}
+	})
+	tests := []struct {
+		name string
+		at   func(i int) time.Time
+	}{
+		{"facts in time order", func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }},
+		{"facts of one time", func(int) time.Time { return t0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := domain.NewLogons(0)
+			l.MaxFacts = 1000
+			for i := range 5000 {
+				l.Observe(machine(i, tt.at(i)))
+				if got := l.Facts(); got > l.MaxFacts {
+					t.Fatalf("after %d facts %d kept, bound %d", i+1, got, l.MaxFacts)
+				}
+			}
+			if got := l.Facts(); got < 800 {
+				t.Errorf("%d facts kept, want most of the bound", got)
+			}
+			if got := l.Added(); got != 5000 {
+				t.Errorf("Added = %d, want 5000", got)
+			}
+		})
+	}
+	t.Run("newest stay", func(t *testing.T) {
+		l := domain.NewLogons(0)
+		l.MaxFacts = 1000
+		for i := range 5000 {
+			l.Observe(machine(i, t0.Add(time.Duration(i)*time.Second)))
+		}
+		last := machine(4999, t0)
+		if _, ok := l.HostForIP(last.GetFields()["IpAddress"], t0.Add(4999*time.Second), time.Minute); !ok {
+			t.Error("the newest fact was forgotten")
+		}
+		if _, ok := l.HostForIP(machine(0, t0).GetFields()["IpAddress"], t0, time.Minute); ok {
+			t.Error("the oldest fact is still kept past the bound")
+		}
+	})
+}
