@@ -63,11 +63,17 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "adjoin bench: %s, %d cores; %s, nats-server %s (embedded, file storage); commit %s; %s, took %s\n",
 		r.CPU, r.Cores, r.GoVersion, r.NATSServer, commit, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
-	fmt.Fprintf(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server; per size\n"+
-		"%s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents, whose\n"+
-		"alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n"+
-		"Other load: the share of the machine's CPU that other processes used while a figure was measured (%.0f%% over the run).\n\n",
-		thousands(float64(r.AlertsPerSize)), 100*r.OtherCPUShare)
+	if len(r.Only) > 0 {
+		fmt.Fprintf(w, "Only the phases %s.\n", strings.Join(r.Only, ", "))
+	}
+	fmt.Fprintln(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server.")
+	if r.endToEnd() {
+		fmt.Fprintf(w, "Per size %s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents,\n"+
+			"whose alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n",
+			thousands(float64(r.AlertsPerSize)))
+	}
+	fmt.Fprintf(w, "Other load: the share of the machine's CPU that other processes used while a figure was measured (%.0f%% over the run).\n\n",
+		100*r.OtherCPUShare)
 	fmt.Fprintln(w, "| what | adjoin | baseline in the same run | ratio | other load |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	row := func(what, adjoin, baseline string, ratio, other float64) {
@@ -129,6 +135,18 @@ func (r *Report) WriteTable(w io.Writer) {
 					mib(p.m.BeforeBytes), mib(p.m.AfterBytes), mib(p.m.PeakBytes), p.m.ReadySeconds), "", 0, -1)
 		}
 	}
+}
+
+// endToEnd tells whether the end-to-end phase ran: a size with a throughput.
+func (r *Report) endToEnd() bool {
+	for _, run := range r.Runs {
+		for _, s := range run.Sizes {
+			if s.AlertsPerSec > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // thousands formats a rate or count rounded to an integer, with thousands separators.
