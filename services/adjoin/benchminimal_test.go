@@ -24,7 +24,7 @@ func TestBenchMinimalRefusesBadAnswers(t *testing.T) {
 		name, answer, wantErr string
 	}{
 		{name: "not base64", answer: "%%%", wantErr: "answer: illegal base64"},
-		{name: "not a GetBadgeResponse", answer: base64.StdEncoding.EncodeToString([]byte{0xff, 0xff, 0xff}), wantErr: "answer: proto: cannot parse invalid wire-format data"},
+		{name: "not a GetBadgeResponse", answer: base64.StdEncoding.EncodeToString([]byte{0xff, 0xff, 0xff}), wantErr: "cannot parse invalid wire-format data"},
 		{name: "no badge", answer: base64.StdEncoding.EncodeToString(noBadge), wantErr: "answer: no badge in it"},
 	}
 	for _, tt := range tests {
