@@ -5,6 +5,7 @@ package badgeload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -28,14 +29,14 @@ func (m minimal) GetBadge(context.Context, *adjoinv1.GetBadgeRequest) (*adjoinv1
 }
 
 // StartMinimal serves the minimal BadgeService, answering every GetBadge with resp, on a
-// loopback listener, and returns a client of it; stop closes both.
+// loopback listener, and returns a client of it; stop closes both. It runs inside the caller's
+// process; ServeMinimal is the same server for a process of its own.
 func StartMinimal(resp *adjoinv1.GetBadgeResponse) (client adjoinv1.BadgeServiceClient, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := grpc.NewServer()
-	adjoinv1.RegisterBadgeServiceServer(srv, minimal{resp: resp})
+	srv := newMinimal(resp)
 	go func() { _ = srv.Serve(ln) }()
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -43,6 +44,31 @@ func StartMinimal(resp *adjoinv1.GetBadgeResponse) (client adjoinv1.BadgeService
 		return nil, nil, err
 	}
 	return adjoinv1.NewBadgeServiceClient(conn), func() { conn.Close(); srv.Stop() }, nil
+}
+
+// ServeMinimal serves the minimal BadgeService on ln until ctx ends. It is what `adjoin bench`
+// runs as a process of its own, so that the baseline pays for its own process, scheduling and
+// loopback as the badge service does, and not for the harness's load.
+func ServeMinimal(ctx context.Context, ln net.Listener, resp *adjoinv1.GetBadgeResponse) error {
+	srv := newMinimal(resp)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		srv.Stop() // a benchmark's calls have nothing worth finishing
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	return err
+}
+
+// newMinimal is a plain grpc.NewServer with the minimal BadgeService and nothing else.
+func newMinimal(resp *adjoinv1.GetBadgeResponse) *grpc.Server {
+	srv := grpc.NewServer()
+	adjoinv1.RegisterBadgeServiceServer(srv, minimal{resp: resp})
+	return srv
 }
 
 // Call makes n GetBadge calls on client from conc goroutines, cycling through reqs, and

@@ -35,6 +35,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case BenchMinimalCommand:
+		err = runBenchMinimal(ctx, args[1:], stdout)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], stdout)
 	case "provision":

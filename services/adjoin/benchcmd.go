@@ -17,7 +17,7 @@ import (
 // runBench is `adjoin bench`: every performance figure of adjoin beside its baseline, in one
 // run on an embedded JetStream server (package bench says what is measured and how).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var sync, sizes, conc, jsonFile string
+	var sync, sizes, conc, jsonFile, only string
 	var cfg bench.Config
 	s := config.New("adjoin bench")
 	s.String(&sync, "sync", "both", "JetStream sync_interval to run under: always (as shipped), default (NATS's 2 minutes), or both")
@@ -31,6 +31,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.String(&cfg.BinDir, "bin-dir", "", "directory of the adjoin-correlator and adjoin-badge binaries to run (default: beside this binary, else built with go build)")
 	s.String(&cfg.WorkDir, "work-dir", "", "directory for the JetStream stores (default: a new temporary directory, removed after)")
 	s.String(&jsonFile, "json", "", "also write every figure as JSON to this file")
+	s.String(&only, "only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ", ")+
+		" (default all; ready times are measured whatever the phases). Memory and GetBadge run at the largest size only, in the first sync mode:"+
+		" --only memory,getbadge --sizes 10000,1000000 takes a few minutes")
 	s.Bool(&cfg.Quick, "quick", false, "a small smoke run (~30s): one size of 10k users, 1000 alerts, short phases")
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
@@ -43,6 +46,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("sync: %q, want always, default or both", sync)
 	}
+	cfg.Only = config.SplitList(only)
 	var err error
 	if cfg.Sizes, err = ints("sizes", sizes); err != nil {
 		return err
@@ -60,6 +64,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	cfg.RepoDir = bench.FindUp(wd, "go.work")
+	// GetBadge's baseline runs as a process of its own, this binary's hidden command (under
+	// go test, the test binary's TestMain stands in for it).
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.MinimalServer = []string{exe, BenchMinimalCommand}
 	cfg.Progress = stderr
 	start := time.Now()
 	rep, err := bench.Run(ctx, cfg, stdout)

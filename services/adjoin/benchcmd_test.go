@@ -34,7 +34,8 @@ func TestBenchQuick(t *testing.T) {
 		t.Fatalf("adjoin bench --quick: exit %d after %s\nstdout:\n%s\nstderr:\n%s", code, time.Since(start), out.String(), errOut.String())
 	}
 	t.Logf("adjoin bench --quick took %s", time.Since(start).Round(time.Second))
-	if !strings.Contains(out.String(), "| what | adjoin | baseline in the same run | ratio | other load |") {
+	if !strings.Contains(out.String(), "| what | adjoin | baseline in the same run | ratio | other load |") ||
+		!strings.Contains(out.String(), "minimal gRPC server, same answer, own process: ") {
 		t.Errorf("no table on stdout:\n%s", out.String())
 	}
 	b, err := os.ReadFile(file)
@@ -72,13 +73,72 @@ func TestBenchQuick(t *testing.T) {
 	})
 	for _, path := range []string{"runs.0.raw.round_trip_per_s", "runs.0.sizes.0.alerts_per_s", "runs.0.sizes.0.latency_p99_ms",
 		"runs.1.sizes.0.alerts_per_s_with_incidents", "ingest.1.events_per_s", "get_badge.2.minimal_qps",
-		"memory.correlator.bytes_per_entity", "memory.badge.bytes_per_entity"} {
+		"memory.correlator.bytes_per_entity", "memory.badge.bytes_per_entity", "memory.correlator.ready_s", "memory.badge.ready_s",
+		"get_badge.0.minimal_process_qps", "get_badge.0.process_qps_ratio", "get_badge.2.process_p99_ratio", "get_badge.2.minimal_process_p99_ms"} {
 		if _, ok := at(rep, path).(float64); !ok {
 			t.Errorf("%s: missing", path)
 		}
 	}
 	if figures < 60 {
 		t.Errorf("%d figures in the JSON, want every one of them (60 or more)", figures)
+	}
+	// The binaries the quick run built, in its work directory, serve a run of a few phases.
+	t.Run("only memory,getbadge", func(t *testing.T) { testBenchOnly(t, filepath.Join(dir, "bin")) })
+}
+
+// testBenchOnly runs `adjoin bench --only memory,getbadge` on a small directory with the
+// binaries in binDir: the phases left out leave nothing in the JSON, the ones asked for are
+// all there, GetBadge beside the minimal server in a process of its own (this test binary,
+// through TestMain), and the memory with each service's ready time.
+func testBenchOnly(t *testing.T, binDir string) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--only", "memory,getbadge", "--sizes", "1000", "--alerts", "100", "--badge-calls", "40",
+		"--concurrency", "1,4", "--bin-dir", binDir, "--work-dir", dir, "--json", file, "--quick"}
+	if code := Main(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("adjoin %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		path string
+		n    int
+	}{{"runs", 1}, {"runs.0.sizes", 1}, {"get_badge", 2}, {"only", 2}} {
+		if got, _ := at(rep, want.path).([]any); len(got) != want.n {
+			t.Errorf("%s: %d entries, want %d", want.path, len(got), want.n)
+		}
+	}
+	for _, path := range []string{"ingest", "runs.0.scale"} {
+		if v := at(rep, path); v != nil {
+			t.Errorf("%s = %v, want absent: its phase did not run", path, v)
+		}
+	}
+	for _, path := range []string{"runs.0.raw.round_trip_per_s", "runs.0.sizes.0.alerts_per_s"} {
+		if v, _ := at(rep, path).(float64); v != 0 {
+			t.Errorf("%s = %v, want 0: its phase did not run", path, v)
+		}
+	}
+	for _, path := range []string{"runs.0.sizes.0.correlator_ready_s", "runs.0.sizes.0.badge_ready_s", "memory.correlator.ready_s",
+		"memory.badge.bytes_per_entity", "get_badge.1.minimal_process_qps", "get_badge.1.process_qps_ratio", "get_badge.1.process_p99_ratio",
+		"get_badge.1.minimal_qps", "get_badge.1.qps"} {
+		if v, _ := at(rep, path).(float64); !(v > 0) {
+			t.Errorf("%s = %v, want > 0", path, at(rep, path))
+		}
+	}
+	if e, _ := at(rep, "memory.entities").(float64); e != 1000 {
+		t.Errorf("memory.entities = %v, want 1000", e)
+	}
+	if table := out.String(); strings.Contains(table, "raw JetStream") || strings.Contains(table, "alerts/s") {
+		t.Errorf("the table shows a phase that did not run:\n%s", table)
 	}
 }
 

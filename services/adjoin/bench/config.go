@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,6 +15,21 @@ const (
 	SyncAlways  = "always"
 	SyncDefault = "default"
 )
+
+// Phases of a run, for Config.Only: the raw JetStream baseline (per sync mode); end to end
+// (throughput and latency at every size in every sync mode); parse + detect; GetBadge and
+// memory (each once, at the largest size, in the first sync mode). The services' ready times
+// are recorded at every size whatever the phases.
+const (
+	PhaseRaw      = "raw"
+	PhaseE2E      = "e2e"
+	PhaseIngest   = "ingest"
+	PhaseGetBadge = "getbadge"
+	PhaseMemory   = "memory"
+)
+
+// Phases lists every phase, in the order a run measures them.
+var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseE2E, PhaseGetBadge}
 
 // Config is one run of the harness. Zero values take the defaults of a full run, or of a
 // quick one when Quick is set (see Defaults).
@@ -41,6 +58,12 @@ type Config struct {
 	RepoDir string
 	// WorkDir holds the JetStream stores; empty uses a new temporary directory.
 	WorkDir string
+	// Only lists the phases to run (Phase*); empty runs them all.
+	Only []string
+	// MinimalServer is the command (program and arguments) that serves the minimal gRPC
+	// BadgeService as a process of its own, GetBadge's baseline: `adjoin bench-minimal-server`,
+	// given the flags --grpc-addr and --answer. Needed by the getbadge phase.
+	MinimalServer []string
 	// Quick is a small smoke run; it only changes the defaults.
 	Quick bool
 	// Progress receives a line per step of the long phases (stderr).
@@ -109,8 +132,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("badge-calls: %d, want at least 10", c.BadgeCalls)
 	case c.IngestFor <= 0:
 		return fmt.Errorf("ingest-for: %s, want > 0", c.IngestFor)
-	case c.DataDir == "":
+	case c.DataDir == "" && c.runs(PhaseIngest):
 		return fmt.Errorf("data: shared/data not found; give --data")
+	}
+	for _, p := range c.Only {
+		if !slices.Contains(Phases, p) {
+			return fmt.Errorf("only: %q, want some of %s", p, strings.Join(Phases, ", "))
+		}
+	}
+	if c.runs(PhaseGetBadge) && len(c.MinimalServer) == 0 {
+		return fmt.Errorf("getbadge: no command to run the minimal gRPC server with")
 	}
 	for _, n := range c.Concurrency {
 		if n < 1 {
@@ -124,4 +155,19 @@ func (c Config) Validate() error {
 // entity of its own, chosen among the fresh entities of a size step.
 func samples(n, fresh int) int {
 	return max(1, min(n/20, 1000, fresh/4))
+}
+
+// runs tells whether phase is part of the run.
+func (c Config) runs(phase string) bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, phase)
+}
+
+// syncs are the sync modes the directory sizes are measured in: every one when the raw
+// baseline or the end-to-end phase runs (they depend on the mode), else only the first, where
+// memory and GetBadge are measured.
+func (c Config) syncs() []string {
+	if c.runs(PhaseRaw) || c.runs(PhaseE2E) {
+		return c.Syncs
+	}
+	return c.Syncs[:1]
 }

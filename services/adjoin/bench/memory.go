@@ -17,11 +17,16 @@ type MemoryResult struct {
 }
 
 // ProcMemory is one process's VmRSS (and VmHWM, its peak) from /proc/<pid>/status.
+// PerEntityBytes is (AfterBytes - BeforeBytes) / Entities: what the directory costs the process
+// per entity, the Go heap's headroom and what it has not returned to the system included.
 type ProcMemory struct {
 	BeforeBytes    int64   `json:"rss_before_bytes"`
 	AfterBytes     int64   `json:"rss_after_bytes"`
 	PeakBytes      int64   `json:"rss_peak_bytes"`
 	PerEntityBytes float64 `json:"bytes_per_entity"`
+	// ReadySeconds is the time from the process's start on the directory of Entities users
+	// until it was ready: /readyz 200 for the correlator, gRPC health SERVING for the badge.
+	ReadySeconds float64 `json:"ready_s"`
 }
 
 // memoryBefore starts the services on the server's (empty) directory, lets them settle and
@@ -48,6 +53,7 @@ func (m *MemoryResult) after(svc *services, entities int, settle time.Duration) 
 		return err
 	}
 	m.Entities = entities
+	m.Correlator.ReadySeconds, m.Badge.ReadySeconds = svc.correlatorReady.Seconds(), svc.badgeReady.Seconds()
 	for _, p := range []*ProcMemory{&m.Correlator, &m.Badge} {
 		p.PerEntityBytes = float64(p.AfterBytes-p.BeforeBytes) / float64(entities)
 	}

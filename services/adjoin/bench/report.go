@@ -29,6 +29,8 @@ type Report struct {
 	Ingest        []IngestResult `json:"ingest"`
 	GetBadge      []BadgeResult  `json:"get_badge"`
 	Memory        *MemoryResult  `json:"memory,omitempty"`
+	// Only lists the phases the run was limited to (--only); absent when it ran them all.
+	Only []string `json:"only,omitempty"`
 }
 
 // SyncRun is the figures that depend on the server's sync mode.
@@ -38,6 +40,9 @@ type SyncRun struct {
 	SyncInterval string       `json:"sync_interval"`
 	Raw          RawResult    `json:"raw"`
 	Sizes        []SizeResult `json:"sizes"`
+	// Scale is the throughput at the largest size over that at the smallest, when the
+	// end-to-end phase ran at two sizes or more.
+	Scale *ScaleResult `json:"scale,omitempty"`
 }
 
 // WriteJSON writes the report, indented, to file.
@@ -58,11 +63,17 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "adjoin bench: %s, %d cores; %s, nats-server %s (embedded, file storage); commit %s; %s, took %s\n",
 		r.CPU, r.Cores, r.GoVersion, r.NATSServer, commit, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
-	fmt.Fprintf(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server; per size\n"+
-		"%s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents, whose\n"+
-		"alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n"+
-		"Other load: the share of the machine's CPU that other processes used while a figure was measured (%.0f%% over the run).\n\n",
-		thousands(float64(r.AlertsPerSize)), 100*r.OtherCPUShare)
+	if len(r.Only) > 0 {
+		fmt.Fprintf(w, "Only the phases %s.\n", strings.Join(r.Only, ", "))
+	}
+	fmt.Fprintln(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server.")
+	if r.endToEnd() {
+		fmt.Fprintf(w, "Per size %s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents,\n"+
+			"whose alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n",
+			thousands(float64(r.AlertsPerSize)))
+	}
+	fmt.Fprintf(w, "Other load: the share of the machine's CPU that other processes used while a figure was measured (%.0f%% over the run).\n\n",
+		100*r.OtherCPUShare)
 	fmt.Fprintln(w, "| what | adjoin | baseline in the same run | ratio | other load |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	row := func(what, adjoin, baseline string, ratio, other float64) {
@@ -77,9 +88,16 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	for _, run := range r.Runs {
 		raw := run.Raw
-		row(fmt.Sprintf("raw JetStream, sync %s: async publish, then pull fetch + ack, %s msgs of %d B", run.SyncInterval, thousands(float64(raw.Messages)), raw.MsgBytes),
-			"", fmt.Sprintf("publish %s/s, consume %s/s, both %s msgs/s", thousands(raw.PublishPerSec), thousands(raw.ConsumePerSec), thousands(raw.RoundTripPerSec)), 0, raw.OtherCPUShare)
+		if raw.Messages > 0 {
+			row(fmt.Sprintf("raw JetStream, sync %s: async publish, then pull fetch + ack, %s msgs of %d B", run.SyncInterval, thousands(float64(raw.Messages)), raw.MsgBytes),
+				"", fmt.Sprintf("publish %s/s, consume %s/s, both %s msgs/s", thousands(raw.PublishPerSec), thousands(raw.ConsumePerSec), thousands(raw.RoundTripPerSec)), 0, raw.OtherCPUShare)
+		}
 		for _, s := range run.Sizes {
+			if s.AlertsPerSec <= 0 { // the end-to-end phase did not run (--only)
+				row(fmt.Sprintf("directory grown to %s users, then services ready (from process start), sync %s", thousands(float64(s.Entities)), run.SyncInterval),
+					fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
+				continue
+			}
 			row(fmt.Sprintf("alerts → correlator → badge, %s users, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
 				fmt.Sprintf("%s alerts/s (%s/s with incidents)", thousands(s.AlertsPerSec), thousands(s.WithIncidentsPerSec)),
 				fmt.Sprintf("raw publish + consume: %s msgs/s", thousands(raw.RoundTripPerSec)), s.Ratio, s.OtherCPUShare)
@@ -88,26 +106,47 @@ func (r *Report) WriteTable(w io.Writer) {
 			row(fmt.Sprintf("directory grown to %s users (async KV puts, default sync, once for every mode), then services ready, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
 				fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
 		}
+		if sc := run.Scale; sc != nil {
+			from, to := run.Sizes[0], run.Sizes[len(run.Sizes)-1]
+			row(fmt.Sprintf("correlator throughput at %s users over %s users, sync %s", thousands(float64(sc.ToEntities)), thousands(float64(sc.FromEntities)), run.SyncInterval),
+				fmt.Sprintf("%s alerts/s (%s/s with incidents; ratio %.2f)", thousands(to.AlertsPerSec), thousands(to.WithIncidentsPerSec), sc.WithIncidentsRatio),
+				fmt.Sprintf("%s users: %s alerts/s (%s/s with incidents)", thousands(float64(sc.FromEntities)), thousands(from.AlertsPerSec), thousands(from.WithIncidentsPerSec)),
+				sc.AlertsPerSecRatio, -1)
+		}
 	}
 	for _, in := range r.Ingest {
 		row(fmt.Sprintf("parse + detect, %s, %s events of %d recordings, one core", in.Ingestor, thousands(float64(in.Events)), in.Files),
 			thousands(in.EventsPerSec)+" events/s", "encoding/json decode: "+thousands(in.JSONPerSec)+" lines/s", in.Ratio, in.OtherCPUShare)
 	}
 	for _, b := range r.GetBadge {
-		row(fmt.Sprintf("GetBadge, concurrency %d, %s users", b.Concurrency, thousands(float64(b.Entities))),
-			fmt.Sprintf("%s/s, p50 %s ms, p99 %s ms", thousands(b.QPS), ms(b.P50Ms), ms(b.P99Ms)),
-			fmt.Sprintf("minimal gRPC server, same answer: %s/s, p50 %s ms, p99 %s ms", thousands(b.MinimalQPS), ms(b.MinimalP50Ms), ms(b.MinimalP99Ms)), b.QPSRatio, b.OtherCPUShare)
+		row(fmt.Sprintf("GetBadge, concurrency %d, %s users (ratio: QPS over the minimal server's own process; p99 ratio likewise)", b.Concurrency, thousands(float64(b.Entities))),
+			fmt.Sprintf("%s/s, p50 %s ms, p99 %s ms (p99 ratio %.2f)", thousands(b.QPS), ms(b.P50Ms), ms(b.P99Ms), b.ProcessP99Ratio),
+			fmt.Sprintf("minimal gRPC server, same answer, own process: %s/s, p50 %s ms, p99 %s ms; in the harness's process: %s/s, p50 %s ms, p99 %s ms (ratio %.2f)",
+				thousands(b.ProcessQPS), ms(b.ProcessP50Ms), ms(b.ProcessP99Ms), thousands(b.MinimalQPS), ms(b.MinimalP50Ms), ms(b.MinimalP99Ms), b.QPSRatio),
+			b.ProcessQPSRatio, b.OtherCPUShare)
 	}
-	if m := r.Memory; m != nil {
+	if m := r.Memory; m != nil && m.Entities > 0 {
 		for _, p := range []struct {
 			name string
 			m    ProcMemory
 		}{{"adjoin-correlator", m.Correlator}, {"adjoin-badge", m.Badge}} {
-			row(fmt.Sprintf("resident memory per entity, %s process, %s users", p.name, thousands(float64(m.Entities))),
-				fmt.Sprintf("%s B (VmRSS %s on an empty directory → %s loaded, peak %s)", thousands(p.m.PerEntityBytes),
-					mib(p.m.BeforeBytes), mib(p.m.AfterBytes), mib(p.m.PeakBytes)), "", 0, -1)
+			row(fmt.Sprintf("resident memory per entity, %s process, %s users: (VmRSS once ready and settled − VmRSS on an empty directory) / users", p.name, thousands(float64(m.Entities))),
+				fmt.Sprintf("%s B (VmRSS %s on an empty directory → %s loaded, peak %s); ready %.1f s after start", thousands(p.m.PerEntityBytes),
+					mib(p.m.BeforeBytes), mib(p.m.AfterBytes), mib(p.m.PeakBytes), p.m.ReadySeconds), "", 0, -1)
 		}
 	}
+}
+
+// endToEnd tells whether the end-to-end phase ran: a size with a throughput.
+func (r *Report) endToEnd() bool {
+	for _, run := range r.Runs {
+		for _, s := range run.Sizes {
+			if s.AlertsPerSec > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // thousands formats a rate or count rounded to an integer, with thousands separators.

@@ -29,14 +29,16 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		fmt.Fprintf(cfg.Progress, "bench: [%s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
 	}
 	runCPU := startCPUWindow()
-	rep := &Report{Machine: machine(cfg.RepoDir), Started: start, Quick: cfg.Quick, AlertsPerSize: cfg.Alerts}
+	rep := &Report{Machine: machine(cfg.RepoDir), Started: start, Quick: cfg.Quick, AlertsPerSize: cfg.Alerts, Only: cfg.Only}
 	binDir, err := binaries(ctx, cfg.BinDir, cfg.RepoDir, work, cfg.Progress)
 	if err != nil {
 		return nil, err
 	}
-	say("parse + detect on the recordings of %s", cfg.DataDir)
-	if rep.Ingest, err = measureIngest(cfg.DataDir, cfg.IngestFor); err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+	if cfg.runs(PhaseIngest) {
+		say("parse + detect on the recordings of %s", cfg.DataDir)
+		if rep.Ingest, err = measureIngest(cfg.DataDir, cfg.IngestFor); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
 	}
 	r := &matrix{cfg: cfg, binDir: binDir, say: say}
 	if err := r.run(ctx, filepath.Join(work, "store"), rep); err != nil {
@@ -72,21 +74,26 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 	}
 	defer os.RemoveAll(dir)
 	defer func() { srv.stop() }()
-	r.say("memory of the services on an empty directory")
-	if rep.Memory, err = memoryBefore(ctx, r.binDir, srv.url(), r.settle(), r.cfg.Progress); err != nil {
-		return fmt.Errorf("memory: %w", err)
+	if r.cfg.runs(PhaseMemory) {
+		r.say("memory of the services on an empty directory")
+		if rep.Memory, err = memoryBefore(ctx, r.binDir, srv.url(), r.settle(), r.cfg.Progress); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
 	}
-	for _, mode := range r.cfg.Syncs {
+	modes := r.cfg.syncs()
+	for _, mode := range modes {
 		run := SyncRun{Sync: mode, SyncInterval: "always"}
 		if mode != SyncAlways {
 			run.SyncInterval = "default (2m)"
 		}
-		if err := srv.setSync(mode == SyncAlways); err != nil {
-			return err
-		}
-		r.say("[%s] raw JetStream baseline: %d messages", mode, r.cfg.Alerts)
-		if run.Raw, err = measureRaw(ctx, srv.js, r.cfg.Alerts); err != nil {
-			return fmt.Errorf("sync %s: raw baseline: %w", mode, err)
+		if r.cfg.runs(PhaseRaw) {
+			if err := srv.setSync(mode == SyncAlways); err != nil {
+				return err
+			}
+			r.say("[%s] raw JetStream baseline: %d messages", mode, r.cfg.Alerts)
+			if run.Raw, err = measureRaw(ctx, srv.js, r.cfg.Alerts); err != nil {
+				return fmt.Errorf("sync %s: raw baseline: %w", mode, err)
+			}
 		}
 		rep.Runs = append(rep.Runs, run)
 	}
@@ -103,7 +110,7 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			return fmt.Errorf("directory: %w", err)
 		}
 		load := time.Since(t).Seconds()
-		for i, mode := range r.cfg.Syncs {
+		for i, mode := range modes {
 			label := fmt.Sprintf("%s %d", mode, size)
 			if err := srv.setSync(mode == SyncAlways); err != nil {
 				return err
@@ -121,35 +128,75 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 				return fmt.Errorf("%s: %w", label, err)
 			}
 			run := &rep.Runs[i]
-			res.Ratio = res.AlertsPerSec / run.Raw.RoundTripPerSec
+			if run.Raw.RoundTripPerSec > 0 {
+				res.Ratio = res.AlertsPerSec / run.Raw.RoundTripPerSec
+			}
 			run.Sizes = append(run.Sizes, res)
+			r.say("[%s] ready after start: correlator %.1f s, badge %.1f s", label, res.CorrelatorReadySeconds, res.BadgeReadySeconds)
+			if !r.cfg.runs(PhaseE2E) {
+				continue
+			}
 			r.say("[%s] %.0f alerts/s (%.0f/s with incidents); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
 				label, res.AlertsPerSec, res.WithIncidentsPerSec, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
 		}
 		loaded = size
 	}
+	if r.cfg.runs(PhaseE2E) {
+		for i := range rep.Runs {
+			rep.Runs[i].Scale = scaleOf(rep.Runs[i].Sizes)
+		}
+	}
 	return nil
 }
 
 // measureSize runs the phases of one size in mode slot with the services running: memory
-// (first mode, largest size), throughput, latency, and GetBadge (first mode, largest size).
+// (first mode, largest size), throughput and latency, and GetBadge (first mode, largest size).
 func (r *matrix) measureSize(ctx context.Context, srv *jsServer, svc *services, label string, fresh, slot int, res *SizeResult, rep *Report) error {
 	once := slot == 0 && res.Entities == r.cfg.Sizes[len(r.cfg.Sizes)-1]
 	// Both services load the directory before they are ready; the last user answering is a check.
 	if err := waitKnown(ctx, svc.client, res.Entities-1, time.Minute); err != nil {
 		return err
 	}
-	if once {
+	if once && r.cfg.runs(PhaseMemory) {
 		if err := rep.Memory.after(svc, res.Entities, r.settle()); err != nil {
 			return fmt.Errorf("memory: %w", err)
 		}
 		r.say("[%s] memory: %s", label, rep.Memory)
 	}
-	step, err := newSizeStep(srv.js, svc, label, fresh, res.Entities, r.cfg.Alerts, slot, len(r.cfg.Syncs), r.cfg.Progress)
+	e2e, badges := r.cfg.runs(PhaseE2E), once && r.cfg.runs(PhaseGetBadge)
+	if !e2e && !badges {
+		return nil
+	}
+	step, err := newSizeStep(srv.js, svc, label, fresh, res.Entities, r.cfg.Alerts, slot, len(r.cfg.syncs()), r.cfg.Progress)
 	if err != nil {
 		return err
 	}
+	if e2e {
+		if err := r.endToEnd(ctx, svc, step, res); err != nil {
+			return err
+		}
+	} else {
+		// GetBadge asks for users holding one alert each: the throughput phase's sampled users,
+		// given their alert here without the rest of that phase.
+		r.say("[%s] one alert for each of %d users to ask GetBadge for", label, len(step.throughputSampled))
+		if _, _, err := step.throughput(ctx, len(step.throughputSampled)); err != nil {
+			return fmt.Errorf("alerts for GetBadge: %w", err)
+		}
+	}
+	if !badges {
+		return nil
+	}
+	r.say("[%s] GetBadge at concurrency %v, %d calls each, adjoin and a minimal gRPC server (own process, and in the harness's)", label, r.cfg.Concurrency, r.cfg.BadgeCalls)
+	if rep.GetBadge, err = measureGetBadge(ctx, svc, r.cfg.MinimalServer, step.throughputSampled, res.Entities, r.cfg.BadgeCalls, r.cfg.Concurrency, r.cfg.Progress); err != nil {
+		return fmt.Errorf("GetBadge: %w", err)
+	}
+	return nil
+}
+
+// endToEnd measures throughput, then latency under a paced load, into res.
+func (r *matrix) endToEnd(ctx context.Context, svc *services, step *sizeStep, res *SizeResult) error {
 	cpu := startCPUWindow(svc.pids()...)
+	var err error
 	if res.AlertsPerSec, res.WithIncidentsPerSec, err = step.throughput(ctx, r.cfg.Alerts); err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
@@ -162,12 +209,5 @@ func (r *matrix) measureSize(ctx context.Context, srv *jsServer, svc *services, 
 	}
 	res.LatencySamples, res.LatencyP50Ms, res.LatencyP99Ms = len(lat), percentileMs(lat, 0.5), percentileMs(lat, 0.99)
 	res.OtherCPUShare = cpu.otherShare()
-	if !once {
-		return nil
-	}
-	r.say("[%s] GetBadge at concurrency %v, %d calls each, adjoin and a minimal gRPC server", label, r.cfg.Concurrency, r.cfg.BadgeCalls)
-	if rep.GetBadge, err = measureGetBadge(ctx, svc, step.throughputSampled, res.Entities, r.cfg.BadgeCalls, r.cfg.Concurrency); err != nil {
-		return fmt.Errorf("GetBadge: %w", err)
-	}
 	return nil
 }
