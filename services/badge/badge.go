@@ -66,6 +66,9 @@ type Config struct {
 	HTTPListener net.Listener
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
+	// BadgeCache is how many GetBadge answers are kept built (the entities asked about most
+	// recently); 0 takes app.DefaultAnswers.
+	BadgeCache int
 }
 
 // Flags defines the settings on s.
@@ -81,6 +84,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
+	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (a few hundred bytes each)")
 	c.Security.Flags(s)
 }
 
@@ -102,6 +106,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-streams: %d, want >= 0", c.MaxStreams)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
+	case c.BadgeCache < 0:
+		return fmt.Errorf("badge-cache: %d, want >= 0", c.BadgeCache)
 	}
 	if err := c.Security.Validate(); err != nil {
 		return err
@@ -157,6 +163,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		dirChanged.Store(time.Now().UnixNano())
 		view.Changed(key)
 	}
+	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
+		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
+		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
+	}}
+	badges.Answers = app.NewAnswers(badges, cfg.BadgeCache)
+	view.OnChange = badges.Answers.Changed // before the watchers: every change reaches the answers
 	stopWatchers, err := natsx.Resume(ctx, nc, func(wctx context.Context) error {
 		if err := store.Follow(wctx, view, log); err != nil {
 			return err
@@ -170,10 +182,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	counts, devices := view.Size()
 	log.Info("view loaded", zap.Int("entities", index.Len()), zap.Int("counted", counts), zap.Int("devices", devices))
 
-	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
-		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
-		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
-	}}
 	statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketStatus, err)
