@@ -9,10 +9,10 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
-// DefaultAnswers is how many badge answers Answers keeps by default: every entity of a
-// mid-sized directory, and the entities asked about most of a large one, for tens of MB
-// (an answer is a few hundred bytes beside the directory entry it points to).
-const DefaultAnswers = 65536
+// DefaultAnswers is how many badge answers Answers keeps by default: the entities a portal's
+// users look at, for about 16 MB (an answer is about 800 bytes beside its directory entry, ~1.6
+// KB with it), so that even at a million directory entities the cache adds ~16 B per entity.
+const DefaultAnswers = 16384
 
 // Answers keeps ready-built GetBadge answers, so that serving one is a lookup and a message
 // already built instead of summarising the entity's record, looking up its devices and
@@ -39,7 +39,6 @@ type Answers struct {
 
 type answer struct {
 	key   string
-	names []string // the entity's device name keys (entity.NameKeys)
 	resp  *adjoinv1.GetBadgeResponse
 	slot  int         // index in ring
 	used  atomic.Bool // asked for since the hand last passed
@@ -73,11 +72,10 @@ func (a *Answers) fill(ctx context.Context, e *adjoinv1.Entity, epoch uint64) (*
 		return nil, err
 	}
 	resp := &adjoinv1.GetBadgeResponse{Badge: b}
-	names := entity.NameKeys(e)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.epoch == epoch {
-		a.put(e.GetKey(), names, resp)
+		a.put(e.GetKey(), resp)
 	}
 	return resp, nil
 }
@@ -122,15 +120,15 @@ func (a *Answers) Len() int {
 }
 
 // put caches resp under key; a.mu is held.
-func (a *Answers) put(key string, names []string, resp *adjoinv1.GetBadgeResponse) {
+func (a *Answers) put(key string, resp *adjoinv1.GetBadgeResponse) {
 	if old, ok := a.byKey[key]; ok { // built twice at once
 		a.remove(old)
 	}
 	for len(a.ring) >= a.max {
 		a.evict()
 	}
-	c := &answer{key: key, names: names, resp: resp}
-	for _, n := range names {
+	c := &answer{key: key, resp: resp}
+	for _, n := range c.names() {
 		// One cached entity per name key, so a device change finds every answer it touches.
 		if other, ok := a.byName[n]; ok && other != key {
 			a.remove(a.byKey[other])
@@ -148,7 +146,7 @@ func (a *Answers) remove(c *answer) {
 		return
 	}
 	delete(a.byKey, c.key)
-	for _, n := range c.names {
+	for _, n := range c.names() {
 		if a.byName[n] == c.key {
 			delete(a.byName, n)
 		}
@@ -159,6 +157,10 @@ func (a *Answers) remove(c *answer) {
 	a.ring[last] = nil
 	a.ring = a.ring[:last]
 }
+
+// names are the device name keys of the answer's entity (entity.NameKeys), worked out again
+// when needed rather than kept beside every answer.
+func (c *answer) names() []string { return entity.NameKeys(c.resp.GetBadge().GetEntity()) }
 
 // evict drops the first answer the hand finds not asked for since it last passed; a.mu is
 // held and the ring is not empty.
