@@ -38,10 +38,10 @@ type Answers struct {
 }
 
 type answer struct {
-	key   string
-	resp  *adjoinv1.GetBadgeResponse
-	slot  int         // index in ring
-	used  atomic.Bool // asked for since the hand last passed
+	key  string
+	resp *adjoinv1.GetBadgeResponse
+	slot int         // index in ring
+	used atomic.Bool // asked for since the hand last passed
 }
 
 // NewAnswers returns an empty cache of b's answers holding at most max (<= 0: DefaultAnswers).
