@@ -59,7 +59,8 @@ type Config struct {
 	// MaxStreamsPerClient and MaxStreams bound the streams open at once per client (its
 	// identity when callers are checked, else its address) and in all; 0 takes the defaults.
 	MaxStreamsPerClient, MaxStreams int
-	// DefaultDeadline is given to unary calls that come without one.
+	// DefaultDeadline is given to unary calls that come without one, except those answered
+	// from memory (GetBadge, BatchGetBadges), which never wait.
 	DefaultDeadline time.Duration
 	// HTTPAddr serves /metrics, /healthz and /readyz; empty (and no HTTPListener) serves none.
 	HTTPAddr     string
@@ -82,7 +83,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
 	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
-	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
+	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
 	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each)")
 	c.Security.Flags(s)
