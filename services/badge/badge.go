@@ -59,13 +59,17 @@ type Config struct {
 	// MaxStreamsPerClient and MaxStreams bound the streams open at once per client (its
 	// identity when callers are checked, else its address) and in all; 0 takes the defaults.
 	MaxStreamsPerClient, MaxStreams int
-	// DefaultDeadline is given to unary calls that come without one.
+	// DefaultDeadline is given to unary calls that come without one, except those answered
+	// from memory (GetBadge, BatchGetBadges), which never wait.
 	DefaultDeadline time.Duration
 	// HTTPAddr serves /metrics, /healthz and /readyz; empty (and no HTTPListener) serves none.
 	HTTPAddr     string
 	HTTPListener net.Listener
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
+	// BadgeCache is how many GetBadge answers are kept built (the entities asked about most
+	// recently); 0 takes app.DefaultAnswers.
+	BadgeCache int
 }
 
 // Flags defines the settings on s.
@@ -79,8 +83,9 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
 	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
-	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one")
+	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
+	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each)")
 	c.Security.Flags(s)
 }
 
@@ -102,6 +107,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-streams: %d, want >= 0", c.MaxStreams)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
+	case c.BadgeCache < 0:
+		return fmt.Errorf("badge-cache: %d, want >= 0", c.BadgeCache)
 	}
 	if err := c.Security.Validate(); err != nil {
 		return err
@@ -157,6 +164,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		dirChanged.Store(time.Now().UnixNano())
 		view.Changed(key)
 	}
+	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
+		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
+		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
+	}}
+	badges.Answers = app.NewAnswers(badges, cfg.BadgeCache)
+	view.OnChange = badges.Answers.Changed // before the watchers: every change reaches the answers
 	stopWatchers, err := natsx.Resume(ctx, nc, func(wctx context.Context) error {
 		if err := store.Follow(wctx, view, log); err != nil {
 			return err
@@ -170,10 +183,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	counts, devices := view.Size()
 	log.Info("view loaded", zap.Int("entities", index.Len()), zap.Int("counted", counts), zap.Int("devices", devices))
 
-	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
-		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
-		Override: func(side adjoinv1.Side) (string, bool) { return view.Config(app.LinkKey(side)) },
-	}}
 	statusKV, err := js.KeyValue(ctx, natsx.BucketStatus)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketStatus, err)

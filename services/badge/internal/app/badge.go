@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/directory"
@@ -34,18 +33,31 @@ type Badges struct {
 	Store Store
 	// Links are the deep link templates per side (see Link); empty leaves links out.
 	Links Links
+	// Answers, when set, serves Get and Answer from answers built ahead (see NewAnswers);
+	// nil builds every answer with Of.
+	Answers *Answers
 }
 
-// Get returns the badge of the entity sel names.
+// Get returns the badge of the entity sel names. It may be shared: never modify it.
 func (b *Badges) Get(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoinv1.Badge, error) {
-	m, err := b.Index.Find(sel)
+	resp, err := b.Answer(ctx, sel)
+	return resp.GetBadge(), err
+}
+
+// Answer returns GetBadge's answer for the entity sel names. It may be shared: never modify it.
+func (b *Badges) Answer(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoinv1.GetBadgeResponse, error) {
+	e, err := b.Resolve(sel)
 	if err != nil {
 		return nil, err
 	}
-	if m.Entity == nil {
-		return nil, fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried)
+	if b.Answers != nil {
+		return b.Answers.Get(ctx, e)
 	}
-	return b.Of(ctx, m.Entity)
+	badge, err := b.Of(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return &adjoinv1.GetBadgeResponse{Badge: badge}, nil
 }
 
 // Of returns the badge of a directory entity.

@@ -17,6 +17,11 @@ const AllKeys = "*"
 // served from, kept current by watchers, so a GetBadge makes no NATS round trip. It implements
 // Store, and tells subscribers which keys changed.
 type View struct {
+	// OnChange, when set before the watchers start, is called with every changed key (AllKeys
+	// for configuration) once the view holds the change and before subscribers hear of it, so
+	// that what they read then is already current (Answers.Changed).
+	OnChange func(key string)
+
 	mu         sync.RWMutex
 	counts     map[string]*adjoinv1.EntityCounts
 	devices    map[string]*adjoinv1.DeviceRecord
@@ -135,6 +140,9 @@ func (v *View) Subscribe() (<-chan string, func()) {
 }
 
 func (v *View) notify(key string) {
+	if v.OnChange != nil {
+		v.OnChange(key)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.lastChange = time.Now()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/authn"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -79,25 +80,38 @@ func (a *Auth) role(ctx context.Context) string {
 	return ""
 }
 
+// fromMemory are the unary methods answered from the service's memory (the view, the index,
+// the built answers): nothing in them waits, so a default deadline would never fire, while its
+// timer would cost every call of the busiest methods.
+var fromMemory = map[string]bool{
+	adjoinv1.BadgeService_GetBadge_FullMethodName:       true,
+	adjoinv1.BadgeService_BatchGetBadges_FullMethodName: true,
+}
+
 // Interceptors returns the server options that check callers and give unary calls without a
 // deadline a default one.
 func (a *Auth) Interceptors(defaultDeadline time.Duration) []grpc.ServerOption {
-	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if err := a.check(ctx, info.FullMethod); err != nil {
-			return nil, err
-		}
-		if _, ok := ctx.Deadline(); !ok && defaultDeadline > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, defaultDeadline)
-			defer cancel()
-		}
-		return h(ctx, req)
-	}
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		if err := a.check(ss.Context(), info.FullMethod); err != nil {
 			return err
 		}
 		return h(srv, ss)
 	}
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(a.unary(defaultDeadline)), grpc.ChainStreamInterceptor(stream)}
+}
+
+// unary checks callers and gives calls that may wait (not fromMemory) without a deadline
+// defaultDeadline (0: none).
+func (a *Auth) unary(defaultDeadline time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := a.check(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		if _, ok := ctx.Deadline(); !ok && defaultDeadline > 0 && !fromMemory[info.FullMethod] {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, defaultDeadline)
+			defer cancel()
+		}
+		return h(ctx, req)
+	}
 }

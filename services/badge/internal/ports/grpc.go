@@ -47,11 +47,11 @@ var errStopping = status.Error(codes.Unavailable, "server shutting down; reconne
 
 // GetBadge implements adjoin.v1.BadgeService.
 func (s *GRPCServer) GetBadge(ctx context.Context, req *adjoinv1.GetBadgeRequest) (*adjoinv1.GetBadgeResponse, error) {
-	b, err := s.Badges.Get(ctx, req.GetSelector())
+	resp, err := s.Badges.Answer(ctx, req.GetSelector())
 	if err != nil {
 		return nil, s.toStatus(err)
 	}
-	return &adjoinv1.GetBadgeResponse{Badge: b}, nil
+	return resp, nil
 }
 
 // BatchGetBadges implements adjoin.v1.BadgeService.
