@@ -76,11 +76,11 @@ func (ix *Index) appendNames(dst []byte, r *record, f *fields, kind nameKind) (_
 		dst = appendFold(dst, f.sam)
 		done()
 	case nameDN:
-		dn := f.dn
 		if r.flags&fDNSplit != 0 {
-			dn = f.dn + "," + ix.strs.get(r.dnParent)
+			dst = appendNormalizeDN(dst, f.dn, ",", ix.strs.get(r.dnParent))
+		} else {
+			dst = appendNormalizeDN(dst, f.dn)
 		}
-		dst = append(dst, NormalizeDN(dn)...)
 		done()
 	case nameFQDN, nameNetBIOS:
 		if r.kind != int32(adjoinv1.EntityKind_ENTITY_KIND_COMPUTER) {
@@ -148,9 +148,12 @@ func (ix *Index) eachName(i uint32, fn func(kind nameKind, name []byte)) {
 }
 
 // appendFold appends entity.Fold(s) (strings.ToLower(strings.TrimSpace(s))) to dst without
-// building the folded string: invalid UTF-8 becomes U+FFFD, as strings.ToLower makes it.
-func appendFold(dst []byte, s string) []byte {
-	s = strings.TrimSpace(s)
+// building the folded string.
+func appendFold(dst []byte, s string) []byte { return appendLower(dst, strings.TrimSpace(s)) }
+
+// appendLower appends strings.ToLower(s): invalid UTF-8 becomes U+FFFD, as strings.ToLower
+// makes it.
+func appendLower(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= utf8.RuneSelf {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/adjoin/adjoin/pkg/entity"
 )
 
 // record is one entity in fixed size and without pointers, so a million of them are one
@@ -67,10 +66,10 @@ type flat struct {
 
 // key is the entity's stable key, as entity.Key computes it.
 func (f *flat) key() string {
-	if g := entity.NormalizeGUID(f.guid); g != "" {
+	if g := normGUID(f.guid); g != "" {
 		return g
 	}
-	return entity.NormalizeSID(f.sid)
+	return normSID(f.sid)
 }
 
 // arenaSize bounds the arena bytes encode appends for f.
@@ -103,7 +102,7 @@ func (ix *Index) encode(r *record, f *flat) {
 	set(fWhen, f.hasWhen)
 
 	var sidRaw, sidNorm string
-	if norm := entity.NormalizeSID(f.sid); norm != "" {
+	if norm := normSID(f.sid); norm != "" {
 		i := strings.LastIndexByte(norm, '-')
 		if rid, err := strconv.ParseUint(norm[i+1:], 10, 32); err == nil && strconv.FormatUint(rid, 10) == norm[i+1:] {
 			r.flags |= fSIDCompact
@@ -121,7 +120,7 @@ func (ix *Index) encode(r *record, f *flat) {
 		sidRaw = f.sid
 	}
 	var guidRaw string
-	if g := entity.NormalizeGUID(f.guid); g != "" {
+	if g := normGUID(f.guid); g != "" {
 		r.flags |= fGUID
 		hex.Decode(r.guid[0:4], []byte(g[0:8]))    //nolint:errcheck // NormalizeGUID checked the digits
 		hex.Decode(r.guid[4:6], []byte(g[9:13]))   //nolint:errcheck
