@@ -8,7 +8,7 @@ const (
 	arenaPerEntity = 64
 	// compactMin is the garbage below which the arena is never compacted: copying a small
 	// arena to save a few kilobytes is not worth it.
-	compactMin = 1 << 20
+	compactMin = 256 << 10
 	// maxArena keeps offsets within their 32 bits.
 	maxArena = 1<<32 - 1
 )
@@ -54,4 +54,5 @@ func (ix *Index) compact() {
 		r.off = uint32(off)
 	}
 	ix.arena, ix.garbage = a, 0
+	ix.compactions++
 }

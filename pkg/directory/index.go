@@ -21,18 +21,19 @@ type Index struct {
 	// bucket adds, changes or removes.
 	OnChange func(key string)
 
-	mu      sync.RWMutex
-	recs    []record
-	free    []uint32 // indexes of deleted records, reused first
-	arena   []byte
-	garbage int // arena bytes of deleted and replaced records
-	strs    interner
-	names   nameTable
-	live    int
-	version uint64 // bumped on every change
-	byKind  map[adjoinv1.EntityKind]int
-	scratch []byte // names being indexed, under mu
-	dec     flat   // the entity being decoded, under mu
+	mu          sync.RWMutex
+	recs        []record
+	free        []uint32 // indexes of deleted records, reused first
+	arena       []byte
+	garbage     int // arena bytes of deleted and replaced records
+	compactions int
+	strs        interner
+	names       nameTable
+	live        int
+	version     uint64 // bumped on every change
+	byKind      map[adjoinv1.EntityKind]int
+	scratch     []byte // names being indexed, under mu
+	dec         flat   // the entity being decoded, under mu
 }
 
 // NewIndex returns an empty index.

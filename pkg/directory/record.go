@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
-
 )
 
 // record is one entity in fixed size and without pointers, so a million of them are one

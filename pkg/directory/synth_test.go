@@ -22,10 +22,11 @@ var synthGroups = func() []string {
 // synthEntity returns the i-th entity of a synthetic enterprise directory with realistic name
 // lengths: four users for every computer, SIDs S-1-5-21-<3x10 digits>-<rid>, objectGUIDs,
 // sAMAccountNames of 8-12 characters, UPNs, DNs of about 70 characters, group memberships,
-// and computers with a dNSHostName and SPNs.
+// and computers with a dNSHostName and SPNs. The i-th entity always has the same key.
 func synthEntity(r *rand.Rand, i int) *adjoinv1.Entity {
 	const domainSID = "S-1-5-21-3623811015-3361044348-30300820"
-	guid := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xffff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+	g := rand.New(rand.NewPCG(uint64(i), 0x6775_6964)) // the i-th entity keeps its objectGUID
+	guid := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", g.Uint32(), g.Uint32()&0xffff, g.Uint32()&0xffff, g.Uint32()&0xffff, g.Uint64()&0xffffffffffff)
 	e := &adjoinv1.Entity{
 		Sid:           fmt.Sprintf("%s-%d", domainSID, 1100+i),
 		ObjectGuid:    guid,
