@@ -9,15 +9,16 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// built holds an entity and its when_changed together, so that building one costs one
-// allocation for both.
+// built holds an entity with its when_changed and short lists, so that building one costs
+// one allocation for all of them.
 type built struct {
-	e  adjoinv1.Entity
-	ts timestamppb.Timestamp
+	e     adjoinv1.Entity
+	ts    timestamppb.Timestamp
+	lists [4]string // SPNs and groups, when there are few
 }
 
-// entity builds a fresh message from record i: one allocation for the message, one for its
-// strings and one for its lists. Callers own it.
+// entity builds a fresh message from record i: one allocation for the message and one for its
+// strings (and one for its lists when there are more than four). Callers own it.
 func (ix *Index) entity(i uint32) *adjoinv1.Entity {
 	r := &ix.recs[i]
 	f := ix.fields(r)
@@ -99,7 +100,12 @@ func (ix *Index) entity(i uint32) *adjoinv1.Entity {
 		e.WhenChanged = &b.ts
 	}
 	if n := int(nSPN + nMember); n > 0 {
-		all := make([]string, n)
+		all := b.lists[:0:0]
+		if n <= len(b.lists) {
+			all = b.lists[:n]
+		} else {
+			all = make([]string, n)
+		}
 		pos := spnStart
 		for i := range int(nSPN) {
 			var v string
