@@ -4,8 +4,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/entity"
 	pkgdirectory "github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
 )
