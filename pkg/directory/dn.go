@@ -14,6 +14,7 @@ func (ix *Index) ByDN(dn string) (*adjoinv1.Entity, bool) {
 	if n == "" {
 		return nil, false
 	}
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	i, ok := ix.lookup(nameDN, n)

@@ -3,6 +3,7 @@ package directory
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -33,7 +34,12 @@ type Index struct {
 	version     uint64 // bumped on every change
 	byKind      map[adjoinv1.EntityKind]int
 	scratch     []byte // names being indexed, under mu
-	dec         flat   // the entity being decoded, under mu
+
+	bulk       bool          // Follow is loading: names wait in pending (bulk.go)
+	pending    []pendingName // names not indexed yet
+	sorted     []pendingName // pending in table order, reused
+	hasPending atomic.Bool   // len(pending) > 0, readable without mu
+	dec        flat          // the entity being decoded, under mu
 }
 
 // NewIndex returns an empty index.
@@ -90,6 +96,7 @@ func (ix *Index) Put(e *adjoinv1.Entity) {
 func (ix *Index) put(key string, f *flat) {
 	i, ok := ix.lookupKey(key)
 	if ok {
+		ix.flush() // its names may be queued
 		ix.unindex(i)
 	} else if n := len(ix.free); n > 0 {
 		i = ix.free[n-1]
@@ -104,12 +111,15 @@ func (ix *Index) put(key string, f *flat) {
 	ix.version++
 	ix.eachName(i, func(kind nameKind, name []byte) {
 		h := ix.names.hashBytes(kind, name)
-		if kind == nameBareSAM {
-			ix.names.add(h, i)
+		if ix.bulk && kind != nameGUID && kind != nameSIDKey {
+			ix.queue(kind, h, i) // see bulk.go; the key is indexed at once
 			return
 		}
-		ix.names.set(h, i, func(other uint32) bool { return ix.hasName(other, kind, string(name)) })
+		ix.setName(kind, h, i, name)
 	})
+	if len(ix.pending) >= pendingChunk {
+		ix.flush()
+	}
 	ix.compactIfWasteful()
 }
 
@@ -129,6 +139,7 @@ func (ix *Index) Delete(key string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if i, ok := ix.lookupKey(key); ok {
+		ix.flush()
 		ix.unindex(i)
 		ix.free = append(ix.free, i)
 		ix.version++
@@ -155,8 +166,8 @@ func (ix *Index) lookup(kind nameKind, name string) (uint32, bool) {
 // lookupKey returns the record of the entity with key: an objectGUID names the entity keyed
 // by it; a SID is a key only for an entity without objectGUID.
 func (ix *Index) lookupKey(key string) (uint32, bool) {
-	if i, ok := ix.lookup(nameGUID, key); ok {
-		return i, true
+	if canonicalGUID(key) {
+		return ix.lookup(nameGUID, key)
 	}
 	return ix.lookup(nameSIDKey, key)
 }

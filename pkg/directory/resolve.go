@@ -70,6 +70,7 @@ func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
 	}
 	add(nameNetBIOS, "netbios", nb, adjoinv1.MatchKey_MATCH_KEY_NETBIOS_NAME, certaintyNetBIOS)
 
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var m Match

@@ -19,6 +19,8 @@ func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Log
 	if st, err := kv.Status(ctx); err == nil {
 		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
 	}
+	ix.beginBulk()
+	defer ix.endBulk()
 	return natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
 }
 
