@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -105,6 +106,10 @@ func TestIndexResolvesAsTheMapIndex(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 2))
 		ix, want := NewIndex(), newMapIndex()
+		if seed%2 == 1 {
+			// As Follow loads: names are queued, and every resolution below settles them.
+			ix.beginBulk()
+		}
 		var pool []*adjoinv1.Entity
 		for step := range 300 {
 			if len(pool) > 0 && r.IntN(4) == 0 {
@@ -177,4 +182,69 @@ func refsOf(r *rand.Rand, e *adjoinv1.Entity) []*adjoinv1.EntityRef {
 
 func sameMatch(a, b Match) bool {
 	return proto.Equal(a.Entity, b.Entity) && a.By == b.By && a.Value == b.Value && a.Certainty == b.Certainty && slices.Equal(a.Tried, b.Tried)
+}
+
+// TestBulkLoadIndexesAsPut loads the same entries once name by name and once as Follow loads
+// them (queued names, swept in table order, with rewrites and deletes among them), and
+// compares what the two resolve.
+func TestBulkLoadIndexesAsPut(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(13, 14))
+	var ops []*adjoinv1.Entity // nil deletes the entity before it
+	for i := range 4000 {
+		e := randomEntity(r)
+		if r.IntN(4) != 0 {
+			// A key of its own and names shared with others: the queue holds several
+			// entities of one name, and the last written must win.
+			e.ObjectGuid = ""
+			e.Sid = fmt.Sprintf("S-1-5-21-7-7-7-%d", i)
+		}
+		if r.IntN(4) == 0 {
+			e = synthEntity(r, r.IntN(2000)) // many rewrites of the same keys
+		}
+		ops = append(ops, e)
+		if r.IntN(20) == 0 {
+			ops = append(ops, nil)
+		}
+	}
+	one, bulk, want := NewIndex(), NewIndex(), newMapIndex()
+	bulk.beginBulk()
+	for i, e := range ops {
+		if e == nil {
+			key := entity.Key(ops[i-1])
+			one.Delete(key)
+			bulk.Delete(key)
+			want.Delete(key)
+			continue
+		}
+		one.Put(e)
+		data, err := proto.Marshal(e)
+		if err != nil {
+			bulk.Put(e)
+		} else if err := bulk.putBytes(data); err != nil {
+			t.Fatal(err)
+		}
+		want.Put(e)
+	}
+	bulk.mu.RLock()
+	queued := len(bulk.pending)
+	bulk.mu.RUnlock()
+	if queued == 0 {
+		t.Fatal("nothing was queued: the test does not exercise the bulk load")
+	}
+	bulk.endBulk()
+	for _, e := range ops {
+		if e == nil {
+			continue
+		}
+		for _, ref := range refsOf(r, e) {
+			got, exp := bulk.Resolve(ref), want.Resolve(ref)
+			if !sameMatch(got, exp) || !sameMatch(one.Resolve(ref), exp) {
+				t.Fatalf("Resolve(%v) after a bulk load = %v %s %q, want %v %s %q", ref, got.Entity, got.By, got.Value, exp.Entity, exp.By, exp.Value)
+			}
+		}
+	}
+	if bulk.Len() != len(want.byKey) {
+		t.Errorf("Len after a bulk load = %d, want %d", bulk.Len(), len(want.byKey))
+	}
 }
