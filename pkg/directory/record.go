@@ -103,7 +103,8 @@ func (ix *Index) encode(r *record, f *flat) {
 	var sidRaw, sidNorm string
 	if norm := normSID(f.sid); norm != "" {
 		i := strings.LastIndexByte(norm, '-')
-		if rid, err := strconv.ParseUint(norm[i+1:], 10, 32); err == nil && strconv.FormatUint(rid, 10) == norm[i+1:] {
+		digits := norm[i+1:]
+		if rid, err := strconv.ParseUint(digits, 10, 32); err == nil && (len(digits) == 1 || digits[0] != '0') { // no leading zero: formats back the same
 			r.flags |= fSIDCompact
 			r.domainSID, r.rid = ix.strs.add(norm[:i]), uint32(rid)
 		} else {

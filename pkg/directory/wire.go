@@ -50,6 +50,8 @@ func (ix *Index) putBytes(data []byte) error {
 			ix.put(key, f)
 		}
 	}
+	clear(f.spns) // views into data: do not keep the entry alive
+	clear(f.memberOf)
 	*f = flat{spns: f.spns[:0], memberOf: f.memberOf[:0]}
 	return err
 }
