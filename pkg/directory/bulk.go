@@ -2,12 +2,12 @@ package directory
 
 // Loading a directory puts each entity's names at random places of a table of hundreds of
 // megabytes: one cache and TLB miss per name, most of the load time. While Follow loads a
-// bucket, the index therefore writes only each entity's key at once (so that Get, Keys and a
-// rewrite of the same key stay exact) and queues its other names; every pendingChunk names it
+// bucket, the index therefore queues every name of every entity and, every pendingChunk names,
 // sorts the queue by table position and inserts it in one ascending sweep. The queue is kept in
-// the order names were written, and sorting is stable, so the last entity written still wins
-// a shared name. Resolution flushes the queue first (settle): nothing resolves against a
-// half-indexed entity.
+// the order names were written, and the sort is stable, so the last entity written still wins
+// a shared name. A key written twice is found in the sweep, when the later entity takes the
+// key's slot: the earlier one is then dropped as a rewrite would have dropped it. Every read
+// settles the queue first: nothing reads a half-indexed directory.
 
 // pendingChunk is how many names wait before a sweep: 6 MiB of queue, and as much to sort it.
 const pendingChunk = 1 << 19
@@ -78,22 +78,29 @@ func (ix *Index) flush() {
 		sorted[counts[p.hash>>16]] = p
 		counts[p.hash>>16]++
 	}
+	var rewritten []uint32
 	for _, p := range sorted {
-		ix.setName(p.kind, p.hash, p.rec, nil)
+		if prev, ok := ix.setName(p.kind, p.hash, p.rec, nil); ok && prev != p.rec && (p.kind == nameGUID || p.kind == nameSIDKey) {
+			rewritten = append(rewritten, prev)
+		}
 	}
 	ix.pending = ix.pending[:0]
 	ix.hasPending.Store(false)
+	for _, i := range rewritten {
+		ix.unindex(i)
+		ix.free = append(ix.free, i)
+	}
 }
 
 // setName points a name of record rec at it: a bare sAMAccountName beside others of the same
 // name, any other name instead of the entity it pointed at. name is the name when the caller
 // has it at hand; nil recomputes it from the record for the rare hash collision.
-func (ix *Index) setName(kind nameKind, h, rec uint32, name []byte) {
+func (ix *Index) setName(kind nameKind, h, rec uint32, name []byte) (prev uint32, replaced bool) {
 	if kind == nameBareSAM {
 		ix.names.add(h, rec)
-		return
+		return 0, false
 	}
-	ix.names.set(h, rec, func(other uint32) bool {
+	return ix.names.set(h, rec, func(other uint32) bool {
 		if name != nil {
 			return ix.hasName(other, kind, string(name))
 		}

@@ -94,9 +94,12 @@ func (ix *Index) Put(e *adjoinv1.Entity) {
 
 // put stores f under key, reusing the record of the entity it replaces. Called with mu held.
 func (ix *Index) put(key string, f *flat) {
-	i, ok := ix.lookupKey(key)
+	var i uint32
+	ok := false
+	if !ix.bulk { // a bulk load finds rewritten keys when it sweeps (bulk.go)
+		i, ok = ix.lookupKey(key)
+	}
 	if ok {
-		ix.flush() // its names may be queued
 		ix.unindex(i)
 	} else if n := len(ix.free); n > 0 {
 		i = ix.free[n-1]
@@ -111,8 +114,8 @@ func (ix *Index) put(key string, f *flat) {
 	ix.version++
 	ix.eachName(i, func(kind nameKind, name []byte) {
 		h := ix.names.hashBytes(kind, name)
-		if ix.bulk && kind != nameGUID && kind != nameSIDKey {
-			ix.queue(kind, h, i) // see bulk.go; the key is indexed at once
+		if ix.bulk {
+			ix.queue(kind, h, i) // see bulk.go
 			return
 		}
 		ix.setName(kind, h, i, name)
@@ -138,8 +141,8 @@ func (ix *Index) unindex(i uint32) {
 func (ix *Index) Delete(key string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.flush() // the key may be queued (bulk.go)
 	if i, ok := ix.lookupKey(key); ok {
-		ix.flush()
 		ix.unindex(i)
 		ix.free = append(ix.free, i)
 		ix.version++
@@ -174,6 +177,7 @@ func (ix *Index) lookupKey(key string) (uint32, bool) {
 
 // Get returns the entity with key, built afresh.
 func (ix *Index) Get(key string) (*adjoinv1.Entity, bool) {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	i, ok := ix.lookupKey(key)
@@ -185,6 +189,7 @@ func (ix *Index) Get(key string) (*adjoinv1.Entity, bool) {
 
 // Len is the number of entities indexed.
 func (ix *Index) Len() int {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.live
@@ -192,6 +197,7 @@ func (ix *Index) Len() int {
 
 // Keys returns the keys of every entity, in no particular order.
 func (ix *Index) Keys() []string {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	keys := make([]string, 0, ix.live)
@@ -214,6 +220,7 @@ func (ix *Index) Keys() []string {
 
 // CountKind returns how many entities of kind the index holds.
 func (ix *Index) CountKind(kind adjoinv1.EntityKind) int {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.byKind[kind]

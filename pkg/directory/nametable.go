@@ -78,9 +78,10 @@ func (t *nameTable) find(h uint32, match func(rec uint32) bool) (uint32, bool) {
 }
 
 // set points the name of hash h at rec: it replaces the record of a slot whose name is the
-// same (same reports it), else takes a free slot. Unique names (every kind but the bare
-// sAMAccountName) are set this way: the last entity written wins, as it always has.
-func (t *nameTable) set(h, rec uint32, same func(rec uint32) bool) {
+// same (same reports it, and set returns the record it pointed at), else takes a free slot.
+// Unique names (every kind but the bare sAMAccountName) are set this way: the last entity
+// written wins, as it always has.
+func (t *nameTable) set(h, rec uint32, same func(rec uint32) bool) (prev uint32, replaced bool) {
 	t.reserve()
 	free := -1
 	for i := t.start(h); ; i = t.next(i) {
@@ -95,14 +96,14 @@ func (t *nameTable) set(h, rec uint32, same func(rec uint32) bool) {
 				t.dead--
 			}
 			t.slots[free] = slot{hash: h, rec: rec + 1}
-			return
+			return 0, false
 		case s.rec == tombstone:
 			if free < 0 {
 				free = i
 			}
 		case s.hash == h && (s.rec == rec+1 || same(s.rec-1)):
 			t.slots[i].rec = rec + 1
-			return
+			return s.rec - 1, true
 		}
 	}
 }
