@@ -14,13 +14,14 @@ func (ix *Index) ByDN(dn string) (*adjoinv1.Entity, bool) {
 	if n == "" {
 		return nil, false
 	}
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	key, ok := ix.names[nameDN][n]
+	i, ok := ix.lookup(nameDN, n)
 	if !ok {
 		return nil, false
 	}
-	return ix.byKey[key], true
+	return ix.entity(i), true
 }
 
 // NormalizeDN folds a distinguished name for comparison: lower case, no spaces around the

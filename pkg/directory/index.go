@@ -1,94 +1,152 @@
 package directory
 
 import (
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
-	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
-// Index maps every name of every directory entity to its key. It is safe for concurrent use.
+// Index maps every name of every directory entity to the entity. It is safe for concurrent
+// use.
+//
+// It is built to hold a million entities in a few hundred bytes each, without a pointer per
+// entity or per name for the garbage collector to scan: fixed-size records in one slice, their
+// strings in one byte arena, repeated strings interned, and one open-addressing table from the
+// hash of each name to a record index (see record, nameTable). Entities are built afresh on
+// the way out (Get, Resolve): callers own what they get and must not expect the same pointer
+// twice.
 type Index struct {
 	// OnChange, when set before Follow, is called with the key of every entity the directory
 	// bucket adds, changes or removes.
 	OnChange func(key string)
 
-	mu      sync.RWMutex
-	byKey   map[string]*adjoinv1.Entity
-	names   map[nameKind]map[string]string // normalised name -> entity key
-	bareSAM map[string]map[string]struct{} // sam -> keys, for names given without a domain
-	version uint64                         // bumped on every change
-	byKind  map[adjoinv1.EntityKind]int
+	mu          sync.RWMutex
+	recs        []record
+	free        []uint32 // indexes of deleted records, reused first
+	arena       []byte
+	garbage     int // arena bytes of deleted and replaced records
+	compactions int
+	strs        interner
+	names       nameTable
+	live        int
+	version     uint64 // bumped on every change
+	byKind      map[adjoinv1.EntityKind]int
+	scratch     []byte // names being indexed, under mu
+
+	bulk       bool          // Follow is loading: names wait in pending (bulk.go)
+	pending    []pendingName // names not indexed yet
+	sorted     []pendingName // pending in table order, reused
+	hasPending atomic.Bool   // len(pending) > 0, readable without mu
+	dec        flat          // the entity being decoded, under mu
 }
-
-type nameKind int
-
-const (
-	nameSID nameKind = iota
-	nameGUID
-	nameDomainSAM
-	nameUPN
-	nameFQDN
-	nameNetBIOS
-	nameDN
-)
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	ix := &Index{
-		byKey:   map[string]*adjoinv1.Entity{},
-		names:   map[nameKind]map[string]string{},
-		bareSAM: map[string]map[string]struct{}{},
+	return &Index{
+		strs:   newInterner(),
+		names:  newNameTable(maphash.MakeSeed(), 0),
+		byKind: map[adjoinv1.EntityKind]int{},
 	}
-	for k := nameSID; k <= nameDN; k++ {
-		ix.names[k] = map[string]string{}
-	}
-	return ix
 }
 
-// Put adds or replaces an entity, dropping the names its previous version had.
+// grow makes room for n entities in all, so that loading a bucket whose size is known does not
+// copy the index as it grows. Following the bucket again after a reconnect asks for the same
+// room and gets nothing more.
+func (ix *Index) grow(n int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if n <= ix.live {
+		return
+	}
+	if n > cap(ix.recs) {
+		recs := make([]record, len(ix.recs), n)
+		copy(recs, ix.recs)
+		ix.recs = recs
+	}
+	ix.reserveArena((n - ix.live) * arenaPerEntity)
+	ix.names.grow(n * namesPerEnt)
+}
+
+// Put adds or replaces an entity, dropping the names its previous version had. An entity
+// without a SID or objectGUID has no key and is ignored.
 func (ix *Index) Put(e *adjoinv1.Entity) {
-	key := entity.Key(e)
+	f := flat{
+		kind: int32(e.GetKind()), sid: e.GetSid(), guid: e.GetObjectGuid(),
+		sam: e.GetSamAccountName(), nbDomain: e.GetNetbiosDomain(), dnsDomain: e.GetDnsDomain(),
+		upn: e.GetUpn(), host: e.GetDnsHostName(), nbName: e.GetNetbiosName(),
+		display: e.GetDisplayName(), dn: e.GetDistinguishedName(), source: e.GetSource(),
+		spns: e.GetServicePrincipalNames(), memberOf: e.GetMemberOf(),
+		privileged: e.GetPrivileged(), disabled: e.GetDisabled(), uac: e.GetUserAccountControl(),
+	}
+	if w := e.GetWhenChanged(); w != nil {
+		f.hasWhen, f.whenSec, f.whenNanos = true, w.GetSeconds(), w.GetNanos()
+	}
+	key := f.key()
 	if key == "" {
 		return
 	}
-	e = proto.Clone(e).(*adjoinv1.Entity)
-	e.Key = key
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if old, ok := ix.byKey[key]; ok {
-		ix.unindex(key, old)
-		ix.byKind[old.GetKind()]--
+	ix.put(key, &f)
+}
+
+// put stores f under key, reusing the record of the entity it replaces. Called with mu held.
+func (ix *Index) put(key string, f *flat) {
+	var i uint32
+	ok := false
+	if !ix.bulk { // a bulk load finds rewritten keys when it sweeps (bulk.go)
+		i, ok = ix.lookupKey(key)
 	}
-	if ix.byKind == nil {
-		ix.byKind = map[adjoinv1.EntityKind]int{}
+	if ok {
+		ix.unindex(i)
+	} else if n := len(ix.free); n > 0 {
+		i = ix.free[n-1]
+		ix.free = ix.free[:n-1]
+	} else {
+		i = uint32(len(ix.recs))
+		ix.recs = append(ix.recs, record{})
 	}
-	ix.byKind[e.GetKind()]++
-	ix.byKey[key] = e
+	ix.encode(&ix.recs[i], f)
+	ix.byKind[adjoinv1.EntityKind(f.kind)]++
+	ix.live++
 	ix.version++
-	for kind, names := range namesOf(e) {
-		for _, n := range names {
-			ix.names[kind][n] = key
+	ix.eachName(i, func(kind nameKind, name []byte) {
+		h := ix.names.hashBytes(kind, name)
+		if ix.bulk {
+			ix.queue(kind, h, i) // see bulk.go
+			return
 		}
+		ix.setName(kind, h, i, name)
+	})
+	if len(ix.pending) >= pendingChunk {
+		ix.flush()
 	}
-	if sam := entity.Fold(e.GetSamAccountName()); sam != "" {
-		if ix.bareSAM[sam] == nil {
-			ix.bareSAM[sam] = map[string]struct{}{}
-		}
-		ix.bareSAM[sam][key] = struct{}{}
-	}
+	ix.compactIfWasteful()
+}
+
+// unindex drops record i's names (those that still point at it) and releases its strings.
+func (ix *Index) unindex(i uint32) {
+	ix.eachName(i, func(kind nameKind, name []byte) {
+		ix.names.remove(ix.names.hashBytes(kind, name), i)
+	})
+	r := &ix.recs[i]
+	ix.byKind[adjoinv1.EntityKind(r.kind)]--
+	ix.live--
+	ix.release(r)
 }
 
 // Delete removes the entity with key.
 func (ix *Index) Delete(key string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if old, ok := ix.byKey[key]; ok {
-		ix.unindex(key, old)
-		delete(ix.byKey, key)
-		ix.byKind[old.GetKind()]--
+	ix.flush() // the key may be queued (bulk.go)
+	if i, ok := ix.lookupKey(key); ok {
+		ix.unindex(i)
+		ix.free = append(ix.free, i)
 		ix.version++
+		ix.compactIfWasteful()
 	}
 }
 
@@ -100,85 +158,69 @@ func (ix *Index) Version() uint64 {
 	return ix.version
 }
 
-func (ix *Index) unindex(key string, e *adjoinv1.Entity) {
-	for kind, names := range namesOf(e) {
-		for _, n := range names {
-			if ix.names[kind][n] == key {
-				delete(ix.names[kind], n)
-			}
-		}
+// lookup returns the record a name of kind points at. Called with mu held.
+func (ix *Index) lookup(kind nameKind, name string) (uint32, bool) {
+	if name == "" {
+		return 0, false
 	}
-	if sam := entity.Fold(e.GetSamAccountName()); sam != "" {
-		delete(ix.bareSAM[sam], key)
-		if len(ix.bareSAM[sam]) == 0 {
-			delete(ix.bareSAM, sam)
-		}
-	}
+	return ix.names.find(ix.names.hashString(kind, name), func(i uint32) bool { return ix.hasName(i, kind, name) })
 }
 
-// Get returns the entity with key.
+// lookupKey returns the record of the entity with key: an objectGUID names the entity keyed
+// by it; a SID is a key only for an entity without objectGUID.
+func (ix *Index) lookupKey(key string) (uint32, bool) {
+	if canonicalGUID(key) {
+		return ix.lookup(nameGUID, key)
+	}
+	return ix.lookup(nameSIDKey, key)
+}
+
+// Get returns the entity with key, built afresh.
 func (ix *Index) Get(key string) (*adjoinv1.Entity, bool) {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	e, ok := ix.byKey[key]
-	return e, ok
+	i, ok := ix.lookupKey(key)
+	if !ok {
+		return nil, false
+	}
+	return ix.entity(i), true
 }
 
 // Len is the number of entities indexed.
 func (ix *Index) Len() int {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.byKey)
-}
-
-// namesOf lists the normalised names an entity can be found by. DOMAIN\sam is indexed under
-// both the NetBIOS and the DNS domain name, since sensors write either.
-func namesOf(e *adjoinv1.Entity) map[nameKind][]string {
-	out := map[nameKind][]string{}
-	add := func(k nameKind, v string) {
-		if v != "" {
-			out[k] = append(out[k], v)
-		}
-	}
-	add(nameSID, entity.NormalizeSID(e.GetSid()))
-	add(nameGUID, entity.NormalizeGUID(e.GetObjectGuid()))
-	if sam := e.GetSamAccountName(); sam != "" {
-		if d := e.GetNetbiosDomain(); d != "" {
-			add(nameDomainSAM, entity.DomainSAM(d, sam))
-		}
-		if d := e.GetDnsDomain(); d != "" {
-			add(nameDomainSAM, entity.DomainSAM(d, sam))
-		}
-	}
-	add(nameUPN, entity.Fold(e.GetUpn()))
-	add(nameDN, NormalizeDN(e.GetDistinguishedName()))
-	if e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
-		nb, fqdn := entity.HostNames(e.GetDnsHostName())
-		add(nameFQDN, fqdn)
-		if n, _ := entity.HostNames(e.GetNetbiosName()); n != "" {
-			nb = n
-		}
-		if nb == "" {
-			nb, _ = entity.HostNames(e.GetSamAccountName())
-		}
-		add(nameNetBIOS, nb)
-	}
-	return out
+	return ix.live
 }
 
 // Keys returns the keys of every entity, in no particular order.
 func (ix *Index) Keys() []string {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	keys := make([]string, 0, len(ix.byKey))
-	for k := range ix.byKey {
-		keys = append(keys, k)
+	keys := make([]string, 0, ix.live)
+	var buf []byte
+	for i := range ix.recs {
+		r := &ix.recs[i]
+		if r.flags&fLive == 0 {
+			continue
+		}
+		if r.flags&fGUID != 0 {
+			buf = appendGUID(buf[:0], &r.guid)
+		} else {
+			f := ix.fields(r)
+			buf, _ = ix.appendSID(buf[:0], r, &f)
+		}
+		keys = append(keys, string(buf))
 	}
 	return keys
 }
 
 // CountKind returns how many entities of kind the index holds.
 func (ix *Index) CountKind(kind adjoinv1.EntityKind) int {
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.byKind[kind]

@@ -70,21 +70,20 @@ func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
 	}
 	add(nameNetBIOS, "netbios", nb, adjoinv1.MatchKey_MATCH_KEY_NETBIOS_NAME, certaintyNetBIOS)
 
+	ix.settle()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var m Match
 	for _, c := range cands {
-		if key, ok := ix.names[c.kind][c.value]; ok {
-			m.Entity, m.By, m.Value, m.Certainty = ix.byKey[key], c.by, c.value, c.certainty
+		if i, ok := ix.lookup(c.kind, c.value); ok {
+			m.Entity, m.By, m.Value, m.Certainty = ix.entity(i), c.by, c.value, c.certainty
 			return m
 		}
 		m.Tried = append(m.Tried, c.label+":"+c.value)
 	}
 	if bareSAM != "" {
-		if keys := ix.bareSAM[bareSAM]; len(keys) == 1 {
-			for key := range keys {
-				m.Entity, m.By, m.Value, m.Certainty = ix.byKey[key], adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, bareSAM, certaintyBareSAM
-			}
+		if i, ok := ix.unique(nameBareSAM, bareSAM); ok {
+			m.Entity, m.By, m.Value, m.Certainty = ix.entity(i), adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, bareSAM, certaintyBareSAM
 			return m
 		}
 		m.Tried = append(m.Tried, "sam:"+bareSAM)
@@ -94,4 +93,17 @@ func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
 		m.Tried = append(m.Tried, "ip:"+ip)
 	}
 	return m
+}
+
+// unique returns the one record a shared name of kind points at, and false when none or
+// several do.
+func (ix *Index) unique(kind nameKind, name string) (uint32, bool) {
+	found, n := uint32(0), 0
+	ix.names.find(ix.names.hashString(kind, name), func(i uint32) bool {
+		if ix.hasName(i, kind, name) {
+			found, n = i, n+1
+		}
+		return n > 1
+	})
+	return found, n == 1
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/adjoin/adjoin/pkg/logx"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +16,11 @@ import (
 // ends. It returns once the initial load is complete, so a caller never resolves against a
 // half-loaded directory; updates keep arriving in the background.
 func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
+	if st, err := kv.Status(ctx); err == nil {
+		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
+	}
+	ix.beginBulk()
+	defer ix.endBulk()
 	return natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
 }
 
@@ -37,12 +41,10 @@ func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
 	case natsx.Deleted(entry):
 		ix.Delete(entry.Key())
 	default:
-		var e adjoinv1.Entity
-		if err := natsx.Decode(nil, entry.Value(), &e); err != nil {
+		if err := ix.putBytes(entry.Value()); err != nil {
 			log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), logx.Err(err))
 			return
 		}
-		ix.Put(&e)
 	}
 	if ix.OnChange != nil {
 		ix.OnChange(entry.Key())

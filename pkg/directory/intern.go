@@ -1,0 +1,55 @@
+package directory
+
+// interner stores each distinct domain name, domain SID, source, DN parent and group DN once:
+// a directory repeats a handful of them across every entity. Entries are reference counted so
+// that a long-lived index that sees names come and go does not keep the ones nothing uses.
+// Id 0 is the empty string and is never counted.
+type interner struct {
+	strs []string
+	refs []uint32
+	ids  map[string]uint32
+	free []uint32
+}
+
+func newInterner() interner {
+	return interner{strs: []string{""}, refs: []uint32{0}, ids: map[string]uint32{}}
+}
+
+// add returns the id of s, counting one more reference. s may be a view into bytes the caller
+// does not own: a new entry keeps a copy.
+func (in *interner) add(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if id, ok := in.ids[s]; ok {
+		in.refs[id]++
+		return id
+	}
+	s = string([]byte(s))
+	var id uint32
+	if n := len(in.free); n > 0 {
+		id = in.free[n-1]
+		in.free = in.free[:n-1]
+		in.strs[id], in.refs[id] = s, 1
+	} else {
+		id = uint32(len(in.strs))
+		in.strs = append(in.strs, s)
+		in.refs = append(in.refs, 1)
+	}
+	in.ids[s] = id
+	return id
+}
+
+// release drops one reference to id, forgetting the string with its last one.
+func (in *interner) release(id uint32) {
+	if id == 0 {
+		return
+	}
+	if in.refs[id]--; in.refs[id] == 0 {
+		delete(in.ids, in.strs[id])
+		in.strs[id] = ""
+		in.free = append(in.free, id)
+	}
+}
+
+func (in *interner) get(id uint32) string { return in.strs[id] }
