@@ -18,23 +18,11 @@ import (
 // ends. It returns once the initial load is complete, so a caller never resolves against a
 // half-loaded directory; updates keep arriving in the background.
 func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
-	return ix.FollowStream(ctx, nil, kv, log)
-}
-
-// FollowStream is Follow with the initial load read straight from the bucket's stream through
-// js (natsx.FollowStream). A nil js is Follow.
-func (ix *Index) FollowStream(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, log *zap.Logger) error {
 	if st, err := kv.Status(ctx); err == nil {
 		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
 	}
 	ix.beginBulk()
-	apply := func(e jetstream.KeyValueEntry) { ix.apply(e, log) }
-	var err error
-	if js == nil {
-		err = natsx.Follow(ctx, kv, apply)
-	} else {
-		err = natsx.FollowStream(ctx, js, kv, apply)
-	}
+	err := natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
 	ix.endBulk()
 	if err == nil && ix.Len() >= returnAfterLoad {
 		// The load's garbage (a message and its copy per entity) would otherwise stay resident
@@ -56,7 +44,7 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.L
 		return nil, func() {}, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	ix = NewIndex()
-	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.FollowStream(wctx, js, kv, log) }, log)
+	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, kv, log) }, log)
 	return ix, stop, err
 }
 

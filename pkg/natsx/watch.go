@@ -15,7 +15,30 @@ func Follow(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.Key
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}
-	return follow(ctx, kv, w, apply)
+	loaded := make(chan struct{})
+	go func() {
+		defer w.Stop() //nolint:errcheck // nothing to do on a failed stop at shutdown
+		initial := true
+		for e := range w.Updates() {
+			if e == nil {
+				if initial {
+					initial = false
+					close(loaded)
+				}
+				continue
+			}
+			apply(e)
+		}
+		if initial {
+			close(loaded)
+		}
+	}()
+	select {
+	case <-loaded:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("loading %s: %w", kv.Bucket(), ctx.Err())
+	}
 }
 
 // Deleted reports whether a KV entry marks a deletion.

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		if err := store.Follow(wctx, view, log); err != nil {
 			return err
 		}
-		return index.FollowStream(wctx, js, dirKV, log)
+		return index.Follow(wctx, dirKV, log)
 	}, log)
 	if err != nil {
 		return err
