@@ -7,7 +7,9 @@ import (
 
 // Match is the outcome of resolving one reference.
 type Match struct {
-	Entity    *adjoinv1.Entity // nil when nothing matched
+	Entity *adjoinv1.Entity // nil when nothing matched, and always from FindKey
+	// Key is the matched entity's key ("" when nothing matched): all FindKey gives of it.
+	Key       string
 	By        adjoinv1.MatchKey
 	Value     string   // the normalised name that matched
 	Certainty float64  // 1 for SID and GUID, lower for names
@@ -35,8 +37,14 @@ type candidate struct {
 // A SID that the directory does not know does not stop the search: the account may have been
 // recreated or the sensor may belong to another forest, so names are tried next, with less
 // certainty, and Match.Tried records what failed.
-func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
-	var cands []candidate
+func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match { return ix.resolve(ref, true) }
+
+// resolve is Resolve, building the entity matched or (build false) only giving its key.
+func (ix *Index) resolve(ref *adjoinv1.EntityRef, build bool) Match {
+	// At most seven candidates (SID, GUID, DOMAIN\sam, UPN and sam@realm, FQDN, NetBIOS), kept
+	// on the stack: resolving a GetBadge selector allocates nothing when it matches.
+	var buf [7]candidate
+	cands := buf[:0]
 	add := func(kind nameKind, label, value string, by adjoinv1.MatchKey, c float64) {
 		if value != "" {
 			cands = append(cands, candidate{kind, label, value, by, c})
@@ -76,14 +84,16 @@ func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
 	var m Match
 	for _, c := range cands {
 		if i, ok := ix.lookup(c.kind, c.value); ok {
-			m.Entity, m.By, m.Value, m.Certainty = ix.entity(i), c.by, c.value, c.certainty
+			ix.found(&m, i, build, c.value)
+			m.By, m.Value, m.Certainty = c.by, c.value, c.certainty
 			return m
 		}
 		m.Tried = append(m.Tried, c.label+":"+c.value)
 	}
 	if bareSAM != "" {
 		if i, ok := ix.unique(nameBareSAM, bareSAM); ok {
-			m.Entity, m.By, m.Value, m.Certainty = ix.entity(i), adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, bareSAM, certaintyBareSAM
+			ix.found(&m, i, build, "")
+			m.By, m.Value, m.Certainty = adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, bareSAM, certaintyBareSAM
 			return m
 		}
 		m.Tried = append(m.Tried, "sam:"+bareSAM)
@@ -93,6 +103,31 @@ func (ix *Index) Resolve(ref *adjoinv1.EntityRef) Match {
 		m.Tried = append(m.Tried, "ip:"+ip)
 	}
 	return m
+}
+
+// found sets m.Key to record i's key and, when build, m.Entity to the entity built from it.
+// value is the name that matched: when it is the key (a SID or GUID matching the entity keyed
+// by it), the key is that string and not a copy. Called with mu held.
+func (ix *Index) found(m *Match, i uint32, build bool, value string) {
+	if build {
+		m.Entity = ix.entity(i)
+		m.Key = m.Entity.GetKey()
+		return
+	}
+	r := &ix.recs[i]
+	var buf [64]byte
+	var b []byte
+	if r.flags&fGUID != 0 {
+		b = appendGUID(buf[:0], &r.guid)
+	} else {
+		f := ix.fields(r)
+		b, _ = ix.appendSID(buf[:0], r, &f)
+	}
+	if string(b) == value {
+		m.Key = value
+		return
+	}
+	m.Key = string(b)
 }
 
 // unique returns the one record a shared name of kind points at, and false when none or

@@ -10,7 +10,15 @@ import (
 
 // Find resolves an API selector. It returns ErrInvalidSelector (wrapped, naming the problem)
 // for an empty or malformed selector, and a Match with a nil Entity when nothing matched.
-func (ix *Index) Find(sel *adjoinv1.EntitySelector) (Match, error) {
+func (ix *Index) Find(sel *adjoinv1.EntitySelector) (Match, error) { return ix.find(sel, true) }
+
+// FindKey is Find without building the entity: Match.Key names what matched and
+// Match.Entity stays nil. It is what a caller that needs only the key (a cache keyed by it)
+// asks, at the cost of a lookup and no allocation for a SID or GUID selector.
+func (ix *Index) FindKey(sel *adjoinv1.EntitySelector) (Match, error) { return ix.find(sel, false) }
+
+// find is Find, building the entity matched or (build false) only giving its key.
+func (ix *Index) find(sel *adjoinv1.EntitySelector, build bool) (Match, error) {
 	ref := &adjoinv1.EntityRef{}
 	switch s := sel.GetSelector().(type) {
 	case *adjoinv1.EntitySelector_EntityKey:
@@ -18,8 +26,9 @@ func (ix *Index) Find(sel *adjoinv1.EntitySelector) (Match, error) {
 		if key == "" {
 			return Match{}, fmt.Errorf("%w: empty entity_key", ErrInvalidSelector)
 		}
-		e, _ := ix.Get(key)
-		return Match{Entity: e, Value: key, Certainty: certaintyID, Tried: []string{"key:" + key}}, nil
+		m := ix.byKey(key, build)
+		m.Value, m.Certainty, m.Tried = key, certaintyID, []string{"key:" + key}
+		return m, nil
 	case *adjoinv1.EntitySelector_Sid:
 		if !entity.IsSID(s.Sid) {
 			return Match{}, fmt.Errorf("%w: sid %q is not of the form S-1-...", ErrInvalidSelector, s.Sid)
@@ -52,39 +61,52 @@ func (ix *Index) Find(sel *adjoinv1.EntitySelector) (Match, error) {
 		}
 		ref.NetbiosName = s.NetbiosName
 	case *adjoinv1.EntitySelector_Query:
-		return ix.findQuery(s.Query)
+		return ix.findQuery(s.Query, build)
 	default:
 		return Match{}, fmt.Errorf("%w: no selector set", ErrInvalidSelector)
 	}
-	return ix.Resolve(ref), nil
+	return ix.resolve(ref, build), nil
 }
 
 // findQuery recognises a free-form name by its shape. A bare name is tried as a
 // sAMAccountName first, then as a computer's NetBIOS name.
-func (ix *Index) findQuery(q string) (Match, error) {
+func (ix *Index) findQuery(q string, build bool) (Match, error) {
 	q = strings.TrimSpace(q)
 	switch {
 	case q == "":
 		return Match{}, fmt.Errorf("%w: empty query", ErrInvalidSelector)
 	case entity.IsSID(q):
-		return ix.Resolve(&adjoinv1.EntityRef{Sid: q}), nil
+		return ix.resolve(&adjoinv1.EntityRef{Sid: q}, build), nil
 	case entity.IsGUID(q):
-		if e, ok := ix.Get(entity.NormalizeGUID(q)); ok {
-			return Match{Entity: e, By: adjoinv1.MatchKey_MATCH_KEY_OBJECT_GUID, Value: q, Certainty: certaintyID}, nil
+		if m := ix.byKey(entity.NormalizeGUID(q), build); m.Key != "" {
+			m.By, m.Value, m.Certainty = adjoinv1.MatchKey_MATCH_KEY_OBJECT_GUID, q, certaintyID
+			return m, nil
 		}
-		return ix.Resolve(&adjoinv1.EntityRef{ObjectGuid: q}), nil
+		return ix.resolve(&adjoinv1.EntityRef{ObjectGuid: q}, build), nil
 	case strings.Contains(q, `\`):
-		return ix.Find(&adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_DomainSam{DomainSam: q}})
+		return ix.find(&adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_DomainSam{DomainSam: q}}, build)
 	case strings.Contains(q, "@"):
-		return ix.Find(&adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Upn{Upn: q}})
+		return ix.find(&adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Upn{Upn: q}}, build)
 	case strings.Contains(q, "."):
-		return ix.Resolve(&adjoinv1.EntityRef{DnsHostName: q}), nil
+		return ix.resolve(&adjoinv1.EntityRef{DnsHostName: q}, build), nil
 	}
-	m := ix.Resolve(&adjoinv1.EntityRef{SamAccountName: q})
-	if m.Entity != nil {
+	m := ix.resolve(&adjoinv1.EntityRef{SamAccountName: q}, build)
+	if m.Key != "" {
 		return m, nil
 	}
-	h := ix.Resolve(&adjoinv1.EntityRef{NetbiosName: q})
+	h := ix.resolve(&adjoinv1.EntityRef{NetbiosName: q}, build)
 	h.Tried = append(m.Tried, h.Tried...)
 	return h, nil
+}
+
+// byKey is the Match of the entity with key (Key "" when there is none), built or not.
+func (ix *Index) byKey(key string, build bool) Match {
+	ix.settle()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var m Match
+	if i, ok := ix.lookupKey(key); ok {
+		ix.found(&m, i, build, key)
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -37,6 +38,9 @@ func selQuery(s string) *adjoinv1.EntitySelector {
 func TestFind(t *testing.T) {
 	t.Parallel()
 	ix := shireIndex(t)
+	ws7 := shireComputer(sidGUIDKeyed, "WORKSTATION7")
+	ws7.ObjectGuid = guidWS7
+	ix.Put(ws7)
 
 	tests := []struct {
 		name      string
@@ -60,6 +64,8 @@ func TestFind(t *testing.T) {
 		{name: "dns_host_name", sel: selFQDN("MORDORDC.theshire.local"), want: sidMordorDC, wantBy: byFQDN},
 		{name: "netbios_name", sel: selNetBIOS("wec"), want: sidWEC, wantBy: byNetBIOS},
 		{name: "netbios_name with $", sel: selNetBIOS("WEC$"), want: sidWEC, wantBy: byNetBIOS},
+		{name: "netbios_name of an entity keyed by its GUID", sel: selNetBIOS("Workstation7"), want: guidWS7, wantBy: byNetBIOS},
+		{name: "sid of an entity keyed by its GUID", sel: selSID(sidGUIDKeyed), want: guidWS7, wantBy: bySID},
 
 		// Well-formed, no match: not an error.
 		{name: "entity_key unknown", sel: selKey("S-1-5-21-1-2-3-4"), wantTried: []string{"key:S-1-5-21-1-2-3-4"}},
@@ -99,7 +105,7 @@ func TestFind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m, err := ix.Find(tt.sel)
+			m, err := findBoth(t, ix, tt.sel)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Find(%v) error = %v, want %v", tt.sel, err, tt.wantErr)
 			}
@@ -120,6 +126,31 @@ func TestFind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sidGUIDKeyed is a SID given to WORKSTATION7, so that a SID selector finds an entity whose
+// key is not the SID asked for.
+const sidGUIDKeyed = shireDomainSID + "-1114"
+
+// findBoth returns Find(sel), after checking that FindKey(sel) gives the same match and error
+// without building the entity.
+func findBoth(t *testing.T, ix *Index, sel *adjoinv1.EntitySelector) (Match, error) {
+	t.Helper()
+	m, err := ix.Find(sel)
+	k, kerr := ix.FindKey(sel)
+	if fmt.Sprint(err) != fmt.Sprint(kerr) {
+		t.Errorf("FindKey(%v) error = %v, Find's %v", sel, kerr, err)
+	}
+	if k.Entity != nil {
+		t.Errorf("FindKey(%v) built entity %s", sel, k.Entity.GetKey())
+	}
+	if k.Key != keyOf(m) || m.Key != keyOf(m) {
+		t.Errorf("FindKey(%v).Key = %q, Find's Key %q; want %q", sel, k.Key, m.Key, keyOf(m))
+	}
+	if k.By != m.By || k.Value != m.Value || k.Certainty != m.Certainty || !slices.Equal(k.Tried, m.Tried) {
+		t.Errorf("FindKey(%v) = %+v, Find's %+v", sel, k, m)
+	}
+	return m, err
 }
 
 // The error of a malformed selector names the field and the value, so an API caller can fix it.
@@ -175,7 +206,7 @@ func TestFindQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m, err := ix.Find(selQuery(tt.query))
+			m, err := findBoth(t, ix, selQuery(tt.query))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Find(query %q) error = %v, want %v", tt.query, err, tt.wantErr)
 			}

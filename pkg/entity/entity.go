@@ -2,20 +2,13 @@ package entity
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
-var (
-	// sidPattern is a SID as Windows writes it: revision 1, a decimal identifier authority (48
-	// bits, so at most 15 digits) and 1 to 15 sub-authorities of 32 bits (at most 10 digits;
-	// MS-DTYP 2.4.2, SID_MAX_SUB_AUTHORITIES). The bound matters: a SID becomes an entity key,
-	// a KV key and a subject token, and an unbounded one could exceed the NATS control line.
-	sidPattern  = regexp.MustCompile(`^S-1-\d{1,15}(-\d{1,10}){1,15}$`)
-	guidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-)
+// guidPattern is a GUID as NormalizeGUID returns it.
+var guidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // Key returns the stable key of e: its objectGUID where known, else its SID. Both forms are
 // valid NATS subject tokens and KV keys.
@@ -26,31 +19,73 @@ func Key(e *adjoinv1.Entity) string {
 	return NormalizeSID(e.GetSid())
 }
 
-// maxSIDLen is the longest string sidPattern can match: "S-1-", 15 digits, 15 × "-" and 10
-// digits. Longer input is refused before it is upper-cased or matched.
+// maxSIDLen is the longest SID: "S-1-", 15 digits, 15 × "-" and 10 digits. Longer input is
+// refused before it is parsed.
 const maxSIDLen = 4 + 15 + 15*11
 
 // NormalizeSID returns s upper-cased as S-1-..., or "" when s is not a SID (including one
 // whose authority or sub-authorities do not fit their 48 and 32 bits).
+//
+// A SID is what Windows writes: revision 1, a decimal identifier authority (48 bits, so at
+// most 15 digits) and 1 to 15 sub-authorities of 32 bits (at most 10 digits; MS-DTYP 2.4.2,
+// SID_MAX_SUB_AUTHORITIES). The bound matters: a SID becomes an entity key, a KV key and a
+// subject token, and an unbounded one could exceed the NATS control line. It is parsed by
+// hand, without a regular expression or a split, because every GetBadge by SID and every
+// alert reference goes through it; the result is that of upper-casing s (strings.ToUpper) and
+// matching `^S-1-\d{1,15}(-\d{1,10}){1,15}$` with the bit bounds, on every input.
 func NormalizeSID(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > maxSIDLen {
 		return ""
 	}
-	s = strings.ToUpper(s)
-	if !sidPattern.MatchString(s) {
+	var rest string
+	switch {
+	case strings.HasPrefix(s, "S"), strings.HasPrefix(s, "s"):
+		rest = s[1:]
+	case strings.HasPrefix(s, "\u017f"): // ſ, which strings.ToUpper makes S
+		rest = s[len("\u017f"):]
+	default:
 		return ""
 	}
-	parts := strings.Split(s, "-")
-	if _, err := strconv.ParseUint(parts[2], 10, 48); err != nil {
+	if !sidTail(rest) {
 		return ""
 	}
-	for _, p := range parts[3:] {
-		if _, err := strconv.ParseUint(p, 10, 32); err != nil {
-			return ""
+	if s[0] == 'S' {
+		return s // already upper case: no copy
+	}
+	return "S" + rest
+}
+
+// sidTail reports whether t is "-1-", an authority of 1-15 digits below 2^48, then 1-15
+// sub-authorities of "-" and 1-10 digits below 2^32.
+func sidTail(t string) bool {
+	if !strings.HasPrefix(t, "-1-") {
+		return false
+	}
+	groups := 0
+	for i := len("-1-"); ; {
+		most, limit := 10, uint64(1)<<32
+		if groups == 0 {
+			most, limit = 15, 1<<48
 		}
+		j, v := i, uint64(0)
+		for ; j < len(t) && '0' <= t[j] && t[j] <= '9'; j++ {
+			if j-i == most {
+				return false
+			}
+			v = v*10 + uint64(t[j]-'0')
+		}
+		if j == i || v >= limit {
+			return false
+		}
+		if groups++; j == len(t) {
+			return groups >= 2
+		}
+		if t[j] != '-' || groups == 16 {
+			return false
+		}
+		i = j + 1
 	}
-	return s
 }
 
 // NormalizeGUID returns s lower-cased without braces, or "" when s is not a GUID.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,11 @@ const (
 	DefaultMaxStreamsPerClient = 16
 	DefaultMaxStreams          = 1000
 )
+
+// streamWorkersPerCPU is how many gRPC stream workers (grpc.NumStreamWorkers) the server keeps
+// per CPU: enough that concurrent GetBadge calls find one idle; a stream that finds none gets a
+// goroutine of its own, as without workers.
+const streamWorkersPerCPU = 4
 
 // Config is every setting of the badge service.
 type Config struct {
@@ -204,6 +210,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	opts = append(opts, grpc.ChainStreamInterceptor(ports.NewStreamLimiter(
 		cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient), cmp.Or(cfg.MaxStreams, DefaultMaxStreams), auth).Interceptor()))
 	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
+	// Calls run on long-lived workers (a new goroutine only when all are busy): a goroutine per
+	// call would grow its stack again on every GetBadge, a tenth of the server's CPU in them.
+	opts = append(opts, grpc.NumStreamWorkers(uint32(streamWorkersPerCPU*runtime.GOMAXPROCS(0))))
 	srv := grpc.NewServer(opts...)
 	stopping := make(chan struct{})
 	adjoinv1.RegisterBadgeServiceServer(srv, &ports.GRPCServer{Badges: badges, View: view, Status: statusApp,

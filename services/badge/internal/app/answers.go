@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -52,15 +53,22 @@ func NewAnswers(b *Badges, max int) *Answers {
 	return &Answers{badges: b, max: max, byKey: map[string]*answer{}, byName: map[string]string{}}
 }
 
-// Get returns the answer for directory entity e, built by Badges.Of when not cached.
-func (a *Answers) Get(ctx context.Context, e *adjoinv1.Entity) (*adjoinv1.GetBadgeResponse, error) {
+// ForKey returns the answer for the directory entity with key, built by Badges.Of when not
+// cached: a cached answer costs a map lookup, no entity is built. ErrNotFound when the
+// directory no longer holds the entity (removed since key was resolved).
+func (a *Answers) ForKey(ctx context.Context, key string) (*adjoinv1.GetBadgeResponse, error) {
 	a.mu.RLock()
-	c, ok := a.byKey[e.GetKey()]
+	c, ok := a.byKey[key]
 	epoch := a.epoch
 	a.mu.RUnlock()
 	if ok {
 		c.used.Store(true)
 		return c.resp, nil
+	}
+	// Read after epoch: an entity changed since is built afresh here and not kept by fill.
+	e, ok := a.badges.Index.Get(key)
+	if !ok {
+		return nil, fmt.Errorf("%w (key %s removed)", ErrNotFound, key)
 	}
 	return a.fill(ctx, e, epoch)
 }

@@ -46,12 +46,20 @@ func (b *Badges) Get(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoin
 
 // Answer returns GetBadge's answer for the entity sel names. It may be shared: never modify it.
 func (b *Badges) Answer(ctx context.Context, sel *adjoinv1.EntitySelector) (*adjoinv1.GetBadgeResponse, error) {
+	if b.Answers != nil {
+		// Only the key is needed to find a built answer: the entity is built on a miss.
+		m, err := b.Index.FindKey(sel)
+		if err != nil {
+			return nil, err
+		}
+		if m.Key == "" {
+			return nil, notFound(m)
+		}
+		return b.Answers.ForKey(ctx, m.Key)
+	}
 	e, err := b.Resolve(sel)
 	if err != nil {
 		return nil, err
-	}
-	if b.Answers != nil {
-		return b.Answers.Get(ctx, e)
 	}
 	badge, err := b.Of(ctx, e)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc/codes"
 )
@@ -79,7 +80,10 @@ func (b *Badges) Resolve(sel *adjoinv1.EntitySelector) (*adjoinv1.Entity, error)
 		return nil, err
 	}
 	if m.Entity == nil {
-		return nil, fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried)
+		return nil, notFound(m)
 	}
 	return m.Entity, nil
 }
+
+// notFound is ErrNotFound for a selector that matched nothing, naming what was tried.
+func notFound(m directory.Match) error { return fmt.Errorf("%w (tried %v)", ErrNotFound, m.Tried) }
