@@ -166,9 +166,14 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	// leave badges stale for tens of seconds while health already says SERVING.
 	index := directory.NewIndex()
 	var dirChanged atomic.Int64
+	// During the first load nothing is cached and nobody watches yet: one notice for all its
+	// entities after it, rather than one per entity (a second of start-up at 1M entities).
+	var loaded atomic.Bool
 	index.OnChange = func(key string) {
 		dirChanged.Store(time.Now().UnixNano())
-		view.Changed(key)
+		if loaded.Load() {
+			view.Changed(key)
+		}
 	}
 	badges := &app.Badges{Index: index, Store: view, Links: app.Links{
 		Identity: cfg.IdentityLink, Endpoint: cfg.EndpointLink,
@@ -180,7 +185,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		if err := store.Follow(wctx, view, log); err != nil {
 			return err
 		}
-		return index.Follow(wctx, dirKV, log)
+		if err := index.Follow(wctx, dirKV, log); err != nil {
+			return err
+		}
+		if !loaded.Swap(true) {
+			view.Changed(app.AllKeys) // also covers a change that came between the load and the swap
+		}
+		return nil
 	}, log)
 	if err != nil {
 		return err
