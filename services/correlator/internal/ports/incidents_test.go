@@ -366,13 +366,18 @@ func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
 		t.Fatal(err)
 	}
 	built("after-upgrade", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER)
-	c, err := s.JS.Consumer(ctx, natsx.StreamCorrelated, "incidents")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g := c.CachedInfo().Config.PriorityGroups; len(g) != 1 {
-		t.Errorf("durable priority groups %v, want the builder's again", g)
-	}
+	// A pull already waiting when the durable changed may still be served under the older
+	// configuration; the next one is refused and the builder sets the durable again.
+	eventually(t, 15*time.Second, func() error {
+		c, err := s.JS.Consumer(ctx, natsx.StreamCorrelated, "incidents")
+		if err != nil {
+			return err
+		}
+		if g := c.CachedInfo().Config.PriorityGroups; len(g) != 1 {
+			return fmt.Errorf("durable priority groups %v, want the builder's again", g)
+		}
+		return nil
+	})
 }
 
 // builderT0 is when the incident builder tests' alerts happen.
