@@ -1,6 +1,9 @@
 package directory
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 const (
 	// arenaPerEntity is the arena room reserved per entity when a load's size is known: a
@@ -13,13 +16,35 @@ const (
 	maxArena = 1<<32 - 1
 )
 
-// setArena adopts a after an append to the arena.
-func (ix *Index) setArena(a []byte) {
-	if len(a) > maxArena {
-		panic(fmt.Sprintf("directory index: %d bytes of names exceed the 4 GiB the index can address", len(a)))
+// ErrFull means an entity was refused because its strings would take the index's arena past
+// what record offsets address (4 GiB): the rest of the directory stays served.
+var ErrFull = errors.New("directory index full")
+
+// makeRoom makes sure n more bytes of strings stay within the arena's limit, compacting first
+// when deleted entities' strings would make the room; else it refuses the entity rather than
+// panicking in the watch that loads a directory (which would fail again on every restart).
+// Called with mu held, before anything of the entity is written.
+func (ix *Index) makeRoom(n int) error {
+	if len(ix.arena)+n <= ix.arenaLimit() {
+		return nil
 	}
-	ix.arena = a
+	if ix.garbage > 0 && len(ix.arena)-ix.garbage+n <= ix.arenaLimit() {
+		ix.compact()
+		return nil
+	}
+	return fmt.Errorf("%w: %d bytes of strings beside %d held, at most %d", ErrFull, n, len(ix.arena), ix.arenaLimit())
 }
+
+// arenaLimit is maxArena, or the smaller limit a test set.
+func (ix *Index) arenaLimit() int {
+	if ix.testArenaLimit > 0 {
+		return ix.testArenaLimit
+	}
+	return maxArena
+}
+
+// setArena adopts a after an append to the arena (makeRoom checked its size).
+func (ix *Index) setArena(a []byte) { ix.arena = a }
 
 // reserveArena makes room for n more bytes. Growing by a quarter rather than append's doubling
 // keeps the unused tail of a large arena small.

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,8 @@ type Index struct {
 	sorted     []pendingName // pending in table order, reused
 	hasPending atomic.Bool   // len(pending) > 0, readable without mu
 	dec        flat          // the entity being decoded, under mu
+
+	testArenaLimit int // when > 0, the arena's limit instead of maxArena (tests)
 }
 
 // NewIndex returns an empty index.
@@ -70,8 +73,9 @@ func (ix *Index) grow(n int) {
 }
 
 // Put adds or replaces an entity, dropping the names its previous version had. An entity
-// without a SID or objectGUID has no key and is ignored.
-func (ix *Index) Put(e *adjoinv1.Entity) {
+// without a SID or objectGUID has no key and is ignored. ErrFull (wrapped) when the index
+// cannot hold the entity's strings: the entity, and its previous version, are left as they were.
+func (ix *Index) Put(e *adjoinv1.Entity) error {
 	f := flat{
 		kind: int32(e.GetKind()), sid: e.GetSid(), guid: e.GetObjectGuid(),
 		sam: e.GetSamAccountName(), nbDomain: e.GetNetbiosDomain(), dnsDomain: e.GetDnsDomain(),
@@ -85,15 +89,18 @@ func (ix *Index) Put(e *adjoinv1.Entity) {
 	}
 	key := f.key()
 	if key == "" {
-		return
+		return nil
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.put(key, &f)
+	return ix.put(key, &f)
 }
 
 // put stores f under key, reusing the record of the entity it replaces. Called with mu held.
-func (ix *Index) put(key string, f *flat) {
+func (ix *Index) put(key string, f *flat) error {
+	if err := ix.makeRoom(f.arenaSize()); err != nil {
+		return fmt.Errorf("entity %s: %w", key, err)
+	}
 	var i uint32
 	ok := false
 	if !ix.bulk { // a bulk load finds rewritten keys when it sweeps (bulk.go)
@@ -124,6 +131,7 @@ func (ix *Index) put(key string, f *flat) {
 		ix.flush()
 	}
 	ix.compactIfWasteful()
+	return nil
 }
 
 // unindex drops record i's names (those that still point at it) and releases its strings.

@@ -39,7 +39,8 @@ var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 
 // putBytes decodes a directory entry's adjoin.v1.Entity bytes straight into the index,
 // without building the message: the strings are views into data until they are copied into
-// the arena. It refuses what proto.Unmarshal refuses. An entity without a key is ignored.
+// the arena. It refuses what proto.Unmarshal refuses, and what the index cannot hold (ErrFull).
+// An entity without a key is ignored.
 func (ix *Index) putBytes(data []byte) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -47,7 +48,7 @@ func (ix *Index) putBytes(data []byte) error {
 	err := decodeEntity(data, f)
 	if err == nil {
 		if key := f.key(); key != "" {
-			ix.put(key, f)
+			err = ix.put(key, f)
 		}
 	}
 	clear(f.spns) // views into data: do not keep the entry alive

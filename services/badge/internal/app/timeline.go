@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 
@@ -110,6 +109,7 @@ func (b *Badges) CorrelatedSubjects(sels []*adjoinv1.EntitySelector) ([]string, 
 		return nil, err
 	}
 	var subjects []string
+	seen := make(map[string]struct{}, len(sels)) // a set, not a scan per selector: up to 5,000 of them
 	for _, sel := range sels {
 		e, err := b.Resolve(sel)
 		if err != nil {
@@ -117,7 +117,9 @@ func (b *Badges) CorrelatedSubjects(sels []*adjoinv1.EntitySelector) ([]string, 
 		}
 		// Once each: two selectors of one entity (its SID and its UPN) would be overlapping
 		// filters, which the NATS server refuses.
-		if subject := natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey()); !slices.Contains(subjects, subject) {
+		subject := natsx.CorrelatedSubject(e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, e.GetKey())
+		if _, dup := seen[subject]; !dup {
+			seen[subject] = struct{}{}
 			subjects = append(subjects, subject)
 		}
 	}
