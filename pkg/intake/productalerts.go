@@ -74,7 +74,7 @@ func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) 
 		convert = productalert.FromGraphAlert
 	}
 	alerts, convErr := convert(body)
-	batch := natsx.NewBatch(p.JS)
+	batch := natsx.NewBatchContext(ctx, p.JS) // the async window is shared: wait for a slot, do not fail after 200 ms
 	if convErr != nil {
 		var items productalert.Errors
 		if !errors.As(convErr, &items) {
