@@ -2,9 +2,10 @@ package authn
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/adjoin/adjoin/pkg/httpx"
 )
 
 // Reasons a request is refused, in metrics.
@@ -60,7 +61,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="adjoin"`)
 			w.Header().Set("Connection", "close") // the body is not read
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": refusal(reason)})
+			httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": refusal(reason)})
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), senderKey{}, sender))
@@ -92,10 +93,4 @@ func refusal(reason string) string {
 		return "unauthorized: the bearer token is not (or no longer) valid for this intake"
 	}
 	return `unauthorized: send "Authorization: Bearer <token>" with a sender token of this intake (or a client certificate)`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

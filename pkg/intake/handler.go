@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"io"
 	"net/http"
@@ -120,12 +120,12 @@ const defaultMaxLine = 512 << 10
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, Response{Error: "use POST with an NDJSON body"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, Response{Error: "use POST with an NDJSON body"})
 		return
 	}
 	body, err := h.body(r)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, Response{Error: err.Error()})
+		httpx.WriteJSON(w, http.StatusBadRequest, Response{Error: err.Error()})
 		return
 	}
 	origin := "http:" + r.RemoteAddr
@@ -134,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var parse Parser
 	if choose, ok := h.Formats[format]; ok {
 		if parse, err = choose(q); err != nil {
-			writeJSON(w, http.StatusBadRequest, Response{Error: "format=" + format + ": " + err.Error()})
+			httpx.WriteJSON(w, http.StatusBadRequest, Response{Error: "format=" + format + ": " + err.Error()})
 			return
 		}
 	}
@@ -146,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusOK && resp.Accepted+resp.RejectedTotal+resp.Skipped == 0 {
 		resp.Error, status = errNoEvents, http.StatusUnprocessableEntity
 	}
-	writeJSON(w, status, resp)
+	httpx.WriteJSON(w, status, resp)
 }
 
 func (h *Handler) body(r *http.Request) (io.Reader, error) {
@@ -329,10 +329,4 @@ func (h *Handler) fail(resp Response, err error) (Response, int) {
 	h.Log.Error("intake batch failed; sender must retry", logx.Err(err))
 	resp.Error = "not stored, retry the whole batch: " + err.Error()
 	return resp, http.StatusServiceUnavailable
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -65,6 +65,9 @@ func fieldLimit(name string) int {
 	return MaxFieldValueBytes
 }
 
+// minFieldLimit is the smallest limit fieldLimit returns.
+const minFieldLimit = min(MaxHostBytes, MaxDomainBytes, MaxAccountBytes, MaxQualifiedAccountBytes, MaxFieldValueBytes)
+
 // checkEvent refuses an event that breaks a limit above, or whose time is more than skew
 // ahead of now (skew <= 0 means DefaultMaxClockSkew). It returns a *LineError, or nil.
 func checkEvent(ev *adjoinv1.Event, now time.Time, skew time.Duration) error {
@@ -81,6 +84,11 @@ func checkEvent(ev *adjoinv1.Event, now time.Time, skew time.Duration) error {
 		if len(name) > MaxFieldNameBytes {
 			return &LineError{Reason: ReasonFieldTooLong, Err: fmt.Errorf("a field name of %d bytes (%.40q...), over the limit of %d",
 				len(name), name, MaxFieldNameBytes)}
+		}
+		// A value within the smallest limit is within its own: most are, and naming the limit
+		// (a lower-cased copy of the name) and the field (the error text) cost an allocation each.
+		if len(v) <= minFieldLimit {
+			continue
 		}
 		if err := checkLen("field "+name, v, fieldLimit(name)); err != nil {
 			return err

@@ -191,3 +191,47 @@ func TestProductAlertsLimits(t *testing.T) {
 		t.Errorf("ALERTS holds %d alerts, want the good one", n)
 	}
 }
+
+// BenchmarkCheckEvent measures the limits on a typical Security logon event: they run on
+// every event of every door.
+func BenchmarkCheckEvent(b *testing.B) {
+	ev := &adjoinv1.Event{Host: "MORDORDC.theshire.local", Channel: "Security", EventId: 4624, Fields: map[string]string{}}
+	for _, k := range []string{"SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "TargetUserSid",
+		"TargetUserName", "TargetDomainName", "TargetLogonId", "LogonType", "LogonProcessName", "AuthenticationPackageName",
+		"WorkstationName", "LogonGuid", "TransmittedServices", "LmPackageName", "KeyLength", "ProcessId", "ProcessName",
+		"IpAddress", "IpPort", "ImpersonationLevel", "RestrictedAdminMode", "TargetOutboundUserName", "ElevatedToken"} {
+		ev.Fields[k] = "value-of-" + k
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkEvent(ev, now, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Each kind of field is taken at its limit and refused one byte past it, the smallest limit
+// included (checkEvent skips naming the limit of values within the smallest one).
+func TestCheckEventFieldLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		field string
+		limit int
+	}{
+		{"WorkstationName", MaxHostBytes},
+		{"TargetDomainName", MaxDomainBytes},
+		{"TargetUserName", MaxAccountBytes},
+		{"User", MaxQualifiedAccountBytes},
+		{"CommandLine", MaxFieldValueBytes},
+	}
+	for _, tt := range tests {
+		for _, n := range []int{tt.limit, tt.limit + 1} {
+			ev := &adjoinv1.Event{Host: "h", Channel: "Security", Fields: map[string]string{tt.field: strings.Repeat("x", n)}}
+			err := checkEvent(ev, time.Now(), 0)
+			if want := n > tt.limit; (err != nil) != want {
+				t.Errorf("%s of %d bytes (limit %d): %v, want refused %v", tt.field, n, tt.limit, err, want)
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/productalert"
@@ -50,7 +51,7 @@ type ProductAlertsResponse struct {
 func (p *ProductAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, ProductAlertsResponse{Error: "use POST with a JSON body"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, ProductAlertsResponse{Error: "use POST with a JSON body"})
 		return
 	}
 	limit := p.MaxBodyBytes
@@ -59,11 +60,11 @@ func (p *ProductAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, ProductAlertsResponse{Error: err.Error()})
+		httpx.WriteJSON(w, http.StatusRequestEntityTooLarge, ProductAlertsResponse{Error: err.Error()})
 		return
 	}
 	resp, status := p.ingest(r.Context(), body, "http:"+r.RemoteAddr)
-	writeJSON(w, status, resp)
+	httpx.WriteJSON(w, status, resp)
 }
 
 func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) (ProductAlertsResponse, int) {
@@ -73,7 +74,7 @@ func (p *ProductAlerts) ingest(ctx context.Context, body []byte, origin string) 
 		convert = productalert.FromGraphAlert
 	}
 	alerts, convErr := convert(body)
-	batch := natsx.NewBatch(p.JS)
+	batch := natsx.NewBatchContext(ctx, p.JS) // the async window is shared: wait for a slot, do not fail after 200 ms
 	if convErr != nil {
 		var items productalert.Errors
 		if !errors.As(convErr, &items) {

@@ -47,7 +47,7 @@ func isZeekTSV(header [][]byte) bool {
 func zeekTSVAsJSON(ctx context.Context, h *Handler, src tail.Source, lines [][]byte, origin string) ([][]byte, error) {
 	input := append(append([][]byte(nil), src.Header...), lines...)
 	r := zeek.NewTSVReader(bytes.NewReader(bytes.Join(input, []byte{'\n'})))
-	dead := natsx.NewBatch(h.JS)
+	dead := natsx.NewBatchContext(ctx, h.JS)
 	var out [][]byte
 	for {
 		rec, line, err := r.Next()

@@ -4,7 +4,6 @@ package ports
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/productalert"
@@ -54,7 +54,7 @@ type InventoryResponse struct {
 func (h *Inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, InventoryResponse{Refused: []string{}, Error: "use POST with a JSON body"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, InventoryResponse{Refused: []string{}, Error: "use POST with a JSON body"})
 		return
 	}
 	limit := h.MaxBodyBytes
@@ -63,11 +63,11 @@ func (h *Inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, InventoryResponse{Refused: []string{}, Error: err.Error()})
+		httpx.WriteJSON(w, http.StatusRequestEntityTooLarge, InventoryResponse{Refused: []string{}, Error: err.Error()})
 		return
 	}
 	resp, status := h.load(r.Context(), body)
-	writeJSON(w, status, resp)
+	httpx.WriteJSON(w, status, resp)
 }
 
 // LoadFile stores the inventory in a file (the --devices-file option) and returns how many
@@ -156,10 +156,4 @@ func hostOf(rec *adjoinv1.DeviceRecord) string {
 		return rec.GetDnsHostName()
 	}
 	return rec.GetNetbiosName()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
