@@ -333,7 +333,7 @@ func CheckCorrelated(ctx context.Context, js jetstream.JetStream, in []AlertMsg)
 		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
 			return fmt.Errorf("correlated message on %s: %w", m.Subject(), err)
 		}
-		if w := natsx.SubjectCorrelatedUser + "." + c.GetEntityKey(); m.Subject() != w && len(problems) < 10 {
+		if w := natsx.CorrelatedSubject(false, c.GetEntityKey()); m.Subject() != w && len(problems) < 10 {
 			problems = append(problems, fmt.Sprintf("alert %s for %s published on %s", c.GetAlert().GetId(), c.GetEntityKey(), m.Subject()))
 		}
 		got[fmt.Sprintf("%s v%d %s", c.GetAlert().GetId(), c.GetAlert().GetVersion(), c.GetEntityKey())]++
