@@ -339,25 +339,49 @@ func (l *Logons) note(t time.Time) {
 	l.forgetBefore(l.newest.Add(-l.Retention))
 }
 
-// oldestKept returns the time of the keep-th newest fact: forgetting the facts before it
-// keeps about keep of them (all facts of that time stay).
+// oldestKept returns a time such that forgetting the facts before it keeps at least keep of
+// them, and not many more: the facts are counted in 1,024 bins of time between the oldest and
+// the newest (two passes, no sort and no copy of a million times under the lock), and the
+// cutoff is the start of the bin where the count from the newest reaches keep.
 func (l *Logons) oldestKept(keep int) time.Time {
-	times := make([]time.Time, 0, l.facts)
-	for _, cs := range l.byIP {
-		for _, c := range cs {
-			times = append(times, c.Time)
+	var lo, hi time.Time
+	each := func(f func(time.Time)) {
+		for _, cs := range l.byIP {
+			for _, c := range cs {
+				f(c.Time)
+			}
+		}
+		for _, ls := range l.byUser {
+			for _, x := range ls {
+				f(x.Time)
+			}
 		}
 	}
-	for _, ls := range l.byUser {
-		for _, x := range ls {
-			times = append(times, x.Time)
+	n := 0
+	each(func(t time.Time) {
+		if n == 0 || t.Before(lo) {
+			lo = t
 		}
-	}
-	if keep <= 0 || keep >= len(times) {
+		if n == 0 || t.After(hi) {
+			hi = t
+		}
+		n++
+	})
+	if keep <= 0 || keep >= n || !hi.After(lo) {
 		return time.Time{}
 	}
-	sort.Slice(times, func(i, j int) bool { return times[i].After(times[j]) })
-	return times[keep-1]
+	const bins = 1024
+	span := hi.Sub(lo)
+	bin := func(t time.Time) int { return min(int(float64(t.Sub(lo))/float64(span)*bins), bins-1) }
+	var counts [bins]int
+	each(func(t time.Time) { counts[bin(t)]++ })
+	total := 0
+	for b := bins - 1; b >= 0; b-- {
+		if total += counts[b]; total >= keep {
+			return lo.Add(time.Duration(float64(span) * float64(b) / bins))
+		}
+	}
+	return time.Time{}
 }
 
 // forgetAnyBeyond forgets whole addresses, then whole users, while more than keep facts are
