@@ -86,7 +86,14 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
 		total.Skipped += resp.Skipped
+		// Each answer lists its first MaxRejectedListed refused lines and counts them all;
+		// the file's total keeps as many, not a share of every batch, however long r is.
+		total.RejectedTotal += resp.RejectedTotal
 		for _, rj := range resp.Rejected {
+			if len(total.Rejected) >= intake.MaxRejectedListed {
+				total.RejectedTruncated = true
+				break
+			}
 			rj.Line += first - 1
 			total.Rejected = append(total.Rejected, rj)
 		}
@@ -175,6 +182,7 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 		}
 	})
 	var total intake.Response
+	var listed int // refused lines printed, the first 20
 	var err error
 	for _, name := range files {
 		var f *os.File
@@ -187,11 +195,12 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
 		total.Skipped += resp.Skipped
+		total.RejectedTotal += resp.RejectedTotal // resp.Rejected lists the first ones only
 		for _, r := range resp.Rejected {
-			if len(total.Rejected) < 20 {
+			if listed < 20 {
 				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
+				listed++
 			}
-			total.Rejected = append(total.Rejected, r)
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %w (lines before the error are stored; resending is safe)", name, err)
@@ -205,6 +214,6 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 	}
 	took := time.Since(start)
 	fmt.Fprintf(stderr, "\nposted %d events (%d already stored, %d lines refused, %d skipped) in %s\n",
-		total.Accepted, total.Duplicates, len(total.Rejected), total.Skipped, took.Round(time.Millisecond))
+		total.Accepted, total.Duplicates, total.RejectedTotal, total.Skipped, took.Round(time.Millisecond))
 	return nil
 }
