@@ -29,7 +29,14 @@ type intakePoster struct {
 	token    string
 	client   *http.Client
 	batch    int // lines per request
+	// maxLine bounds what one line may hold in memory here: no intake takes a longer one
+	// in a request (256 MiB is its default --max-body-bytes), and a file without newlines (a
+	// binary given by mistake) would otherwise be read whole.
+	maxLine int
 }
+
+// maxPostLine is intakePoster.maxLine: the intake's default bound of a request body.
+const maxPostLine = 256 << 20
 
 // newIntakePoster checks the settings of `adjoin ingest --url`.
 func newIntakePoster(base, format, sambaDC, token, tokenFile, caFile, certFile, keyFile string) (*intakePoster, error) {
@@ -67,7 +74,8 @@ func newIntakePoster(base, format, sambaDC, token, tokenFile, caFile, certFile, 
 		q.Set("host", sambaDC)
 	}
 	u.RawQuery = q.Encode()
-	return &intakePoster{endpoint: u.String(), token: token, client: &http.Client{Transport: transport, Timeout: 2 * time.Minute}, batch: 1000}, nil
+	return &intakePoster{endpoint: u.String(), token: token, client: &http.Client{Transport: transport, Timeout: 2 * time.Minute}, batch: 1000,
+		maxLine: maxPostLine}, nil
 }
 
 // post sends r in batches of lines, each answered before the next is sent; a batch answered
@@ -106,10 +114,29 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 		return nil
 	}
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			buf.Write(line)
-			if line[len(line)-1] != '\n' {
+		// The line is read into buf a buffer at a time, so that one over maxLine is refused
+		// before it is all in memory.
+		start := buf.Len()
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			buf.Write(chunk)
+			if buf.Len()-start > p.maxLine+1 { // +1: its newline
+				line := first + n
+				buf.Truncate(start)
+				if ferr := flush(); ferr != nil {
+					return total, ferr
+				}
+				return total, fmt.Errorf("line %d: longer than %d bytes, more than the intake takes in one request (is this a log file?)",
+					line, p.maxLine)
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		if buf.Len() > start {
+			if buf.Bytes()[buf.Len()-1] != '\n' {
 				buf.WriteByte('\n')
 			}
 			if n++; n == p.batch || buf.Len() >= 8<<20 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -162,5 +163,48 @@ func TestIntakePosterCountsEveryRefusedLine(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%d lines refused", batches*refusedPerBatch); !strings.Contains(stderr.String(), want) {
 		t.Errorf("summary %q, want %q", stderr.String(), want)
+	}
+}
+
+// TestIntakePosterLineBound: a line up to maxLine is posted; one past it is refused, naming
+// its number, before it is all read, and the lines before it are posted first.
+func TestIntakePosterLineBound(t *testing.T) {
+	t.Parallel()
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		n := strings.Count(string(b), "\n")
+		received.Add(int64(n))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(intake.Response{Accepted: n})
+	}))
+	t.Cleanup(srv.Close)
+	p, err := newIntakePoster(srv.URL, "", "", "", "", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.maxLine = 200 << 10 // over the poster's 64 KiB read buffer, so a line takes several reads
+	atLimit := strings.Repeat("a", p.maxLine)
+	tests := []struct {
+		name      string
+		body      string
+		wantLines int64
+		wantErr   string
+	}{
+		{"line at the limit", "{}\n" + atLimit + "\n{}\n", 3, ""},
+		{"line at the limit, no final newline", "{}\n" + atLimit, 2, ""},
+		{"line past the limit", "{}\n{}\n" + atLimit + "b\n{}\n", 2, "line 3: longer than"},
+		{"no newline at all", atLimit + atLimit, 0, "line 1: longer than"},
+	}
+	for _, tt := range tests {
+		received.Store(0)
+		var lines atomic.Int64
+		_, err := p.post(context.Background(), strings.NewReader(tt.body), &lines)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: %v, want error %q", tt.name, err, tt.wantErr)
+		}
+		if received.Load() != tt.wantLines || lines.Load() != tt.wantLines {
+			t.Errorf("%s: intake received %d lines, %d counted, want %d", tt.name, received.Load(), lines.Load(), tt.wantLines)
+		}
 	}
 }
