@@ -29,7 +29,14 @@ type intakePoster struct {
 	token    string
 	client   *http.Client
 	batch    int // lines per request
+	// maxLine bounds what one line may hold in memory here: no intake takes a longer one
+	// in a request (256 MiB is its default --max-body-bytes), and a file without newlines (a
+	// binary given by mistake) would otherwise be read whole.
+	maxLine int
 }
+
+// maxPostLine is intakePoster.maxLine: the intake's default bound of a request body.
+const maxPostLine = 256 << 20
 
 // newIntakePoster checks the settings of `adjoin ingest --url`.
 func newIntakePoster(base, format, sambaDC, token, tokenFile, caFile, certFile, keyFile string) (*intakePoster, error) {
@@ -67,7 +74,8 @@ func newIntakePoster(base, format, sambaDC, token, tokenFile, caFile, certFile, 
 		q.Set("host", sambaDC)
 	}
 	u.RawQuery = q.Encode()
-	return &intakePoster{endpoint: u.String(), token: token, client: &http.Client{Transport: transport, Timeout: 2 * time.Minute}, batch: 1000}, nil
+	return &intakePoster{endpoint: u.String(), token: token, client: &http.Client{Transport: transport, Timeout: 2 * time.Minute}, batch: 1000,
+		maxLine: maxPostLine}, nil
 }
 
 // post sends r in batches of lines, each answered before the next is sent; a batch answered
@@ -86,7 +94,14 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
 		total.Skipped += resp.Skipped
+		// Each answer lists its first MaxRejectedListed refused lines and counts them all;
+		// the file's total keeps as many, not a share of every batch, however long r is.
+		total.RejectedTotal += resp.RejectedTotal
 		for _, rj := range resp.Rejected {
+			if len(total.Rejected) >= intake.MaxRejectedListed {
+				total.RejectedTruncated = true
+				break
+			}
 			rj.Line += first - 1
 			total.Rejected = append(total.Rejected, rj)
 		}
@@ -99,10 +114,29 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 		return nil
 	}
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			buf.Write(line)
-			if line[len(line)-1] != '\n' {
+		// The line is read into buf a buffer at a time, so that one over maxLine is refused
+		// before it is all in memory.
+		start := buf.Len()
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			buf.Write(chunk)
+			if buf.Len()-start > p.maxLine+1 { // +1: its newline
+				line := first + n
+				buf.Truncate(start)
+				if ferr := flush(); ferr != nil {
+					return total, ferr
+				}
+				return total, fmt.Errorf("line %d: longer than %d bytes, more than the intake takes in one request (is this a log file?)",
+					line, p.maxLine)
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		if buf.Len() > start {
+			if buf.Bytes()[buf.Len()-1] != '\n' {
 				buf.WriteByte('\n')
 			}
 			if n++; n == p.batch || buf.Len() >= 8<<20 {
@@ -175,6 +209,7 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 		}
 	})
 	var total intake.Response
+	var listed int // refused lines printed, the first 20
 	var err error
 	for _, name := range files {
 		var f *os.File
@@ -187,11 +222,12 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 		total.Accepted += resp.Accepted
 		total.Duplicates += resp.Duplicates
 		total.Skipped += resp.Skipped
+		total.RejectedTotal += resp.RejectedTotal // resp.Rejected lists the first ones only
 		for _, r := range resp.Rejected {
-			if len(total.Rejected) < 20 {
+			if listed < 20 {
 				fmt.Fprintf(stderr, "\n%s:%d: %s: %s", name, r.Line, r.Reason, r.Error)
+				listed++
 			}
-			total.Rejected = append(total.Rejected, r)
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %w (lines before the error are stored; resending is safe)", name, err)
@@ -205,6 +241,6 @@ func postFiles(ctx context.Context, p *intakePoster, files []string, quiet bool,
 	}
 	took := time.Since(start)
 	fmt.Fprintf(stderr, "\nposted %d events (%d already stored, %d lines refused, %d skipped) in %s\n",
-		total.Accepted, total.Duplicates, len(total.Rejected), total.Skipped, took.Round(time.Millisecond))
+		total.Accepted, total.Duplicates, total.RejectedTotal, total.Skipped, took.Round(time.Millisecond))
 	return nil
 }

@@ -2,11 +2,16 @@ package adjoin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +116,95 @@ func streamCount(t *testing.T, srv *natstest.Server, stream string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// TestIntakePosterCountsEveryRefusedLine: an intake answer lists its first
+// intake.MaxRejectedListed refused lines and counts them all, per batch. The poster sums the
+// counts, so that the summary says how many lines were refused, and keeps no more listed lines
+// than one answer would, however many batches the file takes.
+func TestIntakePosterCountsEveryRefusedLine(t *testing.T) {
+	t.Parallel()
+	const batches, refusedPerBatch = 5, 150
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp := intake.Response{Accepted: 1000 - refusedPerBatch, RejectedTotal: refusedPerBatch, RejectedTruncated: true}
+		for i := range intake.MaxRejectedListed {
+			resp.Rejected = append(resp.Rejected, intake.Rejected{Line: i + 1, Reason: "parse", Error: "bad"})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+	}))
+	t.Cleanup(srv.Close)
+	p, err := newIntakePoster(srv.URL, "", "", "", "", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines atomic.Int64
+	got, err := p.post(context.Background(), strings.NewReader(strings.Repeat("{}\n", batches*p.batch)), &lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RejectedTotal != batches*refusedPerBatch {
+		t.Errorf("RejectedTotal %d, want %d", got.RejectedTotal, batches*refusedPerBatch)
+	}
+	if len(got.Rejected) != intake.MaxRejectedListed || !got.RejectedTruncated {
+		t.Errorf("%d refused lines listed (truncated %v), want %d and truncated", len(got.Rejected), got.RejectedTruncated, intake.MaxRejectedListed)
+	}
+	if lines.Load() != int64(batches*p.batch) {
+		t.Errorf("%d lines counted, want %d", lines.Load(), batches*p.batch)
+	}
+
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Repeat("{}\n", batches*p.batch)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	if err := postFiles(context.Background(), p, []string{file}, true, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d lines refused", batches*refusedPerBatch); !strings.Contains(stderr.String(), want) {
+		t.Errorf("summary %q, want %q", stderr.String(), want)
+	}
+}
+
+// TestIntakePosterLineBound: a line up to maxLine is posted; one past it is refused, naming
+// its number, before it is all read, and the lines before it are posted first.
+func TestIntakePosterLineBound(t *testing.T) {
+	t.Parallel()
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		n := strings.Count(string(b), "\n")
+		received.Add(int64(n))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(intake.Response{Accepted: n})
+	}))
+	t.Cleanup(srv.Close)
+	p, err := newIntakePoster(srv.URL, "", "", "", "", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.maxLine = 200 << 10 // over the poster's 64 KiB read buffer, so a line takes several reads
+	atLimit := strings.Repeat("a", p.maxLine)
+	tests := []struct {
+		name      string
+		body      string
+		wantLines int64
+		wantErr   string
+	}{
+		{"line at the limit", "{}\n" + atLimit + "\n{}\n", 3, ""},
+		{"line at the limit, no final newline", "{}\n" + atLimit, 2, ""},
+		{"line past the limit", "{}\n{}\n" + atLimit + "b\n{}\n", 2, "line 3: longer than"},
+		{"no newline at all", atLimit + atLimit, 0, "line 1: longer than"},
+	}
+	for _, tt := range tests {
+		received.Store(0)
+		var lines atomic.Int64
+		_, err := p.post(context.Background(), strings.NewReader(tt.body), &lines)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: %v, want error %q", tt.name, err, tt.wantErr)
+		}
+		if received.Load() != tt.wantLines || lines.Load() != tt.wantLines {
+			t.Errorf("%s: intake received %d lines, %d counted, want %d", tt.name, received.Load(), lines.Load(), tt.wantLines)
+		}
+	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // JetStream API error codes that mean a server limit was reached rather than a fault: maximum
-// consumers (per stream or account), insufficient resources, storage resources exceeded.
-var exhausted = map[jetstream.ErrorCode]bool{10026: true, 10023: true, 10047: true}
+// consumers (per stream or account), insufficient resources (10023), storage resources
+// exceeded (10047); nats.go names only the first.
+var exhausted = map[jetstream.ErrorCode]bool{jetstream.JSErrCodeMaximumConsumersLimit: true, 10023: true, 10047: true}
 
 // outages are the NATS errors of a lost or unready server: the caller may retry, here or at
 // another instance. Only these are UNAVAILABLE, so that a client (and `adjoin`) can tell a
