@@ -135,6 +135,14 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 				break
 			}
 		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			// The line being read is incomplete: leave it out, send the lines before it.
+			buf.Truncate(start)
+			if ferr := flush(); ferr != nil {
+				return total, ferr
+			}
+			return total, fmt.Errorf("line %d: %w", first+n, err)
+		}
 		if buf.Len() > start {
 			if buf.Bytes()[buf.Len()-1] != '\n' {
 				buf.WriteByte('\n')
@@ -147,9 +155,6 @@ func (p *intakePoster) post(ctx context.Context, r io.Reader, lines *atomic.Int6
 		}
 		if errors.Is(err, io.EOF) {
 			return total, flush()
-		}
-		if err != nil {
-			return total, err
 		}
 	}
 }

@@ -3,6 +3,7 @@ package adjoin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -188,18 +189,25 @@ func TestIntakePosterLineBound(t *testing.T) {
 	tests := []struct {
 		name      string
 		body      string
+		readErr   error // returned after body, instead of the end
 		wantLines int64
 		wantErr   string
 	}{
-		{"line at the limit", "{}\n" + atLimit + "\n{}\n", 3, ""},
-		{"line at the limit, no final newline", "{}\n" + atLimit, 2, ""},
-		{"line past the limit", "{}\n{}\n" + atLimit + "b\n{}\n", 2, "line 3: longer than"},
-		{"no newline at all", atLimit + atLimit, 0, "line 1: longer than"},
+		{"line at the limit", "{}\n" + atLimit + "\n{}\n", nil, 3, ""},
+		{"line at the limit, no final newline", "{}\n" + atLimit, nil, 2, ""},
+		{"line past the limit", "{}\n{}\n" + atLimit + "b\n{}\n", nil, 2, "line 3: longer than"},
+		{"no newline at all", atLimit + atLimit, nil, 0, "line 1: longer than"},
+		// The lines read before the error are sent; the incomplete one is not.
+		{"read error mid-line", "{}\n{}\n{\"half", errors.New("disk gone"), 2, "line 3: disk gone"},
 	}
 	for _, tt := range tests {
 		received.Store(0)
 		var lines atomic.Int64
-		_, err := p.post(context.Background(), strings.NewReader(tt.body), &lines)
+		var r io.Reader = strings.NewReader(tt.body)
+		if tt.readErr != nil {
+			r = io.MultiReader(r, &failingReader{tt.readErr})
+		}
+		_, err := p.post(context.Background(), r, &lines)
 		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("%s: %v, want error %q", tt.name, err, tt.wantErr)
 		}
@@ -208,3 +216,8 @@ func TestIntakePosterLineBound(t *testing.T) {
 		}
 	}
 }
+
+// failingReader fails every read with err.
+type failingReader struct{ err error }
+
+func (f *failingReader) Read([]byte) (int, error) { return 0, f.err }
