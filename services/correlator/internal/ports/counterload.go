@@ -34,6 +34,14 @@ func (o *owner) load(ctx context.Context) error {
 		if seeded, inexact, err = o.seed(ctx, l); err != nil {
 			return err
 		}
+		// The seeded state is written at once, as of sequence 0 (replay everything): records
+		// this owner rewrites in the new format are then never the only copy of what the
+		// old-format ones held, whatever the instant it stops at.
+		if seeded > 0 {
+			if _, err := o.writeSnapshot(ctx, l, 0); err != nil {
+				return err
+			}
+		}
 	}
 	last, replayed, err := o.replay(ctx, l, seq)
 	if err != nil {

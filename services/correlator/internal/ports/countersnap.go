@@ -39,7 +39,7 @@ func (o *owner) maybeSnapshot(ctx context.Context) {
 	}
 	start := time.Now()
 	compacted := o.ledger.Compact(start.Add(-o.c.StateRetention))
-	size, err := o.writeSnapshot(ctx)
+	size, err := o.writeSnapshot(ctx, o.ledger, o.lastSeq)
 	if err != nil {
 		o.log.Warn("writing the partition snapshot failed; will retry after the next batch", logx.Err(err))
 		return
@@ -65,8 +65,9 @@ func (o *owner) snapshots(ctx context.Context) (jetstream.ObjectStore, error) {
 	return o.snaps, nil
 }
 
-// writeSnapshot stores the ledger and the last sequence folded as object p<p>, streamed.
-func (o *owner) writeSnapshot(ctx context.Context) (int64, error) {
+// writeSnapshot stores l and seq, the last COUNTS sequence folded into it, as object p<p>,
+// streamed.
+func (o *owner) writeSnapshot(ctx context.Context, l *counts.Ledger, seq uint64) (int64, error) {
 	s, err := o.snapshots(ctx)
 	if err != nil {
 		return 0, err
@@ -78,10 +79,10 @@ func (o *owner) writeSnapshot(ctx context.Context) (int64, error) {
 		copy(h[:], snapMagic)
 		binary.BigEndian.PutUint32(h[8:], uint32(o.c.Partitions))
 		binary.BigEndian.PutUint32(h[12:], uint32(o.p))
-		binary.BigEndian.PutUint64(h[16:], o.lastSeq)
+		binary.BigEndian.PutUint64(h[16:], seq)
 		_, err := w.Write(h[:])
 		if err == nil {
-			_, err = o.ledger.WriteTo(w)
+			_, err = l.WriteTo(w)
 		}
 		if err == nil {
 			err = w.Flush()
