@@ -154,7 +154,13 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		return fmt.Errorf("partition %d consumer: %w", p, err)
 	}
 	o := newOwner(c, p)
-	defer o.drop("stopped")
+	defer func() {
+		// A snapshot now spares the next owner the replay of what this one folded.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.AckWait)
+		defer cancel()
+		o.snapshot(sctx, true)
+		o.drop("stopped")
+	}()
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(counterGroup))
 		if err != nil {

@@ -95,7 +95,7 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 	for _, m := range folded {
 		_ = m.Ack()
 	}
-	o.maybeSnapshot(ctx)
+	o.snapshot(ctx, false)
 }
 
 // copyID is the correlated copy's Nats-Msg-Id: the COUNTS message's own, which stage 1 made

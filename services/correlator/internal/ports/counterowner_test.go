@@ -72,7 +72,9 @@ func TestCounterRestartsFromSnapshot(t *testing.T) {
 	r := newCountRig(t, 2)
 	h := r.history("user", 20, 6) // 360 messages, 180 per partition or so
 	r.publish(t, true, h...)
-	stop := r.run(t, r.counter(r.s.JS, nil))
+	first := r.counter(r.s.JS, nil)
+	first.SnapshotFolds = 50
+	stop := r.run(t, first)
 	within(t, 30*time.Second, r.drained)
 	stop()
 	obs, err := r.s.JS.ObjectStore(r.ctx, natsx.BucketCounter)

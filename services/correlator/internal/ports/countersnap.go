@@ -27,14 +27,14 @@ const snapHeaderLen = len(snapMagic) + 4 + 4 + 8
 // SnapshotName is the adjoin_counter object holding partition p's state.
 func SnapshotName(p int) string { return "p" + strconv.Itoa(p) }
 
-// maybeSnapshot writes the state after a batch when it is due and every record is stored (a
-// snapshot must never hold a fold whose record is not written: a new owner would not know to
-// write it).
-func (o *owner) maybeSnapshot(ctx context.Context) {
-	if len(o.dirty) > 0 || o.sinceSnap == 0 {
+// snapshot writes the state after a batch when it is due (always when now is set) and every
+// record is stored: a snapshot must never hold a fold whose record is not written, since a
+// new owner would not know to write it.
+func (o *owner) snapshot(ctx context.Context, now bool) {
+	if !o.owned() || len(o.dirty) > 0 || o.sinceSnap == 0 {
 		return
 	}
-	if time.Since(o.lastSnap) < o.c.SnapshotEvery && o.sinceSnap < o.c.SnapshotFolds {
+	if !now && time.Since(o.lastSnap) < o.c.SnapshotEvery && o.sinceSnap < o.c.SnapshotFolds {
 		return
 	}
 	start := time.Now()
