@@ -137,7 +137,7 @@ func (o *owner) writeDirty(ctx context.Context) error {
 			failure = fmt.Errorf("record of %s: %w", key, err)
 			break
 		}
-		msg := nats.NewMsg("$KV." + natsx.BucketBadges + "." + key)
+		msg := nats.NewMsg(recordSubject(key))
 		msg.Data = data
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(o.revs[key], 10))
 		f, err := publishAsync(ctx, o.c.JS, msg)
@@ -167,6 +167,9 @@ func (o *owner) writeDirty(ctx context.Context) error {
 	return failure
 }
 
+// recordSubject is the subject of key's record in adjoin_badges.
+func recordSubject(key string) string { return "$KV." + natsx.BucketBadges + "." + key }
+
 // learnRevisions reads, for every dirty key whose revision this owner does not know, the
 // revision stored (0 when there is no record), a few at a time.
 func (o *owner) learnRevisions(ctx context.Context) error {
@@ -179,23 +182,28 @@ func (o *owner) learnRevisions(ctx context.Context) error {
 	if len(unknown) == 0 {
 		return nil
 	}
-	kv, err := o.badgesKV(ctx)
-	if err != nil {
-		return err
+	if o.records == nil {
+		s, err := o.c.JS.Stream(ctx, "KV_"+natsx.BucketBadges)
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", natsx.BucketBadges, err)
+		}
+		o.records = s
 	}
 	revs := make([]uint64, len(unknown))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(recordGets)
 	for i, key := range unknown {
 		g.Go(func() error {
-			e, err := kv.Get(gctx, key)
+			// The last message of the key's subject, a delete marker included: what a write
+			// expecting it is checked against.
+			m, err := o.records.GetLastMsgForSubject(gctx, recordSubject(key))
 			switch {
-			case errors.Is(err, jetstream.ErrKeyNotFound):
+			case errors.Is(err, jetstream.ErrMsgNotFound):
 				return nil
 			case err != nil:
 				return fmt.Errorf("revision of %s: %w", key, err)
 			}
-			revs[i] = e.Revision()
+			revs[i] = m.Sequence
 			return nil
 		})
 	}

@@ -40,8 +40,9 @@ type owner struct {
 	sinceSnap int // messages folded since the last snapshot
 	lastSnap  time.Time
 
-	badges jetstream.KeyValue
-	snaps  jetstream.ObjectStore
+	badges  jetstream.KeyValue
+	records jetstream.Stream // the stream under adjoin_badges
+	snaps   jetstream.ObjectStore
 }
 
 func newOwner(c *Counter, p int) *owner {
