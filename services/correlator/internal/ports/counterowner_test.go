@@ -47,7 +47,7 @@ func TestCounterCountsExactly(t *testing.T) {
 	r := newCountRig(t, 4)
 	h := r.history("user", 30, 6)
 	r.publish(t, true, h...)
-	r.publish(t, true, h[:40]...)  // same ids: the stream drops them
+	r.publish(t, true, h[:40]...)    // same ids: the stream drops them
 	r.publish(t, false, h[20:90]...) // no id: stored again
 	r.run(t, r.counter(r.s.JS, nil))
 	within(t, 30*time.Second, r.drained)
