@@ -132,16 +132,11 @@ func (c *Counter) consumerConfig(p int) jetstream.ConsumerConfig {
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.AckWait,
 		MaxAckPending:  2 * c.Batch,
-		FilterSubjects: []string{countsFilter(p)},
+		FilterSubjects: []string{natsx.CountsFilter(p)},
 		PriorityGroups: []string{counterGroup},
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      c.PinnedTTL,
 	}
-}
-
-// countsFilter is the COUNTS subjects of partition p.
-func countsFilter(p int) string {
-	return natsx.SubjectCounts + "." + strconv.Itoa(p) + ".>"
 }
 
 func (c *Counter) runPartition(ctx context.Context, p int) error {

@@ -119,7 +119,7 @@ const replayBatch = 1024
 // the stream, and returns the last sequence folded and how many messages were read.
 func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (last uint64, n int, err error) {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{countsFilter(o.p)},
+		FilterSubjects:    []string{natsx.CountsFilter(o.p)},
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		InactiveThreshold: time.Minute,
 	}
