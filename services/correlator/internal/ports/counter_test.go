@@ -47,7 +47,7 @@ func (r *countRig) counter(js jetstream.JetStream, log *zap.Logger) *ports.Count
 		log = zap.NewNop()
 	}
 	return &ports.Counter{JS: js, Durable: "correlator", Partitions: r.p, Log: log, Metrics: metrics.New(),
-		PinnedTTL: 2 * time.Second, AckWait: 5 * time.Second, SnapshotEvery: time.Hour, SnapshotFolds: 200}
+		PinnedTTL: 2 * time.Second, SnapshotEvery: time.Hour, SnapshotFolds: 200}
 }
 
 // run runs c until stop is called or the test ends, and checks it then stops cleanly.

@@ -21,9 +21,10 @@ const pinHeader = "Nats-Pin-Id"
 // owner is one partition's state in this instance: loaded while the instance owns the
 // partition, dropped when it learns it may not.
 type owner struct {
-	c   *Counter
-	p   int
-	log *zap.Logger
+	c    *Counter
+	p    int
+	log  *zap.Logger
+	cons jetstream.Consumer // the partition's durable
 
 	ledger *counts.Ledger // nil: not loaded
 	pin    string         // the pin id the state was loaded under
@@ -64,9 +65,40 @@ func (o *owner) drop(why string) {
 	}
 }
 
+// keepPin keeps the partition pinned to this client while it works on a load or a batch
+// longer than PinnedTTL: a pull with this client's pin id restarts the server's pin timer,
+// and one for at most 1 byte never receives a message. Without it, a load longer than
+// PinnedTTL would lose the pin and start again forever.
+func (o *owner) keepPin(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	every := max(o.c.PinnedTTL/4, 100*time.Millisecond)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			batch, err := o.cons.FetchBytes(1, jetstream.FetchMaxWait(every/2), jetstream.FetchPriorityGroup(counterGroup))
+			if err != nil {
+				continue
+			}
+			for m := range batch.Messages() {
+				_ = m.Nak() // not expected: no message fits in 1 byte
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // handle folds one fetched batch, loading the state first when this instance has just become
 // the owner.
 func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
+	defer o.keepPin(ctx)()
 	pin := ""
 	for _, m := range msgs {
 		if id := m.Headers().Get(pinHeader); id != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -128,7 +129,8 @@ func TestCounterTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := r.counter(jsA, nil)
-	a.Batch = 16 // many batches, so the cut falls mid-stream
+	a.Batch = 16                // many batches, so the cut falls mid-stream
+	a.AckWait = 5 * time.Second // what the cut leaves unacknowledged comes back soon
 	stopA := r.run(t, a)
 	within(t, 30*time.Second, func() error {
 		for p := range r.p {
@@ -143,7 +145,9 @@ func TestCounterTakeover(t *testing.T) {
 		return nil
 	})
 	log, logs := observed()
-	r.run(t, r.counter(r.s.JS, log))
+	b := r.counter(r.s.JS, log)
+	b.AckWait = 5 * time.Second
+	r.run(t, b)
 	nc.Close()
 	stopA()
 	r.publish(t, true, r.history("late", 10, 4)...)
@@ -262,7 +266,8 @@ func TestCounterOneEntity20000(t *testing.T) {
 	}
 	r.publish(t, true, all...)
 	start := time.Now()
-	r.run(t, r.counter(r.s.JS, nil))
+	dbg, _ := zap.NewDevelopment()
+	r.run(t, r.counter(r.s.JS, dbg))
 	within(t, 120*time.Second, r.drained)
 	t.Logf("%d alerts on one entity folded in %s", n, time.Since(start))
 	if err := r.exact(); err != nil {
