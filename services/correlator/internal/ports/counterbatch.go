@@ -36,7 +36,7 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 			o.deadLetter(ctx, m, "undecodable-count", err.Error())
 			continue
 		}
-		if why := checkKey(c.GetEntityKey()); why != "" {
+		if why := checkCount(&c); why != "" {
 			o.deadLetter(ctx, m, "undecodable-count", why)
 			continue
 		}

@@ -146,7 +146,7 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 			last = max(last, meta.Sequence.Stream)
 			end = meta.NumPending == 0
 			var c adjoinv1.CorrelatedAlert
-			if natsx.Decode(m.Headers(), m.Data(), &c) != nil || checkKey(c.GetEntityKey()) != "" {
+			if natsx.Decode(m.Headers(), m.Data(), &c) != nil || checkCount(&c) != "" {
 				continue // the durable dead-letters it
 			}
 			if l.Fold(&c) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
@@ -155,9 +156,12 @@ func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause s
 // validKey is what a key of a JetStream KV bucket may be.
 var validKey = regexp.MustCompile(`^[-/_=\.a-zA-Z0-9]+$`)
 
-// checkKey reports why key cannot name a record, or "".
-func checkKey(key string) string {
-	switch {
+// checkCount reports why a decoded COUNTS message cannot be counted, or "".
+func checkCount(c *adjoinv1.CorrelatedAlert) string {
+	if c.GetAlert().GetId() == "" {
+		return "no alert"
+	}
+	switch key := c.GetEntityKey(); {
 	case key == "":
 		return "no entity key"
 	case len(key) > 1024 || !validKey.MatchString(key) || strings.HasPrefix(key, ".") || strings.HasSuffix(key, ".") || strings.Contains(key, ".."):

@@ -50,10 +50,34 @@ func TestCounterCountsExactly(t *testing.T) {
 	r.publish(t, true, h...)
 	r.publish(t, true, h[:40]...)    // same ids: the stream drops them
 	r.publish(t, false, h[20:90]...) // no id: stored again
+	// Messages that cannot be counted: not a CorrelatedAlert, and one without an entity key.
+	bad := nats.NewMsg(natsx.CountsSubject(1, false, "x"))
+	bad.Data = []byte("not a protobuf \xff\xff")
+	if _, err := r.s.JS.PublishMsg(r.ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	noKey, err := natsx.NewMsg(natsx.CountsSubject(2, false, "y"), "", &adjoinv1.CorrelatedAlert{Alert: r.alert("y-1", 1, identity, "y")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.s.JS.PublishMsg(r.ctx, noKey); err != nil {
+		t.Fatal(err)
+	}
 	r.run(t, r.counter(r.s.JS, nil))
 	within(t, 30*time.Second, r.drained)
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
+	}
+	dl, err := r.s.JS.Stream(r.ctx, natsx.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := dl.Info(r.ctx, jetstream.WithSubjectFilter(natsx.SubjectDeadLetter+".correlator.undecodable-count"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[natsx.SubjectDeadLetter+".correlator.undecodable-count"]; n != 2 {
+		t.Errorf("%d dead-lettered counts, want 2", n)
 	}
 	r.copies(t)
 	// The copy of an alert lists the other side's alerts on its entity.
@@ -150,6 +174,19 @@ func TestCounterTakeover(t *testing.T) {
 	r.run(t, b)
 	nc.Close()
 	stopA()
+	left := 0
+	for p := range r.p {
+		c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(r.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left += int(info.NumPending) + info.NumAckPending
+	}
+	t.Logf("at the cut, %d of %d messages not yet acknowledged", left, len(h))
 	r.publish(t, true, r.history("late", 10, 4)...)
 	within(t, 60*time.Second, r.drained)
 	if err := r.exact(); err != nil {
