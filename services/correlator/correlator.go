@@ -48,8 +48,14 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
 	MaxIncidentAlerts int
-	// Workers is how many alerts one instance handles at once.
-	Workers int
+	// Batch is how many alerts one instance fetches and handles at once.
+	Batch int
+	// Partitions is the number of COUNTS partitions; it is recorded in adjoin_config on the
+	// first start and may not change afterwards.
+	Partitions int
+	// StateRetention is how long a partition owner keeps the full state of an alert resolved
+	// and not updated, before compacting it to a tombstone (counts do not change).
+	StateRetention time.Duration
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is
 	// dead-lettered instead of retried.
 	MaxDeliveries int
@@ -68,7 +74,9 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
-	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
+	s.Int(&c.Batch, "batch", ports.DefaultBatch, fmt.Sprintf("alerts one instance fetches and handles at once (at most %d)", ports.MaxBatch))
+	s.Int(&c.Partitions, "partitions", natsx.DefaultPartitions, fmt.Sprintf("COUNTS partitions, each counted by one instance at a time (at most %d); fixed on the first start", MaxPartitions))
+	s.Duration(&c.StateRetention, "state-retention", 180*24*time.Hour, "how long a partition owner keeps the full state of an alert resolved and not updated; then a 16-byte tombstone (counts never change)")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
@@ -92,8 +100,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
 	case c.RetryEvery < 0:
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
-	case c.Workers < 0:
-		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
+	case c.Batch < 0 || c.Batch > ports.MaxBatch:
+		return fmt.Errorf("batch: %d, want 1 to %d", c.Batch, ports.MaxBatch)
+	case c.Partitions < 0 || c.Partitions > MaxPartitions:
+		return fmt.Errorf("partitions: %d, want 1 to %d", c.Partitions, MaxPartitions)
+	case c.StateRetention < 0:
+		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
 	case c.MaxIncidentAlerts < 0:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
 	case c.MaxDeliveries < 0:
@@ -116,8 +128,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxIncidentAlerts == 0 {
 		c.MaxIncidentAlerts = 500
 	}
-	if c.Workers == 0 {
-		c.Workers = 8
+	if c.Batch == 0 {
+		c.Batch = ports.DefaultBatch
+	}
+	if c.Partitions == 0 {
+		c.Partitions = natsx.DefaultPartitions
+	}
+	if c.StateRetention == 0 {
+		c.StateRetention = 180 * 24 * time.Hour
 	}
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = 10

@@ -12,7 +12,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -31,8 +30,6 @@ import (
 type BadgeKV struct {
 	KV jetstream.KeyValue
 }
-
-var _ app.Counter = BadgeKV{}
 
 // maxRetries bounds the compare-and-set loop under contention; between attempts a writer
 // backs off for a random time that grows with the attempt, so hot entities settle.
