@@ -1,0 +1,191 @@
+package ports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// counterGroup is the priority group of the partition owners' consumers: its pinned-client
+// policy hands a partition's messages to one owner at a time, across every correlator instance.
+const counterGroup = "counter"
+
+// Defaults of Counter.
+const (
+	defaultCounterBatch     = 512
+	defaultSnapshotEvery    = time.Minute
+	defaultSnapshotFolds    = 50_000
+	defaultStateRetention   = 180 * 24 * time.Hour
+	defaultCounterPinnedTTL = 30 * time.Second
+)
+
+// Counter is stage 2 of the correlator: for each partition p of COUNTS it runs a pull consumer
+// "<Durable>-count-<p>" filtered on counts.<p>.> and pinned to one client at a time across
+// every correlator instance, so exactly one instance owns a partition. The owner keeps the
+// partition's counting state (a counts.Ledger) in memory, folds each batch into it, publishes
+// each message's correlated copy, writes each changed entity's record once per batch, and
+// acknowledges the batch once every publish and write is acknowledged.
+//
+// Becoming owner (first messages, or messages again after the pin was lost) loads the state:
+// the snapshot object "p<p>" of adjoin_counter, then COUNTS replayed from the sequence after
+// it to the stream's end; without a snapshot, the adjoin_badges records of the partition
+// seed it (format 1 exactly) and COUNTS is replayed from its start.
+//
+// Records are a function of the state, never deltas, so writing one twice is harmless. Each
+// write expects the revision this owner last read or wrote for the key
+// (Nats-Expected-Last-Subject-Sequence): an owner that woke up late after another took over
+// fails, drops its state, naks its batch and loads again.
+//
+// Ack rule: success → Ack once the batch's copies and records are stored; undecodable → Term
+// and a copy on DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other
+// failure → NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term
+// with a copy on DEADLETTER ("count-failed").
+type Counter struct {
+	JS      jetstream.JetStream
+	Durable string
+	// Partitions is P, the number of partitions of COUNTS (natsx.DefaultPartitions when 0).
+	Partitions int
+	Log        *zap.Logger
+	// Metrics, when set, counts partitions owned, messages folded, snapshots, load times.
+	Metrics *metrics.Metrics
+	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
+	MaxDeliveries int
+	// StateRetention is how long an alert resolved and not updated keeps its full state before
+	// it is compacted to a tombstone (default 180 days; counts never change).
+	StateRetention time.Duration
+	// Batch is the most messages fetched at once (default 512).
+	Batch int
+	// PinnedTTL is how long an owner may go without pulling before another takes over
+	// (default 30s); it must exceed the time one batch (and a load) takes.
+	PinnedTTL time.Duration
+	// SnapshotEvery and SnapshotFolds say when the state is written to adjoin_counter after a
+	// batch: that long since the last snapshot, or that many messages folded (default 60s and
+	// 50,000).
+	SnapshotEvery time.Duration
+	SnapshotFolds int
+	// AckWait is how long JetStream waits for an ack before redelivering (default 30s).
+	AckWait time.Duration
+}
+
+func (c *Counter) withDefaults() Counter {
+	d := *c
+	if d.Partitions <= 0 {
+		d.Partitions = natsx.DefaultPartitions
+	}
+	if d.MaxDeliveries <= 0 {
+		d.MaxDeliveries = 10
+	}
+	if d.StateRetention <= 0 {
+		d.StateRetention = defaultStateRetention
+	}
+	if d.Batch <= 0 {
+		d.Batch = defaultCounterBatch
+	}
+	if d.PinnedTTL <= 0 {
+		d.PinnedTTL = defaultCounterPinnedTTL
+	}
+	if d.SnapshotEvery <= 0 {
+		d.SnapshotEvery = defaultSnapshotEvery
+	}
+	if d.SnapshotFolds <= 0 {
+		d.SnapshotFolds = defaultSnapshotFolds
+	}
+	if d.AckWait <= 0 {
+		d.AckWait = 30 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	return d
+}
+
+// CounterDurable is the name of partition p's consumer.
+func CounterDurable(durable string, p int) string {
+	return durable + "-count-" + strconv.Itoa(p)
+}
+
+// Run owns what partitions it can until ctx ends; the batch in hand is finished first.
+func (c *Counter) Run(ctx context.Context) error {
+	cfg := c.withDefaults()
+	g, gctx := errgroup.WithContext(ctx)
+	for p := range cfg.Partitions {
+		g.Go(func() error {
+			return cfg.runPartition(gctx, p)
+		})
+	}
+	return g.Wait()
+}
+
+// consumerConfig is partition p's durable.
+func (c *Counter) consumerConfig(p int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        CounterDurable(c.Durable, p),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        c.AckWait,
+		MaxAckPending:  2 * c.Batch,
+		FilterSubjects: []string{natsx.CountsFilter(p)},
+		PriorityGroups: []string{counterGroup},
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      c.PinnedTTL,
+	}
+}
+
+func (c *Counter) runPartition(ctx context.Context, p int) error {
+	cfg := c.consumerConfig(p)
+	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("partition %d consumer: %w", p, err)
+	}
+	o := newOwner(c, p)
+	defer func() {
+		// A snapshot now spares the next owner the replay of what this one folded.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.AckWait)
+		defer cancel()
+		o.snapshot(sctx, true)
+		o.drop("stopped")
+	}()
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(counterGroup))
+		if err != nil {
+			if ctx.Err() == nil {
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		var apiErr *jetstream.APIError
+		switch err := batch.Error(); {
+		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
+		case errors.Is(err, jetstream.ErrPinIDMismatch):
+			// Another instance holds the partition now: what this one holds may be stale.
+			o.drop("pin lost")
+		case errors.As(err, &apiErr):
+			c.Log.Warn("a partition consumer refused the pull; configuring it again", zap.Int("partition", p), logx.Err(err))
+			if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg); cerr == nil {
+				cons = cc
+			}
+			sleep(ctx, time.Second)
+		default:
+			c.Log.Debug("fetch ended early", zap.Int("partition", p), logx.Err(err))
+		}
+		if len(msgs) > 0 {
+			o.handle(ctx, msgs)
+		}
+	}
+	return nil
+}

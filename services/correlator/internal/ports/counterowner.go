@@ -1,0 +1,141 @@
+package ports
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// pinHeader carries, on every message of a pinned consumer, the id of the client it is
+// pinned to: a new id means this client lost the partition in between and got it back.
+const pinHeader = "Nats-Pin-Id"
+
+// owner is one partition's state in this instance: loaded while the instance owns the
+// partition, dropped when it learns it may not.
+type owner struct {
+	c   *Counter
+	p   int
+	log *zap.Logger
+
+	ledger *counts.Ledger // nil: not loaded
+	pin    string         // the pin id the state was loaded under
+	// revs is, per key, the revision of adjoin_badges this owner last read or wrote (0: the
+	// key had no record); a key absent from revs is read once before its first write.
+	revs map[string]uint64
+	// dirty are the entities whose record differs from the last one this owner stored: kept
+	// until a write of theirs is acknowledged, so a failed batch does not lose them (its
+	// redelivery folds nothing new).
+	dirty map[string]struct{}
+	// lastSeq is the highest COUNTS sequence folded; every message of the partition before it
+	// was folded too (first deliveries come in stream order).
+	lastSeq   uint64
+	sinceSnap int // messages folded since the last snapshot
+	lastSnap  time.Time
+
+	badges  jetstream.KeyValue
+	records jetstream.Stream // the stream under adjoin_badges
+	snaps   jetstream.ObjectStore
+}
+
+func newOwner(c *Counter, p int) *owner {
+	return &owner{c: c, p: p, log: c.Log.With(zap.Int("partition", p))}
+}
+
+// owned reports whether the state is loaded.
+func (o *owner) owned() bool { return o.ledger != nil }
+
+// drop forgets the state, which may be stale: the next messages load it again.
+func (o *owner) drop(why string) {
+	if o.ledger == nil {
+		return
+	}
+	o.log.Info("partition state dropped", zap.String("reason", why))
+	o.ledger, o.pin, o.revs, o.dirty = nil, "", nil, nil
+	if m := o.c.Metrics; m != nil {
+		m.CounterPartitions.Dec()
+	}
+}
+
+// handle folds one fetched batch, loading the state first when this instance has just become
+// the owner.
+func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
+	pin := ""
+	for _, m := range msgs {
+		if id := m.Headers().Get(pinHeader); id != "" {
+			pin = id
+		}
+	}
+	if o.owned() && pin != "" && pin != o.pin {
+		o.drop("pinned again after losing the pin")
+	}
+	if !o.owned() {
+		if err := o.load(ctx); err != nil {
+			if ctx.Err() == nil {
+				o.log.Warn("loading the partition state failed; will retry", logx.Err(err))
+			}
+			for _, m := range msgs {
+				_ = m.NakWithDelay(time.Second)
+			}
+			return
+		}
+		o.pin = pin
+	}
+	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.c.AckWait*2/3)
+	defer cancel()
+	o.fold(hctx, msgs)
+}
+
+// retry naks a message of a failed batch with a delay that grows with its deliveries, or
+// gives it up at the MaxDeliveries-th.
+func (o *owner) retry(ctx context.Context, m jetstream.Msg, err error) {
+	delivered, limit := natsx.Delivered(m), o.c.MaxDeliveries
+	if delivered < uint64(limit) {
+		_ = m.NakWithDelay(natsx.RetryDelay(delivered))
+		return
+	}
+	o.log.Error("counting still failing at its last delivery; dead-lettered", zap.String("subject", m.Subject()),
+		zap.Uint64("delivered", delivered), logx.Err(err))
+	o.deadLetter(ctx, m, "count-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, err))
+}
+
+// deadLetter terminates m with a copy on DEADLETTER, or leaves it for redelivery when the copy
+// cannot be stored.
+func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
+	if _, err := o.c.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", reason, m.Data(), cause, "subject "+m.Subject())); err != nil {
+		_ = m.NakWithDelay(5 * time.Second)
+		return
+	}
+	if mt := o.c.Metrics; mt != nil {
+		mt.DeadLetters.WithLabelValues("correlator", reason).Inc()
+	}
+	_ = m.TermWithReason(reason + ": " + cause)
+}
+
+// validKey is what a key of a JetStream KV bucket may be.
+var validKey = regexp.MustCompile(`^[-/_=\.a-zA-Z0-9]+$`)
+
+// checkKey reports why key cannot name a record, or "".
+func checkKey(key string) string {
+	switch {
+	case key == "":
+		return "no entity key"
+	case len(key) > 1024 || !validKey.MatchString(key) || strings.HasPrefix(key, ".") || strings.HasSuffix(key, ".") || strings.Contains(key, ".."):
+		return "entity key not usable as a record key"
+	}
+	return ""
+}
+
+// isComputer reports whether a COUNTS subject (counts.<p>.<kind>.<key>) is a computer's.
+func isComputer(subject string) bool {
+	parts := strings.SplitN(subject, ".", 4)
+	return len(parts) == 4 && parts[2] == "computer"
+}
