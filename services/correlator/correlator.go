@@ -48,6 +48,12 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
 	MaxIncidentAlerts int
+	// IncidentMemory is how long before the newest alert the incident builder remembers
+	// alerts, and how far back in CORRELATED it replays when it starts or takes over.
+	IncidentMemory time.Duration
+	// IncidentMemoryAlerts bounds the alerts the incident builder remembers (0:
+	// domain.DefaultMaxWindowAlerts).
+	IncidentMemoryAlerts int
 	// Workers is how many alerts one instance handles at once.
 	Workers int
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is
@@ -68,6 +74,8 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
+	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
+	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
 	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
@@ -94,6 +102,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
 	case c.Workers < 0:
 		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
+	case c.IncidentMemory < 0 || (c.IncidentMemory != 0 && c.IncidentMemory < c.Window):
+		return fmt.Errorf("incident-memory: %s, want at least incident-window (%s)", c.IncidentMemory, c.Window)
+	case c.IncidentMemoryAlerts < 0:
+		return fmt.Errorf("incident-memory-alerts: %d, want >= 1 (0: the default %d)", c.IncidentMemoryAlerts, domain.DefaultMaxWindowAlerts)
 	case c.MaxIncidentAlerts < 0:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
 	case c.MaxDeliveries < 0:
@@ -112,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryEvery == 0 {
 		c.RetryEvery = 2 * time.Second
+	}
+	if c.IncidentMemory == 0 {
+		c.IncidentMemory = max(domain.DefaultIncidentMemory, c.Window)
 	}
 	if c.MaxIncidentAlerts == 0 {
 		c.MaxIncidentAlerts = 500
@@ -165,10 +180,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, log)
 
 	badges := adapters.BadgeKV{KV: kvs[natsx.BucketBadges]}
+	window := domain.NewAlertWindow(cfg.IncidentMemory)
+	window.MaxAlerts = cfg.IncidentMemoryAlerts
 	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
-		Source: adapters.GroupSource{Badges: badges, Index: index}}
+		Source: adapters.GroupSource{Index: index}, Alerts: window}
 	correlator := &app.Correlator{Index: index, Counter: badges, Out: adapters.Correlated{JS: js},
-		Logons: logons, Window: cfg.Window, Grouper: grouper}
+		Logons: logons, Window: cfg.Window}
 	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
 	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
 		Pending: pending, Metrics: cfg.Metrics, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries}

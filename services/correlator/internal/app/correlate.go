@@ -1,6 +1,7 @@
 // Package app is the correlator's use case: resolve an alert's entities against the directory
 // (and addresses against recorded logons), count it on each entity it concerns, and publish it
-// joined to each of them with its incident and the other side's alerts on the same entity.
+// joined to each of them with the other side's alerts on the same entity (incidents are the
+// incident builder's, on INCIDENTS).
 package app
 
 import (
@@ -36,9 +37,7 @@ type Correlator struct {
 	Logons *domain.Logons
 	// Window bounds how far apart in time an address claim and an alert may be.
 	Window time.Duration
-	// Grouper names the alert's incident on the correlated message; nil leaves it empty.
-	Grouper *domain.Grouper
-	Now     func() time.Time
+	Now    func() time.Time
 }
 
 // Outcome says what Handle did with an alert, for logs and tests.
@@ -81,20 +80,10 @@ func (c *Correlator) Handle(ctx context.Context, a *adjoinv1.Alert) (Outcome, er
 		}
 		stored[k.key] = ec
 	}
-	incidentID := ""
-	if c.Grouper != nil && len(links) > 0 {
-		inc, err := c.Grouper.Group(ctx, a.GetId(), links)
-		if err != nil {
-			return out, fmt.Errorf("incident of alert %s: %w", a.GetId(), err)
-		}
-		if inc != nil {
-			incidentID = inc.GetId()
-		}
-	}
 	for _, k := range keys {
 		msg := &adjoinv1.CorrelatedAlert{
 			Alert: a, Resolutions: resolutions, EntityKey: k.key, CorrelatedTime: now,
-			IncidentId: incidentID, OtherSideAlertIds: otherSide(stored[k.key], a.GetSide()),
+			OtherSideAlertIds: otherSide(stored[k.key], a.GetSide()),
 		}
 		if err := c.Out.PublishCorrelated(ctx, EntitySubject(k.kind, k.key), msgID(a, k.key), msg); err != nil {
 			return out, err
