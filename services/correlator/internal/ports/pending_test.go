@@ -93,7 +93,6 @@ func newPendingRig(t *testing.T, ix *directory.Index) *pendingRig {
 		corr: &app.Correlator{
 			Index: ix, Counter: adapters.BadgeKV{KV: badges}, Out: adapters.Correlated{JS: s.JS},
 			Logons: logons, Window: time.Hour,
-			Grouper: &domain.Grouper{Window: time.Hour, Logons: logons, Source: adapters.GroupSource{Badges: adapters.BadgeKV{KV: badges}, Index: ix}},
 		},
 	}
 }
