@@ -1,3 +1,5 @@
+// Package adapters holds the correlator's outgoing side: the COUNTS and CORRELATED streams,
+// and the adjoin_pending and adjoin_incidents buckets.
 package adapters
 
 import (

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 )
 
-
 // replayIdle is how long a replay waits for the next message the stream said it had.
 const replayIdle = 10 * time.Second
 
