@@ -66,8 +66,29 @@ func IsOpen(s adjoinv1.AlertStatus) bool { return s != adjoinv1.AlertStatus_ALER
 
 // Summarise returns one side's counts over ec. Known, greyed reason and link are the caller's to
 // fill in: they depend on what the side knows, not on alerts.
+// A format-2 record (counters per side) reads from its sides; a format-1 record (every alert)
+// is summed up.
 func Summarise(ec *adjoinv1.EntityCounts, side adjoinv1.Side) *adjoinv1.SideBadge {
 	b := &adjoinv1.SideBadge{Side: side}
+	if ec.GetFormat() >= Format {
+		for _, sc := range ec.GetSides() {
+			if sc.GetSide() != side {
+				continue
+			}
+			b.Total, b.Open, b.HighestSeverity = sc.GetTotal(), sc.GetOpen(), sc.GetHighestSeverity()
+			for _, n := range sc.GetBySeverity() {
+				b.BySeverity = append(b.BySeverity, &adjoinv1.SeverityCount{Severity: n.GetSeverity(), Count: n.GetCount()})
+			}
+			if t := sc.GetFirstActivity(); t != nil {
+				b.FirstAlertTime = timestamppb.New(t.AsTime())
+			}
+			if t := sc.GetLastActivity(); t != nil {
+				b.LastAlertTime = timestamppb.New(t.AsTime())
+			}
+			return b
+		}
+		return b
+	}
 	bySeverity := map[adjoinv1.Severity]int64{}
 	for _, c := range ec.GetAlerts() {
 		if c.GetSide() != side {

@@ -1,0 +1,69 @@
+package counts
+
+import (
+	"bytes"
+	"testing"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// counted is the CorrelatedAlert a partition owner folds: alert a counted on key, resolved to keys.
+func counted(key string, a *adjoinv1.Alert, keys ...string) *adjoinv1.CorrelatedAlert {
+	c := &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key}
+	for _, k := range keys {
+		c.Resolutions = append(c.Resolutions, &adjoinv1.Resolution{EntityKey: k})
+	}
+	return c
+}
+
+func TestLedgerFold(t *testing.T) {
+	t.Parallel()
+	l := NewLedger()
+	steps := []struct {
+		c    *adjoinv1.CorrelatedAlert
+		want bool
+	}{
+		{counted("u1", alert("a", identity, 1, high, newS), "u1"), true},
+		{counted("u1", alert("a", identity, 1, high, newS), "u1"), false},
+		{counted("u1", alert("b", endpoint, 1, medium, newS), "u1"), true},
+		{counted("u1", alert("a", identity, 2, medium, resolved), "u1"), true},
+		{counted("u1", alert("a", identity, 1, high, newS), "u1"), false},
+	}
+	for i, s := range steps {
+		if got := l.Fold(s.c); got != s.want {
+			t.Errorf("Fold #%d = %v, want %v", i, got, s.want)
+		}
+	}
+	rec := l.Record("u1")
+	if rec.GetFormat() != Format {
+		t.Fatalf("format = %d, want %d", rec.GetFormat(), Format)
+	}
+	id := Summarise(rec, identity)
+	if id.GetTotal() != 1 || id.GetOpen() != 0 || id.GetHighestSeverity() != medium {
+		t.Errorf("identity = %v", id)
+	}
+	if ep := Summarise(rec, endpoint); ep.GetTotal() != 1 || ep.GetOpen() != 1 {
+		t.Errorf("endpoint = %v", ep)
+	}
+	if ids := l.OtherSide("u1", identity); len(ids) != 1 || ids[0] != "b" {
+		t.Errorf("OtherSide(identity) = %v, want [b]", ids)
+	}
+	if r := rec.GetRecent(); len(r) != 2 || r[0].GetAlertId() != "a" {
+		t.Errorf("recent = %v, want a first", r)
+	}
+	if l.Record("nobody") != nil {
+		t.Error("Record of an unknown key is not nil")
+	}
+	var buf bytes.Buffer
+	if _, err := l.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back := NewLedger()
+	if _, err := back.ReadFrom(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(back.Record("u1"), rec) {
+		t.Errorf("after a snapshot round trip: %v, want %v", back.Record("u1"), rec)
+	}
+}
