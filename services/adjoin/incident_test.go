@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,12 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 	if c.GetAlert().GetDetector() == "dcsync" && !found {
 		t.Errorf("DCSync resolutions = %v, want WORKSTATION5 by IP", c.GetResolutions())
 	}
-	if c.GetIncidentId() == "" {
-		t.Errorf("correlated alert has no incident id")
+	// The incident is named on INCIDENTS, not on the correlated copy (written before the
+	// incident builder runs): incident_id is left empty.
+	if c.GetIncidentId() != "" {
+		t.Errorf("correlated alert names incident %q, want it left empty", c.GetIncidentId())
+	}
+	if !slices.Contains(inc.GetAlertIds(), c.GetAlert().GetId()) {
+		t.Errorf("incident %s lists %v, not the correlated alert %s", inc.GetId(), inc.GetAlertIds(), c.GetAlert().GetId())
 	}
 }

@@ -1,7 +1,9 @@
-// Package correlator turns the two alert streams into one view per on-prem AD entity: it
-// resolves every alert's entity references against the directory, keeps exact per-entity
-// counts per side in adjoin_badges, and publishes each alert joined to its entities on
-// CORRELATED (correlated.user.<key>, correlated.computer.<key>, or excluded / unresolved).
+// Package correlator turns the two alert streams into one view per on-prem AD entity in two
+// stages: it resolves every alert's entity references against the directory and hands each
+// (alert, entity) to the entity's COUNTS partition; the one owner of each partition keeps exact
+// per-entity counts per side in adjoin_badges and publishes each alert joined to its entity on
+// CORRELATED (correlated.user.<key>, correlated.computer.<key>; alerts that join nothing go to
+// correlated.excluded or correlated.unresolved from stage 1).
 package correlator
 
 import (
@@ -48,8 +50,20 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxIncidentAlerts bounds the alerts one incident follows.
 	MaxIncidentAlerts int
-	// Workers is how many alerts one instance handles at once.
-	Workers int
+	// Batch is how many alerts one instance fetches and handles at once.
+	Batch int
+	// Partitions is the number of COUNTS partitions; it is recorded in adjoin_config on the
+	// first start and may not change afterwards.
+	Partitions int
+	// StateRetention is how long a partition owner keeps the full state of an alert resolved
+	// and not updated, before compacting it to a tombstone (counts do not change).
+	StateRetention time.Duration
+	// IncidentMemory is how long before the newest alert the incident builder remembers
+	// alerts, and how far back in CORRELATED it replays when it starts or takes over.
+	IncidentMemory time.Duration
+	// IncidentMemoryAlerts bounds the alerts the incident builder remembers (0:
+	// domain.DefaultMaxWindowAlerts).
+	IncidentMemoryAlerts int
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is
 	// dead-lettered instead of retried.
 	MaxDeliveries int
@@ -68,7 +82,11 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
-	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
+	s.Int(&c.Batch, "batch", ports.DefaultBatch, fmt.Sprintf("alerts one instance fetches and handles at once (at most %d)", ports.MaxBatch))
+	s.Int(&c.Partitions, "partitions", natsx.DefaultPartitions, fmt.Sprintf("COUNTS partitions, each counted by one instance at a time (at most %d); fixed on the first start", MaxPartitions))
+	s.Duration(&c.StateRetention, "state-retention", 180*24*time.Hour, "how long a partition owner keeps the full state of an alert resolved and not updated; then a 16-byte tombstone (counts never change)")
+	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
+	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
@@ -92,8 +110,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
 	case c.RetryEvery < 0:
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
-	case c.Workers < 0:
-		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
+	case c.Batch < 0 || c.Batch > ports.MaxBatch:
+		return fmt.Errorf("batch: %d, want 1 to %d", c.Batch, ports.MaxBatch)
+	case c.Partitions < 0 || c.Partitions > MaxPartitions:
+		return fmt.Errorf("partitions: %d, want 1 to %d", c.Partitions, MaxPartitions)
+	case c.StateRetention < 0:
+		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
+	case c.IncidentMemory < 0 || (c.IncidentMemory != 0 && c.IncidentMemory < c.Window):
+		return fmt.Errorf("incident-memory: %s, want at least incident-window (%s)", c.IncidentMemory, c.Window)
+	case c.IncidentMemoryAlerts < 0:
+		return fmt.Errorf("incident-memory-alerts: %d, want >= 1 (0: the default %d)", c.IncidentMemoryAlerts, domain.DefaultMaxWindowAlerts)
 	case c.MaxIncidentAlerts < 0:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
 	case c.MaxDeliveries < 0:
@@ -113,11 +139,20 @@ func (c Config) withDefaults() Config {
 	if c.RetryEvery == 0 {
 		c.RetryEvery = 2 * time.Second
 	}
+	if c.IncidentMemory == 0 {
+		c.IncidentMemory = max(domain.DefaultIncidentMemory, c.Window)
+	}
 	if c.MaxIncidentAlerts == 0 {
 		c.MaxIncidentAlerts = 500
 	}
-	if c.Workers == 0 {
-		c.Workers = 8
+	if c.Batch == 0 {
+		c.Batch = ports.DefaultBatch
+	}
+	if c.Partitions == 0 {
+		c.Partitions = natsx.DefaultPartitions
+	}
+	if c.StateRetention == 0 {
+		c.StateRetention = 180 * 24 * time.Hour
 	}
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = 10
@@ -125,7 +160,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Run correlates until ctx ends, finishing the alert in hand first.
+// Run correlates until ctx ends, finishing the batches in hand first.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -145,10 +180,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer stopHeartbeat()
 
 	kvs := map[string]jetstream.KeyValue{}
-	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents} {
+	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents, natsx.BucketConfig} {
 		if kvs[name], err = js.KeyValue(ctx, name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
+	}
+	if err := recordPartitions(ctx, kvs[natsx.BucketConfig], cfg.Partitions); err != nil {
+		return err
 	}
 	index, stopIndex, err := directory.Open(ctx, nc, js, log)
 	if err != nil {
@@ -164,16 +202,22 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, log)
 
-	badges := adapters.BadgeKV{KV: kvs[natsx.BucketBadges]}
-	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
-		Source: adapters.GroupSource{Badges: badges, Index: index}}
-	correlator := &app.Correlator{Index: index, Counter: badges, Out: adapters.Correlated{JS: js},
-		Logons: logons, Window: cfg.Window, Grouper: grouper}
+	// Stage 1 resolves alerts (every instance shares the ALERTS durable), stage 2 counts them
+	// (one owner per COUNTS partition across all instances), then the incident builder groups
+	// the correlated copies (one builder across all instances).
+	correlator := &app.Correlator{Index: index, Out: adapters.Correlated{JS: js}, Partitions: cfg.Partitions,
+		Logons: logons, Window: cfg.Window}
 	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
 	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
-		Pending: pending, Metrics: cfg.Metrics, Workers: cfg.Workers, MaxDeliveries: cfg.MaxDeliveries}
+		Pending: pending, Metrics: cfg.Metrics, Batch: cfg.Batch, MaxDeliveries: cfg.MaxDeliveries}
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
+	counter := &ports.Counter{JS: js, Durable: cfg.Durable, Partitions: cfg.Partitions, Log: log, Metrics: cfg.Metrics,
+		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, AckWait: cfg.AckWait}
+	window := domain.NewAlertWindow(cfg.IncidentMemory)
+	window.MaxAlerts = cfg.IncidentMemoryAlerts
+	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
+		Source: adapters.GroupSource{Index: index}, Alerts: window}
 	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,
 		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: js}, MaxDeliveries: cfg.MaxDeliveries}
 	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
@@ -188,10 +232,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	g.Go(func() error { return natsx.WatchClosed(gctx, nc) })
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return retrier.Run(gctx) })
+	g.Go(func() error { return counter.Run(gctx) })
 	g.Go(func() error { return builder.Run(gctx) })
 	g.Go(func() error {
-		cfg.Metrics.PollConsumers(gctx, js, Name, 5*time.Second, metrics.Consumer{Stream: natsx.StreamAlerts, Name: cfg.Durable},
-			metrics.Consumer{Stream: natsx.StreamCorrelated, Name: builder.Durable})
+		cfg.Metrics.PollConsumers(gctx, js, Name, 5*time.Second, polled(cfg, builder.Durable)...)
 		return nil
 	})
 	g.Go(func() error {
@@ -199,6 +243,16 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// polled lists the consumers whose lag the metrics follow: ALERTS, each COUNTS partition,
+// and the incident builder's.
+func polled(cfg Config, builder string) []metrics.Consumer {
+	cs := []metrics.Consumer{{Stream: natsx.StreamAlerts, Name: cfg.Durable}}
+	for p := range cfg.Partitions {
+		cs = append(cs, metrics.Consumer{Stream: natsx.StreamCounts, Name: ports.CounterDurable(cfg.Durable, p)})
+	}
+	return append(cs, metrics.Consumer{Stream: natsx.StreamCorrelated, Name: builder})
 }
 
 // pollBuckets sets the gauges of entities counted and alerts pending from the buckets' sizes.

@@ -68,20 +68,21 @@ func shireIndex(extraUsers int) *directory.Index {
 
 func userKey(i int) string { return fmt.Sprintf("%s-%d", domainSID, 2000+i) }
 
-// countingCounter counts the alerts one correlator instance handled.
-type countingCounter struct {
-	app.Counter
+// countingPublisher counts the alerts one correlator instance published for.
+type countingPublisher struct {
+	app.Publisher
 	calls atomic.Int64
 }
 
-func (c *countingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
-	c.calls.Add(1)
-	return c.Counter.Apply(ctx, key, a, links)
+func (c *countingPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	c.calls.Add(int64(len(pubs)))
+	return c.Publisher.Publish(ctx, pubs)
 }
 
-// startConsumer runs one correlator instance, on its own connection, until the test ends; the
-// returned stop cancels it and fails the test unless Run returns nil promptly.
-func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durable string) (counter *countingCounter, stop func()) {
+// startConsumer runs one correlator instance (the ALERTS consumer and the partition owners),
+// on its own connection, until the test ends; the returned stop cancels it and fails the test
+// unless both return nil promptly.
+func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durable string) (pub *countingPublisher, stop func()) {
 	t.Helper()
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
@@ -92,18 +93,23 @@ func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durabl
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), natsx.BucketBadges)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter = &countingCounter{Counter: adapters.BadgeKV{KV: kv}}
+	pub = &countingPublisher{Publisher: adapters.Correlated{JS: js}}
 	c := &ports.Consumer{
 		JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second,
-		Correlator: &app.Correlator{Index: ix, Counter: counter, Out: adapters.Correlated{JS: js}},
+		Correlator: &app.Correlator{Index: ix, Out: pub},
 	}
+	return pub, runStages(t, js, c, durable)
+}
+
+// runStages runs c and the partition owners of durable until the test ends; the returned stop
+// cancels them and fails the test unless both return nil promptly.
+func runStages(t *testing.T, js jetstream.JetStream, c *ports.Consumer, durable string) (stop func()) {
+	t.Helper()
+	owners := &ports.Counter{JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second, MaxDeliveries: c.MaxDeliveries}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- c.Run(ctx) }()
+	go func() { done <- owners.Run(ctx) }()
 	stopped := false
 	stop = func() {
 		t.Helper()
@@ -112,17 +118,19 @@ func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durabl
 		}
 		stopped = true
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v, want nil", err)
+		for range 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return within 10s of cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
 		}
 	}
 	t.Cleanup(stop)
-	return counter, stop
+	return stop
 }
 
 func publish(t *testing.T, js jetstream.JetStream, subject, id string, m proto.Message) {
@@ -145,19 +153,30 @@ func entityCounts(ctx context.Context, kv jetstream.KeyValue, key string) (*adjo
 	return ec, natsx.Decode(nil, e.Value(), ec)
 }
 
-// drained reports an error until the durable has nothing pending, nothing unacknowledged, and
-// never redelivered anything.
+// drained reports an error until the durable on ALERTS, and the partition owners' durables on
+// COUNTS, have nothing pending and nothing unacknowledged.
 func drained(ctx context.Context, js jetstream.JetStream, durable string) error {
-	c, err := js.Consumer(ctx, natsx.StreamAlerts, durable)
-	if err != nil {
+	check := func(stream, name string) error {
+		c, err := js.Consumer(ctx, stream, name)
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", name, info.NumPending, info.NumAckPending)
+		}
+		return nil
+	}
+	if err := check(natsx.StreamAlerts, durable); err != nil {
 		return err
 	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumPending != 0 || info.NumAckPending != 0 {
-		return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", durable, info.NumPending, info.NumAckPending)
+	for p := range natsx.DefaultPartitions {
+		if err := check(natsx.StreamCounts, ports.CounterDurable(durable, p)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -259,7 +278,7 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 		t.Errorf("delivered %d, redelivered %d; want 2 good and every bad one delivered once, and no redelivery", info.Delivered.Consumer, info.NumRedelivered)
 	}
 	// Counts did not move.
-	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || len(ec.GetAlerts()) != 2 {
+	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal() != 2 {
 		t.Errorf("pgustavo after refused input: %v, %v", ec, err)
 	}
 	stop()
@@ -361,8 +380,8 @@ func TestConsumersShareDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
-		if sum.GetTotal() != w.total || sum.GetOpen() != w.open || int64(len(ec.GetAlerts())) != w.total {
-			t.Errorf("%s: total/open = %d/%d (%d records), want %d/%d", key, sum.GetTotal(), sum.GetOpen(), len(ec.GetAlerts()), w.total, w.open)
+		if sum.GetTotal() != w.total || sum.GetOpen() != w.open || ec.GetFormat() != counts.Format {
+			t.Errorf("%s: total/open = %d/%d (format %d), want %d/%d", key, sum.GetTotal(), sum.GetOpen(), ec.GetFormat(), w.total, w.open)
 		}
 	}
 	if len(wants) != users+1 {
@@ -408,19 +427,19 @@ func TestConsumerRunFailsWithoutStream(t *testing.T) {
 	}
 }
 
-// failingCounter fails every Apply of one alert id, as a handler that can never succeed.
-type failingCounter struct {
-	app.Counter
+// failingPublisher fails every publish of one alert id, as a handler that can never succeed.
+type failingPublisher struct {
+	app.Publisher
 	poison string
-	calls  atomic.Int64
 }
 
-func (c *failingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
-	if a.GetId() == c.poison {
-		c.calls.Add(1)
-		return nil, false, errors.New("synthetic permanent failure")
+func (p *failingPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	for _, pub := range pubs {
+		if pub.Msg.GetAlert().GetId() == p.poison {
+			return errors.New("synthetic permanent failure")
+		}
 	}
-	return c.Counter.Apply(ctx, key, a, links)
+	return p.Publisher.Publish(ctx, pubs)
 }
 
 // TestConsumerDeadLettersAfterMaxDeliveries checks that an alert whose handling keeps failing
@@ -429,13 +448,10 @@ func (c *failingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Aler
 func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 	s := natstest.Start(t)
 	ctx := context.Background()
-	counter := &failingCounter{Counter: adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}, poison: "poison"}
+	pub := &failingPublisher{Publisher: adapters.Correlated{JS: s.JS}, poison: "poison"}
 	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), AckWait: 10 * time.Second, MaxDeliveries: 3,
-		Correlator: &app.Correlator{Index: shireIndex(0), Counter: counter, Out: adapters.Correlated{JS: s.JS}}}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(rctx) }()
-	defer func() { cancel(); <-done }()
+		Correlator: &app.Correlator{Index: shireIndex(0), Out: pub}}
+	runStages(t, s.JS, c, "correlator")
 
 	user := &adjoinv1.EntityRef{Sid: keyPgustavo}
 	poison := alert("poison", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user)
@@ -450,7 +466,7 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := len(ec.GetAlerts()); n != 5 {
+		if n := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); n != 5 {
 			return fmt.Errorf("%d alerts counted, want the 5 good ones", n)
 		}
 		return nil
@@ -473,8 +489,8 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 		}
 		return nil
 	})
-	if n := counter.calls.Load(); n != 3 {
-		t.Errorf("poison handled %d times, want 3 (MaxDeliveries)", n)
+	if info, err := dl.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("DEADLETTER after the poison was given up: %v, %v", info, err)
 	}
 	m, err := dl.GetMsg(ctx, 1)
 	if err != nil {
