@@ -25,8 +25,8 @@ func (l *Ledger) Compact(before time.Time) int {
 
 func (e *entity) compact(limit uint32) int {
 	var keep map[alertID]bool
-	n := 0
-	for h, s := range e.alerts {
+	var gone []alertID
+	for h, s := range e.alerts.all {
 		if s.status != uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) || s.touched >= limit {
 			continue
 		}
@@ -40,17 +40,9 @@ func (e *entity) compact(limit uint32) int {
 			e.tombs = map[alertID]tombstone{}
 		}
 		e.tombs[h] = s.tomb()
-		e.sides[s.side].floor(s.first, s.last)
-		delete(e.alerts, h)
-		n++
+		e.side(s.side).floor(s.first, s.last)
+		gone = append(gone, h)
 	}
-	// Go maps keep their size after deletes: rebuild one that lost most of its entries.
-	if n > 0 && n >= len(e.alerts) {
-		alerts := make(map[alertID]alertState, len(e.alerts))
-		for h, s := range e.alerts {
-			alerts[h] = s
-		}
-		e.alerts = alerts
-	}
-	return n
+	e.alerts.remove(gone)
+	return len(gone)
 }

@@ -115,25 +115,31 @@ func (s *sideCounts) highest(b *[numSeverities]int64) uint8 {
 
 // entity is the ledger's state of one entity.
 type entity struct {
-	alerts map[alertID]alertState
+	alerts alertSet
 	tombs  map[alertID]tombstone
-	sides  [numSides]sideCounts
+	// sides are allocated on first use: most entities have alerts of one side or two.
+	sides [numSides]*sideCounts
 	// recent lists each side's most recently changed alerts, newest first, at most RecentMax.
 	recent [numSides][]recentAlert
+	// self is the entity keys of an alert counted on this entity alone, shared by its entries.
+	self []string
 }
 
-func newEntity() *entity {
-	e := &entity{alerts: map[alertID]alertState{}}
-	for i := range e.sides {
-		e.sides[i] = newSideCounts()
+func newEntity() *entity { return &entity{} }
+
+// side returns the counters of side i, allocating them on first use.
+func (e *entity) side(i uint8) *sideCounts {
+	if e.sides[i] == nil {
+		s := newSideCounts()
+		e.sides[i] = &s
 	}
-	return e
+	return e.sides[i]
 }
 
 // add counts an alert the entity has not counted.
 func (e *entity) add(h alertID, s alertState) {
-	e.alerts[h] = s
-	side := &e.sides[s.side]
+	e.alerts.put(h, s)
+	side := e.side(s.side)
 	side.count(s.sev, s.open())
 	side.hold(s.first, s.last)
 }
@@ -141,11 +147,11 @@ func (e *entity) add(h alertID, s alertState) {
 // replace applies a newer version of an alert held in full: the old contribution leaves the
 // counters exactly, the new one enters.
 func (e *entity) replace(h alertID, cur, next alertState) {
-	old := &e.sides[cur.side]
+	old := e.side(cur.side)
 	old.uncount(cur.sev, cur.open())
 	old.release(cur.first, cur.last)
-	e.alerts[h] = next
-	side := &e.sides[next.side]
+	e.alerts.put(h, next)
+	side := e.side(next.side)
 	side.count(next.sev, next.open())
 	side.hold(next.first, next.last)
 	if old.stale() {
@@ -157,17 +163,28 @@ func (e *entity) replace(h alertID, cur, next alertState) {
 // counters, the new version enters in full. The tombstone's activity stays in the floor.
 func (e *entity) revive(h alertID, t tombstone, next alertState) {
 	delete(e.tombs, h)
-	e.sides[t.side].uncount(t.sev, t.open())
+	e.side(t.side).uncount(t.sev, t.open())
 	e.add(h, next)
 }
 
 // recompute scans the side's alerts held in full for its first and last activity.
 func (e *entity) recompute(side uint8) {
-	s := &e.sides[side]
+	s := e.side(side)
 	s.first, s.last, s.firstHolders, s.lastHolders = s.floorFirst, s.floorLast, 0, 0
-	for _, a := range e.alerts {
+	for _, a := range e.alerts.all {
 		if a.side == side {
 			s.hold(a.first, a.last)
 		}
 	}
+}
+
+// selfKeys returns keys, or the entity's shared copy when keys is the entity key alone.
+func (e *entity) selfKeys(key string, keys []string) []string {
+	if len(keys) != 1 || keys[0] != key {
+		return keys
+	}
+	if e.self == nil {
+		e.self = keys
+	}
+	return e.self
 }

@@ -58,9 +58,9 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		e = newEntity()
 		l.entities[key] = e
 	}
-	keys := resolutionKeys(c)
+	keys := e.selfKeys(key, resolutionKeys(c))
 	from := -1
-	if cur, ok := e.alerts[h]; ok {
+	if cur, ok := e.alerts.get(h); ok {
 		if cur.version >= next.version {
 			return e.addKeys(h, cur.side, keys)
 		}
@@ -98,7 +98,7 @@ func resolutionKeys(c *adjoinv1.CorrelatedAlert) []string {
 // as tombstones (an alert counted on two entities is held twice).
 func (l *Ledger) Len() (entities, alerts int) {
 	for _, e := range l.entities {
-		alerts += len(e.alerts) + len(e.tombs)
+		alerts += e.alerts.len() + len(e.tombs)
 	}
 	return len(l.entities), alerts
 }

@@ -20,8 +20,11 @@ func (l *Ledger) Record(key string) *adjoinv1.EntityCounts {
 		return nil
 	}
 	ec := &adjoinv1.EntityCounts{EntityKey: key, Format: Format}
-	for i := range e.sides {
-		if sc := e.sides[i].record(adjoinv1.Side(i)); sc != nil {
+	for i, s := range e.sides {
+		if s == nil {
+			continue
+		}
+		if sc := s.record(adjoinv1.Side(i)); sc != nil {
 			ec.Sides = append(ec.Sides, sc)
 		}
 	}
@@ -64,7 +67,7 @@ func (s *sideCounts) record(side adjoinv1.Side) *adjoinv1.SideCounts {
 
 // counted returns a recent alert as the record lists it.
 func (e *entity) counted(r recentAlert) *adjoinv1.CountedAlert {
-	s := e.alerts[r.hash]
+	s, _ := e.alerts.get(r.hash)
 	return &adjoinv1.CountedAlert{
 		AlertId:       r.id,
 		Side:          adjoinv1.Side(s.side),

@@ -37,7 +37,7 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool) {
 		c := alerts[i]
 		h, s := idOf(c.GetAlertId()), countedState(c, touched)
 		from := -1
-		if cur, ok := e.alerts[h]; ok {
+		if cur, ok := e.alerts.get(h); ok {
 			if cur.version >= s.version {
 				continue
 			}
@@ -56,7 +56,7 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool) {
 // contribution is already in the counters).
 func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
 	for _, sc := range ec.GetSides() {
-		s := &e.sides[sideIndex(sc.GetSide())]
+		s := e.side(sideIndex(sc.GetSide()))
 		s.total += max(sc.GetTotal(), 0)
 		s.open += min(max(sc.GetOpen(), 0), max(sc.GetTotal(), 0))
 		for _, n := range sc.GetBySeverity() {
@@ -70,20 +70,22 @@ func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
 	for i := len(recent) - 1; i >= 0; i-- {
 		c := recent[i]
 		h := idOf(c.GetAlertId())
-		if _, ok := e.alerts[h]; ok {
+		if _, ok := e.alerts.get(h); ok {
 			continue
 		}
 		st := countedState(c, ec.GetUpdatedTime())
-		e.alerts[h] = st
+		e.alerts.put(h, st)
 		if st.open() {
-			e.sides[st.side].openBySev[st.sev]++
+			e.side(st.side).openBySev[st.sev]++
 		}
 		l.seq++
 		e.touch(l.seq, c.GetAlertId(), h, -1, st.side, seedKeys(c))
 	}
 	// The open alerts the record does not list count at the highest open severity it names.
-	for i := range e.sides {
-		s := &e.sides[i]
+	for i, s := range e.sides {
+		if s == nil {
+			continue
+		}
 		listed := int64(0)
 		for _, n := range s.openBySev {
 			listed += n

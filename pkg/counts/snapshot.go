@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 )
@@ -62,6 +63,9 @@ func (l *Ledger) WriteTo(w io.Writer) (int64, error) {
 func (e *entity) append(buf []byte, key string) []byte {
 	buf = appendString(buf, key)
 	for _, s := range e.sides {
+		if s == nil {
+			s = &noCounts
+		}
 		buf = binary.AppendUvarint(buf, uint64(s.total))
 		buf = binary.AppendUvarint(buf, uint64(s.open))
 		for i := range numSeverities {
@@ -71,9 +75,9 @@ func (e *entity) append(buf []byte, key string) []byte {
 		buf = binary.AppendVarint(buf, s.floorFirst)
 		buf = binary.AppendVarint(buf, s.floorLast)
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(e.alerts)))
-	for _, h := range sortedIDs(e.alerts) {
-		s := e.alerts[h]
+	buf = binary.AppendUvarint(buf, uint64(e.alerts.len()))
+	for _, h := range sortedIDs(e.alerts.all) {
+		s, _ := e.alerts.get(h)
 		buf = append(buf, h[:]...)
 		buf = binary.AppendVarint(buf, s.version)
 		buf = binary.AppendVarint(buf, s.first)
@@ -82,7 +86,7 @@ func (e *entity) append(buf []byte, key string) []byte {
 		buf = append(buf, s.side, s.sev, s.status)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(e.tombs)))
-	for _, h := range sortedIDs(e.tombs) {
+	for _, h := range sortedIDs(maps.All(e.tombs)) {
 		t := e.tombs[h]
 		buf = append(buf, h[:]...)
 		buf = binary.AppendVarint(buf, t.version)
@@ -102,8 +106,14 @@ func (e *entity) append(buf []byte, key string) []byte {
 	return buf
 }
 
-func sortedIDs[V any](m map[alertID]V) []alertID {
-	ids := slices.Collect(maps.Keys(m))
+// noCounts is what a side without counters writes.
+var noCounts = newSideCounts()
+
+func sortedIDs[V any](all iter.Seq2[alertID, V]) []alertID {
+	var ids []alertID
+	for h := range all {
+		ids = append(ids, h)
+	}
 	slices.SortFunc(ids, func(a, b alertID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
 }
@@ -178,12 +188,15 @@ func (sr *snapshotReader) ledger() (*Ledger, error) {
 func (sr *snapshotReader) entity(seq uint64) (*entity, error) {
 	e := newEntity()
 	for i := range e.sides {
-		s := &e.sides[i]
+		s := newSideCounts()
 		s.total, s.open = sr.count(), sr.count()
 		for j := range numSeverities {
 			s.bySev[j], s.openBySev[j] = sr.count(), sr.count()
 		}
 		s.floorFirst, s.floorLast = sr.varint(), sr.varint()
+		if s != noCounts {
+			e.sides[i] = &s
+		}
 	}
 	n := sr.uvarint()
 	for i := uint64(0); i < n && sr.err == nil; i++ {
@@ -195,10 +208,10 @@ func (sr *snapshotReader) entity(seq uint64) (*entity, error) {
 			return nil, errors.New("bad alert state")
 		}
 		s.touched = uint32(touched)
-		if _, dup := e.alerts[h]; dup {
+		if _, dup := e.alerts.get(h); dup {
 			return nil, errors.New("alert held twice")
 		}
-		e.alerts[h] = s
+		e.alerts.put(h, s)
 	}
 	n = sr.uvarint()
 	for i := uint64(0); i < n && sr.err == nil; i++ {
@@ -210,7 +223,7 @@ func (sr *snapshotReader) entity(seq uint64) (*entity, error) {
 		if sr.err == nil && !validState(t.version, t.side, t.sev, t.status) {
 			return nil, errors.New("bad tombstone")
 		}
-		_, dupAlert := e.alerts[h]
+		_, dupAlert := e.alerts.get(h)
 		if _, dup := e.tombs[h]; dup || dupAlert {
 			return nil, errors.New("alert held twice")
 		}
@@ -232,7 +245,7 @@ func (sr *snapshotReader) entity(seq uint64) (*entity, error) {
 			for j := uint64(0); j < k && sr.err == nil; j++ {
 				r.keys = append(r.keys, sr.string())
 			}
-			s, held := e.alerts[r.hash]
+			s, held := e.alerts.get(r.hash)
 			list := e.recent[side]
 			if sr.err == nil && (!held || int(s.side) != side || listed[r.hash] || r.seq > seq ||
 				len(list) > 0 && list[len(list)-1].seq <= r.seq) {
@@ -252,14 +265,21 @@ func (sr *snapshotReader) entity(seq uint64) (*entity, error) {
 // first and last activity.
 func (e *entity) check() error {
 	var held [numSides]sideCounts
-	for _, s := range e.alerts {
+	for _, s := range e.alerts.all {
 		held[s.side].count(s.sev, s.open())
 	}
 	for _, t := range e.tombs {
 		held[t.side].count(t.sev, t.open())
 	}
 	for i := range e.sides {
-		s, h := &e.sides[i], &held[i]
+		h := &held[i]
+		if e.sides[i] == nil {
+			if h.total > 0 {
+				return errors.New("counters do not hold the alerts")
+			}
+			continue
+		}
+		s := e.sides[i]
 		var total, open int64
 		for j := range numSeverities {
 			if s.openBySev[j] > s.bySev[j] || h.bySev[j] > s.bySev[j] || h.openBySev[j] > s.openBySev[j] {
