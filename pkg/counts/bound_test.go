@@ -204,3 +204,37 @@ func TestLedgerTimeBounds(t *testing.T) {
 }
 
 func rand2(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }
+
+// TestLedgerSeedInconsistent seeds format-2 records whose numbers do not add up: the counters
+// are made to, and the ledger's snapshot reads back.
+func TestLedgerSeedInconsistent(t *testing.T) {
+	t.Parallel()
+	listed := &adjoinv1.CountedAlert{AlertId: "x", Side: endpoint, Severity: high, Status: newS, Version: 2}
+	tests := []struct {
+		name      string
+		ec        *adjoinv1.EntityCounts
+		wantTotal int64
+		wantOpen  int64
+	}{
+		{"recent alert not counted", &adjoinv1.EntityCounts{Sides: []*adjoinv1.SideCounts{{Side: identity, Total: 1}}, Recent: []*adjoinv1.CountedAlert{listed}}, 1, 1},
+		{"open above total", &adjoinv1.EntityCounts{Sides: []*adjoinv1.SideCounts{{Side: endpoint, Total: 1, Open: 5,
+			BySeverity: []*adjoinv1.SeverityCount{{Severity: high, Count: 1}}, HighestOpenSeverity: high}}}, 1, 1},
+		{"negative and unknown values", &adjoinv1.EntityCounts{Sides: []*adjoinv1.SideCounts{{Side: 9, Total: -4, Open: -1,
+			BySeverity: []*adjoinv1.SeverityCount{{Severity: 77, Count: -3}, {Severity: 4, Count: 2}}}}, Recent: []*adjoinv1.CountedAlert{listed, listed}}, 1, 1},
+		{"total without severities", &adjoinv1.EntityCounts{Sides: []*adjoinv1.SideCounts{{Side: endpoint, Total: 7, Open: 7}}}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.ec.EntityKey, tt.ec.Format = "u", Format
+			l := NewLedger()
+			l.Seed(tt.ec)
+			l = roundTrip(t, l)
+			if b := Summarise(l.Record("u"), endpoint); b.GetTotal() != tt.wantTotal || b.GetOpen() != tt.wantOpen {
+				t.Errorf("endpoint total %d open %d, want %d %d", b.GetTotal(), b.GetOpen(), tt.wantTotal, tt.wantOpen)
+			}
+			l.Fold(counted("u", alert("x", endpoint, 3, high, resolved), "u"))
+			roundTrip(t, l)
+		})
+	}
+}

@@ -119,7 +119,9 @@ type entity struct {
 	tombs  map[alertID]tombstone
 	// sides are allocated on first use: most entities have alerts of one side or two.
 	sides [numSides]*sideCounts
-	// recent lists each side's most recently changed alerts, newest first, at most RecentMax.
+	// recent lists each side's most recently changed alerts, newest first, at most RecentMax. An
+	// alert whose side changes leaves its old side's list, which then holds one fewer until that
+	// side's next alert: the alerts that had dropped off a full list do not come back.
 	recent [numSides][]recentAlert
 	// self is the entity keys of an alert counted on this entity alone, shared by its entries.
 	self []string

@@ -52,20 +52,16 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool) {
 	return true
 }
 
-// seedCounters loads a format-2 record: counters as they are, the recent alerts in full (their
-// contribution is already in the counters).
+// maxSeeded bounds a counter read from a format-2 record.
+const maxSeeded = 1 << 40
+
+// seedCounters loads a format-2 record: the recent alerts in full (their contribution is in the
+// counters), the counters as they are. The record does not say how open alerts spread over
+// severities: the listed ones count at their own, the rest at the highest open severity and,
+// past the alerts of that severity, the next ones down. A record
+// whose numbers do not add up is made to (counters at least what the listed alerts need, totals
+// the sums), so that the ledger's snapshot of it reads back.
 func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
-	for _, sc := range ec.GetSides() {
-		s := e.side(sideIndex(sc.GetSide()))
-		s.total += max(sc.GetTotal(), 0)
-		s.open += min(max(sc.GetOpen(), 0), max(sc.GetTotal(), 0))
-		for _, n := range sc.GetBySeverity() {
-			s.bySev[sevIndex(n.GetSeverity())] += max(n.GetCount(), 0)
-		}
-		s.floorFirst = min(s.floorFirst, nanos(sc.GetFirstActivity(), noFirst))
-		s.floorLast = max(s.floorLast, nanos(sc.GetLastActivity(), noLast))
-		s.first, s.last = s.floorFirst, s.floorLast
-	}
 	recent := ec.GetRecent()
 	for i := len(recent) - 1; i >= 0; i-- {
 		c := recent[i]
@@ -75,29 +71,47 @@ func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
 		}
 		st := countedState(c, ec.GetUpdatedTime())
 		e.alerts.put(h, st)
-		if st.open() {
-			e.side(st.side).openBySev[st.sev]++
-		}
+		e.side(st.side)
 		l.seq++
 		e.touch(l.seq, c.GetAlertId(), h, -1, st.side, seedKeys(c))
 	}
-	// The open alerts the record does not list count at the highest open severity it names.
+	var held [numSides]sideCounts
+	for _, s := range e.alerts.all {
+		held[s.side].count(s.sev, s.open())
+	}
+	var open [numSides]int64
+	var highestOpen [numSides]uint8
+	for _, sc := range ec.GetSides() {
+		i := sideIndex(sc.GetSide())
+		s := e.side(i)
+		for _, n := range sc.GetBySeverity() {
+			sev := sevIndex(n.GetSeverity())
+			s.bySev[sev] = min(s.bySev[sev]+max(n.GetCount(), 0), maxSeeded)
+		}
+		open[i] = min(open[i]+max(sc.GetOpen(), 0), maxSeeded)
+		highestOpen[i] = max(highestOpen[i], sevIndex(sc.GetHighestOpenSeverity()))
+		s.floorFirst = min(s.floorFirst, nanos(sc.GetFirstActivity(), noFirst))
+		s.floorLast = max(s.floorLast, nanos(sc.GetLastActivity(), noLast))
+	}
 	for i, s := range e.sides {
 		if s == nil {
 			continue
 		}
-		listed := int64(0)
-		for _, n := range s.openBySev {
-			listed += n
+		h := &held[i]
+		s.openBySev = h.openBySev
+		for sev := range numSeverities {
+			s.bySev[sev] = max(s.bySev[sev], h.bySev[sev])
 		}
-		if rest := s.open - listed; rest > 0 {
-			sev := uint8(0)
-			for _, sc := range ec.GetSides() {
-				if sideIndex(sc.GetSide()) == uint8(i) {
-					sev = sevIndex(sc.GetHighestOpenSeverity())
-				}
-			}
-			s.openBySev[sev] += rest
+		rest := max(open[i]-h.open, 0)
+		for sev := int(highestOpen[i]); sev >= 0 && rest > 0; sev-- {
+			n := min(rest, s.bySev[sev]-s.openBySev[sev])
+			s.openBySev[sev] += n
+			rest -= n
+		}
+		s.total, s.open = 0, 0
+		for sev := range numSeverities {
+			s.total += s.bySev[sev]
+			s.open += s.openBySev[sev]
 		}
 		e.recompute(uint8(i))
 	}
