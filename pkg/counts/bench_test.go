@@ -10,14 +10,15 @@ import (
 )
 
 // BenchmarkLedgerFold folds 100,000 distinct alerts per op, all on one entity or spread over
-// 10,000, into a new ledger: ns/alert must not depend on how many alerts the entity holds.
-// B/alert is the heap the ledger holds after the op, per alert.
+// 10,000 or 100,000, into a new ledger: ns/alert must not depend on how many alerts the entity
+// holds. B/alert is the heap the ledger holds after the op, per alert (with one alert per entity,
+// the cost of an entity).
 func BenchmarkLedgerFold(b *testing.B) {
 	const n = 100_000
 	for _, bc := range []struct {
 		name     string
 		entities int
-	}{{"one-entity", 1}, {"10k-entities", 10_000}} {
+	}{{"one-entity", 1}, {"10k-entities", 10_000}, {"100k-entities", 100_000}} {
 		b.Run(bc.name, func(b *testing.B) {
 			msgs := make([]*adjoinv1.CorrelatedAlert, n)
 			for i := range msgs {
@@ -53,4 +54,19 @@ func heapOf(l *Ledger) float64 {
 	runtime.GC()
 	runtime.ReadMemStats(&without)
 	return float64(with.HeapAlloc) - float64(without.HeapAlloc)
+}
+
+// BenchmarkLedgerRecord builds the record of an entity holding 100,000 alerts (a full recent list
+// of 128-byte ids), as the owner does once per changed entity per batch.
+func BenchmarkLedgerRecord(b *testing.B) {
+	l := NewLedger()
+	for i := range 100_000 {
+		a := &adjoinv1.Alert{Id: longID(i), Side: adjoinv1.Side(1 + i%2), Version: 1, Severity: adjoinv1.Severity(i % 5),
+			FirstActivity: timestamppb.New(epoch), LastActivity: timestamppb.New(epoch)}
+		l.Fold(counted("u", a, "u"))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Record("u")
+	}
 }
