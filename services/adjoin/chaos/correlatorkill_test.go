@@ -118,7 +118,7 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 	if err := corr.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := chaos.WaitDrained(ctx, js, natsx.StreamAlerts, "correlator"); err != nil {
+	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
 	drained := time.Since(start)
