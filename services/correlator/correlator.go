@@ -58,6 +58,10 @@ type Config struct {
 	// StateRetention is how long a partition owner keeps the full state of an alert resolved
 	// and not updated, before compacting it to a tombstone (counts do not change).
 	StateRetention time.Duration
+	// TakeoverAfter is how long a partition's owner may go without pulling from its consumer
+	// before another instance takes the partition over (the consumer's pinned TTL): how long a
+	// partition waits after its owner dies (0: 30s).
+	TakeoverAfter time.Duration
 	// IncidentMemory is how long before the newest alert the incident builder remembers
 	// alerts, and how far back in CORRELATED it replays when it starts or takes over.
 	IncidentMemory time.Duration
@@ -85,6 +89,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.Batch, "batch", ports.DefaultBatch, fmt.Sprintf("alerts one instance fetches and handles at once (at most %d)", ports.MaxBatch))
 	s.Int(&c.Partitions, "partitions", natsx.DefaultPartitions, fmt.Sprintf("COUNTS partitions, each counted by one instance at a time (at most %d); fixed on the first start", MaxPartitions))
 	s.Duration(&c.StateRetention, "state-retention", 180*24*time.Hour, "how long a partition owner keeps the full state of an alert resolved and not updated; then a 16-byte tombstone (counts never change)")
+	s.Duration(&c.TakeoverAfter, "takeover-after", 30*time.Second, "a COUNTS partition whose owner has not pulled for this long is taken over by another instance (or the owner's next life): how long counting waits after an owner dies; at least 2s (an idle owner pulls every second)")
 	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
 	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
 	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
@@ -116,6 +121,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("partitions: %d, want 1 to %d", c.Partitions, MaxPartitions)
 	case c.StateRetention < 0:
 		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
+	case c.TakeoverAfter != 0 && c.TakeoverAfter < 2*time.Second:
+		return fmt.Errorf("takeover-after: %s, want at least 2s", c.TakeoverAfter)
 	case c.IncidentMemory < 0 || (c.IncidentMemory != 0 && c.IncidentMemory < c.Window):
 		return fmt.Errorf("incident-memory: %s, want at least incident-window (%s)", c.IncidentMemory, c.Window)
 	case c.IncidentMemoryAlerts < 0:
@@ -213,7 +220,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	counter := &ports.Counter{JS: js, Durable: cfg.Durable, Partitions: cfg.Partitions, Log: log, Metrics: cfg.Metrics,
-		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, AckWait: cfg.AckWait}
+		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, AckWait: cfg.AckWait, PinnedTTL: cfg.TakeoverAfter}
 	window := domain.NewAlertWindow(cfg.IncidentMemory)
 	window.MaxAlerts = cfg.IncidentMemoryAlerts
 	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,

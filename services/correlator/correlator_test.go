@@ -66,6 +66,9 @@ func TestConfigValidate(t *testing.T) {
 		{"partitions past the bound", func(c *correlator.Config) { c.Partitions = correlator.MaxPartitions + 1 }, "partitions"},
 		{"negative partitions", func(c *correlator.Config) { c.Partitions = -1 }, "partitions"},
 		{"negative state retention", func(c *correlator.Config) { c.StateRetention = -time.Hour }, "state-retention"},
+		{"shortest takeover", func(c *correlator.Config) { c.TakeoverAfter = 2 * time.Second }, ""},
+		{"takeover too quick", func(c *correlator.Config) { c.TakeoverAfter = 1999 * time.Millisecond }, "takeover-after"},
+		{"negative takeover", func(c *correlator.Config) { c.TakeoverAfter = -time.Second }, "takeover-after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
