@@ -138,7 +138,8 @@ test-compose: images
 
 ## chaos: the fault-injection suite in full (services/adjoin/chaos with ADJOIN_CHAOS=full; `make test`
 ## runs its reduced form): the correlator SIGKILLed during a 100k-alert replay, nats-server killed
-## during HTTP intake, R3 stream leaders killed, bad input, poison messages; prints each scenario's
+## during HTTP intake, R3 stream leaders killed, bad input, poison messages, hostile clients, the owner
+## of COUNTS partitions SIGKILLed while a second correlator takes over; prints each scenario's
 ## figures and a verdict; ~10-15 min
 .PHONY: chaos
 chaos:

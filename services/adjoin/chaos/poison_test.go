@@ -92,7 +92,7 @@ func TestPoisonMessages(t *testing.T) {
 	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
-	v.Figure("ALERTS drained (every good alert acknowledged, every poison terminated) at %s", time.Since(start).Round(100*time.Millisecond))
+	v.Figure("ALERTS and COUNTS drained (every good alert acknowledged and counted, every poison terminated) at %s", time.Since(start).Round(100*time.Millisecond))
 
 	var problems, stray []string
 	poisoned, garbaged := map[string]int{}, map[string]int{}
