@@ -11,7 +11,6 @@ import (
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -303,8 +302,7 @@ func TestCounterOneEntity20000(t *testing.T) {
 	}
 	r.publish(t, true, all...)
 	start := time.Now()
-	dbg, _ := zap.NewDevelopment()
-	r.run(t, r.counter(r.s.JS, dbg))
+	r.run(t, r.counter(r.s.JS, nil))
 	within(t, 120*time.Second, r.drained)
 	t.Logf("%d alerts on one entity folded in %s", n, time.Since(start))
 	if err := r.exact(); err != nil {
@@ -322,4 +320,33 @@ func TestCounterOneEntity20000(t *testing.T) {
 		t.Errorf("record: %d alerts counted, %d bytes; want %d and at most %d", total, size, n, counts.MaxRecordBytes)
 	}
 	t.Logf("record %d bytes, %d recent", size, len(ec.GetRecent()))
+}
+
+// TestCounterRefusesGarbageSnapshot stores an object that is not a partition snapshot: the
+// owner refuses to load it (no panic, no record written from a half-read state) and keeps
+// the partition's messages for when it can.
+func TestCounterRefusesGarbageSnapshot(t *testing.T) {
+	r := newCountRig(t, 1)
+	obs, err := r.s.JS.ObjectStore(r.ctx, natsx.BucketCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, garbage := range []string{"", "ADJCNT01", "ADJCNT01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x09garbage"} {
+		if _, err := obs.PutString(r.ctx, ports.SnapshotName(0), garbage); err != nil {
+			t.Fatal(err)
+		}
+		r.publish(t, true, r.history("user", 2, 2)...)
+		log, logs := observed()
+		stop := r.run(t, r.counter(r.s.JS, log))
+		within(t, 10*time.Second, func() error {
+			if logs.FilterMessage("loading the partition state failed; will retry").Len() == 0 {
+				return errNotYet
+			}
+			return nil
+		})
+		stop()
+		if _, err := r.badges.Get(r.ctx, "user-0"); err == nil {
+			t.Errorf("snapshot %q: a record was written", garbage)
+		}
+	}
 }
