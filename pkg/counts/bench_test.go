@@ -1,0 +1,72 @@
+package counts
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// BenchmarkLedgerFold folds 100,000 distinct alerts per op, all on one entity or spread over
+// 10,000 or 100,000, into a new ledger: ns/alert must not depend on how many alerts the entity
+// holds. B/alert is the heap the ledger holds after the op, per alert (with one alert per entity,
+// the cost of an entity).
+func BenchmarkLedgerFold(b *testing.B) {
+	const n = 100_000
+	for _, bc := range []struct {
+		name     string
+		entities int
+	}{{"one-entity", 1}, {"10k-entities", 10_000}, {"100k-entities", 100_000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			msgs := make([]*adjoinv1.CorrelatedAlert, n)
+			for i := range msgs {
+				key := fmt.Sprintf("S-1-5-21-1004336348-1177238915-682003330-%d", 1000+i%bc.entities)
+				a := &adjoinv1.Alert{Id: fmt.Sprintf("mde-da%016x", i), Side: adjoinv1.Side(1 + i%2), Version: 1,
+					Severity: adjoinv1.Severity(i % 5), Status: adjoinv1.AlertStatus(1 + i%3),
+					FirstActivity: timestamppb.New(epoch), LastActivity: timestamppb.New(epoch)}
+				msgs[i] = counted(key, a, key)
+			}
+			var held float64
+			b.ResetTimer()
+			for range b.N {
+				l := NewLedger()
+				for _, c := range msgs {
+					l.Fold(c)
+				}
+				b.StopTimer()
+				held = heapOf(l)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/alert")
+			b.ReportMetric(held/n, "B/alert")
+		})
+	}
+}
+
+// heapOf returns the live heap with l, minus the live heap once l is emptied.
+func heapOf(l *Ledger) float64 {
+	var with, without runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&with)
+	*l = Ledger{}
+	runtime.GC()
+	runtime.ReadMemStats(&without)
+	return float64(with.HeapAlloc) - float64(without.HeapAlloc)
+}
+
+// BenchmarkLedgerRecord builds the record of an entity holding 100,000 alerts (a full recent list
+// of 128-byte ids), as the owner does once per changed entity per batch.
+func BenchmarkLedgerRecord(b *testing.B) {
+	l := NewLedger()
+	for i := range 100_000 {
+		a := &adjoinv1.Alert{Id: longID(i), Side: adjoinv1.Side(1 + i%2), Version: 1, Severity: adjoinv1.Severity(i % 5),
+			FirstActivity: timestamppb.New(epoch), LastActivity: timestamppb.New(epoch)}
+		l.Fold(counted("u", a, "u"))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Record("u")
+	}
+}
