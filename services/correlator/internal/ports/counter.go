@@ -157,8 +157,10 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		o.snapshot(sctx, true)
 		o.drop("stopped")
 	}()
+	// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
+	wait := min(time.Second, c.PinnedTTL/2)
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(counterGroup))
+		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(wait), jetstream.FetchPriorityGroup(counterGroup))
 		if err != nil {
 			if ctx.Err() == nil {
 				sleep(ctx, time.Second)

@@ -285,7 +285,8 @@ func TestCounterConvertsFormat1Records(t *testing.T) {
 }
 
 // TestCounterOneEntity20000 counts 20,000 alerts on one entity: all counted, the record stays
-// within counts.MaxRecordBytes.
+// within counts.MaxRecordBytes; and with a PinnedTTL about as long as the load, the owner
+// keeps its pin.
 func TestCounterOneEntity20000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20,000 alerts")
@@ -302,7 +303,10 @@ func TestCounterOneEntity20000(t *testing.T) {
 	}
 	r.publish(t, true, all...)
 	start := time.Now()
-	r.run(t, r.counter(r.s.JS, nil))
+	log, logs := observed()
+	c := r.counter(r.s.JS, log)
+	c.PinnedTTL = time.Second // about the load's replay of 20,000 messages here: the pin must be kept
+	r.run(t, c)
 	within(t, 120*time.Second, r.drained)
 	t.Logf("%d alerts on one entity folded in %s", n, time.Since(start))
 	if err := r.exact(); err != nil {
@@ -320,6 +324,12 @@ func TestCounterOneEntity20000(t *testing.T) {
 		t.Errorf("record: %d alerts counted, %d bytes; want %d and at most %d", total, size, n, counts.MaxRecordBytes)
 	}
 	t.Logf("record %d bytes, %d recent", size, len(ec.GetRecent()))
+	if n, d := lines(logs, "partition owned; state loaded", ""), lines(logs, "partition state dropped", ""); n != 1 || d != 0 {
+		t.Errorf("%d loads, %d drops: want the pin kept, 1 load and no drop", n, d)
+		for _, e := range logs.All() {
+			t.Log(e.Time.Format("15:04:05.000"), e.Message, e.ContextMap())
+		}
+	}
 }
 
 // TestCounterRefusesGarbageSnapshot stores an object that is not a partition snapshot: the
