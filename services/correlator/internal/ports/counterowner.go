@@ -23,10 +23,9 @@ const pinHeader = "Nats-Pin-Id"
 // owner is one partition's state in this instance: loaded while the instance owns the
 // partition, dropped when it learns it may not.
 type owner struct {
-	c    *Counter
-	p    int
-	log  *zap.Logger
-	cons jetstream.Consumer // the partition's durable
+	c   *Counter
+	p   int
+	log *zap.Logger
 
 	ledger *counts.Ledger // nil: not loaded
 	pin    string         // the pin id the state was loaded under
