@@ -70,3 +70,27 @@ func BenchmarkLedgerRecord(b *testing.B) {
 		l.Record("u")
 	}
 }
+
+// BenchmarkLedgerFoldHistory folds one new alert per op onto an entity that already holds none,
+// or 100,000 alerts: the cost must be the same.
+func BenchmarkLedgerFoldHistory(b *testing.B) {
+	for _, held := range []int{0, 100_000} {
+		b.Run(fmt.Sprintf("held-%d", held), func(b *testing.B) {
+			l := NewLedger()
+			key := "S-1-5-21-1004336348-1177238915-682003330-1000"
+			at := timestamppb.New(epoch)
+			for i := range held {
+				l.Fold(counted(key, &adjoinv1.Alert{Id: fmt.Sprintf("old-%d", i), Side: identity, Version: 1, FirstActivity: at}, key))
+			}
+			msgs := make([]*adjoinv1.CorrelatedAlert, b.N)
+			for i := range msgs {
+				msgs[i] = counted(key, &adjoinv1.Alert{Id: fmt.Sprintf("mde-da%016x", i), Side: adjoinv1.Side(1 + i%2),
+					Version: 1, Severity: high, Status: newS, FirstActivity: at, LastActivity: at}, key)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				l.Fold(msgs[i])
+			}
+		})
+	}
+}

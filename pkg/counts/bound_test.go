@@ -238,3 +238,18 @@ func TestLedgerSeedInconsistent(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerLongID holds an alert id far past what the correlator accepts (it refuses ids over
+// natsx.MaxToken): the record leaves it out to stay within MaxRecordBytes, the alert is counted,
+// and the snapshot reads back.
+func TestLedgerLongID(t *testing.T) {
+	t.Parallel()
+	l := NewLedger()
+	l.Fold(counted("u", alert("short", identity, 1, high, newS), "u"))
+	l.Fold(counted("u", alert(strings.Repeat("x", 200_000), identity, 1, high, newS), "u"))
+	l = roundTrip(t, l)
+	rec := l.Record("u")
+	if size := proto.Size(rec) + updatedTimeBytes; size > MaxRecordBytes || Summarise(rec, identity).GetTotal() != 2 {
+		t.Errorf("record of %d bytes counts %d", size, Summarise(rec, identity).GetTotal())
+	}
+}

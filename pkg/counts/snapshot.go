@@ -21,8 +21,9 @@ import (
 const (
 	snapshotMagic   = "ADJLEDGR"
 	snapshotVersion = 1
-	// maxSnapshotString bounds an entity key or alert id read from a snapshot.
-	maxSnapshotString = 4096
+	// maxSnapshotString bounds an entity key or alert id read from a snapshot: what one NATS
+	// message can carry, so that every snapshot WriteTo writes reads back.
+	maxSnapshotString = 1 << 20
 )
 
 // ErrSnapshot is wrapped by every error ReadFrom returns on a snapshot it refuses.
@@ -339,16 +340,24 @@ func (sr *snapshotReader) byte() byte {
 	return b
 }
 
+// bytes reads n bytes, in chunks, so that a length read from garbage allocates no more than the
+// bytes that are there.
 func (sr *snapshotReader) bytes(n int) []byte {
-	if sr.err != nil {
-		return make([]byte, n)
+	p := make([]byte, 0, min(n, 4096))
+	for len(p) < n && sr.err == nil {
+		start := len(p)
+		p = slices.Grow(p, min(n-start, 64<<10))
+		p = p[:start+min(n-start, 64<<10)]
+		m, err := io.ReadFull(sr.r, p[start:])
+		sr.n += int64(m)
+		sr.crc.Write(p[start : start+m])
+		if err != nil {
+			sr.fail(err)
+		}
 	}
-	p := make([]byte, n)
-	m, err := io.ReadFull(sr.r, p)
-	sr.n += int64(m)
-	sr.crc.Write(p[:m])
-	if err != nil {
-		sr.fail(err)
+	if len(p) < n {
+		// Failed: zeroes for the fixed-size reads, nothing for strings (read no further).
+		return make([]byte, min(n, 64))
 	}
 	return p
 }

@@ -166,10 +166,7 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 			}
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
+		chunks(batch.Messages(), func(msgs []jetstream.Msg) { o.handle(ctx, msgs) })
 		var apiErr *jetstream.APIError
 		switch err := batch.Error(); {
 		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
@@ -185,9 +182,28 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		default:
 			c.Log.Debug("fetch ended early", zap.Int("partition", p), logx.Err(err))
 		}
-		if len(msgs) > 0 {
-			o.handle(ctx, msgs)
-		}
 	}
 	return nil
+}
+
+// chunks hands the messages of a fetch to handle as they arrive: once one is there, with every
+// other already received, so a message does not wait for the fetch to fill up or expire (up to
+// a second at a low rate), and a busy partition still gets large chunks.
+func chunks(msgs <-chan jetstream.Msg, handle func([]jetstream.Msg)) {
+	for m := range msgs {
+		chunk := []jetstream.Msg{m}
+	more:
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break more
+				}
+				chunk = append(chunk, m)
+			default:
+				break more
+			}
+		}
+		handle(chunk)
+	}
 }
