@@ -14,7 +14,7 @@ import (
 // oneUser holds n alerts on pgustavo, one every spacing from windowT0, and a grouper over them
 // with a one-hour window and the default 500 alerts per incident.
 func oneUser(n int, spacing time.Duration) (*domain.Grouper, []string) {
-	w := domain.NewAlertWindow(365 * 24 * time.Hour)
+	w := domain.NewAlertWindow(time.Duration(n) * spacing)
 	g := &domain.Grouper{Window: time.Hour, MaxAlerts: 500, Logons: domain.NewLogons(0), Source: newFakeSource(), Alerts: w}
 	ids := make([]string, n)
 	for i := range n {

@@ -44,6 +44,7 @@ type held struct {
 	severity adjoinv1.Severity
 	status   adjoinv1.AlertStatus
 	hasLast  bool
+	mark     uint32   // the walk that last reached it (AlertWindow.walks)
 	keys     []string // sorted; strings shared with the window's entity index
 	links    []string // sorted, a subset of keys
 }
@@ -78,6 +79,7 @@ type AlertWindow struct {
 	entities map[string]*entityAlerts
 	all      timeList
 	newest   int64
+	walks    uint32 // walks begun, to mark the alerts a walk reached without a map
 }
 
 // NewAlertWindow returns an empty window remembering alerts for memory (0:
@@ -224,6 +226,18 @@ func (w *AlertWindow) drop(h *held) {
 		}
 	}
 	delete(w.byID, h.id)
+}
+
+// newWalk returns a mark no held alert carries.
+func (w *AlertWindow) newWalk() uint32 {
+	w.walks++
+	if w.walks == 0 { // wrapped: clear every mark once in four billion walks
+		for _, h := range w.byID {
+			h.mark = 0
+		}
+		w.walks = 1
+	}
+	return w.walks
 }
 
 // get returns the alert held under id, or nil.
