@@ -1,0 +1,117 @@
+package ports_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
+	"github.com/adjoin/adjoin/services/correlator/internal/domain"
+	"github.com/adjoin/adjoin/services/correlator/internal/ports"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+const user = adjoinv1.EntityKind_ENTITY_KIND_USER
+
+// wantIncident waits until the stored incident named after alert first holds want, and
+// checks that it says what one window holding every copy in copies would group: a builder
+// that restarted or took over builds what one that ran all along would.
+func (r *builderRig) wantIncident(t *testing.T, first string, copies []*adjoinv1.CorrelatedAlert, want ...string) {
+	t.Helper()
+	id := natsx.HashID("incident", first)
+	var inc *adjoinv1.Incident
+	eventually(t, 20*time.Second, func() error {
+		var err error
+		if inc, _, err = storedIncident(r.ctx, r.incidents, id); err != nil {
+			return err
+		}
+		if !slices.Equal(inc.GetAlertIds(), want) {
+			return fmt.Errorf("incident %s holds %q, want %q", id, inc.GetAlertIds(), want)
+		}
+		return nil
+	})
+	w := domain.NewAlertWindow(0)
+	for _, c := range copies {
+		a, _ := domain.AlertOf(c)
+		w.Add(a)
+	}
+	g := &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Index: r.ix}, Alerts: w}
+	last := copies[len(copies)-1]
+	if ref := g.Group(last.GetAlert().GetId(), []string{last.GetEntityKey()}); !domain.SameIncident(inc, ref) {
+		t.Errorf("incident built:\n %v\none window grouping every alert:\n %v", inc, ref)
+	}
+}
+
+// TestIncidentBuilderRebuildsAfterRestart: a builder stopped, and another started with an
+// empty window, replays CORRELATED before it takes messages: an alert linking to alerts the
+// first one handled joins their incident, as it would have had the first one gone on.
+func TestIncidentBuilderRebuildsAfterRestart(t *testing.T) {
+	r := newBuilderRig(t, shireIndex(0))
+	// A restarted builder gets the messages once the stopped one's pin expires.
+	builder := func() *ports.IncidentBuilder {
+		b := r.builder(nil)
+		b.PinnedTTL = 2 * time.Second
+		return b
+	}
+	stop := r.start(t, builder())
+	// A chain on one user, each alert 50 minutes after the one before: the first and the last
+	// link only through the middle one.
+	copies := []*adjoinv1.CorrelatedAlert{
+		r.correlate(t, "a", keyPgustavo, user, builderT0),
+		r.correlate(t, "b", keyPgustavo, user, builderT0.Add(50*time.Minute)),
+	}
+	r.wantIncident(t, "a", copies, "a", "b")
+	eventually(t, 10*time.Second, func() error { return consumerDrained(r.ctx, r.s.JS, natsx.StreamCorrelated, "incidents") })
+	stop()
+
+	r.run(t, builder())
+	copies = append(copies, r.correlate(t, "c", keyPgustavo, user, builderT0.Add(100*time.Minute)))
+	r.wantIncident(t, "a", copies, "a", "b", "c")
+	if _, err := r.incidents.Get(r.ctx, natsx.HashID("incident", "c")); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("incident named after c, which was never the earliest: %v", err)
+	}
+}
+
+// TestIncidentBuilderTakesOver: two builders on one durable; the pinned one handles an alert
+// the other never sees, then stops; when the other takes over it catches up on CORRELATED
+// first, so the next alert joins the incident of both earlier ones.
+func TestIncidentBuilderTakesOver(t *testing.T) {
+	r := newBuilderRig(t, shireIndex(0))
+	var handled [2]atomic.Int64
+	builders := [2]*ports.IncidentBuilder{}
+	core, logs := observer.New(zap.InfoLevel)
+	for i := range builders {
+		builders[i] = r.builder(countingStore{IncidentStore: r.store(), n: &handled[i]})
+		builders[i].PinnedTTL = 2 * time.Second
+	}
+	builders[1].Log = zap.New(core)
+	stopFirst := r.start(t, builders[0])
+	t.Cleanup(stopFirst)
+	copies := []*adjoinv1.CorrelatedAlert{r.correlate(t, "a", keyPgustavo, user, builderT0)}
+	r.wantIncident(t, "a", copies, "a") // the first builder is pinned
+	r.run(t, builders[1])               // replays a, then waits for the pin
+	eventually(t, 10*time.Second, func() error {
+		if logs.FilterMessage("incident window caught up").Len() == 0 {
+			return errors.New("the second builder has not replayed yet")
+		}
+		return nil
+	})
+	copies = append(copies, r.correlate(t, "b", keyPgustavo, user, builderT0.Add(50*time.Minute)))
+	r.wantIncident(t, "a", copies, "a", "b")
+	if handled[1].Load() != 0 {
+		t.Fatalf("the second builder wrote %d times while the first was pinned", handled[1].Load())
+	}
+	stopFirst()
+	copies = append(copies, r.correlate(t, "c", keyPgustavo, user, builderT0.Add(100*time.Minute)))
+	r.wantIncident(t, "a", copies, "a", "b", "c")
+	if handled[1].Load() == 0 {
+		t.Error("the second builder never wrote")
+	}
+}
