@@ -57,6 +57,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no address", func(c *correlator.Config) { c.HTTPAddr = "" }, "http-addr"},
 		{"no durable", func(c *correlator.Config) { c.Durable = "" }, "durable"},
 		{"ack wait too short", func(c *correlator.Config) { c.AckWait = 500 * time.Millisecond }, "ack-wait"},
+		{"incident memory equal to the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 48*time.Hour }, ""},
+		{"incident memory shorter than the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 47*time.Hour }, "incident-memory"},
+		{"negative incident memory", func(c *correlator.Config) { c.IncidentMemory = -time.Hour }, "incident-memory"},
+		{"negative incident memory alerts", func(c *correlator.Config) { c.IncidentMemoryAlerts = -1 }, "incident-memory-alerts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
