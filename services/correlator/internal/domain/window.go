@@ -91,6 +91,14 @@ func NewAlertWindow(memory time.Duration) *AlertWindow {
 	return &AlertWindow{Memory: memory, byID: map[string]*held{}, entities: map[string]*entityAlerts{}, newest: math.MinInt64}
 }
 
+// Span is Memory, or DefaultIncidentMemory when Memory is not positive.
+func (w *AlertWindow) Span() time.Duration {
+	if w.Memory <= 0 {
+		return DefaultIncidentMemory
+	}
+	return w.Memory
+}
+
 // Len returns how many alerts the window holds.
 func (w *AlertWindow) Len() int { return w.all.n }
 
@@ -205,7 +213,7 @@ func (w *AlertWindow) relist(h *held) {
 // forget drops the alerts dated more than Memory before the newest, then the oldest past
 // MaxAlerts.
 func (w *AlertWindow) forget() {
-	cutoff := w.newest - int64(min(w.Memory, time.Duration(math.MaxInt64)))
+	cutoff := w.newest - int64(w.Span())
 	if cutoff > w.newest { // wrapped around below the oldest time
 		cutoff = math.MinInt64
 	}

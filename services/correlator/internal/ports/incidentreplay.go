@@ -37,7 +37,7 @@ func (b *IncidentBuilder) catchUp(ctx context.Context) error {
 	if b.replayed && b.seq >= last {
 		return nil
 	}
-	since := b.now().Add(-w.Memory)
+	since := b.now().Add(-w.Span())
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: correlatedSubjects, DeliverPolicy: jetstream.DeliverByStartTimePolicy,
 		OptStartTime: &since, InactiveThreshold: 30 * time.Second}
 	if b.replayed {

@@ -88,6 +88,9 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      ttl,
 	}
+	if b.Grouper.Alerts == nil {
+		b.Grouper.Alerts = domain.NewAlertWindow(0)
+	}
 	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
