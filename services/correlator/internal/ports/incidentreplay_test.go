@@ -171,3 +171,30 @@ func BenchmarkIncidentBuilderReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "msgs/s")
 }
+
+// TestIncidentBuilderStandbyFollows: a builder that is not pinned catches up on its own every
+// idleCatchUp, so a takeover replays seconds of CORRELATED, not all since it started.
+func TestIncidentBuilderStandbyFollows(t *testing.T) {
+	r := newBuilderRig(t, shireIndex(0))
+	r.run(t, r.builder(nil))
+	r.wantIncident(t, "a", []*adjoinv1.CorrelatedAlert{r.correlate(t, "a", keyPgustavo, user, builderT0)}, "a")
+	core, logs := observer.New(zap.DebugLevel)
+	standby := r.builder(nil)
+	standby.Log = zap.New(core)
+	r.run(t, standby)
+	eventually(t, 10*time.Second, func() error {
+		if logs.FilterMessage("incident window caught up").Len() == 0 {
+			return errors.New("the standby has not replayed yet")
+		}
+		return nil
+	})
+	r.correlate(t, "b", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, builderT0)
+	eventually(t, 20*time.Second, func() error {
+		for _, e := range logs.FilterMessage("incident window caught up").AllUntimed() {
+			if f := e.ContextMap(); f["why"] == "idle" && f["changed"] == int64(1) && f["alerts_held"] == int64(2) {
+				return nil
+			}
+		}
+		return errors.New("the standby has not caught up on b while idle")
+	})
+}
