@@ -68,7 +68,8 @@ type entityAlerts struct {
 // entities it is counted on, as the badge counts do. An AlertWindow is not safe for concurrent
 // use: the incident builder, its only user, is one goroutine.
 type AlertWindow struct {
-	// Memory is how long before the newest alert alerts are remembered.
+	// Memory is how long before the newest alert alerts are remembered (0:
+	// DefaultIncidentMemory).
 	Memory time.Duration
 	// MaxAlerts bounds the alerts held (0: DefaultMaxWindowAlerts).
 	MaxAlerts int
