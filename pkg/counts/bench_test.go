@@ -1,6 +1,7 @@
 package counts
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"testing"
@@ -93,4 +94,32 @@ func BenchmarkLedgerFoldHistory(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkLedgerSnapshot writes, then reads back, a ledger of 100,000 alerts over 10,000 entities.
+func BenchmarkLedgerSnapshot(b *testing.B) {
+	l := NewLedger()
+	at := timestamppb.New(epoch)
+	for i := range 100_000 {
+		key := fmt.Sprintf("S-1-5-21-1004336348-1177238915-682003330-%d", 1000+i%10_000)
+		l.Fold(counted(key, &adjoinv1.Alert{Id: fmt.Sprintf("mde-da%016x", i), Side: adjoinv1.Side(1 + i%2), Version: 1,
+			Severity: high, Status: newS, FirstActivity: at, LastActivity: at}, key))
+	}
+	var buf bytes.Buffer
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			buf.Reset()
+			if _, err := l.WriteTo(&buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(buf.Len())/100_000, "snapshot-B/alert")
+	})
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewLedger().ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

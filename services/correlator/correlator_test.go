@@ -69,6 +69,10 @@ func TestConfigValidate(t *testing.T) {
 		{"shortest takeover", func(c *correlator.Config) { c.TakeoverAfter = 2 * time.Second }, ""},
 		{"takeover too quick", func(c *correlator.Config) { c.TakeoverAfter = 1999 * time.Millisecond }, "takeover-after"},
 		{"negative takeover", func(c *correlator.Config) { c.TakeoverAfter = -time.Second }, "takeover-after"},
+		{"incident memory equal to the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 48*time.Hour }, ""},
+		{"incident memory shorter than the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 47*time.Hour }, "incident-memory"},
+		{"negative incident memory", func(c *correlator.Config) { c.IncidentMemory = -time.Hour }, "incident-memory"},
+		{"negative incident memory alerts", func(c *correlator.Config) { c.IncidentMemoryAlerts = -1 }, "incident-memory-alerts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -69,7 +70,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
-		MaxAckPending: max(1024, 4*size),
+		MaxAckPending: max(1024, 2*inFlight*size),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -78,18 +79,31 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	for ctx.Err() == nil {
-		msgs, err := fetch(cons, size)
-		if err != nil && ctx.Err() == nil {
-			c.Log.Warn("fetch failed", logx.Err(err))
-			sleep(ctx, time.Second)
-		}
-		if len(msgs) > 0 {
-			c.handleBatch(ctx, msgs, ackWait)
-		}
+	var wg sync.WaitGroup
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				msgs, err := fetch(cons, size)
+				if err != nil && ctx.Err() == nil {
+					c.Log.Warn("fetch failed", logx.Err(err))
+					sleep(ctx, time.Second)
+				}
+				if len(msgs) > 0 {
+					c.handleBatch(ctx, msgs, ackWait)
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	return nil
 }
+
+// inFlight is how many batches one instance handles at once: one is fetched and resolved
+// while another waits for its acknowledgements. Order does not matter: the partition owners
+// apply each alert version once, whatever order versions come in.
+const inFlight = 2
 
 // fetch waits up to a second for one message, then takes what else is there, up to size in
 // all, without waiting: a batch is as large as the backlog allows and a lone alert does not

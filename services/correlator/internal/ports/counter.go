@@ -149,7 +149,6 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		return fmt.Errorf("partition %d consumer: %w", p, err)
 	}
 	o := newOwner(c, p)
-	o.cons = cons
 	defer func() {
 		// A snapshot now spares the next owner the replay of what this one folded.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.AckWait)
@@ -157,8 +156,10 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		o.snapshot(sctx, true)
 		o.drop("stopped")
 	}()
+	// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
+	wait := min(time.Second, c.PinnedTTL/2)
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(counterGroup))
+		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(wait), jetstream.FetchPriorityGroup(counterGroup))
 		if err != nil {
 			if ctx.Err() == nil {
 				sleep(ctx, time.Second)
@@ -175,7 +176,7 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		case errors.As(err, &apiErr):
 			c.Log.Warn("a partition consumer refused the pull; configuring it again", zap.Int("partition", p), logx.Err(err))
 			if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg); cerr == nil {
-				cons, o.cons = cc, cc
+				cons = cc
 			}
 			sleep(ctx, time.Second)
 		default:

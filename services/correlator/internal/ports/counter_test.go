@@ -35,7 +35,7 @@ type countRig struct {
 	t0     time.Time
 }
 
-func newCountRig(t *testing.T, partitions int) *countRig {
+func newCountRig(t testing.TB, partitions int) *countRig {
 	s := natstest.Start(t)
 	return &countRig{s: s, ctx: context.Background(), p: partitions, badges: s.KV(t, natsx.BucketBadges),
 		truth: map[string]*adjoinv1.EntityCounts{}, ids: map[string]bool{}, t0: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
@@ -51,7 +51,7 @@ func (r *countRig) counter(js jetstream.JetStream, log *zap.Logger) *ports.Count
 }
 
 // run runs c until stop is called or the test ends, and checks it then stops cleanly.
-func (r *countRig) run(t *testing.T, c *ports.Counter) (stop func()) {
+func (r *countRig) run(t testing.TB, c *ports.Counter) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan error, 1)
@@ -106,7 +106,7 @@ func (r *countRig) msg(a *adjoinv1.Alert, key string) (*adjoinv1.CorrelatedAlert
 
 // publish publishes the COUNTS messages of alerts (each on its key), pipelined; msgID false
 // leaves the Nats-Msg-Id out, so a repeat is stored again (a duplicate past the window).
-func (r *countRig) publish(t *testing.T, msgID bool, alerts ...keyed) {
+func (r *countRig) publish(t testing.TB, msgID bool, alerts ...keyed) {
 	t.Helper()
 	b := natsx.NewBatchContext(r.ctx, r.s.JS)
 	for _, ka := range alerts {
@@ -226,7 +226,7 @@ func (r *countRig) copies(t *testing.T) {
 
 // within retries f every 20ms until it returns nil, and fails the test with its last error
 // when d has passed.
-func within(t *testing.T, d time.Duration, f func() error) {
+func within(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

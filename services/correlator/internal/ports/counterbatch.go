@@ -110,16 +110,32 @@ func copyID(m jetstream.Msg, c *adjoinv1.CorrelatedAlert) string {
 
 // writeDirty writes the record of every dirty entity, pipelined, each expecting the revision
 // this owner last read or wrote, and waits for every acknowledgement. It returns errFenced
-// when one write found another revision.
+// when one write found another revision than the one this owner knows.
+//
+// A key whose revision this owner does not know yet is first written expecting no record
+// (most keys are new: no read costs a round trip); if there is one, its revision is read
+// and the record written again.
 func (o *owner) writeDirty(ctx context.Context) error {
 	if len(o.dirty) == 0 {
 		return nil
 	}
-	if err := o.learnRevisions(ctx); err != nil {
+	guessed, err := o.writeRecords(ctx, false)
+	if err != nil || len(guessed) == 0 {
 		return err
 	}
+	if err := o.learnRevisions(ctx, guessed); err != nil {
+		return err
+	}
+	_, err = o.writeRecords(ctx, true)
+	return err
+}
+
+// writeRecords writes every dirty record once. Unless known is set, a key absent from revs is
+// written expecting no record, and returned among guessed when there was one.
+func (o *owner) writeRecords(ctx context.Context, known bool) (guessed []string, err error) {
 	type pending struct {
 		key    string
+		guess  bool
 		future jetstream.PubAckFuture
 	}
 	var sent []pending
@@ -131,6 +147,10 @@ func (o *owner) writeDirty(ctx context.Context) error {
 			delete(o.dirty, key)
 			continue
 		}
+		rev, ok := o.revs[key]
+		if !ok && known {
+			continue // learning its revision failed
+		}
 		rec.UpdatedTime = now
 		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
 		if err != nil {
@@ -139,13 +159,13 @@ func (o *owner) writeDirty(ctx context.Context) error {
 		}
 		msg := nats.NewMsg(recordSubject(key))
 		msg.Data = data
-		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(o.revs[key], 10))
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
 		f, err := publishAsync(ctx, o.c.JS, msg)
 		if err != nil {
 			failure = fmt.Errorf("record of %s: %w", key, err)
 			break
 		}
-		sent = append(sent, pending{key, f})
+		sent = append(sent, pending{key, !ok, f})
 	}
 	for _, p := range sent {
 		select {
@@ -153,9 +173,12 @@ func (o *owner) writeDirty(ctx context.Context) error {
 			o.revs[p.key] = ack.Sequence
 			delete(o.dirty, p.key)
 		case err := <-p.future.Err():
-			if isConflict(err) {
+			switch {
+			case isConflict(err) && p.guess:
+				guessed = append(guessed, p.key)
+			case isConflict(err):
 				failure = fmt.Errorf("%w: %s: %w", errFenced, p.key, err)
-			} else if !errors.Is(failure, errFenced) {
+			case !errors.Is(failure, errFenced):
 				failure = fmt.Errorf("record of %s: %w", p.key, err)
 			}
 		case <-ctx.Done():
@@ -164,21 +187,15 @@ func (o *owner) writeDirty(ctx context.Context) error {
 			}
 		}
 	}
-	return failure
+	return guessed, failure
 }
 
 // recordSubject is the subject of key's record in adjoin_badges.
 func recordSubject(key string) string { return "$KV." + natsx.BucketBadges + "." + key }
 
-// learnRevisions reads, for every dirty key whose revision this owner does not know, the
-// revision stored (0 when there is no record), a few at a time.
-func (o *owner) learnRevisions(ctx context.Context) error {
-	var unknown []string
-	for key := range o.dirty {
-		if _, ok := o.revs[key]; !ok {
-			unknown = append(unknown, key)
-		}
-	}
+// learnRevisions reads the revision stored for each of keys (0 when there is no record), a few
+// at a time.
+func (o *owner) learnRevisions(ctx context.Context, unknown []string) error {
 	if len(unknown) == 0 {
 		return nil
 	}

@@ -118,6 +118,16 @@ const replayBatch = 1024
 // replay folds the partition's COUNTS messages after sequence after into l, up to the end of
 // the stream, and returns the last sequence folded and how many messages were read.
 func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (last uint64, n int, err error) {
+	// The end is the stream's last message now: a partition published to faster than it
+	// replays would otherwise never finish loading. What comes after, the durable delivers.
+	stream, err := o.c.JS.Stream(ctx, natsx.StreamCounts)
+	if err != nil {
+		return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
+	}
+	end := stream.CachedInfo().State.LastSeq
+	if end <= after {
+		return 0, 0, nil
+	}
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{natsx.CountsFilter(o.p)},
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
@@ -135,7 +145,7 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 		if err != nil {
 			return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
 		}
-		got, end := 0, false
+		got, done := 0, false
 		for m := range batch.Messages() {
 			got++
 			n++
@@ -144,7 +154,7 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 				continue
 			}
 			last = max(last, meta.Sequence.Stream)
-			end = meta.NumPending == 0
+			done = done || meta.NumPending == 0 || meta.Sequence.Stream >= end
 			var c adjoinv1.CorrelatedAlert
 			if natsx.Decode(m.Headers(), m.Data(), &c) != nil || checkCount(&c) != "" {
 				continue // the durable dead-letters it
@@ -156,7 +166,7 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 			return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
 		}
-		if got == 0 || end {
+		if got == 0 || done {
 			return last, n, nil
 		}
 	}

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -22,10 +23,9 @@ const pinHeader = "Nats-Pin-Id"
 // owner is one partition's state in this instance: loaded while the instance owns the
 // partition, dropped when it learns it may not.
 type owner struct {
-	c    *Counter
-	p    int
-	log  *zap.Logger
-	cons jetstream.Consumer // the partition's durable
+	c   *Counter
+	p   int
+	log *zap.Logger
 
 	ledger *counts.Ledger // nil: not loaded
 	pin    string         // the pin id the state was loaded under
@@ -67,13 +67,15 @@ func (o *owner) drop(why string) {
 }
 
 // keepPin keeps the partition pinned to this client while it works on a load or a batch
-// longer than PinnedTTL: a pull with this client's pin id restarts the server's pin timer,
-// and one for at most 1 byte never receives a message. Without it, a load longer than
-// PinnedTTL would lose the pin and start again forever.
+// longer than PinnedTTL: a pull request carrying the pin id restarts the server's pin timer,
+// and one for at most 1 byte that does not wait never receives a message. Without it, a load
+// longer than PinnedTTL would lose the pin and start again, forever.
 func (o *owner) keepPin(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	every := max(o.c.PinnedTTL/4, 100*time.Millisecond)
+	req, _ := json.Marshal(map[string]any{"batch": 1, "max_bytes": 1, "no_wait": true, "group": counterGroup, "id": o.pin})
+	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + CounterDurable(o.c.Durable, o.p)
 	go func() {
 		defer close(done)
 		t := time.NewTicker(every)
@@ -84,22 +86,27 @@ func (o *owner) keepPin(ctx context.Context) (stop func()) {
 				return
 			case <-t.C:
 			}
-			batch, err := o.cons.FetchBytes(1, jetstream.FetchMaxWait(every/2), jetstream.FetchPriorityGroup(counterGroup))
-			if err != nil {
-				continue
-			}
-			for m := range batch.Messages() {
-				_ = m.Nak() // not expected: no message fits in 1 byte
-			}
+			_, _ = o.c.JS.Conn().Request(subject, req, every) // answered 404 or 409: nothing to read
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
+// apiPrefix is the subject prefix of js's JetStream API requests.
+func apiPrefix(js jetstream.JetStream) string {
+	opts := js.Options()
+	switch {
+	case opts.APIPrefix != "":
+		return strings.TrimSuffix(opts.APIPrefix, ".") + "."
+	case opts.Domain != "":
+		return "$JS." + opts.Domain + ".API."
+	}
+	return jetstream.DefaultAPIPrefix
+}
+
 // handle folds one fetched batch, loading the state first when this instance has just become
 // the owner.
 func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
-	defer o.keepPin(ctx)()
 	pin := ""
 	for _, m := range msgs {
 		if id := m.Headers().Get(pinHeader); id != "" {
@@ -109,6 +116,10 @@ func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
 	if o.owned() && pin != "" && pin != o.pin {
 		o.drop("pinned again after losing the pin")
 	}
+	if pin != "" {
+		o.pin = pin
+	}
+	defer o.keepPin(ctx)()
 	if !o.owned() {
 		if err := o.load(ctx); err != nil {
 			if ctx.Err() == nil {
@@ -119,7 +130,6 @@ func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
 			}
 			return
 		}
-		o.pin = pin
 	}
 	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.c.AckWait*2/3)

@@ -11,7 +11,6 @@ import (
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -283,43 +282,4 @@ func TestCounterConvertsFormat1Records(t *testing.T) {
 		}
 	}
 	r.copies(t)
-}
-
-// TestCounterOneEntity20000 counts 20,000 alerts on one entity: all counted, the record stays
-// within counts.MaxRecordBytes.
-func TestCounterOneEntity20000(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20,000 alerts")
-	}
-	r := newCountRig(t, 2)
-	const n = 20_000
-	all := make([]keyed, 0, n)
-	for i := range n {
-		side := identity
-		if i%3 == 0 {
-			side = endpoint
-		}
-		all = append(all, keyed{"hot", r.alert(fmt.Sprintf("hot-%05d", i), 1+int64(i%2), side, "hot")})
-	}
-	r.publish(t, true, all...)
-	start := time.Now()
-	dbg, _ := zap.NewDevelopment()
-	r.run(t, r.counter(r.s.JS, dbg))
-	within(t, 120*time.Second, r.drained)
-	t.Logf("%d alerts on one entity folded in %s", n, time.Since(start))
-	if err := r.exact(); err != nil {
-		t.Fatal(err)
-	}
-	ec, size, err := r.record("hot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	for _, s := range ec.GetSides() {
-		total += s.GetTotal()
-	}
-	if total != n || size > counts.MaxRecordBytes {
-		t.Errorf("record: %d alerts counted, %d bytes; want %d and at most %d", total, size, n, counts.MaxRecordBytes)
-	}
-	t.Logf("record %d bytes, %d recent", size, len(ec.GetRecent()))
 }
