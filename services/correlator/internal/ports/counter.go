@@ -150,10 +150,14 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 	}
 	o := newOwner(c, p)
 	defer func() {
-		// A snapshot now spares the next owner the replay of what this one folded.
+		// A snapshot now spares the next owner the replay of what this one folded, and
+		// unpinning lets it take over at once rather than after PinnedTTL.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.AckWait)
 		defer cancel()
 		o.snapshot(sctx, true)
+		if o.owned() {
+			o.unpin(sctx)
+		}
 		o.drop("stopped")
 	}()
 	// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
@@ -205,5 +209,18 @@ func chunks(msgs <-chan jetstream.Msg, handle func([]jetstream.Msg)) {
 			}
 		}
 		handle(chunk)
+	}
+}
+
+// unpin releases the partition's pin as this owner stops, so that another instance's pull
+// takes it over at once. Should another instance hold the pin already, it loses it and
+// reloads its state: harmless.
+func (o *owner) unpin(ctx context.Context) {
+	st, err := o.c.JS.Stream(ctx, natsx.StreamCounts)
+	if err == nil {
+		err = st.UnpinConsumer(ctx, CounterDurable(o.c.Durable, o.p), counterGroup)
+	}
+	if err != nil {
+		o.log.Warn("could not release the partition; another instance takes it over after the pinned TTL", logx.Err(err))
 	}
 }
