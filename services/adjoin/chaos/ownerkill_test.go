@@ -28,11 +28,11 @@ func TestPartitionOwnerKill(t *testing.T) {
 	b := setup(t)
 	v := chaos.NewVerdict(t, "scenario 7: partition owner SIGKILL mid-batch, another takes over")
 	var (
-		alerts    = chaos.Pick(mode, 6000, 60000) // on the few users
+		alerts    = chaos.Pick(mode, 10000, 60000) // on the few users
 		few       = chaos.Pick(mode, 20, 40)
 		hot       = chaos.Pick(mode, 2, 4)
-		hotAlerts = chaos.Pick(mode, 2000, 10000) // on each hot user
-		minKills  = chaos.Pick(mode, 5, 25)
+		hotAlerts = chaos.Pick(mode, 3000, 10000) // on each hot user
+		minKills  = chaos.Pick(mode, 6, 25)
 		killFor   = chaos.Pick(mode, 40*time.Second, 6*time.Minute)
 		seed      = uint64(77)
 	)
@@ -127,7 +127,7 @@ func TestPartitionOwnerKill(t *testing.T) {
 			continue
 		}
 		otherBefore := owned(ctx, other)
-		before := w.snapshot()
+		before := w.pins()
 		at := time.Now()
 		if err := victim.Kill(); err != nil {
 			t.Fatalf("kill %d: %v\n%s", kills+1, err, victim.LogTail(4096))
@@ -247,11 +247,13 @@ func owned(ctx context.Context, s *chaos.Service) float64 {
 }
 
 // pinWatch polls the partition consumers, keeping their latest states and counting the times
-// a partition's pin changed from one client to another (takeovers).
+// a partition was pinned to another client than the one before (takeovers), an unpinned
+// moment in between or not.
 type pinWatch struct {
 	mu      sync.Mutex
 	states  []chaos.PartitionState
-	changed []time.Time // per partition, the last time its pin changed
+	lastPin []string    // per partition, the last client it was pinned to
+	changed []time.Time // per partition, the last time it was pinned to another client
 	count   int
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -260,7 +262,8 @@ type pinWatch struct {
 func watchPins(ctx context.Context, t *testing.T, js jetstream.JetStream, parts int) *pinWatch {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
-	w := &pinWatch{states: make([]chaos.PartitionState, parts), changed: make([]time.Time, parts), cancel: cancel, done: make(chan struct{})}
+	w := &pinWatch{states: make([]chaos.PartitionState, parts), lastPin: make([]string, parts), changed: make([]time.Time, parts),
+		cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for ctx.Err() == nil {
@@ -268,12 +271,13 @@ func watchPins(ctx context.Context, t *testing.T, js jetstream.JetStream, parts 
 			if err == nil {
 				w.mu.Lock()
 				for p, s := range states {
-					if old := w.states[p].Pin; old != "" && s.Pin != "" && s.Pin != old {
+					if s.Pin == "" || s.Pin == w.lastPin[p] {
+						continue
+					}
+					if w.lastPin[p] != "" {
 						w.count++
 					}
-					if s.Pin != w.states[p].Pin && s.Pin != "" {
-						w.changed[p] = time.Now()
-					}
+					w.lastPin[p], w.changed[p] = s.Pin, time.Now()
 				}
 				w.states = states
 				w.mu.Unlock()
@@ -315,41 +319,41 @@ func (w *pinWatch) left() uint64 {
 	return n
 }
 
+// pins is the last client each partition was pinned to.
+func (w *pinWatch) pins() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.lastPin...)
+}
+
 // waitMoved waits up to limit for partitions pinned in before to be pinned to another client,
 // and returns them with the time from since to the first change; nil when none moved.
-func (w *pinWatch) waitMoved(ctx context.Context, before []chaos.PartitionState, since time.Time, limit time.Duration) ([]int, time.Duration) {
+func (w *pinWatch) waitMoved(ctx context.Context, before []string, since time.Time, limit time.Duration) ([]int, time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
-		now := w.snapshot()
-		var moved []int
-		first := time.Time{}
-		for p, s := range now {
-			if before[p].Pin != "" && s.Pin != "" && s.Pin != before[p].Pin {
-				moved = append(moved, p)
-				w.mu.Lock()
-				if c := w.changed[p]; first.IsZero() || c.Before(first) {
-					first = c
-				}
-				w.mu.Unlock()
-			}
-		}
-		if len(moved) > 0 {
+		if moved, _ := w.movedSince(before); len(moved) > 0 {
 			// Give the other partitions of the killed owner the same time to move.
 			time.Sleep(time.Second)
-			return w.movedSince(before), first.Sub(since)
+			moved, first := w.movedSince(before)
+			return moved, first.Sub(since)
 		}
 	}
 	return nil, 0
 }
 
-// movedSince lists the partitions whose pin differs from before's.
-func (w *pinWatch) movedSince(before []chaos.PartitionState) []int {
-	var moved []int
-	for p, s := range w.snapshot() {
-		if before[p].Pin != "" && s.Pin != before[p].Pin {
+// movedSince lists the partitions pinned to another client than in before, and when the
+// first of them was.
+func (w *pinWatch) movedSince(before []string) (moved []int, first time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for p, pin := range w.lastPin {
+		if before[p] != "" && pin != before[p] {
 			moved = append(moved, p)
+			if c := w.changed[p]; first.IsZero() || c.Before(first) {
+				first = c
+			}
 		}
 	}
-	return moved
+	return moved, first
 }
