@@ -28,10 +28,10 @@ func TestPartitionOwnerKill(t *testing.T) {
 	b := setup(t)
 	v := chaos.NewVerdict(t, "scenario 7: partition owner SIGKILL mid-batch, another takes over")
 	var (
-		alerts    = chaos.Pick(mode, 10000, 60000) // on the few users
+		alerts    = chaos.Pick(mode, 16000, 60000) // on the few users
 		few       = chaos.Pick(mode, 20, 40)
 		hot       = chaos.Pick(mode, 2, 4)
-		hotAlerts = chaos.Pick(mode, 3000, 10000) // on each hot user
+		hotAlerts = chaos.Pick(mode, 4000, 10000) // on each hot user
 		minKills  = chaos.Pick(mode, 6, 25)
 		killFor   = chaos.Pick(mode, 40*time.Second, 6*time.Minute)
 		seed      = uint64(77)
@@ -150,7 +150,7 @@ func TestPartitionOwnerKill(t *testing.T) {
 			}
 		}
 		// Did the instance left running take any? Its gauge rises once it loaded the state.
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(3 * time.Second)
 		for time.Now().Before(deadline) && owned(ctx, other) <= otherBefore {
 			time.Sleep(100 * time.Millisecond)
 		}
