@@ -119,6 +119,11 @@ func (o *owner) writeDirty(ctx context.Context) error {
 	if len(o.dirty) == 0 {
 		return nil
 	}
+	// An owner that lost its pin learns it here rather than from a conflict: a record it never
+	// wrote since its load has no revision of its own to be fenced with.
+	if err := o.probePin(time.Second); err != nil {
+		return err
+	}
 	guessed, err := o.writeRecords(ctx, false)
 	if err != nil || len(guessed) == 0 {
 		return err
