@@ -21,8 +21,9 @@ import (
 // recordGets bounds the revisions of adjoin_badges read at once before a batch's writes.
 const recordGets = 16
 
-// errFenced means another owner wrote a record since this one last read or wrote it.
-var errFenced = errors.New("another owner wrote a record of the partition")
+// errFenced means another owner holds the partition, or wrote a record since this one last
+// read or wrote it.
+var errFenced = errors.New("fenced: another owner took the partition")
 
 // fold handles one batch of a loaded partition: fold, publish the copies, write the changed
 // records, then ack (see Counter for the ack rule).
@@ -76,7 +77,7 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	switch {
 	case errors.Is(werr, errFenced):
-		o.log.Warn("another owner wrote a record of this partition; reloading", logx.Err(werr))
+		o.log.Warn("another owner took this partition; dropping the state and reloading", logx.Err(werr))
 		o.drop("fenced")
 		for _, m := range folded {
 			_ = m.Nak()
