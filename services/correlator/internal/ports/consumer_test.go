@@ -507,3 +507,65 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 		t.Errorf("dead letter holds %v (%v), want the poison alert's bytes", back.GetId(), err)
 	}
 }
+
+// batchPublisher records the most alerts one Publish carried.
+type batchPublisher struct {
+	app.Publisher
+	most atomic.Int64
+}
+
+func (p *batchPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	ids := map[string]bool{}
+	for _, pub := range pubs {
+		ids[pub.Msg.GetAlert().GetId()] = true
+	}
+	for n := int64(len(ids)); ; {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return p.Publisher.Publish(ctx, pubs)
+}
+
+// TestConsumerBatchBound: a backlog larger than Batch is taken Batch alerts at a time at most,
+// and every alert is counted.
+func TestConsumerBatchBound(t *testing.T) {
+	const (
+		batch  = 100
+		alerts = 450
+	)
+	s := natstest.Start(t)
+	ctx := context.Background()
+	b := natsx.NewBatch(s.JS)
+	for i := range alerts {
+		a := alert(fmt.Sprintf("bound-%03d", i), 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, &adjoinv1.EntityRef{Sid: keyPgustavo})
+		if err := b.Add(mustMsg(t, "alerts.identity.test", a.GetId(), a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub := &batchPublisher{Publisher: adapters.Correlated{JS: s.JS}}
+	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), AckWait: 10 * time.Second, Batch: batch,
+		Correlator: &app.Correlator{Index: shireIndex(0), Out: pub}}
+	runStages(t, s.JS, c, "correlator")
+	badges := s.KV(t, natsx.BucketBadges)
+	eventually(t, 20*time.Second, func() error {
+		if err := drained(ctx, s.JS, "correlator"); err != nil {
+			return err
+		}
+		ec, err := entityCounts(ctx, badges, keyPgustavo)
+		if err != nil {
+			return err
+		}
+		if n := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); n != alerts {
+			return fmt.Errorf("%d alerts counted, want %d", n, alerts)
+		}
+		return nil
+	})
+	if most := pub.most.Load(); most > batch || most < 2 {
+		t.Errorf("at most %d alerts handled at once, want batches of 2 to %d", most, batch)
+	}
+}
