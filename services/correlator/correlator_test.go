@@ -66,6 +66,10 @@ func TestConfigValidate(t *testing.T) {
 		{"partitions past the bound", func(c *correlator.Config) { c.Partitions = correlator.MaxPartitions + 1 }, "partitions"},
 		{"negative partitions", func(c *correlator.Config) { c.Partitions = -1 }, "partitions"},
 		{"negative state retention", func(c *correlator.Config) { c.StateRetention = -time.Hour }, "state-retention"},
+		{"incident memory equal to the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 48*time.Hour }, ""},
+		{"incident memory shorter than the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 47*time.Hour }, "incident-memory"},
+		{"negative incident memory", func(c *correlator.Config) { c.IncidentMemory = -time.Hour }, "incident-memory"},
+		{"negative incident memory alerts", func(c *correlator.Config) { c.IncidentMemoryAlerts = -1 }, "incident-memory-alerts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,7 +50,9 @@ type Grouper struct {
 
 type walk struct {
 	g       *Grouper
-	seen    map[string]bool
+	explain bool
+	mark    uint32 // on the alerts this walk reached
+	ents    map[string]*adjoinv1.Entity
 	order   []*held
 	reasons []*adjoinv1.IncidentReason
 	keys    map[string]bool
@@ -64,16 +66,17 @@ func (g *Grouper) Group(seedID string, seedKeys []string) *adjoinv1.Incident {
 	if seed == nil || !slices.ContainsFunc(seedKeys, func(k string) bool { _, ok := slices.BinarySearch(seed.keys, k); return ok }) {
 		return nil
 	}
-	w := g.newWalk()
+	w := g.newWalk(false)
 	w.run(seed)
 	// Walk again from the earliest alert, so the reasons do not depend on the seed.
-	again := g.newWalk()
+	again := g.newWalk(true)
 	again.run(w.earliest())
 	return again.incident()
 }
 
-func (g *Grouper) newWalk() *walk {
-	return &walk{g: g, seen: map[string]bool{}, keys: map[string]bool{}}
+// newWalk begins a walk; one that does not explain finds the alerts without their reasons.
+func (g *Grouper) newWalk(explain bool) *walk {
+	return &walk{g: g, explain: explain, mark: g.Alerts.newWalk(), ents: map[string]*adjoinv1.Entity{}, keys: map[string]bool{}}
 }
 
 func (w *walk) run(seed *held) {
@@ -94,12 +97,25 @@ func (w *walk) run(seed *held) {
 // note records key among the incident's entities unless it never links (unknown, or a
 // domain controller), and returns the entity.
 func (w *walk) note(key string) (*adjoinv1.Entity, bool) {
-	e, ok := w.g.Source.Entity(key)
-	if !ok || entity.IsDomainController(e) {
+	e := w.linking(key)
+	if e == nil {
 		return nil, false
 	}
 	w.keys[key] = true
 	return e, true
+}
+
+// linking returns the entity of key, or nil when it never links: unknown to the directory,
+// or a domain controller.
+func (w *walk) linking(key string) *adjoinv1.Entity {
+	e, ok := w.ents[key]
+	if !ok {
+		if e, ok = w.g.Source.Entity(key); !ok || entity.IsDomainController(e) {
+			e = nil
+		}
+		w.ents[key] = e
+	}
+	return e
 }
 
 // expand adds the alerts linked to x through entity key.
@@ -142,16 +158,17 @@ func (w *walk) expand(x *held, key string) {
 	}
 }
 
-func (w *walk) linkable(key string) bool {
-	e, ok := w.g.Source.Entity(key)
-	return ok && !entity.IsDomainController(e)
-}
+func (w *walk) linkable(key string) bool { return w.linking(key) != nil }
 
 // linkVia adds every alert counted on key within Window of x, in time order.
 func (w *walk) linkVia(x *held, key string, kind string, keys []string, summary string) {
 	from, to := addNanos(x.at, -w.g.Window), addNanos(x.at, w.g.Window)
 	w.g.Alerts.within(key, from, to, func(y *held) bool {
-		if !w.seen[y.id] {
+		switch {
+		case y.mark == w.mark:
+		case !w.explain:
+			w.add(y, nil)
+		default:
 			w.add(y, &adjoinv1.IncidentReason{AlertId: y.id, Kind: kind, EntityKeys: keys,
 				Summary: summary + ", linked to alert " + x.id})
 		}
@@ -160,14 +177,14 @@ func (w *walk) linkVia(x *held, key string, kind string, keys []string, summary 
 }
 
 func (w *walk) add(h *held, why *adjoinv1.IncidentReason) {
-	if w.seen[h.id] {
+	if h.mark == w.mark {
 		return
 	}
 	if w.g.MaxAlerts > 0 && len(w.order) >= w.g.MaxAlerts {
 		w.full = true
 		return
 	}
-	w.seen[h.id] = true
+	h.mark = w.mark
 	w.order = append(w.order, h)
 	if why != nil {
 		w.reasons = append(w.reasons, why)

@@ -44,6 +44,7 @@ type held struct {
 	severity adjoinv1.Severity
 	status   adjoinv1.AlertStatus
 	hasLast  bool
+	mark     uint32   // the walk that last reached it (AlertWindow.walks)
 	keys     []string // sorted; strings shared with the window's entity index
 	links    []string // sorted, a subset of keys
 }
@@ -67,7 +68,8 @@ type entityAlerts struct {
 // entities it is counted on, as the badge counts do. An AlertWindow is not safe for concurrent
 // use: the incident builder, its only user, is one goroutine.
 type AlertWindow struct {
-	// Memory is how long before the newest alert alerts are remembered.
+	// Memory is how long before the newest alert alerts are remembered (0:
+	// DefaultIncidentMemory).
 	Memory time.Duration
 	// MaxAlerts bounds the alerts held (0: DefaultMaxWindowAlerts).
 	MaxAlerts int
@@ -78,6 +80,7 @@ type AlertWindow struct {
 	entities map[string]*entityAlerts
 	all      timeList
 	newest   int64
+	walks    uint32 // walks begun, to mark the alerts a walk reached without a map
 }
 
 // NewAlertWindow returns an empty window remembering alerts for memory (0:
@@ -87,6 +90,14 @@ func NewAlertWindow(memory time.Duration) *AlertWindow {
 		memory = DefaultIncidentMemory
 	}
 	return &AlertWindow{Memory: memory, byID: map[string]*held{}, entities: map[string]*entityAlerts{}, newest: math.MinInt64}
+}
+
+// Span is Memory, or DefaultIncidentMemory when Memory is not positive.
+func (w *AlertWindow) Span() time.Duration {
+	if w.Memory <= 0 {
+		return DefaultIncidentMemory
+	}
+	return w.Memory
 }
 
 // Len returns how many alerts the window holds.
@@ -203,7 +214,7 @@ func (w *AlertWindow) relist(h *held) {
 // forget drops the alerts dated more than Memory before the newest, then the oldest past
 // MaxAlerts.
 func (w *AlertWindow) forget() {
-	cutoff := w.newest - int64(min(w.Memory, time.Duration(math.MaxInt64)))
+	cutoff := w.newest - int64(w.Span())
 	if cutoff > w.newest { // wrapped around below the oldest time
 		cutoff = math.MinInt64
 	}
@@ -224,6 +235,18 @@ func (w *AlertWindow) drop(h *held) {
 		}
 	}
 	delete(w.byID, h.id)
+}
+
+// newWalk returns a mark no held alert carries.
+func (w *AlertWindow) newWalk() uint32 {
+	w.walks++
+	if w.walks == 0 { // wrapped: clear every mark once in four billion walks
+		for _, h := range w.byID {
+			h.mark = 0
+		}
+		w.walks = 1
+	}
+	return w.walks
 }
 
 // get returns the alert held under id, or nil.

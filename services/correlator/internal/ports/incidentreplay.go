@@ -18,13 +18,20 @@ const replayIdle = 10 * time.Second
 // correlatedSubjects are the copies of alerts counted on an entity.
 var correlatedSubjects = []string{natsx.SubjectCorrelatedUser + ".*", natsx.SubjectCorrelatedComputer + ".*"}
 
+// idleCatchUp is how often a builder that receives nothing (a standby, or all is quiet) catches
+// up, so that taking over replays seconds of CORRELATED, not everything since it started: a
+// replay longer than PinnedTTL would lose the pin it was made for.
+const idleCatchUp = 10 * time.Second
+
 // catchUp feeds the window every correlated copy it may have missed, up to where CORRELATED
 // ends now: the first time, those published in the window's Memory before now; after that,
 // those after the last message an earlier catch-up read (what another builder handled while
 // this one was not pinned), or again Memory before now when that is older. Every message the
-// builder takes is fed too, and feeding is idempotent, so the overlap is harmless.
-func (b *IncidentBuilder) catchUp(ctx context.Context) error {
+// builder takes is fed too, and feeding is idempotent, so the overlap is harmless. why is
+// logged ("start", "takeover", "idle"); an idle catch-up logs at debug level.
+func (b *IncidentBuilder) catchUp(ctx context.Context, why string) error {
 	start := time.Now()
+	b.caught = start
 	w := b.Grouper.Alerts
 	st, err := b.JS.Stream(ctx, natsx.StreamCorrelated)
 	if err != nil {
@@ -34,7 +41,7 @@ func (b *IncidentBuilder) catchUp(ctx context.Context) error {
 	if b.replayed && b.seq >= last {
 		return nil
 	}
-	since := b.now().Add(-w.Memory)
+	since := b.now().Add(-w.Span())
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: correlatedSubjects, DeliverPolicy: jetstream.DeliverByStartTimePolicy,
 		OptStartTime: &since, InactiveThreshold: 30 * time.Second}
 	if b.replayed {
@@ -57,8 +64,13 @@ func (b *IncidentBuilder) catchUp(ctx context.Context) error {
 			return err
 		}
 	}
-	b.Log.Info("incident window caught up", zap.Int("messages", read), zap.Int("changed", taken), zap.Int("alerts_held", w.Len()),
-		zap.Uint64("from_seq", cfg.OptStartSeq), zap.Time("since", since), zap.Uint64("to_seq", end), zap.Duration("took", time.Since(start)))
+	level := zap.InfoLevel
+	if why == "idle" {
+		level = zap.DebugLevel
+	}
+	b.Log.Log(level, "incident window caught up", zap.String("why", why), zap.Int("messages", read), zap.Int("changed", taken),
+		zap.Int("alerts_held", w.Len()), zap.Uint64("from_seq", cfg.OptStartSeq), zap.Time("since", since), zap.Uint64("to_seq", end),
+		zap.Duration("took", time.Since(start)))
 	b.seq, b.replayed = end, true
 	return nil
 }

@@ -35,7 +35,8 @@ const builderGroup = "builder"
 // correlated copy it takes. When it starts, and whenever the pin moves to it (a new pin id on
 // the messages: another builder may have handled messages meanwhile), it first replays
 // CORRELATED into the window with an ordered consumer (catchUp), so the window holds every
-// alert correlated in its memory, as a builder that had run all along would. It takes the
+// alert correlated in its memory, as a builder that had run all along would. A builder that
+// receives nothing catches up every idleCatchUp, so a standby's takeover replays little. It takes the
 // messages in batches: the batch's alerts are fed to the window, then each message's incident
 // is grouped (a message whose alert is already in an incident of the batch adds nothing and is
 // skipped), and the batch's changed incidents are written together, pipelined, before its
@@ -63,9 +64,10 @@ type IncidentBuilder struct {
 	// Now is the clock replays start from (nil: time.Now).
 	Now func() time.Time
 
-	pin      string // the pin id the window was last caught up for
-	seq      uint64 // the last CORRELATED sequence a catch-up read
-	replayed bool   // whether a catch-up ran
+	pin      string    // the pin id the window was last caught up for
+	seq      uint64    // the last CORRELATED sequence a catch-up read
+	replayed bool      // whether a catch-up ran
+	caught   time.Time // when the last catch-up began
 }
 
 // Run builds incidents until ctx ends.
@@ -88,6 +90,9 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      ttl,
 	}
+	if b.Grouper.Alerts == nil {
+		b.Grouper.Alerts = domain.NewAlertWindow(0)
+	}
 	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -96,7 +101,7 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		return err
 	}
 	for ctx.Err() == nil {
-		if err := b.catchUp(ctx); err == nil {
+		if err := b.catchUp(ctx, "start"); err == nil {
 			break
 		} else if ctx.Err() == nil {
 			b.Log.Warn("replaying CORRELATED into the incident window failed; retrying", logx.Err(err))
@@ -130,8 +135,13 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		default:
 			b.Log.Debug("fetch ended early", logx.Err(err))
 		}
-		if len(msgs) > 0 && b.caughtUp(ctx, msgs) {
+		switch {
+		case len(msgs) > 0 && b.caughtUp(ctx, msgs):
 			b.handle(ctx, msgs)
+		case len(msgs) == 0 && time.Since(b.caught) >= idleCatchUp:
+			if err := b.catchUp(ctx, "idle"); err != nil && ctx.Err() == nil {
+				b.Log.Debug("idle catch-up of the incident window failed", logx.Err(err))
+			}
 		}
 	}
 	return nil
@@ -146,7 +156,7 @@ func (b *IncidentBuilder) caughtUp(ctx context.Context, msgs []jetstream.Msg) bo
 	if pin != "" && pin == b.pin {
 		return true
 	}
-	if err := b.catchUp(ctx); err != nil {
+	if err := b.catchUp(ctx, "takeover"); err != nil {
 		if ctx.Err() == nil {
 			b.Log.Warn("catching up the incident window failed; the batch waits", logx.Err(err))
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -417,10 +418,16 @@ func (r *builderRig) builder(store ports.IncidentStore) *ports.IncidentBuilder {
 // run runs b until the test ends, and checks that it then stops cleanly.
 func (r *builderRig) run(t *testing.T, b *ports.IncidentBuilder) {
 	t.Helper()
+	t.Cleanup(r.start(t, b))
+}
+
+// start runs b until the returned function stops it and checks that it stopped cleanly.
+func (r *builderRig) start(t *testing.T, b *ports.IncidentBuilder) func() {
+	t.Helper()
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
+	return sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -435,10 +442,11 @@ func (r *builderRig) run(t *testing.T, b *ports.IncidentBuilder) {
 
 // correlate publishes the correlated message of alert id resolved to key, as the correlator
 // does.
-func (r *builderRig) correlate(t *testing.T, id, key string, kind adjoinv1.EntityKind, at time.Time) {
+func (r *builderRig) correlate(t *testing.T, id, key string, kind adjoinv1.EntityKind, at time.Time) *adjoinv1.CorrelatedAlert {
 	t.Helper()
 	a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
 		FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at)}
-	publish(t, r.s.JS, app.EntitySubject(kind, key), id,
-		&adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolvedTo(key), EntityKey: key, CorrelatedTime: timestamppb.Now()})
+	c := &adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolvedTo(key), EntityKey: key, CorrelatedTime: timestamppb.Now()}
+	publish(t, r.s.JS, app.EntitySubject(kind, key), id, c)
+	return c
 }
