@@ -40,10 +40,15 @@ const (
 // it to the stream's end; without a snapshot, the adjoin_badges records of the partition
 // seed it (format 1 exactly) and COUNTS is replayed from its start.
 //
-// Records are a function of the state, never deltas, so writing one twice is harmless. Each
-// write expects the revision this owner last read or wrote for the key
-// (Nats-Expected-Last-Subject-Sequence): an owner that woke up late after another took over
-// fails, drops its state, naks its batch and loads again.
+// Records are a function of the state, never deltas, so writing one twice is harmless. Two
+// fences keep an owner that woke up late (another took the partition over meanwhile) from
+// writing stale records: before a batch's writes it probes its pin (a pull request with its
+// pin id, refused when another client holds the partition), and each write expects the
+// revision this owner last read or wrote for the key (Nats-Expected-Last-Subject-Sequence;
+// a key it has not written since its load is written expecting no record, and on a conflict
+// its revision is read and the write made again). A fenced owner drops its state, naks its
+// batch and loads again. The state held while pinned is also kept pinned: during a load or a
+// batch, the owner probes every PinnedTTL/4.
 //
 // Ack rule: success → Ack once the batch's copies and records are stored; undecodable → Term
 // and a copy on DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other

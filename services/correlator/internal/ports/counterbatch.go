@@ -21,13 +21,15 @@ import (
 // recordGets bounds the revisions of adjoin_badges read at once before a batch's writes.
 const recordGets = 16
 
-// errFenced means another owner wrote a record since this one last read or wrote it.
-var errFenced = errors.New("another owner wrote a record of the partition")
+// errFenced means another owner holds the partition, or wrote a record since this one last
+// read or wrote it.
+var errFenced = errors.New("fenced: another owner took the partition")
 
 // fold handles one batch of a loaded partition: fold, publish the copies, write the changed
 // records, then ack (see Counter for the ack rule).
 func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 	copies := natsx.NewBatchContext(ctx, o.c.JS)
+	batch := make(map[string]struct{}) // the batch's entities
 	var folded []jetstream.Msg
 	var failure error
 	for _, m := range msgs {
@@ -47,6 +49,7 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 		if o.ledger.Fold(&c) {
 			o.dirty[key] = struct{}{}
 		}
+		batch[key] = struct{}{}
 		o.sinceSnap++
 		folded = append(folded, m)
 		if failure != nil {
@@ -70,13 +73,13 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 	if len(folded) == 0 {
 		return
 	}
-	werr := o.writeDirty(ctx)
+	werr := o.writeDirty(ctx, batch)
 	if _, err := copies.Wait(ctx); err != nil && failure == nil {
 		failure = err
 	}
 	switch {
 	case errors.Is(werr, errFenced):
-		o.log.Warn("another owner wrote a record of this partition; reloading", logx.Err(werr))
+		o.log.Warn("another owner took this partition; dropping the state and reloading", logx.Err(werr))
 		o.drop("fenced")
 		for _, m := range folded {
 			_ = m.Nak()
@@ -108,31 +111,58 @@ func copyID(m jetstream.Msg, c *adjoinv1.CorrelatedAlert) string {
 	return natsx.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), c.GetEntityKey())
 }
 
-// writeDirty writes the record of every dirty entity, pipelined, each expecting the revision
-// this owner last read or wrote, and waits for every acknowledgement. It returns errFenced
+// writeDirty writes dirty records, pipelined, each expecting the revision this owner last
+// read or wrote, and waits for every acknowledgement. It returns errFenced
 // when one write found another revision than the one this owner knows.
 //
 // A key whose revision this owner does not know yet is first written expecting no record
 // (most keys are new: no read costs a round trip); if there is one, its revision is read
 // and the record written again.
-func (o *owner) writeDirty(ctx context.Context) error {
-	if len(o.dirty) == 0 {
+//
+// The batch's own entities are written, and at most maxBacklog other dirty ones (what a load
+// left to write, or a failed batch): a load that dirtied a whole partition is written over
+// the following batches, none of them past its deadline.
+func (o *owner) writeDirty(ctx context.Context, batch map[string]struct{}) error {
+	keys := make([]string, 0, len(batch)+min(len(o.dirty), maxBacklog))
+	for key := range batch {
+		if _, ok := o.dirty[key]; ok {
+			keys = append(keys, key)
+		}
+	}
+	backlog := 0
+	for key := range o.dirty {
+		if backlog == maxBacklog {
+			break
+		}
+		if _, ok := batch[key]; !ok {
+			keys, backlog = append(keys, key), backlog+1
+		}
+	}
+	if len(keys) == 0 {
 		return nil
 	}
-	guessed, err := o.writeRecords(ctx, false)
+	// An owner that lost its pin learns it here rather than from a conflict: a record it never
+	// wrote since its load has no revision of its own to be fenced with.
+	if err := o.probePin(time.Second); err != nil {
+		return err
+	}
+	guessed, err := o.writeRecords(ctx, keys, false)
 	if err != nil || len(guessed) == 0 {
 		return err
 	}
 	if err := o.learnRevisions(ctx, guessed); err != nil {
 		return err
 	}
-	_, err = o.writeRecords(ctx, true)
+	_, err = o.writeRecords(ctx, guessed, true)
 	return err
 }
 
-// writeRecords writes every dirty record once. Unless known is set, a key absent from revs is
-// written expecting no record, and returned among guessed when there was one.
-func (o *owner) writeRecords(ctx context.Context, known bool) (guessed []string, err error) {
+// maxBacklog bounds the dirty records a batch writes beside its own entities'.
+const maxBacklog = 4096
+
+// writeRecords writes the records of keys once. Unless known is set, a key absent from revs
+// is written expecting no record, and returned among guessed when there was one.
+func (o *owner) writeRecords(ctx context.Context, keys []string, known bool) (guessed []string, err error) {
 	type pending struct {
 		key    string
 		guess  bool
@@ -141,7 +171,7 @@ func (o *owner) writeRecords(ctx context.Context, known bool) (guessed []string,
 	var sent []pending
 	var failure error
 	now := timestamppb.New(time.Now())
-	for key := range o.dirty {
+	for _, key := range keys {
 		rec := o.ledger.Record(key)
 		if rec == nil {
 			delete(o.dirty, key)

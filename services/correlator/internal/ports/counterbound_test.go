@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestCounterOneEntity20000 counts 20,000 alerts on one entity: all counted, the record stays
@@ -85,4 +87,48 @@ func TestCounterRefusesGarbageSnapshot(t *testing.T) {
 			t.Errorf("snapshot %q: a record was written", garbage)
 		}
 	}
+}
+
+// TestCounterWritesBacklogInSteps seeds a partition from 5,000 old-format records: a batch
+// writes its own entities and at most 4,096 others, so the conversion spreads over batches
+// (none of them past its deadline) and ends complete.
+func TestCounterWritesBacklogInSteps(t *testing.T) {
+	r := newCountRig(t, 1)
+	const n, backlog = 5000, 4096
+	for i := range n {
+		key := fmt.Sprintf("old-%d", i)
+		ec := &adjoinv1.EntityCounts{EntityKey: key}
+		counts.Apply(ec, r.alert(key+"-a", 1, identity, key), key)
+		r.truth[key] = ec
+		data, err := proto.Marshal(ec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.badges.Put(r.ctx, key, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converted := func() int {
+		t.Helper()
+		c := 0
+		for key := range r.truth {
+			if ec, _, err := r.record(key); err == nil && ec.GetFormat() == counts.Format {
+				c++
+			}
+		}
+		return c
+	}
+	r.publish(t, true, keyed{"new-0", r.alert("new-0-a", 1, identity, "new-0")})
+	r.run(t, r.counter(r.s.JS, nil))
+	within(t, 30*time.Second, r.drained)
+	if got := converted(); got != backlog+1 {
+		t.Errorf("after one batch: %d records in the new format, want %d (its own and %d of the backlog)", got, backlog+1, backlog)
+	}
+	r.publish(t, true, keyed{"new-1", r.alert("new-1-a", 1, identity, "new-1")})
+	within(t, 30*time.Second, func() error {
+		if err := r.drained(); err != nil {
+			return err
+		}
+		return r.exact()
+	})
 }

@@ -67,15 +67,12 @@ func (o *owner) drop(why string) {
 }
 
 // keepPin keeps the partition pinned to this client while it works on a load or a batch
-// longer than PinnedTTL: a pull request carrying the pin id restarts the server's pin timer,
-// and one for at most 1 byte that does not wait never receives a message. Without it, a load
-// longer than PinnedTTL would lose the pin and start again, forever.
+// longer than PinnedTTL (see probePin). Without it, a load longer than PinnedTTL would lose
+// the pin and start again, forever.
 func (o *owner) keepPin(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	every := max(o.c.PinnedTTL/4, 100*time.Millisecond)
-	req, _ := json.Marshal(map[string]any{"batch": 1, "max_bytes": 1, "no_wait": true, "group": counterGroup, "id": o.pin})
-	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + CounterDurable(o.c.Durable, o.p)
 	go func() {
 		defer close(done)
 		t := time.NewTicker(every)
@@ -86,10 +83,24 @@ func (o *owner) keepPin(ctx context.Context) (stop func()) {
 				return
 			case <-t.C:
 			}
-			_, _ = o.c.JS.Conn().Request(subject, req, every) // answered 404 or 409: nothing to read
+			_ = o.probePin(every)
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// probePin sends the partition's durable a pull request carrying this owner's pin id, which
+// restarts the server's pin timer; asking for at most 1 byte without waiting, it never
+// receives a message. It returns errFenced when the server answers that another client holds
+// the pin (423), nil on any other answer or none.
+func (o *owner) probePin(timeout time.Duration) error {
+	req, _ := json.Marshal(map[string]any{"batch": 1, "max_bytes": 1, "no_wait": true, "group": counterGroup, "id": o.pin})
+	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + CounterDurable(o.c.Durable, o.p)
+	reply, err := o.c.JS.Conn().Request(subject, req, timeout)
+	if err == nil && reply.Header.Get("Status") == "423" {
+		return fmt.Errorf("%w: the partition is pinned to another client", errFenced)
+	}
+	return nil
 }
 
 // apiPrefix is the subject prefix of js's JetStream API requests.
