@@ -97,13 +97,55 @@ func (o *owner) writeSnapshot(ctx context.Context, l *counts.Ledger, seq uint64)
 	return int64(info.Size), nil
 }
 
+// snapshotReadRate is the slowest a snapshot is expected to read; with snapshotReadSlack it
+// bounds the time one read may take.
+const (
+	snapshotReadRate  = 2 << 20 // bytes per second
+	snapshotReadSlack = 10 * time.Second
+)
+
 // readSnapshot loads object p<p> into l and returns the last sequence it holds; found is false
 // when there is no snapshot.
+//
+// The object's reader waits for each chunk until its context's deadline, and a chunk never
+// comes when the object is replaced mid-read (a snapshot of the owner that just lost the
+// partition) or the connection closes: the read gets a deadline from the object's size, and
+// when ctx ends first (a stop) readSnapshot returns at once, the read ending on its own.
 func (o *owner) readSnapshot(ctx context.Context, l *counts.Ledger) (seq uint64, found bool, err error) {
 	s, err := o.snapshots(ctx)
 	if err != nil {
 		return 0, false, err
 	}
+	info, err := s.GetInfo(ctx, SnapshotName(o.p))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("snapshot %s: %w", SnapshotName(o.p), err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), snapshotReadSlack+time.Duration(info.Size/snapshotReadRate)*time.Second)
+	type result struct {
+		seq   uint64
+		found bool
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		var r result
+		r.seq, r.found, r.err = o.readSnapshotObject(rctx, s, l)
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		return r.seq, r.found, r.err
+	case <-ctx.Done():
+		return 0, false, fmt.Errorf("snapshot %s: %w", SnapshotName(o.p), ctx.Err())
+	}
+}
+
+// readSnapshotObject reads object p<p> into l (see readSnapshot).
+func (o *owner) readSnapshotObject(ctx context.Context, s jetstream.ObjectStore, l *counts.Ledger) (seq uint64, found bool, err error) {
 	r, err := s.Get(ctx, SnapshotName(o.p))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return 0, false, nil
