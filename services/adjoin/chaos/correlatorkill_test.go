@@ -116,8 +116,13 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 	}
 	killPhase := time.Since(start)
 
-	// Last instance: runs until ALERTS and COUNTS are drained, then stops on SIGTERM.
+	// Last instance: runs until ALERTS and COUNTS are drained, then stops on SIGTERM. It is
+	// ready first: the kills may have left nothing to do, and a SIGTERM before its signal
+	// handler is set would end it by the signal, proving nothing.
 	if err := corr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := corr.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
