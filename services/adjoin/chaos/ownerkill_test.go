@@ -164,6 +164,11 @@ func TestPartitionOwnerKill(t *testing.T) {
 	w.stop()
 	checkPublished(true)
 
+	for _, c := range corrs { // the last one restarted is up before it is stopped
+		if err := c.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
