@@ -5,7 +5,6 @@
 package badge
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -63,7 +62,7 @@ type Config struct {
 	// MaxConcurrentStreams bounds the streams (watches, correlated streams) of one connection.
 	MaxConcurrentStreams int
 	// MaxStreamsPerClient and MaxStreams bound the streams open at once per client (its
-	// identity when callers are checked, else its address) and in all; 0 takes the defaults.
+	// identity when callers are checked, else its address) and in all.
 	MaxStreamsPerClient, MaxStreams int
 	// DefaultDeadline is given to unary calls that come without one, except those answered
 	// from memory (GetBadge, BatchGetBadges), which never wait.
@@ -74,7 +73,7 @@ type Config struct {
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
 	// BadgeCache is how many GetBadge answers are kept built (the entities asked about most
-	// recently); 0 takes app.DefaultAnswers.
+	// recently).
 	BadgeCache int
 }
 
@@ -95,6 +94,14 @@ func (c *Config) Flags(s *config.Set) {
 	c.Security.Flags(s)
 }
 
+// DefaultConfig is the Config the flags give when none is set. The flag definitions are the
+// one place of the defaults; code that builds a Config (tests, adjoin dev) starts from this.
+func DefaultConfig() Config {
+	var c Config
+	config.Defaults(c.Flags)
+	return c
+}
+
 // Validate reports the first bad setting by name.
 func (c Config) Validate() error {
 	if err := c.NATS.Validate(); err != nil {
@@ -107,14 +114,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
 	case c.MaxConcurrentStreams < 0:
 		return fmt.Errorf("max-concurrent-streams: %d, want >= 0", c.MaxConcurrentStreams)
-	case c.MaxStreamsPerClient < 0:
-		return fmt.Errorf("max-streams-per-client: %d, want >= 0", c.MaxStreamsPerClient)
-	case c.MaxStreams < 0:
-		return fmt.Errorf("max-streams: %d, want >= 0", c.MaxStreams)
+	case c.CorrelatorDurable == "":
+		return fmt.Errorf("correlator-durable: required")
+	case c.MaxStreamsPerClient < 1:
+		return fmt.Errorf("max-streams-per-client: %d, want >= 1", c.MaxStreamsPerClient)
+	case c.MaxStreams < 1:
+		return fmt.Errorf("max-streams: %d, want >= 1", c.MaxStreams)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
-	case c.BadgeCache < 0:
-		return fmt.Errorf("badge-cache: %d, want >= 0", c.BadgeCache)
+	case c.BadgeCache < 1:
+		return fmt.Errorf("badge-cache: %d, want >= 1", c.BadgeCache)
 	}
 	if err := c.Security.Validate(); err != nil {
 		return err
@@ -130,9 +139,6 @@ func (c Config) Validate() error {
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
-	}
-	if cfg.CorrelatorDurable == "" {
-		cfg.CorrelatorDurable = "correlator"
 	}
 	log = log.With(zap.String("service", Name))
 	if cfg.Metrics == nil {
@@ -219,7 +225,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	opts = append(opts, grpc.ChainUnaryInterceptor(ports.MetricsUnary(cfg.Metrics)), grpc.ChainStreamInterceptor(ports.MetricsStream(cfg.Metrics)))
 	opts = append(opts, auth.Interceptors(cfg.DefaultDeadline)...)
 	opts = append(opts, grpc.ChainStreamInterceptor(ports.NewStreamLimiter(
-		cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient), cmp.Or(cfg.MaxStreams, DefaultMaxStreams), auth).Interceptor()))
+		cfg.MaxStreamsPerClient, cfg.MaxStreams, auth).Interceptor()))
 	opts = append(opts, grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
 	// Calls run on long-lived workers (a new goroutine only when all are busy): a goroutine per
 	// call would grow its stack again on every GetBadge, a tenth of the server's CPU in them.

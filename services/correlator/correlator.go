@@ -62,14 +62,14 @@ func (c *Config) Flags(s *config.Set) {
 	c.NATS.Flags(s)
 	s.String(&c.HTTPAddr, "http-addr", ":8083", "address of /healthz and /readyz")
 	s.String(&c.Durable, "durable", "correlator", "durable consumer name shared by every correlator instance")
-	s.Duration(&c.AckWait, "ack-wait", 30*time.Second, "time before an unacknowledged alert is redelivered")
+	s.Duration(&c.AckWait, "ack-wait", natsx.AckWait, "time before an unacknowledged alert is redelivered")
 	s.Duration(&c.Window, "incident-window", 24*time.Hour, "alerts this close in time on linked entities form one incident; also bounds address and logon links")
 	s.Duration(&c.LogonRetention, "logon-retention", 7*24*time.Hour, "how long logon and address facts are kept in memory")
 	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
 	s.Duration(&c.RetryEvery, "retry-every", 2*time.Second, "how often pending alerts are retried after the directory or logons changed")
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 	s.Int(&c.Workers, "workers", 8, "alerts one instance handles at once")
-	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
+	s.Int(&c.MaxDeliveries, "max-deliveries", natsx.MaxDeliveries, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
 // Validate reports the first bad setting by name.
@@ -84,45 +84,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("durable: required")
 	case c.AckWait < time.Second:
 		return fmt.Errorf("ack-wait: %s, want at least 1s", c.AckWait)
-	case c.Window < 0:
+	case c.Window <= 0:
 		return fmt.Errorf("incident-window: %s, want > 0", c.Window)
 	case c.MaxLogonFacts < 0:
 		return fmt.Errorf("max-logon-facts: %d, want >= 1 (0: the default %d)", c.MaxLogonFacts, domain.DefaultMaxFacts)
-	case c.LogonRetention != 0 && c.LogonRetention < c.Window:
+	case c.LogonRetention < c.Window:
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
-	case c.RetryEvery < 0:
+	case c.RetryEvery <= 0:
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
-	case c.Workers < 0:
+	case c.Workers < 1:
 		return fmt.Errorf("workers: %d, want >= 1", c.Workers)
-	case c.MaxIncidentAlerts < 0:
+	case c.MaxIncidentAlerts < 1:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
-	case c.MaxDeliveries < 0:
+	case c.MaxDeliveries < 1:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	}
 	return nil
-}
-
-// withDefaults fills the settings left at zero, for callers that build a Config in code.
-func (c Config) withDefaults() Config {
-	if c.Window == 0 {
-		c.Window = 24 * time.Hour
-	}
-	if c.LogonRetention == 0 {
-		c.LogonRetention = max(7*24*time.Hour, c.Window)
-	}
-	if c.RetryEvery == 0 {
-		c.RetryEvery = 2 * time.Second
-	}
-	if c.MaxIncidentAlerts == 0 {
-		c.MaxIncidentAlerts = 500
-	}
-	if c.Workers == 0 {
-		c.Workers = 8
-	}
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = 10
-	}
-	return c
 }
 
 // Run correlates until ctx ends, finishing the alert in hand first.
@@ -130,7 +107,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults()
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}

@@ -41,10 +41,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	good := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://127.0.0.1:4222"}, Replicas: 1},
-		HTTPAddr: ":8083", Durable: "correlator", AckWait: 30 * time.Second,
-	}
+	good := correlator.DefaultConfig()
 	tests := []struct {
 		name    string
 		edit    func(*correlator.Config)
@@ -57,6 +54,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no address", func(c *correlator.Config) { c.HTTPAddr = "" }, "http-addr"},
 		{"no durable", func(c *correlator.Config) { c.Durable = "" }, "durable"},
 		{"ack wait too short", func(c *correlator.Config) { c.AckWait = 500 * time.Millisecond }, "ack-wait"},
+		{"no window", func(c *correlator.Config) { c.Window = 0 }, "incident-window"},
+		{"retention under the window", func(c *correlator.Config) { c.Window = 8 * 24 * time.Hour }, "logon-retention"},
+		{"no workers", func(c *correlator.Config) { c.Workers = 0 }, "workers"},
+		{"no deliveries", func(c *correlator.Config) { c.MaxDeliveries = 0 }, "max-deliveries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,10 +96,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = s.ClientURL(), ln, 5*time.Second
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -172,10 +171,8 @@ func TestRunNATSUnreachable(t *testing.T) {
 	dead.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: url}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = url, ln, 5*time.Second
 	start := time.Now()
 	if err := correlator.Run(ctx, cfg, zap.NewNop()); err == nil {
 		t.Fatal("Run succeeded without NATS")

@@ -69,6 +69,14 @@ func (c *Config) Flags(s *config.Set) {
 	c.LDAP.Flags(s)
 }
 
+// DefaultConfig is the Config the flags give when none is set. The flag definitions are the
+// one place of the defaults; code that builds a Config (tests, adjoin dev) starts from this.
+func DefaultConfig() Config {
+	var c Config
+	config.Defaults(c.Flags)
+	return c
+}
+
 // Validate reports the first bad setting by name.
 func (c Config) Validate() error {
 	if err := c.NATS.Validate(); err != nil {
