@@ -82,6 +82,19 @@ func Start(ctx context.Context, o Options, log *zap.Logger) (*Runtime, error) {
 	return r, nil
 }
 
+// Run starts the service, lets wire build it on the runtime and start its workers with Go,
+// and returns when it has stopped (see Wait); a wiring error stops it at once (see Stop).
+func Run(ctx context.Context, o Options, log *zap.Logger, wire func(context.Context, *Runtime) error) error {
+	r, err := Start(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	if err := wire(ctx, r); err != nil {
+		return r.Stop(err)
+	}
+	return r.Wait()
+}
+
 // Go runs worker until the service stops; its ctx ends when the caller's does or when any
 // worker returns an error. A worker returns once it has finished what it holds (the batch in
 // hand acknowledged, the requests in flight answered).

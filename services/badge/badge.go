@@ -119,13 +119,9 @@ func (c Config) Validate() error {
 // Run serves gRPC until ctx ends, then reports NOT_SERVING, stops gracefully (bounded by
 // ShutdownGrace) and drains NATS. Health is NOT_SERVING while NATS is unreachable.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	rt, err := service.Start(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log)
-	if err != nil {
-		return err
-	}
-	cfg.Metrics = rt.Metrics
-	if err := start(ctx, rt, cfg); err != nil {
-		return rt.Stop(err)
-	}
-	return rt.Wait()
+	return service.Run(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log,
+		func(ctx context.Context, rt *service.Runtime) error {
+			cfg.Metrics = rt.Metrics // the one made when cfg had none
+			return start(ctx, rt, cfg)
+		})
 }

@@ -101,15 +101,11 @@ func (c Config) Validate() error {
 // Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
 // and the NATS connection drains last.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	rt, err := service.Start(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log)
-	if err != nil {
-		return err
-	}
-	cfg.Metrics = rt.Metrics
-	if err := start(ctx, rt, cfg); err != nil {
-		return rt.Stop(err)
-	}
-	return rt.Wait()
+	return service.Run(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log,
+		func(ctx context.Context, rt *service.Runtime) error {
+			cfg.Metrics = rt.Metrics // the one made when cfg had none
+			return start(ctx, rt, cfg)
+		})
 }
 
 // start loads the directory (LDIF, then the bucket, then LDAP) and starts the intake.
