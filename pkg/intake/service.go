@@ -58,7 +58,7 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.Duration(&c.TailPoll, "tail-poll", time.Second, "how often followed files are checked for new lines")
 	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
-	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
+	s.Int(&c.SyslogMaxMessage, "syslog-max-message", syslog.DefaultMaxMessage, "largest syslog message in bytes; longer ones are dead-lettered")
 	s.Int(&c.MaxLines, "max-lines", defaultMaxLines, "most lines in one POST /v1/events body, blank ones included; past it the lines read are stored and the answer is 413")
 	s.Int(&c.MaxDeliveries, "max-deliveries", natsx.MaxDeliveries, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 	c.Auth.Flags(s, `sender tokens of the HTTP intake, one "<sender> <token>" per line (re-read on change and on SIGHUP; remove a line to cut a sender off)`)
