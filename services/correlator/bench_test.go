@@ -282,10 +282,8 @@ func runCorrelator(b *testing.B, js jetstream.JetStream) (stop func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: js.Conn().ConnectedUrl()}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 30 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener = js.Conn().ConnectedUrl(), ln
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- correlator.Run(ctx, cfg, zap.NewNop()) }()

@@ -80,7 +80,7 @@ func (c *Config) Flags(s *config.Set) {
 	c.NATS.Flags(s)
 	s.String(&c.HTTPAddr, "http-addr", ":8083", "address of /healthz and /readyz")
 	s.String(&c.Durable, "durable", "correlator", "durable consumer name shared by every correlator instance")
-	s.Duration(&c.AckWait, "ack-wait", 30*time.Second, "time before an unacknowledged alert is redelivered")
+	s.Duration(&c.AckWait, "ack-wait", natsx.AckWait, "time before an unacknowledged alert is redelivered")
 	s.Duration(&c.Window, "incident-window", 24*time.Hour, "alerts this close in time on linked entities form one incident; also bounds address and logon links")
 	s.Duration(&c.LogonRetention, "logon-retention", 7*24*time.Hour, "how long logon and address facts are kept in memory")
 	s.Int(&c.MaxLogonFacts, "max-logon-facts", domain.DefaultMaxFacts, "most logon and address facts kept in memory (about 200 B each); past it the oldest tenth is forgotten")
@@ -92,7 +92,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.TakeoverAfter, "takeover-after", 30*time.Second, "a COUNTS partition whose owner has not pulled for this long is taken over by another instance (or the owner's next life): how long counting waits after an owner dies; at least 2s (an idle owner pulls every second)")
 	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
 	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
-	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
+	s.Int(&c.MaxDeliveries, "max-deliveries", natsx.MaxDeliveries, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
 // Validate reports the first bad setting by name.
@@ -107,64 +107,32 @@ func (c Config) Validate() error {
 		return fmt.Errorf("durable: required")
 	case c.AckWait < time.Second:
 		return fmt.Errorf("ack-wait: %s, want at least 1s", c.AckWait)
-	case c.Window < 0:
+	case c.Window <= 0:
 		return fmt.Errorf("incident-window: %s, want > 0", c.Window)
 	case c.MaxLogonFacts < 0:
 		return fmt.Errorf("max-logon-facts: %d, want >= 1 (0: the default %d)", c.MaxLogonFacts, domain.DefaultMaxFacts)
-	case c.LogonRetention != 0 && c.LogonRetention < c.Window:
+	case c.LogonRetention < c.Window:
 		return fmt.Errorf("logon-retention: %s, want at least incident-window (%s)", c.LogonRetention, c.Window)
-	case c.RetryEvery < 0:
+	case c.RetryEvery <= 0:
 		return fmt.Errorf("retry-every: %s, want > 0", c.RetryEvery)
-	case c.Batch < 0 || c.Batch > ports.MaxBatch:
+	case c.Batch < 1 || c.Batch > ports.MaxBatch:
 		return fmt.Errorf("batch: %d, want 1 to %d", c.Batch, ports.MaxBatch)
-	case c.Partitions < 0 || c.Partitions > MaxPartitions:
+	case c.Partitions < 1 || c.Partitions > MaxPartitions:
 		return fmt.Errorf("partitions: %d, want 1 to %d", c.Partitions, MaxPartitions)
-	case c.StateRetention < 0:
+	case c.StateRetention <= 0:
 		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
-	case c.TakeoverAfter != 0 && c.TakeoverAfter < 2*time.Second:
+	case c.TakeoverAfter < 2*time.Second:
 		return fmt.Errorf("takeover-after: %s, want at least 2s", c.TakeoverAfter)
-	case c.IncidentMemory < 0 || (c.IncidentMemory != 0 && c.IncidentMemory < c.Window):
+	case c.IncidentMemory < c.Window:
 		return fmt.Errorf("incident-memory: %s, want at least incident-window (%s)", c.IncidentMemory, c.Window)
-	case c.IncidentMemoryAlerts < 0:
-		return fmt.Errorf("incident-memory-alerts: %d, want >= 1 (0: the default %d)", c.IncidentMemoryAlerts, domain.DefaultMaxWindowAlerts)
-	case c.MaxIncidentAlerts < 0:
+	case c.IncidentMemoryAlerts < 1:
+		return fmt.Errorf("incident-memory-alerts: %d, want >= 1", c.IncidentMemoryAlerts)
+	case c.MaxIncidentAlerts < 1:
 		return fmt.Errorf("max-incident-alerts: %d, want >= 1", c.MaxIncidentAlerts)
-	case c.MaxDeliveries < 0:
+	case c.MaxDeliveries < 1:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
 	}
 	return nil
-}
-
-// withDefaults fills the settings left at zero, for callers that build a Config in code.
-func (c Config) withDefaults() Config {
-	if c.Window == 0 {
-		c.Window = 24 * time.Hour
-	}
-	if c.LogonRetention == 0 {
-		c.LogonRetention = max(7*24*time.Hour, c.Window)
-	}
-	if c.RetryEvery == 0 {
-		c.RetryEvery = 2 * time.Second
-	}
-	if c.IncidentMemory == 0 {
-		c.IncidentMemory = max(domain.DefaultIncidentMemory, c.Window)
-	}
-	if c.MaxIncidentAlerts == 0 {
-		c.MaxIncidentAlerts = 500
-	}
-	if c.Batch == 0 {
-		c.Batch = ports.DefaultBatch
-	}
-	if c.Partitions == 0 {
-		c.Partitions = natsx.DefaultPartitions
-	}
-	if c.StateRetention == 0 {
-		c.StateRetention = 180 * 24 * time.Hour
-	}
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = 10
-	}
-	return c
 }
 
 // Run correlates until ctx ends, finishing the batches in hand first.
@@ -172,7 +140,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults()
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}

@@ -44,10 +44,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	good := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://127.0.0.1:4222"}, Replicas: 1},
-		HTTPAddr: ":8083", Durable: "correlator", AckWait: 30 * time.Second,
-	}
+	good := correlator.DefaultConfig()
 	tests := []struct {
 		name    string
 		edit    func(*correlator.Config)
@@ -69,10 +66,15 @@ func TestConfigValidate(t *testing.T) {
 		{"shortest takeover", func(c *correlator.Config) { c.TakeoverAfter = 2 * time.Second }, ""},
 		{"takeover too quick", func(c *correlator.Config) { c.TakeoverAfter = 1999 * time.Millisecond }, "takeover-after"},
 		{"negative takeover", func(c *correlator.Config) { c.TakeoverAfter = -time.Second }, "takeover-after"},
+		{"no takeover", func(c *correlator.Config) { c.TakeoverAfter = 0 }, "takeover-after"},
 		{"incident memory equal to the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 48*time.Hour }, ""},
 		{"incident memory shorter than the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 47*time.Hour }, "incident-memory"},
 		{"negative incident memory", func(c *correlator.Config) { c.IncidentMemory = -time.Hour }, "incident-memory"},
 		{"negative incident memory alerts", func(c *correlator.Config) { c.IncidentMemoryAlerts = -1 }, "incident-memory-alerts"},
+		{"no window", func(c *correlator.Config) { c.Window = 0 }, "incident-window"},
+		{"retention under the window", func(c *correlator.Config) { c.Window = 8 * 24 * time.Hour }, "logon-retention"},
+		{"no batch", func(c *correlator.Config) { c.Batch = 0 }, "batch"},
+		{"no deliveries", func(c *correlator.Config) { c.MaxDeliveries = 0 }, "max-deliveries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,10 +113,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = s.ClientURL(), ln, 5*time.Second
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -208,10 +208,8 @@ func TestRunNATSUnreachable(t *testing.T) {
 	dead.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: url}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = url, ln, 5*time.Second
 	start := time.Now()
 	if err := correlator.Run(ctx, cfg, zap.NewNop()); err == nil {
 		t.Fatal("Run succeeded without NATS")
@@ -234,13 +232,12 @@ func TestRunRefusesOtherPartitions(t *testing.T) {
 		t.Cleanup(func() { ln.Close() })
 		rctx, cancel := context.WithTimeout(ctx, within)
 		defer cancel()
-		return correlator.Run(rctx, correlator.Config{
-			NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-			Listener: ln, Durable: "correlator", AckWait: 5 * time.Second, Partitions: partitions,
-		}, zap.NewNop())
+		cfg := correlator.DefaultConfig()
+		cfg.NATS.URL, cfg.Listener, cfg.AckWait, cfg.Partitions = s.ClientURL(), ln, 5*time.Second, partitions
+		return correlator.Run(rctx, cfg, zap.NewNop())
 	}
 	// The first start (the default number) records it and runs until its context ends.
-	if err := run(0, 2*time.Second); err != nil {
+	if err := run(natsx.DefaultPartitions, 2*time.Second); err != nil {
 		t.Fatalf("first start: %v", err)
 	}
 	e, err := s.KV(t, natsx.BucketConfig).Get(ctx, "counts.partitions")
