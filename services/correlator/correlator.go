@@ -13,19 +13,12 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/config"
-	"github.com/adjoin/adjoin/pkg/directory"
-	"github.com/adjoin/adjoin/pkg/heartbeat"
-	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/svcmain"
-	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
-	"github.com/adjoin/adjoin/services/correlator/internal/app"
+	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 )
 
 // Name is the service name used in logs and NATS client names.
@@ -135,115 +128,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Run correlates until ctx ends, finishing the batches in hand first.
+// Run correlates until ctx ends. At shutdown the runtime waits for the batches in hand, for
+// each partition owner's clean stop (a snapshot, then its pin released) and for the incident
+// builder, then drains the NATS connection and waits until it is closed.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
-	}
-	log = log.With(zap.String("service", Name))
-	cfg.NATS.Name = "adjoin-" + Name
-	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Drain() //nolint:errcheck // best effort at exit
-	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
-	defer stopHeartbeat()
-
-	kvs := map[string]jetstream.KeyValue{}
-	for _, name := range []string{natsx.BucketBadges, natsx.BucketPending, natsx.BucketIncidents, natsx.BucketConfig} {
-		if kvs[name], err = js.KeyValue(ctx, name); err != nil {
-			return fmt.Errorf("bucket %s: %w", name, err)
-		}
-	}
-	if err := recordPartitions(ctx, kvs[natsx.BucketConfig], cfg.Partitions); err != nil {
-		return err
-	}
-	index, stopIndex, err := directory.Open(ctx, nc, js, log)
-	if err != nil {
-		return err
-	}
-	defer stopIndex()
-	log.Info("directory loaded", zap.Int("entities", index.Len()))
-	logons := domain.NewLogons(cfg.LogonRetention)
-	logons.MaxFacts = cfg.MaxLogonFacts
-	caughtUp, err := (&ports.LogonFeed{JS: js, Logons: logons, Log: log}).Start(ctx)
-	if err != nil {
-		return err
-	}
-	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, log)
-
-	// Stage 1 resolves alerts (every instance shares the ALERTS durable), stage 2 counts them
-	// (one owner per COUNTS partition across all instances), then the incident builder groups
-	// the correlated copies (one builder across all instances).
-	correlator := &app.Correlator{Index: index, Out: adapters.Correlated{JS: js}, Partitions: cfg.Partitions,
-		Logons: logons, Window: cfg.Window}
-	pending := adapters.PendingKV{KV: kvs[natsx.BucketPending]}
-	consumer := &ports.Consumer{JS: js, Durable: cfg.Durable, Log: log, AckWait: cfg.AckWait, Correlator: correlator,
-		Pending: pending, Metrics: cfg.Metrics, Batch: cfg.Batch, MaxDeliveries: cfg.MaxDeliveries}
-	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: log,
-		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
-	counter := &ports.Counter{JS: js, Durable: cfg.Durable, Partitions: cfg.Partitions, Log: log, Metrics: cfg.Metrics,
-		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, AckWait: cfg.AckWait, PinnedTTL: cfg.TakeoverAfter}
-	window := domain.NewAlertWindow(cfg.IncidentMemory)
-	window.MaxAlerts = cfg.IncidentMemoryAlerts
-	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
-		Source: adapters.GroupSource{Index: index}, Alerts: window}
-	builder := &ports.IncidentBuilder{JS: js, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: log,
-		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: js}, MaxDeliveries: cfg.MaxDeliveries}
-	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return httpx.Serve(gctx, ln, httpx.NewMux(natsx.Live(nc), natsx.Ready(nc, js, cfg.NATS.Replicas), cfg.Metrics.Handler()), 5*time.Second, log)
-	})
-	// A connection closed for good is never rebuilt: Run returns and the process exits.
-	g.Go(func() error { return natsx.WatchClosed(gctx, nc) })
-	g.Go(func() error { return consumer.Run(gctx) })
-	g.Go(func() error { return retrier.Run(gctx) })
-	g.Go(func() error { return counter.Run(gctx) })
-	g.Go(func() error { return builder.Run(gctx) })
-	g.Go(func() error {
-		cfg.Metrics.PollConsumers(gctx, js, Name, 5*time.Second, polled(cfg, builder.Durable)...)
-		return nil
-	})
-	g.Go(func() error {
-		pollBuckets(gctx, cfg.Metrics, kvs[natsx.BucketBadges], kvs[natsx.BucketPending])
-		return nil
-	})
-	return g.Wait()
-}
-
-// polled lists the consumers whose lag the metrics follow: ALERTS, each COUNTS partition,
-// and the incident builder's.
-func polled(cfg Config, builder string) []metrics.Consumer {
-	cs := []metrics.Consumer{{Stream: natsx.StreamAlerts, Name: cfg.Durable}}
-	for p := range cfg.Partitions {
-		cs = append(cs, metrics.Consumer{Stream: natsx.StreamCounts, Name: ports.CounterDurable(cfg.Durable, p)})
-	}
-	return append(cs, metrics.Consumer{Stream: natsx.StreamCorrelated, Name: builder})
-}
-
-// pollBuckets sets the gauges of entities counted and alerts pending from the buckets' sizes.
-func pollBuckets(ctx context.Context, m *metrics.Metrics, badges, pending jetstream.KeyValue) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		if st, err := badges.Status(ctx); err == nil {
-			m.EntitiesCounted.Set(float64(st.Values()))
-		}
-		if st, err := pending.Status(ctx); err == nil {
-			m.PendingAlerts.Set(float64(st.Values()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return service.Run(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log,
+		func(ctx context.Context, rt *service.Runtime) error {
+			cfg.Metrics = rt.Metrics // the one made when cfg had none
+			return start(ctx, rt, cfg)
+		})
 }
