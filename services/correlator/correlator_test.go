@@ -178,6 +178,7 @@ func TestRun(t *testing.T) {
 		return nil
 	})
 
+	waitPinned(t, s)
 	cancel()
 	select {
 	case err := <-done:
@@ -187,6 +188,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return within 15s of cancel")
 	}
+	checkStoppedCleanly(t, s)
 	if _, err := client.Get(base + "/healthz"); err == nil {
 		t.Error("HTTP still served after Run returned")
 	}
