@@ -108,6 +108,7 @@ func startStages(rt *service.Runtime, cfg Config, kvs map[string]jetstream.KeyVa
 	window.MaxAlerts = cfg.IncidentMemoryAlerts
 	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,
 		Source: adapters.GroupSource{Index: index}, Alerts: window}
+	// The builder's AckWait stays natsx.AckWait: --ack-wait is the alerts' and the counts'.
 	builder := &ports.IncidentBuilder{JS: rt.JS, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: rt.Log,
 		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: rt.JS}, MaxDeliveries: cfg.MaxDeliveries}
 	rt.Go(consumer.Run)

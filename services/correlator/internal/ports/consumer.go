@@ -44,7 +44,7 @@ type Consumer struct {
 	// Metrics, when set, times correlation and counts outcomes.
 	Metrics *metrics.Metrics
 	Log     *zap.Logger
-	// AckWait is how long JetStream waits for an ack before redelivering.
+	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait).
 	AckWait time.Duration
 	// Batch is the most alerts fetched and handled at once (default DefaultBatch, at most
 	// MaxBatch).
@@ -59,7 +59,7 @@ type Consumer struct {
 func (c *Consumer) Run(ctx context.Context) error {
 	ackWait := c.AckWait
 	if ackWait <= 0 {
-		ackWait = 30 * time.Second
+		ackWait = natsx.AckWait
 	}
 	size := c.Batch
 	if size <= 0 {

@@ -62,7 +62,8 @@ type Counter struct {
 	Log        *zap.Logger
 	// Metrics, when set, counts partitions owned, messages folded, snapshots, load times.
 	Metrics *metrics.Metrics
-	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
+	// MaxDeliveries is the delivery at which a failing message is given up (0:
+	// natsx.MaxDeliveries).
 	MaxDeliveries int
 	// StateRetention is how long an alert resolved and not updated keeps its full state before
 	// it is compacted to a tombstone (default 180 days; counts never change).
@@ -77,7 +78,7 @@ type Counter struct {
 	// 50,000).
 	SnapshotEvery time.Duration
 	SnapshotFolds int
-	// AckWait is how long JetStream waits for an ack before redelivering (default 30s).
+	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait).
 	AckWait time.Duration
 }
 
@@ -87,7 +88,7 @@ func (c *Counter) withDefaults() Counter {
 		d.Partitions = natsx.DefaultPartitions
 	}
 	if d.MaxDeliveries <= 0 {
-		d.MaxDeliveries = 10
+		d.MaxDeliveries = natsx.MaxDeliveries
 	}
 	if d.StateRetention <= 0 {
 		d.StateRetention = defaultStateRetention
@@ -105,7 +106,7 @@ func (c *Counter) withDefaults() Counter {
 		d.SnapshotFolds = defaultSnapshotFolds
 	}
 	if d.AckWait <= 0 {
-		d.AckWait = 30 * time.Second
+		d.AckWait = natsx.AckWait
 	}
 	if d.Log == nil {
 		d.Log = zap.NewNop()

@@ -54,8 +54,12 @@ type IncidentBuilder struct {
 	Grouper *domain.Grouper
 	Store   IncidentStore
 	Log     *zap.Logger
-	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
+	// MaxDeliveries is the delivery at which a failing message is given up (0:
+	// natsx.MaxDeliveries).
 	MaxDeliveries int
+	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait);
+	// a batch gets two thirds of it.
+	AckWait time.Duration
 	// Batch is the most messages handled at once (default 256).
 	Batch int
 	// PinnedTTL is how long a builder may go without pulling before another takes over
@@ -83,7 +87,7 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	cfg := jetstream.ConsumerConfig{
 		Durable:        b.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        b.ackWait(),
 		MaxAckPending:  size,
 		FilterSubjects: correlatedSubjects,
 		PriorityGroups: []string{builderGroup},
@@ -170,6 +174,13 @@ func (b *IncidentBuilder) caughtUp(ctx context.Context, msgs []jetstream.Msg) bo
 	return true
 }
 
+func (b *IncidentBuilder) ackWait() time.Duration {
+	if b.AckWait > 0 {
+		return b.AckWait
+	}
+	return natsx.AckWait
+}
+
 func (b *IncidentBuilder) now() time.Time {
 	if b.Now != nil {
 		return b.Now()
@@ -186,7 +197,7 @@ type failed struct {
 
 func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
 	defer cancel()
 	st := newIncidentBatch(b.Store)
 	var built []jetstream.Msg
@@ -248,7 +259,7 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
 	delivered, limit := natsx.Delivered(f.m), b.MaxDeliveries
 	if limit <= 0 {
-		limit = 10
+		limit = natsx.MaxDeliveries
 	}
 	if delivered < uint64(limit) {
 		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
