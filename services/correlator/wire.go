@@ -110,7 +110,7 @@ func startStages(rt *service.Runtime, cfg Config, kvs map[string]jetstream.KeyVa
 		Source: adapters.GroupSource{Index: index}, Alerts: window}
 	// The builder's AckWait stays natsx.AckWait: --ack-wait is the alerts' and the counts'.
 	builder := &ports.IncidentBuilder{JS: rt.JS, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: rt.Log,
-		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: rt.JS}, MaxDeliveries: cfg.MaxDeliveries}
+		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: rt.JS}, MaxDeliveries: cfg.MaxDeliveries, Metrics: cfg.Metrics}
 	rt.Go(consumer.Run)
 	rt.Go(retrier.Run)
 	rt.Go(counter.Run)

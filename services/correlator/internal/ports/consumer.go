@@ -213,16 +213,7 @@ func validate(a *adjoinv1.Alert) error {
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason string, cause error) {
-	dl := natsx.DeadLetterMsg("correlator", reason, m.Data(), cause.Error(), "subject "+m.Subject())
-	if _, err := c.JS.PublishMsg(ctx, dl); err != nil {
-		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), logx.Err(err))
-		_ = m.NakWithDelay(5 * time.Second)
-		return
-	}
-	_ = m.TermWithReason(reason + ": " + cause.Error())
-	if c.Metrics != nil {
-		c.Metrics.DeadLetters.WithLabelValues("correlator", reason).Inc()
-	}
+	deadLetter(ctx, c.JS, c.Metrics, c.Log, m, reason, cause.Error())
 }
 
 func sleep(ctx context.Context, d time.Duration) {

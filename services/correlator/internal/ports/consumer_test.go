@@ -158,25 +158,11 @@ func entityCounts(ctx context.Context, kv jetstream.KeyValue, key string) (*adjo
 // drained reports an error until the durable on ALERTS, and the partition owners' durables on
 // COUNTS, have nothing pending and nothing unacknowledged.
 func drained(ctx context.Context, js jetstream.JetStream, durable string) error {
-	check := func(stream, name string) error {
-		c, err := js.Consumer(ctx, stream, name)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumPending != 0 || info.NumAckPending != 0 {
-			return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", name, info.NumPending, info.NumAckPending)
-		}
-		return nil
-	}
-	if err := check(natsx.StreamAlerts, durable); err != nil {
+	if err := consumerDrained(ctx, js, natsx.StreamAlerts, durable); err != nil {
 		return err
 	}
 	for p := range natsx.DefaultPartitions {
-		if err := check(natsx.StreamCounts, ports.CounterDurable(durable, p)); err != nil {
+		if err := consumerDrained(ctx, js, natsx.StreamCounts, ports.CounterDurable(durable, p)); err != nil {
 			return err
 		}
 	}

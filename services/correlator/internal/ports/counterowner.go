@@ -161,17 +161,8 @@ func (o *owner) retry(ctx context.Context, m jetstream.Msg, err error) {
 	o.deadLetter(ctx, m, "count-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, err))
 }
 
-// deadLetter terminates m with a copy on DEADLETTER, or leaves it for redelivery when the copy
-// cannot be stored.
 func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
-	if _, err := o.c.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", reason, m.Data(), cause, "subject "+m.Subject())); err != nil {
-		_ = m.NakWithDelay(5 * time.Second)
-		return
-	}
-	if mt := o.c.Metrics; mt != nil {
-		mt.DeadLetters.WithLabelValues("correlator", reason).Inc()
-	}
-	_ = m.TermWithReason(reason + ": " + cause)
+	deadLetter(ctx, o.c.JS, o.c.Metrics, o.log, m, reason, cause)
 }
 
 // validKey is what a key of a JetStream KV bucket may be.

@@ -8,6 +8,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,6 +55,8 @@ type IncidentBuilder struct {
 	Grouper *domain.Grouper
 	Store   IncidentStore
 	Log     *zap.Logger
+	// Metrics, when set, counts the messages dead-lettered.
+	Metrics *metrics.Metrics
 	// MaxDeliveries is the delivery at which a failing message is given up (0:
 	// natsx.MaxDeliveries).
 	MaxDeliveries int
@@ -272,12 +275,6 @@ func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
 	b.deadLetter(ctx, f.m, "incident-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, f.err))
 }
 
-// deadLetter terminates m with a copy on DEADLETTER, or leaves it for redelivery when the copy
-// cannot be stored.
 func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
-	if _, err := b.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", reason, m.Data(), cause, "subject "+m.Subject())); err != nil {
-		_ = m.NakWithDelay(5 * time.Second)
-		return
-	}
-	_ = m.TermWithReason(reason + ": " + cause)
+	deadLetter(ctx, b.JS, b.Metrics, b.Log, m, reason, cause)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
@@ -246,6 +247,7 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	s, ctx, incKV := r.s, r.ctx, r.incidents
 	b := r.builder(refusingStore{IncidentStore: r.store(), alert: "poison"})
 	b.MaxDeliveries = 2
+	b.Metrics = metrics.New()
 	r.run(t, b)
 	r.correlate(t, "poison", keyPgustavo, adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0)
 	r.correlate(t, "after", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, builderT0)
@@ -269,6 +271,33 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	if n := streamMsgs(ctx, t, s.JS, natsx.StreamDeadLetter); n != 1 {
 		t.Errorf("DEADLETTER holds %d messages, want only the poison one (the other shared its batch)", n)
 	}
+	if n := deadLettersCounted(t, b.Metrics, "incident-failed"); n != 1 {
+		t.Errorf("adjoin_deadletters_total{reason=incident-failed} = %v, want 1", n)
+	}
+}
+
+// deadLettersCounted is the correlator's adjoin_deadletters_total for reason in m.
+func deadLettersCounted(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "adjoin_deadletters_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["service"] == "correlator" && labels["reason"] == reason {
+				return s.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // TestIncidentBuildersShareOneConsumer runs two builders on one durable, as two correlator
