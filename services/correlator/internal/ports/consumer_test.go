@@ -34,7 +34,7 @@ const (
 
 // eventually retries f every 20ms until it returns nil, and fails the test with its last error
 // when within has passed.
-func eventually(t *testing.T, within time.Duration, f func() error) {
+func eventually(t testing.TB, within time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

@@ -224,23 +224,6 @@ func (r *countRig) copies(t *testing.T) {
 	}
 }
 
-// within retries f every 20ms until it returns nil, and fails the test with its last error
-// when d has passed.
-func within(t testing.TB, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // observed is a logger whose Info and above lines the test can count.
 func observed() (*zap.Logger, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.InfoLevel)

@@ -35,7 +35,7 @@ func TestCounterOneEntity20000(t *testing.T) {
 	c := r.counter(r.s.JS, log)
 	c.PinnedTTL = time.Second // about the load's replay of 20,000 messages here: the pin must be kept
 	r.run(t, c)
-	within(t, 120*time.Second, r.drained)
+	eventually(t, 120*time.Second, r.drained)
 	t.Logf("%d alerts on one entity folded in %s", n, time.Since(start))
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestCounterRefusesGarbageSnapshot(t *testing.T) {
 		r.publish(t, true, r.history("user", 2, 2)...)
 		log, logs := observed()
 		stop := r.run(t, r.counter(r.s.JS, log))
-		within(t, 10*time.Second, func() error {
+		eventually(t, 10*time.Second, func() error {
 			if logs.FilterMessage("loading the partition state failed; will retry").Len() == 0 {
 				return errNotYet
 			}
@@ -120,12 +120,12 @@ func TestCounterWritesBacklogInSteps(t *testing.T) {
 	}
 	r.publish(t, true, keyed{"new-0", r.alert("new-0-a", 1, identity, "new-0")})
 	r.run(t, r.counter(r.s.JS, nil))
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	if got := converted(); got != backlog+1 {
 		t.Errorf("after one batch: %d records in the new format, want %d (its own and %d of the backlog)", got, backlog+1, backlog)
 	}
 	r.publish(t, true, keyed{"new-1", r.alert("new-1-a", 1, identity, "new-1")})
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := r.drained(); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ func TestCounterRetriesThenDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	subject := natsx.SubjectDeadLetter + ".correlator.count-failed"
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		info, err := dl.Info(r.ctx, jetstream.WithSubjectFilter(subject))
 		if err != nil {
 			return err
@@ -52,7 +52,7 @@ func TestCounterRetriesThenDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.publish(t, true, keyed{"user-0", r.alert("user-0-b", 1, endpoint, "user-0")})
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := r.drained(); err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func TestCounterCountsExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.run(t, r.counter(r.s.JS, nil))
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestCounterRestartsFromSnapshot(t *testing.T) {
 	first := r.counter(r.s.JS, nil)
 	first.SnapshotFolds = 50
 	stop := r.run(t, first)
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	stop()
 	obs, err := r.s.JS.ObjectStore(r.ctx, natsx.BucketCounter)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestCounterRestartsFromSnapshot(t *testing.T) {
 	r.publish(t, true, more...)
 	log, logs := observed()
 	r.run(t, r.counter(r.s.JS, log))
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestCounterTakeover(t *testing.T) {
 	a.Batch = 16                // many batches, so the cut falls mid-stream
 	a.AckWait = 5 * time.Second // what the cut leaves unacknowledged comes back soon
 	stopA := r.run(t, a)
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		for p := range r.p {
 			c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, ports.CounterDurable("correlator", p))
 			if err != nil {
@@ -187,7 +187,7 @@ func TestCounterTakeover(t *testing.T) {
 	}
 	t.Logf("at the cut, %d of %d messages not yet acknowledged", left, len(h))
 	r.publish(t, true, r.history("late", 10, 4)...)
-	within(t, 60*time.Second, r.drained)
+	eventually(t, 60*time.Second, r.drained)
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestCounterFencedOwnerReloads(t *testing.T) {
 	r.publish(t, true, r.history("user", 5, 4)...)
 	log, logs := observed()
 	r.run(t, r.counter(r.s.JS, log))
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	stale := &adjoinv1.EntityCounts{EntityKey: "user-0", Format: counts.Format}
 	data, err := proto.Marshal(stale)
 	if err != nil {
@@ -215,7 +215,7 @@ func TestCounterFencedOwnerReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.publish(t, true, keyed{"user-0", r.alert("user-0-a0", 5, identity, "user-0")}, keyed{"user-1", r.alert("user-1-x", 1, endpoint, "user-1")})
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := r.drained(); err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func TestCounterConvertsFormat1Records(t *testing.T) {
 	}
 	r.publish(t, true, late...)
 	r.run(t, r.counter(r.s.JS, nil))
-	within(t, 30*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := r.drained(); err != nil {
 			return err
 		}

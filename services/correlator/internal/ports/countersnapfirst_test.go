@@ -47,7 +47,7 @@ func TestCounterSnapshotsBeforeFirstRecord(t *testing.T) {
 			t.Fatalf("records of %d of %d partitions seen in 30s", len(seen), r.p)
 		}
 	}
-	within(t, 30*time.Second, r.drained)
+	eventually(t, 30*time.Second, r.drained)
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestCounterUnpinnedMidStream(t *testing.T) {
 			t.Logf("unpin: %v", err)
 		}
 	}
-	within(t, 60*time.Second, func() error {
+	eventually(t, 60*time.Second, func() error {
 		if err := r.drained(); err != nil {
 			return err
 		}
