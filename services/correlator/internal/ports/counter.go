@@ -21,12 +21,18 @@ const counterGroup = "counter"
 
 // Defaults of Counter.
 const (
-	defaultCounterBatch     = 512
-	defaultSnapshotEvery    = time.Minute
-	defaultSnapshotFolds    = 50_000
-	defaultStateRetention   = 180 * 24 * time.Hour
-	defaultCounterPinnedTTL = 30 * time.Second
+	defaultCounterBatch  = 512
+	defaultSnapshotEvery = time.Minute
+	defaultSnapshotFolds = 50_000
 )
+
+// DefaultStateRetention is how long a partition owner keeps the full state of an alert
+// resolved and not updated (--state-retention).
+const DefaultStateRetention = 180 * 24 * time.Hour
+
+// DefaultPinnedTTL is how long a partition owner (--takeover-after) or the incident builder
+// may go without pulling before another instance takes over.
+const DefaultPinnedTTL = 30 * time.Second
 
 // Counter is stage 2 of the correlator: for each partition p of COUNTS it runs a pull consumer
 // "<Durable>-count-<p>" filtered on counts.<p>.> and pinned to one client at a time across
@@ -66,12 +72,12 @@ type Counter struct {
 	// natsx.MaxDeliveries).
 	MaxDeliveries int
 	// StateRetention is how long an alert resolved and not updated keeps its full state before
-	// it is compacted to a tombstone (default 180 days; counts never change).
+	// it is compacted to a tombstone (0: DefaultStateRetention; counts never change).
 	StateRetention time.Duration
 	// Batch is the most messages fetched at once (default 512).
 	Batch int
 	// PinnedTTL is how long an owner may go without pulling before another takes over
-	// (default 30s); it must exceed the time one batch (and a load) takes.
+	// (0: DefaultPinnedTTL); it must exceed the time one batch (and a load) takes.
 	PinnedTTL time.Duration
 	// SnapshotEvery and SnapshotFolds say when the state is written to adjoin_counter after a
 	// batch: that long since the last snapshot, or that many messages folded (default 60s and
@@ -91,13 +97,13 @@ func (c *Counter) withDefaults() Counter {
 		d.MaxDeliveries = natsx.MaxDeliveries
 	}
 	if d.StateRetention <= 0 {
-		d.StateRetention = defaultStateRetention
+		d.StateRetention = DefaultStateRetention
 	}
 	if d.Batch <= 0 {
 		d.Batch = defaultCounterBatch
 	}
 	if d.PinnedTTL <= 0 {
-		d.PinnedTTL = defaultCounterPinnedTTL
+		d.PinnedTTL = DefaultPinnedTTL
 	}
 	if d.SnapshotEvery <= 0 {
 		d.SnapshotEvery = defaultSnapshotEvery

@@ -66,7 +66,7 @@ type IncidentBuilder struct {
 	// Batch is the most messages handled at once (default 256).
 	Batch int
 	// PinnedTTL is how long a builder may go without pulling before another takes over
-	// (default 30s); it must exceed the time one batch takes.
+	// (0: DefaultPinnedTTL); it must exceed the time one batch takes.
 	PinnedTTL time.Duration
 	// Now is the clock replays start from (nil: time.Now).
 	Now func() time.Time
@@ -85,7 +85,7 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	}
 	ttl := b.PinnedTTL
 	if ttl <= 0 {
-		ttl = 30 * time.Second
+		ttl = DefaultPinnedTTL
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:        b.Durable,
