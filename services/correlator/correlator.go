@@ -53,13 +53,12 @@ type Config struct {
 	StateRetention time.Duration
 	// TakeoverAfter is how long a partition's owner may go without pulling from its consumer
 	// before another instance takes the partition over (the consumer's pinned TTL): how long a
-	// partition waits after its owner dies (0: 30s).
+	// partition waits after its owner dies.
 	TakeoverAfter time.Duration
 	// IncidentMemory is how long before the newest alert the incident builder remembers
 	// alerts, and how far back in CORRELATED it replays when it starts or takes over.
 	IncidentMemory time.Duration
-	// IncidentMemoryAlerts bounds the alerts the incident builder remembers (0:
-	// domain.DefaultMaxWindowAlerts).
+	// IncidentMemoryAlerts bounds the alerts the incident builder remembers.
 	IncidentMemoryAlerts int
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is
 	// dead-lettered instead of retried.
