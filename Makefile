@@ -68,7 +68,7 @@ FUZZTIME ?= 30s
 # Minimizing a new input is capped, so that a slow target (FuzzHTTPIntake publishes to a real
 # JetStream) spends its FUZZTIME fuzzing rather than minimizing (Go's default: 60s each).
 FUZZMINIMIZETIME ?= 5s
-FUZZ_TARGETS := pkg/cef:FuzzParse pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
+FUZZ_TARGETS := pkg/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
 	pkg/intake:FuzzHTTPIntake pkg/intake:FuzzLineReader pkg/intake:FuzzParseLine pkg/productalert:FuzzFromCEF pkg/productalert:FuzzFromGraphAlert \
 	pkg/productalert:FuzzFromMDEAlert pkg/productalert:FuzzFromMachines pkg/sambaaudit:FuzzParse pkg/syslog:FuzzFramer \
 	pkg/syslog:FuzzParseMessage pkg/winevent:FuzzParse pkg/zeek:FuzzParseJSON pkg/zeek:FuzzTSVReader \
@@ -138,7 +138,8 @@ test-compose: images
 
 ## chaos: the fault-injection suite in full (services/adjoin/chaos with ADJOIN_CHAOS=full; `make test`
 ## runs its reduced form): the correlator SIGKILLed during a 100k-alert replay, nats-server killed
-## during HTTP intake, R3 stream leaders killed, bad input, poison messages; prints each scenario's
+## during HTTP intake, R3 stream leaders killed, bad input, poison messages, hostile clients, the owner
+## of COUNTS partitions SIGKILLed while a second correlator takes over; prints each scenario's
 ## figures and a verdict; ~10-15 min
 .PHONY: chaos
 chaos:

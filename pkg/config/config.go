@@ -38,6 +38,13 @@ func New(name string) *Set {
 	return &Set{fs: fs}
 }
 
+// Defaults runs define on a throwaway Set and parses nothing: every setting it defines holds
+// its default, whatever the environment says. A service's DefaultConfig is built this way, so
+// its flag definitions stay the one place of its defaults.
+func Defaults(define func(*Set)) {
+	define(New("defaults"))
+}
+
 // EnvName is the environment variable of a flag: ADJOIN_ plus the flag upper-cased with
 // dashes as underscores.
 func EnvName(flagName string) string {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvOnly(t *testing.T) {
@@ -40,5 +41,26 @@ func TestSplitList(t *testing.T) {
 		if got := SplitList(tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("SplitList(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestDefaultsIgnoreTheEnvironment(t *testing.T) {
+	t.Setenv("ADJOIN_TEST_EVERY", "1h")
+	t.Setenv("ADJOIN_TEST_SECRET", "s3cret")
+	var c struct {
+		every        time.Duration
+		n            int
+		name, secret string
+		on           bool
+	}
+	Defaults(func(s *Set) {
+		s.Duration(&c.every, "test-every", time.Minute, "")
+		s.Int(&c.n, "test-n", 7, "")
+		s.String(&c.name, "test-name", "x", "")
+		s.Bool(&c.on, "test-on", true, "")
+		s.EnvOnly(&c.secret, "test-secret", "")
+	})
+	if c.every != time.Minute || c.n != 7 || c.name != "x" || !c.on || c.secret != "" {
+		t.Errorf("defaults %+v, want the definitions' defaults and no environment", c)
 	}
 }

@@ -1,12 +1,16 @@
-// Package counts holds the badge arithmetic: how an alert version changes an entity's counted
-// alerts, and how those alerts sum up into one side's badge.
+// Package counts holds the badge arithmetic: how an alert version changes an entity's counts,
+// and how they sum up into one side's badge.
 //
-// Counts are never stored as numbers that get incremented. An entity's record is the set of
-// alerts counted on it, each with the highest version applied; totals are derived from the set.
-// Applying the same alert version twice, or an older version after a newer one, leaves the
-// record unchanged. That makes a redelivered or duplicated message harmless, which is half of the
-// exactly-once argument; the other half (no lost update between concurrent writers) is the
-// revision check the correlator does when it writes the record back.
+// Format 1 (Apply): an entity's record is the set of alerts counted on it, each with the highest
+// version applied; totals are derived from the set. Applying the same alert version twice, or an
+// older version after a newer one, leaves the record unchanged, so a redelivered or duplicated
+// message is harmless; the revision check of the writer keeps concurrent writers from losing an
+// update. The record grows with the entity's history.
+//
+// Format 2 (Ledger): the single writer of a partition keeps the per-alert state in memory (a
+// version not newer than the one held changes nothing; a newer one moves the alert's contribution
+// between counters), and an entity's record is a function of that state: counters per side and
+// the newest alerts, at most MaxRecordBytes whatever the history. Summarise reads both formats.
 package counts
 
 import (
@@ -66,8 +70,29 @@ func IsOpen(s adjoinv1.AlertStatus) bool { return s != adjoinv1.AlertStatus_ALER
 
 // Summarise returns one side's counts over ec. Known, greyed reason and link are the caller's to
 // fill in: they depend on what the side knows, not on alerts.
+// A format-2 record (counters per side) reads from its sides; a format-1 record (every alert)
+// is summed up.
 func Summarise(ec *adjoinv1.EntityCounts, side adjoinv1.Side) *adjoinv1.SideBadge {
 	b := &adjoinv1.SideBadge{Side: side}
+	if ec.GetFormat() >= Format {
+		for _, sc := range ec.GetSides() {
+			if sc.GetSide() != side {
+				continue
+			}
+			b.Total, b.Open, b.HighestSeverity = sc.GetTotal(), sc.GetOpen(), sc.GetHighestSeverity()
+			for _, n := range sc.GetBySeverity() {
+				b.BySeverity = append(b.BySeverity, &adjoinv1.SeverityCount{Severity: n.GetSeverity(), Count: n.GetCount()})
+			}
+			if t := sc.GetFirstActivity(); t != nil {
+				b.FirstAlertTime = timestamppb.New(t.AsTime())
+			}
+			if t := sc.GetLastActivity(); t != nil {
+				b.LastAlertTime = timestamppb.New(t.AsTime())
+			}
+			return b
+		}
+		return b
+	}
 	bySeverity := map[adjoinv1.Severity]int64{}
 	for _, c := range ec.GetAlerts() {
 		if c.GetSide() != side {

@@ -44,7 +44,7 @@ type Runner struct {
 	// dead-lettered at once ("invalid-key").
 	OnEvent func(ctx context.Context, ev *adjoinv1.Event) error
 	// MaxDeliveries is the delivery at which an event OnEvent still fails on is given up
-	// (default 10).
+	// (0: natsx.MaxDeliveries).
 	MaxDeliveries int
 	// Metrics, when set, counts published alerts and dead letters.
 	Metrics *metrics.Metrics
@@ -65,7 +65,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	cons, err := r.JS.CreateOrUpdateConsumer(ctx, r.Stream, jetstream.ConsumerConfig{
 		Durable:       r.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       natsx.AckWait,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
@@ -197,7 +197,7 @@ func (r *Runner) maxDeliveries() int {
 	if r.MaxDeliveries > 0 {
 		return r.MaxDeliveries
 	}
-	return 10
+	return natsx.MaxDeliveries
 }
 
 // detect runs every detector on ev. A detector that panics on an event it did not foresee

@@ -20,7 +20,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/syslog"
 	"github.com/adjoin/adjoin/pkg/tail"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -59,9 +58,9 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.Duration(&c.TailPoll, "tail-poll", time.Second, "how often followed files are checked for new lines")
 	s.String(&c.SyslogTCPAddr, "syslog-tcp-addr", "", "syslog over TCP (RFC 5424/3164, octet-counted or newline framing) carrying CEF or JSON; empty: off")
 	s.String(&c.SyslogUDPAddr, "syslog-udp-addr", "", "syslog over UDP, best effort (UDP has no acknowledgement); empty: off")
-	s.Int(&c.SyslogMaxMessage, "syslog-max-message", 256<<10, "largest syslog message in bytes; longer ones are dead-lettered")
+	s.Int(&c.SyslogMaxMessage, "syslog-max-message", syslog.DefaultMaxMessage, "largest syslog message in bytes; longer ones are dead-lettered")
 	s.Int(&c.MaxLines, "max-lines", defaultMaxLines, "most lines in one POST /v1/events body, blank ones included; past it the lines read are stored and the answer is 413")
-	s.Int(&c.MaxDeliveries, "max-deliveries", 10, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
+	s.Int(&c.MaxDeliveries, "max-deliveries", natsx.MaxDeliveries, "an event the detection consumer still fails to handle at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 	c.Auth.Flags(s, `sender tokens of the HTTP intake, one "<sender> <token>" per line (re-read on change and on SIGHUP; remove a line to cut a sender off)`)
 	s.Duration(&c.MaxClockSkew, "max-clock-skew", DefaultMaxClockSkew, "events and product alerts dated more than this ahead of the receive time are refused with reason time-in-future (old events stay accepted)")
 }
@@ -120,10 +119,10 @@ type Pipeline struct {
 	Follow []Follow
 	// Formats are ?format= values of POST /v1/events read with a parser chosen per request.
 	Formats map[string]RequestParser
-	// Conn, when set, is the service's NATS connection: once it closes for good (nats.go never
-	// rebuilds a CLOSED connection), /healthz answers 503 and Serve returns the error, so the
-	// process exits and its orchestrator restarts it instead of keeping a zombie intake.
-	Conn *nats.Conn
+	// Live, when set, is the liveness check of /healthz: it fails once the service's NATS
+	// connection is closed for good (nats.go never rebuilds it), so that the orchestrator
+	// restarts the process; the service's runtime also stops on that close.
+	Live httpx.Check
 }
 
 // Follow is a set of files read with their own parser, stored as --tail files are, with their
@@ -150,11 +149,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
-	var live httpx.Check
-	if p.Conn != nil {
-		live = natsx.Live(p.Conn)
-	}
-	mux := httpx.NewMux(live, p.Ready, p.Metrics.Handler())
+	mux := httpx.NewMux(p.Live, p.Ready, p.Metrics.Handler())
 	handler := &Handler{
 		JS: js, Service: p.Service, Parse: ParseAny, Log: log, Metrics: p.Metrics,
 		Subject: func(ev *adjoinv1.Event) string { return EventSubject(p.SubjectPrefix, ev) },
@@ -171,9 +166,6 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg ServiceConfig, p Pip
 	g, gctx := errgroup.WithContext(ctx)
 	if guard.Tokens != nil {
 		g.Go(func() error { guard.Tokens.Watch(gctx, 5*time.Second, log); return nil })
-	}
-	if p.Conn != nil {
-		g.Go(func() error { return natsx.WatchClosed(gctx, p.Conn) })
 	}
 	g.Go(func() error { return httpx.Serve(gctx, ln, guard.Wrap(mux), cfg.ShutdownGrace, log) })
 	g.Go(func() error { return runner.Run(gctx) })

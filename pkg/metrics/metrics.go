@@ -38,6 +38,12 @@ type Metrics struct {
 	PendingAlerts    prometheus.Gauge
 	AlertsCorrelated *prometheus.CounterVec // outcome
 
+	// The correlator's partition owners (stage 2 of counting).
+	CounterPartitions  prometheus.Gauge
+	CounterFolded      prometheus.Counter
+	CounterSnapshots   prometheus.Counter
+	CounterLoadSeconds prometheus.Histogram
+
 	GRPCRequests *prometheus.CounterVec   // method, code
 	GRPCSeconds  *prometheus.HistogramVec // method
 
@@ -86,6 +92,10 @@ func New() *Metrics {
 		EntitiesCounted:      f.gauge("adjoin_correlator_entities", "Entities the correlator has counted alerts on (adjoin_badges keys)."),
 		PendingAlerts:        f.gauge("adjoin_correlator_pending_alerts", "Alerts waiting for a reference to resolve (adjoin_pending keys)."),
 		AlertsCorrelated:     f.counterVec("adjoin_alerts_correlated_total", "Alerts handled by the correlator, by outcome.", "outcome"),
+		CounterPartitions:    f.gauge("adjoin_counter_partitions_owned", "COUNTS partitions this process owns (their counting state is loaded)."),
+		CounterFolded:        f.counter("adjoin_counter_folded_total", "COUNTS messages folded into a partition's counting state (redeliveries included)."),
+		CounterSnapshots:     f.counter("adjoin_counter_snapshots_total", "Partition state snapshots written to adjoin_counter."),
+		CounterLoadSeconds:   f.histogram("adjoin_counter_load_seconds", "Time to load a partition's counting state on becoming its owner (snapshot or seed, then replay)."),
 		GRPCRequests:         f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
 		GRPCSeconds:          f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
 		SideEvents:           f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),

@@ -63,8 +63,8 @@ func Ensure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, t Topolo
 	}
 }
 
-// Missing lists the streams ("stream NAME") and buckets ("bucket NAME") of t that do not
-// exist. Any other failure is an error.
+// Missing lists the streams ("stream NAME"), buckets ("bucket NAME") and object stores
+// ("object store NAME") of t that do not exist. Any other failure is an error.
 func Missing(ctx context.Context, js jetstream.JetStream, t Topology) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -85,6 +85,15 @@ func Missing(ctx context.Context, js jetstream.JetStream, t Topology) ([]string,
 			missing = append(missing, "bucket "+cfg.Bucket)
 		case err != nil:
 			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	for _, cfg := range t.Objects {
+		_, err := js.ObjectStore(ctx, cfg.Bucket)
+		switch {
+		case errors.Is(err, jetstream.ErrBucketNotFound):
+			missing = append(missing, "object store "+cfg.Bucket)
+		case err != nil:
+			return nil, fmt.Errorf("object store %s: %w", cfg.Bucket, err)
 		}
 	}
 	return missing, nil
@@ -121,6 +130,13 @@ func createMissing(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, t
 	for _, cfg := range t.Buckets {
 		if want["bucket "+cfg.Bucket] {
 			if err := create("KV_"+cfg.Bucket, func(ctx context.Context) error { _, err := js.CreateKeyValue(ctx, cfg); return err }); err != nil {
+				return err
+			}
+		}
+	}
+	for _, cfg := range t.Objects {
+		if want["object store "+cfg.Bucket] {
+			if err := create("OBJ_"+cfg.Bucket, func(ctx context.Context) error { _, err := js.CreateObjectStore(ctx, cfg); return err }); err != nil {
 				return err
 			}
 		}

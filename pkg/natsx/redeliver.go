@@ -6,6 +6,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// AckWait is how long every adjoin consumer waits for the acknowledgement of a delivery
+// before JetStream delivers it again; each message's handling gets a deadline shorter than it.
+const AckWait = 30 * time.Second
+
+// MaxDeliveries is the delivery at which a message whose handling still fails is given up and
+// dead-lettered, unless a consumer is configured otherwise (--max-deliveries).
+const MaxDeliveries = 10
+
 // Delivered is how many times m has been delivered, this time included (1 when the metadata
 // cannot be read).
 func Delivered(m jetstream.Msg) uint64 {

@@ -16,6 +16,9 @@ const (
 	StreamCorrelated     = "CORRELATED"
 	StreamIncidents      = "INCIDENTS"
 	StreamDeadLetter     = "DEADLETTER"
+	// StreamCounts carries one count message per (alert version, entity) from the correlator's
+	// resolve stage to the owner of the entity's partition.
+	StreamCounts = "COUNTS"
 )
 
 // KV bucket names of the contract.
@@ -32,6 +35,12 @@ const (
 	BucketIncidents = "adjoin_incidents"
 )
 
+// Object Store bucket names.
+const (
+	// BucketCounter holds the snapshots of the correlator's partition owners, object "p<N>".
+	BucketCounter = "adjoin_counter"
+)
+
 // Subject prefixes of the contract.
 const (
 	SubjectDCEvents           = "events.dc"
@@ -44,6 +53,7 @@ const (
 	SubjectUnresolved         = "correlated.unresolved"
 	SubjectIncidents          = "incidents"
 	SubjectDeadLetter         = "deadletter"
+	SubjectCounts             = "counts"
 )
 
 // dedupWindow bounds how long a stream remembers Nats-Msg-Id values. Replays older than this
@@ -55,6 +65,7 @@ const dedupWindow = 2 * time.Hour
 type Topology struct {
 	Streams []jetstream.StreamConfig
 	Buckets []jetstream.KeyValueConfig
+	Objects []jetstream.ObjectStoreConfig
 }
 
 // NewTopology returns the DESIGN.md table as configuration. replicas is 1 on a single server
@@ -94,6 +105,7 @@ func NewTopology(replicas int) Topology {
 				SubjectCorrelatedUser+".*", SubjectCorrelatedComputer+".*", SubjectExcluded, SubjectUnresolved),
 			stream(StreamIncidents, "cross-source incidents", 0, SubjectIncidents+".*"),
 			stream(StreamDeadLetter, "input that could not be accepted, with the reason", month, SubjectDeadLetter+".>"),
+			stream(StreamCounts, "one count per alert version and entity, by partition", week, SubjectCounts+".>"),
 		},
 		Buckets: []jetstream.KeyValueConfig{
 			bucket(BucketDirectory, "entity key -> adjoin.v1.Entity", 1),
@@ -103,6 +115,9 @@ func NewTopology(replicas int) Topology {
 			bucket(BucketStatus, "service heartbeats, lag, last error", 1),
 			withTTL(bucket(BucketPending, "alert id -> adjoin.v1.Alert with unresolved references", 1), week),
 			bucket(BucketIncidents, "incident id -> adjoin.v1.Incident", 1),
+		},
+		Objects: []jetstream.ObjectStoreConfig{
+			{Bucket: BucketCounter, Description: "partition owner snapshots, object p<N>", Storage: jetstream.FileStorage, Replicas: replicas},
 		},
 	}
 }
@@ -125,6 +140,11 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 			return fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
 		}
 	}
+	for _, cfg := range t.Objects {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
+			return fmt.Errorf("provision object store %s: %w", cfg.Bucket, err)
+		}
+	}
 	return nil
 }
 
@@ -138,6 +158,11 @@ func Check(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	for _, cfg := range t.Buckets {
 		if _, err := js.KeyValue(ctx, cfg.Bucket); err != nil {
 			return fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	for _, cfg := range t.Objects {
+		if _, err := js.ObjectStore(ctx, cfg.Bucket); err != nil {
+			return fmt.Errorf("object store %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package winevent
 import (
 	"fmt"
 	"strings"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Winlogbeat/ECS field names. Winlogbeat nests them ("winlog": {"event_id": ...}); some
@@ -30,7 +32,7 @@ const (
 func parseECS(obj map[string]any) (Event, error) {
 	if w, ok := obj["winlog"]; ok {
 		if _, isObj := w.(map[string]any); !isObj {
-			return Event{}, fmt.Errorf("%w: winlog is a JSON %s, want an object", ErrInvalidField, jsonType(w))
+			return Event{}, fmt.Errorf("%w: winlog is a JSON %s, want an object", ErrInvalidField, jsonvalue.Type(w))
 		}
 	}
 	idName := ecsEventID

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Format names, as stored in Event.Format. They name the pipeline that wrote the line, because
@@ -35,9 +37,9 @@ const (
 // dead-letter bad lines by cause with errors.Is while the message still says what was wrong.
 var (
 	// ErrNotJSON means the line is not one well-formed JSON value.
-	ErrNotJSON = errors.New("not JSON")
+	ErrNotJSON = jsonvalue.ErrNotJSON
 	// ErrNotObject means the line is JSON but not an object (an array, string, number...).
-	ErrNotObject = errors.New("JSON value is not an object")
+	ErrNotObject = jsonvalue.ErrNotObject
 	// ErrMissingField means a field every event needs (EventID, Channel, a time) is absent
 	// or empty; the message names it.
 	ErrMissingField = errors.New("missing field")

@@ -1,9 +1,9 @@
 package winevent
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Parse reads one NDJSON line (surrounding whitespace allowed) holding a Windows event in any
@@ -11,7 +11,7 @@ import (
 // (wrapped with the offending field's name) rather than return a half-filled Event, because a
 // detector that silently sees EventID 0 or a zero time would mis-correlate.
 func Parse(line []byte) (Event, error) {
-	obj, err := decodeObject(line)
+	obj, err := jsonvalue.DecodeObject(line)
 	if err != nil {
 		return Event{}, err
 	}
@@ -34,25 +34,6 @@ func Parse(line []byte) (Event, error) {
 		return Event{}, err
 	}
 	return Event{}, fmt.Errorf("%w: time (no @timestamp, EventTime, TimeCreated or winlog envelope)", ErrMissingField)
-}
-
-// decodeObject decodes exactly one JSON object, keeping numbers as json.Number so that 64-bit
-// values (Keywords, logon IDs written as integers) survive.
-func decodeObject(line []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
-	}
-	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes of trailing data after the JSON value", ErrNotJSON, len(rest))
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: got a JSON %s", ErrNotObject, jsonType(v))
-	}
-	return obj, nil
 }
 
 // detect picks the shape from the envelope keys present; the order is documented in the

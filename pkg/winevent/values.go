@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // ParseHex reads the integers Windows writes in hex — logon IDs, access masks, status codes,
@@ -90,25 +92,6 @@ func stringify(v any) string {
 	}
 }
 
-// jsonType names a decoded value's JSON type for error messages.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "bool"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // parseEventID accepts a JSON integer or a numeric string (Winlogbeat 7+ writes event_id as
 // a keyword string). IDs are at most 32 bits even with qualifiers, so larger values are
 // rejected as corrupt rather than truncated.
@@ -125,7 +108,7 @@ func parseEventID(v any, name string) (int, error) {
 			return 0, fmt.Errorf("%w: %s is empty", ErrMissingField, name)
 		}
 	default:
-		return 0, fmt.Errorf("%w: %s is a JSON %s, want an integer", ErrInvalidField, name, jsonType(v))
+		return 0, fmt.Errorf("%w: %s is a JSON %s, want an integer", ErrInvalidField, name, jsonvalue.Type(v))
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -149,7 +132,7 @@ func parseChannel(v any, name string) (string, error) {
 		}
 		return s, nil
 	default:
-		return "", fmt.Errorf("%w: %s is a JSON %s, want a string", ErrInvalidField, name, jsonType(v))
+		return "", fmt.Errorf("%w: %s is a JSON %s, want a string", ErrInvalidField, name, jsonvalue.Type(v))
 	}
 }
 

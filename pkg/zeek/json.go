@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // ParseJSON reads one Zeek JSON line (surrounding whitespace allowed). It fails with
@@ -13,7 +15,7 @@ import (
 // than return a record without a time or a log name, because a detector would mis-order or
 // mis-route it.
 func ParseJSON(line []byte) (Record, error) {
-	obj, err := decodeObject(line)
+	obj, err := jsonvalue.DecodeObject(line)
 	if err != nil {
 		return Record{}, err
 	}
@@ -81,25 +83,6 @@ func ParseJSON(line []byte) (Record, error) {
 	return Record{Log: log, Time: tm, UID: fields["uid"], Sensor: validUTF8(sensor), Fields: fields}, nil
 }
 
-// decodeObject decodes exactly one JSON object, keeping numbers as json.Number so that their
-// text ("2136422885.0", 64-bit counts) survives.
-func decodeObject(line []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
-	}
-	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes of trailing data after the JSON value", ErrNotJSON, len(rest))
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: got a JSON %s", ErrNotObject, jsonType(v))
-	}
-	return obj, nil
-}
-
 // envelopeString reads a log or sensor name: a string, or null for none.
 func envelopeString(key string, v any) (string, error) {
 	switch x := v.(type) {
@@ -108,7 +91,7 @@ func envelopeString(key string, v any) (string, error) {
 	case string:
 		return strings.TrimSpace(x), nil
 	}
-	return "", fmt.Errorf("%w: %s is a JSON %s, want a string", ErrInvalidField, key, jsonType(v))
+	return "", fmt.Errorf("%w: %s is a JSON %s, want a string", ErrInvalidField, key, jsonvalue.Type(v))
 }
 
 // addJSON stores one column. Objects are flattened with dots; a name written with dots in
@@ -188,23 +171,4 @@ func compactJSON(v any) string {
 		return fmt.Sprint(v) // unreachable for decoder output
 	}
 	return strings.TrimSuffix(buf.String(), "\n")
-}
-
-// jsonType names a decoded value's JSON type for error messages.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "bool"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
 }

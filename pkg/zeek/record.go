@@ -7,6 +7,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -20,9 +21,9 @@ const ChannelPrefix = "zeek/"
 // bad lines by cause with errors.Is while the message still says what was wrong.
 var (
 	// ErrNotJSON means a JSON line is not one well-formed JSON value.
-	ErrNotJSON = errors.New("not JSON")
+	ErrNotJSON = jsonvalue.ErrNotJSON
 	// ErrNotObject means a JSON line is a value other than an object.
-	ErrNotObject = errors.New("JSON value is not an object")
+	ErrNotObject = jsonvalue.ErrNotObject
 	// ErrMissingField means a column every record needs (ts, the log name) is absent.
 	ErrMissingField = errors.New("missing field")
 	// ErrInvalidField means a needed column is present but unusable: a ts that is not a

@@ -8,11 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -150,30 +148,12 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	settings := natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: natsURL}, Replicas: 1}
-	// adjoin dev is the easy local setup: no certificates or tokens, said explicitly (its
-	// listeners are on --host, loopback unless the developer chose otherwise).
-	open := authn.Settings{Insecure: true}
-	m := metrics.New() // one registry: every service's /metrics shows the whole process
-	dc := dcingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 10 * time.Second, Auth: open},
-		LDIFFile: cfg.LDIFFile, Metrics: m, NetBIOSDomain: cfg.NetBIOSDomain, LDAP: cfg.LDAP, Samba: cfg.Samba}
-	if cfg.LDIFFile == "" && cfg.LDAP.URL == "" {
-		dc.LDIFData = demo.TheShireLDIF // a real directory, synced over LDAP, replaces the demo
-	}
-	if cfg.DCIngest != nil {
-		cfg.DCIngest(&dc)
-	}
-	ep := endpointingest.Config{NATS: settings, HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 10 * time.Second, Auth: open},
-		DeviceEvery: time.Minute, Metrics: m}
-	co := correlator.Config{NATS: settings, Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second, Metrics: m}
-	bd := badge.Config{NATS: settings, Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m,
-		Security: badge.Security{Insecure: true}}
-
+	svc := devServices(cfg, natsURL, lns, metrics.New())
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return dcingest.Run(gctx, dc, log) })
-	g.Go(func() error { return endpointingest.Run(gctx, ep, log) })
-	g.Go(func() error { return correlator.Run(gctx, co, log) })
-	g.Go(func() error { return badge.Run(gctx, bd, log) })
+	g.Go(func() error { return dcingest.Run(gctx, svc.dc, log) })
+	g.Go(func() error { return endpointingest.Run(gctx, svc.ep, log) })
+	g.Go(func() error { return correlator.Run(gctx, svc.co, log) })
+	g.Go(func() error { return badge.Run(gctx, svc.bd, log) })
 	httpURL := func(l net.Listener) string { return "http://" + l.Addr().String() }
 	return &DevStack{
 		NATSURL: natsURL, DCURL: httpURL(lns[0]), EndpointURL: httpURL(lns[1]), CorrelatorURL: httpURL(lns[2]),
@@ -184,6 +164,55 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 			return err
 		},
 	}, nil
+}
+
+// devConfigs are the settings of the four services of `adjoin dev`.
+type devConfigs struct {
+	dc dcingest.Config
+	ep endpointingest.Config
+	co correlator.Config
+	bd badge.Config
+}
+
+// devServices composes each service from its DefaultConfig and changes only what one process
+// on one host must: the embedded server's URL, the listeners opened by StartDev, one metrics
+// registry, and no authentication. TestDevConfigsAreDefaults fails on any other difference.
+func devServices(cfg DevConfig, natsURL string, lns [5]net.Listener, m *metrics.Metrics) devConfigs {
+	// adjoin dev is the easy local setup: no certificates or tokens, said explicitly (its
+	// listeners are on --host, loopback unless the developer chose otherwise).
+	open := authn.Settings{Insecure: true}
+
+	dc := dcingest.DefaultConfig()
+	dc.NATS.URL = natsURL     // the embedded server
+	dc.HTTP.Listener = lns[0] // --dc-port on --host
+	dc.HTTP.Auth = open       // no certificates or sender tokens
+	dc.Metrics = m            // one registry: every service's /metrics shows the whole process
+	// adjoin dev's own flags: a real directory (LDIF or LDAP) and a Samba DC's audit log.
+	dc.LDIFFile, dc.NetBIOSDomain, dc.LDAP, dc.Samba = cfg.LDIFFile, cfg.NetBIOSDomain, cfg.LDAP, cfg.Samba
+	if cfg.LDIFFile == "" && cfg.LDAP.URL == "" {
+		dc.LDIFData = demo.TheShireLDIF // a real directory, synced over LDAP, replaces the demo
+	}
+	if cfg.DCIngest != nil {
+		cfg.DCIngest(&dc)
+	}
+
+	ep := endpointingest.DefaultConfig()
+	ep.NATS.URL = natsURL     // the embedded server
+	ep.HTTP.Listener = lns[1] // --endpoint-port on --host
+	ep.HTTP.Auth = open       // no certificates or sender tokens
+	ep.Metrics = m            // the shared registry
+
+	co := correlator.DefaultConfig()
+	co.NATS.URL = natsURL // the embedded server
+	co.Listener = lns[2]  // --correlator-port on --host
+	co.Metrics = m        // the shared registry
+
+	bd := badge.DefaultConfig()
+	bd.NATS.URL = natsURL                                 // the embedded server
+	bd.Listener, bd.HTTPListener = lns[3], lns[4]         // --grpc-port and --badge-http-port on --host
+	bd.Security = badge.Security{Insecure: open.Insecure} // no tokens or certificates
+	bd.Metrics = m                                        // the shared registry
+	return devConfigs{dc: dc, ep: ep, co: co, bd: bd}
 }
 
 // provision creates the topology once, before four services race to do it.

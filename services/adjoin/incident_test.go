@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,8 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 	if c.GetAlert().GetDetector() == "dcsync" && !found {
 		t.Errorf("DCSync resolutions = %v, want WORKSTATION5 by IP", c.GetResolutions())
 	}
-	if c.GetIncidentId() == "" {
-		t.Errorf("correlated alert has no incident id")
+	// The copy names no incident (issue 15: incident_id is left empty); the incident lists it.
+	if c.GetIncidentId() != "" || !slices.Contains(inc.GetAlertIds(), c.GetAlert().GetId()) {
+		t.Errorf("correlated alert %s names incident %q; incident %s lists %q", c.GetAlert().GetId(), c.GetIncidentId(), inc.GetId(), inc.GetAlertIds())
 	}
 }

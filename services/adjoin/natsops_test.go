@@ -274,3 +274,58 @@ func getMsgOp(stream string) natsOp {
 		return err
 	}
 }
+
+// kvCreateOp reads key and creates it when missing, as the correlator records the number of
+// partitions; a key already there is an answer too.
+func kvCreateOp(bucket, key string) natsOp {
+	return func(ctx context.Context, u *natsUser) error {
+		b, err := kv(ctx, u, bucket)
+		if err != nil {
+			return err
+		}
+		if _, err := b.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return err
+		}
+		_, err = b.Create(ctx, key, []byte("8"))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil
+		}
+		return err
+	}
+}
+
+// objectOp writes an object twice (the second replaces the first) and reads it back, as a
+// partition owner keeps its snapshot.
+func objectOp(bucket, name string) natsOp {
+	return func(ctx context.Context, u *natsUser) error {
+		obs, err := u.js.ObjectStore(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		for _, v := range []string{"one", "two"} {
+			if _, err := obs.PutBytes(ctx, name, []byte(v)); err != nil {
+				return err
+			}
+		}
+		got, err := obs.GetBytes(ctx, name)
+		if err == nil && string(got) != "two" {
+			err = fmt.Errorf("object %s holds %q, want two", name, got)
+		}
+		return err
+	}
+}
+
+// lastMsgOp reads the last message of a subject; a subject without one is an answer too.
+func lastMsgOp(stream, subject string) natsOp {
+	return func(ctx context.Context, u *natsUser) error {
+		s, err := u.js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		_, err = s.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		return err
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/sample"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
@@ -54,14 +53,16 @@ func TestSecureStack(t *testing.T) {
 	m := metrics.New()
 	core, logs := observer.New(zap.WarnLevel)
 	log := zap.New(core)
-	dc := dcingest.Config{NATS: srv.settings("dcingest"), HTTP: intake.ServiceConfig{Listener: lns[0], ShutdownGrace: 5 * time.Second},
-		LDIFData: demo.TheShireLDIF, Metrics: m}
-	ep := endpointingest.Config{NATS: srv.settings("endpointingest"), HTTP: intake.ServiceConfig{Listener: lns[1], ShutdownGrace: 5 * time.Second},
-		DeviceEvery: time.Minute, Metrics: m}
-	co := correlator.Config{NATS: srv.settings("correlator"), Listener: lns[2], Durable: "correlator", AckWait: 30 * time.Second, Metrics: m}
-	bd := badge.Config{NATS: srv.settings("badge"), Listener: lns[3], HTTPListener: lns[4], ShutdownGrace: 5 * time.Second, Metrics: m,
-		Security: badge.Security{TLSCert: secret("badge-grpc.crt"), TLSKey: secret("badge-grpc.key"),
-			TLSClientCA: secret("ca.crt"), AdminCNs: grpcAdminCN}}
+	dc := dcingest.DefaultConfig()
+	dc.NATS, dc.HTTP.Listener, dc.HTTP.ShutdownGrace, dc.LDIFData, dc.Metrics = srv.settings("dcingest"), lns[0], 5*time.Second, demo.TheShireLDIF, m
+	ep := endpointingest.DefaultConfig()
+	ep.NATS, ep.HTTP.Listener, ep.HTTP.ShutdownGrace, ep.Metrics = srv.settings("endpointingest"), lns[1], 5*time.Second, m
+	co := correlator.DefaultConfig()
+	co.NATS, co.Listener, co.Metrics = srv.settings("correlator"), lns[2], m
+	bd := badge.DefaultConfig()
+	bd.NATS, bd.Listener, bd.HTTPListener, bd.ShutdownGrace, bd.Metrics = srv.settings("badge"), lns[3], lns[4], 5*time.Second, m
+	bd.Security = badge.Security{TLSCert: secret("badge-grpc.crt"), TLSKey: secret("badge-grpc.key"),
+		TLSClientCA: secret("ca.crt"), AdminCNs: grpcAdminCN}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dcingest.Run(gctx, dc, log) })

@@ -47,10 +47,8 @@ func TestConfigValidate(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("read r0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	good := badge.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://127.0.0.1:4222"}, Replicas: 1},
-		GRPCAddr: "127.0.0.1:9090", ShutdownGrace: time.Second,
-	}
+	good := badge.DefaultConfig()
+	good.GRPCAddr = "127.0.0.1:9090"
 	tests := []struct {
 		name    string
 		edit    func(*badge.Config)
@@ -62,6 +60,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero replicas", func(c *badge.Config) { c.NATS.Replicas = 0 }, "replicas"},
 		{"no address", func(c *badge.Config) { c.GRPCAddr = "" }, "grpc-addr"},
 		{"no shutdown grace", func(c *badge.Config) { c.ShutdownGrace = 0 }, "shutdown-grace"},
+		{"no correlator durable", func(c *badge.Config) { c.CorrelatorDurable = "" }, "correlator-durable"},
+		{"no streams per client", func(c *badge.Config) { c.MaxStreamsPerClient = 0 }, "max-streams-per-client"},
+		{"no streams", func(c *badge.Config) { c.MaxStreams = 0 }, "max-streams"},
+		{"no badge cache", func(c *badge.Config) { c.BadgeCache = 0 }, "badge-cache"},
 		// Beyond loopback, someone must be checked, or the operator must say --insecure.
 		{"all interfaces without auth", func(c *badge.Config) { c.GRPCAddr = ":9090" }, "grpc-addr"},
 		{"all interfaces, insecure", func(c *badge.Config) { c.GRPCAddr, c.Security.Insecure = ":9090", true }, ""},
@@ -103,10 +105,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := badge.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		Listener: ln, ShutdownGrace: 5 * time.Second,
-	}
+	cfg := badge.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.HTTPAddr, cfg.ShutdownGrace = s.ClientURL(), ln, "", 5*time.Second
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

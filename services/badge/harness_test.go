@@ -100,10 +100,9 @@ func (h *harness) run(t testing.TB, edit func(*badge.Config), dial ...grpc.DialO
 		t.Fatal(err)
 	}
 	h.addr = ln.Addr().String()
-	h.cfg = badge.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: h.nats.ClientURL()}, Replicas: 1},
-		Listener: ln, ShutdownGrace: 2 * time.Second, MaxConcurrentStreams: 100, DefaultDeadline: 5 * time.Second,
-	}
+	h.cfg = badge.DefaultConfig()
+	h.cfg.NATS.URL, h.cfg.Listener, h.cfg.HTTPAddr = h.nats.ClientURL(), ln, ""
+	h.cfg.ShutdownGrace, h.cfg.MaxConcurrentStreams, h.cfg.DefaultDeadline = 2*time.Second, 100, 5*time.Second
 	if edit != nil {
 		edit(&h.cfg)
 	}

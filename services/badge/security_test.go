@@ -294,8 +294,8 @@ func TestSecurityValidate(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
 				t.Errorf("Validate = %v, want an error naming %s", err, tt.wantErr)
 			}
-			cfg := badge.Config{Listener: nopListener{}, ShutdownGrace: time.Second, Security: tt.sec}
-			cfg.NATS.URL, cfg.NATS.Replicas = "nats://127.0.0.1:4222", 1
+			cfg := badge.DefaultConfig()
+			cfg.Listener, cfg.Security = nopListener{}, tt.sec
 			if cerr := cfg.Validate(); (cerr == nil) != (err == nil) {
 				t.Errorf("Config.Validate = %v, Security.Validate = %v", cerr, err)
 			}

@@ -31,6 +31,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator"
+	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -281,10 +282,8 @@ func runCorrelator(b *testing.B, js jetstream.JetStream) (stop func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: js.Conn().ConnectedUrl()}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 30 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener = js.Conn().ConnectedUrl(), ln
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- correlator.Run(ctx, cfg, zap.NewNop()) }()
@@ -296,20 +295,31 @@ func runCorrelator(b *testing.B, js jetstream.JetStream) (stop func()) {
 	}
 }
 
-// waitDrained polls the "correlator" consumer until it has nothing pending or unacknowledged.
+// waitDrained polls the "correlator" consumer and the partition owners' consumers until none
+// has anything pending or unacknowledged.
 func waitDrained(b *testing.B, js jetstream.JetStream, within time.Duration) {
 	b.Helper()
 	ctx := context.Background()
+	idle := func(stream, name string) bool {
+		cons, err := js.Consumer(ctx, stream, name)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		if cons, err := js.Consumer(ctx, natsx.StreamAlerts, "correlator"); err == nil {
-			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
-			}
+		done := idle(natsx.StreamAlerts, "correlator")
+		for p := 0; done && p < natsx.DefaultPartitions; p++ {
+			done = idle(natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		}
+		if done {
+			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	b.Fatalf("ALERTS not drained within %s", within)
+	b.Fatalf("ALERTS and COUNTS not drained within %s", within)
 }
 
 // checkCorrelatedCount makes sure the run did the work it is timed for.
@@ -347,7 +357,7 @@ func waitBadge(b *testing.B, w jetstream.KeyWatcher, key, id string, within time
 			if err := natsx.Decode(nil, e.Value(), &ec); err != nil {
 				b.Fatal(err)
 			}
-			for _, c := range ec.GetAlerts() {
+			for _, c := range ec.GetRecent() {
 				if c.GetAlertId() == id {
 					return at
 				}

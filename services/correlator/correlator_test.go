@@ -6,14 +6,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator"
+	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
@@ -41,10 +44,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	good := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: "nats://127.0.0.1:4222"}, Replicas: 1},
-		HTTPAddr: ":8083", Durable: "correlator", AckWait: 30 * time.Second,
-	}
+	good := correlator.DefaultConfig()
 	tests := []struct {
 		name    string
 		edit    func(*correlator.Config)
@@ -57,6 +57,24 @@ func TestConfigValidate(t *testing.T) {
 		{"no address", func(c *correlator.Config) { c.HTTPAddr = "" }, "http-addr"},
 		{"no durable", func(c *correlator.Config) { c.Durable = "" }, "durable"},
 		{"ack wait too short", func(c *correlator.Config) { c.AckWait = 500 * time.Millisecond }, "ack-wait"},
+		{"largest batch", func(c *correlator.Config) { c.Batch = ports.MaxBatch }, ""},
+		{"batch past the bound", func(c *correlator.Config) { c.Batch = ports.MaxBatch + 1 }, "batch"},
+		{"most partitions", func(c *correlator.Config) { c.Partitions = correlator.MaxPartitions }, ""},
+		{"partitions past the bound", func(c *correlator.Config) { c.Partitions = correlator.MaxPartitions + 1 }, "partitions"},
+		{"negative partitions", func(c *correlator.Config) { c.Partitions = -1 }, "partitions"},
+		{"negative state retention", func(c *correlator.Config) { c.StateRetention = -time.Hour }, "state-retention"},
+		{"shortest takeover", func(c *correlator.Config) { c.TakeoverAfter = 2 * time.Second }, ""},
+		{"takeover too quick", func(c *correlator.Config) { c.TakeoverAfter = 1999 * time.Millisecond }, "takeover-after"},
+		{"negative takeover", func(c *correlator.Config) { c.TakeoverAfter = -time.Second }, "takeover-after"},
+		{"no takeover", func(c *correlator.Config) { c.TakeoverAfter = 0 }, "takeover-after"},
+		{"incident memory equal to the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 48*time.Hour }, ""},
+		{"incident memory shorter than the window", func(c *correlator.Config) { c.Window, c.IncidentMemory = 48*time.Hour, 47*time.Hour }, "incident-memory"},
+		{"negative incident memory", func(c *correlator.Config) { c.IncidentMemory = -time.Hour }, "incident-memory"},
+		{"negative incident memory alerts", func(c *correlator.Config) { c.IncidentMemoryAlerts = -1 }, "incident-memory-alerts"},
+		{"no window", func(c *correlator.Config) { c.Window = 0 }, "incident-window"},
+		{"retention under the window", func(c *correlator.Config) { c.Window = 8 * 24 * time.Hour }, "logon-retention"},
+		{"no batch", func(c *correlator.Config) { c.Batch = 0 }, "batch"},
+		{"no deliveries", func(c *correlator.Config) { c.MaxDeliveries = 0 }, "max-deliveries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,10 +113,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = s.ClientURL(), ln, 5*time.Second
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -136,12 +152,33 @@ func TestRun(t *testing.T) {
 		if err := natsx.Decode(nil, e.Value(), &ec); err != nil {
 			return err
 		}
-		if len(ec.GetAlerts()) != 1 || ec.GetAlerts()[0].GetAlertId() != "run-1" {
+		if ec.GetFormat() != counts.Format || len(ec.GetRecent()) != 1 || ec.GetRecent()[0].GetAlertId() != "run-1" ||
+			counts.Summarise(&ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal() != 1 {
 			return fmt.Errorf("counts %v", &ec)
 		}
 		return nil
 	})
+	// The correlated copy is the partition owner's, with no incident id (INCIDENTS says).
+	out, err := s.JS.Stream(ctx, natsx.StreamCorrelated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		m, err := out.GetLastMsgForSubject(ctx, natsx.CorrelatedSubject(false, keyPgustavo))
+		if err != nil {
+			return err
+		}
+		var ca adjoinv1.CorrelatedAlert
+		if err := natsx.Decode(m.Header, m.Data, &ca); err != nil {
+			return err
+		}
+		if ca.GetAlert().GetId() != "run-1" || ca.GetIncidentId() != "" || ca.GetEntityKey() != keyPgustavo {
+			return fmt.Errorf("correlated copy %v", &ca)
+		}
+		return nil
+	})
 
+	waitPinned(t, s)
 	cancel()
 	select {
 	case err := <-done:
@@ -151,6 +188,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return within 15s of cancel")
 	}
+	checkStoppedCleanly(t, s)
 	if _, err := client.Get(base + "/healthz"); err == nil {
 		t.Error("HTTP still served after Run returned")
 	}
@@ -172,15 +210,48 @@ func TestRunNATSUnreachable(t *testing.T) {
 	dead.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	cfg := correlator.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: url}, Replicas: 1},
-		Listener: ln, Durable: "correlator", AckWait: 5 * time.Second,
-	}
+	cfg := correlator.DefaultConfig()
+	cfg.NATS.URL, cfg.Listener, cfg.AckWait = url, ln, 5*time.Second
 	start := time.Now()
 	if err := correlator.Run(ctx, cfg, zap.NewNop()); err == nil {
 		t.Fatal("Run succeeded without NATS")
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Run took %s to give up after its context ended", d)
+	}
+}
+
+// TestRunRefusesOtherPartitions: the first start records the number of partitions in
+// adjoin_config; a correlator started with another number refuses to start and names both.
+func TestRunRefusesOtherPartitions(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	run := func(partitions int, within time.Duration) error {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		rctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		cfg := correlator.DefaultConfig()
+		cfg.NATS.URL, cfg.Listener, cfg.AckWait, cfg.Partitions = s.ClientURL(), ln, 5*time.Second, partitions
+		return correlator.Run(rctx, cfg, zap.NewNop())
+	}
+	// The first start (the default number) records it and runs until its context ends.
+	if err := run(natsx.DefaultPartitions, 2*time.Second); err != nil {
+		t.Fatalf("first start: %v", err)
+	}
+	e, err := s.KV(t, natsx.BucketConfig).Get(ctx, "counts.partitions")
+	if err != nil || string(e.Value()) != strconv.Itoa(natsx.DefaultPartitions) {
+		t.Fatalf("adjoin_config counts.partitions = %v (%v), want %d", e, err, natsx.DefaultPartitions)
+	}
+	if err := run(natsx.DefaultPartitions, time.Second); err != nil {
+		t.Errorf("start with the recorded number: %v", err)
+	}
+	err = run(3, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "--partitions 3") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("records %d", natsx.DefaultPartitions)) || !strings.Contains(err.Error(), "migration") {
+		t.Errorf("start with --partitions 3 = %v, want a refusal naming 3, %d and the migration", err, natsx.DefaultPartitions)
 	}
 }

@@ -18,12 +18,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/productalert"
-	"github.com/adjoin/adjoin/pkg/svcmain"
+	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
 	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
@@ -69,6 +68,14 @@ func (c *Config) Flags(s *config.Set) {
 	c.LDAP.Flags(s)
 }
 
+// DefaultConfig is the Config the flags give when none is set. The flag definitions are the
+// one place of the defaults; code that builds a Config (tests, adjoin dev) starts from this.
+func DefaultConfig() Config {
+	var c Config
+	config.Defaults(c.Flags)
+	return c
+}
+
 // Validate reports the first bad setting by name.
 func (c Config) Validate() error {
 	if err := c.NATS.Validate(); err != nil {
@@ -94,55 +101,51 @@ func (c Config) Validate() error {
 // Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
 // and the NATS connection drains last.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log = log.With(zap.String("service", Name))
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
-	}
-	cfg.NATS.Name = "adjoin-" + Name
-	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Drain() //nolint:errcheck // best effort at exit
-	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
-	defer stopHeartbeat()
+	return service.Run(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log,
+		func(ctx context.Context, rt *service.Runtime) error {
+			cfg.Metrics = rt.Metrics // the one made when cfg had none
+			return start(ctx, rt, cfg)
+		})
+}
 
-	dirKV, err := js.KeyValue(ctx, natsx.BucketDirectory)
+// start loads the directory (LDIF, then the bucket, then LDAP) and starts the intake.
+func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
+	dirKV, err := rt.JS.KeyValue(ctx, natsx.BucketDirectory)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
-	if err := importLDIF(ctx, cfg, js, adapters.DirectoryKV{KV: dirKV}, log); err != nil {
+	if err := importLDIF(ctx, cfg, rt.JS, adapters.DirectoryKV{KV: dirKV}, rt.Log); err != nil {
 		cfg.Metrics.DirectorySyncErrors.Inc()
 		return err
 	}
 	index := directory.NewIndex()
 	index.OnChange = func(string) { directoryGauges(cfg.Metrics, index) }
-	stopIndex, err := natsx.Resume(ctx, nc, func(wctx context.Context) error { return index.Follow(wctx, dirKV, log) }, log)
+	stopIndex, err := natsx.Resume(ctx, rt.NC, func(wctx context.Context) error { return index.Follow(wctx, dirKV, rt.Log) }, rt.Log)
 	if err != nil {
 		return err
 	}
-	defer stopIndex()
+	rt.OnStop(stopIndex)
 	directoryGauges(cfg.Metrics, index)
-	stopLDAP, err := startLDAPSync(ctx, cfg, js, dirKV, log)
+	stopLDAP, err := startLDAPSync(ctx, cfg, rt.JS, dirKV, rt.Log)
 	if err != nil {
 		return err
 	}
-	defer stopLDAP()
-	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
-		Routes:        map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_IDENTITY, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew}},
+	rt.OnStop(stopLDAP)
+	pipeline := intake.Pipeline{
+		Routes: map[string]http.Handler{"/v1/product-alerts": &intake.ProductAlerts{JS: rt.JS, Service: Name,
+			Side: adjoinv1.Side_SIDE_IDENTITY, Log: rt.Log, MaxClockSkew: cfg.HTTP.MaxClockSkew}},
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectDCEvents,
 		Stream:        natsx.StreamDCEvents,
 		Detectors:     Detectors(index, DetectorOptions{Honeytokens: config.SplitList(cfg.Honeytokens), DCAddresses: config.SplitList(cfg.DCAddresses)}),
-		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
-		Conn:          nc,
+		Live:          rt.Live(),
+		Ready:         rt.Ready(),
 		Follow:        cfg.Samba.follow(),
 		Formats:       cfg.Samba.formats(),
 		Metrics:       cfg.Metrics,
-	}, log)
+	}
+	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	return nil
 }
 
 func importLDIF(ctx context.Context, cfg Config, js jetstream.JetStream, store adapters.DirectoryKV, log *zap.Logger) error {

@@ -25,7 +25,6 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/dcingest"
@@ -225,12 +224,9 @@ func startService(t *testing.T, s *natstest.Server, ldifData []byte, l dcingest.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cfg := dcingest.Config{
-		NATS:     natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		HTTP:     intake.ServiceConfig{Listener: ln, ShutdownGrace: time.Second},
-		LDIFData: ldifData,
-		LDAP:     l,
-	}
+	cfg := dcingest.DefaultConfig()
+	cfg.NATS.URL, cfg.HTTP.Listener, cfg.HTTP.ShutdownGrace = s.ClientURL(), ln, time.Second
+	cfg.LDIFData, cfg.LDAP = ldifData, l
 	go func() { done <- dcingest.Run(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))) }()
 	eventually(t, "the DC ingestor ready", func() bool {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")

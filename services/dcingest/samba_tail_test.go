@@ -58,11 +58,9 @@ func TestSambaLogAcrossRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := dcingest.Config{
-		NATS:  natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		HTTP:  intake.ServiceConfig{ShutdownGrace: time.Second, TailPoll: 50 * time.Millisecond},
-		Samba: dcingest.SambaConfig{Log: filepath.Join(dir, "*.log"), DC: "adjoindc.adjoin.test"},
-	}
+	cfg := dcingest.DefaultConfig()
+	cfg.NATS.URL, cfg.HTTP.ShutdownGrace, cfg.HTTP.TailPoll = s.ClientURL(), time.Second, 50*time.Millisecond
+	cfg.Samba = dcingest.SambaConfig{Log: filepath.Join(dir, "*.log"), DC: "adjoindc.adjoin.test"}
 	appendFile(log[:cut])
 	runUntil(t, cfg, func() bool { return streamCount(t, s.JS, natsx.StreamDCEvents) == uint64(firstEvents) })
 	appendFile(log[cut:])

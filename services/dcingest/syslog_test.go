@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/sample"
@@ -35,11 +34,8 @@ func TestSyslogAndProductAlerts(t *testing.T) {
 	httpAddr, syslogAddr := free(), free()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cfg := dcingest.Config{
-		NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-		HTTP: intake.ServiceConfig{HTTPAddr: httpAddr, ShutdownGrace: time.Second,
-			SyslogTCPAddr: syslogAddr, SyslogMaxMessage: 256 << 10},
-	}
+	cfg := dcingest.DefaultConfig()
+	cfg.NATS.URL, cfg.HTTP.HTTPAddr, cfg.HTTP.ShutdownGrace, cfg.HTTP.SyslogTCPAddr = s.ClientURL(), httpAddr, time.Second, syslogAddr
 	go func() { done <- dcingest.Run(ctx, cfg, zap.NewNop()) }()
 	t.Cleanup(func() {
 		cancel()

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/sample"
@@ -59,10 +58,9 @@ func TestTailedFileAcrossRestarts(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		cfg := dcingest.Config{
-			NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: s.ClientURL()}, Replicas: 1},
-			HTTP: intake.ServiceConfig{Listener: ln, ShutdownGrace: time.Second, Tail: filepath.Join(dir, "*.json"), TailPoll: 50 * time.Millisecond},
-		}
+		cfg := dcingest.DefaultConfig()
+		cfg.NATS.URL, cfg.HTTP.Listener, cfg.HTTP.ShutdownGrace = s.ClientURL(), ln, time.Second
+		cfg.HTTP.Tail, cfg.HTTP.TailPoll = filepath.Join(dir, "*.json"), 50*time.Millisecond
 		go func() { done <- dcingest.Run(ctx, cfg, zap.NewNop()) }()
 		deadline := time.Now().Add(20 * time.Second)
 		for {

@@ -14,12 +14,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/intake"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/productalert"
-	"github.com/adjoin/adjoin/pkg/svcmain"
+	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/endpointingest/detect"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/ports"
@@ -50,6 +49,14 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.DevicesFile, "devices-file", "", "Defender for Endpoint machines JSON to load into the device inventory at start")
 }
 
+// DefaultConfig is the Config the flags give when none is set. The flag definitions are the
+// one place of the defaults; code that builds a Config (tests, adjoin dev) starts from this.
+func DefaultConfig() Config {
+	var c Config
+	config.Defaults(c.Flags)
+	return c
+}
+
 // Validate reports the first bad setting by name.
 func (c Config) Validate() error {
 	if err := c.NATS.Validate(); err != nil {
@@ -64,56 +71,54 @@ func (c Config) Validate() error {
 // Run serves until ctx ends: intake stops first, the detection consumer finishes its batch,
 // and the NATS connection drains last.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log = log.With(zap.String("service", Name))
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
-	}
-	cfg.NATS.Name = "adjoin-" + Name
-	nc, js, err := natsx.Setup(ctx, cfg.NATS.ConnectOptions, cfg.NATS.Replicas, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Drain() //nolint:errcheck // best effort at exit
-	log, stopHeartbeat := heartbeat.Start(ctx, js, Name, svcmain.Version(), log)
-	defer stopHeartbeat()
+	return service.Run(ctx, service.Options{Name: Name, Config: cfg, NATS: cfg.NATS, Metrics: cfg.Metrics}, log,
+		func(ctx context.Context, rt *service.Runtime) error {
+			cfg.Metrics = rt.Metrics // the one made when cfg had none
+			return start(ctx, rt, cfg)
+		})
+}
 
-	devKV, err := js.KeyValue(ctx, natsx.BucketDevices)
+// start loads the directory and the device inventory, and starts the intake.
+func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
+	devKV, err := rt.JS.KeyValue(ctx, natsx.BucketDevices)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", natsx.BucketDevices, err)
 	}
-	index, stopIndex, err := directory.Open(ctx, nc, js, log)
+	index, stopIndex, err := directory.Open(ctx, rt.NC, rt.JS, rt.Log)
 	if err != nil {
 		return err
 	}
-	defer stopIndex()
+	rt.OnStop(stopIndex)
 	devices := &adapters.Devices{KV: devKV, Index: index, Every: cfg.DeviceEvery}
-	inventory := &ports.Inventory{Devices: devices, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew}
+	inventory := &ports.Inventory{Devices: devices, Log: rt.Log, MaxClockSkew: cfg.HTTP.MaxClockSkew}
 	if cfg.DevicesFile != "" {
 		n, err := inventory.LoadFile(ctx, cfg.DevicesFile)
 		if err != nil {
 			return fmt.Errorf("devices-file: %w", err)
 		}
-		log.Info("device inventory loaded", zap.String("file", cfg.DevicesFile), zap.Int("stored", n))
+		rt.Log.Info("device inventory loaded", zap.String("file", cfg.DevicesFile), zap.Int("stored", n))
 	}
-	return intake.Serve(ctx, js, cfg.HTTP, intake.Pipeline{
+	alerts := func(convert func([]byte) ([]*adjoinv1.Alert, error)) *intake.ProductAlerts {
+		return &intake.ProductAlerts{JS: rt.JS, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: rt.Log,
+			MaxClockSkew: cfg.HTTP.MaxClockSkew, Convert: convert}
+	}
+	pipeline := intake.Pipeline{
 		Routes: map[string]http.Handler{
-			"/v1/devices":        inventory,
-			"/v1/product-alerts": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew},
-			"/v1/product-alerts/mde": &intake.ProductAlerts{JS: js, Service: Name, Side: adjoinv1.Side_SIDE_ENDPOINT, Log: log, MaxClockSkew: cfg.HTTP.MaxClockSkew,
-				Convert: productalert.FromMDEAlert},
+			"/v1/devices":            inventory,
+			"/v1/product-alerts":     alerts(nil),
+			"/v1/product-alerts/mde": alerts(productalert.FromMDEAlert),
 		},
 		Service:       Name,
 		SubjectPrefix: natsx.SubjectEndpointEvents,
 		Stream:        natsx.StreamEndpointEvents,
 		Detectors:     Detectors(),
 		OnEvent:       devices.Seen,
-		Ready:         natsx.Ready(nc, js, cfg.NATS.Replicas),
-		Conn:          nc,
+		Live:          rt.Live(),
+		Ready:         rt.Ready(),
 		Metrics:       cfg.Metrics,
-	}, log)
+	}
+	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	return nil
 }
 
 // Detectors returns a fresh set of the endpoint-side detectors, state keepers first;

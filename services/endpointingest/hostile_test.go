@@ -57,10 +57,8 @@ func start(t *testing.T) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := endpointingest.Config{
-		NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: srv.ClientURL()}, Replicas: 1},
-		HTTP: intake.ServiceConfig{Listener: ln, ShutdownGrace: 5 * time.Second},
-	}
+	cfg := endpointingest.DefaultConfig()
+	cfg.NATS.URL, cfg.HTTP.Listener, cfg.HTTP.ShutdownGrace = srv.ClientURL(), ln, 5*time.Second
 	r := &running{srv: srv, opts: opts, nc: nc, js: js, url: "http://" + ln.Addr().String(), done: make(chan error, 1)}
 	go func() { r.done <- endpointingest.Run(ctx, cfg, zaptest.NewLogger(t)) }()
 	t.Cleanup(func() {

@@ -26,10 +26,11 @@ const (
 	PhaseIngest   = "ingest"
 	PhaseGetBadge = "getbadge"
 	PhaseMemory   = "memory"
+	PhaseGrowth   = "growth"
 )
 
 // Phases lists every phase, in the order a run measures them.
-var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseE2E, PhaseGetBadge}
+var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseE2E, PhaseGetBadge, PhaseGrowth}
 
 // Config is one run of the harness. Zero values take the defaults of a full run, or of a
 // quick one when Quick is set (see Defaults).
@@ -40,6 +41,9 @@ type Config struct {
 	Sizes []int
 	// Alerts is how many alerts each size's throughput phase pushes through.
 	Alerts int
+	// GrowthAlerts is how many alerts each half of the growth phase pushes through: all on one
+	// user, then spread over 10,000 users (fewer when the directory is smaller).
+	GrowthAlerts int
 	// LatencyFor is how long each size's paced latency load runs.
 	LatencyFor time.Duration
 	// BadgeCalls is the number of GetBadge calls per concurrency level and server.
@@ -90,6 +94,9 @@ func (c Config) Defaults() Config {
 	if c.Alerts == 0 {
 		c.Alerts = pick(5_000, 1_000)
 	}
+	if c.GrowthAlerts == 0 {
+		c.GrowthAlerts = pick(100_000, 2_000)
+	}
 	if c.LatencyFor == 0 {
 		c.LatencyFor = time.Duration(pick(5, 1)) * time.Second
 	}
@@ -126,6 +133,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Alerts < 100:
 		return fmt.Errorf("alerts: %d, want at least 100", c.Alerts)
+	case c.GrowthAlerts < 100 || c.GrowthAlerts > 10_000_000:
+		return fmt.Errorf("growth-alerts: %d, want 100 to 10000000", c.GrowthAlerts)
 	case c.LatencyFor < 100*time.Millisecond:
 		return fmt.Errorf("latency-for: %s, want at least 100ms", c.LatencyFor)
 	case c.BadgeCalls < 10:

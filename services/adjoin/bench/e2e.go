@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -24,8 +25,9 @@ type SizeResult struct {
 	BadgeReadySeconds      float64 `json:"badge_ready_s"`
 	// Alerts pushed through in the throughput phase, all published at once.
 	Alerts int `json:"alerts"`
-	// AlertsPerSec is Alerts over the time from the first publish until the correlator had
-	// acknowledged every alert and every sampled alert was visible through WatchBadges.
+	// AlertsPerSec is Alerts over the time from the first publish until both stages of the
+	// correlator had acknowledged every message and every sampled alert was visible through
+	// WatchBadges.
 	AlertsPerSec float64 `json:"alerts_per_s"`
 	// WithIncidentsPerSec also waits for the incident builder to have handled every alert.
 	WithIncidentsPerSec float64 `json:"alerts_per_s_with_incidents"`
@@ -141,7 +143,7 @@ func (s *sizeStep) throughput(ctx context.Context, n int) (perSec, withIncidents
 		return 0, 0, err
 	}
 	within := 30*time.Minute + time.Duration(n)*10*time.Millisecond
-	drained, err := waitConsumer(ctx, s.js, natsx.StreamAlerts, correlatorDurable, 20*time.Millisecond, within)
+	drained, err := waitCorrelator(ctx, s.js, within)
 	if err != nil {
 		w.cancel()
 		return 0, 0, err
@@ -208,6 +210,23 @@ func (s *sizeStep) latency(ctx context.Context, rate float64, d time.Duration) (
 		return nil, err
 	}
 	return sortedDurations(lat), nil
+}
+
+// waitCorrelator returns once both stages of the correlator are drained: its ALERTS consumer,
+// then the consumer of every COUNTS partition.
+func waitCorrelator(ctx context.Context, js jetstream.JetStream, within time.Duration) (time.Time, error) {
+	end, err := waitConsumer(ctx, js, natsx.StreamAlerts, correlatorDurable, 20*time.Millisecond, within)
+	if err != nil {
+		return end, err
+	}
+	for p := range natsx.DefaultPartitions {
+		at, err := waitConsumer(ctx, js, natsx.StreamCounts, correlatorDurable+"-count-"+strconv.Itoa(p), 20*time.Millisecond, within)
+		if err != nil {
+			return at, err
+		}
+		end = later(end, at)
+	}
+	return end, nil
 }
 
 func later(a, b time.Time) time.Time {

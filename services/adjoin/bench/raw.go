@@ -64,7 +64,7 @@ func measureRaw(ctx context.Context, js jetstream.JetStream, n int) (RawResult, 
 	published := time.Now()
 
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy,
-		MaxAckPending: 1024, AckWait: 30 * time.Second})
+		MaxAckPending: 1024, AckWait: natsx.AckWait})
 	if err != nil {
 		return RawResult{}, err
 	}

@@ -29,6 +29,7 @@ type Report struct {
 	Ingest        []IngestResult `json:"ingest"`
 	GetBadge      []BadgeResult  `json:"get_badge"`
 	Memory        *MemoryResult  `json:"memory,omitempty"`
+	Growth        *GrowthResult  `json:"growth,omitempty"`
 	// Only lists the phases the run was limited to (--only); absent when it ran them all.
 	Only []string `json:"only,omitempty"`
 }
@@ -113,6 +114,11 @@ func (r *Report) WriteTable(w io.Writer) {
 				fmt.Sprintf("%s users: %s alerts/s (%s/s with incidents)", thousands(float64(sc.FromEntities)), thousands(from.AlertsPerSec), thousands(from.WithIncidentsPerSec)),
 				sc.AlertsPerSecRatio, -1)
 		}
+	}
+	if g := r.Growth; g != nil {
+		row(fmt.Sprintf("growth: %s alerts on ONE user, each counted (ratio: over the same number spread over %s users), sync %s", thousands(float64(g.Alerts)), thousands(float64(g.SpreadUsers)), g.Sync),
+			fmt.Sprintf("%s alerts/s; its record %s B", thousands(g.OneUserPerSec), thousands(float64(g.RecordBytes))),
+			fmt.Sprintf("%s alerts over %s users: %s alerts/s", thousands(float64(g.Alerts)), thousands(float64(g.SpreadUsers)), thousands(g.SpreadPerSec)), g.Ratio, g.OtherCPUShare)
 	}
 	for _, in := range r.Ingest {
 		row(fmt.Sprintf("parse + detect, %s, %s events of %d recordings, one core", in.Ingestor, thousands(float64(in.Events)), in.Files),

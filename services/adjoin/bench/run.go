@@ -146,6 +146,37 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			rep.Runs[i].Scale = scaleOf(rep.Runs[i].Sizes)
 		}
 	}
+	if r.cfg.runs(PhaseGrowth) {
+		if err := r.growth(ctx, srv, loaded, rep); err != nil {
+			return fmt.Errorf("growth: %w", err)
+		}
+	}
+	return nil
+}
+
+// growth runs the growth phase on the directory as loaded, in the last sync mode asked for
+// (under sync always, 200,000 alerts take long: give --sync default).
+func (r *matrix) growth(ctx context.Context, srv *jsServer, users int, rep *Report) error {
+	mode := r.cfg.Syncs[len(r.cfg.Syncs)-1]
+	if err := srv.setSync(mode == SyncAlways); err != nil {
+		return err
+	}
+	r.say("[growth %s] starting adjoin-correlator, then adjoin-badge", mode)
+	svc, err := startServices(ctx, r.binDir, srv.url(), r.cfg.Progress)
+	if err != nil {
+		return err
+	}
+	defer svc.stop()
+	if err := waitKnown(ctx, svc.client, users-1, time.Minute); err != nil {
+		return err
+	}
+	cpu := startCPUWindow(svc.pids()...)
+	if rep.Growth, err = growth(ctx, srv.js, mode, r.cfg.GrowthAlerts, users, r.cfg.Progress); err != nil {
+		return err
+	}
+	rep.Growth.OtherCPUShare = cpu.otherShare()
+	g := rep.Growth
+	r.say("[growth %s] one user %.0f alerts/s, %d users %.0f alerts/s (ratio %.2f); record %d B", mode, g.OneUserPerSec, g.SpreadUsers, g.SpreadPerSec, g.Ratio, g.RecordBytes)
 	return nil
 }
 

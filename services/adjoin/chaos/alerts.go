@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -266,7 +267,7 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, in []AlertMsg) (int
 	return retries, nil
 }
 
-// CheckCounts compares every user's stored counts, decoded and summarised as the badge
+// CheckCounts compares every user's stored counts (format 1 or 2), decoded and summarised as the badge
 // service does (pkg/counts.Summarise), with the ground truth, and checks that no alert is
 // held twice. It returns the differences, at most 10 of them spelled out.
 func CheckCounts(ctx context.Context, js jetstream.JetStream, users []string, want Truth) ([]string, error) {
@@ -289,7 +290,8 @@ func CheckCounts(ctx context.Context, js jetstream.JetStream, users []string, wa
 			}
 		}
 		seen := map[string]bool{}
-		for _, c := range ec.GetAlerts() {
+		// A format-1 record holds every alert, a format-2 one its recent alerts: none twice.
+		for _, c := range append(slices.Clone(ec.GetAlerts()), ec.GetRecent()...) {
 			if seen[c.GetAlertId()] {
 				problems = append(problems, fmt.Sprintf("user %s: alert %s held twice", user, c.GetAlertId()))
 			}

@@ -157,7 +157,7 @@ func TestBadInput(t *testing.T) {
 		resent, rejectedOK, alertsAccepted)
 	v.Check("every bad line is refused in the answer with its line number, reason and error, every valid line accepted", answerProblems...)
 
-	if err := chaos.WaitDrained(ctx, js, natsx.StreamAlerts, "correlator"); err != nil {
+	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
 	// What DEADLETTER holds, by marker (refused lines) or product alert id (entity-less alerts).

@@ -172,10 +172,10 @@ func TestClusterLeaderKill(t *testing.T) {
 
 	t.Logf("flows done at %s", time.Since(start).Round(100*time.Millisecond))
 	// Consumers resume: the ingestor's detection consumer and the correlator drain.
-	for _, c := range []struct{ stream, durable string }{{natsx.StreamDCEvents, "dcingest-detect"}, {natsx.StreamAlerts, "correlator"}} {
-		err := chaos.WaitDrained(ctx, js, c.stream, c.durable)
-		v.Check(fmt.Sprintf("consumer %s on %s resumed and drained", c.durable, c.stream), errs(err)...)
-	}
+	err = chaos.WaitDrained(ctx, js, natsx.StreamDCEvents, "dcingest-detect")
+	v.Check("consumer dcingest-detect on DC_EVENTS resumed and drained", errs(err)...)
+	err = chaos.WaitCorrelated(ctx, js, "correlator")
+	v.Check("the correlator resumed and drained ALERTS and every COUNTS partition", errs(err)...)
 	t.Logf("consumers drained at %s", time.Since(start).Round(100*time.Millisecond))
 	wantIDs := map[string]bool{}
 	for l := range accepted {

@@ -14,16 +14,17 @@ import (
 
 // TestCorrelatorSIGKILL is scenario 1: the correlator is SIGKILLed at random instants, many
 // times, while a replay of generated alerts (1% duplicates under new Nats-Msg-Ids, 5% status
-// updates as new versions) is published; after a last instance drained ALERTS, every user's
-// counts equal a clean pass computed from the input, and CORRELATED holds each alert exactly
-// once per version.
+// updates as new versions) is published; after a last instance drained ALERTS and every COUNTS
+// partition, every user's counts equal a clean pass computed from the input, and CORRELATED
+// holds each alert exactly once per version. The partitions' takeover time is 2 s, so each
+// new life takes over the partitions its killed predecessor held and counts in both stages.
 func TestCorrelatorSIGKILL(t *testing.T) {
 	b := setup(t)
 	v := chaos.NewVerdict(t, "scenario 1: correlator SIGKILL during a replay")
 	var (
 		alerts   = chaos.Pick(mode, 10000, 100000)
 		minKills = chaos.Pick(mode, 8, 40)
-		lifeMax  = chaos.Pick(mode, 1500*time.Millisecond, 2500*time.Millisecond)
+		lifeMax  = chaos.Pick(mode, 3*time.Second, 4*time.Second)
 		// Killing stops when the input is published and at most this share of it is left
 		// (the last instance does the rest), or after killFor.
 		leftShare = chaos.Pick(mode, 0.25, 0.02)
@@ -38,7 +39,8 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	corr, err := chaos.NewCorrelator(b.Correlator, dir, srv.URL(), 1, "--ack-wait", "2s", "--retry-every", "200ms")
+	corr, err := chaos.NewCorrelator(b.Correlator, dir, srv.URL(), 1, "--ack-wait", "2s", "--retry-every", "200ms",
+		"--takeover-after", "2s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,17 +94,17 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 		}
 		kills++
 		after := progressOf(ctx, t, js)
-		left = after.pending + after.ackPending
+		left = after.pending + after.ackPending + after.countsLeft
 		checkPublished(false)
-		// Mid-processing: the instance fetched alerts, published correlated ones, and work was
-		// left (pending, or in hand and unacknowledged) when it died.
-		if after.delivered > before.delivered && after.correlated > before.correlated &&
-			(after.pending+after.ackPending > 0 || !pubDone) {
+		// Mid-processing: the instance fetched alerts or counts, published correlated copies,
+		// and work was left (pending, or in hand and unacknowledged) when it died.
+		if after.delivered+after.countsDelivered > before.delivered+before.countsDelivered && after.correlated > before.correlated &&
+			(left > 0 || !pubDone) {
 			mid++
 		}
 		if kills%10 == 0 || kills <= 3 {
-			t.Logf("kill %d at %s: %d correlated, delivered %d, pending %d, awaiting ack %d",
-				kills, time.Since(start).Round(time.Millisecond), after.correlated, after.delivered, after.pending, after.ackPending)
+			t.Logf("kill %d at %s: %d correlated, delivered %d, pending %d, awaiting ack %d, %d counts left",
+				kills, time.Since(start).Round(time.Millisecond), after.correlated, after.delivered, after.pending, after.ackPending, after.countsLeft)
 		}
 		if ctx.Err() != nil {
 			t.Fatalf("kill phase did not end before the deadline (%d kills)", kills)
@@ -114,11 +116,16 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 	}
 	killPhase := time.Since(start)
 
-	// Last instance: runs until ALERTS is drained, then stops on SIGTERM.
+	// Last instance: runs until ALERTS and COUNTS are drained, then stops on SIGTERM. It is
+	// ready first: the kills may have left nothing to do, and a SIGTERM before its signal
+	// handler is set would end it by the signal, proving nothing.
 	if err := corr.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := chaos.WaitDrained(ctx, js, natsx.StreamAlerts, "correlator"); err != nil {
+	if err := corr.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
 	drained := time.Since(start)
@@ -142,9 +149,10 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 		kills, mid, killPhase.Round(time.Second), drained.Round(time.Second), corr.Lives())
 }
 
-// progress is where the correlator stood, read between kills.
+// progress is where the correlator stood, read between kills: its ALERTS consumer, the
+// counts its COUNTS partition consumers delivered and have yet to fold, and CORRELATED.
 type progress struct {
-	delivered, pending, ackPending, correlated uint64
+	delivered, pending, ackPending, countsDelivered, countsLeft, correlated uint64
 }
 
 func progressOf(ctx context.Context, t *testing.T, js jetstream.JetStream) progress {
@@ -163,6 +171,21 @@ func progressOf(ctx context.Context, t *testing.T, js jetstream.JetStream) progr
 		t.Fatalf("consumer info: %v", err)
 	}
 	p.delivered, p.pending, p.ackPending = info.Delivered.Consumer, info.NumPending, uint64(info.NumAckPending)
+	for p2 := range natsx.DefaultPartitions { // the correlator runs with the default
+		c, err := js.Consumer(ctx, natsx.StreamCounts, chaos.CounterDurable("correlator", p2))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatalf("consumer info: %v", err)
+		}
+		p.countsDelivered += info.Delivered.Consumer
+		p.countsLeft += info.NumPending + uint64(info.NumAckPending)
+	}
 	return p
 }
 

@@ -327,7 +327,7 @@ func (h *hostile) shortStreams(badge *chaos.Service, calls int) {
 	if _, err := chaos.PublishAll(h.ctx, h.js, []chaos.AlertMsg{{User: users[0], MsgID: "hostile-stream-1.v1", Alert: a}}); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := chaos.WaitDrained(h.ctx, h.js, natsx.StreamAlerts, "correlator"); err != nil {
+	if err := chaos.WaitCorrelated(h.ctx, h.js, "correlator"); err != nil {
 		h.t.Fatal(err)
 	}
 	before := consumers(h.t, h.ctx, h.js, natsx.StreamCorrelated)

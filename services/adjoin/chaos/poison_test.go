@@ -89,10 +89,10 @@ func TestPoisonMessages(t *testing.T) {
 	v.Figure("%d poison alerts that always fail (%d KiB each), %d undecodable payloads, then %d publishes of %d good alerts; --max-deliveries %d",
 		failing, pad>>10, garbage, len(input), alerts, maxDeliveries)
 
-	if err := chaos.WaitDrained(ctx, js, natsx.StreamAlerts, "correlator"); err != nil {
+	if err := chaos.WaitCorrelated(ctx, js, "correlator"); err != nil {
 		t.Fatal(err)
 	}
-	v.Figure("ALERTS drained (every good alert acknowledged, every poison terminated) at %s", time.Since(start).Round(100*time.Millisecond))
+	v.Figure("ALERTS and COUNTS drained (every good alert acknowledged and counted, every poison terminated) at %s", time.Since(start).Round(100*time.Millisecond))
 
 	var problems, stray []string
 	poisoned, garbaged := map[string]int{}, map[string]int{}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -193,8 +194,7 @@ func credAccessEpisode(start time.Time) string { return start.UTC().Format(time.
 // alert still widens its activity window but carries no more evidence. It remembers at most
 // credAccessCapIDs alert ids, forgetting the oldest.
 type credAccessCap struct {
-	seen  map[string]int
-	order []string
+	seen *bounded.Map[string, int]
 }
 
 const credAccessCapIDs = 4096
@@ -205,21 +205,14 @@ func (c *credAccessCap) take(id string, n, max int) int {
 		return n
 	}
 	if c.seen == nil {
-		c.seen = map[string]int{}
+		c.seen = bounded.NewMap[string, int](credAccessCapIDs)
 	}
-	used, ok := c.seen[id]
-	if !ok {
-		c.order = append(c.order, id)
-		if len(c.order) > credAccessCapIDs {
-			delete(c.seen, c.order[0])
-			c.order = c.order[1:]
-		}
-	}
+	used, _ := c.seen.Get(id)
 	n = min(n, max-used)
 	if n < 0 {
 		n = 0
 	}
-	c.seen[id] = used + n
+	c.seen.Put(id, used+n)
 	return n
 }
 

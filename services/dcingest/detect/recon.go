@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -185,8 +186,7 @@ func reconEpisodeID(start time.Time) string { return start.UTC().Format(time.RFC
 // the alert still widens its activity window but carries no more evidence. It remembers at
 // most reconEvidenceCapIDs alert ids, forgetting the oldest.
 type reconEvidenceCap struct {
-	seen  map[string]int
-	order []string
+	seen *bounded.Map[string, int]
 }
 
 const reconEvidenceCapIDs = 4096
@@ -197,20 +197,13 @@ func (c *reconEvidenceCap) take(id string, max int) bool {
 		return true
 	}
 	if c.seen == nil {
-		c.seen = map[string]int{}
+		c.seen = bounded.NewMap[string, int](reconEvidenceCapIDs)
 	}
-	n, ok := c.seen[id]
-	if !ok {
-		c.order = append(c.order, id)
-		if len(c.order) > reconEvidenceCapIDs {
-			delete(c.seen, c.order[0])
-			c.order = c.order[1:]
-		}
-	}
+	n, _ := c.seen.Get(id)
 	if n >= max {
 		return false
 	}
-	c.seen[id] = n + 1
+	c.seen.Put(id, n+1)
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -18,16 +19,14 @@ type Session struct {
 
 // Sessions remembers recent logon sessions per host (4624 TargetLogonId), so later events that
 // carry only a SubjectLogonId can be traced to the address the session came from. It keeps at
-// most Max sessions, forgetting the oldest.
+// most its max sessions, forgetting the oldest.
 type Sessions struct {
-	mu    sync.Mutex
-	Max   int
-	m     map[string]Session
-	order []string
+	mu sync.Mutex
+	m  *bounded.Map[string, Session]
 }
 
-// NewSessions returns a bounded session table.
-func NewSessions(max int) *Sessions { return &Sessions{Max: max, m: map[string]Session{}} }
+// NewSessions returns a session table of at most max sessions (<= 0: no bound).
+func NewSessions(max int) *Sessions { return &Sessions{m: bounded.NewMap[string, Session](max)} }
 
 // Name implements detection.Detector: Sessions observes 4624 and never alerts.
 func (s *Sessions) Name() string { return "logon-sessions" }
@@ -57,21 +56,13 @@ func (s *Sessions) Lookup(host, logonID string) (Session, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.m[sessionKey(host, logonID)]
-	return v, ok
+	return s.m.Get(sessionKey(host, logonID))
 }
 
 func (s *Sessions) put(key string, v Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[key]; !ok {
-		s.order = append(s.order, key)
-	}
-	s.m[key] = v
-	for s.Max > 0 && len(s.order) > s.Max {
-		delete(s.m, s.order[0])
-		s.order = s.order[1:]
-	}
+	s.m.Put(key, v)
 }
 
 func sessionKey(host, logonID string) string {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/zeek"
@@ -121,8 +122,7 @@ func (f zeekFirstCopy) alerts() []*adjoinv1.Alert {
 type zeekCopies struct {
 	tolerance time.Duration
 	max       int
-	m         map[string]zeekFirstCopy
-	order     []string
+	m         *bounded.Map[string, zeekFirstCopy]
 }
 
 // copyOf returns the first copy of the record r with subject `subject`, if r is a copy of a
@@ -131,7 +131,10 @@ type zeekCopies struct {
 // burst state is touched, so the answer does not depend on the order the sensors' logs come
 // in.
 func (c *zeekCopies) copyOf(r zeekRecord, subject string) (zeekFirstCopy, bool) {
-	prev, ok := c.m[c.key(r, subject)]
+	if c.m == nil {
+		return zeekFirstCopy{}, false
+	}
+	prev, ok := c.m.Get(c.key(r, subject))
 	if !ok {
 		return zeekFirstCopy{}, false
 	}
@@ -148,17 +151,9 @@ func (c *zeekCopies) copyOf(r zeekRecord, subject string) (zeekFirstCopy, bool) 
 // remember records r as the first copy of its record, with the alert it raised (or nil).
 func (c *zeekCopies) remember(r zeekRecord, subject string, alert *adjoinv1.Alert) {
 	if c.m == nil {
-		c.m = map[string]zeekFirstCopy{}
+		c.m = bounded.NewMap[string, zeekFirstCopy](c.max)
 	}
-	key := c.key(r, subject)
-	if _, ok := c.m[key]; !ok {
-		c.order = append(c.order, key)
-	}
-	c.m[key] = zeekFirstCopy{t: r.t, uid: r.uid, sensor: r.sensor, alert: alert}
-	for c.max > 0 && len(c.order) > c.max {
-		delete(c.m, c.order[0])
-		c.order = c.order[1:]
-	}
+	c.m.Put(c.key(r, subject), zeekFirstCopy{t: r.t, uid: r.uid, sensor: r.sensor, alert: alert})
 }
 
 func (c *zeekCopies) key(r zeekRecord, subject string) string {
@@ -168,8 +163,7 @@ func (c *zeekCopies) key(r zeekRecord, subject string) string {
 // zeekEvidenceCap bounds the evidence one alert collects: past max records the alert still
 // widens its activity window but carries no more evidence. It remembers at most max ids.
 type zeekEvidenceCap struct {
-	seen  map[string]int
-	order []string
+	seen *bounded.Map[string, int]
 }
 
 // take reports whether one more evidence may go to alert id; max <= 0 means no bound.
@@ -178,20 +172,13 @@ func (c *zeekEvidenceCap) take(id string, max, maxIDs int) bool {
 		return true
 	}
 	if c.seen == nil {
-		c.seen = map[string]int{}
+		c.seen = bounded.NewMap[string, int](maxIDs)
 	}
-	n, ok := c.seen[id]
-	if !ok {
-		c.order = append(c.order, id)
-		if maxIDs > 0 && len(c.order) > maxIDs {
-			delete(c.seen, c.order[0])
-			c.order = c.order[1:]
-		}
-	}
+	n, _ := c.seen.Get(id)
 	if n >= max {
 		return false
 	}
-	c.seen[id] = n + 1
+	c.seen.Put(id, n+1)
 	return true
 }
 

@@ -39,8 +39,8 @@ func TestZeekCopies(t *testing.T) {
 	}
 	c.remember(rec("C2", "s", 0), "x", nil)
 	c.remember(rec("C3", "s", 0), "y", nil)
-	if _, ok := c.copyOf(rec("C9", "t", 0), "samrconnect5"); ok || len(c.m) != 2 || len(c.order) != 2 {
-		t.Errorf("the oldest record was not forgotten: %d kept", len(c.m))
+	if _, ok := c.copyOf(rec("C9", "t", 0), "samrconnect5"); ok || c.m.Len() != 2 {
+		t.Errorf("the oldest record was not forgotten: %d kept", c.m.Len())
 	}
 	if got := (zeekFirstCopy{}).alerts(); got != nil {
 		t.Errorf("a copy of a silent record raised %v", got)

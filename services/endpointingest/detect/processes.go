@@ -3,22 +3,22 @@ package detect
 import (
 	"sync"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Processes remembers the user of recently created processes (Sysmon 1 ProcessGuid -> User),
-// so events that name only a process GUID can name its user. It keeps at most Max processes.
+// so events that name only a process GUID can name its user. It keeps at most its max
+// processes, forgetting the oldest.
 type Processes struct {
-	mu    sync.Mutex
-	Max   int
-	m     map[string]string
-	order []string
+	mu sync.Mutex
+	m  *bounded.Map[string, string]
 }
 
-// NewProcesses returns a bounded process table.
-func NewProcesses(max int) *Processes { return &Processes{Max: max, m: map[string]string{}} }
+// NewProcesses returns a process table of at most max processes (<= 0: no bound).
+func NewProcesses(max int) *Processes { return &Processes{m: bounded.NewMap[string, string](max)} }
 
 // Name implements detection.Detector: Processes observes Sysmon 1 and never alerts.
 func (p *Processes) Name() string { return "processes" }
@@ -35,14 +35,7 @@ func (p *Processes) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	key := processKey(ev.GetHost(), f["ProcessGuid"])
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.m[key]; !ok {
-		p.order = append(p.order, key)
-	}
-	p.m[key] = f["User"]
-	for p.Max > 0 && len(p.order) > p.Max {
-		delete(p.m, p.order[0])
-		p.order = p.order[1:]
-	}
+	p.m.Put(key, f["User"])
 	return nil
 }
 
@@ -53,7 +46,8 @@ func (p *Processes) User(host, processGUID string) string {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.m[processKey(host, processGUID)]
+	user, _ := p.m.Get(processKey(host, processGUID))
+	return user
 }
 
 func processKey(host, guid string) string {

@@ -432,20 +432,135 @@ func (x *CountedAlert) GetEntityKeys() []string {
 	return nil
 }
 
-// EntityCounts is the value stored in the adjoin_badges bucket under an entity key. Counts are
-// derived from the set of alerts, so applying the same alert version twice changes nothing.
+// SideCounts is one side's counters in a format-2 EntityCounts record.
+type SideCounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Side  Side                   `protobuf:"varint,1,opt,name=side,proto3,enum=adjoin.v1.Side" json:"side,omitempty"`
+	// Distinct alerts ever counted.
+	Total int64 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// Alerts whose latest version is NEW, IN_PROGRESS or without status.
+	Open int64 `protobuf:"varint,3,opt,name=open,proto3" json:"open,omitempty"`
+	// Distinct alerts per severity of their latest version, highest severity first.
+	BySeverity          []*SeverityCount       `protobuf:"bytes,4,rep,name=by_severity,json=bySeverity,proto3" json:"by_severity,omitempty"`
+	HighestSeverity     Severity               `protobuf:"varint,5,opt,name=highest_severity,json=highestSeverity,proto3,enum=adjoin.v1.Severity" json:"highest_severity,omitempty"`
+	HighestOpenSeverity Severity               `protobuf:"varint,6,opt,name=highest_open_severity,json=highestOpenSeverity,proto3,enum=adjoin.v1.Severity" json:"highest_open_severity,omitempty"`
+	FirstActivity       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=first_activity,json=firstActivity,proto3" json:"first_activity,omitempty"`
+	LastActivity        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SideCounts) Reset() {
+	*x = SideCounts{}
+	mi := &file_adjoin_v1_badge_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SideCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SideCounts) ProtoMessage() {}
+
+func (x *SideCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SideCounts.ProtoReflect.Descriptor instead.
+func (*SideCounts) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SideCounts) GetSide() Side {
+	if x != nil {
+		return x.Side
+	}
+	return Side_SIDE_UNSPECIFIED
+}
+
+func (x *SideCounts) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *SideCounts) GetOpen() int64 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *SideCounts) GetBySeverity() []*SeverityCount {
+	if x != nil {
+		return x.BySeverity
+	}
+	return nil
+}
+
+func (x *SideCounts) GetHighestSeverity() Severity {
+	if x != nil {
+		return x.HighestSeverity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *SideCounts) GetHighestOpenSeverity() Severity {
+	if x != nil {
+		return x.HighestOpenSeverity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *SideCounts) GetFirstActivity() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstActivity
+	}
+	return nil
+}
+
+func (x *SideCounts) GetLastActivity() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActivity
+	}
+	return nil
+}
+
+// EntityCounts is the value stored in the adjoin_badges bucket under an entity key.
+//
+// Format 1 (format = 0 or 1): alerts is the set of every alert counted on the entity and counts
+// are derived from it. Format 2: the counter's single writer keeps the per-alert state in memory;
+// the record holds sides (counters) and recent (the newest alerts, at most 50, encoding at most
+// 4 KiB), and alerts is empty.
 type EntityCounts struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	EntityKey     string                 `protobuf:"bytes,1,opt,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty"`
-	Alerts        []*CountedAlert        `protobuf:"bytes,2,rep,name=alerts,proto3" json:"alerts,omitempty"`
-	UpdatedTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=updated_time,json=updatedTime,proto3" json:"updated_time,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EntityKey string                 `protobuf:"bytes,1,opt,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty"`
+	// Format 1 only: every alert counted on the entity.
+	Alerts      []*CountedAlert        `protobuf:"bytes,2,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	UpdatedTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=updated_time,json=updatedTime,proto3" json:"updated_time,omitempty"`
+	// 0 or 1: alerts holds the full set; 2: sides and recent.
+	Format int32 `protobuf:"varint,4,opt,name=format,proto3" json:"format,omitempty"`
+	// Format 2: one entry per side that has counted alerts.
+	Sides []*SideCounts `protobuf:"bytes,5,rep,name=sides,proto3" json:"sides,omitempty"`
+	// Format 2: the most recently updated alerts, newest first.
+	Recent        []*CountedAlert `protobuf:"bytes,6,rep,name=recent,proto3" json:"recent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EntityCounts) Reset() {
 	*x = EntityCounts{}
-	mi := &file_adjoin_v1_badge_proto_msgTypes[4]
+	mi := &file_adjoin_v1_badge_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +572,7 @@ func (x *EntityCounts) String() string {
 func (*EntityCounts) ProtoMessage() {}
 
 func (x *EntityCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_proto_msgTypes[4]
+	mi := &file_adjoin_v1_badge_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +585,7 @@ func (x *EntityCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityCounts.ProtoReflect.Descriptor instead.
 func (*EntityCounts) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_proto_rawDescGZIP(), []int{4}
+	return file_adjoin_v1_badge_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EntityCounts) GetEntityKey() string {
@@ -490,6 +605,27 @@ func (x *EntityCounts) GetAlerts() []*CountedAlert {
 func (x *EntityCounts) GetUpdatedTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedTime
+	}
+	return nil
+}
+
+func (x *EntityCounts) GetFormat() int32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *EntityCounts) GetSides() []*SideCounts {
+	if x != nil {
+		return x.Sides
+	}
+	return nil
+}
+
+func (x *EntityCounts) GetRecent() []*CountedAlert {
+	if x != nil {
+		return x.Recent
 	}
 	return nil
 }
@@ -517,7 +653,7 @@ type DeviceRecord struct {
 
 func (x *DeviceRecord) Reset() {
 	*x = DeviceRecord{}
-	mi := &file_adjoin_v1_badge_proto_msgTypes[5]
+	mi := &file_adjoin_v1_badge_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +665,7 @@ func (x *DeviceRecord) String() string {
 func (*DeviceRecord) ProtoMessage() {}
 
 func (x *DeviceRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_proto_msgTypes[5]
+	mi := &file_adjoin_v1_badge_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +678,7 @@ func (x *DeviceRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRecord.ProtoReflect.Descriptor instead.
 func (*DeviceRecord) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_proto_rawDescGZIP(), []int{5}
+	return file_adjoin_v1_badge_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeviceRecord) GetKey() string {
@@ -650,12 +786,26 @@ const file_adjoin_v1_badge_proto_rawDesc = "" +
 	"\x0efirst_activity\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rfirstActivity\x12?\n" +
 	"\rlast_activity\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\x12\x1f\n" +
 	"\ventity_keys\x18\b \x03(\tR\n" +
-	"entityKeys\"\x9d\x01\n" +
+	"entityKeys\"\xa3\x03\n" +
+	"\n" +
+	"SideCounts\x12#\n" +
+	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x12\n" +
+	"\x04open\x18\x03 \x01(\x03R\x04open\x129\n" +
+	"\vby_severity\x18\x04 \x03(\v2\x18.adjoin.v1.SeverityCountR\n" +
+	"bySeverity\x12>\n" +
+	"\x10highest_severity\x18\x05 \x01(\x0e2\x13.adjoin.v1.SeverityR\x0fhighestSeverity\x12G\n" +
+	"\x15highest_open_severity\x18\x06 \x01(\x0e2\x13.adjoin.v1.SeverityR\x13highestOpenSeverity\x12A\n" +
+	"\x0efirst_activity\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rfirstActivity\x12?\n" +
+	"\rlast_activity\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\"\x93\x02\n" +
 	"\fEntityCounts\x12\x1d\n" +
 	"\n" +
 	"entity_key\x18\x01 \x01(\tR\tentityKey\x12/\n" +
 	"\x06alerts\x18\x02 \x03(\v2\x17.adjoin.v1.CountedAlertR\x06alerts\x12=\n" +
-	"\fupdated_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTime\"\x83\x03\n" +
+	"\fupdated_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vupdatedTime\x12\x16\n" +
+	"\x06format\x18\x04 \x01(\x05R\x06format\x12+\n" +
+	"\x05sides\x18\x05 \x03(\v2\x15.adjoin.v1.SideCountsR\x05sides\x12/\n" +
+	"\x06recent\x18\x06 \x03(\v2\x17.adjoin.v1.CountedAlertR\x06recent\"\x83\x03\n" +
 	"\fDeviceRecord\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.adjoin.v1.EntityKindR\x04kind\x12\"\n" +
@@ -690,48 +840,57 @@ func file_adjoin_v1_badge_proto_rawDescGZIP() []byte {
 }
 
 var file_adjoin_v1_badge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_adjoin_v1_badge_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_adjoin_v1_badge_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_adjoin_v1_badge_proto_goTypes = []any{
 	(GreyedReason)(0),             // 0: adjoin.v1.GreyedReason
 	(*SeverityCount)(nil),         // 1: adjoin.v1.SeverityCount
 	(*SideBadge)(nil),             // 2: adjoin.v1.SideBadge
 	(*Badge)(nil),                 // 3: adjoin.v1.Badge
 	(*CountedAlert)(nil),          // 4: adjoin.v1.CountedAlert
-	(*EntityCounts)(nil),          // 5: adjoin.v1.EntityCounts
-	(*DeviceRecord)(nil),          // 6: adjoin.v1.DeviceRecord
-	(Severity)(0),                 // 7: adjoin.v1.Severity
-	(Side)(0),                     // 8: adjoin.v1.Side
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*Entity)(nil),                // 10: adjoin.v1.Entity
-	(AlertStatus)(0),              // 11: adjoin.v1.AlertStatus
-	(EntityKind)(0),               // 12: adjoin.v1.EntityKind
+	(*SideCounts)(nil),            // 5: adjoin.v1.SideCounts
+	(*EntityCounts)(nil),          // 6: adjoin.v1.EntityCounts
+	(*DeviceRecord)(nil),          // 7: adjoin.v1.DeviceRecord
+	(Severity)(0),                 // 8: adjoin.v1.Severity
+	(Side)(0),                     // 9: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Entity)(nil),                // 11: adjoin.v1.Entity
+	(AlertStatus)(0),              // 12: adjoin.v1.AlertStatus
+	(EntityKind)(0),               // 13: adjoin.v1.EntityKind
 }
 var file_adjoin_v1_badge_proto_depIdxs = []int32{
-	7,  // 0: adjoin.v1.SeverityCount.severity:type_name -> adjoin.v1.Severity
-	8,  // 1: adjoin.v1.SideBadge.side:type_name -> adjoin.v1.Side
+	8,  // 0: adjoin.v1.SeverityCount.severity:type_name -> adjoin.v1.Severity
+	9,  // 1: adjoin.v1.SideBadge.side:type_name -> adjoin.v1.Side
 	0,  // 2: adjoin.v1.SideBadge.greyed_reason:type_name -> adjoin.v1.GreyedReason
 	1,  // 3: adjoin.v1.SideBadge.by_severity:type_name -> adjoin.v1.SeverityCount
-	7,  // 4: adjoin.v1.SideBadge.highest_severity:type_name -> adjoin.v1.Severity
-	9,  // 5: adjoin.v1.SideBadge.first_alert_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: adjoin.v1.SideBadge.last_alert_time:type_name -> google.protobuf.Timestamp
-	10, // 7: adjoin.v1.Badge.entity:type_name -> adjoin.v1.Entity
+	8,  // 4: adjoin.v1.SideBadge.highest_severity:type_name -> adjoin.v1.Severity
+	10, // 5: adjoin.v1.SideBadge.first_alert_time:type_name -> google.protobuf.Timestamp
+	10, // 6: adjoin.v1.SideBadge.last_alert_time:type_name -> google.protobuf.Timestamp
+	11, // 7: adjoin.v1.Badge.entity:type_name -> adjoin.v1.Entity
 	2,  // 8: adjoin.v1.Badge.identity:type_name -> adjoin.v1.SideBadge
 	2,  // 9: adjoin.v1.Badge.endpoint:type_name -> adjoin.v1.SideBadge
-	8,  // 10: adjoin.v1.CountedAlert.side:type_name -> adjoin.v1.Side
-	7,  // 11: adjoin.v1.CountedAlert.severity:type_name -> adjoin.v1.Severity
-	11, // 12: adjoin.v1.CountedAlert.status:type_name -> adjoin.v1.AlertStatus
-	9,  // 13: adjoin.v1.CountedAlert.first_activity:type_name -> google.protobuf.Timestamp
-	9,  // 14: adjoin.v1.CountedAlert.last_activity:type_name -> google.protobuf.Timestamp
-	4,  // 15: adjoin.v1.EntityCounts.alerts:type_name -> adjoin.v1.CountedAlert
-	9,  // 16: adjoin.v1.EntityCounts.updated_time:type_name -> google.protobuf.Timestamp
-	12, // 17: adjoin.v1.DeviceRecord.kind:type_name -> adjoin.v1.EntityKind
-	9,  // 18: adjoin.v1.DeviceRecord.first_seen:type_name -> google.protobuf.Timestamp
-	9,  // 19: adjoin.v1.DeviceRecord.last_seen:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	9,  // 10: adjoin.v1.CountedAlert.side:type_name -> adjoin.v1.Side
+	8,  // 11: adjoin.v1.CountedAlert.severity:type_name -> adjoin.v1.Severity
+	12, // 12: adjoin.v1.CountedAlert.status:type_name -> adjoin.v1.AlertStatus
+	10, // 13: adjoin.v1.CountedAlert.first_activity:type_name -> google.protobuf.Timestamp
+	10, // 14: adjoin.v1.CountedAlert.last_activity:type_name -> google.protobuf.Timestamp
+	9,  // 15: adjoin.v1.SideCounts.side:type_name -> adjoin.v1.Side
+	1,  // 16: adjoin.v1.SideCounts.by_severity:type_name -> adjoin.v1.SeverityCount
+	8,  // 17: adjoin.v1.SideCounts.highest_severity:type_name -> adjoin.v1.Severity
+	8,  // 18: adjoin.v1.SideCounts.highest_open_severity:type_name -> adjoin.v1.Severity
+	10, // 19: adjoin.v1.SideCounts.first_activity:type_name -> google.protobuf.Timestamp
+	10, // 20: adjoin.v1.SideCounts.last_activity:type_name -> google.protobuf.Timestamp
+	4,  // 21: adjoin.v1.EntityCounts.alerts:type_name -> adjoin.v1.CountedAlert
+	10, // 22: adjoin.v1.EntityCounts.updated_time:type_name -> google.protobuf.Timestamp
+	5,  // 23: adjoin.v1.EntityCounts.sides:type_name -> adjoin.v1.SideCounts
+	4,  // 24: adjoin.v1.EntityCounts.recent:type_name -> adjoin.v1.CountedAlert
+	13, // 25: adjoin.v1.DeviceRecord.kind:type_name -> adjoin.v1.EntityKind
+	10, // 26: adjoin.v1.DeviceRecord.first_seen:type_name -> google.protobuf.Timestamp
+	10, // 27: adjoin.v1.DeviceRecord.last_seen:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_proto_init() }
@@ -747,7 +906,7 @@ func file_adjoin_v1_badge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_proto_rawDesc), len(file_adjoin_v1_badge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

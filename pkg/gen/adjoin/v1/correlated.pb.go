@@ -196,8 +196,10 @@ type CorrelatedAlert struct {
 	// Why it was excluded (cloud-only identity) or left unresolved.
 	Reason         string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	CorrelatedTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=correlated_time,json=correlatedTime,proto3" json:"correlated_time,omitempty"`
-	// The incident the alert belonged to when it was correlated; the INCIDENTS stream has the
-	// incident as it grows.
+	// Left empty since the counting core of issue 15: the incident builder groups after the
+	// correlator publishes this copy, so the copy cannot name the incident. Membership is on the
+	// INCIDENTS stream (incidents.<id>, each incident listing its alert_ids) and in
+	// adjoin_incidents. Kept so that older readers still decode; earlier copies may carry an id.
 	IncidentId string `protobuf:"bytes,6,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
 	// Alerts of the other side counted on the same entity (entity_key), newest first.
 	OtherSideAlertIds []string `protobuf:"bytes,7,rep,name=other_side_alert_ids,json=otherSideAlertIds,proto3" json:"other_side_alert_ids,omitempty"`

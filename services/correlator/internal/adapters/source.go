@@ -1,26 +1,17 @@
 package adapters
 
 import (
-	"context"
-
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 )
 
-// GroupSource gives the incident grouper the counted alerts (adjoin_badges) and the directory.
+// GroupSource gives the incident grouper the directory.
 type GroupSource struct {
-	Badges BadgeKV
-	Index  *directory.Index
+	Index *directory.Index
 }
 
 var _ domain.Source = GroupSource{}
-
-// Counts implements domain.Source.
-func (g GroupSource) Counts(ctx context.Context, key string) (*adjoinv1.EntityCounts, error) {
-	ec, _, err := g.Badges.Read(ctx, key)
-	return ec, err
-}
 
 // Entity implements domain.Source.
 func (g GroupSource) Entity(key string) (*adjoinv1.Entity, bool) { return g.Index.Get(key) }

@@ -1,6 +1,7 @@
-// Package app is the correlator's use case: resolve an alert's entities against the directory
-// (and addresses against recorded logons), count it on each entity it concerns, and publish it
-// joined to each of them with its incident and the other side's alerts on the same entity.
+// Package app is the correlator's first stage: resolve an alert's entities against the
+// directory (and addresses against recorded logons) and hand it, for each entity it concerns,
+// to the owner of the entity's COUNTS partition, which counts it and publishes it joined to
+// the entity (ports.Counter).
 package app
 
 import (
@@ -15,35 +16,38 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Counter applies an alert version to one entity's counts, recording links (the entities that
-// join the alert to incidents), and returns the counts as stored. Implementations must make
-// Apply idempotent and safe against concurrent writers.
-type Counter interface {
-	Apply(ctx context.Context, entityKey string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error)
+// Publication is one message the correlator stores: a COUNTS message for an entity's
+// partition owner, or the CORRELATED copy of an alert that joined no entity.
+type Publication struct {
+	Subject, ID string
+	Msg         *adjoinv1.CorrelatedAlert
 }
 
-// Publisher stores a correlated alert on the CORRELATED stream under subject, deduplicated by id.
+// Publisher stores publications on their streams, deduplicated by ID. Publish returns once
+// every one was acknowledged, or with the first failure (some may be stored then: publishing
+// them again is harmless).
 type Publisher interface {
-	PublishCorrelated(ctx context.Context, subject, id string, c *adjoinv1.CorrelatedAlert) error
+	Publish(ctx context.Context, pubs []Publication) error
 }
 
-// Correlator joins alerts to on-prem AD entities.
+// Correlator resolves alerts to on-prem AD entities: stage 1 of the counting core. It counts
+// nothing itself: for each entity an alert resolves to, it hands a COUNTS message to the
+// owner of the entity's partition, which counts and publishes the correlated copy.
 type Correlator struct {
-	Index   *directory.Index
-	Counter Counter
-	Out     Publisher
+	Index *directory.Index
+	Out   Publisher
+	// Partitions is the number of COUNTS partitions (0: natsx.DefaultPartitions).
+	Partitions int
 	// Logons places addresses on hosts; nil resolves no address.
 	Logons *domain.Logons
 	// Window bounds how far apart in time an address claim and an alert may be.
 	Window time.Duration
-	// Grouper names the alert's incident on the correlated message; nil leaves it empty.
-	Grouper *domain.Grouper
-	Now     func() time.Time
+	Now    func() time.Time
 }
 
 // Outcome says what Handle did with an alert, for logs and tests.
 type Outcome struct {
-	Entities   []string // keys the alert was counted on
+	Entities   []string // keys the alert was handed to the counters for
 	Excluded   string   // reason, when cloud-only
 	Unresolved bool     // nothing resolved
 	// Pending is true when a reference that could still resolve (a name or address the
@@ -51,12 +55,49 @@ type Outcome struct {
 	Pending bool
 }
 
-// Handle correlates one alert. It is safe to call again with the same alert: counts do not
-// move and the publishes carry the same deduplication ids. An error means nothing may be
-// acknowledged; the caller retries the whole alert.
+// Handle correlates one alert: HandleBatch of one.
 func (c *Correlator) Handle(ctx context.Context, a *adjoinv1.Alert) (Outcome, error) {
+	outs, errs := c.HandleBatch(ctx, []*adjoinv1.Alert{a})
+	return outs[0], errs[0]
+}
+
+// HandleBatch resolves every alert in memory, then publishes what they all ask for at once,
+// pipelined, and returns once every publish was acknowledged. outs[i] and errs[i] are alert
+// i's; an alert with an error must not be acknowledged (the caller retries it whole). When the
+// batch's publishes fail together, each alert's are published again alone, so one alert that
+// can never be stored fails alone. Handling an alert again is harmless: the publishes carry
+// the same deduplication ids, and the counters apply each alert version once.
+func (c *Correlator) HandleBatch(ctx context.Context, alerts []*adjoinv1.Alert) (outs []Outcome, errs []error) {
+	outs, errs = make([]Outcome, len(alerts)), make([]error, len(alerts))
+	pubs := make([][]Publication, len(alerts))
+	var all []Publication
+	for i, a := range alerts {
+		outs[i], pubs[i] = c.Resolve(a)
+		all = append(all, pubs[i]...)
+	}
+	if len(all) == 0 {
+		return outs, errs
+	}
+	if err := c.Out.Publish(ctx, all); err == nil || len(alerts) == 1 {
+		for i := range errs {
+			errs[i] = err
+		}
+		return outs, errs
+	}
+	for i, a := range alerts {
+		if err := c.Out.Publish(ctx, pubs[i]); err != nil {
+			errs[i] = fmt.Errorf("alert %s: %w", a.GetId(), err)
+		}
+	}
+	return outs, errs
+}
+
+// Resolve resolves an alert's references and returns what it asks to publish: a COUNTS
+// message per entity it resolved to, in key order (the same on every redelivery), or, when
+// none resolved, its copy on correlated.unresolved or correlated.excluded.
+func (c *Correlator) Resolve(a *adjoinv1.Alert) (Outcome, []Publication) {
 	var out Outcome
-	resolutions, keys, links := c.resolve(a)
+	resolutions, keys := c.resolve(a)
 	for i, r := range resolutions {
 		if r.GetEntityKey() == "" && resolvable(a.GetEntities()[i]) {
 			out.Pending = true
@@ -71,37 +112,15 @@ func (c *Correlator) Handle(ctx context.Context, a *adjoinv1.Alert) (Outcome, er
 			out.Unresolved = true
 		}
 		msg := &adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolutions, Reason: reason, CorrelatedTime: now}
-		return out, c.Out.PublishCorrelated(ctx, subject, msgID(a, ""), msg)
+		return out, []Publication{{Subject: subject, ID: msgID(a, ""), Msg: msg}}
 	}
-	stored := make(map[string]*adjoinv1.EntityCounts, len(keys))
+	pubs := make([]Publication, 0, len(keys))
 	for _, k := range keys {
-		ec, _, err := c.Counter.Apply(ctx, k.key, a, links)
-		if err != nil {
-			return out, fmt.Errorf("count alert %s on %s: %w", a.GetId(), k.key, err)
-		}
-		stored[k.key] = ec
-	}
-	incidentID := ""
-	if c.Grouper != nil && len(links) > 0 {
-		inc, err := c.Grouper.Group(ctx, a.GetId(), links)
-		if err != nil {
-			return out, fmt.Errorf("incident of alert %s: %w", a.GetId(), err)
-		}
-		if inc != nil {
-			incidentID = inc.GetId()
-		}
-	}
-	for _, k := range keys {
-		msg := &adjoinv1.CorrelatedAlert{
-			Alert: a, Resolutions: resolutions, EntityKey: k.key, CorrelatedTime: now,
-			IncidentId: incidentID, OtherSideAlertIds: otherSide(stored[k.key], a.GetSide()),
-		}
-		if err := c.Out.PublishCorrelated(ctx, EntitySubject(k.kind, k.key), msgID(a, k.key), msg); err != nil {
-			return out, err
-		}
+		msg := &adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolutions, EntityKey: k.key, CorrelatedTime: now}
+		pubs = append(pubs, Publication{Subject: CountsSubject(k.kind, k.key, c.Partitions), ID: msgID(a, k.key), Msg: msg})
 		out.Entities = append(out.Entities, k.key)
 	}
-	return out, nil
+	return out, pubs
 }
 
 type entityKey struct {
@@ -109,14 +128,11 @@ type entityKey struct {
 	kind adjoinv1.EntityKind
 }
 
-// resolve resolves every reference and returns the distinct entities sorted by key (so the
-// order of work is the same on every redelivery), and the link keys: the entities that join
-// the alert to others in incidents, which leaves out targets (a domain controller is the
-// target of most identity alerts).
-func (c *Correlator) resolve(a *adjoinv1.Alert) ([]*adjoinv1.Resolution, []entityKey, []string) {
+// resolve resolves every reference and returns the distinct entities sorted by key, so the
+// order of work is the same on every redelivery.
+func (c *Correlator) resolve(a *adjoinv1.Alert) ([]*adjoinv1.Resolution, []entityKey) {
 	var res []*adjoinv1.Resolution
 	seen := map[string]adjoinv1.EntityKind{}
-	linked := map[string]bool{}
 	for i, ref := range a.GetEntities() {
 		m := c.Index.Resolve(ref)
 		if m.Entity == nil && ref.GetIp() != "" {
@@ -126,9 +142,6 @@ func (c *Correlator) resolve(a *adjoinv1.Alert) ([]*adjoinv1.Resolution, []entit
 		if m.Entity != nil {
 			r.EntityKey, r.Kind, r.MatchedBy, r.MatchedValue, r.Certainty = m.Entity.GetKey(), m.Entity.GetKind(), m.By, m.Value, m.Certainty
 			seen[r.EntityKey] = r.Kind
-			if ref.GetRole() != adjoinv1.EntityRole_ENTITY_ROLE_TARGET {
-				linked[r.EntityKey] = true
-			}
 		}
 		res = append(res, r)
 	}
@@ -137,12 +150,7 @@ func (c *Correlator) resolve(a *adjoinv1.Alert) ([]*adjoinv1.Resolution, []entit
 		keys = append(keys, entityKey{k, kind})
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].key < keys[j].key })
-	links := make([]string, 0, len(linked))
-	for k := range linked {
-		links = append(links, k)
-	}
-	sort.Strings(links)
-	return res, keys, links
+	return res, keys
 }
 
 // resolveIP places an address on a host through recorded logons and connections, then
@@ -176,24 +184,6 @@ func hostRef(host string) *adjoinv1.EntityRef {
 func resolvable(ref *adjoinv1.EntityRef) bool {
 	return ref.GetSid() != "" || ref.GetObjectGuid() != "" || ref.GetSamAccountName() != "" || ref.GetUpn() != "" ||
 		ref.GetDnsHostName() != "" || ref.GetNetbiosName() != "" || ref.GetIp() != ""
-}
-
-// otherSide lists the alerts of the other side counted on an entity, newest first.
-func otherSide(ec *adjoinv1.EntityCounts, side adjoinv1.Side) []string {
-	var other []*adjoinv1.CountedAlert
-	for _, c := range ec.GetAlerts() {
-		if c.GetSide() != side {
-			other = append(other, c)
-		}
-	}
-	sort.Slice(other, func(i, j int) bool {
-		return other[i].GetLastActivity().AsTime().After(other[j].GetLastActivity().AsTime())
-	})
-	ids := make([]string, len(other))
-	for i, c := range other {
-		ids[i] = c.GetAlertId()
-	}
-	return ids
 }
 
 // cloudOnly returns why an alert takes no part in the on-prem join, or "" if it may.

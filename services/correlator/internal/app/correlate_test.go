@@ -3,11 +3,12 @@ package app_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -51,7 +52,8 @@ func shireIndex() *directory.Index {
 type fixture struct {
 	c      *app.Correlator
 	badges jetstream.KeyValue
-	out    jetstream.Stream
+	out    jetstream.Stream // CORRELATED
+	counts jetstream.Stream // COUNTS
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -62,13 +64,17 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cs, err := s.JS.Stream(context.Background(), natsx.StreamCounts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Date(2020, 8, 5, 6, 15, 0, 0, time.UTC)
 	return &fixture{
 		c: &app.Correlator{
-			Index: shireIndex(), Counter: adapters.BadgeKV{KV: badges}, Out: adapters.Correlated{JS: s.JS},
+			Index: shireIndex(), Out: adapters.Correlated{JS: s.JS}, Partitions: partitions,
 			Now: func() time.Time { return now },
 		},
-		badges: badges, out: out,
+		badges: badges, out: out, counts: cs,
 	}
 }
 
@@ -88,23 +94,22 @@ func dcsync(version int64, status adjoinv1.AlertStatus) *adjoinv1.Alert {
 	}
 }
 
-func (f *fixture) counts(t *testing.T, key string) (*adjoinv1.EntityCounts, uint64) {
-	t.Helper()
-	e, err := f.badges.Get(context.Background(), key)
-	if err != nil {
-		t.Fatalf("counts of %s: %v", key, err)
-	}
-	ec := &adjoinv1.EntityCounts{}
-	if err := natsx.Decode(nil, e.Value(), ec); err != nil {
-		t.Fatal(err)
-	}
-	return ec, e.Revision()
+// partitions is the fixture's number of COUNTS partitions.
+const partitions = 8
+
+// countsSubject is the COUNTS subject of an entity in the fixture.
+func countsSubject(computer bool, key string) string {
+	return natsx.CountsSubject(natsx.Partition(key, partitions), computer, key)
 }
 
-// last returns the last correlated alert on subject.
+// last returns the last message on subject, of CORRELATED or COUNTS.
 func (f *fixture) last(t *testing.T, subject string) *adjoinv1.CorrelatedAlert {
 	t.Helper()
-	m, err := f.out.GetLastMsgForSubject(context.Background(), subject)
+	stream := f.out
+	if strings.HasPrefix(subject, natsx.SubjectCounts+".") {
+		stream = f.counts
+	}
+	m, err := stream.GetLastMsgForSubject(context.Background(), subject)
 	if err != nil {
 		t.Fatalf("last message on %s: %v", subject, err)
 	}
@@ -121,14 +126,18 @@ func (f *fixture) last(t *testing.T, subject string) *adjoinv1.CorrelatedAlert {
 	return ca
 }
 
-// perSubject counts the CORRELATED messages on each subject.
+// perSubject counts the CORRELATED and COUNTS messages on each subject.
 func (f *fixture) perSubject(t *testing.T) map[string]uint64 {
 	t.Helper()
-	info, err := f.out.Info(context.Background(), jetstream.WithSubjectFilter("correlated.>"))
-	if err != nil {
-		t.Fatal(err)
+	got := map[string]uint64{}
+	for _, st := range []jetstream.Stream{f.out, f.counts} {
+		info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(got, info.State.Subjects)
 	}
-	return info.State.Subjects
+	return got
 }
 
 func (f *fixture) badgeKeys(t *testing.T) []string {
@@ -160,13 +169,15 @@ func TestHandleJoinsUserAndHost(t *testing.T) {
 		t.Fatalf("outcome %+v, want entities %v", out, want)
 	}
 
-	userSubj, hostSubj := "correlated.user."+keyPgustavo, "correlated.computer."+keyWorkstation
+	userSubj, hostSubj := countsSubject(false, keyPgustavo), countsSubject(true, keyWorkstation)
 	for _, tt := range []struct {
 		subject, key string
 	}{{userSubj, keyPgustavo}, {hostSubj, keyWorkstation}} {
 		ca := f.last(t, tt.subject)
-		if ca.GetEntityKey() != tt.key || ca.GetAlert().GetId() != a.GetId() || ca.GetReason() != "" {
-			t.Errorf("%s: entity %q alert %q reason %q", tt.subject, ca.GetEntityKey(), ca.GetAlert().GetId(), ca.GetReason())
+		if ca.GetEntityKey() != tt.key || ca.GetAlert().GetId() != a.GetId() || ca.GetReason() != "" ||
+			ca.GetIncidentId() != "" || len(ca.GetOtherSideAlertIds()) != 0 || !ca.GetCorrelatedTime().IsValid() {
+			t.Errorf("%s: entity %q alert %q reason %q incident %q other side %q", tt.subject, ca.GetEntityKey(),
+				ca.GetAlert().GetId(), ca.GetReason(), ca.GetIncidentId(), ca.GetOtherSideAlertIds())
 		}
 		res := ca.GetResolutions()
 		if len(res) != 2 {
@@ -181,13 +192,12 @@ func TestHandleJoinsUserAndHost(t *testing.T) {
 			t.Errorf("%s: host resolution %v", tt.subject, r)
 		}
 	}
-	userCounts, userRev := f.counts(t, keyPgustavo)
-	hostCounts, hostRev := f.counts(t, keyWorkstation)
-	for _, ec := range []*adjoinv1.EntityCounts{userCounts, hostCounts} {
-		sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
-		if sum.GetTotal() != 1 || sum.GetOpen() != 1 || sum.GetHighestSeverity() != adjoinv1.Severity_SEVERITY_HIGH {
-			t.Errorf("%s: identity %v", ec.GetEntityKey(), sum)
-		}
+	// Stage 1 counts nothing and publishes no correlated copy: the partition owner does.
+	if keys := f.badgeKeys(t); len(keys) != 0 {
+		t.Errorf("badges written by stage 1: %v", keys)
+	}
+	if got := f.perSubject(t); len(got) != 2 {
+		t.Errorf("messages per subject %v, want only the two COUNTS subjects", got)
 	}
 
 	t.Run("handled twice", func(t *testing.T) {
@@ -198,24 +208,11 @@ func TestHandleJoinsUserAndHost(t *testing.T) {
 		if got[userSubj] != 1 || got[hostSubj] != 1 || len(got) != 2 {
 			t.Errorf("messages per subject %v, want one on each of %s and %s", got, userSubj, hostSubj)
 		}
-		if _, rev := f.counts(t, keyPgustavo); rev != userRev {
-			t.Errorf("user counts rewritten: revision %d → %d", userRev, rev)
-		}
-		if _, rev := f.counts(t, keyWorkstation); rev != hostRev {
-			t.Errorf("host counts rewritten: revision %d → %d", hostRev, rev)
-		}
 	})
 
 	t.Run("update to resolved", func(t *testing.T) {
 		if _, err := f.c.Handle(ctx, dcsync(2, adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED)); err != nil {
 			t.Fatal(err)
-		}
-		for _, key := range []string{keyPgustavo, keyWorkstation} {
-			ec, _ := f.counts(t, key)
-			sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
-			if sum.GetTotal() != 1 || sum.GetOpen() != 0 {
-				t.Errorf("%s: total/open = %d/%d, want 1/0", key, sum.GetTotal(), sum.GetOpen())
-			}
 		}
 		got := f.perSubject(t)
 		if got[userSubj] != 2 || got[hostSubj] != 2 {
@@ -224,13 +221,9 @@ func TestHandleJoinsUserAndHost(t *testing.T) {
 		if v := f.last(t, userSubj).GetAlert().GetVersion(); v != 2 {
 			t.Errorf("last user message carries version %d, want 2", v)
 		}
-		// Replaying version 1 afterwards changes nothing and publishes nothing new.
+		// Replaying version 1 afterwards publishes nothing new (its id is the first one's).
 		if _, err := f.c.Handle(ctx, dcsync(1, adjoinv1.AlertStatus_ALERT_STATUS_NEW)); err != nil {
 			t.Fatal(err)
-		}
-		ec, _ := f.counts(t, keyPgustavo)
-		if sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY); sum.GetOpen() != 0 {
-			t.Errorf("stale version 1 reopened the alert: open %d", sum.GetOpen())
 		}
 		if got := f.perSubject(t); got[userSubj] != 2 {
 			t.Errorf("replayed version 1 published again: %v", got)
@@ -243,20 +236,20 @@ func TestHandleJoinsUserAndHost(t *testing.T) {
 func TestHandleResolvesEveryNameForm(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
-		name    string
-		ref     *adjoinv1.EntityRef
-		wantKey string
-		wantBy  adjoinv1.MatchKey
-		subject string
+		name     string
+		ref      *adjoinv1.EntityRef
+		wantKey  string
+		wantBy   adjoinv1.MatchKey
+		computer bool
 	}{
-		{"sid", &adjoinv1.EntityRef{Sid: "s-1-5-21-3669966080-2286457517-972388166-1104"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_SID, "correlated.user."},
-		{"netbios domain and sam", &adjoinv1.EntityRef{SamAccountName: `THESHIRE\PGustavo`}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, "correlated.user."},
-		{"sam with separate dns domain", &adjoinv1.EntityRef{SamAccountName: "pgustavo", Domain: "theshire.local"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, "correlated.user."},
-		{"upn", &adjoinv1.EntityRef{Upn: "PGUSTAVO@THESHIRE.LOCAL"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_UPN, "correlated.user."},
-		{"unknown sid falls back to the account", &adjoinv1.EntityRef{Sid: "S-1-5-21-1-2-3-4444", SamAccountName: `THESHIRE\pgustavo`}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, "correlated.user."},
-		{"fqdn with trailing dot", &adjoinv1.EntityRef{DnsHostName: "MORDORDC.theshire.local."}, keyMordorDC, adjoinv1.MatchKey_MATCH_KEY_DNS_HOST_NAME, "correlated.computer."},
-		{"netbios name", &adjoinv1.EntityRef{NetbiosName: "mordordc"}, keyMordorDC, adjoinv1.MatchKey_MATCH_KEY_NETBIOS_NAME, "correlated.computer."},
-		{"machine account", &adjoinv1.EntityRef{SamAccountName: `THESHIRE\WORKSTATION6$`}, keyWorkstation, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, "correlated.computer."},
+		{"sid", &adjoinv1.EntityRef{Sid: "s-1-5-21-3669966080-2286457517-972388166-1104"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_SID, false},
+		{"netbios domain and sam", &adjoinv1.EntityRef{SamAccountName: `THESHIRE\PGustavo`}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, false},
+		{"sam with separate dns domain", &adjoinv1.EntityRef{SamAccountName: "pgustavo", Domain: "theshire.local"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, false},
+		{"upn", &adjoinv1.EntityRef{Upn: "PGUSTAVO@THESHIRE.LOCAL"}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_UPN, false},
+		{"unknown sid falls back to the account", &adjoinv1.EntityRef{Sid: "S-1-5-21-1-2-3-4444", SamAccountName: `THESHIRE\pgustavo`}, keyPgustavo, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, false},
+		{"fqdn with trailing dot", &adjoinv1.EntityRef{DnsHostName: "MORDORDC.theshire.local."}, keyMordorDC, adjoinv1.MatchKey_MATCH_KEY_DNS_HOST_NAME, true},
+		{"netbios name", &adjoinv1.EntityRef{NetbiosName: "mordordc"}, keyMordorDC, adjoinv1.MatchKey_MATCH_KEY_NETBIOS_NAME, true},
+		{"machine account", &adjoinv1.EntityRef{SamAccountName: `THESHIRE\WORKSTATION6$`}, keyWorkstation, adjoinv1.MatchKey_MATCH_KEY_DOMAIN_SAM, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,9 +261,10 @@ func TestHandleResolvesEveryNameForm(t *testing.T) {
 			if !slices.Equal(out.Entities, []string{tt.wantKey}) {
 				t.Fatalf("entities %v, want [%s]", out.Entities, tt.wantKey)
 			}
-			ca := f.last(t, tt.subject+tt.wantKey)
+			subject := countsSubject(tt.computer, tt.wantKey)
+			ca := f.last(t, subject)
 			if ca.GetAlert().GetId() != a.GetId() {
-				t.Fatalf("last message on %s is alert %q", tt.subject+tt.wantKey, ca.GetAlert().GetId())
+				t.Fatalf("last message on %s is alert %q", subject, ca.GetAlert().GetId())
 			}
 			if r := ca.GetResolutions()[0]; r.GetMatchedBy() != tt.wantBy || r.GetEntityKey() != tt.wantKey {
 				t.Errorf("resolution %v, want %s by %s", r, tt.wantKey, tt.wantBy)
@@ -359,52 +353,45 @@ func TestHandleUnresolvedAndExcluded(t *testing.T) {
 	}
 }
 
-type failingCounter struct{ err error }
-
-func (c failingCounter) Apply(context.Context, string, *adjoinv1.Alert, []string) (*adjoinv1.EntityCounts, bool, error) {
-	return nil, false, c.err
-}
-
 type recordingPublisher struct {
-	err      error
+	fail     func(app.Publication) error
 	subjects []string
 }
 
-func (p *recordingPublisher) PublishCorrelated(_ context.Context, subject, _ string, _ *adjoinv1.CorrelatedAlert) error {
-	if p.err != nil {
-		return p.err
+func (p *recordingPublisher) Publish(_ context.Context, pubs []app.Publication) error {
+	for _, pub := range pubs {
+		if p.fail != nil {
+			if err := p.fail(pub); err != nil {
+				return err
+			}
+		}
 	}
-	p.subjects = append(p.subjects, subject)
+	for _, pub := range pubs {
+		p.subjects = append(p.subjects, pub.Subject)
+	}
 	return nil
 }
 
-type okCounter struct{}
-
-func (okCounter) Apply(context.Context, string, *adjoinv1.Alert, []string) (*adjoinv1.EntityCounts, bool, error) {
-	return &adjoinv1.EntityCounts{}, true, nil
-}
-
-// TestHandleFailures checks that a failed count or publish is returned, so the caller leaves the
-// alert unacknowledged, and that nothing is published for an entity whose count failed.
+// TestHandleFailures checks that a failed publish is returned, so the caller leaves the alert
+// unacknowledged.
 func TestHandleFailures(t *testing.T) {
-	errCount, errPublish := errors.New("kv down"), errors.New("stream down")
+	errPublish := errors.New("stream down")
+	always := func(app.Publication) error { return errPublish }
 	tests := []struct {
 		name         string
-		counter      app.Counter
-		pubErr       error
+		fail         func(app.Publication) error
 		alert        *adjoinv1.Alert
 		wantErr      error
 		wantSubjects int
 	}{
-		{"count fails", failingCounter{errCount}, nil, dcsync(1, 0), errCount, 0},
-		{"publish fails", okCounter{}, errPublish, dcsync(1, 0), errPublish, 0},
-		{"unresolved publish fails", okCounter{}, errPublish, &adjoinv1.Alert{Id: "x", Entities: []*adjoinv1.EntityRef{{Sid: "S-1-5-21-1-2-3-5"}}}, errPublish, 0},
-		{"success", okCounter{}, nil, dcsync(1, 0), nil, 2},
+		{"publish fails", always, dcsync(1, 0), errPublish, 0},
+		{"unresolved publish fails", always, &adjoinv1.Alert{Id: "x", Entities: []*adjoinv1.EntityRef{{Sid: "S-1-5-21-1-2-3-5"}}}, errPublish, 0},
+		{"success", nil, dcsync(1, 0), nil, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pub := &recordingPublisher{err: tt.pubErr}
-			c := &app.Correlator{Index: shireIndex(), Counter: tt.counter, Out: pub}
+			pub := &recordingPublisher{fail: tt.fail}
+			c := &app.Correlator{Index: shireIndex(), Out: pub}
 			_, err := c.Handle(context.Background(), tt.alert)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error %v, want %v", err, tt.wantErr)
@@ -413,6 +400,41 @@ func TestHandleFailures(t *testing.T) {
 				t.Errorf("published on %v, want %d subjects", pub.subjects, tt.wantSubjects)
 			}
 		})
+	}
+}
+
+// TestHandleBatchIsolatesFailures: when a batch's publishes fail together, each alert's are
+// published alone, so only the alert that cannot be stored fails.
+func TestHandleBatchIsolatesFailures(t *testing.T) {
+	errPoison := errors.New("too large")
+	pub := &recordingPublisher{fail: func(p app.Publication) error {
+		if p.Msg.GetAlert().GetId() == "poison" {
+			return errPoison
+		}
+		return nil
+	}}
+	c := &app.Correlator{Index: shireIndex(), Out: pub}
+	poison := dcsync(1, 0)
+	poison.Id = "poison"
+	alerts := []*adjoinv1.Alert{dcsync(1, 0), poison, {Id: "x", Entities: []*adjoinv1.EntityRef{{Sid: "S-1-5-21-1-2-3-5"}}}}
+	outs, errs := c.HandleBatch(context.Background(), alerts)
+	if errs[0] != nil || !errors.Is(errs[1], errPoison) || errs[2] != nil {
+		t.Fatalf("errors %v, want only the poison alert's", errs)
+	}
+	if len(outs[0].Entities) != 2 || !outs[2].Unresolved {
+		t.Errorf("outcomes %+v", outs)
+	}
+	if len(pub.subjects) != 3 {
+		t.Errorf("published on %v, want the 2 COUNTS subjects of the first alert and correlated.unresolved", pub.subjects)
+	}
+	// Every entity goes to the partition of its key, on the default number of partitions.
+	for _, s := range pub.subjects[:2] {
+		if !strings.HasPrefix(s, natsx.SubjectCounts+".") {
+			t.Errorf("subject %s is not a COUNTS subject", s)
+		}
+	}
+	if want := natsx.CountsSubject(natsx.Partition(keyPgustavo, natsx.DefaultPartitions), false, keyPgustavo); !slices.Contains(pub.subjects, want) {
+		t.Errorf("published on %v, want %s", pub.subjects, want)
 	}
 }
 

@@ -1,8 +1,9 @@
 package domain
 
 import (
-	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -21,10 +22,8 @@ const (
 	ReasonUserOnHost = "user-logged-on-to-host"
 )
 
-// Source is what grouping reads: the counted alerts of an entity, and the directory.
+// Source is the directory grouping reads.
 type Source interface {
-	// Counts returns the alerts counted on key; an empty value when there are none.
-	Counts(ctx context.Context, key string) (*adjoinv1.EntityCounts, error)
 	Entity(key string) (*adjoinv1.Entity, bool)
 	// HostKey resolves a host name (FQDN, NetBIOS or HOST$) to its entity key.
 	HostKey(host string) (string, bool)
@@ -37,113 +36,111 @@ type Source interface {
 // one on a user and one on a computer that user logged on to within Window. An incident is
 // thus a connected component, the same whichever of its alerts one starts from; its id is that
 // of its earliest alert, so it is the same on every correlator and after every restart.
+//
+// It reads the alerts from Alerts, where the alerts of an entity within Window of one are a
+// range lookup, and follows at most MaxAlerts of them: the cost of grouping an alert depends on
+// MaxAlerts, not on how many alerts its entities ever had.
 type Grouper struct {
 	Window    time.Duration
 	MaxAlerts int
 	Logons    *Logons
 	Source    Source
+	Alerts    *AlertWindow
 }
 
 type walk struct {
 	g       *Grouper
-	ctx     context.Context
-	cache   map[string]*adjoinv1.EntityCounts
-	alerts  map[string]*adjoinv1.CountedAlert
-	order   []string
+	explain bool
+	mark    uint32 // on the alerts this walk reached
+	ents    map[string]*adjoinv1.Entity
+	order   []*held
 	reasons []*adjoinv1.IncidentReason
 	keys    map[string]bool
 	full    bool
 }
 
-// Group returns the incident the alert seedID (counted on seedKeys) belongs to, as the counts
-// stand now. It returns nil when the alert is not counted on any of seedKeys.
-func (g *Grouper) Group(ctx context.Context, seedID string, seedKeys []string) (*adjoinv1.Incident, error) {
-	w := g.newWalk(ctx)
-	var seed *adjoinv1.CountedAlert
-	for _, k := range seedKeys {
-		ec, err := w.load(k)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range ec.GetAlerts() {
-			if c.GetAlertId() == seedID {
-				seed = c
-			}
-		}
+// Group returns the incident the alert seedID (counted on seedKeys) belongs to, as the window
+// stands now. It returns nil when the window holds no such alert on any of seedKeys.
+func (g *Grouper) Group(seedID string, seedKeys []string) *adjoinv1.Incident {
+	seed := g.Alerts.get(seedID)
+	if seed == nil || !slices.ContainsFunc(seedKeys, func(k string) bool { _, ok := slices.BinarySearch(seed.keys, k); return ok }) {
+		return nil
 	}
-	if seed == nil {
-		return nil, nil
-	}
-	if err := w.run(seed); err != nil {
-		return nil, err
-	}
+	w := g.newWalk(false)
+	w.run(seed)
 	// Walk again from the earliest alert, so the reasons do not depend on the seed.
-	first := w.earliest()
-	again := g.newWalk(ctx)
-	again.cache = w.cache
-	if err := again.run(first); err != nil {
-		return nil, err
-	}
-	return again.incident(), nil
+	again := g.newWalk(true)
+	again.run(w.earliest())
+	return again.incident()
 }
 
-func (g *Grouper) newWalk(ctx context.Context) *walk {
-	return &walk{g: g, ctx: ctx, cache: map[string]*adjoinv1.EntityCounts{}, alerts: map[string]*adjoinv1.CountedAlert{}, keys: map[string]bool{}}
+// newWalk begins a walk; one that does not explain finds the alerts without their reasons.
+func (g *Grouper) newWalk(explain bool) *walk {
+	return &walk{g: g, explain: explain, mark: g.Alerts.newWalk(), ents: map[string]*adjoinv1.Entity{}, keys: map[string]bool{}}
 }
 
-func (w *walk) load(key string) (*adjoinv1.EntityCounts, error) {
-	if ec, ok := w.cache[key]; ok {
-		return ec, nil
-	}
-	ec, err := w.g.Source.Counts(w.ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("counts of %s: %w", key, err)
-	}
-	w.cache[key] = ec
-	return ec, nil
-}
-
-func (w *walk) run(seed *adjoinv1.CountedAlert) error {
+func (w *walk) run(seed *held) {
 	w.add(seed, nil)
 	for i := 0; i < len(w.order); i++ {
-		x := w.alerts[w.order[i]]
-		at := alertTime(x)
-		for _, k := range x.GetEntityKeys() {
-			if err := w.expand(x, k, at); err != nil {
-				return err
+		x := w.order[i]
+		for _, k := range x.links {
+			if w.full {
+				// Nothing more can join: only the entities of the alerts in it remain to note.
+				w.note(k)
+				continue
 			}
+			w.expand(x, k)
 		}
 	}
-	return nil
+}
+
+// note records key among the incident's entities unless it never links (unknown, or a
+// domain controller), and returns the entity.
+func (w *walk) note(key string) (*adjoinv1.Entity, bool) {
+	e := w.linking(key)
+	if e == nil {
+		return nil, false
+	}
+	w.keys[key] = true
+	return e, true
+}
+
+// linking returns the entity of key, or nil when it never links: unknown to the directory,
+// or a domain controller.
+func (w *walk) linking(key string) *adjoinv1.Entity {
+	e, ok := w.ents[key]
+	if !ok {
+		if e, ok = w.g.Source.Entity(key); !ok || entity.IsDomainController(e) {
+			e = nil
+		}
+		w.ents[key] = e
+	}
+	return e
 }
 
 // expand adds the alerts linked to x through entity key.
-func (w *walk) expand(x *adjoinv1.CountedAlert, key string, at time.Time) error {
-	e, ok := w.g.Source.Entity(key)
-	if !ok || entity.IsDomainController(e) {
-		// A domain controller is the target of most identity alerts; linking through it
-		// would join every alert of the domain.
-		return nil
+func (w *walk) expand(x *held, key string) {
+	// A domain controller is the target of most identity alerts; linking through it would
+	// join every alert of the domain.
+	e, ok := w.note(key)
+	if !ok {
+		return
 	}
-	w.keys[key] = true
 	kind := ReasonSameUser
 	if e.GetKind() == adjoinv1.EntityKind_ENTITY_KIND_COMPUTER {
 		kind = ReasonSameHost
 	}
-	if err := w.linkVia(x, key, at, kind, []string{key}, "same "+describe(e)); err != nil {
-		return err
-	}
+	w.linkVia(x, key, kind, []string{key}, "same "+describe(e))
+	at := time.Unix(0, x.at).UTC()
 	switch e.GetKind() {
 	case adjoinv1.EntityKind_ENTITY_KIND_USER:
 		for _, l := range w.g.Logons.HostsOfUser(e.GetSamAccountName(), at, w.g.Window) {
 			hk, ok := w.g.Source.HostKey(l.Host)
-			if !ok || !w.linkable(hk) {
+			if w.full || !ok || !w.linkable(hk) {
 				continue
 			}
 			summary := fmt.Sprintf("%s logged on to %s at %s (%s)", e.GetSamAccountName(), l.Host, l.Time.UTC().Format(time.RFC3339), l.Evidence)
-			if err := w.linkVia(x, hk, at, ReasonUserOnHost, []string{key, hk}, summary); err != nil {
-				return err
-			}
+			w.linkVia(x, hk, ReasonUserOnHost, []string{key, hk}, summary)
 		}
 	case adjoinv1.EntityKind_ENTITY_KIND_COMPUTER:
 		host := e.GetDnsHostName()
@@ -152,60 +149,53 @@ func (w *walk) expand(x *adjoinv1.CountedAlert, key string, at time.Time) error 
 		}
 		for _, l := range w.g.Logons.UsersOnHost(host, at, w.g.Window) {
 			uk, ok := w.g.Source.UserKey(l.Domain, l.SAM, l.SID)
-			if !ok || !w.linkable(uk) {
+			if w.full || !ok || !w.linkable(uk) {
 				continue
 			}
 			summary := fmt.Sprintf("%s logged on to %s at %s (%s)", l.SAM, host, l.Time.UTC().Format(time.RFC3339), l.Evidence)
-			if err := w.linkVia(x, uk, at, ReasonUserOnHost, []string{uk, key}, summary); err != nil {
-				return err
-			}
+			w.linkVia(x, uk, ReasonUserOnHost, []string{uk, key}, summary)
 		}
 	}
-	return nil
 }
 
-func (w *walk) linkable(key string) bool {
-	e, ok := w.g.Source.Entity(key)
-	return ok && !entity.IsDomainController(e)
-}
+func (w *walk) linkable(key string) bool { return w.linking(key) != nil }
 
-// linkVia adds every alert counted on key within Window of at, in time order.
-func (w *walk) linkVia(x *adjoinv1.CountedAlert, key string, at time.Time, kind string, keys []string, summary string) error {
-	ec, err := w.load(key)
-	if err != nil {
-		return err
-	}
-	for _, y := range sortedByTime(ec.GetAlerts()) {
-		if _, seen := w.alerts[y.GetAlertId()]; seen || abs(alertTime(y).Sub(at)) > w.g.Window {
-			continue
+// linkVia adds every alert counted on key within Window of x, in time order.
+func (w *walk) linkVia(x *held, key string, kind string, keys []string, summary string) {
+	from, to := addNanos(x.at, -w.g.Window), addNanos(x.at, w.g.Window)
+	w.g.Alerts.within(key, from, to, func(y *held) bool {
+		switch {
+		case y.mark == w.mark:
+		case !w.explain:
+			w.add(y, nil)
+		default:
+			w.add(y, &adjoinv1.IncidentReason{AlertId: y.id, Kind: kind, EntityKeys: keys,
+				Summary: summary + ", linked to alert " + x.id})
 		}
-		w.add(y, &adjoinv1.IncidentReason{AlertId: y.GetAlertId(), Kind: kind, EntityKeys: keys,
-			Summary: summary + ", linked to alert " + x.GetAlertId()})
-	}
-	return nil
+		return !w.full
+	})
 }
 
-func (w *walk) add(c *adjoinv1.CountedAlert, why *adjoinv1.IncidentReason) {
-	if _, seen := w.alerts[c.GetAlertId()]; seen {
+func (w *walk) add(h *held, why *adjoinv1.IncidentReason) {
+	if h.mark == w.mark {
 		return
 	}
 	if w.g.MaxAlerts > 0 && len(w.order) >= w.g.MaxAlerts {
 		w.full = true
 		return
 	}
-	w.alerts[c.GetAlertId()] = c
-	w.order = append(w.order, c.GetAlertId())
+	h.mark = w.mark
+	w.order = append(w.order, h)
 	if why != nil {
 		w.reasons = append(w.reasons, why)
 	}
 }
 
-func (w *walk) earliest() *adjoinv1.CountedAlert {
-	var first *adjoinv1.CountedAlert
-	for _, id := range w.order {
-		c := w.alerts[id]
-		if first == nil || before(c, first) {
-			first = c
+func (w *walk) earliest() *held {
+	var first *held
+	for _, h := range w.order {
+		if first == nil || earlier(h, first) {
+			first = h
 		}
 	}
 	return first
@@ -214,36 +204,40 @@ func (w *walk) earliest() *adjoinv1.CountedAlert {
 func (w *walk) incident() *adjoinv1.Incident {
 	first := w.earliest()
 	inc := &adjoinv1.Incident{
-		Id:        natsx.HashID("incident", first.GetAlertId()),
+		Id:        natsx.HashID("incident", first.id),
 		Status:    adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED,
 		Reasons:   w.reasons,
 		Truncated: w.full,
 	}
-	var all []*adjoinv1.CountedAlert
-	for _, id := range w.order {
-		all = append(all, w.alerts[id])
-	}
-	for _, c := range sortedByTime(all) {
-		inc.AlertIds = append(inc.AlertIds, c.GetAlertId())
-		inc.Severity = max(inc.Severity, c.GetSeverity())
-		if counts.IsOpen(c.GetStatus()) {
+	all := slices.Clone(w.order)
+	slices.SortFunc(all, func(a, b *held) int {
+		if earlier(a, b) {
+			return -1
+		}
+		return 1
+	})
+	var lastActivity int64
+	hasLast := false
+	sides := map[adjoinv1.Side]bool{}
+	for _, h := range all {
+		inc.AlertIds = append(inc.AlertIds, h.id)
+		inc.Severity = max(inc.Severity, h.severity)
+		if counts.IsOpen(h.status) {
 			inc.Status = adjoinv1.AlertStatus_ALERT_STATUS_NEW
 		}
-		if t := alertTime(c); inc.FirstActivity == nil || t.Before(inc.FirstActivity.AsTime()) {
-			inc.FirstActivity = timestamppb.New(t)
+		if h.hasLast && (!hasLast || h.last > lastActivity) {
+			lastActivity, hasLast = h.last, true
 		}
-		if t := c.GetLastActivity(); t != nil && (inc.LastActivity == nil || t.AsTime().After(inc.LastActivity.AsTime())) {
-			inc.LastActivity = timestamppb.New(t.AsTime())
-		}
+		sides[h.side] = true
+	}
+	inc.FirstActivity = timestamppb.New(time.Unix(0, first.at))
+	if hasLast {
+		inc.LastActivity = timestamppb.New(time.Unix(0, lastActivity))
 	}
 	for k := range w.keys {
 		inc.EntityKeys = append(inc.EntityKeys, k)
 	}
 	sort.Strings(inc.EntityKeys)
-	sides := map[adjoinv1.Side]bool{}
-	for _, c := range all {
-		sides[c.GetSide()] = true
-	}
 	inc.Title = fmt.Sprintf("%d alert(s) on %d entit(ies)", len(inc.AlertIds), len(inc.EntityKeys))
 	if len(sides) > 1 {
 		inc.Title = "Cross-source incident: " + inc.Title + ", identity and endpoint"
@@ -261,25 +255,16 @@ func describe(e *adjoinv1.Entity) string {
 	return "user " + entity.DomainSAM(e.GetNetbiosDomain(), e.GetSamAccountName())
 }
 
-func alertTime(c *adjoinv1.CountedAlert) time.Time {
-	if t := c.GetFirstActivity(); t != nil {
-		return t.AsTime()
+// addNanos is t + d in Unix ns, saturated at the ends of the range.
+func addNanos(t int64, d time.Duration) int64 {
+	s := t + int64(d)
+	switch {
+	case d > 0 && s < t:
+		return math.MaxInt64
+	case d < 0 && s > t:
+		return math.MinInt64
 	}
-	return c.GetLastActivity().AsTime()
-}
-
-func before(a, b *adjoinv1.CountedAlert) bool {
-	ta, tb := alertTime(a), alertTime(b)
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
-	}
-	return a.GetAlertId() < b.GetAlertId()
-}
-
-func sortedByTime(cs []*adjoinv1.CountedAlert) []*adjoinv1.CountedAlert {
-	out := append([]*adjoinv1.CountedAlert(nil), cs...)
-	sort.Slice(out, func(i, j int) bool { return before(out[i], out[j]) })
-	return out
+	return s
 }
 
 // SameIncident reports whether two states of an incident say the same, their updated times

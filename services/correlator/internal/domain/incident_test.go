@@ -1,14 +1,11 @@
 package domain_test
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -54,25 +51,15 @@ func shireDirectory() *directory.Index {
 	return ix
 }
 
-// fakeSource keeps counted alerts in memory and resolves names with a real directory index.
+// fakeSource resolves names with a real directory index, and holds the counted alerts in a
+// window.
 type fakeSource struct {
 	ix     *directory.Index
-	counts map[string]*adjoinv1.EntityCounts
-	err    error
+	window *domain.AlertWindow
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{ix: shireDirectory(), counts: map[string]*adjoinv1.EntityCounts{}}
-}
-
-func (s *fakeSource) Counts(_ context.Context, key string) (*adjoinv1.EntityCounts, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
-	if ec, ok := s.counts[key]; ok {
-		return proto.Clone(ec).(*adjoinv1.EntityCounts), nil
-	}
-	return &adjoinv1.EntityCounts{EntityKey: key}, nil
+	return &fakeSource{ix: shireDirectory(), window: domain.NewAlertWindow(0)}
 }
 
 func (s *fakeSource) Entity(key string) (*adjoinv1.Entity, bool) { return s.ix.Get(key) }
@@ -110,13 +97,21 @@ func (p placed) linkKeys() []string {
 
 func (s *fakeSource) count(ps ...placed) {
 	for _, p := range ps {
-		for _, k := range p.keys {
-			if s.counts[k] == nil {
-				s.counts[k] = &adjoinv1.EntityCounts{EntityKey: k}
-			}
-			counts.Apply(s.counts[k], p.a, p.linkKeys()...)
-		}
+		s.window.Add(windowAlert(p.a, p.keys, p.linkKeys()))
 	}
+}
+
+// windowAlert is alert a counted on keys, linked through links, as the window holds it.
+func windowAlert(a *adjoinv1.Alert, keys, links []string) domain.Alert {
+	w := domain.Alert{ID: a.GetId(), Version: a.GetVersion(), Side: a.GetSide(), Severity: a.GetSeverity(), Status: a.GetStatus(),
+		Keys: keys, Links: links}
+	if a.GetFirstActivity() != nil {
+		w.First = a.GetFirstActivity().AsTime()
+	}
+	if a.GetLastActivity() != nil {
+		w.Last = a.GetLastActivity().AsTime()
+	}
+	return w
 }
 
 type alertOpt func(*adjoinv1.Alert)
@@ -370,16 +365,12 @@ func TestGrouperGroup(t *testing.T) {
 			for _, ev := range tt.logons {
 				l.Observe(ev)
 			}
-			g := &domain.Grouper{Window: window, MaxAlerts: tt.maxAlerts, Logons: l, Source: src}
+			g := &domain.Grouper{Window: window, MaxAlerts: tt.maxAlerts, Logons: l, Source: src, Alerts: src.window}
 			byID := map[string]placed{}
 			for _, p := range tt.alerts {
 				byID[p.a.GetId()] = p
 			}
-			ctx := context.Background()
-			inc, err := g.Group(ctx, tt.seed, byID[tt.seed].linkKeys())
-			if err != nil {
-				t.Fatalf("Group: %v", err)
-			}
+			inc := g.Group(tt.seed, byID[tt.seed].linkKeys())
 			if tt.wantIDs == nil {
 				if inc != nil {
 					t.Fatalf("Group = %v, want nil", inc)
@@ -439,10 +430,7 @@ func TestGrouperGroup(t *testing.T) {
 			// The same incident from every alert, every time.
 			for _, id := range tt.wantIDs {
 				for range 10 {
-					again, err := g.Group(ctx, id, byID[id].linkKeys())
-					if err != nil {
-						t.Fatalf("Group from %s: %v", id, err)
-					}
+					again := g.Group(id, byID[id].linkKeys())
 					if !proto.Equal(again, inc) {
 						t.Fatalf("incident seeded by %s differs:\n got %v\nwant %v", id, again, inc)
 					}
@@ -489,15 +477,5 @@ func checkSummary(t *testing.T, inc *adjoinv1.Incident, byID map[string]placed, 
 	}
 	if cross := strings.Contains(inc.GetTitle(), "Cross-source"); cross != (len(sides) > 1) {
 		t.Errorf("title %q with sides %v", inc.GetTitle(), sides)
-	}
-}
-
-func TestGrouperSourceError(t *testing.T) {
-	src := newFakeSource()
-	src.err = errors.New("bucket unavailable")
-	g := &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: src}
-	inc, err := g.Group(context.Background(), "a", []string{keyPgustavo})
-	if !errors.Is(err, src.err) || inc != nil {
-		t.Errorf("Group = %v, %v; want nil and an error wrapping %v", inc, err, src.err)
 	}
 }

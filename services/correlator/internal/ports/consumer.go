@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"sync"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
@@ -17,14 +17,24 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultBatch is how many alerts the consumer fetches and handles at once by default.
+const DefaultBatch = 512
+
+// MaxBatch bounds Consumer.Batch: a batch is resolved in memory and its publishes are all in
+// flight at once.
+const MaxBatch = 4096
+
 // Consumer feeds ALERTS to the correlator. Several correlator instances share one durable
-// consumer, so JetStream spreads the alerts between them.
+// consumer, so JetStream spreads the alerts between them. It takes alerts in batches: every
+// alert of a batch is resolved in memory, every publish of the batch is pipelined, and the
+// alerts are acknowledged once every publish is.
 //
 // Ack rule: success → Ack; undecodable payload → TermWithReason and a copy to DEADLETTER;
-// failure to count or publish → NakWithDelay (1s, doubling with each delivery up to 32s), and
-// the alert is handled again from the start (idempotent, see adapters.BadgeKV); a failure at
-// the MaxDeliveries-th delivery → TermWithReason and a copy to DEADLETTER ("max-deliveries"),
-// so an alert that can never be handled does not come back forever.
+// failure to publish → NakWithDelay (1s, doubling with each delivery up to 32s), and the alert
+// is handled again from the start (idempotent: same deduplication ids, and the partition
+// owners apply each alert version once); a failure at the MaxDeliveries-th delivery →
+// TermWithReason and a copy to DEADLETTER ("max-deliveries"), so an alert that can never be
+// handled does not come back forever.
 type Consumer struct {
 	JS         jetstream.JetStream
 	Durable    string
@@ -34,30 +44,33 @@ type Consumer struct {
 	// Metrics, when set, times correlation and counts outcomes.
 	Metrics *metrics.Metrics
 	Log     *zap.Logger
-	// AckWait is how long JetStream waits for an ack before redelivering.
+	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait).
 	AckWait time.Duration
-	// Workers handle the alerts of a fetched batch concurrently (default 1). Correctness does
-	// not depend on order: counts keep the highest version per alert and every write is
-	// revision-checked, so two versions of one alert, or two alerts of one entity, may be
-	// handled at once.
-	Workers int
+	// Batch is the most alerts fetched and handled at once (default DefaultBatch, at most
+	// MaxBatch).
+	Batch int
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is given up
 	// and dead-lettered; 0 retries forever. Deliveries cut short by a crash count too, so it
 	// is the number of attempts at most, not at least.
 	MaxDeliveries int
 }
 
-// Run consumes until ctx ends; the message in hand is finished first.
+// Run consumes until ctx ends; the batch in hand is finished first.
 func (c *Consumer) Run(ctx context.Context) error {
 	ackWait := c.AckWait
 	if ackWait <= 0 {
-		ackWait = 30 * time.Second
+		ackWait = natsx.AckWait
 	}
+	size := c.Batch
+	if size <= 0 {
+		size = DefaultBatch
+	}
+	size = min(size, MaxBatch)
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
-		MaxAckPending: 1024,
+		MaxAckPending: max(1024, 2*inFlight*size),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -66,70 +79,101 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() == nil {
-				c.Log.Warn("fetch failed", logx.Err(err))
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		c.handleAll(ctx, batch.Messages(), ackWait)
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			c.Log.Debug("fetch ended early", logx.Err(err))
-		}
-	}
-	return nil
-}
-
-// handleAll handles the messages of one fetch with up to Workers at a time.
-func (c *Consumer) handleAll(ctx context.Context, msgs <-chan jetstream.Msg, ackWait time.Duration) {
-	workers := max(c.Workers, 1)
 	var wg sync.WaitGroup
-	for range workers {
+	for range inFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range msgs {
-				c.handle(ctx, m, ackWait)
+			for ctx.Err() == nil {
+				msgs, err := fetch(cons, size)
+				if err != nil && ctx.Err() == nil {
+					c.Log.Warn("fetch failed", logx.Err(err))
+					sleep(ctx, time.Second)
+				}
+				if len(msgs) > 0 {
+					c.handleBatch(ctx, msgs, ackWait)
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	return nil
 }
 
-func (c *Consumer) handle(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
-	var a adjoinv1.Alert
-	if err := natsx.Decode(m.Headers(), m.Data(), &a); err != nil {
-		c.deadLetter(ctx, m, "undecodable-alert", err)
-		return
+// inFlight is how many batches one instance handles at once: one is fetched and resolved
+// while another waits for its acknowledgements. Order does not matter: the partition owners
+// apply each alert version once, whatever order versions come in.
+const inFlight = 2
+
+// fetch waits up to a second for one message, then takes what else is there, up to size in
+// all, without waiting: a batch is as large as the backlog allows and a lone alert does not
+// wait for others to fill it.
+func fetch(cons jetstream.Consumer, size int) ([]jetstream.Msg, error) {
+	first, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		return nil, err
 	}
-	if err := validate(&a); err != nil {
-		c.deadLetter(ctx, m, "invalid-alert", err)
-		return
+	var msgs []jetstream.Msg
+	for m := range first.Messages() {
+		msgs = append(msgs, m)
 	}
-	// Finish this message even if shutdown begins, within a deadline shorter than AckWait.
+	if len(msgs) == 0 || size == 1 {
+		return msgs, nil
+	}
+	rest, err := cons.FetchNoWait(size - 1)
+	if err != nil {
+		return msgs, nil // the next round takes them
+	}
+	for m := range rest.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// handleBatch handles the messages of one fetch: undecodable or invalid ones are
+// dead-lettered, the others correlated together and acknowledged once their publishes are.
+func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg, ackWait time.Duration) {
+	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackWait*2/3)
 	defer cancel()
-	start := time.Now()
-	out, err := c.Correlator.Handle(hctx, &a)
-	if err != nil {
-		c.retry(ctx, m, a.GetId(), fmt.Errorf("correlation failed: %w", err))
+	held := make([]jetstream.Msg, 0, len(msgs))
+	alerts := make([]*adjoinv1.Alert, 0, len(msgs))
+	for _, m := range msgs {
+		a := &adjoinv1.Alert{}
+		if err := natsx.Decode(m.Headers(), m.Data(), a); err != nil {
+			c.deadLetter(hctx, m, "undecodable-alert", err)
+			continue
+		}
+		if err := validate(a); err != nil {
+			c.deadLetter(hctx, m, "invalid-alert", err)
+			continue
+		}
+		held, alerts = append(held, m), append(alerts, a)
+	}
+	if len(alerts) == 0 {
 		return
 	}
-	if out.Pending && c.Pending != nil {
-		if err := c.Pending.Put(hctx, &a); err != nil {
-			c.retry(ctx, m, a.GetId(), fmt.Errorf("keeping pending alert failed: %w", err))
-			return
+	start := time.Now()
+	outs, errs := c.Correlator.HandleBatch(hctx, alerts)
+	for i, m := range held {
+		a, out := alerts[i], outs[i]
+		if errs[i] != nil {
+			c.retry(hctx, m, a.GetId(), fmt.Errorf("correlation failed: %w", errs[i]))
+			continue
 		}
+		if out.Pending && c.Pending != nil {
+			if err := c.Pending.Put(hctx, a); err != nil {
+				c.retry(hctx, m, a.GetId(), fmt.Errorf("keeping pending alert failed: %w", err))
+				continue
+			}
+		}
+		c.observe(m, out, start)
+		if err := m.Ack(); err != nil {
+			c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), logx.Err(err))
+		}
+		c.Log.Debug("correlated", zap.String("alert_id", a.GetId()), zap.Strings("entities", out.Entities),
+			zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
 	}
-	c.observe(m, out, start)
-	if err := m.Ack(); err != nil {
-		c.Log.Warn("ack failed; redelivery will be a no-op", zap.String("alert_id", a.GetId()), logx.Err(err))
-	}
-	c.Log.Debug("correlated", zap.String("alert_id", a.GetId()), zap.Strings("entities", out.Entities),
-		zap.Bool("unresolved", out.Unresolved), zap.String("excluded", out.Excluded))
 }
 
 // retry naks a failed alert with a delay that grows with its deliveries, or gives it up at
@@ -169,16 +213,7 @@ func validate(a *adjoinv1.Alert) error {
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason string, cause error) {
-	dl := natsx.DeadLetterMsg("correlator", reason, m.Data(), cause.Error(), "subject "+m.Subject())
-	if _, err := c.JS.PublishMsg(ctx, dl); err != nil {
-		c.Log.Error("dead-letter publish failed; leaving message pending", zap.String("subject", m.Subject()), logx.Err(err))
-		_ = m.NakWithDelay(5 * time.Second)
-		return
-	}
-	_ = m.TermWithReason(reason + ": " + cause.Error())
-	if c.Metrics != nil {
-		c.Metrics.DeadLetters.WithLabelValues("correlator", reason).Inc()
-	}
+	deadLetter(ctx, c.JS, c.Metrics, c.Log, m, reason, cause.Error())
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -1,9 +1,11 @@
 package ports_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,7 +34,7 @@ const (
 
 // eventually retries f every 20ms until it returns nil, and fails the test with its last error
 // when within has passed.
-func eventually(t *testing.T, within time.Duration, f func() error) {
+func eventually(t testing.TB, within time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -68,20 +70,21 @@ func shireIndex(extraUsers int) *directory.Index {
 
 func userKey(i int) string { return fmt.Sprintf("%s-%d", domainSID, 2000+i) }
 
-// countingCounter counts the alerts one correlator instance handled.
-type countingCounter struct {
-	app.Counter
+// countingPublisher counts the alerts one correlator instance published for.
+type countingPublisher struct {
+	app.Publisher
 	calls atomic.Int64
 }
 
-func (c *countingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
-	c.calls.Add(1)
-	return c.Counter.Apply(ctx, key, a, links)
+func (c *countingPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	c.calls.Add(int64(len(pubs)))
+	return c.Publisher.Publish(ctx, pubs)
 }
 
-// startConsumer runs one correlator instance, on its own connection, until the test ends; the
-// returned stop cancels it and fails the test unless Run returns nil promptly.
-func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durable string) (counter *countingCounter, stop func()) {
+// startConsumer runs one correlator instance (the ALERTS consumer and the partition owners),
+// on its own connection, until the test ends; the returned stop cancels it and fails the test
+// unless both return nil promptly.
+func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durable string) (pub *countingPublisher, stop func()) {
 	t.Helper()
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
@@ -92,18 +95,23 @@ func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durabl
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), natsx.BucketBadges)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter = &countingCounter{Counter: adapters.BadgeKV{KV: kv}}
+	pub = &countingPublisher{Publisher: adapters.Correlated{JS: js}}
 	c := &ports.Consumer{
 		JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second,
-		Correlator: &app.Correlator{Index: ix, Counter: counter, Out: adapters.Correlated{JS: js}},
+		Correlator: &app.Correlator{Index: ix, Out: pub},
 	}
+	return pub, runStages(t, js, c, durable)
+}
+
+// runStages runs c and the partition owners of durable until the test ends; the returned stop
+// cancels them and fails the test unless both return nil promptly.
+func runStages(t *testing.T, js jetstream.JetStream, c *ports.Consumer, durable string) (stop func()) {
+	t.Helper()
+	owners := &ports.Counter{JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second, MaxDeliveries: c.MaxDeliveries}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- c.Run(ctx) }()
+	go func() { done <- owners.Run(ctx) }()
 	stopped := false
 	stop = func() {
 		t.Helper()
@@ -112,17 +120,19 @@ func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durabl
 		}
 		stopped = true
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v, want nil", err)
+		for range 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return within 10s of cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
 		}
 	}
 	t.Cleanup(stop)
-	return counter, stop
+	return stop
 }
 
 func publish(t *testing.T, js jetstream.JetStream, subject, id string, m proto.Message) {
@@ -145,19 +155,16 @@ func entityCounts(ctx context.Context, kv jetstream.KeyValue, key string) (*adjo
 	return ec, natsx.Decode(nil, e.Value(), ec)
 }
 
-// drained reports an error until the durable has nothing pending, nothing unacknowledged, and
-// never redelivered anything.
+// drained reports an error until the durable on ALERTS, and the partition owners' durables on
+// COUNTS, have nothing pending and nothing unacknowledged.
 func drained(ctx context.Context, js jetstream.JetStream, durable string) error {
-	c, err := js.Consumer(ctx, natsx.StreamAlerts, durable)
-	if err != nil {
+	if err := consumerDrained(ctx, js, natsx.StreamAlerts, durable); err != nil {
 		return err
 	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumPending != 0 || info.NumAckPending != 0 {
-		return fmt.Errorf("consumer %s: %d pending, %d awaiting ack", durable, info.NumPending, info.NumAckPending)
+	for p := range natsx.DefaultPartitions {
+		if err := consumerDrained(ctx, js, natsx.StreamCounts, ports.CounterDurable(durable, p)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -227,12 +234,23 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 		}
 		return drained(ctx, s.JS, "correlator")
 	})
-	for i, b := range bad {
+	// Batches are handled two at a time, so the dead letters may be stored in another order:
+	// each is found by its bytes.
+	var letters []*jetstream.RawStreamMsg
+	for seq := range uint64(len(bad)) {
+		m, err := dl.GetMsg(ctx, seq+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		letters = append(letters, m)
+	}
+	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
-			m, err := dl.GetMsg(ctx, uint64(i+1))
-			if err != nil {
-				t.Fatal(err)
+			i := slices.IndexFunc(letters, func(m *jetstream.RawStreamMsg) bool { return bytes.Equal(m.Data, b.msg.Data) })
+			if i < 0 {
+				t.Fatal("no dead letter carries the original bytes")
 			}
+			m := letters[i]
 			if want := "deadletter.correlator." + b.reason; m.Subject != want {
 				t.Errorf("subject %q, want %q", m.Subject, want)
 			}
@@ -259,7 +277,7 @@ func TestConsumerCountsAndDeadLetters(t *testing.T) {
 		t.Errorf("delivered %d, redelivered %d; want 2 good and every bad one delivered once, and no redelivery", info.Delivered.Consumer, info.NumRedelivered)
 	}
 	// Counts did not move.
-	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || len(ec.GetAlerts()) != 2 {
+	if ec, err := entityCounts(ctx, badges, keyPgustavo); err != nil || counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal() != 2 {
 		t.Errorf("pgustavo after refused input: %v, %v", ec, err)
 	}
 	stop()
@@ -361,8 +379,8 @@ func TestConsumersShareDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY)
-		if sum.GetTotal() != w.total || sum.GetOpen() != w.open || int64(len(ec.GetAlerts())) != w.total {
-			t.Errorf("%s: total/open = %d/%d (%d records), want %d/%d", key, sum.GetTotal(), sum.GetOpen(), len(ec.GetAlerts()), w.total, w.open)
+		if sum.GetTotal() != w.total || sum.GetOpen() != w.open || ec.GetFormat() != counts.Format {
+			t.Errorf("%s: total/open = %d/%d (format %d), want %d/%d", key, sum.GetTotal(), sum.GetOpen(), ec.GetFormat(), w.total, w.open)
 		}
 	}
 	if len(wants) != users+1 {
@@ -408,19 +426,19 @@ func TestConsumerRunFailsWithoutStream(t *testing.T) {
 	}
 }
 
-// failingCounter fails every Apply of one alert id, as a handler that can never succeed.
-type failingCounter struct {
-	app.Counter
+// failingPublisher fails every publish of one alert id, as a handler that can never succeed.
+type failingPublisher struct {
+	app.Publisher
 	poison string
-	calls  atomic.Int64
 }
 
-func (c *failingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Alert, links []string) (*adjoinv1.EntityCounts, bool, error) {
-	if a.GetId() == c.poison {
-		c.calls.Add(1)
-		return nil, false, errors.New("synthetic permanent failure")
+func (p *failingPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	for _, pub := range pubs {
+		if pub.Msg.GetAlert().GetId() == p.poison {
+			return errors.New("synthetic permanent failure")
+		}
 	}
-	return c.Counter.Apply(ctx, key, a, links)
+	return p.Publisher.Publish(ctx, pubs)
 }
 
 // TestConsumerDeadLettersAfterMaxDeliveries checks that an alert whose handling keeps failing
@@ -429,13 +447,10 @@ func (c *failingCounter) Apply(ctx context.Context, key string, a *adjoinv1.Aler
 func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 	s := natstest.Start(t)
 	ctx := context.Background()
-	counter := &failingCounter{Counter: adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)}, poison: "poison"}
+	pub := &failingPublisher{Publisher: adapters.Correlated{JS: s.JS}, poison: "poison"}
 	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), AckWait: 10 * time.Second, MaxDeliveries: 3,
-		Correlator: &app.Correlator{Index: shireIndex(0), Counter: counter, Out: adapters.Correlated{JS: s.JS}}}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(rctx) }()
-	defer func() { cancel(); <-done }()
+		Correlator: &app.Correlator{Index: shireIndex(0), Out: pub}}
+	runStages(t, s.JS, c, "correlator")
 
 	user := &adjoinv1.EntityRef{Sid: keyPgustavo}
 	poison := alert("poison", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user)
@@ -450,7 +465,7 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := len(ec.GetAlerts()); n != 5 {
+		if n := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); n != 5 {
 			return fmt.Errorf("%d alerts counted, want the 5 good ones", n)
 		}
 		return nil
@@ -473,8 +488,8 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 		}
 		return nil
 	})
-	if n := counter.calls.Load(); n != 3 {
-		t.Errorf("poison handled %d times, want 3 (MaxDeliveries)", n)
+	if info, err := dl.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("DEADLETTER after the poison was given up: %v, %v", info, err)
 	}
 	m, err := dl.GetMsg(ctx, 1)
 	if err != nil {
@@ -489,5 +504,67 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 	var back adjoinv1.Alert
 	if err := natsx.Decode(nil, m.Data, &back); err != nil || back.GetId() != "poison" {
 		t.Errorf("dead letter holds %v (%v), want the poison alert's bytes", back.GetId(), err)
+	}
+}
+
+// batchPublisher records the most alerts one Publish carried.
+type batchPublisher struct {
+	app.Publisher
+	most atomic.Int64
+}
+
+func (p *batchPublisher) Publish(ctx context.Context, pubs []app.Publication) error {
+	ids := map[string]bool{}
+	for _, pub := range pubs {
+		ids[pub.Msg.GetAlert().GetId()] = true
+	}
+	for n := int64(len(ids)); ; {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return p.Publisher.Publish(ctx, pubs)
+}
+
+// TestConsumerBatchBound: a backlog larger than Batch is taken Batch alerts at a time at most,
+// and every alert is counted.
+func TestConsumerBatchBound(t *testing.T) {
+	const (
+		batch  = 100
+		alerts = 450
+	)
+	s := natstest.Start(t)
+	ctx := context.Background()
+	b := natsx.NewBatch(s.JS)
+	for i := range alerts {
+		a := alert(fmt.Sprintf("bound-%03d", i), 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, &adjoinv1.EntityRef{Sid: keyPgustavo})
+		if err := b.Add(mustMsg(t, "alerts.identity.test", a.GetId(), a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub := &batchPublisher{Publisher: adapters.Correlated{JS: s.JS}}
+	c := &ports.Consumer{JS: s.JS, Durable: "correlator", Log: zap.NewNop(), AckWait: 10 * time.Second, Batch: batch,
+		Correlator: &app.Correlator{Index: shireIndex(0), Out: pub}}
+	runStages(t, s.JS, c, "correlator")
+	badges := s.KV(t, natsx.BucketBadges)
+	eventually(t, 20*time.Second, func() error {
+		if err := drained(ctx, s.JS, "correlator"); err != nil {
+			return err
+		}
+		ec, err := entityCounts(ctx, badges, keyPgustavo)
+		if err != nil {
+			return err
+		}
+		if n := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); n != alerts {
+			return fmt.Errorf("%d alerts counted, want %d", n, alerts)
+		}
+		return nil
+	})
+	if most := pub.most.Load(); most > batch || most < 2 {
+		t.Errorf("at most %d alerts handled at once, want batches of 2 to %d", most, batch)
 	}
 }

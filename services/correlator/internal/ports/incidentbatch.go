@@ -24,7 +24,7 @@ func newIncidentBatch(store IncidentStore) *incidentBatch {
 }
 
 // build brings the incident of c's alert up to date. An alert already in an incident grouped
-// in this batch is skipped: that grouping read counts that already held it. When more than one
+// in this batch is skipped: that grouping read a window that already held it. When more than one
 // alert joined at once, two incidents met, and every incident named after one of its alerts is
 // marked as merged into it. It returns the states it changed; nothing is changed when a read
 // fails.
@@ -32,9 +32,9 @@ func (s *incidentBatch) build(ctx context.Context, g *domain.Grouper, c *adjoinv
 	if s.covered[c.GetAlert().GetId()] {
 		return nil, nil
 	}
-	inc, err := g.Group(ctx, c.GetAlert().GetId(), []string{c.GetEntityKey()})
-	if err != nil || inc == nil {
-		return nil, err
+	inc := g.Group(c.GetAlert().GetId(), []string{c.GetEntityKey()})
+	if inc == nil {
+		return nil, nil
 	}
 	prev, err := s.get(ctx, inc.GetId())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,29 +30,51 @@ const builderGroup = "builder"
 // IncidentBuilder follows the CORRELATED stream and keeps incidents up to date. One builder at a
 // time, across all correlator instances, receives the messages (a consumer pinned to one
 // client; another takes over when that one stops pulling for PinnedTTL), so no two builders
-// ever write the same incident at once. It takes them in batches: each message's incident is
-// grouped from the counts as they stand (which hold every alert correlated before it, since the
-// correlator writes counts before it publishes), a message whose alert is already in an
-// incident of the batch adds nothing and is skipped, and the batch's changed incidents are
-// written together, pipelined, before its messages are acknowledged.
+// ever write the same incident at once.
+//
+// It groups from its own window of the alerts counted (Grouper.Alerts), fed with every
+// correlated copy it takes. When it starts, and whenever the pin moves to it (a new pin id on
+// the messages: another builder may have handled messages meanwhile), it first replays
+// CORRELATED into the window with an ordered consumer (catchUp), so the window holds every
+// alert correlated in its memory, as a builder that had run all along would. A builder that
+// receives nothing catches up every idleCatchUp, so a standby's takeover replays little. It takes the
+// messages in batches: the batch's alerts are fed to the window, then each message's incident
+// is grouped (a message whose alert is already in an incident of the batch adds nothing and is
+// skipped), and the batch's changed incidents are written together, pipelined, before its
+// messages are acknowledged.
 //
 // Ack rule: success → Ack once the batch's incidents are stored; undecodable → Term (the
 // correlator wrote it, so this is a bug, and the dead-letter copy keeps it); failure →
 // NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
-// on DEADLETTER ("incident-failed").
+// on DEADLETTER ("incident-failed"); window not caught up → NakWithDelay(1s), the batch is not
+// grouped against a window that may miss alerts.
 type IncidentBuilder struct {
 	JS      jetstream.JetStream
 	Durable string
+	// Grouper groups from its Alerts window, which the builder feeds and alone uses.
 	Grouper *domain.Grouper
 	Store   IncidentStore
 	Log     *zap.Logger
-	// MaxDeliveries is the delivery at which a failing message is given up (default 10).
+	// Metrics, when set, counts the messages dead-lettered.
+	Metrics *metrics.Metrics
+	// MaxDeliveries is the delivery at which a failing message is given up (0:
+	// natsx.MaxDeliveries).
 	MaxDeliveries int
+	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait);
+	// a batch gets two thirds of it.
+	AckWait time.Duration
 	// Batch is the most messages handled at once (default 256).
 	Batch int
 	// PinnedTTL is how long a builder may go without pulling before another takes over
-	// (default 30s); it must exceed the time one batch takes.
+	// (0: DefaultPinnedTTL); it must exceed the time one batch takes.
 	PinnedTTL time.Duration
+	// Now is the clock replays start from (nil: time.Now).
+	Now func() time.Time
+
+	pin      string    // the pin id the window was last caught up for
+	seq      uint64    // the last CORRELATED sequence a catch-up read
+	replayed bool      // whether a catch-up ran
+	caught   time.Time // when the last catch-up began
 }
 
 // Run builds incidents until ctx ends.
@@ -62,17 +85,20 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	}
 	ttl := b.PinnedTTL
 	if ttl <= 0 {
-		ttl = 30 * time.Second
+		ttl = DefaultPinnedTTL
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:        b.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        b.ackWait(),
 		MaxAckPending:  size,
-		FilterSubjects: []string{natsx.SubjectCorrelatedUser + ".*", natsx.SubjectCorrelatedComputer + ".*"},
+		FilterSubjects: correlatedSubjects,
 		PriorityGroups: []string{builderGroup},
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      ttl,
+	}
+	if b.Grouper.Alerts == nil {
+		b.Grouper.Alerts = domain.NewAlertWindow(0)
 	}
 	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
@@ -80,6 +106,14 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 			return nil // stopped while starting
 		}
 		return err
+	}
+	for ctx.Err() == nil {
+		if err := b.catchUp(ctx, "start"); err == nil {
+			break
+		} else if ctx.Err() == nil {
+			b.Log.Warn("replaying CORRELATED into the incident window failed; retrying", logx.Err(err))
+			sleep(ctx, time.Second)
+		}
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(size, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(builderGroup))
@@ -108,11 +142,53 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		default:
 			b.Log.Debug("fetch ended early", logx.Err(err))
 		}
-		if len(msgs) > 0 {
+		switch {
+		case len(msgs) > 0 && b.caughtUp(ctx, msgs):
 			b.handle(ctx, msgs)
+		case len(msgs) == 0 && time.Since(b.caught) >= idleCatchUp:
+			if err := b.catchUp(ctx, "idle"); err != nil && ctx.Err() == nil {
+				b.Log.Debug("idle catch-up of the incident window failed", logx.Err(err))
+			}
 		}
 	}
 	return nil
+}
+
+// caughtUp brings the window up to date when the batch was delivered under a pin other than
+// the one it was caught up for (a takeover, or no pin at all: an earlier version's consumer
+// configuration), and reports whether the batch may be grouped. When not, the batch is
+// handed back for later.
+func (b *IncidentBuilder) caughtUp(ctx context.Context, msgs []jetstream.Msg) bool {
+	pin := msgs[0].Headers().Get(pinHeader)
+	if pin != "" && pin == b.pin {
+		return true
+	}
+	if err := b.catchUp(ctx, "takeover"); err != nil {
+		if ctx.Err() == nil {
+			b.Log.Warn("catching up the incident window failed; the batch waits", logx.Err(err))
+		}
+		for _, m := range msgs {
+			_ = m.NakWithDelay(time.Second)
+		}
+		sleep(ctx, time.Second)
+		return false
+	}
+	b.pin = pin
+	return true
+}
+
+func (b *IncidentBuilder) ackWait() time.Duration {
+	if b.AckWait > 0 {
+		return b.AckWait
+	}
+	return natsx.AckWait
+}
+
+func (b *IncidentBuilder) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
 }
 
 // failed is a message whose incident could not be built, and why.
@@ -124,21 +200,30 @@ type failed struct {
 
 func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
 	defer cancel()
 	st := newIncidentBatch(b.Store)
 	var built []jetstream.Msg
 	var updates [][]*adjoinv1.Incident // per built message, the states it changed
 	var failures []failed
+	// The whole batch joins the window first: each grouping sees every alert of the batch.
+	var taken []jetstream.Msg
+	var copies []*adjoinv1.CorrelatedAlert
 	for _, m := range msgs {
 		var c adjoinv1.CorrelatedAlert
 		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
 			b.deadLetter(hctx, m, "undecodable-correlated", err.Error())
 			continue
 		}
-		u, err := st.build(hctx, b.Grouper, &c)
+		if a, ok := domain.AlertOf(&c); ok {
+			b.Grouper.Alerts.Add(a)
+		}
+		taken, copies = append(taken, m), append(copies, &c)
+	}
+	for i, m := range taken {
+		u, err := st.build(hctx, b.Grouper, copies[i])
 		if err != nil {
-			failures = append(failures, failed{m, c.GetAlert().GetId(), err})
+			failures = append(failures, failed{m, copies[i].GetAlert().GetId(), err})
 			continue
 		}
 		built, updates = append(built, m), append(updates, u)
@@ -177,7 +262,7 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
 	delivered, limit := natsx.Delivered(f.m), b.MaxDeliveries
 	if limit <= 0 {
-		limit = 10
+		limit = natsx.MaxDeliveries
 	}
 	if delivered < uint64(limit) {
 		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
@@ -190,12 +275,6 @@ func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
 	b.deadLetter(ctx, f.m, "incident-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, f.err))
 }
 
-// deadLetter terminates m with a copy on DEADLETTER, or leaves it for redelivery when the copy
-// cannot be stored.
 func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
-	if _, err := b.JS.PublishMsg(ctx, natsx.DeadLetterMsg("correlator", reason, m.Data(), cause, "subject "+m.Subject())); err != nil {
-		_ = m.NakWithDelay(5 * time.Second)
-		return
-	}
-	_ = m.TermWithReason(reason + ": " + cause)
+	deadLetter(ctx, b.JS, b.Metrics, b.Log, m, reason, cause)
 }

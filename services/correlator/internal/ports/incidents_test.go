@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
@@ -65,12 +67,12 @@ func streamMsgs(ctx context.Context, t *testing.T, js jetstream.JetStream, strea
 	return info.State.Msgs
 }
 
-// TestIncidentBuilder follows CORRELATED messages of alerts already counted in adjoin_badges and
+// TestIncidentBuilder follows CORRELATED messages and
 // checks the incidents in adjoin_incidents and on INCIDENTS: creation, no republication when
 // nothing changed, and the merge of two incidents by a bridging alert.
 func TestIncidentBuilder(t *testing.T) {
 	r := newBuilderRig(t, shireIndex(0))
-	s, ctx, badges, incKV := r.s, r.ctx, r.badges, r.incidents
+	s, ctx, incKV := r.s, r.ctx, r.incidents
 	r.run(t, r.builder(nil))
 
 	t0 := time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
@@ -80,21 +82,16 @@ func TestIncidentBuilder(t *testing.T) {
 			FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at.Add(time.Second)),
 		}
 	}
-	// correlate counts an alert on keys, as the correlator does, and publishes its correlated
-	// message for the first key under msgID.
+	// correlate publishes the correlated message of an alert resolved to keys, as the
+	// correlator does, for the first key under msgID.
 	correlate := func(a *adjoinv1.Alert, msgID string, keys ...string) {
 		t.Helper()
-		for _, k := range keys {
-			if _, _, err := badges.Apply(ctx, k, a, keys); err != nil {
-				t.Fatal(err)
-			}
-		}
 		kind := adjoinv1.EntityKind_ENTITY_KIND_USER
 		if keys[0] == keyWorkstation {
 			kind = adjoinv1.EntityKind_ENTITY_KIND_COMPUTER
 		}
 		publish(t, s.JS, app.EntitySubject(kind, keys[0]), msgID,
-			&adjoinv1.CorrelatedAlert{Alert: a, EntityKey: keys[0], CorrelatedTime: timestamppb.Now()})
+			&adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolvedTo(keys...), EntityKey: keys[0], CorrelatedTime: timestamppb.Now()})
 	}
 	// incidentHolds waits until incident id lists want.
 	incidentHolds := func(id string, want ...string) *adjoinv1.Incident {
@@ -250,6 +247,7 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	s, ctx, incKV := r.s, r.ctx, r.incidents
 	b := r.builder(refusingStore{IncidentStore: r.store(), alert: "poison"})
 	b.MaxDeliveries = 2
+	b.Metrics = metrics.New()
 	r.run(t, b)
 	r.correlate(t, "poison", keyPgustavo, adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0)
 	r.correlate(t, "after", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, builderT0)
@@ -273,6 +271,33 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	if n := streamMsgs(ctx, t, s.JS, natsx.StreamDeadLetter); n != 1 {
 		t.Errorf("DEADLETTER holds %d messages, want only the poison one (the other shared its batch)", n)
 	}
+	if n := deadLettersCounted(t, b.Metrics, "incident-failed"); n != 1 {
+		t.Errorf("adjoin_deadletters_total{reason=incident-failed} = %v, want 1", n)
+	}
+}
+
+// deadLettersCounted is the correlator's adjoin_deadletters_total for reason in m.
+func deadLettersCounted(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "adjoin_deadletters_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["service"] == "correlator" && labels["reason"] == reason {
+				return s.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // TestIncidentBuildersShareOneConsumer runs two builders on one durable, as two correlator
@@ -383,19 +408,26 @@ func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
 // builderT0 is when the incident builder tests' alerts happen.
 var builderT0 = time.Date(2020, 9, 22, 2, 39, 10, 0, time.UTC)
 
-// builderRig is a JetStream server with the buckets the incident builder reads and writes.
+// builderRig is a JetStream server with the bucket the incident builder writes.
 type builderRig struct {
 	s         *natstest.Server
 	ctx       context.Context
 	ix        *directory.Index
-	badges    adapters.BadgeKV
 	incidents jetstream.KeyValue
 }
 
 func newBuilderRig(t *testing.T, ix *directory.Index) *builderRig {
 	s := natstest.Start(t)
-	return &builderRig{s: s, ctx: context.Background(), ix: ix, badges: adapters.BadgeKV{KV: s.KV(t, natsx.BucketBadges)},
-		incidents: s.KV(t, natsx.BucketIncidents)}
+	return &builderRig{s: s, ctx: context.Background(), ix: ix, incidents: s.KV(t, natsx.BucketIncidents)}
+}
+
+// resolvedTo is the resolutions of an alert whose references resolved to keys.
+func resolvedTo(keys ...string) []*adjoinv1.Resolution {
+	var rs []*adjoinv1.Resolution
+	for i, k := range keys {
+		rs = append(rs, &adjoinv1.Resolution{RefIndex: int32(i), EntityKey: k, Certainty: 1})
+	}
+	return rs
 }
 
 func (r *builderRig) store() adapters.Incidents {
@@ -408,16 +440,23 @@ func (r *builderRig) builder(store ports.IncidentStore) *ports.IncidentBuilder {
 		store = r.store()
 	}
 	return &ports.IncidentBuilder{JS: r.s.JS, Durable: "incidents", Log: zap.NewNop(), Store: store,
-		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Badges: r.badges, Index: r.ix}}}
+		Grouper: &domain.Grouper{Window: time.Hour, Logons: domain.NewLogons(0), Source: adapters.GroupSource{Index: r.ix},
+			Alerts: domain.NewAlertWindow(0)}}
 }
 
 // run runs b until the test ends, and checks that it then stops cleanly.
 func (r *builderRig) run(t *testing.T, b *ports.IncidentBuilder) {
 	t.Helper()
+	t.Cleanup(r.start(t, b))
+}
+
+// start runs b until the returned function stops it and checks that it stopped cleanly.
+func (r *builderRig) start(t *testing.T, b *ports.IncidentBuilder) func() {
+	t.Helper()
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
+	return sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -430,13 +469,13 @@ func (r *builderRig) run(t *testing.T, b *ports.IncidentBuilder) {
 	})
 }
 
-// correlate counts alert id on key, as the correlator does, and publishes its correlated message.
-func (r *builderRig) correlate(t *testing.T, id, key string, kind adjoinv1.EntityKind, at time.Time) {
+// correlate publishes the correlated message of alert id resolved to key, as the correlator
+// does.
+func (r *builderRig) correlate(t *testing.T, id, key string, kind adjoinv1.EntityKind, at time.Time) *adjoinv1.CorrelatedAlert {
 	t.Helper()
 	a := &adjoinv1.Alert{Id: id, Side: adjoinv1.Side_SIDE_IDENTITY, Severity: adjoinv1.Severity_SEVERITY_HIGH, Version: 1,
 		FirstActivity: timestamppb.New(at), LastActivity: timestamppb.New(at)}
-	if _, _, err := r.badges.Apply(r.ctx, key, a, []string{key}); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, r.s.JS, app.EntitySubject(kind, key), id, &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.Now()})
+	c := &adjoinv1.CorrelatedAlert{Alert: a, Resolutions: resolvedTo(key), EntityKey: key, CorrelatedTime: timestamppb.Now()}
+	publish(t, r.s.JS, app.EntitySubject(kind, key), id, c)
+	return c
 }

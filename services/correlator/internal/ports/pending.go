@@ -2,10 +2,10 @@ package ports
 
 import (
 	"context"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"go.uber.org/zap"
 )
@@ -71,28 +71,48 @@ func (r *Retrier) Run(ctx context.Context) error {
 	}
 }
 
-// retry handles the pending alerts ids and returns those it placed.
+// retry handles the pending alerts ids, DefaultBatch at a time as the consumer does, and
+// returns those it placed.
 func (r *Retrier) retry(ctx context.Context, ids []string) []string {
 	var placed []string
+	for len(ids) > 0 {
+		n := min(len(ids), DefaultBatch)
+		placed = append(placed, r.retryBatch(ctx, ids[:n])...)
+		ids = ids[n:]
+	}
+	if len(placed) > 0 {
+		r.Log.Info("placed pending alerts", zap.Int("placed", len(placed)))
+	}
+	return placed
+}
+
+func (r *Retrier) retryBatch(ctx context.Context, ids []string) []string {
+	var alerts []*adjoinv1.Alert
+	var keys []string
+	var revs []uint64
 	for _, id := range ids {
 		a, rev, ok, err := r.Pending.Get(ctx, id)
 		if err != nil || !ok {
 			continue
 		}
-		out, err := r.Correlator.Handle(ctx, a)
-		if err != nil {
-			r.Log.Warn("retrying pending alert failed", zap.String("alert_id", id), logx.Err(err))
+		alerts, keys, revs = append(alerts, a), append(keys, id), append(revs, rev)
+	}
+	if len(alerts) == 0 {
+		return nil
+	}
+	var placed []string
+	outs, errs := r.Correlator.HandleBatch(ctx, alerts)
+	for i, id := range keys {
+		if errs[i] != nil {
+			r.Log.Warn("retrying pending alert failed", zap.String("alert_id", id), logx.Err(errs[i]))
 			continue
 		}
-		if !out.Pending {
+		if !outs[i].Pending {
 			placed = append(placed, id)
-			if err := r.Pending.Done(ctx, id, rev); err != nil {
+			if err := r.Pending.Done(ctx, id, revs[i]); err != nil {
 				r.Log.Warn("clearing pending alert failed", zap.String("alert_id", id), logx.Err(err))
 			}
 		}
-	}
-	if len(placed) > 0 {
-		r.Log.Info("placed pending alerts", zap.Int("retried", len(ids)), zap.Int("placed", len(placed)))
 	}
 	return placed
 }

@@ -1,0 +1,192 @@
+package counts
+
+// sideCounts are one side's counters on one entity. Every alert counted there, held in full or as
+// a tombstone, or only in counters seeded from a format-2 record, is in total, bySev and (while
+// open) open and openBySev.
+//
+// first and last are the minimum and maximum activity over the alerts held in full and the floor
+// (floorFirst, floorLast: the activity of alerts the ledger no longer holds in full). An update
+// moves them without a scan unless the update takes the extreme away from the last alert that
+// held it (firstHolders, lastHolders count the alerts held in full at the extreme); only then does
+// recompute scan the entity's alerts of that side.
+type sideCounts struct {
+	total, open               int64
+	bySev, openBySev          [numSeverities]int64
+	first, last               int64
+	firstHolders, lastHolders int64
+	floorFirst, floorLast     int64
+}
+
+func newSideCounts() sideCounts {
+	return sideCounts{first: noFirst, last: noLast, floorFirst: noFirst, floorLast: noLast}
+}
+
+// count adds one alert of severity sev to the counters.
+func (s *sideCounts) count(sev uint8, open bool) {
+	s.total++
+	s.bySev[sev]++
+	if open {
+		s.open++
+		s.openBySev[sev]++
+	}
+}
+
+// uncount removes what count added. Counters seeded from a format-2 record do not say how the
+// open alerts spread over severities, so a bucket that is already empty takes the decrement
+// from the highest non-empty one: totals stay right.
+func (s *sideCounts) uncount(sev uint8, open bool) {
+	s.total = max(s.total-1, 0)
+	take(&s.bySev, sev)
+	if open {
+		s.open = max(s.open-1, 0)
+		take(&s.openBySev, sev)
+	}
+}
+
+func take(b *[numSeverities]int64, sev uint8) {
+	if b[sev] > 0 {
+		b[sev]--
+		return
+	}
+	for i := numSeverities - 1; i >= 0; i-- {
+		if b[i] > 0 {
+			b[i]--
+			return
+		}
+	}
+}
+
+// hold takes an alert held in full into first and last.
+func (s *sideCounts) hold(first, last int64) {
+	if first != noFirst {
+		switch {
+		case first < s.first:
+			s.first, s.firstHolders = first, 1
+		case first == s.first:
+			s.firstHolders++
+		}
+	}
+	if last != noLast {
+		switch {
+		case last > s.last:
+			s.last, s.lastHolders = last, 1
+		case last == s.last:
+			s.lastHolders++
+		}
+	}
+}
+
+// release takes an alert held in full out of first and last.
+func (s *sideCounts) release(first, last int64) {
+	if first != noFirst && first == s.first {
+		s.firstHolders--
+	}
+	if last != noLast && last == s.last {
+		s.lastHolders--
+	}
+}
+
+// stale reports whether first or last lost its last holder and must be recomputed.
+func (s *sideCounts) stale() bool {
+	return s.first != noFirst && s.firstHolders <= 0 && s.first != s.floorFirst ||
+		s.last != noLast && s.lastHolders <= 0 && s.last != s.floorLast
+}
+
+// floor moves an alert's activity from the alerts held in full into the floor (Compact).
+func (s *sideCounts) floor(first, last int64) {
+	if first != noFirst && first == s.first {
+		s.firstHolders--
+	}
+	if last != noLast && last == s.last {
+		s.lastHolders--
+	}
+	s.floorFirst = min(s.floorFirst, first)
+	s.floorLast = max(s.floorLast, last)
+}
+
+func (s *sideCounts) highest(b *[numSeverities]int64) uint8 {
+	for i := numSeverities - 1; i > 0; i-- {
+		if b[i] > 0 {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+// entity is the ledger's state of one entity.
+type entity struct {
+	alerts alertSet
+	tombs  map[alertID]tombstone
+	// sides are allocated on first use: most entities have alerts of one side or two.
+	sides [numSides]*sideCounts
+	// recent lists each side's most recently changed alerts, newest first, at most RecentMax. An
+	// alert whose side changes leaves its old side's list, which then holds one fewer until that
+	// side's next alert: the alerts that had dropped off a full list do not come back.
+	recent [numSides][]recentAlert
+	// self is the entity keys of an alert counted on this entity alone, shared by its entries.
+	self []string
+}
+
+func newEntity() *entity { return &entity{} }
+
+// side returns the counters of side i, allocating them on first use.
+func (e *entity) side(i uint8) *sideCounts {
+	if e.sides[i] == nil {
+		s := newSideCounts()
+		e.sides[i] = &s
+	}
+	return e.sides[i]
+}
+
+// add counts an alert the entity has not counted.
+func (e *entity) add(h alertID, s alertState) {
+	e.alerts.put(h, s)
+	side := e.side(s.side)
+	side.count(s.sev, s.open())
+	side.hold(s.first, s.last)
+}
+
+// replace applies a newer version of an alert held in full: the old contribution leaves the
+// counters exactly, the new one enters.
+func (e *entity) replace(h alertID, cur, next alertState) {
+	old := e.side(cur.side)
+	old.uncount(cur.sev, cur.open())
+	old.release(cur.first, cur.last)
+	e.alerts.put(h, next)
+	side := e.side(next.side)
+	side.count(next.sev, next.open())
+	side.hold(next.first, next.last)
+	if old.stale() {
+		e.recompute(cur.side)
+	}
+}
+
+// revive applies a newer version of a tombstoned alert: the tombstone's contribution leaves the
+// counters, the new version enters in full. The tombstone's activity stays in the floor.
+func (e *entity) revive(h alertID, t tombstone, next alertState) {
+	delete(e.tombs, h)
+	e.side(t.side).uncount(t.sev, t.open())
+	e.add(h, next)
+}
+
+// recompute scans the side's alerts held in full for its first and last activity.
+func (e *entity) recompute(side uint8) {
+	s := e.side(side)
+	s.first, s.last, s.firstHolders, s.lastHolders = s.floorFirst, s.floorLast, 0, 0
+	for _, a := range e.alerts.all {
+		if a.side == side {
+			s.hold(a.first, a.last)
+		}
+	}
+}
+
+// selfKeys returns keys, or the entity's shared copy when keys is the entity key alone.
+func (e *entity) selfKeys(key string, keys []string) []string {
+	if len(keys) != 1 || keys[0] != key {
+		return keys
+	}
+	if e.self == nil {
+		e.self = keys
+	}
+	return e.self
+}

@@ -1,0 +1,136 @@
+package counts
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"hash"
+	"hash/crc32"
+	"io"
+	"iter"
+	"maps"
+	"slices"
+)
+
+// A snapshot is the header (snapshotMagic, then the codec version as a uvarint), the fold
+// sequence, the entities in key order, and a CRC-32C of everything before it. Per entity: its key,
+// per side the counters and the floor (first and last activity are recomputed on reading), the
+// alerts held in full and the tombstones in hash order, then per side the recent list (an entry's
+// entity keys as their count plus one and the keys, or 0 for the entity's key alone).
+const (
+	snapshotMagic   = "ADJLEDGR"
+	snapshotVersion = 1
+	// maxSnapshotString bounds an entity key or alert id read from a snapshot: what one NATS
+	// message can carry, so that every snapshot WriteTo writes reads back.
+	maxSnapshotString = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// WriteTo encodes the whole ledger (a snapshot). The encoding is deterministic for a given state.
+func (l *Ledger) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w, crc: crc32.New(castagnoli)}
+	bw := bufio.NewWriterSize(io.MultiWriter(cw, cw.crc), 64<<10)
+	var buf []byte
+	flush := func() error {
+		_, err := bw.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	buf = append(buf, snapshotMagic...)
+	buf = binary.AppendUvarint(buf, snapshotVersion)
+	buf = binary.AppendUvarint(buf, l.seq)
+	buf = binary.AppendUvarint(buf, uint64(len(l.entities)))
+	for _, key := range slices.Sorted(maps.Keys(l.entities)) {
+		buf = l.entities[key].append(buf, key)
+		if err := flush(); err != nil {
+			return cw.n, err
+		}
+	}
+	if err := flush(); err != nil {
+		return cw.n, err
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	_, err := cw.Write(binary.LittleEndian.AppendUint32(nil, cw.crc.Sum32()))
+	return cw.n, err
+}
+
+func (e *entity) append(buf []byte, key string) []byte {
+	buf = appendString(buf, key)
+	for _, s := range e.sides {
+		if s == nil {
+			s = &noCounts
+		}
+		buf = binary.AppendUvarint(buf, uint64(s.total))
+		buf = binary.AppendUvarint(buf, uint64(s.open))
+		for i := range numSeverities {
+			buf = binary.AppendUvarint(buf, uint64(s.bySev[i]))
+			buf = binary.AppendUvarint(buf, uint64(s.openBySev[i]))
+		}
+		buf = binary.AppendVarint(buf, s.floorFirst)
+		buf = binary.AppendVarint(buf, s.floorLast)
+	}
+	buf = binary.AppendUvarint(buf, uint64(e.alerts.len()))
+	for _, h := range sortedIDs(e.alerts.all) {
+		s, _ := e.alerts.get(h)
+		buf = append(buf, h[:]...)
+		buf = binary.AppendVarint(buf, s.version)
+		buf = binary.AppendVarint(buf, s.first)
+		buf = binary.AppendVarint(buf, s.last)
+		buf = binary.AppendUvarint(buf, uint64(s.touched))
+		buf = append(buf, s.side, s.sev, s.status)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(e.tombs)))
+	for _, h := range sortedIDs(maps.All(e.tombs)) {
+		t := e.tombs[h]
+		buf = append(buf, h[:]...)
+		buf = binary.AppendVarint(buf, t.version)
+		buf = append(buf, t.side, t.sev, t.status)
+	}
+	for _, list := range e.recent {
+		buf = binary.AppendUvarint(buf, uint64(len(list)))
+		for _, r := range list {
+			buf = binary.AppendUvarint(buf, r.seq)
+			buf = appendString(buf, r.id)
+			if len(r.keys) == 1 && r.keys[0] == key {
+				buf = append(buf, 0) // counted on this entity alone
+				continue
+			}
+			buf = binary.AppendUvarint(buf, uint64(len(r.keys))+1)
+			for _, k := range r.keys {
+				buf = appendString(buf, k)
+			}
+		}
+	}
+	return buf
+}
+
+// noCounts is what a side without counters writes.
+var noCounts = newSideCounts()
+
+func sortedIDs[V any](all iter.Seq2[alertID, V]) []alertID {
+	var ids []alertID
+	for h := range all {
+		ids = append(ids, h)
+	}
+	slices.SortFunc(ids, func(a, b alertID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+func appendString(buf []byte, s string) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(s))), s...)
+}
+
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	crc hash.Hash32
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,86 @@
+package adjoin
+
+import (
+	"net"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/services/badge"
+	"github.com/adjoin/adjoin/services/correlator"
+	"github.com/adjoin/adjoin/services/dcingest"
+	"github.com/adjoin/adjoin/services/endpointingest"
+)
+
+// TestDevConfigsAreDefaults: `adjoin dev` runs each service with its DefaultConfig, changed
+// only where one process on one host must be; any other difference (a second default creeping
+// back in) fails here until it is declared below with its reason.
+func TestDevConfigsAreDefaults(t *testing.T) {
+	var lns [5]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		lns[i] = ln
+	}
+	var dev DevConfig // as `adjoin dev` with no flags
+	config.Defaults(dev.flags)
+	got := devServices(dev, "nats://127.0.0.1:4999", lns, metrics.New())
+	// Every declared override: the embedded server, the listeners StartDev opened, the shared
+	// metrics registry, no authentication, and the demo directory.
+	for _, tt := range []struct {
+		name      string
+		got, want any
+		declared  []string
+	}{
+		{"dcingest", got.dc, dcingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics", "LDIFData"}},
+		{"endpointingest", got.ep, endpointingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics"}},
+		{"correlator", got.co, correlator.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Metrics"}},
+		{"badge", got.bd, badge.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Security.Insecure", "HTTPListener", "Metrics"}},
+	} {
+		diff := fieldDiff("", reflect.ValueOf(tt.got), reflect.ValueOf(tt.want))
+		if !slices.Equal(diff, tt.declared) {
+			t.Errorf("%s: adjoin dev differs from DefaultConfig in %q, declared %q", tt.name, diff, tt.declared)
+		}
+	}
+}
+
+func TestFieldDiff(t *testing.T) {
+	type inner struct{ A, B int }
+	type outer struct {
+		In  inner
+		S   []byte
+		P   *int
+		hid int
+	}
+	one := 1
+	got := fieldDiff("", reflect.ValueOf(outer{In: inner{B: 1}, S: []byte("x"), P: &one, hid: 1}), reflect.ValueOf(outer{}))
+	if want := []string{"In.B", "S", "P"}; !slices.Equal(got, want) {
+		t.Errorf("fieldDiff = %q, want %q", got, want)
+	}
+}
+
+// fieldDiff lists the exported fields, by dotted path, whose values differ between a and b,
+// two values of one struct type; nested structs are walked, anything else compared whole.
+func fieldDiff(prefix string, a, b reflect.Value) []string {
+	var out []string
+	for i := range a.NumField() {
+		f := a.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		path := prefix + f.Name
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, fieldDiff(path+".", a.Field(i), b.Field(i))...)
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, path)
+		}
+	}
+	return out
+}
