@@ -54,6 +54,13 @@ func (b *IncidentBuilder) catchUp(ctx context.Context, why string) error {
 	if err != nil {
 		return fmt.Errorf("replaying %s: %w", natsx.StreamCorrelated, err)
 	}
+	// A replay's consumer is deleted when it is done, not left for the server to drop after
+	// its inactive threshold: a standby catching up every 10 s would otherwise keep several.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = b.JS.DeleteConsumer(dctx, natsx.StreamCorrelated, cons.CachedInfo().Name)
+	}()
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("replaying %s: %w", natsx.StreamCorrelated, err)
