@@ -151,7 +151,26 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 			}
 		}
 	}
+	b.unpin(ctx)
 	return nil
+}
+
+// unpin releases the builder's pin as it stops, if it held one, so that another instance (or
+// this one's next life) takes over at once instead of after the pinned TTL. Should another
+// builder hold the pin already, it loses it and catches up: harmless.
+func (b *IncidentBuilder) unpin(ctx context.Context) {
+	if b.pin == "" {
+		return
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	st, err := b.JS.Stream(uctx, natsx.StreamCorrelated)
+	if err == nil {
+		err = st.UnpinConsumer(uctx, b.Durable, builderGroup)
+	}
+	if err != nil {
+		b.Log.Warn("could not release the incidents consumer; another builder takes over after the pinned TTL", logx.Err(err))
+	}
 }
 
 // caughtUp brings the window up to date when the batch was delivered under a pin other than
