@@ -253,3 +253,43 @@ func TestLedgerLongID(t *testing.T) {
 		t.Errorf("record of %d bytes counts %d", size, Summarise(rec, identity).GetTotal())
 	}
 }
+
+// TestLedgerExtremeMovedAway folds 10,000 alerts on one entity, then 1,000 updates that each take
+// the first activity away from the only alert holding it: no update rescans the side (it is left
+// stale until the record is read), and the record's first activity is exact.
+func TestLedgerExtremeMovedAway(t *testing.T) {
+	t.Parallel()
+	const n, updates = 10_000, 1_000
+	key := "S-1-5-21-1"
+	l := NewLedger()
+	alert := func(i int, v int64, first time.Duration) *adjoinv1.CorrelatedAlert {
+		return counted(key, &adjoinv1.Alert{Id: fmt.Sprintf("alert-%d", i), Side: identity, Version: v,
+			FirstActivity: timestamppb.New(epoch.Add(first))})
+	}
+	for i := range n {
+		l.Fold(alert(i, 1, time.Duration(n+i)*time.Second))
+	}
+	l.Fold(alert(n, 1, 0))
+	for v := range int64(updates) {
+		// alert n holds the first activity alone, and each version moves it one second later.
+		if !l.Fold(alert(n, v+2, time.Duration(v+1)*time.Second)) {
+			t.Fatalf("update %d not applied", v)
+		}
+	}
+	if s := l.entities[key].sides[identity]; !s.stale() {
+		t.Errorf("an update rescanned the side: first %d, holders %d", s.first, s.firstHolders)
+	}
+	want := epoch.Add(updates * time.Second)
+	if got := Summarise(l.Record(key), identity).GetFirstAlertTime().AsTime(); !got.Equal(want) {
+		t.Errorf("first activity %v, want %v", got, want)
+	}
+	// Moved past every other alert: the minimum is now another alert's.
+	l.Fold(alert(n, updates+2, time.Duration(3*n)*time.Second))
+	want = epoch.Add(n * time.Second)
+	if got := Summarise(l.Record(key), identity).GetFirstAlertTime().AsTime(); !got.Equal(want) {
+		t.Errorf("first activity %v, want %v", got, want)
+	}
+	if s := l.entities[key].sides[identity]; s.stale() {
+		t.Error("side still stale after Record")
+	}
+}

@@ -8,7 +8,7 @@ package counts
 // (floorFirst, floorLast: the activity of alerts the ledger no longer holds in full). An update
 // moves them without a scan unless the update takes the extreme away from the last alert that
 // held it (firstHolders, lastHolders count the alerts held in full at the extreme); only then does
-// recompute scan the entity's alerts of that side.
+// recompute scan the entity's alerts of that side, once, when the record is next read (exact).
 type sideCounts struct {
 	total, open               int64
 	bySev, openBySev          [numSeverities]int64
@@ -147,7 +147,10 @@ func (e *entity) add(h alertID, s alertState) {
 }
 
 // replace applies a newer version of an alert held in full: the old contribution leaves the
-// counters exactly, the new one enters.
+// counters exactly, the new one enters. A side whose first or last activity lost its last holder
+// is left stale (first <= the true minimum, last >= the true maximum, the holders still counted
+// exactly) and rescanned once when its record is read (exact), not on every update: a stream of
+// updates that each move the extreme away costs one scan per batch, not one per update.
 func (e *entity) replace(h alertID, cur, next alertState) {
 	old := e.side(cur.side)
 	old.uncount(cur.sev, cur.open())
@@ -156,9 +159,6 @@ func (e *entity) replace(h alertID, cur, next alertState) {
 	side := e.side(next.side)
 	side.count(next.sev, next.open())
 	side.hold(next.first, next.last)
-	if old.stale() {
-		e.recompute(cur.side)
-	}
 }
 
 // revive applies a newer version of a tombstoned alert: the tombstone's contribution leaves the
@@ -167,6 +167,13 @@ func (e *entity) revive(h alertID, t tombstone, next alertState) {
 	delete(e.tombs, h)
 	e.side(t.side).uncount(t.sev, t.open())
 	e.add(h, next)
+}
+
+// exact recomputes the side's first and last activity if an update left them stale.
+func (e *entity) exact(side uint8) {
+	if s := e.sides[side]; s != nil && s.stale() {
+		e.recompute(side)
+	}
 }
 
 // recompute scans the side's alerts held in full for its first and last activity.

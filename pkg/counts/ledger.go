@@ -26,7 +26,8 @@ const MaxEntityKeys = 8
 // A fold costs the same whatever the entity's history: two map lookups, the counters moved, a
 // recent list of at most RecentMax entries updated. The exception is an update that takes an
 // entity's first or last activity away from the only alert that held it (an alert whose first
-// activity moves later, or whose last activity moves earlier): then the side's alerts are scanned.
+// activity moves later, or whose last activity moves earlier): then the side's alerts are scanned
+// when the entity's record is next built (Record), once however many updates did so since.
 type Ledger struct {
 	entities map[string]*entity
 	// seq numbers the folds that changed an alert; it orders the recent lists.

@@ -24,6 +24,7 @@ func (l *Ledger) Record(key string) *adjoinv1.EntityCounts {
 		if s == nil {
 			continue
 		}
+		e.exact(uint8(i))
 		if sc := s.record(adjoinv1.Side(i)); sc != nil {
 			ec.Sides = append(ec.Sides, sc)
 		}
