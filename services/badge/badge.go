@@ -72,7 +72,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
-	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each)")
+	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each; in all at most 2 KiB encoded per answer allowed, at least 1 MiB)")
 	c.Security.Flags(s)
 }
 

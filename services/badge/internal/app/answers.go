@@ -8,6 +8,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // DefaultAnswers is how many badge answers Answers keeps by default: the entities a portal's
@@ -15,24 +16,35 @@ import (
 // entry, up to ~1.6 KB with its own copy), under 30 B per entity at a million entities.
 const DefaultAnswers = 16384
 
+// answerBytes is the encoded bytes Answers allows per answer it may hold: the cache keeps at most
+// max*answerBytes in all, so that max answers of entities with large memberships (an answer may
+// encode up to MaxAnswerBytes) cannot take max times that. An answer larger than an eighth of
+// the budget is served but not kept.
+const answerBytes = 2 << 10
+
+// minAnswerBytes is the least byte budget, so that a small cache still keeps ordinary answers.
+const minAnswerBytes = 1 << 20
+
 // Answers keeps ready-built GetBadge answers, so that serving one is a lookup and a message
 // already built instead of summarising the entity's record, looking up its devices and
 // building its links on every call. It holds at most max answers (the entities asked about
-// recently, CLOCK eviction), never one per directory entity, so its memory does not grow with
-// the directory. An answer is dropped when anything it was built from changes (Changed): the
+// recently, CLOCK eviction) and at most max*answerBytes (>= 1 MiB) of encoded answers, never one per
+// directory entity, so its memory does not grow with the directory or with entity sizes. An answer is dropped when anything it was built from changes (Changed): the
 // entity's record or directory entry, a device record under its key or one of its name keys,
 // or any configuration; one that was in use is built again at once.
 //
 // Cached answers are shared by every caller and must never be modified.
 type Answers struct {
-	badges *Badges
-	max    int
+	badges   *Badges
+	max      int
+	maxBytes int
 
 	mu     sync.RWMutex
 	byKey  map[string]*answer
 	byName map[string]string // device name key -> key of the cached entity it may name
 	ring   []*answer         // every cached answer; the CLOCK hand sweeps it when one must go
 	hand   int
+	bytes  int // encoded bytes of the cached answers
 	// epoch moves on every change: an answer built across a change may hold the state before
 	// it, so it is served once but not kept.
 	epoch uint64
@@ -42,6 +54,7 @@ type answer struct {
 	key  string
 	resp *adjoinv1.GetBadgeResponse
 	slot int         // index in ring
+	size int         // encoded bytes of resp
 	used atomic.Bool // asked for since the hand last passed
 }
 
@@ -50,7 +63,11 @@ func NewAnswers(b *Badges, max int) *Answers {
 	if max <= 0 {
 		max = DefaultAnswers
 	}
-	return &Answers{badges: b, max: max, byKey: map[string]*answer{}, byName: map[string]string{}}
+	budget := minAnswerBytes
+	if max*answerBytes > budget {
+		budget = max * answerBytes
+	}
+	return &Answers{badges: b, max: max, maxBytes: budget, byKey: map[string]*answer{}, byName: map[string]string{}}
 }
 
 // ForKey returns the answer for the directory entity with key, built by Badges.Of when not
@@ -80,10 +97,11 @@ func (a *Answers) fill(ctx context.Context, e *adjoinv1.Entity, epoch uint64) (*
 		return nil, err
 	}
 	resp := &adjoinv1.GetBadgeResponse{Badge: b}
+	size := proto.Size(resp)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.epoch == epoch {
-		a.put(e.GetKey(), resp)
+	if a.epoch == epoch && size <= a.maxBytes/8 {
+		a.put(e.GetKey(), resp, size)
 	}
 	return resp, nil
 }
@@ -97,7 +115,7 @@ func (a *Answers) Changed(key string) {
 		clear(a.byKey)
 		clear(a.byName)
 		clear(a.ring)
-		a.ring, a.hand = a.ring[:0], 0
+		a.ring, a.hand, a.bytes = a.ring[:0], 0, 0
 		a.mu.Unlock()
 		return
 	}
@@ -127,15 +145,23 @@ func (a *Answers) Len() int {
 	return len(a.byKey)
 }
 
-// put caches resp under key; a.mu is held.
-func (a *Answers) put(key string, resp *adjoinv1.GetBadgeResponse) {
+// Bytes returns the encoded bytes of the cached answers.
+func (a *Answers) Bytes() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.bytes
+}
+
+// put caches resp (size encoded bytes) under key; a.mu is held.
+func (a *Answers) put(key string, resp *adjoinv1.GetBadgeResponse, size int) {
 	if old, ok := a.byKey[key]; ok { // built twice at once
 		a.remove(old)
 	}
-	for len(a.ring) >= a.max {
+	for len(a.ring) > 0 && (len(a.ring) >= a.max || a.bytes+size > a.maxBytes) {
 		a.evict()
 	}
-	c := &answer{key: key, resp: resp}
+	c := &answer{key: key, resp: resp, size: size}
+	a.bytes += size
 	for _, n := range c.names() {
 		// One cached entity per name key, so a device change finds every answer it touches.
 		if other, ok := a.byName[n]; ok && other != key {
@@ -154,6 +180,7 @@ func (a *Answers) remove(c *answer) {
 		return
 	}
 	delete(a.byKey, c.key)
+	a.bytes -= c.size
 	for _, n := range c.names() {
 		if a.byName[n] == c.key {
 			delete(a.byName, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -293,5 +294,44 @@ func BenchmarkAnswer(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnswersByteBound: answers of entities with large memberships are kept within the byte
+// budget (max*2 KiB, at least 1 MiB), not max of them; one larger than an eighth of the budget is
+// served but not kept. Every answer served is the one Of builds.
+func TestAnswersByteBound(t *testing.T) {
+	const n, max, budget = 64, 64, 1 << 20
+	f := newAnswersFixture(t, 0, max)
+	big := func(i, groups int) {
+		var member []string
+		for g := range groups {
+			member = append(member, fmt.Sprintf("CN=group-%d-%d-%s,OU=Groups,DC=corp,DC=example", i, g, strings.Repeat("x", 40)))
+		}
+		e := &adjoinv1.Entity{Key: userKey(i), Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Sid: userKey(i),
+			SamAccountName: fmt.Sprintf("user%d", i), NetbiosDomain: "CORP", MemberOf: member}
+		if err := f.ix.Put(e); err != nil {
+			t.Fatal(err)
+		}
+		f.view.Changed(e.GetKey())
+	}
+	for i := range n {
+		big(i, 600) // some 64 KiB an answer
+	}
+	for round := range 2 {
+		for i := range n {
+			if got := f.check(t, i); round == 0 && i == 0 && proto.Size(got) < 48<<10 {
+				t.Fatalf("answer of %d bytes, the test wants large ones", proto.Size(got))
+			}
+		}
+	}
+	if b, l := f.answers.Bytes(), f.answers.Len(); b > budget || l >= max || l == 0 {
+		t.Errorf("%d answers of %d bytes cached, want some within %d bytes", l, b, budget)
+	}
+	big(n, 2000) // some 200 KiB, over an eighth of the budget
+	f.answers.Changed(app.AllKeys)
+	f.check(t, n)
+	if l := f.answers.Len(); l != 0 {
+		t.Errorf("%d answers cached after an answer over an eighth of the budget, want 0", l)
 	}
 }
