@@ -54,7 +54,11 @@ func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
 		ix.Delete(entry.Key())
 	default:
 		if err := ix.putBytes(entry.Value()); err != nil {
-			log.Error("skipping undecodable directory entry", zap.String("entity", entry.Key()), logx.Err(err))
+			msg := "skipping undecodable directory entry"
+			if errors.Is(err, ErrFull) {
+				msg = "directory index full: entry not loaded, its previous version (if any) still served"
+			}
+			log.Error(msg, zap.String("entity", entry.Key()), logx.Err(err))
 			return
 		}
 	}
