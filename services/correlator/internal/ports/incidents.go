@@ -43,8 +43,9 @@ const builderGroup = "builder"
 // skipped), and the batch's changed incidents are written together, pipelined, before its
 // messages are acknowledged.
 //
-// Ack rule: success → Ack once the batch's incidents are stored; undecodable → Term (the
-// correlator wrote it, so this is a bug, and the dead-letter copy keeps it); failure →
+// Ack rule: success → Ack once the batch's incidents are stored; undecodable, or without an
+// alert id or entity key → Term (the correlator wrote it, so this is a bug, and the
+// dead-letter copy keeps it: "undecodable-correlated", "invalid-correlated"); failure →
 // NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
 // on DEADLETTER ("incident-failed"); window not caught up → NakWithDelay(1s), the batch is not
 // grouped against a window that may miss alerts.
@@ -234,9 +235,13 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 			b.deadLetter(hctx, m, "undecodable-correlated", err.Error())
 			continue
 		}
-		if a, ok := domain.AlertOf(&c); ok {
-			b.Grouper.Alerts.Add(a)
+		a, ok := domain.AlertOf(&c)
+		if !ok {
+			// Nothing to group it by: acknowledged as it is, it would vanish without a trace.
+			b.deadLetter(hctx, m, "invalid-correlated", "no alert id or no entity key")
+			continue
 		}
+		b.Grouper.Alerts.Add(a)
 		taken, copies = append(taken, m), append(copies, &c)
 	}
 	for i, m := range taken {
