@@ -181,15 +181,9 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg, ackWai
 // message is over the server's payload limit) must not be retried forever, and everything
 // else has flowed past it meanwhile.
 func (c *Consumer) retry(ctx context.Context, m jetstream.Msg, alertID string, cause error) {
-	delivered := natsx.Delivered(m)
-	if c.MaxDeliveries > 0 && delivered >= uint64(c.MaxDeliveries) {
-		c.Log.Error("alert still failing at its last delivery; dead-lettered", zap.String("alert_id", alertID),
-			zap.Uint64("delivered", delivered), logx.Err(cause))
-		c.deadLetter(ctx, m, "max-deliveries", fmt.Errorf("still failing at delivery %d of %d: %w", delivered, c.MaxDeliveries, cause))
-		return
+	if !retryOrGiveUp(ctx, c.JS, c.Metrics, c.Log, m, c.MaxDeliveries, "max-deliveries", "alert", cause, zap.String("alert_id", alertID)) {
+		c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", natsx.Delivered(m)), logx.Err(cause))
 	}
-	c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", delivered), logx.Err(cause))
-	_ = m.NakWithDelay(natsx.RetryDelay(delivered))
 }
 
 // validate names what makes an alert impossible to count.

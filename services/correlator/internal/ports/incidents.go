@@ -284,19 +284,14 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 // retry naks a failed message with a delay that grows with its deliveries, or gives it up at
 // the MaxDeliveries-th.
 func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
-	delivered, limit := natsx.Delivered(f.m), b.MaxDeliveries
+	limit := b.MaxDeliveries
 	if limit <= 0 {
 		limit = natsx.MaxDeliveries
 	}
-	if delivered < uint64(limit) {
+	if !retryOrGiveUp(ctx, b.JS, b.Metrics, b.Log, f.m, limit, "incident-failed", "building incident", f.err, zap.String("alert_id", f.alertID)) {
 		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
-			zap.Uint64("delivered", delivered), logx.Err(f.err))
-		_ = f.m.NakWithDelay(natsx.RetryDelay(delivered))
-		return
+			zap.Uint64("delivered", natsx.Delivered(f.m)), logx.Err(f.err))
 	}
-	b.Log.Error("building incident still failing at its last delivery; dead-lettered", zap.String("alert_id", f.alertID),
-		zap.Uint64("delivered", delivered), logx.Err(f.err))
-	b.deadLetter(ctx, f.m, "incident-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, f.err))
 }
 
 func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
