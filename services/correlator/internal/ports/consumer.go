@@ -66,13 +66,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		size = DefaultBatch
 	}
 	size = min(size, MaxBatch)
-	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxAckPending: max(1024, 2*inFlight*size),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	}
+	shared, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
@@ -84,10 +85,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cons := shared
 			for ctx.Err() == nil {
 				msgs, err := fetch(cons, size)
 				if err != nil && ctx.Err() == nil {
 					c.Log.Warn("fetch failed", logx.Err(err))
+					// The pull was refused or went unanswered (the durable was deleted, or set
+					// to another configuration): without this, every later pull fails alike.
+					if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, cfg); cerr == nil {
+						cons = cc
+					}
 					sleep(ctx, time.Second)
 				}
 				if len(msgs) > 0 {
@@ -116,6 +123,9 @@ func fetch(cons jetstream.Consumer, size int) ([]jetstream.Msg, error) {
 	var msgs []jetstream.Msg
 	for m := range first.Messages() {
 		msgs = append(msgs, m)
+	}
+	if err := first.Error(); len(msgs) == 0 && err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		return nil, err // a refused or unanswered pull, told apart from an idle one
 	}
 	if len(msgs) == 0 || size == 1 {
 		return msgs, nil
