@@ -66,13 +66,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		size = DefaultBatch
 	}
 	size = min(size, MaxBatch)
-	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxAckPending: max(1024, 2*inFlight*size),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	}
+	shared, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
@@ -84,10 +85,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cons := shared
 			for ctx.Err() == nil {
 				msgs, err := fetch(cons, size)
 				if err != nil && ctx.Err() == nil {
 					c.Log.Warn("fetch failed", logx.Err(err))
+					// The pull was refused or went unanswered (the durable was deleted, or set
+					// to another configuration): without this, every later pull fails alike.
+					if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, cfg); cerr == nil {
+						cons = cc
+					}
 					sleep(ctx, time.Second)
 				}
 				if len(msgs) > 0 {
@@ -116,6 +123,9 @@ func fetch(cons jetstream.Consumer, size int) ([]jetstream.Msg, error) {
 	var msgs []jetstream.Msg
 	for m := range first.Messages() {
 		msgs = append(msgs, m)
+	}
+	if err := first.Error(); len(msgs) == 0 && err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		return nil, err // a refused or unanswered pull, told apart from an idle one
 	}
 	if len(msgs) == 0 || size == 1 {
 		return msgs, nil
@@ -181,15 +191,9 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg, ackWai
 // message is over the server's payload limit) must not be retried forever, and everything
 // else has flowed past it meanwhile.
 func (c *Consumer) retry(ctx context.Context, m jetstream.Msg, alertID string, cause error) {
-	delivered := natsx.Delivered(m)
-	if c.MaxDeliveries > 0 && delivered >= uint64(c.MaxDeliveries) {
-		c.Log.Error("alert still failing at its last delivery; dead-lettered", zap.String("alert_id", alertID),
-			zap.Uint64("delivered", delivered), logx.Err(cause))
-		c.deadLetter(ctx, m, "max-deliveries", fmt.Errorf("still failing at delivery %d of %d: %w", delivered, c.MaxDeliveries, cause))
-		return
+	if !retryOrGiveUp(ctx, c.JS, c.Metrics, c.Log, m, c.MaxDeliveries, "max-deliveries", "alert", cause, zap.String("alert_id", alertID)) {
+		c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", natsx.Delivered(m)), logx.Err(cause))
 	}
-	c.Log.Warn("alert failed; will retry", zap.String("alert_id", alertID), zap.Uint64("delivered", delivered), logx.Err(cause))
-	_ = m.NakWithDelay(natsx.RetryDelay(delivered))
 }
 
 // validate names what makes an alert impossible to count.

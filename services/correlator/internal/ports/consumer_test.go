@@ -568,3 +568,32 @@ func TestConsumerBatchBound(t *testing.T) {
 		t.Errorf("at most %d alerts handled at once, want batches of 2 to %d", most, batch)
 	}
 }
+
+// TestConsumerRecreatesDeletedDurable: a pull the server refuses (here, the durable was
+// deleted) is not taken for an idle stream forever: the consumer configures its durable again
+// and alerts published afterwards are counted.
+func TestConsumerRecreatesDeletedDurable(t *testing.T) {
+	s := natstest.Start(t)
+	ctx := context.Background()
+	badges := s.KV(t, natsx.BucketBadges)
+	startConsumer(t, s, shireIndex(0), "correlator")
+	user := &adjoinv1.EntityRef{Sid: keyPgustavo, SamAccountName: "pgustavo", Domain: "THESHIRE"}
+	eventually(t, 10*time.Second, func() error {
+		_, err := s.JS.Consumer(ctx, natsx.StreamAlerts, "correlator")
+		return err
+	})
+	if err := s.JS.DeleteConsumer(ctx, natsx.StreamAlerts, "correlator"); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, s.JS, "alerts.identity.dcsync", "after-delete.v1", alert("after-delete", 1, adjoinv1.AlertStatus_ALERT_STATUS_NEW, user))
+	eventually(t, 15*time.Second, func() error {
+		ec, err := entityCounts(ctx, badges, keyPgustavo)
+		if err != nil {
+			return err
+		}
+		if got := counts.Summarise(ec, adjoinv1.Side_SIDE_IDENTITY).GetTotal(); got != 1 {
+			return fmt.Errorf("total %d, want 1", got)
+		}
+		return nil
+	})
+}

@@ -151,14 +151,7 @@ func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
 // retry naks a message of a failed batch with a delay that grows with its deliveries, or
 // gives it up at the MaxDeliveries-th.
 func (o *owner) retry(ctx context.Context, m jetstream.Msg, err error) {
-	delivered, limit := natsx.Delivered(m), o.c.MaxDeliveries
-	if delivered < uint64(limit) {
-		_ = m.NakWithDelay(natsx.RetryDelay(delivered))
-		return
-	}
-	o.log.Error("counting still failing at its last delivery; dead-lettered", zap.String("subject", m.Subject()),
-		zap.Uint64("delivered", delivered), logx.Err(err))
-	o.deadLetter(ctx, m, "count-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, err))
+	retryOrGiveUp(ctx, o.c.JS, o.c.Metrics, o.log, m, o.c.MaxDeliveries, "count-failed", "counting", err, zap.String("subject", m.Subject()))
 }
 
 func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {

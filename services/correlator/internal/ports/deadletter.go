@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/logx"
@@ -26,4 +27,21 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, mt *metrics.Metrics
 	if mt != nil {
 		mt.DeadLetters.WithLabelValues("correlator", reason).Inc()
 	}
+}
+
+// retryOrGiveUp naks m with a delay that grows with its deliveries or, at the limit-th delivery
+// (limit > 0; 0 retries forever), logs what failed with fields and dead-letters m under reason,
+// so a message no attempt can handle does not come back forever. It reports whether m was
+// given up. Every consumer of the correlator retries a message through it.
+func retryOrGiveUp(ctx context.Context, js jetstream.JetStream, mt *metrics.Metrics, log *zap.Logger, m jetstream.Msg,
+	limit int, reason, what string, cause error, fields ...zap.Field) bool {
+	delivered := natsx.Delivered(m)
+	if limit <= 0 || delivered < uint64(limit) {
+		_ = m.NakWithDelay(natsx.RetryDelay(delivered))
+		return false
+	}
+	log.Error(what+" still failing at its last delivery; dead-lettered",
+		append(fields, zap.Uint64("delivered", delivered), logx.Err(cause))...)
+	deadLetter(ctx, js, mt, log, m, reason, fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, cause))
+	return true
 }

@@ -43,8 +43,9 @@ const builderGroup = "builder"
 // skipped), and the batch's changed incidents are written together, pipelined, before its
 // messages are acknowledged.
 //
-// Ack rule: success → Ack once the batch's incidents are stored; undecodable → Term (the
-// correlator wrote it, so this is a bug, and the dead-letter copy keeps it); failure →
+// Ack rule: success → Ack once the batch's incidents are stored; undecodable, or without an
+// alert id or entity key → Term (the correlator wrote it, so this is a bug, and the
+// dead-letter copy keeps it: "undecodable-correlated", "invalid-correlated"); failure →
 // NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
 // on DEADLETTER ("incident-failed"); window not caught up → NakWithDelay(1s), the batch is not
 // grouped against a window that may miss alerts.
@@ -234,9 +235,13 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 			b.deadLetter(hctx, m, "undecodable-correlated", err.Error())
 			continue
 		}
-		if a, ok := domain.AlertOf(&c); ok {
-			b.Grouper.Alerts.Add(a)
+		a, ok := domain.AlertOf(&c)
+		if !ok {
+			// Nothing to group it by: acknowledged as it is, it would vanish without a trace.
+			b.deadLetter(hctx, m, "invalid-correlated", "no alert id or no entity key")
+			continue
 		}
+		b.Grouper.Alerts.Add(a)
 		taken, copies = append(taken, m), append(copies, &c)
 	}
 	for i, m := range taken {
@@ -279,19 +284,14 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 // retry naks a failed message with a delay that grows with its deliveries, or gives it up at
 // the MaxDeliveries-th.
 func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
-	delivered, limit := natsx.Delivered(f.m), b.MaxDeliveries
+	limit := b.MaxDeliveries
 	if limit <= 0 {
 		limit = natsx.MaxDeliveries
 	}
-	if delivered < uint64(limit) {
+	if !retryOrGiveUp(ctx, b.JS, b.Metrics, b.Log, f.m, limit, "incident-failed", "building incident", f.err, zap.String("alert_id", f.alertID)) {
 		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
-			zap.Uint64("delivered", delivered), logx.Err(f.err))
-		_ = f.m.NakWithDelay(natsx.RetryDelay(delivered))
-		return
+			zap.Uint64("delivered", natsx.Delivered(f.m)), logx.Err(f.err))
 	}
-	b.Log.Error("building incident still failing at its last delivery; dead-lettered", zap.String("alert_id", f.alertID),
-		zap.Uint64("delivered", delivered), logx.Err(f.err))
-	b.deadLetter(ctx, f.m, "incident-failed", fmt.Sprintf("still failing at delivery %d of %d: %v", delivered, limit, f.err))
 }
 
 func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {

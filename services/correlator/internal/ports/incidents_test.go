@@ -221,6 +221,21 @@ func TestIncidentBuilder(t *testing.T) {
 			return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
 		})
 	})
+
+	t.Run("message without an entity key is dead-lettered", func(t *testing.T) {
+		publish(t, s.JS, app.EntitySubject(adjoinv1.EntityKind_ENTITY_KIND_USER, keyPgustavo), "keyless",
+			&adjoinv1.CorrelatedAlert{Alert: mk("keyless", adjoinv1.Side_SIDE_IDENTITY, t0), CorrelatedTime: timestamppb.Now()})
+		eventually(t, 10*time.Second, func() error {
+			dl, err := s.JS.Stream(ctx, natsx.StreamDeadLetter)
+			if err != nil {
+				return err
+			}
+			if _, err := dl.GetLastMsgForSubject(ctx, "deadletter.correlator.invalid-correlated"); err != nil {
+				return err
+			}
+			return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
+		})
+	})
 }
 
 // refusingStore fails every write of an incident holding one alert, as a store that cannot take
