@@ -37,11 +37,7 @@ func TestBadInput(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), chaos.Pick(mode, 3*time.Minute, 10*time.Minute))
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	dc, err := chaos.NewDCIngest(b.DCIngest, dir, srv.URL(), 1)
 	if err != nil {
 		t.Fatal(err)

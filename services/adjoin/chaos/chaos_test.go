@@ -85,6 +85,18 @@ func stopAtEnd(t *testing.T, procs ...*chaos.Proc) {
 	})
 }
 
+// startSingle starts a single JetStream server in a fresh temporary directory, the scenario's
+// working directory, and returns both.
+func startSingle(t *testing.T, ctx context.Context, b chaos.Binaries) (string, *chaos.NATSServer) {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, srv
+}
+
 // connect connects the test to url and closes the connection at the end.
 func connect(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()

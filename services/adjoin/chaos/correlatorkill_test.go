@@ -34,11 +34,7 @@ func TestCorrelatorSIGKILL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), chaos.Pick(mode, 4*time.Minute, 12*time.Minute))
 	defer cancel()
 	start := time.Now()
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	corr, err := chaos.NewCorrelator(b.Correlator, dir, srv.URL(), 1, "--ack-wait", "2s", "--retry-every", "200ms",
 		"--takeover-after", "2s")
 	if err != nil {

@@ -43,11 +43,7 @@ func TestHostileClients(t *testing.T) {
 	v := chaos.NewVerdict(t, "scenario 6: hostile clients")
 	ctx, cancel := context.WithTimeout(context.Background(), chaos.Pick(mode, 4*time.Minute, 10*time.Minute))
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	dc, err := chaos.NewDCIngest(b.DCIngest, dir, srv.URL(), 1)
 	if err != nil {
 		t.Fatal(err)

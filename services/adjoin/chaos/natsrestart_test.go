@@ -31,11 +31,7 @@ func TestNATSRestartDuringIntake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	dc, err := chaos.NewDCIngest(b.DCIngest, dir, srv.URL(), 1)
 	if err != nil {
 		t.Fatal(err)

@@ -39,14 +39,11 @@ func TestPartitionOwnerKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), chaos.Pick(mode, 3*time.Minute, 15*time.Minute))
 	defer cancel()
 	start := time.Now()
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	args := []string{"--ack-wait", "4s", "--takeover-after", takeoverAfter.String()}
 	var corrs [2]*chaos.Service
 	for i := range corrs {
+		var err error
 		if corrs[i], err = chaos.NewCorrelator(b.Correlator, dir, srv.URL(), 1, args...); err != nil {
 			t.Fatal(err)
 		}

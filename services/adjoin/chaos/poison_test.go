@@ -33,11 +33,7 @@ func TestPoisonMessages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), chaos.Pick(mode, 3*time.Minute, 10*time.Minute))
 	defer cancel()
 	start := time.Now()
-	dir := t.TempDir()
-	srv, err := chaos.StartSingle(ctx, b.NATSServer, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, srv := startSingle(t, ctx, b)
 	corr, err := chaos.NewCorrelator(b.Correlator, dir, srv.URL(), 1, "--ack-wait", "10s",
 		"--max-deliveries", fmt.Sprint(maxDeliveries))
 	if err != nil {
