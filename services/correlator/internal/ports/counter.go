@@ -174,11 +174,26 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 	}()
 	// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
 	wait := min(time.Second, c.PinnedTTL/2)
+	// Pulls that keep failing (a consumer leader lost in a cluster, a durable deleted) get the
+	// consumer configured again, as a refused pull does, rather than failing quietly for ever.
+	failed := 0
+	again := func(err error) {
+		if failed++; failed < 3 {
+			c.Log.Debug("fetch ended early", zap.Int("partition", p), logx.Err(err))
+			sleep(ctx, time.Second)
+			return
+		}
+		c.Log.Warn("pulls from a partition consumer keep failing; configuring it again", zap.Int("partition", p), logx.Err(err))
+		if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg); cerr == nil {
+			cons, failed = cc, 0
+		}
+		sleep(ctx, time.Second)
+	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(wait), jetstream.FetchPriorityGroup(counterGroup))
 		if err != nil {
 			if ctx.Err() == nil {
-				sleep(ctx, time.Second)
+				again(err)
 			}
 			continue
 		}
@@ -186,17 +201,15 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		var apiErr *jetstream.APIError
 		switch err := batch.Error(); {
 		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
+			failed = 0
 		case errors.Is(err, jetstream.ErrPinIDMismatch):
 			// Another instance holds the partition now: what this one holds may be stale.
 			o.drop("pin lost")
 		case errors.As(err, &apiErr):
-			c.Log.Warn("a partition consumer refused the pull; configuring it again", zap.Int("partition", p), logx.Err(err))
-			if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg); cerr == nil {
-				cons = cc
-			}
-			sleep(ctx, time.Second)
+			failed = 2 // configure it again at once
+			again(err)
 		default:
-			c.Log.Debug("fetch ended early", zap.Int("partition", p), logx.Err(err))
+			again(err)
 		}
 	}
 	return nil
