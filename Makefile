@@ -68,10 +68,10 @@ FUZZTIME ?= 30s
 # Minimizing a new input is capped, so that a slow target (FuzzHTTPIntake publishes to a real
 # JetStream) spends its FUZZTIME fuzzing rather than minimizing (Go's default: 60s each).
 FUZZMINIMIZETIME ?= 5s
-FUZZ_TARGETS := pkg/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
-	pkg/intake:FuzzHTTPIntake pkg/intake:FuzzLineReader pkg/intake:FuzzParseLine pkg/productalert:FuzzFromCEF pkg/productalert:FuzzFromGraphAlert \
-	pkg/productalert:FuzzFromMDEAlert pkg/productalert:FuzzFromMachines pkg/sambaaudit:FuzzParse pkg/syslog:FuzzFramer \
-	pkg/syslog:FuzzParseMessage pkg/winevent:FuzzParse pkg/zeek:FuzzParseJSON pkg/zeek:FuzzTSVReader \
+FUZZ_TARGETS := pkg/ingest/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
+	pkg/ingest/intake:FuzzHTTPIntake pkg/ingest/intake:FuzzLineReader pkg/ingest/intake:FuzzParseLine pkg/ingest/productalert:FuzzFromCEF pkg/ingest/productalert:FuzzFromGraphAlert \
+	pkg/ingest/productalert:FuzzFromMDEAlert pkg/ingest/productalert:FuzzFromMachines pkg/ingest/sambaaudit:FuzzParse pkg/ingest/syslog:FuzzFramer \
+	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
 	services/adjoin:FuzzDetectors services/dcingest/internal/directory:FuzzParseLDIF
 fuzz:
 	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \

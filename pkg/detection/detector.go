@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/proto"
@@ -88,5 +89,5 @@ func Subject(a *adjoinv1.Alert) string {
 // number (an ingestor restarted and forgot the alert's versions) is stored, and the correlator
 // adds the entities it names.
 func MsgID(a *adjoinv1.Alert) string {
-	return natsx.HashID("alert", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), contentDigest(a))
+	return entity.HashID("alert", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), contentDigest(a))
 }

@@ -81,7 +81,7 @@ func DeadLetterMsg(service, reason string, data []byte, errText, origin string) 
 	msg.Data = data
 	msg.Header.Set(HeaderError, Truncate(errText, MaxHeaderText))
 	msg.Header.Set(HeaderOrigin, Truncate(origin, MaxHeaderText))
-	msg.Header.Set(jetstream.MsgIDHeader, HashID("dl", service, reason, string(data)))
+	msg.Header.Set(jetstream.MsgIDHeader, deadLetterID(service, reason, data))
 	return msg
 }
 
@@ -106,11 +106,12 @@ func Truncate(s string, max int) string {
 	return s[:cut] + mark
 }
 
-// HashID returns a short deterministic id of its parts (hex of the first 16 bytes of SHA-256).
-func HashID(parts ...string) string {
+// deadLetterID is the Nats-Msg-Id of a dead letter: the same letter sent twice is stored once.
+// (entity.HashID builds the same shape of id; natsx cannot import entity, which imports natsx.)
+func deadLetterID(service, reason string, data []byte) string {
 	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
+	for _, p := range [][]byte{[]byte("dl"), []byte(service), []byte(reason), data} {
+		h.Write(p)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
@@ -255,7 +256,7 @@ func TestDeadLetterMsg(t *testing.T) {
 			if got := msg.Header.Get(natsx.HeaderOrigin); got != "http:127.0.0.1:5555 line 7" {
 				t.Errorf("%s = %q", natsx.HeaderOrigin, got)
 			}
-			if got, want := msg.Header.Get(jetstream.MsgIDHeader), natsx.HashID("dl", tt.service, tt.reason, string(data)); got != want {
+			if got, want := msg.Header.Get(jetstream.MsgIDHeader), entity.HashID("dl", tt.service, tt.reason, string(data)); got != want {
 				t.Errorf("id = %q, want %q", got, want)
 			}
 		})
@@ -337,7 +338,7 @@ func TestHashID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a, b := natsx.HashID(tt.a...), natsx.HashID(tt.b...)
+			a, b := entity.HashID(tt.a...), entity.HashID(tt.b...)
 			if (a == b) != tt.same {
 				t.Errorf("HashID(%q) = %s, HashID(%q) = %s; same = %v, want %v", tt.a, a, tt.b, b, a == b, tt.same)
 			}
@@ -347,10 +348,10 @@ func TestHashID(t *testing.T) {
 		})
 	}
 	// Known values: no parts is SHA-256 of nothing; one empty part hashes a single NUL.
-	if got, want := natsx.HashID(), "e3b0c44298fc1c149afbf4c8996fb924"; got != want {
+	if got, want := entity.HashID(), "e3b0c44298fc1c149afbf4c8996fb924"; got != want {
 		t.Errorf("HashID() = %s, want %s", got, want)
 	}
-	if got, want := natsx.HashID(""), "6e340b9cffb37a989ca544e6bb780a2c"; got != want {
+	if got, want := entity.HashID(""), "6e340b9cffb37a989ca544e6bb780a2c"; got != want {
 		t.Errorf(`HashID("") = %s, want %s`, got, want)
 	}
 }

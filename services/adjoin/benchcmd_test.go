@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 // TestBenchQuick runs `adjoin bench --quick` end to end (both sync modes, every phase, the

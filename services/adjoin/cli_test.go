@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -82,7 +82,7 @@ func TestIngestReplaysThroughTheStack(t *testing.T) {
 	if _, errOut, code = run(t, "ingest", "dc", "--nats-url", "nats://127.0.0.1:1", "--connect-timeout", "1s", file); code != 1 || !strings.Contains(errOut, "is the stack running?") {
 		t.Errorf("unreachable NATS: exit %d: %s", code, errOut)
 	}
-	// A Samba AD DC's log, as Samba writes it (captured from the lab DC, pkg/sambaaudit/testdata):
+	// A Samba AD DC's log, as Samba writes it (captured from the lab DC, pkg/ingest/sambaaudit/testdata):
 	// 183 audit events; Samba's own lines are skipped, not refused.
 	samba := filepath.Join("..", "..", "pkg", "sambaaudit", "testdata", "samba-audit.log")
 	_, errOut, code = run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--quiet", "--format", "samba", "--samba-dc", "adjoindc.adjoin.test", samba)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 func TestDetectOffline(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/authn"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 )
 
 // intakePoster posts files to a running ingestor's HTTP intake (POST /v1/events), the way a

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 func TestMetricsFollowTheData(t *testing.T) {

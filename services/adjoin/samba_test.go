@@ -16,7 +16,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/sambatest"
+	"github.com/adjoin/adjoin/pkg/testkit/sambatest"
 	"github.com/adjoin/adjoin/services/dcingest"
 )
 

@@ -8,7 +8,7 @@ import (
 	"regexp"
 
 	"github.com/adjoin/adjoin/pkg/config"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 )
 
 // SambaConfig is the Samba AD DC audit log source: the log files a Samba domain controller

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 )
 
 func TestSambaConfigValidate(t *testing.T) {

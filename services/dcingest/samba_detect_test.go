@@ -16,11 +16,11 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/services/dcingest"
 )
 
-// sambaTestdata is a file captured from the lab Samba DC (pkg/sambaaudit/testdata/README.md).
+// sambaTestdata is a file captured from the lab Samba DC (pkg/ingest/sambaaudit/testdata/README.md).
 func sambaTestdata(name string) string {
 	return filepath.Join("..", "..", "pkg", "sambaaudit", "testdata", name)
 }

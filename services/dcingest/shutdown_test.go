@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 // TestSIGTERMMidIngestLosesAndRepeatsNothing runs the real adjoin-dcingest binary, sends it

@@ -12,7 +12,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/dcingest"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"

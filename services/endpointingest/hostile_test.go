@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/entity"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/endpointingest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
@@ -31,7 +32,7 @@ func userSam(i int) string { return fmt.Sprintf("user%07d", i) }
 
 // userGUID is a deterministic objectGUID in canonical form, the entity key.
 func userGUID(i int) string {
-	h := natsx.HashID("bench-user", strconv.Itoa(i))
+	h := entity.HashID("bench-user", strconv.Itoa(i))
 	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
 }
 
@@ -84,7 +85,7 @@ var alertAt = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 func alert(phase string, n, u int) *adjoinv1.Alert {
 	sam := userSam(u)
 	at := alertAt.Add(-time.Duration((n*7919)%(30*24*3600)) * time.Second)
-	id := natsx.HashID("adjoin-bench", phase, strconv.Itoa(n))
+	id := entity.HashID("adjoin-bench", phase, strconv.Itoa(n))
 	if n%2 == 1 {
 		host := fmt.Sprintf("WS%06d.%s", u, dnsDomain)
 		image := `C:\Users\` + sam + `\Desktop\GruntHTTP.exe`

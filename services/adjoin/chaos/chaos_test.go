@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
 	"github.com/nats-io/nats.go/jetstream"
 )

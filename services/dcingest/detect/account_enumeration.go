@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // Kerberos error codes (RFC 4120 7.5.9) in 4768/4771 Status that tell a client whether a name
@@ -112,7 +112,7 @@ func (d *AccountEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := natsx.HashID(d.Name(), src.key(), reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), src.key(), reconEpisodeID(ep.Start))
 	desc := strconv.Itoa(ep.Distinct) + " distinct account names tried from " + src.String() + " against " + ev.GetHost() +
 		" within " + d.Window.String() + " were unknown or disabled (Kerberos 4768/4771, NTLM 4776 failures), as account enumeration does."
 	var evidence *adjoinv1.Evidence

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // ASREPRoasting raises an alert when the DC issues a TGT without pre-authentication
@@ -74,7 +74,7 @@ func (d *ASREPRoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.burst = &detection.Burst{Window: d.Window, Threshold: 1, MaxKeys: d.MaxKeys}
 	}
 	ep := d.burst.Add(key, target.key(), ev.GetTime().AsTime())
-	id := natsx.HashID(d.Name(), key, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), key, credAccessEpisode(ep.Start))
 	etype := kerberoastTypeName(f["TicketEncryptionType"])
 	var evidence []*adjoinv1.Evidence
 	if d.cap.take(id, 1, d.MaxEvidence) == 1 {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // PasswordBruteForce raises an alert when one account fails to authenticate many times within
@@ -71,7 +71,7 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := natsx.HashID(d.Name(), key, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), key, credAccessEpisode(ep.Start))
 	var evidence []*adjoinv1.Evidence
 	for _, it := range items[:d.cap.take(id, len(items), d.MaxEvidence)] {
 		evidence = append(evidence, it.Evidence)

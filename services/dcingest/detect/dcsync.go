@@ -6,8 +6,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -71,7 +70,7 @@ func (d *DCSync) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	logonID := normHex(f["SubjectLogonId"])
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID("dcsync", entity.Fold(ev.GetHost()), entity.NormalizeSID(sid), entity.DomainSAM(domain, user), logonID),
+		Id:              entity.HashID("dcsync", entity.Fold(ev.GetHost()), entity.NormalizeSID(sid), entity.DomainSAM(domain, user), logonID),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           "Suspected DCSync attack (replication of directory services)",

@@ -9,7 +9,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // Directory-service change operation types in 5136 OperationType.
@@ -123,7 +122,7 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		idPart = normHex(f["SubjectLogonId"]) + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
 	}
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), rsvcHost(ev.GetHost()), entity.Fold(f["ObjectDN"]), idPart),
+		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), entity.Fold(f["ObjectDN"]), idPart),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           "Replication (DCSync) rights granted on the domain root",

@@ -8,7 +8,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -7,8 +7,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // AccountKnower answers whether the directory knows an account. haveDirectory is false when no
@@ -227,7 +226,7 @@ func (d *GoldenTicket) alert(ev *adjoinv1.Event, rule, sam, ip string, severity 
 	t := ev.GetTime()
 	ep := d.bursts.Add(rule+"|"+sam+"|"+ip, "event", t.AsTime())
 	return &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), rule, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
+		Id:              entity.HashID(d.Name(), rule, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           title,

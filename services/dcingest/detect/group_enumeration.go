@@ -8,7 +8,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // groupEnumGroupClass is the schemaIDGUID of the group class, which 4662 writes as the
@@ -83,7 +82,7 @@ func (d *GroupEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	logonID := normHex(f["SubjectLogonId"])
 	src := reconSessionSource(d.sessions, ev.GetHost(), logonID)
-	id := natsx.HashID(d.Name(), actor.key(), reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), actor.key(), reconEpisodeID(ep.Start))
 	desc := actor.String() + " read " + strconv.Itoa(ep.Distinct) + " distinct group objects on " + ev.GetHost() +
 		" within " + d.Window.String() + " (from " + src.String() + ", logon session " + logonID + "), as an LDAP group enumeration does."
 	var evidence *adjoinv1.Evidence

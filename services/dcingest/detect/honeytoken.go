@@ -8,8 +8,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // HoneytokenAccess raises an alert whenever anything touches a honeytoken: a decoy account no
@@ -91,7 +90,7 @@ func (d *HoneytokenAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		// theshire.local\x (4624, 4769) and bare x (4771, 4776).
 		key := entity.Fold(h.token) + "|" + h.actor.Sam
 		ep := d.burst.Add(key, key, ev.GetTime().AsTime())
-		id := natsx.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+		id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
 		desc := h.actor.String() + " " + h.what + " (honeytoken " + h.token + ") on " + ev.GetHost() + " from " + h.src.String() + "."
 		a := reconAlert(id, d.Name(), "Honeytoken account touched", desc, adjoinv1.Severity_SEVERITY_HIGH,
 			[]string{"T1087"}, ev, reconEvidence(ev, reconEventID(ev)+" "+h.actor.String()+" "+h.what, h.keys...))

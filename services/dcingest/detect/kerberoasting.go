@@ -9,8 +9,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // kerberoastWeakTypes are the ticket encryption types (4769 TicketEncryptionType) whose
@@ -136,13 +135,13 @@ func (d *Kerberoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	switch {
 	case weak:
 		ep := d.weak.Add(requester.key(), service.key(), t)
-		id = natsx.HashID(d.Name(), "weak", requester.key(), credAccessEpisode(ep.Start))
+		id = entity.HashID(d.Name(), "weak", requester.key(), credAccessEpisode(ep.Start))
 		items = []credAccessItem{item}
 		title = "Kerberoasting: " + etypeName + " service ticket for " + service.Sam
 		desc = fmt.Sprintf("%s requested a service ticket for the user service account %s with %s encryption (%s) from %s at %s; such tickets are cracked offline for the account's password.",
 			requester, service, etypeName, f["TicketEncryptionType"], src, ev.GetHost())
 	case spread.Active:
-		id = natsx.HashID(d.Name(), "spread", requester.key(), credAccessEpisode(spread.Start))
+		id = entity.HashID(d.Name(), "spread", requester.key(), credAccessEpisode(spread.Start))
 		first = items[0].At
 		title = "Kerberoasting: service tickets for many service accounts"
 		desc = fmt.Sprintf("%s requested service tickets for %d distinct user service accounts within %s from %s at %s; collecting tickets for many service accounts is how roasting tools work.",

@@ -7,8 +7,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // Kerberos encryption types as 4768/4769 write them in TicketEncryptionType.
@@ -98,7 +97,7 @@ func (d *OverpassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	ep := d.bursts.Add(domain+"|"+sam+"|"+ip, "tgt", t.AsTime())
 	account := f["TargetDomainName"] + `\` + f["TargetUserName"]
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), domain, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
+		Id:              entity.HashID(d.Name(), domain, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           "Overpass-the-hash: RC4 TGT requested in an AES domain",

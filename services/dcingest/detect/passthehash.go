@@ -4,8 +4,8 @@ import (
 	"strings"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // PassTheHash raises an alert on the logon mimikatz sekurlsa::pth (and Rubeus/Impacket
@@ -50,7 +50,7 @@ func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), rsvcHost(ev.GetHost()), normHex(f["TargetLogonId"])),
+		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), normHex(f["TargetLogonId"])),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Title:           "Pass-the-hash: logon with injected credentials (LogonType 9, seclogo)",

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // PasswordSpray raises an alert when one source fails to authenticate as many distinct
@@ -89,7 +89,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := natsx.HashID(d.Name(), src, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), src, credAccessEpisode(ep.Start))
 	var failures, successes []credAccessItem
 	for _, it := range items {
 		if it.Attempt.Failed {
@@ -146,7 +146,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // the threshold was reached.
 func (d *PasswordSpray) successAlert(ev *adjoinv1.Event, src string, episode time.Time, it credAccessItem) *adjoinv1.Alert {
 	acct := it.Attempt.Account
-	id := natsx.HashID(d.Name(), "success", src, credAccessEpisode(episode), acct.key())
+	id := entity.HashID(d.Name(), "success", src, credAccessEpisode(episode), acct.key())
 	var evidence []*adjoinv1.Evidence
 	if d.cap.take(id, 1, d.MaxEvidence) == 1 {
 		evidence = []*adjoinv1.Evidence{it.Evidence}

@@ -2,15 +2,15 @@ package detect
 
 import (
 	"cmp"
-	"github.com/adjoin/adjoin/pkg/winevent"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // PrivilegedGroupAddition raises an alert when a member is added to a privileged group:
@@ -109,7 +109,7 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		phase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE
 	}
 	a := &adjoinv1.Alert{
-		Id: natsx.HashID(d.Name(), rsvcHost(ev.GetHost()), groupSID, entity.Fold(group), memberSID, entity.Fold(member),
+		Id: entity.HashID(d.Name(), rsvcHost(ev.GetHost()), groupSID, entity.Fold(group), memberSID, entity.Fold(member),
 			t.AsTime().UTC().Format(time.RFC3339Nano)),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",

@@ -6,7 +6,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 )
 
 // grpEvent writes a Security event in the shape of our EVTX→NDJSON conversion and parses it

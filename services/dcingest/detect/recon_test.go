@@ -8,8 +8,8 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 // reconBackground is the noisy S12 recording whose ground truth is deliberately unknown: the

@@ -9,8 +9,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -306,7 +305,7 @@ func (d *RemoteServiceCreation) raise(in *rsvcInstall, ev *adjoinv1.Event, actor
 	}
 	tool := d.isTool(in.keyName, in.image) || d.isTool(in.displayName, in.image)
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), in.key, in.start.UTC().Format(time.RFC3339Nano)),
+		Id:              entity.HashID(d.Name(), in.key, in.start.UTC().Format(time.RFC3339Nano)),
 		Side:            adjoinv1.Side_SIDE_IDENTITY,
 		Source:          "adjoin-dcingest",
 		Detector:        d.Name(),

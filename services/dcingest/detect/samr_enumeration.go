@@ -6,8 +6,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // samrDomainListAccounts is DOMAIN_LIST_ACCOUNTS, the SAM domain right that SamrEnumerateUsers,
@@ -70,7 +69,7 @@ func (d *SAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		src = reconSessionSource(d.sessions, ev.GetHost(), logonID)
 	}
 	nb, _ := entity.HostNames(ev.GetHost())
-	id := natsx.HashID(d.Name(), nb, actor.key(), logonID)
+	id := entity.HashID(d.Name(), nb, actor.key(), logonID)
 	desc := actor.String() + " enumerated domain accounts over SAMR on " + ev.GetHost() + " from " + src.String() +
 		" (logon session " + logonID + "): it " + what + "."
 	a := reconAlert(id, d.Name(), "Domain account enumeration over SAMR", desc, adjoinv1.Severity_SEVERITY_MEDIUM,

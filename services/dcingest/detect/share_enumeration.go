@@ -4,8 +4,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // ShareEnumeration raises an alert when a user account opens the `srvsvc` pipe on a host's
@@ -37,7 +36,7 @@ func (d *ShareEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	logonID := normHex(f["SubjectLogonId"])
 	nb, _ := entity.HostNames(ev.GetHost())
-	id := natsx.HashID(d.Name(), nb, actor.key(), logonID)
+	id := entity.HashID(d.Name(), nb, actor.key(), logonID)
 	desc := actor.String() + " opened the Server service pipe (srvsvc: NetShareEnum/NetSessionEnum) on " + ev.GetHost() +
 		" from " + src.String() + " (logon session " + logonID + "), as share and session enumeration does."
 	a := reconAlert(id, d.Name(), "Share or session enumeration over SMB (srvsvc)", desc, adjoinv1.Severity_SEVERITY_LOW,

@@ -1,14 +1,14 @@
 package detect
 
 import (
-	"github.com/adjoin/adjoin/pkg/winevent"
 	"strconv"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // TGSHostEnumeration raises an alert when one account, from one address, asks the KDC for
@@ -65,7 +65,7 @@ func (d *TGSHostEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := natsx.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
 	desc := requester.String() + " requested service tickets for " + strconv.Itoa(ep.Distinct) + " distinct computers from " +
 		src.String() + " within " + d.Window.String() + " (4769 on " + ev.GetHost() + "), as a BloodHound/SharpHound host sweep does."
 	var evidence *adjoinv1.Evidence

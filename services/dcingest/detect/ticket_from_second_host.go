@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // TicketFromSecondHost raises an alert when a Kerberos ticket-granting ticket is used from a
@@ -93,7 +93,7 @@ func (d *TicketFromSecondHost) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	service := credAccessAccountOf(f["ServiceName"], f["TargetDomainName"], f["ServiceSid"])
-	id := natsx.HashID(d.Name(), account.key(), origin, ip, credAccessEpisode(tgt.At))
+	id := entity.HashID(d.Name(), account.key(), origin, ip, credAccessEpisode(tgt.At))
 	desc := "A TGT for " + account.String() + " was issued to " + origin + " at " + tgt.At.UTC().Format(time.RFC3339) +
 		", and " + ip + ", which obtained no TGT for that account, presented it to " + ev.GetHost() +
 		" for a service ticket to " + service.Sam + ": the ticket was copied to another computer (pass-the-ticket)."

@@ -7,8 +7,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // WinRMRemoteShell raises an alert on remote command execution over WinRM / PowerShell
@@ -149,7 +148,7 @@ func (d *WinRMRemoteShell) ticket(ev *adjoinv1.Event, f map[string]string, t tim
 	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	desc := requester.String() + " obtained a Kerberos ticket from " + ev.GetHost() + " for the WinRM service " + f["ServiceName"] +
 		" from " + src.String() + ": a remote PowerShell / WinRM session to " + target + "."
-	a := credAccessAlert(natsx.HashID(d.Name(), "spn", requester.key(), nb, credAccessEpisode(ep.Start)), d.Name(),
+	a := credAccessAlert(entity.HashID(d.Name(), "spn", requester.key(), nb, credAccessEpisode(ep.Start)), d.Name(),
 		"WinRM: Kerberos ticket for "+f["ServiceName"], desc, adjoinv1.Severity_SEVERITY_MEDIUM, "T1021.006", ev, time.Time{},
 		[]*adjoinv1.Evidence{credAccessEvidence(ev, "4769 "+requester.String()+" requested "+f["ServiceName"]+" from "+src.String(),
 			"TargetUserName", "TargetDomainName", "ServiceName", "ServiceSid", "IpAddress", "IpPort", "Status", "TicketEncryptionType")})
@@ -250,7 +249,7 @@ func (d *WinRMRemoteShell) process(ev *adjoinv1.Event, logonID string, t time.Ti
 	evidence = append(evidence, credAccessEvidence(ev, "wsmprovhost.exe started on "+ev.GetHost()+" in logon "+id+" of "+l.Account.String(), keys...))
 	desc := l.Account.String() + " opened a WinRM / PowerShell remoting session on " + ev.GetHost() + " from " + src.String() +
 		": wsmprovhost.exe runs in the network logon " + id + "; commands sent over WinRM execute in it."
-	a := credAccessAlert(natsx.HashID(d.Name(), "session", host, id), d.Name(), "WinRM remote shell: wsmprovhost.exe in a network logon of "+l.Account.Sam,
+	a := credAccessAlert(entity.HashID(d.Name(), "session", host, id), d.Name(), "WinRM remote shell: wsmprovhost.exe in a network logon of "+l.Account.Sam,
 		desc, adjoinv1.Severity_SEVERITY_HIGH, "T1021.006", ev, l.At, evidence)
 	a.KillChainPhase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT
 	a.Entities = credAccessEntities(l.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),

@@ -8,7 +8,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // ZeekAdminShare raises an alert when Zeek's smb_mapping.log shows a client mapping an
@@ -69,7 +68,7 @@ func (d *ZeekAdminShare) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return first.alerts()
 	}
 	ep := d.burst.Add(r.origH+"|"+r.respH+"|"+share, "", r.t)
-	id := natsx.HashID(d.Name(), r.origH, r.respH, share, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, r.respH, share, zeekEpisode(ep.Start))
 	target := r.targetRef()
 	if target == nil {
 		target = &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_TARGET}

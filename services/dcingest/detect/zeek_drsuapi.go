@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // ZeekDRSReplication raises an alert when Zeek's dce_rpc.log shows a directory replication
@@ -116,7 +116,7 @@ func (d *ZeekDRSReplication) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return first.alerts()
 	}
 	ep := d.burst.Add(r.origH+"|"+r.respH, "", r.t)
-	id := natsx.HashID(d.Name(), r.origH, r.respH, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, r.respH, zeekEpisode(ep.Start))
 	a := &adjoinv1.Alert{
 		Id:       id,
 		Title:    "Directory replication (DRSGetNCChanges) from a non-DC address",

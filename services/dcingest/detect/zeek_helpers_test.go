@@ -13,8 +13,8 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/sample"
-	"github.com/adjoin/adjoin/pkg/zeek"
+	"github.com/adjoin/adjoin/pkg/ingest/zeek"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 // zeekSampleEvents reads Zeek samples under shared/data/otrf/zeek (JSON or TSV, told apart by

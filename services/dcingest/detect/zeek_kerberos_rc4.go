@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/zeek"
+	"github.com/adjoin/adjoin/pkg/ingest/zeek"
 )
 
 // zeekHostServiceClasses are the SPN service classes Windows registers on every computer
@@ -92,7 +92,7 @@ func (d *ZeekKerberosRC4) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	clientKey := realm + `\` + sam
 	ep := d.burst.Add(r.origH+"|"+clientKey, "", r.t)
-	id := natsx.HashID(d.Name(), r.origH, clientKey, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, clientKey, zeekEpisode(ep.Start))
 	who := client
 	if who == "" {
 		who = "an unnamed client"

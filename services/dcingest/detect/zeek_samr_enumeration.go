@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // zeekEnumerationOperations are the SAMR and LSARPC calls that list or describe accounts,
@@ -103,7 +103,7 @@ func (d *ZeekSAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.copies.remember(r, subject, nil)
 		return nil
 	}
-	id := natsx.HashID(d.Name(), r.origH, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, zeekEpisode(ep.Start))
 	a := &adjoinv1.Alert{
 		Id:       id,
 		Title:    "Domain account enumeration over SAMR/LSARPC (network)",

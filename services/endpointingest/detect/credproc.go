@@ -7,8 +7,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -112,7 +111,7 @@ func credEvidence(ev *adjoinv1.Event, kind, summary string, fields map[string]st
 func credAlert(ev *adjoinv1.Event, detector string, key []string, severity adjoinv1.Severity, phase adjoinv1.KillChainPhase, techniques []string, title, description string) *adjoinv1.Alert {
 	t := ev.GetTime()
 	return &adjoinv1.Alert{
-		Id:              natsx.HashID(append([]string{detector, entity.Fold(ev.GetHost())}, key...)...),
+		Id:              entity.HashID(append([]string{detector, entity.Fold(ev.GetHost())}, key...)...),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           title,

@@ -7,7 +7,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -40,7 +39,7 @@ func (d *KerberosFromNonLSASS) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
+		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "A process other than LSASS talked to the Kerberos KDC",

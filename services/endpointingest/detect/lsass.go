@@ -7,8 +7,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -63,7 +62,7 @@ func (d *LSASSAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID("lsass-access", entity.Fold(ev.GetHost()), guid),
+		Id:              entity.HashID("lsass-access", entity.Fold(ev.GetHost()), guid),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "Credential dumping: process read LSASS memory",

@@ -10,7 +10,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -134,7 +133,7 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	t := ev.GetTime()
 	nb, _ := entity.HostNames(ev.GetHost())
 	return []*adjoinv1.Alert{{
-		Id:              natsx.HashID(d.Name(), nb, start.UTC().Format(time.RFC3339Nano)),
+		Id:              entity.HashID(d.Name(), nb, start.UTC().Format(time.RFC3339Nano)),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "PsExec-style remote service execution",

@@ -8,7 +8,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -56,7 +55,7 @@ func (d RunKey) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["TargetObject"])),
+		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["TargetObject"])),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "Autostart registry value set (Run key / Winlogon)",

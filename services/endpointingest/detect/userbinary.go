@@ -7,7 +7,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -56,7 +55,7 @@ func (d UserBinaryToDomainService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert 
 	image := detection.BaseName(f["Image"])
 	t := ev.GetTime()
 	a := &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
+		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "Program in a user folder contacted a domain service",

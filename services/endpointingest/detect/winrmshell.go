@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/winevent"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -165,7 +165,7 @@ func (d *WinRMShellEndpoint) session(key string) *winrmSession {
 func (d *WinRMShellEndpoint) alert(ev *adjoinv1.Event, key, desc string, entities []*adjoinv1.EntityRef, evidence []*adjoinv1.Evidence) *adjoinv1.Alert {
 	t := ev.GetTime()
 	return &adjoinv1.Alert{
-		Id:              natsx.HashID(d.Name(), key),
+		Id:              entity.HashID(d.Name(), key),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
 		Source:          "adjoin-endpointingest",
 		Title:           "WinRM remote shell on host",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
@@ -66,7 +67,7 @@ func (s Incidents) Write(ctx context.Context, incs []*adjoinv1.Incident) error {
 		if err := batch.Add(put); err != nil {
 			return fmt.Errorf("incident %s: %w", inc.GetId(), err)
 		}
-		msg, err := natsx.NewMsg(natsx.SubjectIncidents+"."+inc.GetId(), natsx.HashID("incident", string(content)), stamped)
+		msg, err := natsx.NewMsg(natsx.SubjectIncidents+"."+inc.GetId(), entity.HashID("incident", string(content)), stamped)
 		if err == nil {
 			err = batch.Add(msg)
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"strconv"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 )
@@ -29,5 +30,5 @@ func CountsSubject(kind adjoinv1.EntityKind, key string, partitions int) string 
 // msgID deduplicates one version of an alert published for one entity: the COUNTS message and
 // the correlated copy the partition owner publishes from it carry the same id.
 func msgID(a *adjoinv1.Alert, key string) string {
-	return natsx.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), key)
+	return entity.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), key)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -204,7 +203,7 @@ func (w *walk) earliest() *held {
 func (w *walk) incident() *adjoinv1.Incident {
 	first := w.earliest()
 	inc := &adjoinv1.Incident{
-		Id:        natsx.HashID("incident", first.id),
+		Id:        entity.HashID("incident", first.id),
 		Status:    adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED,
 		Reasons:   w.reasons,
 		Truncated: w.full,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/entity"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 )
 
@@ -39,7 +39,7 @@ func TestGroup20000AlertsOnOneEntity(t *testing.T) {
 		w.Add(held(id(i), 1, at(i), keyPgustavo))
 		inc := g.Group(id(i), []string{keyPgustavo})
 		first := i / block * block
-		if inc.GetId() != natsx.HashID("incident", id(first)) || len(inc.GetAlertIds()) != i-first+1 || inc.GetTruncated() {
+		if inc.GetId() != entity.HashID("incident", id(first)) || len(inc.GetAlertIds()) != i-first+1 || inc.GetTruncated() {
 			t.Fatalf("alert %d: incident of %d alerts from %s (truncated %v), want %d from %s",
 				i, len(inc.GetAlertIds()), inc.GetAlertIds()[0], inc.GetTruncated(), i-first+1, id(first))
 		}

@@ -9,8 +9,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -383,7 +382,7 @@ func TestGrouperGroup(t *testing.T) {
 			if !slices.Equal(inc.GetAlertIds(), tt.wantIDs) {
 				t.Fatalf("alert_ids = %q, want %q", inc.GetAlertIds(), tt.wantIDs)
 			}
-			if want := natsx.HashID("incident", tt.wantIDs[0]); inc.GetId() != want {
+			if want := entity.HashID("incident", tt.wantIDs[0]); inc.GetId() != want {
 				t.Errorf("id = %s, want HashID(incident, %s) = %s", inc.GetId(), tt.wantIDs[0], want)
 			}
 			gotKinds := map[string]string{}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -98,7 +99,7 @@ func (r *countRig) msg(a *adjoinv1.Alert, key string) (*adjoinv1.CorrelatedAlert
 		r.truth[key] = ec
 	}
 	counts.Apply(ec, a, key)
-	id := natsx.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), key)
+	id := entity.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), key)
 	r.ids[id] = true
 	return &adjoinv1.CorrelatedAlert{Alert: a, EntityKey: key, CorrelatedTime: timestamppb.New(r.t0),
 		Resolutions: []*adjoinv1.Resolution{{EntityKey: key, Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Certainty: 1}}}, id

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -108,7 +109,7 @@ func copyID(m jetstream.Msg, c *adjoinv1.CorrelatedAlert) string {
 		return id
 	}
 	a := c.GetAlert()
-	return natsx.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), c.GetEntityKey())
+	return entity.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), c.GetEntityKey())
 }
 
 // writeDirty writes dirty records, pipelined, each expecting the revision this owner last

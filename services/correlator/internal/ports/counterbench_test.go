@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
@@ -32,7 +33,7 @@ func benchCounter(b *testing.B, entities int) {
 	for i := range msgs {
 		key := fmt.Sprintf("user-%d", i%entities)
 		a := r.alert(fmt.Sprintf("a-%d", i), 1, adjoinSide(i), key)
-		id := natsx.HashID("correlated", a.GetId(), "1", key)
+		id := entity.HashID("correlated", a.GetId(), "1", key)
 		m, err := natsx.NewMsg(natsx.CountsSubject(natsx.Partition(key, r.p), false, key), id, &adjoinv1.CorrelatedAlert{
 			Alert: a, EntityKey: key, CorrelatedTime: timestamppb.New(r.t0),
 			Resolutions: []*adjoinv1.Resolution{{EntityKey: key, Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Certainty: 1}}})

@@ -3,8 +3,8 @@ package ports
 import (
 	"context"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"google.golang.org/protobuf/proto"
 )
@@ -47,7 +47,7 @@ func (s *incidentBatch) build(ctx context.Context, g *domain.Grouper, c *adjoinv
 	updates := []*adjoinv1.Incident{inc}
 	if prev == nil || len(inc.GetAlertIds())-len(prev.GetAlertIds()) > 1 {
 		for _, id := range inc.GetAlertIds() {
-			other := natsx.HashID("incident", id)
+			other := entity.HashID("incident", id)
 			if other == inc.GetId() {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
@@ -29,7 +30,7 @@ const user = adjoinv1.EntityKind_ENTITY_KIND_USER
 // that restarted or took over builds what one that ran all along would.
 func (r *builderRig) wantIncident(t *testing.T, first string, copies []*adjoinv1.CorrelatedAlert, want ...string) {
 	t.Helper()
-	id := natsx.HashID("incident", first)
+	id := entity.HashID("incident", first)
 	var inc *adjoinv1.Incident
 	eventually(t, 20*time.Second, func() error {
 		var err error
@@ -78,7 +79,7 @@ func TestIncidentBuilderRebuildsAfterRestart(t *testing.T) {
 	r.run(t, builder())
 	copies = append(copies, r.correlate(t, "c", keyPgustavo, user, builderT0.Add(100*time.Minute)))
 	r.wantIncident(t, "a", copies, "a", "b", "c")
-	if _, err := r.incidents.Get(r.ctx, natsx.HashID("incident", "c")); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := r.incidents.Get(r.ctx, entity.HashID("incident", "c")); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("incident named after c, which was never the earliest: %v", err)
 	}
 }

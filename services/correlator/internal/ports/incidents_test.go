@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -128,7 +129,7 @@ func TestIncidentBuilder(t *testing.T) {
 
 	ptt := mk("ptt", adjoinv1.Side_SIDE_IDENTITY, t0)
 	rubeus := mk("rubeus", adjoinv1.Side_SIDE_ENDPOINT, t0.Add(10*time.Minute))
-	idPtt, idRubeus := natsx.HashID("incident", "ptt"), natsx.HashID("incident", "rubeus")
+	idPtt, idRubeus := entity.HashID("incident", "ptt"), entity.HashID("incident", "rubeus")
 
 	correlate(ptt, "ptt@user", keyPgustavo)
 	correlate(rubeus, "rubeus@host", keyWorkstation)
@@ -199,7 +200,7 @@ func TestIncidentBuilder(t *testing.T) {
 			t.Errorf("last published %s holds %q", idPtt, got.GetAlertIds())
 		}
 		// No incident is named after the bridging alert: it was never the earliest.
-		if _, err := incKV.Get(ctx, natsx.HashID("incident", "bridge")); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := incKV.Get(ctx, entity.HashID("incident", "bridge")); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			t.Errorf("incident named after the bridge: %v", err)
 		}
 	})
@@ -267,7 +268,7 @@ func TestIncidentBuilderGivesUp(t *testing.T) {
 	r.correlate(t, "poison", keyPgustavo, adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0)
 	r.correlate(t, "after", keyWorkstation, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, builderT0)
 	eventually(t, 20*time.Second, func() error {
-		if _, _, err := storedIncident(ctx, incKV, natsx.HashID("incident", "after")); err != nil {
+		if _, _, err := storedIncident(ctx, incKV, entity.HashID("incident", "after")); err != nil {
 			return err
 		}
 		return consumerDrained(ctx, s.JS, natsx.StreamCorrelated, "incidents")
@@ -334,7 +335,7 @@ func TestIncidentBuildersShareOneConsumer(t *testing.T) {
 		for u := range users {
 			id := fmt.Sprintf("u%02d-a%02d", u, n)
 			r.correlate(t, id, userKey(u), adjoinv1.EntityKind_ENTITY_KIND_USER, builderT0.Add(time.Duration(n)*time.Minute))
-			inc := natsx.HashID("incident", fmt.Sprintf("u%02d-a00", u))
+			inc := entity.HashID("incident", fmt.Sprintf("u%02d-a00", u))
 			want[inc] = append(want[inc], id)
 		}
 	}
@@ -395,7 +396,7 @@ func TestIncidentBuilderAfterAnOlderCorrelator(t *testing.T) {
 		t.Helper()
 		r.correlate(t, id, key, kind, builderT0)
 		eventually(t, 15*time.Second, func() error {
-			_, _, err := storedIncident(ctx, r.incidents, natsx.HashID("incident", id))
+			_, _, err := storedIncident(ctx, r.incidents, entity.HashID("incident", id))
 			return err
 		})
 	}

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/pkg/sample"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"go.uber.org/zap"
@@ -60,7 +61,7 @@ func loadS1(t *testing.T) s1Events {
 func publishEvent(t *testing.T, s *natstest.Server, prefix string, ev *adjoinv1.Event) {
 	t.Helper()
 	subject := intake.EventSubject(prefix, ev)
-	publish(t, s.JS, subject, natsx.HashID("event", subject, ev.GetHost(), fmt.Sprint(ev.GetRecordId()), ev.GetTime().String()), ev)
+	publish(t, s.JS, subject, entity.HashID("event", subject, ev.GetHost(), fmt.Sprint(ev.GetRecordId()), ev.GetTime().String()), ev)
 }
 
 func TestLogonSubjects(t *testing.T) {

@@ -2,7 +2,7 @@
 
 package directory
 
-// These tests read the lab Samba AD DC of ADJOIN_SAMBA_ENV (see pkg/sambatest). The directive
+// These tests read the lab Samba AD DC of ADJOIN_SAMBA_ENV (see pkg/testkit/sambatest). The directive
 // above lets Go parse Samba's self-generated certificate, whose serial number is negative.
 
 import (

@@ -1,4 +1,4 @@
-// Package ldaptest makes and changes accounts on the lab Samba AD DC of pkg/sambatest for the
+// Package ldaptest makes and changes accounts on the lab Samba AD DC of pkg/testkit/sambatest for the
 // LDAP sync tests. Every account it makes is named ls_<random>, so that reruns and other tests
 // on the same DC do not clash, and is deleted when the test ends.
 package ldaptest
@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/adjoin/adjoin/pkg/sambatest"
+	"github.com/adjoin/adjoin/pkg/testkit/sambatest"
 )
 
 // UACDontRequirePreauth is the userAccountControl bit of accounts open to AS-REP roasting.

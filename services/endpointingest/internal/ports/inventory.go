@@ -1,5 +1,5 @@
 // Package ports holds the endpoint ingestor's incoming side that is its own (the event intake
-// is pkg/intake's): the device inventory upload.
+// is pkg/ingest/intake's): the device inventory upload.
 package ports
 
 import (
@@ -13,9 +13,9 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
-	"github.com/adjoin/adjoin/pkg/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/logx"
-	"github.com/adjoin/adjoin/pkg/productalert"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
 	"go.uber.org/zap"
 )
