@@ -10,7 +10,7 @@ import (
 )
 
 // findSharedData walks up from the working directory to the first ancestor holding
-// shared/data: /work/main/pkg/winevent finds /work/shared/data here, and CI's fresh clone
+// shared/data: /work/main/pkg/ingest/winevent finds /work/shared/data here, and CI's fresh clone
 // finds the copy of shared/ placed beside it.
 func findSharedData() (string, bool) {
 	dir, err := os.Getwd()

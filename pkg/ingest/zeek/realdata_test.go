@@ -13,7 +13,7 @@ import (
 )
 
 // findSharedData walks up from the working directory to the first ancestor holding
-// shared/data: /work/main/pkg/zeek finds /work/shared/data, and CI's fresh clone finds the
+// shared/data: /work/main/pkg/ingest/zeek finds /work/shared/data, and CI's fresh clone finds the
 // copy of shared/ placed beside it. (package sample cannot be used here: it imports intake,
 // which imports this package.)
 func findSharedData() (string, bool) {
