@@ -102,6 +102,11 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 		sid = f["TargetUserSid"]
 	}
 	at.Account = credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], sid)
+	if at.Failed && at.Source.key() == "" {
+		// A loopback or placeholder address and no workstation name: the host that logged
+		// the failure is where it came from ("this DC"), not nowhere.
+		at.Source = credAccessSource{Host: ev.GetHost(), Local: true}
+	}
 	if at.Account.empty() || at.Account.system() || at.Source.key() == "" {
 		return at, false
 	}
