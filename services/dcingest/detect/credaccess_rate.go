@@ -1,10 +1,12 @@
 package detect
 
 import (
+	"strings"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
 )
 
 // credAccessTiers is the pair of thresholds the spray and brute-force detectors count with: a
@@ -63,4 +65,44 @@ func (c *credAccessTiers) add(key, fastKey, value string, t time.Time) (detectio
 	}
 	c.episodes.Put(key, ep)
 	return detection.Episode{Active: true, Start: ep.start, Distinct: distinct}, window
+}
+
+// credAccessNames remembers which address each client workstation name was last seen with
+// (4625/4624 carry both), so that a failure naming only the workstation (4776 on the DC) is
+// counted under the address the member servers saw for it: one NTLM spray logged by a file
+// server and by the DC is one source. Entries older than Window are not used; at most Max
+// names are held, the oldest forgotten first.
+type credAccessNames struct {
+	Window time.Duration
+	m      *bounded.Map[string, credAccessNameSeen]
+}
+
+type credAccessNameSeen struct {
+	ip string
+	at time.Time
+}
+
+func newCredAccessNames(window time.Duration, max int) *credAccessNames {
+	return &credAccessNames{Window: window, m: bounded.NewMap[string, credAccessNameSeen](max)}
+}
+
+// place learns from a source with both an address and a name, and gives a name-only source
+// the address its name was last seen with.
+func (n *credAccessNames) place(s credAccessSource, t time.Time) credAccessSource {
+	if s.Local {
+		return s
+	}
+	s.Host = strings.TrimLeft(strings.TrimSpace(s.Host), `\`) // 4776 may write \\NAME
+	nb, _ := entity.HostNames(s.Host)
+	if nb == "" || nb == "-" {
+		return s
+	}
+	if s.IP != "" {
+		n.m.Put(nb, credAccessNameSeen{ip: s.IP, at: t})
+		return s
+	}
+	if seen, ok := n.m.Get(nb); ok && t.Sub(seen.at) <= n.Window && t.Sub(seen.at) >= -n.Window {
+		s.IP = seen.ip
+	}
+	return s
 }

@@ -196,3 +196,38 @@ func TestCredAccessTiersBound(t *testing.T) {
 		t.Errorf("a held source changed its episode: %v, want %v", ep.Start, starts["src3"])
 	}
 }
+
+// Hand-written (no recording has an NTLM spray through a member server): each attempt is a
+// 4625 on the file server, with the client's address and workstation name, and a 4776 on the
+// DC naming only the workstation. The DC's events count under the address the file server
+// saw for that name: one source, one alert with both hosts' events. A name last seen with an
+// address longer than the window ago is not placed.
+func TestPasswordSprayPlacesWorkstationNames(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	var events []*adjoinv1.Event
+	for i := range 6 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		user := fmt.Sprintf("user%d", i)
+		events = append(events,
+			credAccessEvent(4625, "FS1.corp.local", at, int64(100+i), map[string]string{"TargetUserName": user, "TargetDomainName": "CORP",
+				"Status": "0xc000006d", "SubStatus": "0xc000006a", "LogonType": "3", "IpAddress": "10.0.0.66", "WorkstationName": "KALI"}),
+			credAccessEvent(4776, "DC1.corp.local", at.Add(100*time.Millisecond), int64(200+i), map[string]string{"TargetUserName": user,
+				"Workstation": "KALI", "Status": "0xc000006a"}))
+	}
+	alerts := credAccessReplay(NewPasswordSpray(), events)
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts, want 1: %v", len(alerts), alerts)
+	}
+	if got := credAccessSummarize(alerts[0]); got.Source != "10.0.0.66" || got.Evidence != 12 {
+		t.Errorf("alert = %+v, want source 10.0.0.66 with 12 evidence", got)
+	}
+	names := newCredAccessNames(time.Minute, 10)
+	names.place(credAccessSource{IP: "10.0.0.66", Host: "KALI"}, t0)
+	if s := names.place(credAccessSource{Host: `\\kali`}, t0.Add(30*time.Second)); s.IP != "10.0.0.66" {
+		t.Errorf("name within the window placed at %q", s.IP)
+	}
+	if s := names.place(credAccessSource{Host: "KALI"}, t0.Add(2*time.Minute)); s.IP != "" {
+		t.Errorf("name past the window placed at %q", s.IP)
+	}
+}

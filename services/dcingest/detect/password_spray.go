@@ -21,7 +21,10 @@ import (
 // accounts within FastWindow (a tool trying a list in seconds); either starts the episode.
 //
 // A source is the client address, or the client's workstation name when the event has no
-// address (4776, local 4625, a Samba NTLM logon over loopback). A failure with neither (a
+// address (4776, local 4625, a Samba NTLM logon over loopback); a name that events with both
+// (4625, 4624) showed with an address within Window counts as that address, so the DC's 4776
+// and a member server's 4625 of one NTLM spray are one source (until the first event with
+// both arrives, the name counts on its own). A failure with neither (a
 // loopback or placeholder address, no name) comes from the host that logged it, named as
 // the source: "this DC". One alert per source and episode. An account that then
 // authenticates successfully from the same source during the episode (4768 with
@@ -51,6 +54,7 @@ type PasswordSpray struct {
 	MaxTargets int
 
 	tiers  *credAccessTiers
+	names  *credAccessNames
 	recent *credAccessRecent
 	cap    credAccessCap
 }
@@ -81,8 +85,11 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if d.tiers == nil {
 		d.tiers = newCredAccessTiers(d.Threshold, d.Window, d.FastThreshold, d.FastWindow, d.MaxKeys)
 		d.recent = &credAccessRecent{Window: d.tiers.gap, PerKey: 4 * max(d.Threshold, d.FastThreshold), MaxKeys: d.MaxKeys}
+		d.names = newCredAccessNames(d.tiers.gap, d.MaxKeys)
 	}
-	src, t := at.Source.key(), ev.GetTime().AsTime()
+	t := ev.GetTime().AsTime()
+	at.Source = d.names.place(at.Source, t)
+	src := at.Source.key()
 	item := credAccessItem{At: t, Attempt: at, Evidence: credAccessEvidence(ev, sprayEvidenceSummary(ev, at), at.keys...)}
 	if !at.Failed {
 		if at.Account.machine() {
