@@ -21,21 +21,10 @@ import (
 // workstation). Both halves come from one source, WORKSTATION5: one spray alert under the
 // fast tier; none of its failures is a brute force.
 func TestPasswordSprayPurpleSharpBackground(t *testing.T) {
-	if testing.Short() {
-		t.Skip("13 MB recording")
-	}
 	t.Parallel()
 	events := sample.Events(t, credAccessBackgroundFile)
-	alerts := credAccessReplay(NewPasswordSpray(), events)
-	if len(alerts) != 1 {
-		t.Fatalf("%d spray alerts, want 1: %v", len(alerts), alerts)
-	}
-	a := alerts[0]
-	credAccessCheckAlert(t, a, "password-spray", "T1110.003")
-	want := credAccessSummary{Actor: `theshire\pgustavo`, Target: "lrodriguez", Source: "workstation5", Computer: "WORKSTATION5.theshire.local", Evidence: 14}
-	if got := credAccessSummarize(a); got != want {
-		t.Errorf("alert = %+v, want %+v", got, want)
-	}
+	a := credAccessExpectOne(t, credAccessReplay(NewPasswordSpray(), events), "password-spray", "T1110.003",
+		credAccessSummary{Actor: `theshire\pgustavo`, Target: "lrodriguez", Source: "workstation5", Computer: "WORKSTATION5.theshire.local", Evidence: 14})
 	// 4625 names the account with its domain and 4776 without: two references per account.
 	targets := sprayTargets(a)
 	slices.Sort(targets)
@@ -66,30 +55,16 @@ func TestPasswordSprayPurpleSharpBackground(t *testing.T) {
 func TestSprayAndBruteForceOverSambaLoopback(t *testing.T) {
 	t.Parallel()
 	events := sambaLoopbackEvents(t, 8, 15)
-	spray := credAccessReplay(NewPasswordSpray(), events)
-	if len(spray) != 1 {
-		t.Fatalf("%d spray alerts, want 1: %v", len(spray), spray)
-	}
-	credAccessCheckAlert(t, spray[0], "password-spray", "T1110.003")
-	if got, want := credAccessSummarize(spray[0]), (credAccessSummary{Target: "sa_spray01", Source: "adjoindc.adjoin.test",
-		Computer: "adjoindc.adjoin.test", Evidence: 8}); got != want {
-		t.Errorf("spray = %+v, want %+v", got, want)
-	}
-	if d := spray[0].GetDescription(); !strings.Contains(d, "itself (loopback or no client address)") {
+	spray := credAccessExpectOne(t, credAccessReplay(NewPasswordSpray(), events), "password-spray", "T1110.003",
+		credAccessSummary{Target: "sa_spray01", Source: "adjoindc.adjoin.test", Computer: "adjoindc.adjoin.test", Evidence: 8})
+	if d := spray.GetDescription(); !strings.Contains(d, "itself (loopback or no client address)") {
 		t.Errorf("description does not say the source is the DC itself: %s", d)
 	}
-	if targets := sprayTargets(spray[0]); len(targets) != 8 {
+	if targets := sprayTargets(spray); len(targets) != 8 {
 		t.Errorf("targets = %v, want the 8 sprayed accounts", targets)
 	}
-	bf := credAccessReplay(NewPasswordBruteForce(), events)
-	if len(bf) != 1 {
-		t.Fatalf("%d brute-force alerts, want 1: %v", len(bf), bf)
-	}
-	credAccessCheckAlert(t, bf[0], "password-brute-force", "T1110.001")
-	if got, want := credAccessSummarize(bf[0]), (credAccessSummary{Target: "sa_bilbo", Source: "sa-kali",
-		Computer: "adjoindc.adjoin.test", Evidence: 15}); got != want {
-		t.Errorf("brute force = %+v, want %+v", got, want)
-	}
+	credAccessExpectOne(t, credAccessReplay(NewPasswordBruteForce(), events), "password-brute-force", "T1110.001",
+		credAccessSummary{Target: "sa_bilbo", Source: "sa-kali", Computer: "adjoindc.adjoin.test", Evidence: 15})
 	// Negative control: the slow tiers alone stay silent on this cut.
 	slowSpray, slowBF := NewPasswordSpray(), NewPasswordBruteForce()
 	slowSpray.FastThreshold, slowBF.FastThreshold = 0, 0
@@ -137,6 +112,19 @@ func sambaLoopbackEvents(t *testing.T, sprays, bilbo int) []*adjoinv1.Event {
 		}
 	}
 	return out
+}
+
+// credAccessExpectOne checks that alerts are one alert of detector, summarised as want.
+func credAccessExpectOne(t *testing.T, alerts []*adjoinv1.Alert, detector, technique string, want credAccessSummary) *adjoinv1.Alert {
+	t.Helper()
+	if len(alerts) != 1 {
+		t.Fatalf("%d %s alerts, want 1: %v", len(alerts), detector, alerts)
+	}
+	credAccessCheckAlert(t, alerts[0], detector, technique)
+	if got := credAccessSummarize(alerts[0]); got != want {
+		t.Errorf("%s alert = %+v, want %+v", detector, got, want)
+	}
+	return alerts[0]
 }
 
 func sprayTargets(a *adjoinv1.Alert) []string {
