@@ -219,3 +219,26 @@ func TestPasswordSprayPlacesWorkstationNames(t *testing.T) {
 		t.Errorf("name past the window placed at %q", s.IP)
 	}
 }
+
+// Hand-written: services on a server whose stored passwords went stale fail to log on (4625
+// type 5) under five accounts within a minute, logged by the server with no client address.
+// That is the server itself retrying configured credentials, not a spray from it; the same
+// failures as network logons (type 3) are one.
+func TestPasswordSprayIgnoresServiceLogons(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	logons := func(logonType string) []*adjoinv1.Event {
+		var out []*adjoinv1.Event
+		for i := range 5 {
+			out = append(out, credAccessEvent(4625, "APP1.corp.local", t0.Add(time.Duration(i)*time.Second), int64(i), map[string]string{
+				"TargetUserName": fmt.Sprintf("svc%d", i), "TargetDomainName": "CORP", "Status": "0xc000006d", "SubStatus": "0xc000006a",
+				"LogonType": logonType, "IpAddress": "-", "WorkstationName": "-", "SubjectUserSid": "S-1-5-18"}))
+		}
+		return out
+	}
+	if a := credAccessReplay(NewPasswordSpray(), logons("5")); len(a) != 0 {
+		t.Errorf("service logons raised %d spray alerts", len(a))
+	}
+	credAccessExpectOne(t, credAccessReplay(NewPasswordSpray(), logons("3")), "password-spray", "T1110.003",
+		credAccessSummary{Target: "svc0", Source: "APP1.corp.local", Computer: "APP1.corp.local", Evidence: 5})
+}
