@@ -33,8 +33,10 @@ type detectSummary struct {
 // runDetect runs the ingestors' parsers and detectors over files with no NATS and no running
 // stack, and prints every alert as one JSON line (protojson of adjoin.v1.Alert), the way
 // analysts run Chainsaw or Hayabusa over exported logs. Both sides' detectors see every event,
-// so DC and endpoint events may be mixed in one file. Lines that cannot be read are reported on
-// stderr with file and line number; the run goes on.
+// so DC and endpoint events may be mixed in one file. How each file is read (a Samba AD DC's
+// log, or Windows and Zeek events line by line) is decided on its first lines unless --format
+// says, and stderr names the choice and its reason (detectParser). Lines that cannot be read
+// are reported on stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC string
 	s := config.New("adjoin detect")
