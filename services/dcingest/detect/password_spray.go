@@ -14,8 +14,8 @@ import (
 // accounts within a window (T1110.003): a few passwords tried against many accounts, which
 // stays under every account's lockout threshold. It counts Kerberos pre-authentication
 // failures (4771 wrong password, 4768/4771 revoked account), NTLM failures on the DC (4776)
-// and failed logons on any host (4625); attempts against names that do not exist are left to
-// account-enumeration.
+// and failed logons on any host (4625, not batch or service logons, which retry a stored
+// password); attempts against names that do not exist are left to account-enumeration.
 //
 // Two thresholds count: Threshold accounts within Window (a patient spray) and FastThreshold
 // accounts within FastWindow (a tool trying a list in seconds); either starts the episode.
@@ -24,9 +24,9 @@ import (
 // address (4776, local 4625, a Samba NTLM logon over loopback); a name that events with both
 // (4625, 4624) showed with an address within Window counts as that address, so the DC's 4776
 // and a member server's 4625 of one NTLM spray are one source (until the first event with
-// both arrives, the name counts on its own). A failure with neither (a
-// loopback or placeholder address, no name) comes from the host that logged it, named as
-// the source: "this DC". One alert per source and episode. An account that then
+// both arrives, the name counts on its own). A failure with neither (a loopback or
+// placeholder address, no name) comes from the host that logged it, named as the source:
+// "this DC". One alert per source and episode. An account that then
 // authenticates successfully from the same source during the episode (4768 with
 // pre-authentication, 4776, network 4624) gets an alert of its own, with that account as the
 // actor: the spray probably found its password.
