@@ -47,7 +47,8 @@ func (b *Burst) Add(key, value string, t time.Time) Episode {
 	}
 	k, ok := b.keys[key]
 	if !ok || t.Sub(k.last) > b.Window {
-		k = &burstKey{seen: map[string]time.Time{}}
+		// The new key is the most recently active one: eviction must not drop it.
+		k = &burstKey{seen: map[string]time.Time{}, last: t}
 		b.keys[key] = k
 		b.evict()
 	}

@@ -37,3 +37,19 @@ func TestBurst(t *testing.T) {
 		t.Errorf("%d keys kept, want at most 10", len(b.keys))
 	}
 }
+
+// At MaxKeys a new key evicts the least recently active one, never itself: a source first seen
+// while the table is full still reaches the threshold.
+func TestBurstNewKeyAtMaxKeys(t *testing.T) {
+	b := &Burst{Window: time.Minute, Threshold: 2, MaxKeys: 2}
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.Add("old1", "v", t0)
+	b.Add("old2", "v", t0.Add(time.Second))
+	b.Add("new", "a", t0.Add(2*time.Second))
+	if ep := b.Add("new", "b", t0.Add(3*time.Second)); !ep.Active {
+		t.Fatalf("new key forgotten at MaxKeys: %+v", ep)
+	}
+	if _, ok := b.keys["old1"]; ok || len(b.keys) != 2 {
+		t.Errorf("keys = %d, old1 held %v; want the oldest evicted", len(b.keys), ok)
+	}
+}

@@ -33,15 +33,17 @@ type detectSummary struct {
 // runDetect runs the ingestors' parsers and detectors over files with no NATS and no running
 // stack, and prints every alert as one JSON line (protojson of adjoin.v1.Alert), the way
 // analysts run Chainsaw or Hayabusa over exported logs. Both sides' detectors see every event,
-// so DC and endpoint events may be mixed in one file. Lines that cannot be read are reported on
-// stderr with file and line number; the run goes on.
+// so DC and endpoint events may be mixed in one file. How each file is read (a Samba AD DC's
+// log, or Windows and Zeek events line by line) is decided on its first lines unless --format
+// says, and stderr names the choice and its reason (detectParser). Lines that cannot be read
+// are reported on stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC string
 	s := config.New("adjoin detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
-	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log; default: detected per line)")
-	s.String(&sambaDC, "samba-dc", "", "with --format samba: host name of the DC that wrote the log")
+	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log); default: a Samba log is recognised by its first lines, other files are read per line by each line's shape")
+	s.String(&sambaDC, "samba-dc", "", "host name of the DC that wrote a Samba log (default: the name Samba gives itself in the log's simple binds)")
 	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
 	s.String(&dcAddresses, "dc-addresses", "", "domain controller addresses or prefixes, for the Zeek replication detector")
 	if done, err := parse(s, args, stdout); done || err != nil {
@@ -50,15 +52,6 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	files := s.Args()
 	if len(files) == 0 {
 		return errors.New("usage: adjoin detect [flags] FILE... (- for standard input; see --help)")
-	}
-	parseLine := intake.ParseAny
-	switch {
-	case format == intake.SambaFormat && sambaDC == "":
-		return errors.New("format samba: --samba-dc must name the DC that wrote the log")
-	case format == intake.SambaFormat:
-		parseLine = intake.ParseSamba(sambaDC)
-	case sambaDC != "":
-		return errors.New("samba-dc: only with --format samba")
 	}
 	index := directory.NewIndex()
 	if ldifFile != "" {
@@ -84,7 +77,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		found, err := detectFile(name, format, parseLine, detectors, &sum, stderr)
+		found, err := detectFile(name, format, sambaDC, detectors, &sum, stderr)
 		if err != nil {
 			return err
 		}
@@ -119,7 +112,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func detectFile(name, format string, parseLine intake.Parser, detectors []detection.Detector, sum *detectSummary, stderr io.Writer) ([]*adjoinv1.Alert, error) {
+func detectFile(name, format, sambaDC string, detectors []detection.Detector, sum *detectSummary, stderr io.Writer) ([]*adjoinv1.Alert, error) {
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -130,6 +123,8 @@ func detectFile(name, format string, parseLine intake.Parser, detectors []detect
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	parseLine, why := detectParser(br, format, sambaDC)
+	fmt.Fprintf(stderr, "adjoin detect: %s: %s\n", name, why)
 	var alerts []*adjoinv1.Alert
 	for line := 1; ; line++ {
 		raw, err := br.ReadSlice('\n')

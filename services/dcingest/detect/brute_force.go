@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -16,14 +15,25 @@ import (
 // several. It counts the same failures as PasswordSpray (4771/4768 bad password or revoked
 // account, 4776, 4625), per account, whatever the source.
 //
-// Every failed event counts, so one NTLM attempt logged both by a member server (4625) and by
-// the DC (4776) counts twice. A device retrying a stale password (a phone after a password
+// Two thresholds count: Threshold failures within Window, from any source and logged by any
+// host, and FastThreshold failures within FastWindow logged by one host (a tool guessing as
+// fast as it can); either starts the episode. A source is taken as password-spray takes it:
+// the address, else the workstation name, else the host that logged the failure (loopback,
+// placeholders: "this DC").
+//
+// Every failed event counts towards Threshold, so one NTLM attempt logged both by a member
+// server (4625) and by the DC (4776) counts twice; the fast tier counts per logging host, so
+// it does not. A device retrying a stale password (a phone after a password
 // change) looks the same as a slow brute force and is the usual false positive.
 type PasswordBruteForce struct {
 	// Threshold is how many failures one account must have within Window (default 20).
 	Threshold int
 	// Window is the sliding window of event time (default 5 minutes).
 	Window time.Duration
+	// FastThreshold failures of one account logged by one host within FastWindow also make a
+	// brute force (default 10 within 1 minute); 0 turns this tier off.
+	FastThreshold int
+	FastWindow    time.Duration
 	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
 	KerberosFailures map[uint64]bool
 	// MaxKeys bounds the accounts tracked at once (default 10 000).
@@ -33,7 +43,7 @@ type PasswordBruteForce struct {
 	// MaxSources bounds the source computers named as entities of one alert (default 10).
 	MaxSources int
 
-	burst  *detection.Burst
+	tiers  *credAccessTiers
 	recent *credAccessRecent
 	cap    credAccessCap
 }
@@ -43,6 +53,8 @@ func NewPasswordBruteForce() *PasswordBruteForce {
 	return &PasswordBruteForce{
 		Threshold:        20,
 		Window:           5 * time.Minute,
+		FastThreshold:    10,
+		FastWindow:       time.Minute,
 		KerberosFailures: credAccessFailureCodes(),
 		MaxKeys:          10_000,
 		MaxEvidence:      100,
@@ -59,13 +71,13 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ok || !at.Failed {
 		return nil
 	}
-	if d.burst == nil {
-		d.burst = &detection.Burst{Window: d.Window, Threshold: d.Threshold, MaxKeys: d.MaxKeys}
-		d.recent = &credAccessRecent{Window: d.Window, PerKey: d.Threshold, MaxKeys: d.MaxKeys}
+	if d.tiers == nil {
+		d.tiers = newCredAccessTiers(d.Threshold, d.Window, d.FastThreshold, d.FastWindow, d.MaxKeys)
+		d.recent = &credAccessRecent{Window: d.tiers.gap, PerKey: max(d.Threshold, d.FastThreshold), MaxKeys: d.MaxKeys}
 	}
 	key, t := at.Account.key(), ev.GetTime().AsTime()
-	// Burst counts distinct values; every failed event is one value.
-	ep := d.burst.Add(key, bruteForceEventKey(ev), t)
+	// The tiers count distinct values; every failed event is one value.
+	ep, window := d.tiers.add(key, key+"|"+strings.ToLower(ev.GetHost()), bruteForceEventKey(ev), t)
 	item := credAccessItem{At: t, Attempt: at, Evidence: credAccessEvidence(ev, sprayEvidenceSummary(ev, at), at.keys...)}
 	items, _ := d.recent.observe(key, item, ep)
 	if !ep.Active {
@@ -95,7 +107,7 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	refs = append(refs, credAccessDC(ev))
 	desc := fmt.Sprintf("%s failed to authenticate %d or more times within %s from %s, the pattern of password guessing against one account; recorded by %s.",
-		at.Account, ep.Distinct, d.Window, strings.Join(sources, ", "), ev.GetHost())
+		at.Account, ep.Distinct, window, strings.Join(sources, ", "), ev.GetHost())
 	a := credAccessAlert(id, d.Name(), "Password brute force against "+at.Account.Sam, desc,
 		adjoinv1.Severity_SEVERITY_MEDIUM, "T1110.001", ev, items[0].At, evidence)
 	a.Entities = credAccessEntities(refs...)

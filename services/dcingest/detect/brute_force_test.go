@@ -11,7 +11,7 @@ import (
 func TestPasswordBruteForceOnRecordings(t *testing.T) {
 	t.Parallel()
 	highThreshold := NewPasswordBruteForce()
-	highThreshold.Threshold = 60
+	highThreshold.Threshold, highThreshold.FastThreshold = 60, 60
 	tests := []struct {
 		name     string
 		file     string

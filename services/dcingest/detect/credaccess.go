@@ -79,6 +79,8 @@ func (a credAccessAccount) ref(role adjoinv1.EntityRole) *adjoinv1.EntityRef {
 // (Kerberos events, 4624/4625) and/or the client's own workstation name (4625, NTLM 4776).
 type credAccessSource struct {
 	IP, Host string
+	// Local marks the host that logged the event standing in for a loopback or absent source.
+	Local bool
 }
 
 // key is the source as one string for burst keys and alert ids, "" when unknown. The address
@@ -112,6 +114,8 @@ func (s credAccessSource) String() string {
 	switch {
 	case s.IP != "":
 		return s.IP
+	case s.Local && s.Host != "":
+		return s.Host + " itself (loopback or no client address)"
 	case s.Host != "":
 		return s.Host
 	}

@@ -33,7 +33,8 @@ const (
 //     is 0 and the client proved its password (PreAuthType not 0).
 //   - 4771 Kerberos pre-authentication failure: a failure when Status is in kerberosFailures.
 //   - 4776 NTLM validation on the DC: Status 0 is a success, anything else a failure.
-//   - 4625 failed logon on any host: a failure.
+//   - 4625 failed logon on any host: a failure, except batch and service logons (types 4
+//     and 5), which retry a stored password.
 //   - 4624 network, cleartext-network and remote-interactive logons: a success.
 //
 // Attempts against names that do not exist (Kerberos 0x6, NTLM 0xC0000064) are left out:
@@ -74,6 +75,10 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 		if status == credAccessNoSuchUser || sub == credAccessNoSuchUser {
 			return at, false
 		}
+		if lt := strings.TrimSpace(f["LogonType"]); lt == "4" || lt == "5" {
+			// Batch and service logons use a stored password: a stale one retried, not a guess.
+			return at, false
+		}
 		at.Failed = true
 		if sub != 0 {
 			at.Result = entity.Fold(f["SubStatus"])
@@ -102,6 +107,11 @@ func credAccessAttemptOf(ev *adjoinv1.Event, kerberosFailures map[uint64]bool) (
 		sid = f["TargetUserSid"]
 	}
 	at.Account = credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], sid)
+	if at.Failed && at.Source.key() == "" {
+		// A loopback or placeholder address and no workstation name: the host that logged
+		// the failure is where it came from ("this DC"), not nowhere.
+		at.Source = credAccessSource{Host: ev.GetHost(), Local: true}
+	}
 	if at.Account.empty() || at.Account.system() || at.Source.key() == "" {
 		return at, false
 	}

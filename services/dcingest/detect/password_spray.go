@@ -14,11 +14,19 @@ import (
 // accounts within a window (T1110.003): a few passwords tried against many accounts, which
 // stays under every account's lockout threshold. It counts Kerberos pre-authentication
 // failures (4771 wrong password, 4768/4771 revoked account), NTLM failures on the DC (4776)
-// and failed logons on any host (4625); attempts against names that do not exist are left to
-// account-enumeration.
+// and failed logons on any host (4625, not batch or service logons, which retry a stored
+// password); attempts against names that do not exist are left to account-enumeration.
+//
+// Two thresholds count: Threshold accounts within Window (a patient spray) and FastThreshold
+// accounts within FastWindow (a tool trying a list in seconds); either starts the episode.
 //
 // A source is the client address, or the client's workstation name when the event has no
-// address (4776, local 4625). One alert per source and burst episode. An account that then
+// address (4776, local 4625, a Samba NTLM logon over loopback); a name that events with both
+// (4625, 4624) showed with an address within Window counts as that address, so the DC's 4776
+// and a member server's 4625 of one NTLM spray are one source (until the first event with
+// both arrives, the name counts on its own). A failure with neither (a loopback or
+// placeholder address, no name) comes from the host that logged it, named as the source:
+// "this DC". One alert per source and episode. An account that then
 // authenticates successfully from the same source during the episode (4768 with
 // pre-authentication, 4776, network 4624) gets an alert of its own, with that account as the
 // actor: the spray probably found its password.
@@ -32,6 +40,10 @@ type PasswordSpray struct {
 	Threshold int
 	// Window is the sliding window of event time (default 10 minutes).
 	Window time.Duration
+	// FastThreshold distinct accounts within FastWindow also make a spray (default 5 within
+	// 1 minute); 0 turns this tier off.
+	FastThreshold int
+	FastWindow    time.Duration
 	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
 	KerberosFailures map[uint64]bool
 	// MaxKeys bounds the sources tracked at once (default 10 000).
@@ -41,7 +53,8 @@ type PasswordSpray struct {
 	// MaxTargets bounds the attacked accounts named as entities of one alert (default 25).
 	MaxTargets int
 
-	burst  *detection.Burst
+	tiers  *credAccessTiers
+	names  *credAccessNames
 	recent *credAccessRecent
 	cap    credAccessCap
 }
@@ -51,6 +64,8 @@ func NewPasswordSpray() *PasswordSpray {
 	return &PasswordSpray{
 		Threshold:        10,
 		Window:           10 * time.Minute,
+		FastThreshold:    5,
+		FastWindow:       time.Minute,
 		KerberosFailures: credAccessFailureCodes(),
 		MaxKeys:          10_000,
 		MaxEvidence:      100,
@@ -67,11 +82,14 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ok {
 		return nil
 	}
-	if d.burst == nil {
-		d.burst = &detection.Burst{Window: d.Window, Threshold: d.Threshold, MaxKeys: d.MaxKeys}
-		d.recent = &credAccessRecent{Window: d.Window, PerKey: 4 * d.Threshold, MaxKeys: d.MaxKeys}
+	if d.tiers == nil {
+		d.tiers = newCredAccessTiers(d.Threshold, d.Window, d.FastThreshold, d.FastWindow, d.MaxKeys)
+		d.recent = &credAccessRecent{Window: d.tiers.gap, PerKey: 4 * max(d.Threshold, d.FastThreshold), MaxKeys: d.MaxKeys}
+		d.names = newCredAccessNames(d.tiers.gap, d.MaxKeys)
 	}
-	src, t := at.Source.key(), ev.GetTime().AsTime()
+	t := ev.GetTime().AsTime()
+	at.Source = d.names.place(at.Source, t)
+	src := at.Source.key()
 	item := credAccessItem{At: t, Attempt: at, Evidence: credAccessEvidence(ev, sprayEvidenceSummary(ev, at), at.keys...)}
 	if !at.Failed {
 		if at.Account.machine() {
@@ -84,7 +102,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		}
 		return []*adjoinv1.Alert{d.successAlert(ev, src, start, item)}
 	}
-	ep := d.burst.Add(src, at.Account.key(), t)
+	ep, window := d.tiers.add(src, src, at.Account.key(), t)
 	items, fresh := d.recent.observe(src, item, ep)
 	if !ep.Active {
 		return nil
@@ -125,7 +143,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		listed = "the latest: " + listed
 	}
 	desc := fmt.Sprintf("%s failed to authenticate as %d or more distinct accounts within %s (%s), the pattern of a password spray; recorded by %s.",
-		at.Source, ep.Distinct, d.Window, listed, ev.GetHost())
+		at.Source, ep.Distinct, window, listed, ev.GetHost())
 	if caller := at.Caller; !caller.empty() {
 		desc += " The logons were requested by " + caller.String() + "."
 	}

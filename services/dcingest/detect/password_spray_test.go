@@ -64,7 +64,7 @@ func TestPasswordSprayKerbruteAlertContent(t *testing.T) {
 			targets = append(targets, e.GetSamAccountName())
 		}
 	}
-	// The alert is raised at the tenth distinct account; merged with the later events of the
+	// The alert is raised at the fifth distinct account (FastThreshold); merged with the later events of the
 	// episode it names every distinct account the spray touched (36 in 37 refusals).
 	if len(targets) != 36 || !slices.Contains(targets, "svc-ata") || !slices.Contains(targets, "admin-hacker") {
 		t.Errorf("target accounts = %v", targets)
@@ -85,18 +85,19 @@ func TestPasswordSprayKerbruteAlertContent(t *testing.T) {
 	}
 }
 
-// No recording has an NTLM spray above the threshold, so these events are hand-written:
-// 4776 failures on a DC for distinct accounts from one workstation name, and the failed
-// logons (4625) a member server writes.
+// No recording has a slow NTLM spray, so these events are hand-written: 4776 failures on a
+// DC for distinct accounts from one workstation name, one every 20 s (under the fast tier's 5
+// a minute), and the failed logons (4625) a member server writes.
 func TestPasswordSprayNTLM(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	const every = 20 * time.Second
 	ntlm := func(i int, user, status string) *adjoinv1.Event {
-		return credAccessEvent(4776, "DC1.corp.local", t0.Add(time.Duration(i)*time.Second), int64(1000+i),
+		return credAccessEvent(4776, "DC1.corp.local", t0.Add(time.Duration(i)*every), int64(1000+i),
 			map[string]string{"TargetUserName": user, "Workstation": "KALI", "Status": status, "PackageName": "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0"})
 	}
 	logon := func(i int, user, sub string) *adjoinv1.Event {
-		return credAccessEvent(4625, "FS1.corp.local", t0.Add(time.Duration(i)*time.Second), int64(2000+i),
+		return credAccessEvent(4625, "FS1.corp.local", t0.Add(time.Duration(i)*every), int64(2000+i),
 			map[string]string{"TargetUserName": user, "TargetDomainName": "CORP", "Status": "0xc000006d", "SubStatus": sub,
 				"LogonType": "3", "IpAddress": "10.0.0.66", "WorkstationName": "KALI", "SubjectUserSid": "S-1-0-0", "SubjectUserName": "-"})
 	}
