@@ -125,11 +125,17 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 // `adjoin detect` uses the same set offline.
 func Detectors() []detection.Detector {
 	procs := detect.NewProcesses(100_000)
-	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
-		detect.NewLSASSDumpComsvcs(procs),
-		detect.NewCredentialToolCommandLine(),
+	// One theft leaves traces for several credential detectors: they share its alert.
+	episodes := detect.NewCredEpisodes()
+	lsass, dump, tool, hives := detect.NewLSASSAccess(procs), detect.NewLSASSDumpComsvcs(procs), detect.NewCredentialToolCommandLine(), detect.NewLSASecretsDump()
+	stores := detect.NewCredentialStoreDump()
+	lsass.Episodes, dump.Episodes, tool.Episodes, hives.Episodes, stores.Episodes = episodes, episodes, episodes, episodes, episodes
+	return []detection.Detector{procs, lsass, detect.UserBinaryToDomainService{},
+		dump,
+		tool,
 		detect.NewEncodedPowerShell(),
-		detect.NewLSASecretsDump(),
+		hives,
+		stores,
 		detect.NewPsExecService(),
 		detect.NewWinRMShellEndpoint(),
 		detect.NewPassTheHashLogon(),
