@@ -128,14 +128,16 @@ func Detectors() []detection.Detector {
 	// One theft leaves traces for several credential detectors: they share its alert.
 	episodes := detect.NewCredEpisodes()
 	lsass, dump, tool, hives := detect.NewLSASSAccess(procs), detect.NewLSASSDumpComsvcs(procs), detect.NewCredentialToolCommandLine(), detect.NewLSASecretsDump()
-	stores := detect.NewCredentialStoreDump()
-	lsass.Episodes, dump.Episodes, tool.Episodes, hives.Episodes, stores.Episodes = episodes, episodes, episodes, episodes, episodes
+	stores, script := detect.NewCredentialStoreDump(), detect.NewCredentialDumpScript()
+	lsass.Episodes, dump.Episodes, tool.Episodes, hives.Episodes, stores.Episodes, script.Episodes = episodes, episodes, episodes, episodes, episodes, episodes
 	return []detection.Detector{procs, lsass, detect.UserBinaryToDomainService{},
 		dump,
 		tool,
 		detect.NewEncodedPowerShell(),
 		hives,
 		stores,
+		script,
+		detect.NewLSASSSilentProcessExit(),
 		detect.NewPsExecService(),
 		detect.NewWinRMShellEndpoint(),
 		detect.NewPassTheHashLogon(),

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/bounded"
+	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 )
 
@@ -97,6 +98,12 @@ func credProcessKey(host, pid string) string {
 	}
 	nb, _ := entity.HostNames(host)
 	return nb + "|pid:" + strconv.FormatUint(n, 10)
+}
+
+// credImageKey names the processes of one image (by base name) on a host.
+func credImageKey(host, image string) string {
+	nb, _ := entity.HostNames(host)
+	return nb + "|image:" + detection.BaseName(image)
 }
 
 // credStoreKey names a class of credential store (ntds, hives) copied on a host.
