@@ -17,7 +17,7 @@ func TestLSASSSilentProcessExit(t *testing.T) {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	reg := func(i int, key, details string) *adjoinv1.Event {
 		return &adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 13, Host: "WS1.corp.example",
-			Time: timestamppb.New(at.Add(time.Duration(i) * time.Second)),
+			Time:   timestamppb.New(at.Add(time.Duration(i) * time.Second)),
 			Fields: map[string]string{"Image": `C:\Users\bob\x.exe`, "TargetObject": key, "Details": details, "User": `CORP\bob`}}
 	}
 	const spe = `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\SilentProcessExit\lsass.exe`
