@@ -67,9 +67,5 @@ func TestRemoteHiveDump(t *testing.T) {
 
 func TestRemoteHiveDumpSilentOnRecordings(t *testing.T) {
 	t.Parallel()
-	for _, file := range append(adjSampleFiles(t), credAccessOthers(t, "otrf/more/*/*.json")...) {
-		for _, a := range adjRun(t, []detection.Detector{NewRemoteHiveDump()}, file) {
-			t.Errorf("%s: unexpected alert: %s", file, a.GetDescription())
-		}
-	}
+	credAccessSilent(t, func() []detection.Detector { return []detection.Detector{NewRemoteHiveDump()} })
 }

@@ -53,5 +53,7 @@ func TestLSASSSilentProcessExit(t *testing.T) {
 
 func TestLSASSSilentProcessExitNegatives(t *testing.T) {
 	t.Parallel()
-	credCheck(t, func(*Processes) detection.Detector { return NewLSASSSilentProcessExit() }, nil, nil)
+	newDetector := func(*Processes) detection.Detector { return NewLSASSSilentProcessExit() }
+	credCheck(t, newDetector, nil, nil)
+	credSilent(t, newDetector)
 }
