@@ -130,6 +130,7 @@ func Detectors() []detection.Detector {
 	lsass, dump, tool, hives := detect.NewLSASSAccess(procs), detect.NewLSASSDumpComsvcs(procs), detect.NewCredentialToolCommandLine(), detect.NewLSASecretsDump()
 	stores, script := detect.NewCredentialStoreDump(), detect.NewCredentialDumpScript()
 	lsass.Episodes, dump.Episodes, tool.Episodes, hives.Episodes, stores.Episodes, script.Episodes = episodes, episodes, episodes, episodes, episodes, episodes
+	stores.Procs = procs
 	return []detection.Detector{procs, lsass, detect.UserBinaryToDomainService{},
 		dump,
 		tool,

@@ -34,6 +34,9 @@ type CredentialStoreDump struct {
 	Readers []string
 	// Episodes groups the traces of one copy; NewCredentialStoreDump makes one when none is set.
 	Episodes *CredEpisodes
+	// Procs (may be nil) names the user of a process that wrote a copy, since older Sysmon
+	// versions write none on file events.
+	Procs *Processes
 
 	shadows *credShadows
 }
@@ -74,7 +77,7 @@ func (d *CredentialStoreDump) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		}
 		tr, ok = credStoreCommand(p)
 	case id == 11 && detection.IsSysmon(ev):
-		tr, ok = credStoreFile(ev, d.procsUser(f))
+		tr, ok = credStoreFile(ev, d.fileUser(ev))
 	case (id == 4656 || id == 4663) && detection.IsSecurity(ev):
 		if !d.expected(f["ProcessName"]) {
 			tr, ok = credStoreHandle(ev)
@@ -114,8 +117,13 @@ func credStoreBy(user string) string {
 	return ", run by " + user
 }
 
-// procsUser is the user Sysmon 15+ writes on file events; older versions write none.
-func (d *CredentialStoreDump) procsUser(f map[string]string) string { return f["User"] }
+// fileUser is the user Sysmon 15+ writes on file events, or else the one Procs knows.
+func (d *CredentialStoreDump) fileUser(ev *adjoinv1.Event) string {
+	if u := ev.GetFields()["User"]; u != "" {
+		return u
+	}
+	return d.Procs.User(ev.GetHost(), ev.GetFields()["ProcessGuid"])
+}
 
 // expected reports whether image is one of the Readers.
 func (d *CredentialStoreDump) expected(image string) bool {

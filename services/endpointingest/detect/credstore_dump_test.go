@@ -36,12 +36,15 @@ func TestCredentialStoreDumpOnRecordings(t *testing.T) {
 			[]string{`workstation5 actor=workstation5\wardog target=- evidence=1`, `workstation5 actor=workstation5\wardog target=- evidence=2`}, "T1003.002"},
 		// reg save HKLM\sam sam from System32: the hive file it writes (Sysmon 11), which
 		// joins lsa-secrets-dump's alert when both share Episodes.
-		{"otrf/more/credential_access/empire_shell_reg_dump_sam_2020-09-22042823.json", []string{`WORKSTATION5.theshire.local actor=- target=- evidence=1`}, "T1003.002"},
+		{"otrf/more/credential_access/empire_shell_reg_dump_sam_2020-09-22042823.json", []string{`WORKSTATION5.theshire.local actor=theshire\pgustavo target=- evidence=1`}, "T1003.002"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			alerts := credRun(t, tt.file, NewProcesses(1000), NewCredentialStoreDump())
+			procs := NewProcesses(1000)
+			d := NewCredentialStoreDump()
+			d.Procs = procs
+			alerts := credRun(t, tt.file, procs, d)
 			if got := credSummaries(alerts); strings.Join(got, "|") != strings.Join(tt.want, "|") {
 				t.Errorf("alerts = %q, want %q", got, tt.want)
 			}
