@@ -32,7 +32,7 @@ var lsassReaders = []string{
 
 // LSASSAccess raises an alert when a process opens lsass.exe with rights to read or write its
 // memory: Sysmon 10 (GrantedAccess) or Security 4656/4663 on the lsass.exe process object
-// (AccessMask). It is the step mimikatz, comsvcs.dll MiniDump, Dumpert and lsassy all take to
+// (AccessMask), or starts a thread in it (Sysmon 8, CreateRemoteThread). It is the step mimikatz, comsvcs.dll MiniDump, Dumpert and lsassy all take to
 // steal credentials. (A 4656 refused by a protected LSASS reads the same: the event's audit
 // outcome does not reach the detectors.) One alert per host and source process, shared
 // through Episodes with the command line and dump file of the same process.
@@ -85,6 +85,21 @@ func (d *LSASSAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		if name := f["SubjectUserName"]; name != "" && name != "-" && !entity.IsMachineAccount(name) && !credProcSystemSession(f["SubjectLogonId"]) {
 			o.user = f["SubjectDomainName"] + `\` + name
 		}
+	case id == 8 && detection.IsSysmon(ev):
+		// A thread created in lsass.exe runs code there: it reads whatever it likes.
+		if detection.BaseName(f["TargetImage"]) != "lsass.exe" {
+			return nil
+		}
+		o = lsassOpen{kind: "sysmon", image: f["SourceImage"], pid: f["SourceProcessId"], guid: f["SourceProcessGuid"],
+			access: "CreateRemoteThread", user: f["SourceUser"],
+			fields: detection.Pick(f, "SourceImage", "SourceProcessGuid", "SourceProcessId", "TargetImage", "StartAddress", "StartModule", "StartFunction", "SourceUser")}
+		if o.user == "" {
+			o.user = d.procs.User(ev.GetHost(), o.guid)
+		}
+		if d.expected(o.image) {
+			return nil
+		}
+		return []*adjoinv1.Alert{d.alert(ev, o)}
 	default:
 		return nil
 	}
