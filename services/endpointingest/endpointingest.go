@@ -125,24 +125,16 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 // `adjoin detect` uses the same set offline.
 func Detectors() []detection.Detector {
 	procs := detect.NewProcesses(100_000)
-	// One theft leaves traces for several credential detectors: they share its alert.
-	episodes := detect.NewCredEpisodes()
-	lsass, dump, tool, hives := detect.NewLSASSAccess(procs), detect.NewLSASSDumpComsvcs(procs), detect.NewCredentialToolCommandLine(), detect.NewLSASecretsDump()
-	stores, script := detect.NewCredentialStoreDump(), detect.NewCredentialDumpScript()
-	lsass.Episodes, dump.Episodes, tool.Episodes, hives.Episodes, stores.Episodes, script.Episodes = episodes, episodes, episodes, episodes, episodes, episodes
-	stores.Procs = procs
-	return []detection.Detector{procs, lsass, detect.UserBinaryToDomainService{},
-		dump,
-		tool,
+	ds := []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
+		detect.NewLSASSDumpComsvcs(procs),
+		detect.NewCredentialToolCommandLine(),
 		detect.NewEncodedPowerShell(),
-		hives,
-		stores,
-		script,
-		detect.NewLSASSSilentProcessExit(),
+		detect.NewLSASecretsDump(),
 		detect.NewPsExecService(),
 		detect.NewWinRMShellEndpoint(),
 		detect.NewPassTheHashLogon(),
 		detect.NewRunKey(),
 		detect.NewKerberosFromNonLSASS(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
+	return append(ds, detect.WithCredEpisodes(procs, ds)...)
 }
