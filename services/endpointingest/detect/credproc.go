@@ -80,10 +80,12 @@ func (p credProcStart) isImage(names ...string) bool {
 }
 
 // episode returns the alert id of the dumping episode this process belongs to: its own or
-// its parent's (a launcher passing the same command) when Episodes knows one, else id.
+// its parent's (a launcher passing the same command) when Episodes knows one, else id. The
+// image key lets a script block (credential-dump-script), which names no process, join it.
 func (p credProcStart) episode(c *CredEpisodes, id string) string {
 	own := credProcessKey(p.ev.GetHost(), p.pid)
-	return c.claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own), p.ev.GetTime().AsTime(), id)
+	return c.claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own, credImageKey(p.ev.GetHost(), p.image)),
+		p.ev.GetTime().AsTime(), id)
 }
 
 // actor is the user that ran the process, or nil for local system identities.
