@@ -220,6 +220,9 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),
+		detect.NewDPAPIBackupKey(sessions),
+		detect.NewDSRMPasswordChange(),
+		detect.NewRemoteHiveDump(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }

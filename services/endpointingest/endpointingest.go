@@ -125,7 +125,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 // `adjoin detect` uses the same set offline.
 func Detectors() []detection.Detector {
 	procs := detect.NewProcesses(100_000)
-	return []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
+	ds := []detection.Detector{procs, detect.NewLSASSAccess(procs), detect.UserBinaryToDomainService{},
 		detect.NewLSASSDumpComsvcs(procs),
 		detect.NewCredentialToolCommandLine(),
 		detect.NewEncodedPowerShell(),
@@ -136,4 +136,5 @@ func Detectors() []detection.Detector {
 		detect.NewRunKey(),
 		detect.NewKerberosFromNonLSASS(),
 		&productalert.Detector{Side: adjoinv1.Side_SIDE_ENDPOINT}}
+	return append(ds, detect.WithCredEpisodes(procs, ds)...)
 }

@@ -2,7 +2,10 @@ package detect
 
 import (
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -14,24 +17,41 @@ import (
 // session keeps the caller's local identity and carries another account's NTLM hash for the
 // network, which 4624 version 2 names in TargetOutboundUserName/TargetOutboundDomainName.
 //
-// `runas /netonly` produces the same event, so the alert is high only when the outbound
-// identity differs from the caller's (the tell-tale of a hash being attached to someone else's
-// session) and medium otherwise, including 4624 version 1, which has no outbound fields.
-type PassTheHash struct{}
+// `runas /netonly`, UAC helpers and token tricks produce the same event, and their credentials
+// may never reach the network. So the alert is high only with evidence of network use: an NTLM
+// authentication of the outbound account from that host within Window (4776 with its
+// Workstation, or a 4624 type 3 NTLM with its WorkstationName, on any DC or server). Before
+// that it is medium when the outbound account differs from the caller or is not named (4624
+// version 1), and low when it is the caller's own (nothing is gained on the network).
+type PassTheHash struct {
+	// Window is how long after the logon an NTLM authentication of its outbound account from
+	// the same host counts as its use.
+	Window time.Duration
+	// MaxSessions bounds the sessions waiting for that use; the oldest are forgotten.
+	MaxSessions int
 
-// NewPassTheHash returns the detector; it keeps no state and has nothing to configure.
-func NewPassTheHash() *PassTheHash { return &PassTheHash{} }
+	mu      sync.Mutex
+	waiting *bounded.Map[string, *adjoinv1.Alert] // outbound sam|host -> the session's alert
+}
+
+// NewPassTheHash returns the detector with a 10 minute window and 10000 sessions.
+func NewPassTheHash() *PassTheHash {
+	return &PassTheHash{Window: 10 * time.Minute, MaxSessions: 10_000}
+}
 
 // Name implements detection.Detector.
 func (d *PassTheHash) Name() string { return "pass-the-hash" }
 
 // Detect implements detection.Detector.
 func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
-	if ev.GetEventId() != 4624 || !detection.IsSecurity(ev) {
+	if (ev.GetEventId() != 4624 && ev.GetEventId() != 4776) || !detection.IsSecurity(ev) {
 		return nil
 	}
 	f := ev.GetFields()
-	if strings.TrimSpace(f["LogonType"]) != "9" || !strings.EqualFold(strings.TrimSpace(f["LogonProcessName"]), "seclogo") ||
+	if a := d.used(ev); a != nil {
+		return []*adjoinv1.Alert{a}
+	}
+	if ev.GetEventId() != 4624 || strings.TrimSpace(f["LogonType"]) != "9" || !strings.EqualFold(strings.TrimSpace(f["LogonProcessName"]), "seclogo") ||
 		!strings.EqualFold(strings.TrimSpace(f["AuthenticationPackageName"]), "Negotiate") {
 		return nil
 	}
@@ -81,8 +101,9 @@ func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		summary += " with outbound credentials of " + abused
 		a.Description = caller + " started a logon session on " + ev.GetHost() + " that uses the credentials of " + abused +
 			" for the network (sekurlsa::pth or runas /netonly); network access from it will appear as " + outUser + "."
-		if !strings.EqualFold(outUser, user) {
-			a.Severity = adjoinv1.Severity_SEVERITY_HIGH
+		if strings.EqualFold(outUser, user) {
+			a.Severity = adjoinv1.Severity_SEVERITY_LOW
+			a.Description += " The outbound account is the caller's own: no other credentials are in play."
 		}
 	} else {
 		a.Description = caller + " started a logon session on " + ev.GetHost() +
@@ -92,5 +113,8 @@ func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "TargetUserName", "TargetDomainName",
 		"TargetUserSid", "TargetLogonId", "TargetOutboundUserName", "TargetOutboundDomainName", "LogonType",
 		"LogonProcessName", "AuthenticationPackageName", "ProcessName")}
+	if outUser != "" && !strings.EqualFold(outUser, user) {
+		d.wait(outUser, ev.GetHost(), a)
+	}
 	return []*adjoinv1.Alert{a}
 }

@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -22,7 +25,9 @@ func TestPassTheHashOnRecordings(t *testing.T) {
 			name:      "S4 sekurlsa::pth: wardog's session on WORKSTATION6 carries pgustavo's hash",
 			file:      "otrf/host/empire_over_pth_patch_lsass_2020-09-21221336.sec-sys-sysmon.json",
 			wantActor: `theshire\wardog`, wantAbused: `theshire.local\pgustavo`, wantHost: "WORKSTATION6.theshire.local",
-			wantSev: adjoinv1.Severity_SEVERITY_HIGH,
+			// The recording holds no authentication of pgustavo from WORKSTATION6 afterwards:
+			// medium until the credentials are seen in use.
+			wantSev: adjoinv1.Severity_SEVERITY_MEDIUM,
 		},
 		{
 			name:      "CC0 mimikatz pth by admmig on FS03: 4624 v1 names no outbound account",
@@ -81,4 +86,62 @@ func TestPassTheHashSilentElsewhere(t *testing.T) {
 func TestPassTheHashBackgroundPlaybook(t *testing.T) {
 	t.Parallel()
 	adjLogBackground(t, []detection.Detector{NewPassTheHash()})
+}
+
+// No recording holds runas /netonly, a UAC or token trick, or a pass-the-hash session whose
+// hash then reaches a DC: hand-written events with the fields Windows writes.
+func TestPassTheHashNeedsNetworkUse(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	logon := func(outbound, logonID string) *adjoinv1.Event {
+		return credAccessEvent(4624, "WS1.corp.example", at, 1, map[string]string{"LogonType": "9", "LogonProcessName": "seclogo",
+			"AuthenticationPackageName": "Negotiate", "SubjectUserName": "alice", "SubjectDomainName": "CORP", "SubjectUserSid": "S-1-5-21-1-2-3-1105",
+			"TargetUserName": "alice", "TargetDomainName": "CORP", "TargetLogonId": logonID, "TargetOutboundUserName": outbound, "TargetOutboundDomainName": "corp.example"})
+	}
+	ntlm := func(user, workstation string, after time.Duration) *adjoinv1.Event {
+		return credAccessEvent(4776, "DC1.corp.example", at.Add(after), 2, map[string]string{"TargetUserName": user, "Workstation": workstation,
+			"Status": "0x0", "PackageName": "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0"})
+	}
+	tests := []struct {
+		name   string
+		events []*adjoinv1.Event
+		want   []adjoinv1.Severity // of each emission
+	}{
+		{"another account's hash, unused", []*adjoinv1.Event{logon("admin", "0x10")}, []adjoinv1.Severity{adjoinv1.Severity_SEVERITY_MEDIUM}},
+		{"the caller's own credentials (runas /netonly as oneself, token trick)", []*adjoinv1.Event{logon("alice", "0x10")}, []adjoinv1.Severity{adjoinv1.Severity_SEVERITY_LOW}},
+		{"used from the host", []*adjoinv1.Event{logon("admin", "0x10"), ntlm("CORP\\admin", "WS1", time.Minute), ntlm("admin", "WS1", 2*time.Minute)},
+			[]adjoinv1.Severity{adjoinv1.Severity_SEVERITY_MEDIUM, adjoinv1.Severity_SEVERITY_HIGH}},
+		{"used from another host", []*adjoinv1.Event{logon("admin", "0x10"), ntlm("admin", "WS2", time.Minute)}, []adjoinv1.Severity{adjoinv1.Severity_SEVERITY_MEDIUM}},
+		{"used after the window", []*adjoinv1.Event{logon("admin", "0x10"), ntlm("admin", "WS1", time.Hour)}, []adjoinv1.Severity{adjoinv1.Severity_SEVERITY_MEDIUM}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := NewPassTheHash()
+			var got []adjoinv1.Severity
+			var ids []string
+			for _, ev := range tt.events {
+				for _, a := range d.Detect(ev) {
+					got, ids = append(got, a.GetSeverity()), append(ids, a.GetId())
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("severities = %v, want %v", got, tt.want)
+			}
+			if len(ids) == 2 && ids[0] != ids[1] {
+				t.Errorf("the use raised a new alert, not the session's: %v", ids)
+			}
+		})
+	}
+	d := NewPassTheHash()
+	d.MaxSessions = 2
+	for i := range 5 {
+		d.Detect(logon(fmt.Sprintf("admin%d", i), fmt.Sprintf("0x%x", 10+i)))
+	}
+	if n := d.waiting.Len(); n != 2 {
+		t.Errorf("waiting sessions = %d, want the bound 2", n)
+	}
+	if got := d.Detect(ntlm("admin0", "WS1", time.Minute)); len(got) != 0 {
+		t.Errorf("a forgotten session was raised: %v", got)
+	}
 }

@@ -55,8 +55,13 @@ var credToolRubeusTechniques = map[string]string{
 // (sekurlsa::, lsadump::, kerberos::golden/ptt, privilege::debug) or the mimikatz binary
 // itself, and Rubeus verbs (asktgt, ptt, kerberoast, asreproast, s4u, ...). An account named by
 // /user: is the target. One alert per host, tool and command (Sysmon 1 and its 4688 twin,
-// and a launcher passing the same command, fold together).
-type CredentialToolCommandLine struct{}
+// and a launcher passing the same command, fold together); a command that reads LSASS
+// (T1003.001) also shares its alert, through Episodes, with the process's LSASS handle and
+// dump file.
+type CredentialToolCommandLine struct {
+	// Episodes (may be nil) groups this alert with the other traces of the same dumper.
+	Episodes *CredEpisodes
+}
 
 // NewCredentialToolCommandLine returns the detector; it has no thresholds.
 func NewCredentialToolCommandLine() *CredentialToolCommandLine { return &CredentialToolCommandLine{} }
@@ -102,6 +107,9 @@ func (d *CredentialToolCommandLine) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert
 	}
 	a := credAlert(p.ev, d.Name(), []string{tool, tail}, adjoinv1.Severity_SEVERITY_HIGH, phase, techniques,
 		"Credential theft tool run: "+tool, desc+".")
+	if slices.Contains(techniques, "T1003.001") {
+		a.Id = p.episode(d.Episodes, a.GetId())
+	}
 	credAddEntity(a, p.actor())
 	credAddEntity(a, detection.UserRef(target, adjoinv1.EntityRole_ENTITY_ROLE_TARGET))
 	a.Evidence = []*adjoinv1.Evidence{p.evidence(fmt.Sprintf("%d %s: %s", p.ev.GetEventId(), detection.BaseName(p.image), what))}

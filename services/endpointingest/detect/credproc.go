@@ -22,6 +22,7 @@ type credProcStart struct {
 	image, originalFileName  string
 	commandLine, parentImage string
 	user, logonID, cwd       string
+	pid, parentPID           string // decimal (Sysmon) or hexadecimal (4688)
 }
 
 // credProcStartOf reads a Sysmon 1 or Security 4688 event; ok is false for anything else.
@@ -34,11 +35,13 @@ func credProcStartOf(ev *adjoinv1.Event) (p credProcStart, ok bool) {
 			image: f["Image"], originalFileName: f["OriginalFileName"],
 			commandLine: f["CommandLine"], parentImage: f["ParentImage"],
 			user: f["User"], logonID: f["LogonId"], cwd: f["CurrentDirectory"],
+			pid: f["ProcessId"], parentPID: f["ParentProcessId"],
 		}, true
 	case ev.GetEventId() == 4688 && detection.IsSecurity(ev):
 		p = credProcStart{
 			ev: ev, image: f["NewProcessName"], commandLine: f["CommandLine"],
 			parentImage: f["ParentProcessName"], logonID: f["SubjectLogonId"],
+			pid: f["NewProcessId"], parentPID: f["ProcessId"],
 		}
 		// 4688 names the creator (Subject); TargetUserName is set only when the new
 		// process runs as someone else.
@@ -74,6 +77,15 @@ func (p credProcStart) isImage(names ...string) bool {
 		}
 	}
 	return false
+}
+
+// episode returns the alert id of the dumping episode this process belongs to: its own or
+// its parent's (a launcher passing the same command) when Episodes knows one, else id. The
+// image key lets a script block (credential-dump-script), which names no process, join it.
+func (p credProcStart) episode(c *CredEpisodes, id string) string {
+	own := credProcessKey(p.ev.GetHost(), p.pid)
+	return c.claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own, credImageKey(p.ev.GetHost(), p.image)),
+		p.ev.GetTime().AsTime(), id)
 }
 
 // actor is the user that ran the process, or nil for local system identities.

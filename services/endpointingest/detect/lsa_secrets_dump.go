@@ -19,8 +19,13 @@ var lsaSecretsRegSave = regexp.MustCompile(`(?i)\breg(?:\.exe)?["']?\s+(save|exp
 // whole HKLM\SYSTEM hive alone, which holds the boot key that decrypts them, is medium;
 // subkeys of SYSTEM are ordinary administration and ignored. One alert per host, key and
 // destination file, so a launcher (PsExec ... reg save ...) and the reg.exe it starts, and
-// their 4688 twins, are one alert.
-type LSASecretsDump struct{}
+// their 4688 twins, are one alert; through Episodes, a save on a host where credential stores
+// are being copied (credential-store-dump: ntds.dit from a shadow copy, then the SYSTEM hive
+// for its boot key) joins that alert.
+type LSASecretsDump struct {
+	// Episodes (may be nil) groups this alert with the other store copies on the host.
+	Episodes *CredEpisodes
+}
 
 // NewLSASecretsDump returns the detector; it has no thresholds.
 func NewLSASecretsDump() *LSASecretsDump { return &LSASecretsDump{} }
@@ -58,6 +63,8 @@ func (d *LSASecretsDump) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS, []string{technique},
 		"Credential dumping: registry hive "+hive+" saved",
 		fmt.Sprintf("%s%s on %s, run by %s, ran reg %s %s to %s.", p.image, parent, ev.GetHost(), credOr(p.user, "SYSTEM or an unknown user"), verb, key, credOr(file, "an unnamed file")))
+	hives := credStoreKey(ev.GetHost(), "hives")
+	a.Id = d.Episodes.claim(credKeys(credStoreKey(ev.GetHost(), "ntds"), hives), credKeys(hives), ev.GetTime().AsTime(), a.GetId())
 	credAddEntity(a, p.actor())
 	a.Evidence = []*adjoinv1.Evidence{p.evidence(fmt.Sprintf("%d %s: reg %s %s %s", ev.GetEventId(), detection.BaseName(p.image), verb, key, file))}
 	return []*adjoinv1.Alert{a}

@@ -8,91 +8,133 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Process access rights that let a process read or change another's memory: what a credential
-// dumper needs from lsass.exe (PROCESS_VM_OPERATION, PROCESS_VM_READ, PROCESS_VM_WRITE).
-const memoryAccess = 0x0008 | 0x0010 | 0x0020
+// Process access rights that read or change another process's memory: what a credential
+// dumper needs from lsass.exe (PROCESS_VM_READ 0x10, PROCESS_VM_WRITE 0x20). Query rights
+// (0x400, 0x1000) and PROCESS_VM_OPERATION alone, which process listings and monitoring take,
+// read nothing.
+const memoryAccess = 0x0010 | 0x0020
 
-// Images that open lsass.exe with memory rights as part of Windows or its protection; their
-// access is expected. Compared on the lower-case base name and the system directory.
-var lsassReaders = map[string]bool{
-	`c:\windows\system32\csrss.exe`:         true,
-	`c:\windows\system32\wininit.exe`:       true,
-	`c:\windows\system32\lsm.exe`:           true,
-	`c:\windows\system32\services.exe`:      true,
-	`c:\windows\system32\lsass.exe`:         true,
-	`c:\windows\system32\wbem\wmiprvse.exe`: true,
+// Images that open lsass.exe with memory rights as part of Windows, its protection or its
+// monitoring; their access is expected. Lower-case full paths, or folders ending in `\`.
+var lsassReaders = []string{
+	`c:\windows\system32\csrss.exe`,
+	`c:\windows\system32\wininit.exe`,
+	`c:\windows\system32\lsm.exe`,
+	`c:\windows\system32\services.exe`,
+	`c:\windows\system32\lsass.exe`,
+	`c:\windows\system32\wbem\wmiprvse.exe`,
+	`c:\program files\microsoft monitoring agent\agent\healthservice.exe`,
+	`c:\programdata\microsoft\windows defender\platform\`,
+	`c:\program files\windows defender\`,
 }
 
 // LSASSAccess raises an alert when a process opens lsass.exe with rights to read or write its
-// memory (Sysmon 10): the step mimikatz, comsvcs.dll MiniDump, Dumpert and lsassy all take to
-// steal credentials. Repeated accesses by one process on one host are one alert.
+// memory: Sysmon 10 (GrantedAccess) or Security 4656/4663 on the lsass.exe process object
+// (AccessMask), or starts a thread in it (Sysmon 8, CreateRemoteThread). It is the step mimikatz, comsvcs.dll MiniDump, Dumpert and lsassy all take to
+// steal credentials. (A 4656 refused by a protected LSASS reads the same: the event's audit
+// outcome does not reach the detectors.) One alert per host and source process, shared
+// through Episodes with the command line and dump file of the same process.
 type LSASSAccess struct {
+	// Readers are the images whose memory access is expected: lower-case full paths, or
+	// folders ending in `\`. Default: lsassReaders.
+	Readers []string
+	// Episodes (may be nil) groups this alert with the other traces of the same dumper.
+	Episodes *CredEpisodes
+
 	procs *Processes
 }
 
 // NewLSASSAccess returns the detector; procs (may be nil) names the user of the source process.
-func NewLSASSAccess(procs *Processes) *LSASSAccess { return &LSASSAccess{procs: procs} }
+func NewLSASSAccess(procs *Processes) *LSASSAccess {
+	return &LSASSAccess{Readers: lsassReaders, procs: procs}
+}
 
 // Name implements detection.Detector.
 func (d *LSASSAccess) Name() string { return "lsass-access" }
 
+// lsassOpen is one opening of lsass.exe, from Sysmon or Security.
+type lsassOpen struct {
+	kind, image, pid, guid, access, user string
+	fields                               map[string]string
+}
+
 // Detect implements detection.Detector.
 func (d *LSASSAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
-	if ev.GetEventId() != 10 || !detection.IsSysmon(ev) {
-		return nil
-	}
+	var o lsassOpen
 	f := ev.GetFields()
-	if detection.BaseName(f["TargetImage"]) != "lsass.exe" {
+	switch id := ev.GetEventId(); {
+	case id == 10 && detection.IsSysmon(ev):
+		if detection.BaseName(f["TargetImage"]) != "lsass.exe" {
+			return nil
+		}
+		o = lsassOpen{kind: "sysmon", image: f["SourceImage"], pid: f["SourceProcessId"], guid: f["SourceProcessGUID"],
+			access: f["GrantedAccess"], user: f["SourceUser"],
+			fields: detection.Pick(f, "SourceImage", "SourceProcessGUID", "SourceProcessId", "TargetImage", "GrantedAccess", "CallTrace", "SourceUser")}
+		if o.user == "" {
+			o.user = d.procs.User(ev.GetHost(), o.guid)
+		}
+	case (id == 4656 || id == 4663) && detection.IsSecurity(ev):
+		if detection.BaseName(f["ObjectName"]) != "lsass.exe" || !strings.EqualFold(f["ObjectType"], "Process") {
+			return nil
+		}
+		o = lsassOpen{kind: "windows-event", image: f["ProcessName"], pid: f["ProcessId"], access: f["AccessMask"],
+			fields: detection.Pick(f, "ProcessName", "ProcessId", "ObjectName", "ObjectType", "AccessMask", "HandleId",
+				"SubjectUserName", "SubjectDomainName", "SubjectLogonId")}
+		if name := f["SubjectUserName"]; name != "" && name != "-" && !entity.IsMachineAccount(name) && !credProcSystemSession(f["SubjectLogonId"]) {
+			o.user = f["SubjectDomainName"] + `\` + name
+		}
+	case id == 8 && detection.IsSysmon(ev):
+		// A thread created in lsass.exe runs code there: it reads whatever it likes.
+		if detection.BaseName(f["TargetImage"]) != "lsass.exe" {
+			return nil
+		}
+		o = lsassOpen{kind: "sysmon", image: f["SourceImage"], pid: f["SourceProcessId"], guid: f["SourceProcessGuid"],
+			access: "CreateRemoteThread", user: f["SourceUser"],
+			fields: detection.Pick(f, "SourceImage", "SourceProcessGuid", "SourceProcessId", "TargetImage", "StartAddress", "StartModule", "StartFunction", "SourceUser")}
+		if o.user == "" {
+			o.user = d.procs.User(ev.GetHost(), o.guid)
+		}
+		if d.expected(o.image) {
+			return nil
+		}
+		return []*adjoinv1.Alert{d.alert(ev, o)}
+	default:
 		return nil
 	}
-	access, err := winevent.ParseHex(f["GrantedAccess"])
-	if err != nil || access&memoryAccess == 0 {
+	access, err := winevent.ParseHex(o.access)
+	if err != nil || access&memoryAccess == 0 || d.expected(o.image) {
 		return nil
 	}
-	src := f["SourceImage"]
-	if lsassReaders[strings.ToLower(src)] {
-		return nil
+	return []*adjoinv1.Alert{d.alert(ev, o)}
+}
+
+func (d *LSASSAccess) alert(ev *adjoinv1.Event, o lsassOpen) *adjoinv1.Alert {
+	own := credProcessKey(ev.GetHost(), o.pid)
+	key := own
+	if key == "" {
+		key = "guid:" + entity.Fold(o.guid)
 	}
-	guid := entity.Fold(f["SourceProcessGUID"])
-	if guid == "" {
-		guid = "pid:" + f["SourceProcessId"]
+	// The image key lets a script block of the same PowerShell (credential-dump-script),
+	// which names no process, find this episode.
+	id := d.Episodes.claim(credKeys(own), credKeys(own, credImageKey(ev.GetHost(), o.image)), ev.GetTime().AsTime(),
+		entity.HashID(d.Name(), entity.Fold(ev.GetHost()), key))
+	a := credAlert(ev, d.Name(), nil, adjoinv1.Severity_SEVERITY_HIGH, adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS, []string{"T1003.001"},
+		"Credential dumping: process read LSASS memory", fmt.Sprintf("%s opened lsass.exe on %s with access %s.", o.image, ev.GetHost(), o.access))
+	a.Id = id
+	credAddEntity(a, detection.UserRef(o.user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
+	a.Evidence = []*adjoinv1.Evidence{credEvidence(ev, o.kind, fmt.Sprintf("%d %s -> lsass.exe %s", ev.GetEventId(), detection.BaseName(o.image), o.access), o.fields)}
+	return a
+}
+
+// expected reports whether image is one of the Readers.
+func (d *LSASSAccess) expected(image string) bool {
+	image = strings.ToLower(image)
+	for _, r := range d.Readers {
+		if image == r || (strings.HasSuffix(r, `\`) && strings.HasPrefix(image, r)) {
+			return true
+		}
 	}
-	t := ev.GetTime()
-	a := &adjoinv1.Alert{
-		Id:              entity.HashID("lsass-access", entity.Fold(ev.GetHost()), guid),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
-		Title:           "Credential dumping: process read LSASS memory",
-		Description:     fmt.Sprintf("%s opened lsass.exe on %s with access %s.", src, ev.GetHost(), f["GrantedAccess"]),
-		Detector:        d.Name(),
-		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
-		MitreTechniques: []string{"T1003.001"},
-		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
-		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
-		Evidence: []*adjoinv1.Evidence{{
-			Kind:     "sysmon",
-			Summary:  fmt.Sprintf("10 %s -> lsass.exe %s", detection.BaseName(src), f["GrantedAccess"]),
-			Host:     ev.GetHost(),
-			Time:     timestamppb.New(t.AsTime()),
-			EventId:  "10",
-			RecordId: ev.GetRecordId(),
-			Fields:   detection.Pick(f, "SourceImage", "SourceProcessGUID", "SourceProcessId", "TargetImage", "GrantedAccess", "CallTrace", "SourceUser"),
-		}},
-	}
-	user := f["SourceUser"]
-	if user == "" {
-		user = d.procs.User(ev.GetHost(), f["SourceProcessGUID"])
-	}
-	if ref := detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
-		a.Entities = append(a.Entities, ref)
-	}
-	return []*adjoinv1.Alert{a}
+	return false
 }

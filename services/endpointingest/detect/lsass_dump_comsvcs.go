@@ -16,10 +16,11 @@ var comsvcsMiniDump = regexp.MustCompile(`(?i)comsvcs(?:\.dll)?["']?[\s,]+(?:min
 
 // LSASSDumpComsvcs raises an alert when LSASS memory is written to a file: a command line
 // calling comsvcs.dll MiniDump (Sysmon 1 or Security 4688), or a Sysmon 11 creating a .dmp
-// file that is named after lsass or written by rundll32 or a program in a user folder
-// (Dumpert, procdump copies, lsassy's comsvcs call). The alert is keyed on the host and the
-// dump file, so the launcher, the rundll32 process, its 4688 twin and the file creation of
-// one dump are one alert.
+// file that is named after lsass, written by rundll32 or a program in a user folder
+// (Dumpert, procdump copies, lsassy's comsvcs call), or written by any process that opened
+// lsass.exe (Episodes), whatever its name. The alert is keyed on the host and the dump file,
+// and through Episodes on the dumping process, so the launcher, the rundll32 process, its
+// 4688 twin, its LSASS handle and the file creation of one dump are one alert.
 type LSASSDumpComsvcs struct {
 	// DumperFolders are lower-case path fragments of images whose .dmp files are suspicious:
 	// where users and implants put programs. Default: \users\, \temp\, \programdata\.
@@ -27,6 +28,8 @@ type LSASSDumpComsvcs struct {
 	// DumperImages are lower-case image names whose .dmp files are suspicious wherever they
 	// run from. Default: rundll32.exe (comsvcs MiniDump).
 	DumperImages []string
+	// Episodes (may be nil) groups this alert with the other traces of the same dumper.
+	Episodes *CredEpisodes
 
 	procs *Processes
 }
@@ -63,6 +66,7 @@ func (d *LSASSDumpComsvcs) fromCommandLine(p credProcStart) []*adjoinv1.Alert {
 	file := credWindowsPath(m[2], p.cwd)
 	a := d.alert(p.ev, file, fmt.Sprintf("%s on %s, run by %s, called comsvcs.dll MiniDump on process %s, writing %s.",
 		p.image, p.ev.GetHost(), credOr(p.user, "an unknown user"), m[1], strings.Trim(m[2], `"'`)))
+	a.Id = p.episode(d.Episodes, a.GetId())
 	credAddEntity(a, p.actor())
 	a.Evidence = []*adjoinv1.Evidence{p.evidence(fmt.Sprintf("%d %s comsvcs.dll MiniDump %s -> %s", p.ev.GetEventId(), detection.BaseName(p.image), m[1], strings.Trim(m[2], `"'`)))}
 	return []*adjoinv1.Alert{a}
@@ -72,7 +76,11 @@ func (d *LSASSDumpComsvcs) fromDumpFile(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	f := ev.GetFields()
 	target := f["TargetFilename"]
 	name := detection.BaseName(target)
-	if !strings.HasSuffix(name, ".dmp") || !d.suspiciousDump(name, f["Image"]) {
+	if !strings.HasSuffix(name, ".dmp") {
+		return nil
+	}
+	writer := credProcessKey(ev.GetHost(), f["ProcessId"])
+	if !d.suspiciousDump(name, f["Image"]) && !d.Episodes.known(writer, ev.GetTime().AsTime()) {
 		return nil
 	}
 	user := f["User"] // Sysmon 15 and later; older versions name only the process
@@ -81,6 +89,7 @@ func (d *LSASSDumpComsvcs) fromDumpFile(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	a := d.alert(ev, credWindowsPath(target, ""), fmt.Sprintf("%s on %s, run by %s, wrote the memory dump %s.",
 		f["Image"], ev.GetHost(), credOr(user, "an unknown user"), target))
+	a.Id = d.Episodes.claim(credKeys(writer), credKeys(writer), ev.GetTime().AsTime(), a.GetId())
 	credAddEntity(a, detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
 	a.Evidence = []*adjoinv1.Evidence{credEvidence(ev, "sysmon", fmt.Sprintf("11 %s -> %s", detection.BaseName(f["Image"]), target),
 		detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "TargetFilename", "CreationUtcTime", "User"))}

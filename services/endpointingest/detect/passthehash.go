@@ -21,6 +21,12 @@ import (
 // session (Sysmon 1 LogonId, 4688 session). The actor is the logged-on user; the identity whose
 // hash is used (TargetOutboundUserName, 4624 version 2 only) is the target. One alert per host
 // and logon session.
+//
+// runas /netonly, UAC helpers and token tricks make the same logon with credentials that are
+// never injected nor used, so the alert is medium until the session shows what pass-the-hash
+// does: LSASS opened with write access on the host within Window (sekurlsa::pth writes the hash
+// into the session's credentials: Sysmon 10 or 4656 with PROCESS_VM_WRITE), or a process of
+// the session connecting to another host (Sysmon 3). Then it is high.
 type PassTheHashLogon struct {
 	// Window is how far apart a process and its session's 4624 may be and still be joined, for
 	// processes logged before the 4624 (Sysmon and Security are separate logs, and exports may
@@ -35,10 +41,13 @@ type PassTheHashLogon struct {
 	mu       sync.Mutex
 	sessions map[string]*pthSession
 	order    []string
+	use      pthUse
 }
 
 type pthSession struct {
 	pth      bool
+	at       time.Time             // of the 4624
+	used     *adjoinv1.Evidence    // of the injection or network use, once seen
 	entities []*adjoinv1.EntityRef // of the 4624, once seen
 	pending  []*adjoinv1.Evidence  // processes seen before the 4624
 }
@@ -72,6 +81,10 @@ func (d *PassTheHashLogon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			return nil
 		}
 		return d.process(ev, session)
+	case ev.GetEventId() == 10 && detection.IsSysmon(ev), ev.GetEventId() == 4656 && detection.IsSecurity(ev):
+		return d.injection(ev)
+	case ev.GetEventId() == 3 && detection.IsSysmon(ev):
+		return d.network(ev)
 	}
 	return nil
 }
@@ -102,17 +115,22 @@ func (d *PassTheHashLogon) logon(ev *adjoinv1.Event, session uint64) []*adjoinv1
 	key := pthKey(ev.GetHost(), session)
 	d.mu.Lock()
 	s := d.session(key)
-	s.pth, s.entities = true, entities
+	s.pth, s.entities, s.at = true, entities, ev.GetTime().AsTime()
 	for _, p := range s.pending {
 		if pthAbs(p.GetTime().AsTime().Sub(ev.GetTime().AsTime())) <= d.Window {
 			evidence = append(evidence, p)
 		}
 	}
 	s.pending = nil
+	if s.used == nil {
+		s.used = d.use.injectedNear(ev.GetHost(), s.at, d.Window)
+	}
+	d.use.logon(ev.GetHost(), key, s.at, d.MaxSessions)
+	used := s.used
 	d.mu.Unlock()
 	desc := fmt.Sprintf("%s\\%s opened a NewCredentials (LogonType 9, seclogo) session %s on %s using %s: pass-the-hash.",
 		f["TargetDomainName"], f["TargetUserName"], f["TargetLogonId"], ev.GetHost(), outbound)
-	return []*adjoinv1.Alert{d.alert(ev, key, desc, entities, evidence)}
+	return []*adjoinv1.Alert{d.alert(ev, key, desc, entities, evidence, used)}
 }
 
 func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoinv1.Alert {
@@ -121,6 +139,9 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s, ok := d.sessions[key]
+	if ev.GetEventId() == 1 {
+		d.use.process(ev.GetHost(), ev.GetFields()["ProcessGuid"], key, d.MaxSessions)
+	}
 	if !ok || !s.pth {
 		if session <= 0x3e7 { // SYSTEM, LOCAL/NETWORK SERVICE and no session: never pass-the-hash
 			return nil
@@ -136,7 +157,7 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 		image = ev.GetFields()["NewProcessName"]
 	}
 	desc := fmt.Sprintf("Process %s started in pass-the-hash session %s on %s.", image, pthHex(session), ev.GetHost())
-	return []*adjoinv1.Alert{d.alert(ev, key, desc, s.entities, []*adjoinv1.Evidence{evidence})}
+	return []*adjoinv1.Alert{d.alert(ev, key, desc, s.entities, []*adjoinv1.Evidence{evidence}, s.used)}
 }
 
 // session returns the state of key, creating it (and dropping the oldest) if needed; mu held.
@@ -157,8 +178,17 @@ func (d *PassTheHashLogon) session(key string) *pthSession {
 	return s
 }
 
-func (d *PassTheHashLogon) alert(ev *adjoinv1.Event, key, desc string, entities []*adjoinv1.EntityRef, evidence []*adjoinv1.Evidence) *adjoinv1.Alert {
+// alert builds the session's alert: high once used (the injection or network use that
+// shows it, added to the evidence), medium before.
+func (d *PassTheHashLogon) alert(ev *adjoinv1.Event, key, desc string, entities []*adjoinv1.EntityRef, evidence []*adjoinv1.Evidence, used *adjoinv1.Evidence) *adjoinv1.Alert {
 	t := ev.GetTime()
+	severity := adjoinv1.Severity_SEVERITY_MEDIUM
+	if used != nil {
+		severity = adjoinv1.Severity_SEVERITY_HIGH
+		evidence = append(evidence, used)
+	} else {
+		desc += " No injection into LSASS nor network use from the session seen yet (runas /netonly and token tricks look the same)."
+	}
 	return &adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), key),
 		Side:            adjoinv1.Side_SIDE_ENDPOINT,
@@ -168,7 +198,7 @@ func (d *PassTheHashLogon) alert(ev *adjoinv1.Event, key, desc string, entities 
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1550.002"},
-		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
+		Severity:        severity,
 		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
 		FirstActivity:   t,
 		LastActivity:    t,
