@@ -132,6 +132,8 @@ func Detectors() []detection.Detector {
 		detect.NewLSASecretsDump(),
 		detect.NewPsExecService(),
 		detect.NewWinRMShellEndpoint(),
+		detect.NewWMIRemoteExecution(),
+		detect.NewDCOMRemoteExecution(),
 		detect.NewPassTheHashLogon(),
 		detect.NewRunKey(),
 		detect.NewKerberosFromNonLSASS(),
