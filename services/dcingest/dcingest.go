@@ -220,6 +220,8 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),
+		detect.NewSMBRemoteExecution(),
+		detect.NewRemoteScheduledTask(sessions),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }
