@@ -134,6 +134,7 @@ func Detectors() []detection.Detector {
 		detect.NewWinRMShellEndpoint(),
 		detect.NewWMIRemoteExecution(),
 		detect.NewDCOMRemoteExecution(),
+		detect.NewNetworkFileDrop(),
 		detect.NewPassTheHashLogon(),
 		detect.NewRunKey(),
 		detect.NewKerberosFromNonLSASS(),

@@ -1,0 +1,69 @@
+package detect
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func TestNetworkFileDropOnRecordings(t *testing.T) {
+	t.Parallel()
+	const copySMB = "otrf/more/lateral_movement/covenant_copy_smb_CreateRequest_2020-09-22145302.json"
+	files := append(credRecordings(t), psexecBackground)
+	more, err := filepath.Glob(filepath.Join(sample.Dir(t), "otrf/more/*/*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range more {
+		rel, _ := filepath.Rel(sample.Dir(t), m)
+		files = append(files, rel)
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			alerts := psexecRun(t, file, NewNetworkFileDrop())
+			if file != copySMB {
+				for _, a := range alerts {
+					t.Errorf("unexpected alert: %s", a.GetDescription())
+				}
+				return
+			}
+			// Covenant copies GruntHTTP.exe to \\WORKSTATION6\C$\ProgramData: Sysmon 11 by System.
+			if len(alerts) != 1 {
+				t.Fatalf("%d alerts, want 1", len(alerts))
+			}
+			a := alerts[0]
+			if got := psexecEntity(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST); got != "workstation6.theshire.local" {
+				t.Errorf("host = %q", got)
+			}
+			if a.GetMitreTechniques()[0] != "T1570" || psexecSummaries(a) != `11 System wrote C:\ProgramData\GruntHTTP.exe` {
+				t.Errorf("alert: %v", a)
+			}
+		})
+	}
+}
+
+func TestNetworkFileDropBound(t *testing.T) {
+	t.Parallel()
+	d := NewNetworkFileDrop()
+	d.MaxHosts = 2
+	for i, host := range []string{"a", "b", "c", "d"} {
+		d.Detect(&adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 11, Host: host,
+			Time:   timestamppb.New(time.Date(2024, 5, 1, 10, 0, i, 0, time.UTC)),
+			Fields: map[string]string{"Image": "System", "TargetFilename": `C:\Windows\x.exe`}})
+	}
+	if d.episodes.Len() != 2 {
+		t.Fatalf("hosts = %d, want the bound 2", d.episodes.Len())
+	}
+	// An ETW log and a Windows Update download written by System are not drops.
+	for _, f := range []string{`C:\Windows\System32\LogFiles\WMI\RtBackup\x.etl`, `C:\Windows\SoftwareDistribution\Download\x.exe`} {
+		if got := d.Detect(&adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 11, Host: "e",
+			Time: timestamppb.New(time.Now()), Fields: map[string]string{"Image": "System", "TargetFilename": f}}); len(got) != 0 {
+			t.Errorf("%s raised %d alerts", f, len(got))
+		}
+	}
+}
