@@ -222,6 +222,7 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewWinRMRemoteShell(),
 		detect.NewSMBRemoteExecution(),
 		detect.NewRemoteScheduledTask(sessions),
+		detect.NewRDPUnusualSource(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }
