@@ -28,34 +28,16 @@ func TestRemoteScheduledTaskOnRecordings(t *testing.T) {
 	for f := range positives {
 		files = append(files, f)
 	}
-	for _, file := range files {
-		t.Run(file, func(t *testing.T) {
-			t.Parallel()
-			alerts := adjRun(t, schedTaskSet(), file)
-			wantID, ok := positives[file]
-			if !ok {
-				for _, a := range alerts {
-					t.Errorf("unexpected alert: %s", a.GetDescription())
-				}
-				return
-			}
-			if len(alerts) != 1 {
-				t.Fatalf("%d alerts, want 1", len(alerts))
-			}
-			a := alerts[0]
-			adjCheckCommon(t, a, "remote-scheduled-task")
-			h := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)
-			u := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-			s := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST)
+	lmRecordings(t, files, schedTaskSet, "remote-scheduled-task", func(f string) bool { return positives[f] != "" },
+		func(t *testing.T, file string, a *adjoinv1.Alert, h, u, s *adjoinv1.EntityRef) {
 			if h.GetDnsHostName() != "WORKSTATION6.theshire.local" || u.GetSamAccountName() != "pgustavo" || s.GetIp() != "172.18.39.5" {
 				t.Errorf("entities %v", a.GetEntities())
 			}
 			ids := adjEventIDs(a)
-			if !strings.Contains(ids, wantID) || !strings.Contains(ids, "140") || a.GetMitreTechniques()[0] != "T1053.005" {
+			if !strings.Contains(ids, positives[file]) || !strings.Contains(ids, "140") || a.GetMitreTechniques()[0] != "T1053.005" {
 				t.Errorf("evidence ids %s, techniques %v", ids, a.GetMitreTechniques())
 			}
 		})
-	}
 }
 
 // schedTaskEvent is hand-written: no recording holds the AT service's pipe or a task created

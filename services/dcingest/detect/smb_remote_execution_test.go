@@ -46,26 +46,11 @@ func TestSMBRemoteExecutionOnRecordings(t *testing.T) {
 		"discovery/empire_shell_rpc_samr_smb_group_domain_admins_standard_user_2020-09-21040850.json"} {
 		files = append(files, "otrf/more/"+more)
 	}
-	for _, file := range files {
-		t.Run(file, func(t *testing.T) {
-			t.Parallel()
-			alerts := adjRun(t, []detection.Detector{NewSMBRemoteExecution()}, file)
-			w, ok := positives[file]
-			if !ok {
-				for _, a := range alerts {
-					t.Errorf("unexpected alert: %s", a.GetDescription())
-				}
-				return
-			}
-			if len(alerts) != 1 {
-				t.Fatalf("%d alerts, want 1", len(alerts))
-			}
-			a := alerts[0]
-			adjCheckCommon(t, a, "smb-remote-execution")
-			h := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)
-			u := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-			s := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST)
-			if h.GetDnsHostName()+h.GetNetbiosName() != w.host && !strings.EqualFold(h.GetDnsHostName()+h.GetNetbiosName(), w.host) {
+	set := func() []detection.Detector { return []detection.Detector{NewSMBRemoteExecution()} }
+	lmRecordings(t, files, set, "smb-remote-execution", func(f string) bool { _, ok := positives[f]; return ok },
+		func(t *testing.T, file string, a *adjoinv1.Alert, h, u, s *adjoinv1.EntityRef) {
+			w := positives[file]
+			if !strings.EqualFold(h.GetDnsHostName()+h.GetNetbiosName(), w.host) {
 				t.Errorf("host = %v, want %s", h, w.host)
 			}
 			if u.GetSamAccountName() != w.actor || s.GetIp() != w.source {
@@ -75,7 +60,6 @@ func TestSMBRemoteExecutionOnRecordings(t *testing.T) {
 				t.Errorf("techniques %v severity %s, want %s %s", a.GetMitreTechniques(), a.GetSeverity(), w.technique, w.severity)
 			}
 		})
-	}
 }
 
 // smbExecEvent is a hand-written 5145 at second s: no recording holds RemCom, a renamed PsExec

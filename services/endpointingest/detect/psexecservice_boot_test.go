@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -39,12 +38,7 @@ func TestPsExecServiceBootAndRenamedPipes(t *testing.T) {
 		{"PsExec -r: stdin pipe under another service name", []*adjoinv1.Event{renamed}, 1, 1},
 	}
 	for _, tt := range tests {
-		d := NewPsExecService()
-		var alerts []*adjoinv1.Alert
-		for _, ev := range tt.events {
-			alerts = append(alerts, d.Detect(ev)...)
-		}
-		merged := detection.Merge(alerts)
+		merged := lmRunEvents(NewPsExecService(), tt.events)
 		if len(merged) != tt.want {
 			t.Errorf("%s: %d alerts, want %d", tt.name, len(merged), tt.want)
 			continue

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -33,17 +32,10 @@ func TestWMIRemoteExecutionOnRecordings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			alerts := psexecRun(t, tt.file, NewWMIRemoteExecution())
-			if tt.host == "" {
-				for _, a := range alerts {
-					t.Errorf("unexpected alert: %s", a.GetDescription())
-				}
+			a := lmOne(t, psexecRun(t, tt.file, NewWMIRemoteExecution()), tt.host != "")
+			if a == nil {
 				return
 			}
-			if len(alerts) != 1 {
-				t.Fatalf("%d alerts, want 1", len(alerts))
-			}
-			a := alerts[0]
 			if got := psexecEntity(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST); got != tt.host {
 				t.Errorf("host = %q, want %q", got, tt.host)
 			}
@@ -89,12 +81,7 @@ func TestDCOMRemoteExecutionHandWritten(t *testing.T) {
 		{"an administrator's own MMC console", []*adjoinv1.Event{console}, 0},
 	}
 	for _, tt := range tests {
-		d := NewDCOMRemoteExecution()
-		var alerts []*adjoinv1.Alert
-		for _, ev := range tt.events {
-			alerts = append(alerts, d.Detect(ev)...)
-		}
-		merged := detection.Merge(alerts)
+		merged := lmRunEvents(NewDCOMRemoteExecution(), tt.events)
 		if len(merged) != tt.want {
 			t.Errorf("%s: %d alerts, want %d", tt.name, len(merged), tt.want)
 			continue
