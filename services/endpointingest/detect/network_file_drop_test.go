@@ -1,28 +1,17 @@
 package detect
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func TestNetworkFileDropOnRecordings(t *testing.T) {
 	t.Parallel()
 	const copySMB = "otrf/more/lateral_movement/covenant_copy_smb_CreateRequest_2020-09-22145302.json"
-	files := append(credRecordings(t), psexecBackground)
-	more, err := filepath.Glob(filepath.Join(sample.Dir(t), "otrf/more/*/*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range more {
-		rel, _ := filepath.Rel(sample.Dir(t), m)
-		files = append(files, rel)
-	}
-	for _, file := range files {
+	for _, file := range lmAllRecordings(t) {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
 			// Covenant copies GruntHTTP.exe to \\WORKSTATION6\C$\ProgramData: Sysmon 11 by System.

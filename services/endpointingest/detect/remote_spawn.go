@@ -40,11 +40,19 @@ type RemoteSpawn struct {
 	// Window is the longest gap within one episode, and how far apart a logon and the
 	// processes of its session may be joined.
 	Window time.Duration
-	// MaxSessions bounds the logons and episodes remembered (each; oldest first).
+	// MaxSessions bounds the logons, episodes and inbound connections remembered (each;
+	// oldest first).
 	MaxSessions int
+	// InboundServers are the server processes (lower-case base names) whose inbound network
+	// connections (Sysmon 3) are remembered; a shell or launcher they start within
+	// InboundWindow after one is remote execution even without parent -Embedding or a network
+	// session (remote_spawn_inbound.go).
+	InboundServers map[string]bool
+	InboundWindow  time.Duration
 
 	logons   *bounded.Map[string, *remoteSpawnLogon]
 	episodes *bounded.Map[string, *remoteSpawnEpisode]
+	conns    *bounded.Map[string, remoteSpawnInbound]
 }
 
 type remoteSpawnLogon struct {
@@ -68,8 +76,9 @@ func NewWMIRemoteExecution() *RemoteSpawn {
 }
 
 // NewDCOMRemoteExecution returns the DCOM detector (dcom-remote-execution, T1021.003): children
-// of mmc.exe and Office programs started with -Embedding or /automation, with a 10 minute
-// window and 10000 sessions.
+// of mmc.exe and Office programs started with -Embedding or /automation, and shells started by
+// explorer.exe, mmc.exe or Office within a minute of it accepting a connection from another
+// host (ShellWindows, ShellBrowserWindow); a 10 minute window and 10000 sessions.
 func NewDCOMRemoteExecution() *RemoteSpawn {
 	office := map[string]bool{"excel.exe": true, "winword.exe": true, "powerpnt.exe": true, "outlook.exe": true, "visio.exe": true}
 	return &RemoteSpawn{name: "dcom-remote-execution", title: "Process started through DCOM (MMC20 / Office automation)", technique: "T1021.003",
@@ -80,8 +89,10 @@ func NewDCOMRemoteExecution() *RemoteSpawn {
 			cmd = strings.ToLower(cmd)
 			return strings.Contains(cmd, "-embedding") || strings.Contains(cmd, "/automation")
 		},
-		Benign: map[string]bool{"werfault.exe": true, "splwow64.exe": true, "conhost.exe": true},
-		Window: 10 * time.Minute, MaxSessions: 10000}
+		Benign:         map[string]bool{"werfault.exe": true, "splwow64.exe": true, "conhost.exe": true},
+		InboundServers: map[string]bool{"explorer.exe": true, "mmc.exe": true, "excel.exe": true, "winword.exe": true, "outlook.exe": true},
+		InboundWindow:  time.Minute,
+		Window:         10 * time.Minute, MaxSessions: 10000}
 }
 
 // Name implements detection.Detector.
@@ -94,6 +105,10 @@ func (d *RemoteSpawn) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	case ev.GetEventId() == 4624 && detection.IsSecurity(ev):
 		if strings.TrimSpace(f["LogonType"]) == "3" {
 			return d.logon(ev)
+		}
+	case ev.GetEventId() == 3 && detection.IsSysmon(ev):
+		if len(d.InboundServers) > 0 {
+			d.inbound(ev)
 		}
 	case ev.GetEventId() == 1 && detection.IsSysmon(ev):
 		return d.process(ev, f["Image"], f["ParentImage"], f["ParentCommandLine"], f["LogonId"])
@@ -155,7 +170,13 @@ func (d *RemoteSpawn) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 
 func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, parent, parentCmd, logonID string) []*adjoinv1.Alert {
 	pbase, base := detection.BaseName(parent), detection.BaseName(image)
-	if !d.parent(pbase, parentCmd) || d.Benign[base] {
+	if d.Benign[base] {
+		return nil
+	}
+	conn, called := d.inboundFor(ev.GetHost(), pbase, ev.GetTime().AsTime())
+	called = called && remoteSpawnSuspicious[base]
+	spawned := d.parent(pbase, parentCmd)
+	if !called && !spawned {
 		return nil
 	}
 	session, ok := pthLogonID(logonID)
@@ -163,7 +184,7 @@ func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, parent, parentCmd, logo
 		return nil
 	}
 	user := session > 0x3e7 && session != 0x3e4 && session != 0x3e5
-	if !user && !remoteSpawnSuspicious[base] && !inUserFolder(image) {
+	if !user && !called && !remoteSpawnSuspicious[base] && !inUserFolder(image) {
 		return nil
 	}
 	d.init()
@@ -182,7 +203,9 @@ func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, parent, parentCmd, logo
 		who = f["TargetDomainName"] + `\` + f["TargetUserName"]
 	}
 	entities := []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)}
-	if ref := detection.UserRef(who, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil && user && !entity.IsMachineAccount(ref.GetSamAccountName()) {
+	// A child of an object living in the desktop user's explorer.exe runs as that user, not as
+	// the caller: it names no actor.
+	if ref := detection.UserRef(who, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil && user && spawned && !entity.IsMachineAccount(ref.GetSamAccountName()) {
 		entities = append(entities, ref)
 	}
 	evidence := []*adjoinv1.Evidence{pthProcessEvidence(ev)}
@@ -193,6 +216,12 @@ func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, parent, parentCmd, logo
 		entities = append(entities, l.entities...)
 		severity = adjoinv1.Severity_SEVERITY_HIGH
 		from = " over a network logon (" + l.evidence.GetSummary() + ")"
+	}
+	if called {
+		evidence = append(evidence, conn.evidence)
+		entities = append(entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: conn.ip})
+		severity = adjoinv1.Severity_SEVERITY_HIGH
+		from += " just after it accepted a connection from " + conn.ip
 	}
 	e.alert = &adjoinv1.Alert{
 		Id:              entity.HashID(d.name, key, e.start.UTC().Format(time.RFC3339Nano)),

@@ -108,3 +108,58 @@ func TestRemoteSpawnSessionBound(t *testing.T) {
 		t.Fatalf("episodes = %d, want the bound 3", d.episodes.Len())
 	}
 }
+
+// TestDCOMInboundHandWritten covers ShellWindows / ShellBrowserWindow, hand-written: their
+// OTRF dataset (empire_dcom_shellwindows_stager) was left out of shared/data for size.
+func TestDCOMInboundHandWritten(t *testing.T) {
+	t.Parallel()
+	conn := func(s int, initiated string) *adjoinv1.Event {
+		return &adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 3, Host: "WS2.corp.example",
+			Time: timestamppb.New(time.Date(2024, 5, 1, 9, 0, s, 0, time.UTC)),
+			Fields: map[string]string{"Image": `C:\Windows\explorer.exe`, "Initiated": initiated, "SourceIp": "10.0.0.9", "SourcePort": "50123",
+				"DestinationIp": "10.0.0.20", "DestinationPort": "49700", "User": `CORP\alice`}}
+	}
+	child := func(s int, image string) *adjoinv1.Event {
+		return remoteSpawnEvent(s, image, `C:\Windows\explorer.exe`, `C:\Windows\Explorer.EXE`, `CORP\alice`, "0x1111")
+	}
+	const ps = `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
+	tests := []struct {
+		name   string
+		events []*adjoinv1.Event
+		want   int
+	}{
+		{"explorer.exe accepts a DCOM call, then starts powershell", []*adjoinv1.Event{conn(0, "false"), child(3, ps)}, 1},
+		{"the user starts powershell from explorer", []*adjoinv1.Event{child(3, ps)}, 0},
+		{"explorer.exe's own outbound connection", []*adjoinv1.Event{conn(0, "true"), child(3, ps)}, 0},
+		{"explorer.exe starts notepad after a connection", []*adjoinv1.Event{conn(0, "false"), child(3, `C:\Windows\notepad.exe`)}, 0},
+		{"one shell within the minute, another five minutes on: only the first", []*adjoinv1.Event{conn(0, "false"), remoteSpawnEvent(59, ps, `C:\Windows\explorer.exe`, "", `CORP\alice`, "0x1111"),
+			{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 1, Host: "WS2.corp.example", Time: timestamppb.New(time.Date(2024, 5, 1, 9, 5, 0, 0, time.UTC)),
+				Fields: map[string]string{"Image": ps, "ParentImage": `C:\Windows\explorer.exe`, "User": `CORP\alice`, "LogonId": "0x1111"}}}, 1},
+	}
+	for _, tt := range tests {
+		got := lmRunEvents(NewDCOMRemoteExecution(), tt.events)
+		if len(got) != tt.want {
+			t.Errorf("%s: %d alerts, want %d", tt.name, len(got), tt.want)
+			continue
+		}
+		if tt.want == 1 {
+			a := got[0]
+			if psexecEntity(a, adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST) != "10.0.0.9" ||
+				psexecEntity(a, adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR) != "" || len(a.GetEvidence()) != 2 {
+				t.Errorf("%s: alert %v", tt.name, a)
+			}
+		}
+	}
+}
+
+func TestDCOMRemoteExecutionSilentOnRecordings(t *testing.T) {
+	t.Parallel()
+	// No recording holds DCOM execution on a target (the Excel one was blocked before anything
+	// ran): all of them, the background included, are negative controls.
+	for _, file := range lmAllRecordings(t) {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			lmOne(t, psexecRun(t, file, NewDCOMRemoteExecution()), false)
+		})
+	}
+}
