@@ -8,6 +8,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
 // The WinRM service's own log on the target (Microsoft-Windows-WinRM/Operational) is the third
@@ -15,9 +16,12 @@ import (
 //
 //   - 169 "User X authenticated successfully using Kerberos/NTLM": who connected;
 //   - 91 "Creating WSMan shell on server with ResourceUri ...": a remote shell (PowerShell
-//     remoting, winrs, Enter-PSSession) was opened.
+//     remoting, winrs, Enter-PSSession) was opened. Recent Windows append the caller to the
+//     URI: "http://schemas.microsoft.com/powershell/Microsoft.PowerShell (CORP\eve clientIP:
+//     10.0.0.9)".
 //
-// A 91 raises an alert naming the user of the latest 169 on the host within SessionWindow. A
+// A 91 raises an alert naming the caller its URI carries, or else the user of the latest 169
+// on the host within SessionWindow. A
 // wsmprovhost.exe / winrshost.exe session alert on the same host within SessionWindow of such a
 // 91 alert takes its id, so one shell seen in both logs is one alert.
 
@@ -50,12 +54,17 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 	}
 	uri := winrmField(f, "resourceUri")
 	evidence := []*adjoinv1.Evidence{credAccessEvidence(ev, "WinRM 91 shell created on "+ev.GetHost()+" for "+uri, "resourceUri", "shellId")}
-	var actor *adjoinv1.EntityRef
+	var actor, source *adjoinv1.EntityRef
 	who := "an unknown user"
-	auth, ok := d.auths.Get(host)
-	if ok && t.Sub(auth.at) <= d.SessionWindow && auth.at.Sub(t) <= 5*time.Second {
+	caller, ip := winrmCaller(uri)
+	if account := credAccessAccountOf(caller, "", ""); !account.empty() && !account.machine() && !account.system() {
+		actor, who = account.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), account.String()
+	} else if auth, ok := d.auths.Get(host); ok && t.Sub(auth.at) <= d.SessionWindow && auth.at.Sub(t) <= 5*time.Second {
 		evidence = append([]*adjoinv1.Evidence{auth.ev}, evidence...)
 		actor, who = auth.account.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), auth.account.String()
+	}
+	if ip = winevent.ClientAddress(ip); ip != "" {
+		source = credAccessSource{IP: ip}.ref()
 	}
 	id := entity.HashID(d.Name(), "wsman-shell", host, t.UTC().Format(time.RFC3339Nano))
 	if prev, ok := d.shells.Get(host); ok && t.Sub(prev.at) <= d.SessionWindow && prev.at.Sub(t) <= d.SessionWindow {
@@ -67,7 +76,7 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 		who+" opened a WinRM shell ("+uri+") on "+ev.GetHost()+": commands sent over WinRM run there.",
 		adjoinv1.Severity_SEVERITY_HIGH, "T1021.006", ev, time.Time{}, evidence)
 	a.KillChainPhase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT
-	a.Entities = credAccessEntities(actor, detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
+	a.Entities = credAccessEntities(actor, source, detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }
 
@@ -88,6 +97,21 @@ func (d *WinRMRemoteShell) initOperational() {
 		d.auths = bounded.NewMap[string, winrmAuth](d.MaxSessions)
 		d.shells = bounded.NewMap[string, winrmShellAlert](d.MaxSessions)
 	}
+}
+
+// winrmCaller returns the account and address a 91 URI ends with ("... (CORP\eve clientIP:
+// 10.0.0.9)"), or "" for each part that is absent.
+func winrmCaller(uri string) (account, ip string) {
+	open := strings.LastIndexByte(uri, '(')
+	if open < 0 {
+		return "", ""
+	}
+	inner := strings.TrimSuffix(strings.TrimSpace(uri[open+1:]), ")")
+	account = inner
+	if i := strings.Index(strings.ToLower(inner), "clientip:"); i >= 0 {
+		account, ip = inner[:i], strings.TrimSpace(inner[i+len("clientip:"):])
+	}
+	return strings.TrimSpace(account), ip
 }
 
 // winrmField reads an EventData value whatever the case of its name (the EVTX names are

@@ -22,6 +22,8 @@ func TestWinRMOperationalHandWritten(t *testing.T) {
 	shell := winrmOpEvent(winrmOperationalChannel, 91, 1, map[string]string{"resourceUri": "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"})
 	machine := winrmOpEvent(winrmOperationalChannel, 169, 0, map[string]string{"username": `CORP\WS1$`, "authenticationMechanism": "Kerberos"})
 	logon := winrmOpEvent("Security", 4624, 1, map[string]string{"LogonType": "3", "TargetUserName": "eve", "TargetDomainName": "CORP", "TargetLogonId": "0x5555"})
+	withCaller := winrmOpEvent(winrmOperationalChannel, 91, 1, map[string]string{
+		"resourceUri": `http://schemas.microsoft.com/powershell/Microsoft.PowerShell (CORP\mallory clientIP: 10.0.0.9)`, "shellId": "4CB2EDD9"})
 	winrs := winrmOpEvent("Microsoft-Windows-Sysmon/Operational", 1, 2, map[string]string{"Image": `C:\Windows\System32\winrshost.exe`, "LogonId": "0x5555", "User": `CORP\eve`})
 	tests := []struct {
 		name   string
@@ -32,6 +34,7 @@ func TestWinRMOperationalHandWritten(t *testing.T) {
 		{"169 then 91: one alert naming the user", []*adjoinv1.Event{auth, shell}, 1, "eve"},
 		{"91 alone: an alert without a user", []*adjoinv1.Event{shell}, 1, ""},
 		{"a computer account's 169 names nobody", []*adjoinv1.Event{machine, shell}, 1, ""},
+		{"a URI naming its caller and address (recent Windows)", []*adjoinv1.Event{auth, withCaller}, 1, "mallory"},
 		{"169 alone raises nothing", []*adjoinv1.Event{auth}, 0, ""},
 		{"91 and the winrshost.exe session of the same shell: one alert", []*adjoinv1.Event{auth, shell, logon, winrs}, 1, "eve"},
 		{"winrshost.exe in a network logon", []*adjoinv1.Event{logon, winrs}, 1, "eve"},
@@ -62,5 +65,18 @@ func TestWinRMOperationalBound(t *testing.T) {
 	}
 	if d.auths.Len() != 2 {
 		t.Fatalf("auths = %d, want the bound 2", d.auths.Len())
+	}
+}
+
+func TestWinRMCaller(t *testing.T) {
+	t.Parallel()
+	for uri, want := range map[string][2]string{
+		`http://schemas.microsoft.com/powershell/Microsoft.PowerShell (CORP\eve clientIP: 10.0.0.9)`:   {`CORP\eve`, "10.0.0.9"},
+		`http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd (eve@corp.example clientIP: ::1)`: {"eve@corp.example", "::1"},
+		`http://schemas.microsoft.com/powershell/Microsoft.PowerShell`:                                 {"", ""},
+	} {
+		if a, ip := winrmCaller(uri); a != want[0] || ip != want[1] {
+			t.Errorf("winrmCaller(%q) = %q, %q; want %q", uri, a, ip, want)
+		}
 	}
 }
