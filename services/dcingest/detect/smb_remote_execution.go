@@ -19,13 +19,15 @@ import (
 // (IPC$ svcctl) opened from another host, and a PsExec-family pipe (PSEXESVC, RemCom, PAExec,
 // csexec, or PsExec's -stdin/-stdout/-stderr under any service name).
 //
-// One alert per target host and client (address, or account when no address is logged) for
-// an episode of such accesses no more than Window apart; each access adds evidence. A
-// computer account opening svcctl (management agents do) raises nothing.
+// One alert per client (address, or account when no address is logged) for an episode of such
+// accesses no more than Window apart, whatever the targets: a sweep opening svcctl on fifty
+// hosts (Find-LocalAdminAccess) or PsExec to three is one alert, each target a destination
+// host entity and each access evidence. A computer account opening svcctl (management agents
+// do) raises nothing.
 type SMBRemoteExecution struct {
 	// Window is the longest gap within one episode (default 5 min).
 	Window time.Duration
-	// MaxEpisodes bounds the (host, client) episodes remembered (default 10000).
+	// MaxEpisodes bounds the client episodes remembered (default 10000).
 	MaxEpisodes int
 
 	episodes *bounded.Map[string, *smbExecEpisode]
@@ -72,7 +74,7 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.episodes = bounded.NewMap[string, *smbExecEpisode](d.MaxEpisodes)
 	}
 	t := ev.GetTime().AsTime()
-	key := rsvcHost(ev.GetHost()) + "|" + client
+	key := client
 	e, ok := d.episodes.Get(key)
 	if !ok || t.Sub(e.last) > d.Window || e.start.Sub(t) > d.Window {
 		e = &smbExecEpisode{start: t, last: t, kinds: map[string]bool{}}

@@ -71,6 +71,12 @@ func smbExecEvent(s int, user, ip, share, rel, mask string) *adjoinv1.Event {
 			"IpAddress": ip, "ShareName": `\\*\` + share, "RelativeTargetName": rel, "AccessMask": mask}}
 }
 
+// smbExecOn moves a hand-written event to another host.
+func smbExecOn(host string, ev *adjoinv1.Event) *adjoinv1.Event {
+	ev.Host = host
+	return ev
+}
+
 func TestSMBRemoteExecutionHandWritten(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -84,6 +90,10 @@ func TestSMBRemoteExecutionHandWritten(t *testing.T) {
 		{"two clients: two alerts", []*adjoinv1.Event{
 			smbExecEvent(0, "eve", "10.0.0.9", "ADMIN$", "x.exe", "0x2"),
 			smbExecEvent(1, "eve", "10.0.0.8", "ADMIN$", "x.exe", "0x2")}, 2},
+		{"one client opening svcctl on three hosts: one alert", []*adjoinv1.Event{
+			smbExecEvent(0, "eve", "10.0.0.9", "IPC$", "svcctl", "0x12019f"),
+			smbExecOn("SRV2.corp.example", smbExecEvent(1, "eve", "10.0.0.9", "IPC$", "svcctl", "0x12019f")),
+			smbExecOn("SRV3.corp.example", smbExecEvent(2, "eve", "10.0.0.9", "IPC$", "svcctl", "0x12019f"))}, 1},
 		{"read of an executable on C$ (no write access)", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "C$", `tools\x.exe`, "0x120089")}, 0},
 		{"a document written to C$", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "C$", `x.docx`, "0x2")}, 0},
 		{"a computer account opening svcctl", []*adjoinv1.Event{smbExecEvent(0, "SCCM01$", "10.0.0.5", "IPC$", "svcctl", "0x12019f")}, 0},
@@ -94,8 +104,24 @@ func TestSMBRemoteExecutionHandWritten(t *testing.T) {
 				Fields: map[string]string{"SubjectUserName": "eve", "IpAddress": "10.0.0.9", "ShareName": `\\*\IPC$`, "RelativeTargetName": "svcctl"}}}, 2},
 	}
 	for _, tt := range tests {
-		if got := adjRunEvents([]detection.Detector{NewSMBRemoteExecution()}, tt.events); len(got) != tt.want {
+		got := adjRunEvents([]detection.Detector{NewSMBRemoteExecution()}, tt.events)
+		if len(got) != tt.want {
 			t.Errorf("%s: %d alerts, want %d", tt.name, len(got), tt.want)
+			continue
+		}
+		hosts := map[string]bool{}
+		for _, ev := range tt.events {
+			hosts[ev.GetHost()] = true
+		}
+		if n := 0; len(got) == 1 {
+			for _, e := range got[0].GetEntities() {
+				if e.GetRole() == adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST {
+					n++
+				}
+			}
+			if n != len(hosts) {
+				t.Errorf("%s: %d destination hosts, want %d", tt.name, n, len(hosts))
+			}
 		}
 	}
 }

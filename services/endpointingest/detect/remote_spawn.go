@@ -34,6 +34,9 @@ var remoteSpawnSuspicious = map[string]bool{
 type RemoteSpawn struct {
 	name, title, technique string
 	parent                 func(base, parentCommandLine string) bool
+	// activated reports a process that is itself the remotely activated payload (mshta.exe
+	// -Embedding, the htafile DCOM object); nil for none.
+	activated func(base, commandLine string) bool
 	// Benign are lower-case base names the server starts on its own (WMI's own helpers,
 	// error reporting); they never raise.
 	Benign map[string]bool
@@ -70,13 +73,15 @@ type remoteSpawnEpisode struct {
 // 10 minute window and 10000 sessions.
 func NewWMIRemoteExecution() *RemoteSpawn {
 	return &RemoteSpawn{name: "wmi-remote-execution", title: "Process started through WMI (WmiPrvSE.exe)", technique: "T1047",
-		parent: func(base, _ string) bool { return base == "wmiprvse.exe" },
+		// scrcons.exe hosts WMI ActiveScriptEventConsumers, a remote event subscription's code.
+		parent: func(base, _ string) bool { return base == "wmiprvse.exe" || base == "scrcons.exe" },
 		Benign: map[string]bool{"wmiprvse.exe": true, "werfault.exe": true, "wmiapsrv.exe": true, "wmiadap.exe": true, "mofcomp.exe": true},
 		Window: 10 * time.Minute, MaxSessions: 10000}
 }
 
 // NewDCOMRemoteExecution returns the DCOM detector (dcom-remote-execution, T1021.003): children
-// of mmc.exe and Office programs started with -Embedding or /automation, and shells started by
+// of mmc.exe and Office programs started with -Embedding or /automation, mshta.exe -Embedding
+// (the htafile object), and shells started by
 // explorer.exe, mmc.exe or Office within a minute of it accepting a connection from another
 // host (ShellWindows, ShellBrowserWindow); a 10 minute window and 10000 sessions.
 func NewDCOMRemoteExecution() *RemoteSpawn {
@@ -88,6 +93,9 @@ func NewDCOMRemoteExecution() *RemoteSpawn {
 			}
 			cmd = strings.ToLower(cmd)
 			return strings.Contains(cmd, "-embedding") || strings.Contains(cmd, "/automation")
+		},
+		activated: func(base, cmd string) bool {
+			return base == "mshta.exe" && strings.Contains(strings.ToLower(cmd), "-embedding")
 		},
 		Benign:         map[string]bool{"werfault.exe": true, "splwow64.exe": true, "conhost.exe": true},
 		InboundServers: map[string]bool{"explorer.exe": true, "mmc.exe": true, "excel.exe": true, "winword.exe": true, "outlook.exe": true},
@@ -111,13 +119,13 @@ func (d *RemoteSpawn) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			d.inbound(ev)
 		}
 	case ev.GetEventId() == 1 && detection.IsSysmon(ev):
-		return d.process(ev, f["Image"], f["ParentImage"], f["ParentCommandLine"], f["LogonId"])
+		return d.process(ev, f["Image"], f["CommandLine"], f["ParentImage"], f["ParentCommandLine"], f["LogonId"])
 	case ev.GetEventId() == 4688 && detection.IsSecurity(ev):
 		session := f["TargetLogonId"]
 		if id, ok := pthLogonID(session); !ok || id == 0 {
 			session = f["SubjectLogonId"]
 		}
-		return d.process(ev, f["NewProcessName"], f["ParentProcessName"], "", session)
+		return d.process(ev, f["NewProcessName"], f["CommandLine"], f["ParentProcessName"], "", session)
 	}
 	return nil
 }
@@ -168,14 +176,14 @@ func (d *RemoteSpawn) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	return []*adjoinv1.Alert{a}
 }
 
-func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, parent, parentCmd, logonID string) []*adjoinv1.Alert {
+func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, cmd, parent, parentCmd, logonID string) []*adjoinv1.Alert {
 	pbase, base := detection.BaseName(parent), detection.BaseName(image)
 	if d.Benign[base] {
 		return nil
 	}
 	conn, called := d.inboundFor(ev.GetHost(), pbase, ev.GetTime().AsTime())
 	called = called && remoteSpawnSuspicious[base]
-	spawned := d.parent(pbase, parentCmd)
+	spawned := d.parent(pbase, parentCmd) || (d.activated != nil && d.activated(base, cmd))
 	if !called && !spawned {
 		return nil
 	}

@@ -69,6 +69,8 @@ func TestDCOMRemoteExecutionHandWritten(t *testing.T) {
 	mmcChild := remoteSpawnEvent(2, `C:\Windows\System32\whoami.exe`, `C:\Windows\System32\mmc.exe`, `C:\Windows\system32\mmc.exe -Embedding`, `CORP\bob`, "0x5a5a5")
 	excel := remoteSpawnEvent(3, `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE`,
 		`"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE" /automation -Embedding`, `CORP\carol`, "0x77777")
+	mshta := remoteSpawnEvent(5, `C:\Windows\System32\mshta.exe`, `C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k DcomLaunch -p`, `CORP\bob`, "0x5a5a5")
+	mshta.Fields["CommandLine"] = `C:\Windows\System32\mshta.exe -Embedding`
 	console := remoteSpawnEvent(4, `C:\Windows\System32\cmd.exe`, `C:\Windows\System32\mmc.exe`, `"C:\Windows\system32\mmc.exe" C:\Windows\system32\compmgmt.msc`, `CORP\dave`, "0x88888")
 	tests := []struct {
 		name   string
@@ -79,6 +81,7 @@ func TestDCOMRemoteExecutionHandWritten(t *testing.T) {
 		{"the logon logged after the processes still joins", []*adjoinv1.Event{mmc, logon}, 1},
 		{"Excel automation runs powershell", []*adjoinv1.Event{excel}, 1},
 		{"an administrator's own MMC console", []*adjoinv1.Event{console}, 0},
+		{"htafile DCOM object: mshta.exe -Embedding in a network session", []*adjoinv1.Event{logon, mshta}, 1},
 	}
 	for _, tt := range tests {
 		merged := lmRunEvents(NewDCOMRemoteExecution(), tt.events)
@@ -161,5 +164,18 @@ func TestDCOMRemoteExecutionSilentOnRecordings(t *testing.T) {
 			t.Parallel()
 			lmOne(t, psexecRun(t, file, NewDCOMRemoteExecution()), false)
 		})
+	}
+}
+
+// TestWMIScrcons is hand-written: the remote ActiveScriptEventConsumer recording was left out
+// of shared/data for size.
+func TestWMIScrcons(t *testing.T) {
+	t.Parallel()
+	got := lmRunEvents(NewWMIRemoteExecution(), []*adjoinv1.Event{
+		remoteSpawnEvent(0, `C:\Windows\System32\cmd.exe`, `C:\Windows\System32\wbem\scrcons.exe`, "", `NT AUTHORITY\SYSTEM`, "0x3e7"),
+		remoteSpawnEvent(1, `C:\Windows\System32\werfault.exe`, `C:\Windows\System32\wbem\scrcons.exe`, "", `NT AUTHORITY\SYSTEM`, "0x3e7"),
+	})
+	if len(got) != 1 || len(got[0].GetEvidence()) != 1 {
+		t.Fatalf("alerts: %v", got)
 	}
 }
