@@ -463,7 +463,7 @@ func rsvcShareKind(f map[string]string) (kind, file string) {
 			return "", ""
 		}
 		switch base[dot:] {
-		case ".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs", ".sys":
+		case ".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs", ".sys", ".scr", ".hta", ".js", ".wsf", ".msi", ".xll", ".cpl", ".ocx":
 		default:
 			return "", ""
 		}

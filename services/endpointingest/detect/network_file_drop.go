@@ -15,7 +15,7 @@ import (
 // networkDropExtensions are the file types that run code when started or loaded.
 var networkDropExtensions = map[string]bool{
 	".exe": true, ".dll": true, ".sys": true, ".scr": true, ".ps1": true, ".bat": true, ".cmd": true, ".vbs": true,
-	".js": true, ".hta": true, ".msi": true,
+	".js": true, ".wsf": true, ".hta": true, ".msi": true, ".xll": true, ".cpl": true, ".ocx": true,
 }
 
 // NetworkFileDrop raises an alert when an executable or script is written to a host by the
