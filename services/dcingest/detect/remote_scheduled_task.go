@@ -23,7 +23,8 @@ import (
 // The Task Scheduler's own log (Microsoft-Windows-TaskScheduler/Operational 106 registered,
 // 140 updated, 200 action started, 129/100/102 ran) names the task but not the caller: those
 // events are added as evidence to the alert of the same task on the same host within Window.
-// One alert per host and task (or per host and client for atsvc) per episode.
+// One alert per host and task (or per host and client for atsvc) per episode; high, or medium
+// when the task runs an ordinary program (not a shell, script host, launcher or temp path).
 type RemoteScheduledTask struct {
 	// Window is the longest gap within one episode, and how far apart Task Scheduler events may
 	// be from the 4698/4702 they are joined to (default 10 min).
@@ -95,7 +96,11 @@ func (d *RemoteScheduledTask) task(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	e := adjEvidence(ev, summary, "TaskName", "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId",
 		"ClientProcessId", "ParentProcessId", "RpcCallClientLocality")
 	desc := f["SubjectDomainName"] + `\` + f["SubjectUserName"] + " " + verb + " scheduled task " + f["TaskName"] + " on " + ev.GetHost() + " " + how + "."
-	return d.raise(ev, "task|"+entity.Fold(f["TaskName"]), ip, desc, e, adjUser(f["SubjectUserSid"], f["SubjectUserName"], f["SubjectDomainName"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
+	out := d.raise(ev, "task|"+entity.Fold(f["TaskName"]), ip, desc, e, adjUser(f["SubjectUserSid"], f["SubjectUserName"], f["SubjectDomainName"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
+	if command != "" && !rsvcSuspiciousImage(command) {
+		out[0].Severity = adjoinv1.Severity_SEVERITY_MEDIUM // an ordinary program: an administrator's task as likely as not
+	}
+	return out
 }
 
 // atsvc raises on the AT service's pipe opened from another host by a user.

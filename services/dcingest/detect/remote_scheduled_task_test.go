@@ -68,6 +68,8 @@ func TestRemoteScheduledTaskHandWritten(t *testing.T) {
 		want   int
 	}{
 		{"a local user's schtasks", []*adjoinv1.Event{schedTaskEvent(4698, merge(user, local))}, 0},
+		{"an ordinary program, remotely: medium", []*adjoinv1.Event{schedTaskEvent(4698, merge(user, remote, map[string]string{
+			"TaskContent": `<Exec><Command>"C:\Program Files\Backup\agent.exe"</Command></Exec>`}))}, 1},
 		{"RPC client without a local process", []*adjoinv1.Event{schedTaskEvent(4698, merge(user, remote))}, 1},
 		{"SYSTEM updating a task", []*adjoinv1.Event{schedTaskEvent(4702, merge(user, remote, map[string]string{"SubjectUserSid": "S-1-5-18"}))}, 0},
 		{"atsvc pipe from another host", []*adjoinv1.Event{schedTaskEvent(5145, map[string]string{"SubjectUserName": "eve", "IpAddress": "10.0.0.9",
@@ -78,8 +80,11 @@ func TestRemoteScheduledTaskHandWritten(t *testing.T) {
 		if len(got) != tt.want {
 			t.Errorf("%s: %d alerts, want %d", tt.name, len(got), tt.want)
 		}
-		if tt.want == 1 && tt.events[0].GetEventId() == 4698 && !strings.Contains(got[0].GetEvidence()[0].GetSummary(), "running cmd.exe /c whoami") {
-			t.Errorf("%s: summary %q lacks the command", tt.name, got[0].GetEvidence()[0].GetSummary())
+		if tt.want == 1 && tt.events[0].GetEventId() == 4698 {
+			shell := strings.Contains(got[0].GetEvidence()[0].GetSummary(), "running cmd.exe /c whoami")
+			if want := map[bool]adjoinv1.Severity{true: adjoinv1.Severity_SEVERITY_HIGH, false: adjoinv1.Severity_SEVERITY_MEDIUM}[shell]; got[0].GetSeverity() != want {
+				t.Errorf("%s: severity %s, want %s (%q)", tt.name, got[0].GetSeverity(), want, got[0].GetEvidence()[0].GetSummary())
+			}
 		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 // SMBRemoteExecution raises an alert on the share accesses (Security 5145, detailed file share
 // auditing on the target) that remote execution needs, whether or not a service installation
-// is logged afterwards: an executable or script written to an administrative share (ADMIN$,
-// C$, any X$ but IPC$) with WriteData or AppendData, the service control manager's pipe
+// is logged afterwards: an executable or script written to an administrative share (ADMIN$ or
+// a drive's C$, D$; not other hidden shares) with WriteData or AppendData, the service control manager's pipe
 // (IPC$ svcctl) opened from another host, and a PsExec-family pipe (PSEXESVC, RemCom, PAExec,
 // csexec, or PsExec's -stdin/-stdout/-stderr under any service name).
 //
@@ -53,6 +53,9 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	f := ev.GetFields()
 	kind, _ := rsvcShareKind(f)
+	if kind == "binary-write" && !smbExecAdminShare(f["ShareName"]) {
+		kind = "" // a hidden deployment share (Software$), not an administrative one
+	}
 	if kind == "" && smbExecPipe(f) {
 		kind = "tool-pipe"
 	}
@@ -131,6 +134,16 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		Evidence: []*adjoinv1.Evidence{adjEvidence(ev, "5145 "+f["SubjectUserName"]+" "+kind+" "+target+" mask "+f["AccessMask"],
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "ShareName", "RelativeTargetName", "AccessMask")},
 	}}
+}
+
+// smbExecAdminShare reports ADMIN$ or a drive's share (C$, D$): the shares that reach the
+// system's own folders.
+func smbExecAdminShare(name string) bool {
+	share := entity.Fold(name)
+	if i := strings.LastIndexByte(share, '\\'); i >= 0 {
+		share = share[i+1:]
+	}
+	return share == "admin$" || (len(share) == 2 && share[1] == '$' && share[0] >= 'a' && share[0] <= 'z')
 }
 
 // smbExecPipe reports a PsExec-family pipe opened over IPC$ that rsvcShareKind does not name:

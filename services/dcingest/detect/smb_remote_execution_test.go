@@ -95,6 +95,8 @@ func TestSMBRemoteExecutionHandWritten(t *testing.T) {
 			smbExecOn("SRV2.corp.example", smbExecEvent(1, "eve", "10.0.0.9", "IPC$", "svcctl", "0x12019f")),
 			smbExecOn("SRV3.corp.example", smbExecEvent(2, "eve", "10.0.0.9", "IPC$", "svcctl", "0x12019f"))}, 1},
 		{"read of an executable on C$ (no write access)", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "C$", `tools\x.exe`, "0x120089")}, 0},
+		{"an installer written to a hidden deployment share", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "Software$", `x.msi`, "0x2")}, 0},
+		{"a DLL written to D$", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "D$", `x.dll`, "0x6")}, 1},
 		{"a document written to C$", []*adjoinv1.Event{smbExecEvent(0, "eve", "10.0.0.9", "C$", `x.docx`, "0x2")}, 0},
 		{"a computer account opening svcctl", []*adjoinv1.Event{smbExecEvent(0, "SCCM01$", "10.0.0.5", "IPC$", "svcctl", "0x12019f")}, 0},
 		{"loopback", []*adjoinv1.Event{smbExecEvent(0, "eve", "::1", "IPC$", "svcctl", "0x12019f")}, 0},

@@ -32,6 +32,11 @@ type NetworkFileDrop struct {
 	// IgnoreDirs are lower-case path prefixes where software deployment drops binaries by
 	// design (default: the Windows servicing and software distribution folders).
 	IgnoreDirs []string
+	// DropDirs are the lower-case path parts that count: the folders an administrative share
+	// (ADMIN$, C$) reaches and tools drop into. A file server's ordinary shared folders do not
+	// match, so users copying installers there raise nothing. A file directly in a drive's root
+	// counts too.
+	DropDirs []string
 
 	episodes *bounded.Map[string, *networkDropEpisode]
 }
@@ -41,7 +46,9 @@ type networkDropEpisode struct{ start, last time.Time }
 // NewNetworkFileDrop returns the detector with a 5 minute window and 10000 hosts.
 func NewNetworkFileDrop() *NetworkFileDrop {
 	return &NetworkFileDrop{Window: 5 * time.Minute, MaxHosts: 10000,
-		IgnoreDirs: []string{`c:\windows\softwaredistribution\`, `c:\windows\winsxs\`, `c:\windows\servicing\`, `c:\windows\ccmcache\`}}
+		IgnoreDirs: []string{`c:\windows\softwaredistribution\`, `c:\windows\winsxs\`, `c:\windows\servicing\`, `c:\windows\ccmcache\`},
+		DropDirs: []string{`:\windows\`, `:\programdata\`, `:\users\public\`, `:\perflogs\`, `\appdata\`, `\temp\`, `:\$recycle.bin\`,
+			`\start menu\programs\startup\`}}
 }
 
 // Name implements detection.Detector.
@@ -66,6 +73,9 @@ func (d *NetworkFileDrop) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		if strings.HasPrefix(lower, p) {
 			return nil
 		}
+	}
+	if !networkDropPlace(lower, d.DropDirs) {
+		return nil
 	}
 	if d.episodes == nil {
 		d.episodes = bounded.NewMap[string, *networkDropEpisode](d.MaxHosts)
@@ -101,4 +111,14 @@ func (d *NetworkFileDrop) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			RecordId: ev.GetRecordId(), Fields: detection.Pick(f, "Image", "ProcessId", "TargetFilename", "CreationUtcTime"),
 		}},
 	}}
+}
+
+// networkDropPlace reports a lower-case path in one of dirs or directly in a drive's root.
+func networkDropPlace(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.Contains(path, d) {
+			return true
+		}
+	}
+	return len(path) > 3 && path[1] == ':' && path[2] == '\\' && !strings.Contains(path[3:], `\`)
 }

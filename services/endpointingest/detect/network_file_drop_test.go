@@ -41,8 +41,16 @@ func TestNetworkFileDropBound(t *testing.T) {
 	if d.episodes.Len() != 2 {
 		t.Fatalf("hosts = %d, want the bound 2", d.episodes.Len())
 	}
-	// An ETW log and a Windows Update download written by System are not drops.
-	for _, f := range []string{`C:\Windows\System32\LogFiles\WMI\RtBackup\x.etl`, `C:\Windows\SoftwareDistribution\Download\x.exe`} {
+	for _, f := range []string{`C:\payload.exe`, `C:\Users\bob\AppData\Local\Temp\x.dll`, `C:\Windows\System32\wbem\wbemcomn.dll`} {
+		if got := d.Detect(&adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 11, Host: "f",
+			Time: timestamppb.New(time.Now()), Fields: map[string]string{"Image": "System", "TargetFilename": f}}); len(got) != 1 {
+			t.Errorf("%s raised %d alerts, want 1", f, len(got))
+		}
+	}
+	// An ETW log, a Windows Update download and an installer a user copies to a file server's
+	// share, all written by System, are not drops.
+	for _, f := range []string{`C:\Windows\System32\LogFiles\WMI\RtBackup\x.etl`, `C:\Windows\SoftwareDistribution\Download\x.exe`,
+		`D:\Shares\Software\setup.exe`, `C:\Shares\Team\tool.msi`} {
 		if got := d.Detect(&adjoinv1.Event{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 11, Host: "e",
 			Time: timestamppb.New(time.Now()), Fields: map[string]string{"Image": "System", "TargetFilename": f}}); len(got) != 0 {
 			t.Errorf("%s raised %d alerts", f, len(got))
