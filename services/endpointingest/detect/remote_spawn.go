@@ -52,6 +52,9 @@ type RemoteSpawn struct {
 	// session (remote_spawn_inbound.go).
 	InboundServers map[string]bool
 	InboundWindow  time.Duration
+	// NetworkParents are servers (lower-case base names) whose child running in a network
+	// logon session (4624 type 3 seen) counts even without the parent's command line.
+	NetworkParents map[string]bool
 
 	logons   *bounded.Map[string, *remoteSpawnLogon]
 	episodes *bounded.Map[string, *remoteSpawnEpisode]
@@ -99,6 +102,7 @@ func NewDCOMRemoteExecution() *RemoteSpawn {
 		},
 		Benign:         map[string]bool{"werfault.exe": true, "splwow64.exe": true, "conhost.exe": true},
 		InboundServers: map[string]bool{"explorer.exe": true, "mmc.exe": true, "excel.exe": true, "winword.exe": true, "outlook.exe": true},
+		NetworkParents: map[string]bool{"mmc.exe": true, "excel.exe": true, "winword.exe": true, "powerpnt.exe": true, "outlook.exe": true},
 		InboundWindow:  time.Minute,
 		Window:         10 * time.Minute, MaxSessions: 10000}
 }
@@ -183,12 +187,16 @@ func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, cmd, parent, parentCmd,
 	}
 	conn, called := d.inboundFor(ev.GetHost(), pbase, ev.GetTime().AsTime())
 	called = called && remoteSpawnSuspicious[base]
-	spawned := d.parent(pbase, parentCmd) || (d.activated != nil && d.activated(base, cmd))
-	if !called && !spawned {
-		return nil
-	}
 	session, ok := pthLogonID(logonID)
-	if !ok {
+	spawned := d.parent(pbase, parentCmd) || (d.activated != nil && d.activated(base, cmd))
+	if !spawned && ok && d.NetworkParents[pbase] {
+		// 4688 has no parent command line: a DCOM server is known by the network logon its
+		// child runs in (an MMC opened at the console runs in the console's session).
+		d.init()
+		l, known := d.logons.Get(pthKey(ev.GetHost(), session))
+		spawned = known && pthAbs(l.at.Sub(ev.GetTime().AsTime())) <= d.Window
+	}
+	if (!called && !spawned) || !ok {
 		return nil
 	}
 	user := session > 0x3e7 && session != 0x3e4 && session != 0x3e5

@@ -71,6 +71,12 @@ func TestDCOMRemoteExecutionHandWritten(t *testing.T) {
 		`"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE" /automation -Embedding`, `CORP\carol`, "0x77777")
 	mshta := remoteSpawnEvent(5, `C:\Windows\System32\mshta.exe`, `C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k DcomLaunch -p`, `CORP\bob`, "0x5a5a5")
 	mshta.Fields["CommandLine"] = `C:\Windows\System32\mshta.exe -Embedding`
+	mmc4688 := &adjoinv1.Event{Channel: "Security", EventId: 4688, Host: "WS2.corp.example", Time: timestamppb.New(time.Date(2024, 5, 1, 9, 0, 6, 0, time.UTC)),
+		Fields: map[string]string{"NewProcessName": `C:\Windows\System32\cmd.exe`, "ParentProcessName": `C:\Windows\System32\mmc.exe`,
+			"SubjectLogonId": "0x5a5a5", "TargetLogonId": "0x0", "SubjectUserName": "bob", "SubjectDomainName": "CORP"}}
+	mmc4688console := &adjoinv1.Event{Channel: "Security", EventId: 4688, Host: "WS2.corp.example", Time: timestamppb.New(time.Date(2024, 5, 1, 9, 0, 6, 0, time.UTC)),
+		Fields: map[string]string{"NewProcessName": `C:\Windows\System32\cmd.exe`, "ParentProcessName": `C:\Windows\System32\mmc.exe`,
+			"SubjectLogonId": "0x6b6b6", "TargetLogonId": "0x0", "SubjectUserName": "dave", "SubjectDomainName": "CORP"}}
 	console := remoteSpawnEvent(4, `C:\Windows\System32\cmd.exe`, `C:\Windows\System32\mmc.exe`, `"C:\Windows\system32\mmc.exe" C:\Windows\system32\compmgmt.msc`, `CORP\dave`, "0x88888")
 	tests := []struct {
 		name   string
@@ -82,6 +88,8 @@ func TestDCOMRemoteExecutionHandWritten(t *testing.T) {
 		{"Excel automation runs powershell", []*adjoinv1.Event{excel}, 1},
 		{"an administrator's own MMC console", []*adjoinv1.Event{console}, 0},
 		{"htafile DCOM object: mshta.exe -Embedding in a network session", []*adjoinv1.Event{logon, mshta}, 1},
+		{"Security 4688 only: mmc.exe's child in the network session", []*adjoinv1.Event{logon, mmc4688}, 1},
+		{"Security 4688 only: mmc.exe's child at the console", []*adjoinv1.Event{mmc4688console}, 0},
 	}
 	for _, tt := range tests {
 		merged := lmRunEvents(NewDCOMRemoteExecution(), tt.events)
