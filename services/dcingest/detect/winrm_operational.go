@@ -44,7 +44,11 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 	d.initOperational()
 	host := rsvcHost(ev.GetHost())
 	if ev.GetEventId() == 169 {
-		account := credAccessAccountOf(winrmField(f, "username"), "", "")
+		name := winrmField(f, "username")
+		if name == "" { // a converter that kept only the rendered text
+			name = winrmBetween(f["Message"], "User ", " authenticated")
+		}
+		account := credAccessAccountOf(name, "", "")
 		if account.empty() || account.machine() || account.system() {
 			return nil
 		}
@@ -53,6 +57,9 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 		return nil
 	}
 	uri := winrmField(f, "resourceUri")
+	if uri == "" {
+		uri = winrmBetween(f["Message"]+"\n", "ResourceUri: ", "\n")
+	}
 	evidence := []*adjoinv1.Evidence{credAccessEvidence(ev, "WinRM 91 shell created on "+ev.GetHost()+" for "+uri, "resourceUri", "shellId")}
 	var actor, source *adjoinv1.EntityRef
 	who := "an unknown user"
@@ -112,6 +119,21 @@ func winrmCaller(uri string) (account, ip string) {
 		account, ip = inner[:i], strings.TrimSpace(inner[i+len("clientip:"):])
 	}
 	return strings.TrimSpace(account), ip
+}
+
+// winrmBetween is the text of s between the first before and the next after, trimmed; "" when
+// either is missing.
+func winrmBetween(s, before, after string) string {
+	i := strings.Index(s, before)
+	if i < 0 {
+		return ""
+	}
+	rest := s[i+len(before):]
+	j := strings.Index(rest, after)
+	if j < 0 {
+		return ""
+	}
+	return strings.TrimSpace(rest[:j])
 }
 
 // winrmField reads an EventData value whatever the case of its name (the EVTX names are

@@ -35,6 +35,9 @@ func TestWinRMOperationalHandWritten(t *testing.T) {
 		{"91 alone: an alert without a user", []*adjoinv1.Event{shell}, 1, ""},
 		{"a computer account's 169 names nobody", []*adjoinv1.Event{machine, shell}, 1, ""},
 		{"a URI naming its caller and address (recent Windows)", []*adjoinv1.Event{auth, withCaller}, 1, "mallory"},
+		{"only the rendered messages", []*adjoinv1.Event{
+			winrmOpEvent(winrmOperationalChannel, 169, 0, map[string]string{"Message": `User CORP\trent authenticated successfully using Kerberos authentication`}),
+			winrmOpEvent(winrmOperationalChannel, 91, 1, map[string]string{"Message": "Creating WSMan shell on server with ResourceUri: http://schemas.microsoft.com/powershell/Microsoft.PowerShell"})}, 1, "trent"},
 		{"169 alone raises nothing", []*adjoinv1.Event{auth}, 0, ""},
 		{"91 and the winrshost.exe session of the same shell: one alert", []*adjoinv1.Event{auth, shell, logon, winrs}, 1, "eve"},
 		{"winrshost.exe in a network logon", []*adjoinv1.Event{logon, winrs}, 1, "eve"},
