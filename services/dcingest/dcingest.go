@@ -208,6 +208,9 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewKerberoasting(),
 		detect.NewASREPRoasting(),
 		detect.NewRemoteServiceCreation(),
+		detect.NewSMBRemoteExecution(),
+		detect.NewRemoteScheduledTask(sessions),
+		detect.NewRDPUnusualSource(),
 		detect.NewPassTheHash(),
 		detect.NewOverpassTheHash(),
 		detect.NewDCSyncRightsGranted(sessions),
@@ -220,9 +223,6 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),
-		detect.NewSMBRemoteExecution(),
-		detect.NewRemoteScheduledTask(sessions),
-		detect.NewRDPUnusualSource(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }
