@@ -12,8 +12,9 @@ import (
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 )
 
-// RDPUnusualSource raises an alert on Remote Desktop logons (4624 LogonType 10,
-// RemoteInteractive) that do not look like the account's habit:
+// RDPUnusualSource raises an alert on Remote Desktop logons (Security 4624 LogonType 10,
+// RemoteInteractive; TerminalServices LocalSessionManager 21/25 and RemoteConnectionManager
+// 1149, which carry the client address too) that do not look like the account's habit:
 //
 //   - tunnelled: the source is a loopback address, i.e. RDP forwarded through a tunnel
 //     (plink, ngrok, chisel) that ends on the host itself;
@@ -51,18 +52,50 @@ func NewRDPUnusualSource() *RDPUnusualSource {
 // Name implements detection.Detector.
 func (d *RDPUnusualSource) Name() string { return "rdp-logon-unusual-source" }
 
+// rdpLSMChannel and rdpRCMChannel are the Terminal Services logs: session logons and
+// reconnections (21, 25) with the client address, and network authentications (1149).
+const (
+	rdpLSMChannel = "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"
+	rdpRCMChannel = "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational"
+)
+
 // Detect implements detection.Detector.
 func (d *RDPUnusualSource) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
-	if ev.GetEventId() != 4624 || !detection.IsSecurity(ev) {
-		return nil
-	}
 	f := ev.GetFields()
-	if strings.TrimSpace(f["LogonType"]) != "10" {
+	var account credAccessAccount
+	var ip, workstation string
+	var e *adjoinv1.Evidence
+	switch id := ev.GetEventId(); {
+	case id == 4624 && detection.IsSecurity(ev):
+		if strings.TrimSpace(f["LogonType"]) != "10" {
+			return nil
+		}
+		account = credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"])
+		ip, workstation = f["IpAddress"], f["WorkstationName"]
+		e = credAccessEvidence(ev, "4624 type 10 "+account.String()+" from "+ip+" ("+workstation+")",
+			"LogonType", "TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId", "IpAddress", "WorkstationName", "AuthenticationPackageName")
+	case (id == 21 || id == 25) && strings.EqualFold(ev.GetChannel(), rdpLSMChannel):
+		account = credAccessAccountOf(eventFieldFold(f, "User"), "", "")
+		ip = eventFieldFold(f, "Address") // "LOCAL" for a console logon: no address, no alert
+		e = credAccessEvidence(ev, "TerminalServices "+itoa(id)+" session of "+account.String()+" from "+ip, "User", "SessionID", "Address")
+	case id == 1149 && strings.EqualFold(ev.GetChannel(), rdpRCMChannel):
+		account = credAccessAccountOf(eventFieldFold(f, "Param1"), eventFieldFold(f, "Param2"), "")
+		ip = eventFieldFold(f, "Param3")
+		e = credAccessEvidence(ev, "TerminalServices 1149 "+account.String()+" authenticated from "+ip, "Param1", "Param2", "Param3")
+	default:
 		return nil
 	}
-	account := credAccessAccountOf(f["TargetUserName"], f["TargetDomainName"], f["TargetUserSid"])
 	if account.empty() || account.machine() || account.system() {
 		return nil
+	}
+	return d.logon(ev, account, ip, workstation, e)
+}
+
+// logon judges one RDP logon of account from ip (or workstation when no address is given).
+func (d *RDPUnusualSource) logon(ev *adjoinv1.Event, account credAccessAccount, ip, workstation string, e *adjoinv1.Evidence) []*adjoinv1.Alert {
+	ip = winevent.StripMappedIPv4(strings.TrimSpace(ip))
+	if _, err := netip.ParseAddr(ip); err != nil {
+		ip = "" // "-", or LOCAL for a console session
 	}
 	if d.seen == nil {
 		d.seen = bounded.NewMap[string, map[string]time.Time](d.MaxAccounts)
@@ -70,9 +103,9 @@ func (d *RDPUnusualSource) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.fanout = &detection.Burst{Window: d.FanOutWindow, Threshold: d.FanOut, MaxKeys: d.MaxAccounts}
 	}
 	t := ev.GetTime().AsTime()
-	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"]), Host: f["WorkstationName"]}
+	src := credAccessSource{IP: winevent.ClientAddress(ip), Host: workstation}
 	source := src.key()
-	addr, err := netip.ParseAddr(winevent.StripMappedIPv4(strings.TrimSpace(f["IpAddress"])))
+	addr, err := netip.ParseAddr(ip)
 	var why string
 	switch {
 	case err == nil && addr.IsLoopback():
@@ -118,9 +151,7 @@ func (d *RDPUnusualSource) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	a := credAccessAlert(entity.HashID(d.Name(), key, start.UTC().Format(time.RFC3339Nano)), d.Name(),
 		"RDP logon from an unusual source", account.String()+" logged on to "+ev.GetHost()+" over Remote Desktop "+why+".",
-		adjoinv1.Severity_SEVERITY_MEDIUM, "T1021.001", ev, time.Time{},
-		[]*adjoinv1.Evidence{credAccessEvidence(ev, "4624 type 10 "+account.String()+" from "+f["IpAddress"]+" ("+f["WorkstationName"]+")",
-			"LogonType", "TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId", "IpAddress", "WorkstationName", "AuthenticationPackageName")})
+		adjoinv1.Severity_SEVERITY_MEDIUM, "T1021.001", ev, time.Time{}, []*adjoinv1.Evidence{e})
 	a.KillChainPhase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT
 	a.Entities = credAccessEntities(account.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))

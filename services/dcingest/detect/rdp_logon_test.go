@@ -18,6 +18,13 @@ func rdpLogon(minute int, host, user, ip string) *adjoinv1.Event {
 			"TargetLogonId": "0x1234"}}
 }
 
+// rdpTS is a hand-written TerminalServices event on srv1 (UserData fields as converters name
+// them).
+func rdpTS(channel string, id int32, minute int, f map[string]string) *adjoinv1.Event {
+	return &adjoinv1.Event{Channel: channel, EventId: id, Host: "srv1.corp.example",
+		Time: timestamppb.New(time.Date(2024, 5, 1, 9, minute, 0, 0, time.UTC)), Fields: f}
+}
+
 func TestRDPUnusualSourceHandWritten(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -36,6 +43,14 @@ func TestRDPUnusualSourceHandWritten(t *testing.T) {
 			rdpLogon(0, "srv1.corp.example", "eve", "10.0.0.66"), rdpLogon(1, "srv2.corp.example", "eve", "10.0.0.66"),
 			rdpLogon(2, "srv3.corp.example", "eve", "10.0.0.66")}, []string{"3 hosts"}},
 		{"a computer account", []*adjoinv1.Event{rdpLogon(0, "srv1.corp.example", "WS1$", "127.0.0.1")}, nil},
+		{"TerminalServices only: 1149 and 21 of a new source are one alert", []*adjoinv1.Event{
+			rdpTS(rdpRCMChannel, 1149, 0, map[string]string{"Param1": "adm", "Param2": "CORP", "Param3": "10.0.0.5"}),
+			rdpTS(rdpRCMChannel, 1149, 10, map[string]string{"Param1": "adm", "Param2": "CORP", "Param3": "10.7.7.7"}),
+			rdpTS(rdpLSMChannel, 21, 10, map[string]string{"User": `CORP\adm`, "SessionID": "3", "Address": "10.7.7.7"}),
+			rdpLogon(10, "srv1.corp.example", "adm", "10.7.7.7")}, []string{"never used"}},
+		{"a console session (Address LOCAL)", []*adjoinv1.Event{
+			rdpTS(rdpLSMChannel, 21, 0, map[string]string{"User": `CORP\adm`, "Address": "10.0.0.5"}),
+			rdpTS(rdpLSMChannel, 21, 5, map[string]string{"User": `CORP\adm`, "Address": "LOCAL"})}, nil},
 	}
 	for _, tt := range tests {
 		got := adjRunEvents([]detection.Detector{NewRDPUnusualSource()}, tt.events)

@@ -44,7 +44,7 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 	d.initOperational()
 	host := rsvcHost(ev.GetHost())
 	if ev.GetEventId() == 169 {
-		name := winrmField(f, "username")
+		name := eventFieldFold(f, "username")
 		if name == "" { // a converter that kept only the rendered text
 			name = winrmBetween(f["Message"], "User ", " authenticated")
 		}
@@ -53,10 +53,10 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 			return nil
 		}
 		d.auths.Put(host, winrmAuth{at: t, account: account, ev: credAccessEvidence(ev,
-			"WinRM 169 "+account.String()+" authenticated with "+winrmField(f, "authenticationMechanism"), "username", "authenticationMechanism")})
+			"WinRM 169 "+account.String()+" authenticated with "+eventFieldFold(f, "authenticationMechanism"), "username", "authenticationMechanism")})
 		return nil
 	}
-	uri := winrmField(f, "resourceUri")
+	uri := eventFieldFold(f, "resourceUri")
 	if uri == "" {
 		uri = winrmBetween(f["Message"]+"\n", "ResourceUri: ", "\n")
 	}
@@ -136,9 +136,9 @@ func winrmBetween(s, before, after string) string {
 	return strings.TrimSpace(rest[:j])
 }
 
-// winrmField reads an EventData value whatever the case of its name (the EVTX names are
-// lower camel case: username, resourceUri).
-func winrmField(f map[string]string, name string) string {
+// eventFieldFold reads an EventData value whatever the case of its name (WinRM's EVTX names
+// are lower camel case, username and resourceUri; converters of UserData vary too).
+func eventFieldFold(f map[string]string, name string) string {
 	if v, ok := f[name]; ok {
 		return strings.TrimSpace(v)
 	}
