@@ -25,3 +25,17 @@ func TestMergeKeepsTheNewestVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeAccumulatesTechniques(t *testing.T) {
+	t.Parallel()
+	t0 := timestamppb.New(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
+	first := &adjoinv1.Alert{Id: "a", Version: 1, FirstActivity: t0, LastActivity: t0, MitreTechniques: []string{"T1021.002"}}
+	later := &adjoinv1.Alert{Id: "a", Version: 1, FirstActivity: t0, LastActivity: t0, MitreTechniques: []string{"T1021.002", "T1569.002"}}
+	got := Merge([]*adjoinv1.Alert{first, later})
+	if len(got) != 1 || len(got[0].GetMitreTechniques()) != 2 || got[0].GetMitreTechniques()[1] != "T1569.002" {
+		t.Fatalf("merged techniques = %v", got[0].GetMitreTechniques())
+	}
+	if len(first.GetMitreTechniques()) != 1 {
+		t.Errorf("Merge changed its input: %v", first.GetMitreTechniques())
+	}
+}

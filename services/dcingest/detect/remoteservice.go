@@ -411,7 +411,8 @@ func rsvcSuspiciousImage(image string) bool {
 		return true
 	}
 	for _, s := range []string{"cmd.exe /c", "cmd /c", "cmd.exe /q", "cmd /q", "powershell", "pwsh", "mshta", "rundll32",
-		"regsvr32", "wscript", "cscript", `\\127.0.0.1\`, `\\localhost\`, `\temp\`, `\appdata\`, `\users\public\`} {
+		"regsvr32", "wscript", "cscript", "msbuild", "installutil", `\\127.0.0.1\`, `\\localhost\`, `\temp\`, `%temp%`, `\tmp\`,
+		`\appdata\`, `\users\public\`, `\perflogs\`, `\$recycle.bin\`} {
 		if strings.Contains(p, s) {
 			return true
 		}
@@ -462,7 +463,7 @@ func rsvcShareKind(f map[string]string) (kind, file string) {
 			return "", ""
 		}
 		switch base[dot:] {
-		case ".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs", ".sys":
+		case ".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs", ".sys", ".scr", ".hta", ".js", ".wsf", ".msi", ".xll", ".cpl", ".ocx":
 		default:
 			return "", ""
 		}

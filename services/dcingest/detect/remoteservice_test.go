@@ -312,3 +312,23 @@ func TestRemoteServiceCreationHandWritten(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoteServiceSuspiciousImage(t *testing.T) {
+	t.Parallel()
+	for image, want := range map[string]bool{
+		`%COMSPEC% /Q /c echo dir ^> \\127.0.0.1\C$\__output`:                           true,
+		`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -nop -w hidden -c x`: true,
+		`C:\Windows\System32\wscript.exe C:\ProgramData\x.vbs`:                          true,
+		`%TEMP%\svc.exe`:           true,
+		`C:\Windows\Temp\aBcD.exe`: true,
+		`C:\PerfLogs\x.exe`:        true,
+		`C:\Windows\Microsoft.NET\Framework64\v4.0.30319\MSBuild.exe C:\x.xml`: true,
+		`%SystemRoot%\system32\svchost.exe -k netsvcs -p`:                      false,
+		`"C:\Program Files\Vendor\agent.exe" --service`:                        false,
+		`C:\ProgramData\Microsoft\Windows Defender\Platform\4.18\MsMpEng.exe`:  false,
+	} {
+		if got := rsvcSuspiciousImage(image); got != want {
+			t.Errorf("rsvcSuspiciousImage(%q) = %v, want %v", image, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -11,7 +12,7 @@ import (
 )
 
 // WinRMRemoteShell raises an alert on remote command execution over WinRM / PowerShell
-// remoting (T1021.006). Two signs:
+// remoting (T1021.006). Three signs (the third, WinRM's own log, in winrm_operational.go):
 //
 //   - spn (medium): a successful 4769 whose ServiceName is an SPN HTTP/<host> or WSMAN/<host>
 //     requested by a user account, i.e. Kerberos to a WinRM listener. Windows usually writes
@@ -20,7 +21,7 @@ import (
 //     sites, so list those hosts in IgnoreHosts.
 //   - session (high): on the target host, the WinRM plug-in host wsmprovhost.exe starts
 //     (Sysmon 1 or Security 4688) inside a network logon session (4624 LogonType 3 with the
-//     same TargetLogonId) of a user account. WinRM's 4624 carries no client address, so the
+//     same TargetLogonId) of a user account; winrshost.exe (winrs) the same way. WinRM's 4624 carries no client address, so the
 //     source is taken from the latest inbound Sysmon 3 connection to port 5985/5986 on that
 //     host within SessionWindow before the process started.
 //
@@ -46,6 +47,8 @@ type WinRMRemoteShell struct {
 	conns   map[string][]winrmConnection // host -> recent inbound connections
 	pending map[string][]winrmPending    // host -> session alerts still without a source
 	bursts  *detection.Burst
+	auths   *bounded.Map[string, winrmAuth]       // host -> latest WinRM 169
+	shells  *bounded.Map[string, winrmShellAlert] // host -> latest WinRM 91 alert
 }
 
 type winrmLogon struct {
@@ -100,17 +103,23 @@ func (d *WinRMRemoteShell) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 				return d.connection(ev, ip, t)
 			}
 		}
+	case (ev.GetEventId() == 91 || ev.GetEventId() == 169) && strings.EqualFold(ev.GetChannel(), winrmOperationalChannel):
+		return d.operational(ev, f, t)
 	case detection.IsSysmon(ev) && ev.GetEventId() == 1:
-		if strings.EqualFold(detection.BaseName(f["Image"]), "wsmprovhost.exe") {
+		if winrmHostProcess[detection.BaseName(f["Image"])] {
 			return d.process(ev, f["LogonId"], t, "Image", "CommandLine", "ParentImage", "User", "LogonId", "ProcessId")
 		}
 	case detection.IsSecurity(ev) && ev.GetEventId() == 4688:
-		if strings.EqualFold(detection.BaseName(f["NewProcessName"]), "wsmprovhost.exe") {
+		if winrmHostProcess[detection.BaseName(f["NewProcessName"])] {
 			return d.process(ev, f["TargetLogonId"], t, "NewProcessName", "ParentProcessName", "TargetUserName", "TargetDomainName", "TargetLogonId", "NewProcessId")
 		}
 	}
 	return nil
 }
+
+// winrmHostProcess are the processes WinRM runs a remote shell in: the PowerShell remoting
+// plug-in host, and winrs's command shell host.
+var winrmHostProcess = map[string]bool{"wsmprovhost.exe": true, "winrshost.exe": true}
 
 // winrmSPN returns the host of a WinRM SPN ("HTTP/ws6.theshire.local:5985" gives
 // ws6.theshire.local), or "".
@@ -249,7 +258,7 @@ func (d *WinRMRemoteShell) process(ev *adjoinv1.Event, logonID string, t time.Ti
 	evidence = append(evidence, credAccessEvidence(ev, "wsmprovhost.exe started on "+ev.GetHost()+" in logon "+id+" of "+l.Account.String(), keys...))
 	desc := l.Account.String() + " opened a WinRM / PowerShell remoting session on " + ev.GetHost() + " from " + src.String() +
 		": wsmprovhost.exe runs in the network logon " + id + "; commands sent over WinRM execute in it."
-	a := credAccessAlert(entity.HashID(d.Name(), "session", host, id), d.Name(), "WinRM remote shell: wsmprovhost.exe in a network logon of "+l.Account.Sam,
+	a := credAccessAlert(d.shellID(host, t, entity.HashID(d.Name(), "session", host, id)), d.Name(), "WinRM remote shell: wsmprovhost.exe in a network logon of "+l.Account.Sam,
 		desc, adjoinv1.Severity_SEVERITY_HIGH, "T1021.006", ev, l.At, evidence)
 	a.KillChainPhase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT
 	a.Entities = credAccessEntities(l.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),

@@ -19,6 +19,10 @@ var psexecServiceBinaries = []string{"psexesvc", "remcomsvc", "csexecsvc", "paex
 // psexecPipePrefixes are the named pipes those services create (lower case, with the leading \).
 var psexecPipePrefixes = []string{`\psexesvc`, `\remcom_`, `\remcom`, `\csexecsvc`, `\paexec`}
 
+// psexecPipeSuffixes end the per-client pipes PsExec makes under any service name
+// (`PsExec -r name` gives \name-HOST-1234-stdin): matched whatever the name.
+var psexecPipeSuffixes = []string{"-stdin", "-stdout", "-stderr"}
+
 // psexecClients are the PsExec client images; their user is the actor of a self-targeted run.
 var psexecClients = map[string]bool{"psexec.exe": true, "psexec64.exe": true, "paexec.exe": true, "remcom.exe": true, "csexec.exe": true}
 
@@ -35,6 +39,12 @@ var psexecInterpreters = map[string]bool{
 // Impacket, Metasploit) — services.exe writing the service's ImagePath (Sysmon 13) and
 // starting it as a child (Sysmon 1, 4688). Events of one execution on one host (less than
 // Window apart) are one alert.
+//
+// services.exe starting an interpreter is not enough on its own: at boot, services.exe starts
+// every service whose image is a script or a cmd.exe line. Such a start (and what its
+// interpreter runs) only joins an execution that something else shows (a service registered,
+// a PsExec binary or pipe) within Window before or after; until then it is held, at most
+// MaxHeld per host.
 type PsExecService struct {
 	// Window is the longest quiet gap within one execution on a host.
 	Window time.Duration
@@ -42,6 +52,8 @@ type PsExecService struct {
 	// remembered; MaxProcesses the interpreter processes services.exe started, whose children
 	// are part of the execution.
 	MaxHosts, MaxProcesses int
+	// MaxHeld bounds the interpreter starts held per host until a service registration shows.
+	MaxHeld int
 	// AllowedServiceImages are lower-case base names of services legitimately installed with a
 	// binary in the Windows directory (Sysinternals Sysmon does this).
 	AllowedServiceImages map[string]bool
@@ -58,12 +70,13 @@ type psexecHost struct {
 	approx             bool      // the span comes from an hour-ambiguous clock
 	client             *adjoinv1.Evidence
 	clientUser         string
+	held               []*adjoinv1.Evidence // interpreter starts by services.exe awaiting an execution
 }
 
-// NewPsExecService returns the detector with a 2 minute gap, 10000 hosts and processes, and
-// Sysmon allowed as a Windows-directory service binary.
+// NewPsExecService returns the detector with a 2 minute gap, 10000 hosts and processes, 16
+// held starts per host, and Sysmon allowed as a Windows-directory service binary.
 func NewPsExecService() *PsExecService {
-	return &PsExecService{Window: 2 * time.Minute, MaxHosts: 10000, MaxProcesses: 10000,
+	return &PsExecService{Window: 2 * time.Minute, MaxHosts: 10000, MaxProcesses: 10000, MaxHeld: 16,
 		AllowedServiceImages: map[string]bool{"sysmon.exe": true, "sysmon64.exe": true}}
 }
 
@@ -74,6 +87,7 @@ func (d *PsExecService) Name() string { return "psexec-service-execution" }
 func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	f := ev.GetFields()
 	var what string
+	var weak bool
 	var fields map[string]string
 	switch {
 	case ev.GetEventId() == 1 && detection.IsSysmon(ev):
@@ -81,10 +95,10 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			d.rememberClient(ev)
 			return nil
 		}
-		what = d.process(ev.GetHost(), f["Image"], f["ParentImage"], f["ProcessGuid"], f["ParentProcessGuid"], f["OriginalFileName"])
+		what, weak = d.process(ev.GetHost(), f["Image"], f["ParentImage"], f["ProcessGuid"], f["ParentProcessGuid"], f["OriginalFileName"])
 		fields = detection.Pick(f, "Image", "CommandLine", "ParentImage", "ProcessGuid", "ParentProcessGuid", "User", "LogonId")
 	case ev.GetEventId() == 4688 && detection.IsSecurity(ev):
-		what = d.process(ev.GetHost(), f["NewProcessName"], f["ParentProcessName"], "", "", "")
+		what, weak = d.process(ev.GetHost(), f["NewProcessName"], f["ParentProcessName"], "", "", "")
 		fields = detection.Pick(f, "NewProcessName", "CommandLine", "ParentProcessName", "SubjectUserName", "SubjectLogonId", "TargetUserName", "TargetLogonId")
 	case ev.GetEventId() == 11 && detection.IsSysmon(ev):
 		if psexecIsServiceBinary(f["TargetFilename"]) {
@@ -97,12 +111,8 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		}
 		fields = detection.Pick(f, "Image", "ProcessGuid", "TargetObject", "Details", "EventType", "EventTypeOrignal")
 	case (ev.GetEventId() == 17 || ev.GetEventId() == 18) && detection.IsSysmon(ev):
-		pipe := entity.Fold(f["PipeName"])
-		for _, p := range psexecPipePrefixes {
-			if strings.HasPrefix(pipe, p) {
-				what = "pipe " + f["PipeName"] + " by " + detection.BaseName(f["Image"])
-				break
-			}
+		if psexecPipe(f["PipeName"]) {
+			what = "pipe " + f["PipeName"] + " by " + detection.BaseName(f["Image"])
 		}
 		fields = detection.Pick(f, "Image", "ProcessGuid", "PipeName", "EventType", "EventTypeOrignal")
 	}
@@ -122,7 +132,11 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		RecordId: ev.GetRecordId(),
 		Fields:   fields,
 	}}
-	start, client, clientUser := d.episode(ev.GetHost(), ev.GetTime().AsTime(), ev.GetTimeApproximate())
+	if weak && !d.hold(ev.GetHost(), ev.GetTime().AsTime(), evidence[0]) {
+		return nil
+	}
+	start, client, clientUser, held := d.episode(ev.GetHost(), ev.GetTime().AsTime(), ev.GetTimeApproximate())
+	evidence = append(evidence, held...)
 	entities := []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)}
 	if client != nil {
 		evidence = append(evidence, client)
@@ -153,21 +167,22 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 }
 
 // process classifies a process start: the service binary itself, a command it runs, an
-// interpreter started by services.exe, or that interpreter's child interpreter.
-func (d *PsExecService) process(host, image, parent, guid, parentGUID, original string) string {
+// interpreter started by services.exe, or that interpreter's child interpreter. The last two
+// are weak: a boot starts such services too.
+func (d *PsExecService) process(host, image, parent, guid, parentGUID, original string) (what string, weak bool) {
 	base, pbase := detection.BaseName(image), detection.BaseName(parent)
 	switch {
 	case psexecIsServiceBinary(image) || psexecIsServiceBinary(original):
-		return "service process " + image + " started by " + pbase
+		return "service process " + image + " started by " + pbase, false
 	case psexecIsServiceBinary(parent):
-		return pbase + " ran " + image
+		return pbase + " ran " + image, false
 	case pbase == "services.exe" && psexecInterpreters[base]:
 		d.rememberProcess(host, guid)
-		return "services.exe started " + image
+		return "services.exe started " + image, true
 	case psexecInterpreters[base] && d.knownProcess(host, parentGUID):
-		return "service-started " + pbase + " ran " + image
+		return "service-started " + pbase + " ran " + image, true
 	}
-	return ""
+	return "", false
 }
 
 // serviceImagePath reports whether a Sysmon 13 value is the ImagePath of a service that
@@ -235,10 +250,17 @@ func psexecIsServiceBinary(p string) bool {
 // only right to the hour (the PowerShell export's 12-hour local TimeCreated, for Security
 // events): it joins an execution at any whole-hour offset, and an execution opened by such an
 // event is anchored by the first exact time that joins it the same way.
-func (d *PsExecService) episode(host string, t time.Time, approx bool) (time.Time, *adjoinv1.Evidence, string) {
+func (d *PsExecService) episode(host string, t time.Time, approx bool) (time.Time, *adjoinv1.Evidence, string, []*adjoinv1.Evidence) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	h := d.host(host)
+	var held []*adjoinv1.Evidence
+	for _, e := range h.held {
+		if pthAbs(e.GetTime().AsTime().Sub(t)) <= d.Window {
+			held = append(held, e)
+		}
+	}
+	h.held = nil
 	within := func(x time.Time) bool { return !x.Before(h.first.Add(-d.Window)) && !x.After(h.last.Add(d.Window)) }
 	joined := !h.start.IsZero() && within(t) // events may come newest first, so t may precede first
 	if !joined && !h.start.IsZero() && (approx || h.approx) {
@@ -251,7 +273,7 @@ func (d *PsExecService) episode(host string, t time.Time, approx bool) (time.Tim
 			}
 		}
 		if joined && approx {
-			return h.start, d.clientNear(h, h.first), h.clientUser
+			return h.start, d.clientNear(h, h.first), h.clientUser, held
 		}
 	}
 	if !joined {
@@ -263,7 +285,7 @@ func (d *PsExecService) episode(host string, t time.Time, approx bool) (time.Tim
 	if t.After(h.last) {
 		h.last = t
 	}
-	return h.start, d.clientNear(h, t), h.clientUser
+	return h.start, d.clientNear(h, t), h.clientUser, held
 }
 
 // clientNear is the host's last PsExec client start if it is within Window of t; mu held.

@@ -14,8 +14,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
+// winrmShellHosts are the processes WinRM runs remote commands in: the PowerShell remoting
+// plug-in host and winrs's shell host.
+var winrmShellHosts = map[string]bool{"wsmprovhost.exe": true, "winrshost.exe": true}
+
 // WinRMShellEndpoint raises an alert when a WinRM / PowerShell remoting session runs on a host:
-// wsmprovhost.exe starting (Sysmon 1, 4688) and the processes it runs in its logon session,
+// wsmprovhost.exe or winrshost.exe starting (Sysmon 1, 4688) and the processes it runs in its logon session,
 // joined with the network logon (4624 type 3, TargetLogonId = wsmprovhost's LogonId) that names
 // the remote user and, when logged, the address it came from. One alert per host and session.
 type WinRMShellEndpoint struct {
@@ -103,8 +107,8 @@ func (d *WinRMShellEndpoint) logon(ev *adjoinv1.Event, session uint64) []*adjoin
 }
 
 func (d *WinRMShellEndpoint) process(ev *adjoinv1.Event, image, parent string) []*adjoinv1.Alert {
-	host := detection.BaseName(image) == "wsmprovhost.exe"
-	child := detection.BaseName(parent) == "wsmprovhost.exe"
+	host := winrmShellHosts[detection.BaseName(image)]
+	child := winrmShellHosts[detection.BaseName(parent)]
 	session, ok := pthProcessSession(ev)
 	if !ok || session <= 0x3e7 { // WinRM runs as the remote user, never as SYSTEM or a service account
 		return nil
@@ -140,7 +144,14 @@ func (d *WinRMShellEndpoint) process(ev *adjoinv1.Event, image, parent string) [
 	if !host {
 		what = "ran " + image
 	}
-	desc := fmt.Sprintf("WinRM provider host (wsmprovhost.exe) %s on %s for %s in logon session %s.", what, ev.GetHost(), user, pthHex(session))
+	shellHost := "wsmprovhost.exe / winrshost.exe" // a grandchild: the shell host is further up
+	switch {
+	case host:
+		shellHost = detection.BaseName(image)
+	case child:
+		shellHost = detection.BaseName(parent)
+	}
+	desc := fmt.Sprintf("WinRM shell host (%s) %s on %s for %s in logon session %s.", shellHost, what, ev.GetHost(), user, pthHex(session))
 	return []*adjoinv1.Alert{d.alert(ev, key, desc, entities, evidence)}
 }
 

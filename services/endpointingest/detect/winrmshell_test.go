@@ -3,8 +3,10 @@ package detect
 import (
 	"strings"
 	"testing"
+	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // winrmNegatives are the recordings without WinRM (S1–S11 and the CC0 endpoint samples).
@@ -96,5 +98,27 @@ func TestWinRMShellEndpointBackgroundPlaybook(t *testing.T) {
 			a.GetKillChainPhase() != adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT {
 			t.Errorf("alert fields: %v", a)
 		}
+	}
+}
+
+// TestWinRMShellEndpointWinrs is hand-written: no recording holds winrs (winrshost.exe).
+func TestWinRMShellEndpointWinrs(t *testing.T) {
+	t.Parallel()
+	at := func(s int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(2024, 5, 1, 12, 0, s, 0, time.UTC))
+	}
+	merged := lmRunEvents(NewWinRMShellEndpoint(), []*adjoinv1.Event{
+		{Channel: "Security", EventId: 4624, Host: "WS6.corp.example", Time: at(0),
+			Fields: map[string]string{"LogonType": "3", "TargetUserName": "eve", "TargetDomainName": "CORP", "TargetLogonId": "0x5555", "IpAddress": "10.0.0.9"}},
+		{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 1, Host: "WS6.corp.example", Time: at(1),
+			Fields: map[string]string{"Image": `C:\Windows\System32\winrshost.exe`, "ParentImage": `C:\Windows\System32\svchost.exe`, "LogonId": "0x5555", "User": `CORP\eve`}},
+		{Channel: "Microsoft-Windows-Sysmon/Operational", EventId: 1, Host: "WS6.corp.example", Time: at(2),
+			Fields: map[string]string{"Image": `C:\Windows\System32\cmd.exe`, "ParentImage": `C:\Windows\System32\winrshost.exe`, "LogonId": "0x5555", "User": `CORP\eve`}},
+	})
+	if len(merged) != 1 || psexecEntity(merged[0], adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST) != "10.0.0.9" {
+		t.Fatalf("alerts: %v", merged)
+	}
+	if !strings.Contains(merged[0].GetDescription(), "winrshost.exe") {
+		t.Errorf("description %q", merged[0].GetDescription())
 	}
 }
