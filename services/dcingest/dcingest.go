@@ -220,6 +220,15 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),
+		detect.NewZerologon(dir),
+		detect.NewDCPasswordReset(dir, sessions),
+		detect.NewDCShadow(dir),
+		detect.NewSAMAccountNameSpoofing(dir),
+		detect.NewRBCDConfigured(dir, sessions),
+		detect.NewSPNAddedToUser(dir, sessions),
+		detect.NewSIDHistoryAdded(dir, sessions),
+		detect.NewSAMRGroupEnumeration(sessions),
+		detect.NewNamedPipeSweep(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }

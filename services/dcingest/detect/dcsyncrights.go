@@ -45,7 +45,7 @@ var dcsrDefaultTrustees = map[string]bool{
 // (%%14675) of the same LDAP operation (OpCorrelationID): only replication ACEs that are new
 // count. When the old value was not seen, new means held by someone other than the default
 // holders. The value-deleted event never alerts by itself; both events of one change are one
-// alert.
+// alert, and so are the changes one logon session makes to one domain root.
 type DCSyncRightsGranted struct {
 	// MaxPending bounds the value-deleted events kept to pair with their value-added event
 	// (default 256).
@@ -117,9 +117,11 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	rights := dcsrRightNames(added)
 	user, domain, sid := f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"]
 	t := ev.GetTime()
-	idPart := corr
-	if idPart == "" || idPart == "-" {
-		idPart = normHex(f["SubjectLogonId"]) + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
+	// One alert per logon session: PowerView writes each right in its own LDAP operation
+	// (three 5136 pairs, three OpCorrelationIDs), which is still one grant.
+	idPart := normHex(f["SubjectLogonId"])
+	if idPart == "" || idPart == "-" || idPart == "0x0" {
+		idPart = corr + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
 	}
 	a := &adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), entity.Fold(f["ObjectDN"]), idPart),

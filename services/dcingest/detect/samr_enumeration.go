@@ -17,7 +17,8 @@ const samrDomainListAccounts = 0x100
 // /domain`, PowerView and BloodHound do: Security 5145 opening the `samr` pipe on IPC$, and
 // 4661 opening a SAM_DOMAIN object with a right that lists its accounts. Computer accounts are
 // skipped, since member machines open SAMR on their DC all the time (with 0x20094, which has
-// no listing right).
+// no listing right). A 4661 counts only in a session known to come from the network (its
+// 4624 from another address, or its 5145 samr): local tools on a DC open SAM_DOMAIN too.
 //
 // One alert per account, logon session and host: the 5145 and the 4661 of one enumeration
 // share the SubjectLogonId, and a logon session comes from one address, so the id needs no
@@ -28,6 +29,7 @@ type SAMREnumeration struct {
 	DomainAccess uint64
 
 	sessions *Sessions
+	remote   samrRemote
 }
 
 // NewSAMREnumeration returns the detector. sessions (may be nil) gives a 4661 the address of
@@ -65,6 +67,11 @@ func (d *SAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	logonID := normHex(f["SubjectLogonId"])
+	if ev.GetEventId() == 5145 {
+		d.remote.note(ev)
+	} else if !d.remote.remote(d.sessions, ev.GetHost(), logonID) {
+		return nil // a local tool on the DC (ntdsutil, the admin's consoles), not a query from the network
+	}
 	if src.IP == "" {
 		src = reconSessionSource(d.sessions, ev.GetHost(), logonID)
 	}

@@ -40,7 +40,7 @@ func (d *ShareEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	desc := actor.String() + " opened the Server service pipe (srvsvc: NetShareEnum/NetSessionEnum) on " + ev.GetHost() +
 		" from " + src.String() + " (logon session " + logonID + "), as share and session enumeration does."
 	a := reconAlert(id, d.Name(), "Share or session enumeration over SMB (srvsvc)", desc, adjoinv1.Severity_SEVERITY_LOW,
-		[]string{"T1135"}, ev, reconEvidence(ev, "5145 "+actor.String()+` opened \PIPE\srvsvc on IPC$`,
+		[]string{"T1135", "T1049"}, ev, reconEvidence(ev, "5145 "+actor.String()+` opened \PIPE\srvsvc on IPC$`,
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "IpPort", "ShareName", "RelativeTargetName", "AccessMask"))
 	a.Entities = reconEntities(
 		actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),

@@ -58,7 +58,7 @@ func TestShareEnumeration(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			alerts := reconRunEvents(reconParse(t, tt.lines...), shareEnumDetector)
-			reconCheck(t, alerts, "share-enumeration", []string{"T1135"}, tt.want)
+			reconCheck(t, alerts, "share-enumeration", []string{"T1135", "T1049"}, tt.want)
 		})
 	}
 }
@@ -74,7 +74,7 @@ func TestShareEnumerationSilentOnRecordings(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			reconCheck(t, reconRun(t, file, shareEnumDetector), "share-enumeration", []string{"T1135"}, nil)
+			reconCheck(t, reconRun(t, file, shareEnumDetector), "share-enumeration", []string{"T1135", "T1049"}, nil)
 		})
 	}
 }
