@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -52,8 +53,7 @@ type DCSyncRightsGranted struct {
 	MaxPending int
 
 	sessions *Sessions
-	pending  map[string]dcsrOld
-	order    []string
+	pending  *bounded.Map[string, dcsrOld]
 }
 
 type dcsrOld struct {
@@ -94,7 +94,7 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	default:
 		return nil
 	}
-	old, paired := d.pending[rsvcHost(ev.GetHost())+"|"+corr]
+	old, paired := d.old(rsvcHost(ev.GetHost()) + "|" + corr)
 	var granted []string // trustees that gained a replication right
 	added := map[string]bool{}
 	for ace := range aces {
@@ -165,16 +165,16 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 
 func (d *DCSyncRightsGranted) remember(key string, old dcsrOld) {
 	if d.pending == nil {
-		d.pending = map[string]dcsrOld{}
+		d.pending = bounded.NewMap[string, dcsrOld](d.MaxPending)
 	}
-	if _, ok := d.pending[key]; !ok {
-		d.order = append(d.order, key)
+	d.pending.Put(key, old)
+}
+
+func (d *DCSyncRightsGranted) old(key string) (dcsrOld, bool) {
+	if d.pending == nil {
+		return dcsrOld{}, false
 	}
-	d.pending[key] = old
-	for d.MaxPending > 0 && len(d.order) > d.MaxPending {
-		delete(d.pending, d.order[0])
-		d.order = d.order[1:]
-	}
+	return d.pending.Get(key)
 }
 
 // dcsrReplicationACEs returns the allow ACEs of an SDDL value that give replication rights:
