@@ -63,7 +63,7 @@ func (d *DCPasswordReset) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	a := domAlert(id, d.Name(), "Password reset of a domain controller account", desc, adjoinv1.Severity_SEVERITY_HIGH,
 		adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE, []string{"T1098"}, ev,
 		adjEvidence(ev, what, "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "TargetUserName", "TargetDomainName", "TargetSid"),
-		actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
+		domActor(actor),
 		domRef(target, adjoinv1.EntityRole_ENTITY_ROLE_TARGET),
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))

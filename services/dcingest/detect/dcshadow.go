@@ -95,10 +95,7 @@ func (d *DCShadow) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	key := strings.TrimSuffix(rogue.Sam, "$")
 	alertID := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
 	actor := reconSubject(f)
-	var actorRef *adjoinv1.EntityRef
-	if !actor.empty() && !actor.system() {
-		actorRef = actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-	}
+	actorRef := domActor(actor)
 	desc := "DCShadow on " + ev.GetHost() + ": " + what + ". A rogue domain controller can push any change (SID history, group membership, passwords) by replication, unaudited."
 	a := domAlert(alertID, d.Name(), "Rogue domain controller registered (DCShadow)", desc, adjoinv1.Severity_SEVERITY_HIGH,
 		adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE, []string{"T1207"}, ev, adjEvidence(ev, what, keys...),

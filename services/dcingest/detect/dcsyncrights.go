@@ -182,14 +182,7 @@ func (d *DCSyncRightsGranted) old(key string) (dcsrOld, bool) {
 // generic all. Each is normalised to "guid-or-right;trustee" so the old and new values compare.
 func dcsrReplicationACEs(sddl string) map[string]bool {
 	out := map[string]bool{}
-	dacl := sddl
-	if i := strings.Index(dacl, "D:"); i >= 0 {
-		dacl = dacl[i:]
-		if j := strings.Index(dacl, "S:"); j >= 0 {
-			dacl = dacl[:j]
-		}
-	}
-	for _, m := range dcsrACE.FindAllStringSubmatch(dacl, -1) {
+	for _, m := range dcsrACE.FindAllStringSubmatch(sddlDACL(sddl), -1) {
 		typ, flags, rights, object, inherited, trustee := m[1], m[2], m[3], strings.ToLower(m[4]), strings.ToLower(m[5]), strings.ToUpper(strings.TrimSpace(m[6]))
 		if typ != "A" && typ != "OA" {
 			continue
@@ -208,6 +201,19 @@ func dcsrReplicationACEs(sddl string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sddlDACL is the DACL part of an SDDL security descriptor (from "D:" up to "S:"), or the
+// whole text when it has no "D:".
+func sddlDACL(sddl string) string {
+	dacl := sddl
+	if i := strings.Index(dacl, "D:"); i >= 0 {
+		dacl = dacl[i:]
+		if j := strings.Index(dacl, "S:"); j >= 0 {
+			dacl = dacl[:j]
+		}
+	}
+	return dacl
 }
 
 // dcsrHasRight reports whether an SDDL rights or flags string (two-letter codes; a hex mask

@@ -103,10 +103,7 @@ func (d *AttributeWrite) alert(ev *adjoinv1.Event, key, what string, actor recon
 	logonID := normHex(ev.GetFields()["SubjectLogonId"])
 	src := reconSessionSource(d.sessions, ev.GetHost(), logonID)
 	desc := what + " on " + ev.GetHost() + " (from " + src.String() + ", logon session " + logonID + "): " + d.why + "."
-	var actorRef *adjoinv1.EntityRef
-	if !actor.empty() && !actor.system() {
-		actorRef = actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-	}
+	actorRef := domActor(actor)
 	a := domAlert(id, d.name, d.title, desc, adjoinv1.Severity_SEVERITY_HIGH, d.phase, []string{d.technique}, ev,
 		adjEvidence(ev, what, keys...), actorRef, target, src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))

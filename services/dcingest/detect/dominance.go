@@ -84,3 +84,12 @@ func domRef(a reconAccount, role adjoinv1.EntityRole) *adjoinv1.EntityRef {
 	}
 	return a.ref(role)
 }
+
+// domActor is the acting account as an entity, or nil for an empty account or a local system
+// identity.
+func domActor(a reconAccount) *adjoinv1.EntityRef {
+	if a.empty() || a.system() {
+		return nil
+	}
+	return a.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
+}

@@ -78,10 +78,7 @@ func (d *NamedPipeSweep) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "IpPort", "ShareName", "RelativeTargetName", "AccessMask")
 	}
 	a := reconAlert(id, d.Name(), "Named pipe sweep over SMB", desc, adjoinv1.Severity_SEVERITY_MEDIUM, []string{"T1046"}, ev, evidence)
-	var actorRef *adjoinv1.EntityRef
-	if !actor.empty() {
-		actorRef = actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-	}
+	actorRef := domActor(actor)
 	a.Entities = reconEntities(actorRef, src.ref(), detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }

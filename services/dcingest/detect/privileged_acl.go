@@ -113,10 +113,7 @@ func (d *PrivilegedACLChange) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	desc := actor.String() + " changed the permissions of " + dn + " on " + ev.GetHost() + " (from " + src.String() + ", logon session " +
 		logonID + ") to grant " + strings.Join(rights, ", ") + " to " + strings.Join(granted, ", ") + ": " + why + "."
-	var actorRef *adjoinv1.EntityRef
-	if !actor.empty() && !actor.system() {
-		actorRef = actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-	}
+	actorRef := domActor(actor)
 	refs := []*adjoinv1.EntityRef{actorRef, src.ref(), detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)}
 	for _, g := range granted {
 		if entity.IsSID(g) {
@@ -134,14 +131,7 @@ func (d *PrivilegedACLChange) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // (GenericAll, all extended rights, the replication rights).
 func paclControlACEs(sddl string, root bool) map[string]string {
 	out := map[string]string{}
-	dacl := sddl
-	if i := strings.Index(dacl, "D:"); i >= 0 {
-		dacl = dacl[i:]
-		if j := strings.Index(dacl, "S:"); j >= 0 {
-			dacl = dacl[:j]
-		}
-	}
-	for _, m := range dcsrACE.FindAllStringSubmatch(dacl, -1) {
+	for _, m := range dcsrACE.FindAllStringSubmatch(sddlDACL(sddl), -1) {
 		typ, rights, object, trustee := m[1], paclRights(m[3]), strings.ToLower(m[4]), strings.ToUpper(strings.TrimSpace(m[6]))
 		if typ != "A" && typ != "OA" {
 			continue

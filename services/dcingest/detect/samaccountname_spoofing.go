@@ -96,10 +96,7 @@ func (d *SAMAccountNameSpoofing) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	src := reconSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	actor := reconSubject(f)
-	var actorRef *adjoinv1.EntityRef
-	if !actor.empty() && !actor.system() {
-		actorRef = actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
-	}
+	actorRef := domActor(actor)
 	dc := reconAccountOf(name+"$", domain, "")
 	a := domAlert(alertID, d.Name(), "sAMAccountName spoofing of a domain controller (noPac)", desc, severity,
 		adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_PRIVILEGE_ESCALATION, []string{"T1068", "T1078.002"}, ev,
