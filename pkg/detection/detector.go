@@ -29,7 +29,7 @@ func Run(detectors []Detector, ev *adjoinv1.Event) []*adjoinv1.Alert {
 }
 
 // Merge folds alerts with the same id into one: activity times widen, and evidence and entity
-// references accumulate, in first-seen order. Several events of one attack (three 4662 of one DCSync) become one alert.
+// references and MITRE techniques accumulate, in first-seen order. Several events of one attack (three 4662 of one DCSync) become one alert.
 func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 	byID := map[string]*adjoinv1.Alert{}
 	var out []*adjoinv1.Alert
@@ -69,6 +69,13 @@ func Merge(alerts []*adjoinv1.Alert) []*adjoinv1.Alert {
 		for _, e := range a.GetEvidence() {
 			if !slices.ContainsFunc(prev.Evidence, func(p *adjoinv1.Evidence) bool { return proto.Equal(p, e) }) {
 				prev.Evidence = append(prev.Evidence, e)
+			}
+		}
+		// Techniques accumulate, as in Versions: a later event may show what the activity was
+		// (the group a SAMR session opened).
+		for _, m := range a.GetMitreTechniques() {
+			if !slices.Contains(prev.MitreTechniques, m) {
+				prev.MitreTechniques = append(prev.MitreTechniques, m)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package detection
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -23,5 +24,16 @@ func TestMergeKeepsTheNewestVersion(t *testing.T) {
 		if !got[0].GetFirstActivity().AsTime().Equal(t0) || len(got[0].GetEvidence()) != 2 {
 			t.Errorf("merged span/evidence = %v / %d", got[0].GetFirstActivity().AsTime(), len(got[0].GetEvidence()))
 		}
+	}
+}
+
+func TestMergeAccumulatesTechniques(t *testing.T) {
+	t.Parallel()
+	t0 := timestamppb.New(time.Date(2020, 9, 21, 4, 9, 15, 0, time.UTC))
+	pipe := &adjoinv1.Alert{Id: "a", Version: 1, MitreTechniques: []string{"T1087.002"}, FirstActivity: t0, LastActivity: t0}
+	group := &adjoinv1.Alert{Id: "a", Version: 1, MitreTechniques: []string{"T1069.002"}, FirstActivity: t0, LastActivity: t0}
+	got := Merge([]*adjoinv1.Alert{pipe, group, pipe})
+	if len(got) != 1 || !slices.Equal(got[0].GetMitreTechniques(), []string{"T1087.002", "T1069.002"}) {
+		t.Fatalf("merged = %v, want one alert with T1087.002 then T1069.002", got)
 	}
 }

@@ -227,7 +227,6 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewRBCDConfigured(dir, sessions),
 		detect.NewSPNAddedToUser(dir, sessions),
 		detect.NewSIDHistoryAdded(dir, sessions),
-		detect.NewSAMRGroupEnumeration(sessions),
 		detect.NewNamedPipeSweep(),
 		detect.NewPrivilegedACLChange(sessions),
 	)...)

@@ -9,25 +9,24 @@ import (
 
 const domGroupEnumFile = "otrf/more/discovery/empire_shell_rpc_samr_smb_group_domain_admins_standard_user_2020-09-21040850.json"
 
-func samrGroupDetector(s *Sessions) detection.Detector { return NewSAMRGroupEnumeration(s) }
-
 func TestSAMRGroupEnumeration(t *testing.T) {
 	t.Parallel()
-	// `net group "Domain Admins" /domain` by the standard user sbeavers from WORKSTATION6: two
-	// 4661 SAM_GROUP …-512 in one logon session (0x5b0d6fa) after 5145 samr: one alert.
-	reconCheck(t, reconRun(t, domGroupEnumFile, samrGroupDetector), "samr-group-enumeration", []string{"T1069.002"},
-		[]reconWant{{actor: `theshire\sbeavers`, sourceIP: "172.18.39.6", target: "mordordc.theshire.local", evidence: 2}})
+	// `net group "Domain Admins" /domain` by the standard user sbeavers from WORKSTATION6: 5145
+	// samr twice, 4661 SAM_DOMAIN with 0x20094 (no listing right) and two 4661 SAM_GROUP …-512
+	// in one logon session (0x5b0d6fa): one alert, tagged group enumeration.
+	reconCheck(t, reconRun(t, domGroupEnumFile, samrDetector), "samr-enumeration", []string{"T1087.002", "T1069.002"},
+		[]reconWant{{actor: `theshire\sbeavers`, sourceIP: "172.18.39.6", target: "mordordc.theshire.local", evidence: 4}})
 }
 
 func TestSAMRGroupEnumerationQuiet(t *testing.T) {
 	t.Parallel()
 	// ntdsutil on DC01: lsass opens Administrators and Backup Operators (S-1-5-32-544/551) for
 	// DC01$ and for the local Administrator session: local, not enumeration.
-	reconCheck(t, reconRun(t, "otrf/more/credential_access/cmd_dumping_ntds_dit_file_ntdsutil.no-vbox-sysmon10.json", samrGroupDetector),
-		"samr-group-enumeration", []string{"T1069.002"}, nil)
-	// S7 `net user /domain`: SAMR, but no group opened.
-	reconCheck(t, reconRun(t, "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json", samrGroupDetector),
-		"samr-group-enumeration", []string{"T1069.002"}, nil)
+	reconCheck(t, reconRun(t, "otrf/more/credential_access/cmd_dumping_ntds_dit_file_ntdsutil.no-vbox-sysmon10.json", samrDetector),
+		"samr-enumeration", nil, nil)
+	// S7 `net user /domain`: SAMR, but no group opened, so account enumeration only.
+	reconCheck(t, reconRun(t, "otrf/host/empire_shell_samr_EnumDomainUsers_2020-09-21193527.sec-sys-sysmon.json", samrDetector),
+		"samr-enumeration", []string{"T1087.002"}, []reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "mordordc.theshire.local", evidence: 2}})
 }
 
 // domPipe is a hand-written 5145 opening pipe on IPC$ (fields as Windows writes them).
@@ -96,7 +95,7 @@ func TestDominanceDetectorsQuietOnOtherRecordings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads most recordings")
 	}
-	own := map[string]string{"zerologon": domZerologonFile, "samaccountname-spoofing": domNoPacFile, "samr-group-enumeration": domGroupEnumFile}
+	own := map[string]string{"zerologon": domZerologonFile, "samaccountname-spoofing": domNoPacFile}
 	mks := []func(*Sessions) detection.Detector{
 		func(*Sessions) detection.Detector { return NewZerologon(nil) },
 		func(s *Sessions) detection.Detector { return NewDCPasswordReset(nil, s) },
@@ -105,7 +104,6 @@ func TestDominanceDetectorsQuietOnOtherRecordings(t *testing.T) {
 		func(s *Sessions) detection.Detector { return NewRBCDConfigured(nil, s) },
 		func(s *Sessions) detection.Detector { return NewSPNAddedToUser(nil, s) },
 		func(s *Sessions) detection.Detector { return NewSIDHistoryAdded(nil, s) },
-		samrGroupDetector,
 		func(*Sessions) detection.Detector { return NewNamedPipeSweep() },
 	}
 	for _, file := range domQuietFiles {
