@@ -13,7 +13,8 @@ import (
 // account's password can replicate every secret of the domain (DCSync as the DC) or forge
 // silver tickets to it. A DC changes its own password with 4742, never with a reset; an
 // account is a DC's when it is the account of the DC that logged the event or the directory
-// (may be nil) says so. The anonymous reset of Zerologon is the zerologon detector's.
+// (may be nil) says so. A reset by the DC account itself or by SYSTEM is the DC rotating its
+// own password, and is skipped. The anonymous reset of Zerologon is the zerologon detector's.
 //
 // One alert per DC account and episode (resets less than Window apart).
 type DCPasswordReset struct {
@@ -47,8 +48,11 @@ func (d *DCPasswordReset) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	actor := reconSubject(f)
-	if actor.SID == "S-1-5-7" {
+	switch {
+	case actor.SID == "S-1-5-7":
 		return nil // Zerologon's anonymous reset: the zerologon detector
+	case actor.system(), actor.Sam == target.Sam:
+		return nil // the DC rotating its own password (as itself or as SYSTEM)
 	}
 	if d.episodes == nil {
 		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)

@@ -130,6 +130,10 @@ func TestDCPasswordReset(t *testing.T) {
 	if alerts := reconRunEvents(reconParse(t, reset("WS01$"), reset("alice")), mk); len(alerts) != 0 {
 		t.Errorf("resets of a workstation and a user alerted: %v", alerts)
 	}
+	self := strings.NewReplacer(`"SubjectUserSid":"S-1-5-21-1-2-3-1105","SubjectUserName":"eve"`, `"SubjectUserSid":"S-1-5-21-1-2-3-1000","SubjectUserName":"DC01$"`).Replace(reset("DC01$"))
+	if alerts := reconRunEvents(reconParse(t, self), mk); len(alerts) != 0 {
+		t.Errorf("the DC resetting its own password alerted: %v", alerts)
+	}
 }
 
 func TestDCShadow(t *testing.T) {
