@@ -18,6 +18,18 @@ const (
 	dcsrValueDeleted = "%%14675"
 )
 
+// dcsrOperation reads a 5136 OperationType as dcsrValueAdded or dcsrValueDeleted, whether the
+// export kept the message id (%%14674) or rendered it ("Value Added"); "" for anything else.
+func dcsrOperation(v string) string {
+	switch v = strings.TrimSpace(v); {
+	case v == dcsrValueAdded || strings.EqualFold(v, "Value Added"):
+		return dcsrValueAdded
+	case v == dcsrValueDeleted || strings.EqualFold(v, "Value Deleted"):
+		return dcsrValueDeleted
+	}
+	return ""
+}
+
 // dcsrDomainRoot matches the DN of a domain's root object (DC=offsec,DC=lan), and nothing
 // below it.
 var dcsrDomainRoot = regexp.MustCompile(`(?i)^\s*dc=[^,=]+(\s*,\s*dc=[^,=]+)*\s*$`)
@@ -80,7 +92,7 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	aces := dcsrReplicationACEs(f["AttributeValue"])
-	op := strings.TrimSpace(f["OperationType"])
+	op := dcsrOperation(f["OperationType"])
 	corr := entity.Fold(f["OpCorrelationID"])
 	evidenceFields := []string{"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "ObjectDN",
 		"ObjectGUID", "AttributeLDAPDisplayName", "OperationType", "OpCorrelationID", "AttributeValue"}

@@ -67,7 +67,7 @@ func (d *AttributeWrite) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	f := ev.GetFields()
-	if strings.TrimSpace(f["OperationType"]) != dcsrValueAdded || !strings.EqualFold(strings.TrimSpace(f["AttributeLDAPDisplayName"]), d.attribute) {
+	if dcsrOperation(f["OperationType"]) != dcsrValueAdded || !strings.EqualFold(strings.TrimSpace(f["AttributeLDAPDisplayName"]), d.attribute) {
 		return nil
 	}
 	class := strings.TrimSpace(f["ObjectClass"])

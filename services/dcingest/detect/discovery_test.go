@@ -119,3 +119,23 @@ func TestDominanceDetectorsQuietOnOtherRecordings(t *testing.T) {
 		}
 	}
 }
+
+func TestSAMRRemoteSessionsBound(t *testing.T) {
+	t.Parallel()
+	// Hand-written 5145 samr opens in two sessions with room for one: the older is forgotten,
+	// so its later 4661 is taken for local.
+	pipe := func(logonID string) string {
+		return `{"EventID":5145,"Channel":"Security","Computer":"DC01.corp.local","TimeCreated":"2021-03-01T10:00:00Z","SubjectUserSid":"S-1-5-21-1-2-3-1105","SubjectUserName":"eve","SubjectDomainName":"CORP","SubjectLogonId":"` + logonID + `","ObjectType":"File","IpAddress":"10.0.0.66","IpPort":"50123","ShareName":"\\\\*\\IPC$","RelativeTargetName":"samr","AccessMask":"0x12019f"}`
+	}
+	r := samrRemote{max: 1}
+	for _, ev := range reconParse(t, pipe("0x1"), pipe("0x2")) {
+		r.note(ev)
+	}
+	if r.remote(nil, "DC01.corp.local", "0x1") || !r.remote(nil, "DC01.corp.local", "0x2") {
+		t.Errorf("with room for one session: 0x1 remote %v (want false), 0x2 remote %v (want true)",
+			r.remote(nil, "DC01.corp.local", "0x1"), r.remote(nil, "DC01.corp.local", "0x2"))
+	}
+	if r.pipes.Len() != 1 {
+		t.Errorf("%d sessions held, want 1", r.pipes.Len())
+	}
+}

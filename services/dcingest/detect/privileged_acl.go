@@ -73,7 +73,7 @@ func (d *PrivilegedACLChange) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	aces := paclControlACEs(f["AttributeValue"], !adminSDHolder)
 	corrKey := rsvcHost(ev.GetHost()) + "|" + entity.Fold(f["OpCorrelationID"])
-	switch strings.TrimSpace(f["OperationType"]) {
+	switch dcsrOperation(f["OperationType"]) {
 	case dcsrValueDeleted:
 		d.pending.Put(corrKey, aces)
 		return nil

@@ -95,3 +95,33 @@ func TestPrivilegedACLChangeQuiet(t *testing.T) {
 		t.Errorf("unexpected alert %s", a.GetDescription())
 	}
 }
+
+func TestPrivilegedACLChangePendingBound(t *testing.T) {
+	t.Parallel()
+	// With room for one old value, the first operation's old value is forgotten once the second
+	// and third arrive: its new value is then judged alone (default holders left out), and
+	// nmartha's WriteDacl still shows. The value-deleted events are moved first to force it.
+	const nmartha = "S-1-5-21-4228717743-1032521047-1810997296-1103"
+	events := paclEvents(t, func(f map[string]string) {
+		if f["OpCorrelationID"] == "{3cfd9da4-ad02-4d49-9c46-c2f97a5a5cc7}" && f["OperationType"] == dcsrValueAdded {
+			f["AttributeValue"] = strings.Replace(f["AttributeValue"], "(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;"+nmartha+")", "(A;;WD;;;"+nmartha+")", 1)
+		}
+	})
+	var deleted, rest []*adjoinv1.Event
+	for _, ev := range events {
+		if ev.GetEventId() == 5136 && ev.GetFields()["OperationType"] == dcsrValueDeleted {
+			deleted = append(deleted, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	d := NewPrivilegedACLChange(nil)
+	d.MaxPending = 1
+	alerts := adjRunEvents([]detection.Detector{d}, append(deleted, rest...))
+	if len(alerts) != 1 || d.pending.Len() != 1 {
+		t.Fatalf("%d alerts (want 1), %d old values held (want 1)", len(alerts), d.pending.Len())
+	}
+	if !strings.Contains(alerts[0].GetDescription(), "WriteDacl") {
+		t.Errorf("description %q lacks WriteDacl", alerts[0].GetDescription())
+	}
+}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/adjoin/adjoin/pkg/bounded"
@@ -40,6 +41,8 @@ func samrGroupName(groups map[string]string, name string) string {
 // consoles) open the same SAM objects through lsass. A session counts as remote when its
 // 4624 came from another address or when it opened \PIPE\samr on IPC$ (5145).
 type samrRemote struct {
+	// max bounds the sessions remembered for their samr pipe (0: samrRemoteSessions).
+	max   int
 	pipes *bounded.Map[string, bool]
 }
 
@@ -52,7 +55,7 @@ func (r *samrRemote) note(ev *adjoinv1.Event) {
 		return
 	}
 	if r.pipes == nil {
-		r.pipes = bounded.NewMap[string, bool](samrRemoteSessions)
+		r.pipes = bounded.NewMap[string, bool](cmp.Or(r.max, samrRemoteSessions))
 	}
 	r.pipes.Put(sessionKey(ev.GetHost(), normHex(ev.GetFields()["SubjectLogonId"])), true)
 }
