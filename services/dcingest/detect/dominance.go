@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -92,4 +93,21 @@ func domActor(a reconAccount) *adjoinv1.EntityRef {
 		return nil
 	}
 	return a.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
+}
+
+// domInsertion is the i-th unnamed insertion string of a classic event (NETLOGON, NTDS): the
+// EVTX conversion keeps unnamed <Data> as a JSON array in "Data" ("" when absent).
+func domInsertion(f map[string]string, i int) string {
+	raw := strings.TrimSpace(f["Data"])
+	if !strings.HasPrefix(raw, "[") {
+		if i == 0 {
+			return raw
+		}
+		return ""
+	}
+	var values []*string
+	if err := json.Unmarshal([]byte(raw), &values); err != nil || i >= len(values) || values[i] == nil {
+		return ""
+	}
+	return strings.TrimSpace(*values[i])
 }

@@ -76,7 +76,11 @@ func TestZerologonNetlogonEvents(t *testing.T) {
 	for i := 0; i < 12; i++ {
 		lines = append(lines, fmt.Sprintf(`{"EventID":5805,"Channel":"System","Computer":"DC01.corp.local","TimeCreated":"2021-03-01T10:00:%02dZ","EventRecordID":%d,"ProviderName":"NETLOGON","Message":"The session setup from the computer DC01 failed to authenticate. The following error occurred: \r\nAccess is denied."}`, i, 100+i))
 	}
+	// The EVTX conversion keeps NETLOGON's unnamed insertion strings as a "Data" array.
+	denyEVTX := `{"EventID":5828,"Channel":"System","Computer":"DC01.corp.local","TimeCreated":"2021-03-01T10:00:00Z","ProviderName":"NETLOGON","Data":["CHILD$","corp.local","Trusted Domain"]}`
 	mk := func(*Sessions) detection.Detector { return NewZerologon(nil) }
+	domCheck(t, reconRunEvents(reconParse(t, denyEVTX), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
+		domWant{target: "child", evidence: 1, severity: adjoinv1.Severity_SEVERITY_MEDIUM})
 	domCheck(t, reconRunEvents(reconParse(t, deny), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		domWant{target: "dc01", evidence: 1, severity: adjoinv1.Severity_SEVERITY_HIGH})
 	domCheck(t, reconRunEvents(reconParse(t, lines...), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,

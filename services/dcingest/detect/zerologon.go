@@ -126,13 +126,17 @@ func (d *Zerologon) alert(ev *adjoinv1.Event, target reconAccount, what string, 
 }
 
 // zerologonMachine reads the computer a NETLOGON event names: the named field where the
-// export kept the template's names, else the first insertion string, else the message text
+// export kept the template's names (NXLog's AccountName is dropped at intake, it names the
+// logging service elsewhere), else the first insertion string, else the message text
 // ("Machine SamAccountName: X", "from the computer X failed").
 func zerologonMachine(f map[string]string) string {
-	for _, k := range []string{"AccountName", "MachineSamAccountName", "param1", "Data"} {
+	for _, k := range []string{"AccountName", "MachineSamAccountName", "param1"} {
 		if v := strings.TrimSpace(f[k]); !domDash(v) {
 			return v
 		}
+	}
+	if v := domInsertion(f, 0); !domDash(v) {
+		return v
 	}
 	msg := f["Message"]
 	for _, marker := range []string{"Machine SamAccountName:", "Trust Name:", "from the computer "} {
