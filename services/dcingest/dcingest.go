@@ -229,6 +229,7 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewSIDHistoryAdded(dir, sessions),
 		detect.NewNamedPipeSweep(),
 		detect.NewPrivilegedACLChange(sessions),
+		detect.NewLDAPRecon(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }

@@ -105,6 +105,8 @@ func TestDominanceDetectorsQuietOnOtherRecordings(t *testing.T) {
 		func(s *Sessions) detection.Detector { return NewSPNAddedToUser(nil, s) },
 		func(s *Sessions) detection.Detector { return NewSIDHistoryAdded(nil, s) },
 		func(*Sessions) detection.Detector { return NewNamedPipeSweep() },
+		func(*Sessions) detection.Detector { return NewLDAPRecon() },
+		func(s *Sessions) detection.Detector { return NewPrivilegedACLChange(s) },
 	}
 	for _, file := range domQuietFiles {
 		events := reconEvents(t, file)
