@@ -23,7 +23,8 @@ type AccountKnower interface {
 //   - a service ticket (4769) for an account that got no TGT (4768) from that address within
 //     TGTWindow, and that the directory does not know. Without a directory only the missing
 //     TGT is left, a weak sign (the TGT may come from another DC or before the detector
-//     started), so it is reported low and only after WarmUp of observed time;
+//     started), so it is reported low and only after WarmUp of observed time (without a pause
+//     longer than MaxGap);
 //   - a logon (4624 Kerberos) or share access (5140) by a domain account name the directory
 //     does not know. Without a directory, only a RID-500 SID under a name other than
 //     Administrator and other than the name the KDC gave that SID in a 4768 is reported, low
@@ -37,6 +38,10 @@ type GoldenTicket struct {
 	// WarmUp is how much event time must have been observed before a missing TGT counts
 	// without a directory (default 10 h, one TGT lifetime).
 	WarmUp time.Duration
+	// MaxGap is the longest pause between events (either way in time) that still counts as
+	// observed; a longer one (an outage, another recording) starts the warm-up again, since
+	// the TGTs issued in it were not seen (default 30 min).
+	MaxGap time.Duration
 	// Episode is how long further events of the same account from the same address stay in
 	// one alert (default 1 h).
 	Episode time.Duration
@@ -47,14 +52,15 @@ type GoldenTicket struct {
 	tgts     map[string]time.Time // account|ip -> last TGT
 	tgtOrder []string
 	names500 map[string]string // RID-500 SID -> name in a 4768
-	first    time.Time
+	last     time.Time         // latest event time seen
+	observed time.Duration     // event time seen without a gap longer than MaxGap
 	bursts   *detection.Burst
 }
 
 // NewGoldenTicket returns the detector. dir (may be nil: no directory) tells which accounts
 // exist.
 func NewGoldenTicket(dir AccountKnower) *GoldenTicket {
-	return &GoldenTicket{TGTWindow: 10 * time.Hour, WarmUp: 10 * time.Hour, Episode: time.Hour, MaxTGTs: 100000, dir: dir}
+	return &GoldenTicket{TGTWindow: 10 * time.Hour, WarmUp: 10 * time.Hour, MaxGap: 30 * time.Minute, Episode: time.Hour, MaxTGTs: 100000, dir: dir}
 }
 
 // Name implements detection.Detector.
@@ -66,9 +72,7 @@ func (d *GoldenTicket) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	t := ev.GetTime().AsTime()
-	if d.first.IsZero() || t.Before(d.first) {
-		d.first = t
-	}
+	d.observe(t)
 	switch ev.GetEventId() {
 	case 4768:
 		d.observeTGT(ev)
@@ -78,6 +82,19 @@ func (d *GoldenTicket) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return d.logon(ev)
 	}
 	return nil
+}
+
+// observe counts event time toward the warm-up: the time since the latest event, unless the
+// pause is longer than MaxGap, which starts the count again.
+func (d *GoldenTicket) observe(t time.Time) {
+	gap := t.Sub(d.last)
+	switch {
+	case d.last.IsZero() || d.MaxGap > 0 && (gap > d.MaxGap || -gap > d.MaxGap):
+		d.observed, d.last = 0, t
+	case gap > 0:
+		d.observed += gap
+		d.last = t
+	}
 }
 
 func (d *GoldenTicket) lookup(domain, sam string) (known, haveDirectory bool) {
@@ -137,7 +154,7 @@ func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	case haveDirectory && known:
 		return nil
 	case !haveDirectory:
-		if t.Sub(d.first) < d.WarmUp {
+		if d.observed < d.WarmUp {
 			return nil
 		}
 		severity = adjoinv1.Severity_SEVERITY_LOW

@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
@@ -158,4 +159,28 @@ func TestGoldenTicketBackgroundPlaybook(t *testing.T) {
 	noWarmUp := NewGoldenTicket(nil)
 	noWarmUp.WarmUp = 0
 	adjLogBackground(t, []detection.Detector{NewGoldenTicket(goldKnown)}, []detection.Detector{NewGoldenTicket(nil)}, []detection.Detector{noWarmUp})
+}
+
+func TestGoldenTicketWarmUpRestartsAfterAGap(t *testing.T) {
+	t.Parallel()
+	// `adjoin detect` over several recordings: months lie between them, so the TGTs of the
+	// later one's accounts were never seen. The S12 background (54 s) after the CC0
+	// Kerberoasting sample (2020-08-02; minutes long) must not count those months as observed
+	// toward an hour's warm-up.
+	d := NewGoldenTicket(nil)
+	d.WarmUp = time.Hour
+	for _, a := range adjRun(t, []detection.Detector{d}, "evtx-to-mitre-attack/ndjson/ID4769-Kerberoast ticket with low encryption.json", reconBackground) {
+		t.Errorf("unexpected alert: %s", a.GetDescription())
+	}
+	t0 := time.Date(2020, 10, 22, 8, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		at   time.Duration
+		want time.Duration
+	}{{0, 0}, {20 * time.Minute, 20 * time.Minute}, {10 * time.Minute, 20 * time.Minute}, {40 * time.Minute, 40 * time.Minute},
+		{2 * time.Hour, 0}, {-time.Hour, 0}} {
+		d.observe(t0.Add(step.at))
+		if d.observed != step.want {
+			t.Errorf("after an event at +%s: observed %s, want %s", step.at, d.observed, step.want)
+		}
+	}
 }
