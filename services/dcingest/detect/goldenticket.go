@@ -21,7 +21,8 @@ type AccountKnower interface {
 // Impacket ticketer), whose PAC names whatever user and RID the attacker chose:
 //
 //   - a service ticket (4769) for an account that got no TGT (4768) from that address within
-//     TGTWindow, and that the directory does not know. Without a directory only the missing
+//     TGTWindow, and whose TGT names the realm in lower case (a Windows KDC writes it upper
+//     case; mimikatz and ticketer copy it as typed), or that the directory does not know. Without a directory only the missing
 //     TGT is left, a weak sign (the TGT may come from another DC or before the detector
 //     started), so it is reported low and only after WarmUp of observed time (without a pause
 //     longer than MaxGap);
@@ -150,7 +151,15 @@ func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	known, haveDirectory := d.lookup(realm, sam)
 	severity := adjoinv1.Severity_SEVERITY_HIGH
 	why := "the directory does not know this account and no TGT was issued for it to " + ip
-	switch {
+	switch raw := goldenRealm(f); {
+	case raw != strings.ToUpper(raw):
+		// A Windows KDC writes the client realm of the TGTs it issues upper case; a forged TGT
+		// carries it as the attacker typed it (/domain:offsec.lan).
+		severity = adjoinv1.Severity_SEVERITY_MEDIUM
+		if haveDirectory && !known {
+			severity = adjoinv1.Severity_SEVERITY_HIGH
+		}
+		why = "its TGT names the realm " + raw + " in lower case, which a Windows KDC never issues, and no TGT was issued for it to " + ip
 	case haveDirectory && known:
 		return nil
 	case !haveDirectory:
@@ -232,6 +241,19 @@ func (d *GoldenTicket) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	a.Description = account + " (" + ref.GetSid() + ") " + what + from + ", but " + why + ": the Kerberos ticket was probably forged."
 	a.Evidence = append(a.Evidence, adjEvidence(ev, summary+from, keys...))
 	return []*adjoinv1.Alert{a}
+}
+
+// goldenRealm is the client realm of a 4769 as written (TargetUserName after @, else
+// TargetDomainName), when it is a DNS name; "" otherwise.
+func goldenRealm(f map[string]string) string {
+	realm := strings.TrimSpace(f["TargetDomainName"])
+	if name := strings.TrimSpace(f["TargetUserName"]); strings.Contains(name, "@") {
+		realm = name[strings.LastIndexByte(name, '@')+1:]
+	}
+	if !strings.Contains(realm, ".") {
+		return ""
+	}
+	return realm
 }
 
 // alert starts an alert of one rule; events of the same account from the same address within
