@@ -30,7 +30,8 @@ var ldapReconFilters = []struct{ fragment, target string }{
 // on): accounts with SPNs or without pre-authentication, delegation, adminCount=1, LAPS
 // passwords, trusts, GPOs — what PowerView, SharpHound, ldapdomaindump and Rubeus ask. The
 // event's insertion strings are, in order, the client (address:port), the starting node and
-// the filter; named fields (Client, Filter) and the message text are read too.
+// the filter (the 17th, on versions that log it, the account); named fields (Client, Filter,
+// User) and the message text are read too.
 //
 // One alert per client address and episode (searches less than Window apart).
 type LDAPRecon struct {
@@ -88,7 +89,12 @@ func (d *LDAPRecon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		", as domain reconnaissance tools do (filter " + strings.TrimSpace(filter) + ")."
 	a := reconAlert(id, d.Name(), "LDAP reconnaissance of attack targets", desc, adjoinv1.Severity_SEVERITY_MEDIUM,
 		[]string{"T1087.002"}, ev, evidence)
-	a.Entities = reconEntities(src.ref(), detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
+	user := strings.TrimSpace(f["User"])
+	if user == "" {
+		user = domInsertion(f, 16) // the searching account, on versions that log it
+	}
+	a.Entities = reconEntities(detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
+		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }
 

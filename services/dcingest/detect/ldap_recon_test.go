@@ -25,7 +25,7 @@ func TestLDAPRecon(t *testing.T) {
 		nxlog,
 	}
 	reconCheck(t, reconRunEvents(reconParse(t, lines...), mk), "ldap-recon", []string{"T1087.002"},
-		[]reconWant{{sourceIP: "10.0.0.66", target: "dc01.corp.local", evidence: 3}})
+		[]reconWant{{actor: `corp\eve`, sourceIP: "10.0.0.66", target: "dc01.corp.local", evidence: 3}})
 	// An application looking up one user, and a broad user listing without a target filter.
 	quiet := []string{evtx("00", ` ( &  (objectClass=user)  (sAMAccountName=alice) ) `), evtx("01", ` (samAccountType=805306368) `)}
 	reconCheck(t, reconRunEvents(reconParse(t, quiet...), mk), "ldap-recon", nil, nil)
