@@ -213,13 +213,6 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewDCSyncRightsGranted(sessions),
 		detect.NewGoldenTicket(dir),
 		detect.NewPrivilegedGroupAddition(sessions, dir),
-		detect.NewZeekSAMREnumeration(),
-		detect.NewZeekKerberosRC4(),
-		detect.NewZeekAdminShare(),
-		detect.NewZeekDRSReplication(isDC),
-		detect.NewTicketFromSecondHost(),
-		detect.NewNTLMAnomaly(),
-		detect.NewWinRMRemoteShell(),
 		detect.NewZerologon(dir),
 		detect.NewDCPasswordReset(dir, sessions),
 		detect.NewDCShadow(dir),
@@ -230,6 +223,13 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewNamedPipeSweep(),
 		detect.NewPrivilegedACLChange(sessions),
 		detect.NewLDAPRecon(),
+		detect.NewZeekSAMREnumeration(),
+		detect.NewZeekKerberosRC4(),
+		detect.NewZeekAdminShare(),
+		detect.NewZeekDRSReplication(isDC),
+		detect.NewTicketFromSecondHost(),
+		detect.NewNTLMAnomaly(),
+		detect.NewWinRMRemoteShell(),
 	)...)
 	return append(ds, &productalert.Detector{Side: adjoinv1.Side_SIDE_IDENTITY})
 }
