@@ -133,9 +133,10 @@ func TestSAMRRemoteSessionsBound(t *testing.T) {
 	for _, ev := range reconParse(t, pipe("0x1"), pipe("0x2")) {
 		r.note(ev)
 	}
-	if r.remote(nil, "DC01.corp.local", "0x1") || !r.remote(nil, "DC01.corp.local", "0x2") {
-		t.Errorf("with room for one session: 0x1 remote %v (want false), 0x2 remote %v (want true)",
-			r.remote(nil, "DC01.corp.local", "0x1"), r.remote(nil, "DC01.corp.local", "0x2"))
+	// Builtin objects: only a remembered pipe makes the session remote.
+	if r.counts(nil, "DC01.corp.local", "0x1", true) || !r.counts(nil, "DC01.corp.local", "0x2", true) {
+		t.Errorf("with room for one session: 0x1 counts %v (want false), 0x2 counts %v (want true)",
+			r.counts(nil, "DC01.corp.local", "0x1", true), r.counts(nil, "DC01.corp.local", "0x2", true))
 	}
 	if r.pipes.Len() != 1 {
 		t.Errorf("%d sessions held, want 1", r.pipes.Len())

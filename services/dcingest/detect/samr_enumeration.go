@@ -20,8 +20,8 @@ const samrDomainListAccounts = 0x100
 // SAM_ALIAS; ObjectName the group's SID, recognised by its well-known RID) to read its
 // members (T1069.002; the alert then carries both techniques). Computer accounts are
 // skipped, since member machines open SAMR on their DC all the time (with 0x20094, which has
-// no listing right). A 4661 counts only in a session known to come from the network (its
-// 4624 from another address, or its 5145 samr): local tools on a DC open SAM_DOMAIN too.
+// no listing right). A 4661 of a session known to be local, or of an unknown session on the
+// Builtin domain, does not count (see samrRemote): local tools on a DC open those too.
 //
 // One alert per account, logon session and host: the 5145 and the 4661 of one enumeration
 // share the SubjectLogonId, and a logon session comes from one address, so the id needs no
@@ -84,8 +84,8 @@ func (d *SAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	logonID := normHex(f["SubjectLogonId"])
 	if ev.GetEventId() == 5145 {
 		d.remote.note(ev)
-	} else if !d.remote.remote(d.sessions, ev.GetHost(), logonID) {
-		return nil // a local tool on the DC (ntdsutil, the admin's consoles), not a query from the network
+	} else if !d.remote.counts(d.sessions, ev.GetHost(), logonID, samrBuiltin(f)) {
+		return nil // a local tool on the DC (ntdsutil, VSS, backup), not a query from the network
 	}
 	if src.IP == "" {
 		src = reconSessionSource(d.sessions, ev.GetHost(), logonID)

@@ -36,10 +36,12 @@ func samrGroupName(groups map[string]string, name string) string {
 	return groups[sid[strings.LastIndexByte(sid, '-')+1:]]
 }
 
-// samrRemote tells a logon session that reached SAMR from the network from a local one. A
-// 4661 names only its logon session; on a DC, local tools (ntdsutil, backup, the admin's own
-// consoles) open the same SAM objects through lsass. A session counts as remote when its
-// 4624 came from another address or when it opened \PIPE\samr on IPC$ (5145).
+// samrRemote tells a 4661 of a logon session that reached SAMR from the network from one of
+// a local tool. A 4661 names only its logon session; on a DC, local tools (ntdsutil, VSS,
+// backup) open the Builtin domain and its aliases through lsass. A session is remote when its
+// 4624 came from another address or it opened \PIPE\samr on IPC$ (5145), local when its 4624
+// had no address; a session of which nothing is known counts unless the object is in the
+// Builtin domain (recordings exported by event id keep the 4661 alone).
 type samrRemote struct {
 	// max bounds the sessions remembered for their samr pipe (0: samrRemoteSessions).
 	max   int
@@ -60,14 +62,23 @@ func (r *samrRemote) note(ev *adjoinv1.Event) {
 	r.pipes.Put(sessionKey(ev.GetHost(), normHex(ev.GetFields()["SubjectLogonId"])), true)
 }
 
-// remote reports whether logonID on host reached SAMR from the network.
-func (r *samrRemote) remote(sessions *Sessions, host, logonID string) bool {
-	if s, ok := sessions.Lookup(host, logonID); ok && s.IP != "" {
-		return true
+// counts reports whether a 4661 of logonID on host, on an object of the Builtin domain or
+// not, counts as SAMR use from the network.
+func (r *samrRemote) counts(sessions *Sessions, host, logonID string, builtin bool) bool {
+	if r.pipes != nil {
+		if _, ok := r.pipes.Get(sessionKey(host, logonID)); ok {
+			return true
+		}
 	}
-	if r.pipes == nil {
-		return false
+	if s, ok := sessions.Lookup(host, logonID); ok {
+		return s.IP != ""
 	}
-	_, ok := r.pipes.Get(sessionKey(host, logonID))
-	return ok
+	return !builtin
+}
+
+// samrBuiltin reports whether a 4661's object is in the Builtin domain: the domain itself
+// (CN=Builtin,…) or one of its aliases (S-1-5-32-…).
+func samrBuiltin(f map[string]string) bool {
+	name := strings.TrimSpace(f["ObjectName"])
+	return strings.HasPrefix(strings.ToUpper(name), "CN=BUILTIN,") || strings.HasPrefix(strings.ToUpper(name), "S-1-5-32-")
 }
