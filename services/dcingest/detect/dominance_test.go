@@ -81,6 +81,13 @@ func TestZerologonNetlogonEvents(t *testing.T) {
 	mk := func(*Sessions) detection.Detector { return NewZerologon(nil) }
 	domCheck(t, reconRunEvents(reconParse(t, denyEVTX), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		domWant{target: "child", evidence: 1, severity: adjoinv1.Severity_SEVERITY_MEDIUM})
+	allowed := func(second, account string) string {
+		return `{"EventID":5829,"Channel":"System","Computer":"DC01.corp.local","TimeCreated":"2021-03-01T10:0` + second + `Z","ProviderName":"NETLOGON","Data":["` + account + `","corp.local","Domain Member"]}`
+	}
+	// An old NAS in compatibility mode: low, and its repeats minutes apart stay one alert.
+	domCheck(t, reconRunEvents(reconParse(t, allowed("0:00", "NAS01$"), allowed("3:00", "NAS01$"), allowed("6:00", "NAS01$")), mk),
+		"zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
+		domWant{target: "nas01", evidence: 3, severity: adjoinv1.Severity_SEVERITY_LOW})
 	domCheck(t, reconRunEvents(reconParse(t, deny), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		domWant{target: "dc01", evidence: 1, severity: adjoinv1.Severity_SEVERITY_HIGH})
 	domCheck(t, reconRunEvents(reconParse(t, lines...), mk), "zerologon", "T1210", adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,

@@ -18,13 +18,13 @@ import (
 //     (S-1-5-7) and whose PasswordLastSet changed. A machine sets its own password as itself
 //     or as SYSTEM, an administrator as a user; never anonymously.
 //   - System (NETLOGON) 5827 and 5828: the DC, in enforcement mode, denied a vulnerable
-//     Netlogon secure channel from a machine or trust account.
+//     Netlogon secure channel from a machine or trust account; 5829: it allowed one
+//     (compatibility mode, or an allow-listed account), low unless the account is a DC's.
 //   - System (NETLOGON) 5805 (a session setup failed to authenticate) repeated at least
 //     FailureThreshold times within Window for one computer name: the exploit's retries.
 //
-// One alert per DC and target account per episode (events less than Window apart).
-// 5829 (a vulnerable connection allowed in compatibility mode) is left out: old devices log it
-// all day before enforcement.
+// One alert per DC and target account per episode (events less than Window apart): an old
+// device that keeps logging 5829 stays one alert.
 type Zerologon struct {
 	// Window groups the events of one attack and bounds the 5805 count (default 5 min).
 	Window time.Duration
@@ -54,7 +54,7 @@ func (d *Zerologon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		if detection.IsSecurity(ev) {
 			return d.anonymousChange(ev)
 		}
-	case 5805, 5827, 5828:
+	case 5805, 5827, 5828, 5829:
 		if strings.EqualFold(ev.GetChannel(), "System") {
 			return d.netlogon(ev)
 		}
@@ -90,6 +90,9 @@ func (d *Zerologon) netlogon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		account.Sam += "$" // 5805 names the computer, not its account
 	}
 	what := reconEventID(ev) + " NETLOGON denied a vulnerable secure channel from " + account.String()
+	if ev.GetEventId() == 5829 {
+		what = "5829 NETLOGON allowed a vulnerable secure channel from " + account.String()
+	}
 	if ev.GetEventId() == 5805 {
 		if d.failures == nil {
 			d.failures = &detection.Burst{Window: d.Window, Threshold: d.FailureThreshold, MaxKeys: d.MaxKeys}
@@ -111,8 +114,11 @@ func (d *Zerologon) alert(ev *adjoinv1.Event, target reconAccount, what string, 
 	key := host + "|" + target.Sam // NETLOGON events name no domain
 	id := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
 	severity := adjoinv1.Severity_SEVERITY_MEDIUM
-	if ev.GetEventId() == 4742 || domIsDCAccount(d.dir, ev.GetHost(), target.Domain, target.Sam) {
+	switch {
+	case ev.GetEventId() == 4742 || domIsDCAccount(d.dir, ev.GetHost(), target.Domain, target.Sam):
 		severity = adjoinv1.Severity_SEVERITY_HIGH
+	case ev.GetEventId() == 5829:
+		severity = adjoinv1.Severity_SEVERITY_LOW
 	}
 	if len(keys) == 0 {
 		keys = []string{"AccountName", "Domain", "AccountType", "param1", "param2", "Message"}
