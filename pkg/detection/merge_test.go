@@ -1,6 +1,7 @@
 package detection
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -37,5 +38,16 @@ func TestMergeAccumulatesTechniques(t *testing.T) {
 	}
 	if len(first.GetMitreTechniques()) != 1 {
 		t.Errorf("Merge changed its input: %v", first.GetMitreTechniques())
+	}
+}
+
+func TestMergeKeepsTechniquesInFirstSeenOrder(t *testing.T) {
+	t.Parallel()
+	t0 := timestamppb.New(time.Date(2020, 9, 21, 4, 9, 15, 0, time.UTC))
+	pipe := &adjoinv1.Alert{Id: "a", Version: 1, MitreTechniques: []string{"T1087.002"}, FirstActivity: t0, LastActivity: t0}
+	group := &adjoinv1.Alert{Id: "a", Version: 1, MitreTechniques: []string{"T1069.002"}, FirstActivity: t0, LastActivity: t0}
+	got := Merge([]*adjoinv1.Alert{pipe, group, pipe})
+	if len(got) != 1 || !slices.Equal(got[0].GetMitreTechniques(), []string{"T1087.002", "T1069.002"}) {
+		t.Fatalf("merged = %v, want one alert with T1087.002 then T1069.002", got)
 	}
 }

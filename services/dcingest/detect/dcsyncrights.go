@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -16,6 +17,18 @@ const (
 	dcsrValueAdded   = "%%14674"
 	dcsrValueDeleted = "%%14675"
 )
+
+// dcsrOperation reads a 5136 OperationType as dcsrValueAdded or dcsrValueDeleted, whether the
+// export kept the message id (%%14674) or rendered it ("Value Added"); "" for anything else.
+func dcsrOperation(v string) string {
+	switch v = strings.TrimSpace(v); {
+	case v == dcsrValueAdded || strings.EqualFold(v, "Value Added"):
+		return dcsrValueAdded
+	case v == dcsrValueDeleted || strings.EqualFold(v, "Value Deleted"):
+		return dcsrValueDeleted
+	}
+	return ""
+}
 
 // dcsrDomainRoot matches the DN of a domain's root object (DC=offsec,DC=lan), and nothing
 // below it.
@@ -45,15 +58,14 @@ var dcsrDefaultTrustees = map[string]bool{
 // (%%14675) of the same LDAP operation (OpCorrelationID): only replication ACEs that are new
 // count. When the old value was not seen, new means held by someone other than the default
 // holders. The value-deleted event never alerts by itself; both events of one change are one
-// alert.
+// alert, and so are the changes one logon session makes to one domain root.
 type DCSyncRightsGranted struct {
 	// MaxPending bounds the value-deleted events kept to pair with their value-added event
 	// (default 256).
 	MaxPending int
 
 	sessions *Sessions
-	pending  map[string]dcsrOld
-	order    []string
+	pending  *bounded.Map[string, dcsrOld]
 }
 
 type dcsrOld struct {
@@ -80,7 +92,7 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	aces := dcsrReplicationACEs(f["AttributeValue"])
-	op := strings.TrimSpace(f["OperationType"])
+	op := dcsrOperation(f["OperationType"])
 	corr := entity.Fold(f["OpCorrelationID"])
 	evidenceFields := []string{"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "ObjectDN",
 		"ObjectGUID", "AttributeLDAPDisplayName", "OperationType", "OpCorrelationID", "AttributeValue"}
@@ -94,7 +106,7 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	default:
 		return nil
 	}
-	old, paired := d.pending[rsvcHost(ev.GetHost())+"|"+corr]
+	old, paired := d.old(rsvcHost(ev.GetHost()) + "|" + corr)
 	var granted []string // trustees that gained a replication right
 	added := map[string]bool{}
 	for ace := range aces {
@@ -117,9 +129,11 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	rights := dcsrRightNames(added)
 	user, domain, sid := f["SubjectUserName"], f["SubjectDomainName"], f["SubjectUserSid"]
 	t := ev.GetTime()
-	idPart := corr
-	if idPart == "" || idPart == "-" {
-		idPart = normHex(f["SubjectLogonId"]) + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
+	// One alert per logon session: PowerView writes each right in its own LDAP operation
+	// (three 5136 pairs, three OpCorrelationIDs), which is still one grant.
+	idPart := normHex(f["SubjectLogonId"])
+	if idPart == "" || idPart == "-" || idPart == "0x0" {
+		idPart = corr + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
 	}
 	a := &adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), entity.Fold(f["ObjectDN"]), idPart),
@@ -163,16 +177,16 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 
 func (d *DCSyncRightsGranted) remember(key string, old dcsrOld) {
 	if d.pending == nil {
-		d.pending = map[string]dcsrOld{}
+		d.pending = bounded.NewMap[string, dcsrOld](d.MaxPending)
 	}
-	if _, ok := d.pending[key]; !ok {
-		d.order = append(d.order, key)
+	d.pending.Put(key, old)
+}
+
+func (d *DCSyncRightsGranted) old(key string) (dcsrOld, bool) {
+	if d.pending == nil {
+		return dcsrOld{}, false
 	}
-	d.pending[key] = old
-	for d.MaxPending > 0 && len(d.order) > d.MaxPending {
-		delete(d.pending, d.order[0])
-		d.order = d.order[1:]
-	}
+	return d.pending.Get(key)
 }
 
 // dcsrReplicationACEs returns the allow ACEs of an SDDL value that give replication rights:
@@ -180,14 +194,7 @@ func (d *DCSyncRightsGranted) remember(key string, old dcsrOld) {
 // generic all. Each is normalised to "guid-or-right;trustee" so the old and new values compare.
 func dcsrReplicationACEs(sddl string) map[string]bool {
 	out := map[string]bool{}
-	dacl := sddl
-	if i := strings.Index(dacl, "D:"); i >= 0 {
-		dacl = dacl[i:]
-		if j := strings.Index(dacl, "S:"); j >= 0 {
-			dacl = dacl[:j]
-		}
-	}
-	for _, m := range dcsrACE.FindAllStringSubmatch(dacl, -1) {
+	for _, m := range dcsrACE.FindAllStringSubmatch(sddlDACL(sddl), -1) {
 		typ, flags, rights, object, inherited, trustee := m[1], m[2], m[3], strings.ToLower(m[4]), strings.ToLower(m[5]), strings.ToUpper(strings.TrimSpace(m[6]))
 		if typ != "A" && typ != "OA" {
 			continue
@@ -206,6 +213,19 @@ func dcsrReplicationACEs(sddl string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sddlDACL is the DACL part of an SDDL security descriptor (from "D:" up to "S:"), or the
+// whole text when it has no "D:".
+func sddlDACL(sddl string) string {
+	dacl := sddl
+	if i := strings.Index(dacl, "D:"); i >= 0 {
+		dacl = dacl[i:]
+		if j := strings.Index(dacl, "S:"); j >= 0 {
+			dacl = dacl[:j]
+		}
+	}
+	return dacl
 }
 
 // dcsrHasRight reports whether an SDDL rights or flags string (two-letter codes; a hex mask

@@ -141,3 +141,26 @@ func TestDCSyncRightsGrantedBackgroundPlaybook(t *testing.T) {
 	s := NewSessions(1000)
 	adjLogBackground(t, []detection.Detector{s, NewDCSyncRightsGranted(s)})
 }
+
+func TestDCSyncRightsGrantedPowerView(t *testing.T) {
+	t.Parallel()
+	// PowerView Add-DomainObjectAcl -Rights DCSync for nmartha (…-1103) by pgustavo: three LDAP
+	// operations (one per right, each a value-deleted/value-added 5136 pair) in one logon
+	// session are one grant, so one alert.
+	const file = "otrf/more/defense_evasion/empire_powerview_ldap_ntsecuritydescriptor_2020-09-21130944.sec-sys-sysmon.json"
+	s := NewSessions(1000)
+	alerts := adjRun(t, []detection.Detector{s, NewDCSyncRightsGranted(s)}, file)
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts, want 1: %v", len(alerts), alerts)
+	}
+	a := alerts[0]
+	adjCheckCommon(t, a, "dcsync-rights-granted")
+	actor := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR)
+	grantee := adjRef(a, adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_TARGET)
+	if actor.GetSamAccountName() != "pgustavo" || grantee.GetSid() != "S-1-5-21-4228717743-1032521047-1810997296-1103" {
+		t.Errorf("actor %v, grantee %v", actor, grantee)
+	}
+	if got := adjEventIDs(a); got != "5136,5136,5136,5136,5136,5136" {
+		t.Errorf("evidence = %s, want the three pairs", got)
+	}
+}

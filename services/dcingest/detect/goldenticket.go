@@ -21,9 +21,11 @@ type AccountKnower interface {
 // Impacket ticketer), whose PAC names whatever user and RID the attacker chose:
 //
 //   - a service ticket (4769) for an account that got no TGT (4768) from that address within
-//     TGTWindow, and that the directory does not know. Without a directory only the missing
+//     TGTWindow, and whose TGT names the realm in lower case (a Windows KDC writes it upper
+//     case; mimikatz and ticketer copy it as typed), or that the directory does not know. Without a directory only the missing
 //     TGT is left, a weak sign (the TGT may come from another DC or before the detector
-//     started), so it is reported low and only after WarmUp of observed time;
+//     started), so it is reported low and only after WarmUp of observed time (without a pause
+//     longer than MaxGap);
 //   - a logon (4624 Kerberos) or share access (5140) by a domain account name the directory
 //     does not know. Without a directory, only a RID-500 SID under a name other than
 //     Administrator and other than the name the KDC gave that SID in a 4768 is reported, low
@@ -37,6 +39,10 @@ type GoldenTicket struct {
 	// WarmUp is how much event time must have been observed before a missing TGT counts
 	// without a directory (default 10 h, one TGT lifetime).
 	WarmUp time.Duration
+	// MaxGap is the longest pause between events (either way in time) that still counts as
+	// observed; a longer one (an outage, another recording) starts the warm-up again, since
+	// the TGTs issued in it were not seen (default 30 min).
+	MaxGap time.Duration
 	// Episode is how long further events of the same account from the same address stay in
 	// one alert (default 1 h).
 	Episode time.Duration
@@ -47,14 +53,15 @@ type GoldenTicket struct {
 	tgts     map[string]time.Time // account|ip -> last TGT
 	tgtOrder []string
 	names500 map[string]string // RID-500 SID -> name in a 4768
-	first    time.Time
+	last     time.Time         // latest event time seen
+	observed time.Duration     // event time seen without a gap longer than MaxGap
 	bursts   *detection.Burst
 }
 
 // NewGoldenTicket returns the detector. dir (may be nil: no directory) tells which accounts
 // exist.
 func NewGoldenTicket(dir AccountKnower) *GoldenTicket {
-	return &GoldenTicket{TGTWindow: 10 * time.Hour, WarmUp: 10 * time.Hour, Episode: time.Hour, MaxTGTs: 100000, dir: dir}
+	return &GoldenTicket{TGTWindow: 10 * time.Hour, WarmUp: 10 * time.Hour, MaxGap: 30 * time.Minute, Episode: time.Hour, MaxTGTs: 100000, dir: dir}
 }
 
 // Name implements detection.Detector.
@@ -66,9 +73,7 @@ func (d *GoldenTicket) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	t := ev.GetTime().AsTime()
-	if d.first.IsZero() || t.Before(d.first) {
-		d.first = t
-	}
+	d.observe(t)
 	switch ev.GetEventId() {
 	case 4768:
 		d.observeTGT(ev)
@@ -78,6 +83,19 @@ func (d *GoldenTicket) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return d.logon(ev)
 	}
 	return nil
+}
+
+// observe counts event time toward the warm-up: the time since the latest event, unless the
+// pause is longer than MaxGap, which starts the count again.
+func (d *GoldenTicket) observe(t time.Time) {
+	gap := t.Sub(d.last)
+	switch {
+	case d.last.IsZero() || d.MaxGap > 0 && (gap > d.MaxGap || -gap > d.MaxGap):
+		d.observed, d.last = 0, t
+	case gap > 0:
+		d.observed += gap
+		d.last = t
+	}
 }
 
 func (d *GoldenTicket) lookup(domain, sam string) (known, haveDirectory bool) {
@@ -133,11 +151,19 @@ func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	known, haveDirectory := d.lookup(realm, sam)
 	severity := adjoinv1.Severity_SEVERITY_HIGH
 	why := "the directory does not know this account and no TGT was issued for it to " + ip
-	switch {
+	switch raw := goldenRealm(f); {
+	case raw != strings.ToUpper(raw):
+		// A Windows KDC writes the client realm of the TGTs it issues upper case; a forged TGT
+		// carries it as the attacker typed it (/domain:offsec.lan).
+		severity = adjoinv1.Severity_SEVERITY_MEDIUM
+		if haveDirectory && !known {
+			severity = adjoinv1.Severity_SEVERITY_HIGH
+		}
+		why = "its TGT names the realm " + raw + " in lower case, which a Windows KDC never issues, and no TGT was issued for it to " + ip
 	case haveDirectory && known:
 		return nil
 	case !haveDirectory:
-		if t.Sub(d.first) < d.WarmUp {
+		if d.observed < d.WarmUp {
 			return nil
 		}
 		severity = adjoinv1.Severity_SEVERITY_LOW
@@ -215,6 +241,19 @@ func (d *GoldenTicket) logon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	a.Description = account + " (" + ref.GetSid() + ") " + what + from + ", but " + why + ": the Kerberos ticket was probably forged."
 	a.Evidence = append(a.Evidence, adjEvidence(ev, summary+from, keys...))
 	return []*adjoinv1.Alert{a}
+}
+
+// goldenRealm is the client realm of a 4769 as written (TargetUserName after @, else
+// TargetDomainName), when it is a DNS name; "" otherwise.
+func goldenRealm(f map[string]string) string {
+	realm := strings.TrimSpace(f["TargetDomainName"])
+	if name := strings.TrimSpace(f["TargetUserName"]); strings.Contains(name, "@") {
+		realm = name[strings.LastIndexByte(name, '@')+1:]
+	}
+	if !strings.Contains(realm, ".") {
+		return ""
+	}
+	return realm
 }
 
 // alert starts an alert of one rule; events of the same account from the same address within

@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
@@ -121,16 +122,22 @@ func TestGoldenTicketWithoutDirectory(t *testing.T) {
 		}
 		return []detection.Detector{d}
 	}
-	// With the default warm-up (one TGT lifetime) a missing TGT means nothing in recordings
-	// of a few minutes.
-	if alerts := adjRun(t, noDirectory(true), goldTGSFile); len(alerts) != 0 {
-		t.Errorf("missing TGT counted during the warm-up: %v", alerts)
+	// The golden 4769 name the realm "offsec.lan" in lower case (the KDC's own tickets say
+	// OFFSEC.LAN): reported medium without a directory, warm-up or not.
+	for _, warmUp := range []bool{true, false} {
+		alerts := adjRun(t, noDirectory(warmUp), goldTGSFile)
+		if len(alerts) != 1 || alerts[0].GetSeverity() != adjoinv1.Severity_SEVERITY_MEDIUM ||
+			adjRef(alerts[0], adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR).GetSamAccountName() != "gold-non-existing-user" ||
+			!strings.Contains(alerts[0].GetDescription(), "lower case") || len(alerts[0].GetEvidence()) != 8 {
+			t.Errorf("golden 4769 without a directory (warm-up %v): %v", warmUp, alerts)
+		}
 	}
-	// Without warm-up the golden 4769 are reported, low.
-	alerts := adjRun(t, noDirectory(false), goldTGSFile)
-	if len(alerts) != 1 || alerts[0].GetSeverity() != adjoinv1.Severity_SEVERITY_LOW ||
-		adjRef(alerts[0], adjoinv1.EntityKind_ENTITY_KIND_USER, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR).GetSamAccountName() != "gold-non-existing-user" {
-		t.Errorf("golden 4769 without a directory: %v", alerts)
+	// With the default warm-up (one TGT lifetime) a missing TGT alone means nothing in
+	// recordings of a few minutes, and no other recording has a lower-case realm.
+	for _, file := range adjSampleFiles(t, goldTGSFile, goldShareFile, goldLogonFile) {
+		for _, a := range adjRun(t, noDirectory(true), file) {
+			t.Errorf("%s: unexpected alert %s", file, a.GetDescription())
+		}
 	}
 	// The RID-500 logons under another name are reported, low, with or without warm-up.
 	for _, file := range []string{goldShareFile, goldLogonFile} {
@@ -158,4 +165,28 @@ func TestGoldenTicketBackgroundPlaybook(t *testing.T) {
 	noWarmUp := NewGoldenTicket(nil)
 	noWarmUp.WarmUp = 0
 	adjLogBackground(t, []detection.Detector{NewGoldenTicket(goldKnown)}, []detection.Detector{NewGoldenTicket(nil)}, []detection.Detector{noWarmUp})
+}
+
+func TestGoldenTicketWarmUpRestartsAfterAGap(t *testing.T) {
+	t.Parallel()
+	// `adjoin detect` over several recordings: months lie between them, so the TGTs of the
+	// later one's accounts were never seen. The S12 background (54 s) after the CC0
+	// Kerberoasting sample (2020-08-02; minutes long) must not count those months as observed
+	// toward an hour's warm-up.
+	d := NewGoldenTicket(nil)
+	d.WarmUp = time.Hour
+	for _, a := range adjRun(t, []detection.Detector{d}, "evtx-to-mitre-attack/ndjson/ID4769-Kerberoast ticket with low encryption.json", reconBackground) {
+		t.Errorf("unexpected alert: %s", a.GetDescription())
+	}
+	t0 := time.Date(2020, 10, 22, 8, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		at   time.Duration
+		want time.Duration
+	}{{0, 0}, {20 * time.Minute, 20 * time.Minute}, {10 * time.Minute, 20 * time.Minute}, {40 * time.Minute, 40 * time.Minute},
+		{2 * time.Hour, 0}, {-time.Hour, 0}} {
+		d.observe(t0.Add(step.at))
+		if d.observed != step.want {
+			t.Errorf("after an event at +%s: observed %s, want %s", step.at, d.observed, step.want)
+		}
+	}
 }

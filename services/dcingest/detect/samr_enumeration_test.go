@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -57,19 +58,46 @@ func TestSAMREnumerationOnRecordings(t *testing.T) {
 	}
 }
 
+const (
+	events4624 = `{"EventID":4624,"Channel":"Security","Hostname":"MORDORDC.theshire.local","EventTime":"2020-09-21 19:35:37","@timestamp":"2020-09-21T23:35:39.900Z","TargetUserName":"pgustavo","TargetDomainName":"THESHIRE","TargetUserSid":"S-1-5-21-1-2-3-1104","TargetLogonId":"0x69a2695","LogonType":"3","IpAddress":"172.18.39.5"}`
+	events4661 = `{"EventID":4661,"Channel":"Security","Hostname":"MORDORDC.theshire.local","EventTime":"2020-09-21 19:35:37","@timestamp":"2020-09-21T23:35:39.962Z","SubjectUserName":"pgustavo","SubjectDomainName":"THESHIRE","SubjectUserSid":"S-1-5-21-1-2-3-1104","SubjectLogonId":"0x69a2695","ObjectServer":"Security Account Manager","ObjectType":"SAM_DOMAIN","ObjectName":"DC=theshire,DC=local","AccessMask":"0x20094"}`
+)
+
 func TestSAMREnumerationAccessMask(t *testing.T) {
 	t.Parallel()
-	// Hand-written: no recording has a user's SAM_DOMAIN open without the listing right.
+	// Hand-written: no recording has a user's SAM_DOMAIN open without the listing right. The
+	// 4624 makes the session a network one.
 	events := reconParse(t,
-		`{"EventID":4661,"Channel":"Security","Hostname":"MORDORDC.theshire.local","EventTime":"2020-09-21 19:35:37","@timestamp":"2020-09-21T23:35:39.962Z","SubjectUserName":"pgustavo","SubjectDomainName":"THESHIRE","SubjectUserSid":"S-1-5-21-1-2-3-1104","SubjectLogonId":"0x69a2695","ObjectServer":"Security Account Manager","ObjectType":"SAM_DOMAIN","ObjectName":"DC=theshire,DC=local","AccessMask":"0x20094"}`,
-	)
+		events4624, events4661)
 	if alerts := reconRunEvents(events, samrDetector); len(alerts) != 0 {
 		t.Errorf("0x20094 (no DOMAIN_LIST_ACCOUNTS) alerted: %v", alerts)
 	}
-	all := func(*Sessions) detection.Detector { d := NewSAMREnumeration(nil); d.DomainAccess = 0; return d }
+	all := func(s *Sessions) detection.Detector { d := NewSAMREnumeration(s); d.DomainAccess = 0; return d }
 	if alerts := reconRunEvents(events, all); len(alerts) != 1 {
 		t.Errorf("DomainAccess 0 gave %d alerts, want 1", len(alerts))
 	}
+	// Without its 4624 (a recording exported by event id) the open of the account domain
+	// still counts; that of the Builtin domain, which local tools open, does not; nor does any
+	// open in a session whose 4624 had no address.
+	if alerts := reconRunEvents(events[1:], all); len(alerts) != 1 {
+		t.Errorf("the lone 4661 gave %d alerts, want 1", len(alerts))
+	}
+	builtin := reconParse(t, strings.Replace(events4661, "DC=theshire,DC=local", "CN=Builtin,DC=theshire,DC=local", 1))
+	if alerts := reconRunEvents(builtin, all); len(alerts) != 0 {
+		t.Errorf("a lone 4661 on the Builtin domain alerted: %v", alerts)
+	}
+	local := reconParse(t, strings.Replace(events4624, `"LogonType":"3","IpAddress":"172.18.39.5"`, `"LogonType":"2","IpAddress":"-"`, 1), events4661)
+	if alerts := reconRunEvents(local, all); len(alerts) != 0 {
+		t.Errorf("a local session's 4661 alerted: %v", alerts)
+	}
+}
+
+func TestSAMREnumerationLocalToolsOnTheDC(t *testing.T) {
+	t.Parallel()
+	// ntdsutil IFM on DC01 as Administrator: lsass opens SAM_DOMAIN (0xf01ff) and the built-in
+	// aliases for a local session, with no 5145 samr and no network logon.
+	reconCheck(t, reconRun(t, "otrf/more/credential_access/cmd_dumping_ntds_dit_file_ntdsutil.no-vbox-sysmon10.json", samrDetector),
+		"samr-enumeration", []string{"T1087.002"}, nil)
 }
 
 func TestSAMREnumerationAlertIDIsStableAcrossReplays(t *testing.T) {

@@ -2,9 +2,11 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/adjoin/adjoin/pkg/detection"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 func shareEnumDetector(*Sessions) detection.Detector { return NewShareEnumeration() }
@@ -38,11 +40,16 @@ func TestShareEnumeration(t *testing.T) {
 			want:  []reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "workstation6.theshire.local", evidence: 2}},
 		},
 		{
-			name:  "another logon session is another alert",
+			name:  "another logon session from the same source is the same sweep",
 			lines: []string{otrf("pgustavo", "0x8fc1d9", "IPC$", "srvsvc"), otrf("pgustavo", "0x8fc1da", "IPC$", "srvsvc")},
+			want:  []reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "workstation6.theshire.local", evidence: 2}},
+		},
+		{
+			name:  "another account is another alert",
+			lines: []string{otrf("pgustavo", "0x8fc1d9", "IPC$", "srvsvc"), otrf("sbeavers", "0x8fc1da", "IPC$", "srvsvc")},
 			want: []reconWant{
 				{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "workstation6.theshire.local", evidence: 1},
-				{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "workstation6.theshire.local", evidence: 1},
+				{actor: `theshire\sbeavers`, sourceIP: "172.18.39.5", target: "workstation6.theshire.local", evidence: 1},
 			},
 		},
 		{
@@ -58,7 +65,7 @@ func TestShareEnumeration(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			alerts := reconRunEvents(reconParse(t, tt.lines...), shareEnumDetector)
-			reconCheck(t, alerts, "share-enumeration", []string{"T1135"}, tt.want)
+			reconCheck(t, alerts, "share-enumeration", []string{"T1135", "T1049"}, tt.want)
 		})
 	}
 }
@@ -74,12 +81,29 @@ func TestShareEnumerationSilentOnRecordings(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			reconCheck(t, reconRun(t, file, shareEnumDetector), "share-enumeration", []string{"T1135"}, nil)
+			reconCheck(t, reconRun(t, file, shareEnumDetector), "share-enumeration", []string{"T1135", "T1049"}, nil)
 		})
 	}
 }
 
 func TestShareEnumerationBackground(t *testing.T) {
 	t.Parallel()
-	reconLogBackground(t, shareEnumDetector)
+	if testing.Short() {
+		t.Skip("13 MB recording")
+	}
+	// S12: pgustavo's PurpleSharp on WORKSTATION5 opens srvsvc on MORDORDC, WORKSTATION7 and
+	// WORKSTATION6 within 0.1 s (NetSessionEnum; the targets' Sysmon 18 shows System serving
+	// \srvsvc at the same second): one sweep, one alert naming the three hosts.
+	alerts := reconRun(t, reconBackground, shareEnumDetector)
+	reconCheck(t, alerts, "share-enumeration", []string{"T1135", "T1049"},
+		[]reconWant{{actor: `theshire\pgustavo`, sourceIP: "172.18.39.5", target: "mordordc.theshire.local", evidence: 3}})
+	var hosts []string
+	for _, e := range alerts[0].GetEntities() {
+		if e.GetRole() == adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST {
+			hosts = append(hosts, strings.ToLower(e.GetDnsHostName()))
+		}
+	}
+	if len(hosts) != 3 || alerts[0].GetSeverity() != adjoinv1.Severity_SEVERITY_MEDIUM {
+		t.Errorf("hosts %v severity %v, want 3 hosts and medium", hosts, alerts[0].GetSeverity())
+	}
 }
