@@ -123,6 +123,9 @@ func detectFile(name, format, sambaDC string, detectors []detection.Detector, su
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if isZeekTSV(br, format) {
+		return detectZeekTSV(name, br, detectors, sum, stderr)
+	}
 	parseLine, why := detectParser(br, format, sambaDC)
 	fmt.Fprintf(stderr, "adjoin detect: %s: %s\n", name, why)
 	var alerts []*adjoinv1.Alert

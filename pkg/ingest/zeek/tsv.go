@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// ErrRead marks a failure of the underlying reader: it ends the log, unlike a malformed line.
+var ErrRead = errors.New("reading the log failed")
+
 // DefaultMaxLineBytes bounds one TSV line unless TSVReader.MaxLineBytes says otherwise.
 const DefaultMaxLineBytes = 4 << 20
 
@@ -63,7 +66,7 @@ func (t *TSVReader) Next() (Record, int, error) {
 			if errors.Is(err, io.EOF) {
 				t.err = io.EOF
 			} else {
-				t.err = fmt.Errorf("zeek tsv: read after line %d: %w", t.line, err)
+				t.err = fmt.Errorf("zeek tsv: read after line %d: %w: %w", t.line, ErrRead, err)
 			}
 			continue
 		}
