@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/adjoin/adjoin/services/adjoin/chaos"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/adjoin/adjoin/services/adjoin/chaos"
 )
 
 // TestComposeCluster brings up deploy/compose/docker-compose.yml with the cluster profile (three

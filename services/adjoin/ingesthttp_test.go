@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/authn/authntest"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
@@ -23,7 +25,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/dcingest"
-	"go.uber.org/zap"
 )
 
 // TestIngestToSecuredIntake runs the DC ingestor with TLS and sender tokens on a non-loopback

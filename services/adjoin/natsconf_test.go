@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 // TestShippedNATSConfigsSyncAlways fails when a shipped NATS configuration with a jetstream

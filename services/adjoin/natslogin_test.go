@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // TestNATSLoginNeedsPasswordCertificateAndCA: the shipped configuration takes a client only

@@ -4,11 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // TestBadgeReadsBothRecordFormats: during a rolling upgrade adjoin_badges holds format-1 records

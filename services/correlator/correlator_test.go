@@ -11,14 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 )
 
 const keyPgustavo = "S-1-5-21-3669966080-2286457517-972388166-1104"

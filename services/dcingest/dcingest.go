@@ -14,6 +14,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
@@ -25,9 +28,8 @@ import (
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
-	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
+	"github.com/adjoin/adjoin/services/dcingest/internal/dirsync"
+	"github.com/adjoin/adjoin/services/dcingest/internal/ldapsource"
 )
 
 // Name is the service name used in logs, dead-letter subjects and NATS client names.
@@ -55,6 +57,9 @@ type Config struct {
 	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
 	LDAP LDAPSettings
 }
+
+// LDAPSettings are the --ldap-* settings of the directory sync from a domain controller.
+type LDAPSettings = dirsync.LDAPSettings
 
 // Flags defines the settings on s.
 func (c *Config) Flags(s *config.Set) {
@@ -126,7 +131,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	}
 	rt.OnStop(stopIndex)
 	directoryGauges(cfg.Metrics, index)
-	stopLDAP, err := startLDAPSync(ctx, cfg, rt.JS, dirKV, rt.Log)
+	stopLDAP, err := dirsync.StartLDAP(ctx, cfg.LDAP, cfg.NetBIOSDomain, rt.JS, dirKV, cfg.Metrics, rt.Log)
 	if err != nil {
 		return err
 	}
@@ -160,14 +165,14 @@ func importLDIF(ctx context.Context, cfg Config, js jetstream.JetStream, store a
 	if data == nil {
 		return nil
 	}
-	entities, err := ldif.ParseLDIF(bytes.NewReader(data), ldif.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
+	entities, err := ldapsource.ParseLDIF(bytes.NewReader(data), ldapsource.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
 	if err != nil {
 		err = fmt.Errorf("directory-ldif %s: %w", source, err)
-		recordLDIF(ctx, js, source, nil, adapters.ImportResult{}, err, log)
+		dirsync.RecordLDIF(ctx, js, source, nil, adapters.ImportResult{}, err, log)
 		return err
 	}
 	res, err := store.Import(ctx, entities)
-	recordLDIF(ctx, js, source, entities, res, err, log)
+	dirsync.RecordLDIF(ctx, js, source, entities, res, err, log)
 	if err != nil {
 		return err
 	}
@@ -233,5 +238,5 @@ type DetectorOptions struct {
 // ReadLDIF parses an ldifde-style export into directory entities, for tools that load a
 // directory without a running deployment (`adjoin detect --directory-ldif`).
 func ReadLDIF(r io.Reader, netbiosDomain, source string) ([]*adjoinv1.Entity, error) {
-	return ldif.ParseLDIF(r, ldif.Options{NetBIOSDomain: netbiosDomain, Source: source})
+	return ldapsource.ParseLDIF(r, ldapsource.Options{NetBIOSDomain: netbiosDomain, Source: source})
 }

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/authn/authntest"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestServeAuthenticated runs the intake over TLS with sender tokens on a real listener and

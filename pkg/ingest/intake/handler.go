@@ -13,15 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	"github.com/adjoin/adjoin/pkg/httpx"
-	"github.com/adjoin/adjoin/pkg/logx"
-
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/metrics"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // LineError is a refused line: Reason is a short token used in the dead-letter subject

@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap"
 )
 
 // Limits of the fuzzed handler, small so that short inputs reach them; a line may still be

@@ -5,8 +5,9 @@ import (
 	"strings"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Limits on one event, checked once after parsing whatever door it came in by (HTTP, syslog,

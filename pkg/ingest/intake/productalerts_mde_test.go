@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap/zaptest"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap/zaptest"
 )
 
 // A Defender for Endpoint alerts API body (hand-written, documented field names; no sample in

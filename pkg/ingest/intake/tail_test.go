@@ -6,13 +6,14 @@ import (
 
 	"bytes"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/tail"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"go.uber.org/zap"
 )
 
 // TestTailHandlerZeekTSV feeds the real LSASS_campaign_01 kerberos.log (Zeek TSV) through the

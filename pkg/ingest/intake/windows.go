@@ -4,10 +4,11 @@ import (
 	"errors"
 	"strconv"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // ParseWindows is the Parser for Windows events as JSON (Security, System, Sysmon) in any shape

@@ -11,13 +11,14 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
-	"go.uber.org/zap"
 )
 
 // ErrNothingConverted means an inventory upload held machines but none could be converted.
