@@ -23,6 +23,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/dcingest"
 )
@@ -62,7 +63,7 @@ func TestIngestToSecuredIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		resp, err := client.Get(url + "/readyz")
 		if err != nil {
 			return err

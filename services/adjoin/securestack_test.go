@@ -24,6 +24,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
 	"github.com/adjoin/adjoin/services/badge"
@@ -82,7 +83,7 @@ func TestSecureStack(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	for _, l := range []net.Listener{lns[0], lns[1], lns[2], lns[4]} {
-		eventually(t, 30*time.Second, func() error { return httpOK("http://" + l.Addr().String() + "/readyz") })
+		testkit.Eventually(t, 30*time.Second, func() error { return httpOK("http://" + l.Addr().String() + "/readyz") })
 	}
 	reader := grpcClient(t, lns[3].Addr().String(), srv.secrets, "grpc-read")
 	admin := grpcClient(t, lns[3].Addr().String(), srv.secrets, "grpc-admin")
@@ -104,7 +105,7 @@ func TestSecureStack(t *testing.T) {
 		query              string
 		identity, endpoint int64
 	}{{`THESHIRE\pgustavo`, 1, 1}, {"WORKSTATION6", 0, 2}} {
-		eventually(t, 30*time.Second, func() error {
+		testkit.Eventually(t, 30*time.Second, func() error {
 			resp, err := reader.GetBadge(context.Background(), &adjoinv1.GetBadgeRequest{
 				Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: want.query}}})
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/adjoin/adjoin/services/badge/internal/adapters"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
@@ -84,7 +85,7 @@ func TestServedAnswersEqualBuiltOnes(t *testing.T) {
 	}
 	for _, step := range steps {
 		step.change(t)
-		eventually(t, 10*time.Second, func() error { return h.servedEqualBuilt(t, identityLink) })
+		testkit.Eventually(t, 10*time.Second, func() error { return h.servedEqualBuilt(t, identityLink) })
 	}
 }
 

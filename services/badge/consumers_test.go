@@ -19,6 +19,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge"
 )
 
@@ -86,7 +87,7 @@ func TestStreamCorrelatedShortCallsLeaveNoConsumer(t *testing.T) {
 	for err := range errc {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := h.consumers(t); n != baseline {
 			return fmt.Errorf("CORRELATED has %d consumers after %d short calls, want %d as before", n, calls, baseline)
 		}
@@ -210,7 +211,7 @@ func TestStreamCorrelatedConsumersGoneAfterShutdown(t *testing.T) {
 		return err
 	}
 	// The service is up once a stream answers.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return first(ctx)
@@ -239,7 +240,7 @@ func TestStreamCorrelatedConsumersGoneAfterShutdown(t *testing.T) {
 	case <-time.After(cfg.ShutdownGrace + 5*time.Second):
 		t.Fatal("Run did not return")
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := h.consumers(t); n != baseline {
 			return fmt.Errorf("CORRELATED has %d consumers after the service stopped, want %d as before", n, baseline)
 		}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge"
 )
 
@@ -102,7 +103,7 @@ func TestStreamLimits(t *testing.T) {
 	}
 
 	hangUps[0]()
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		_, err := openStream(t, ctx, c, true)
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
@@ -21,7 +22,7 @@ import (
 func statusSays(t *testing.T, h *harness, check func(*adjoinv1.GetIntegrationStatusResponse) error) *adjoinv1.GetIntegrationStatusResponse {
 	t.Helper()
 	var last *adjoinv1.GetIntegrationStatusResponse
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		resp, err := h.client.GetIntegrationStatus(rpcCtx(t), &adjoinv1.GetIntegrationStatusRequest{})
 		if err != nil {
 			return err

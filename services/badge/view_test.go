@@ -18,6 +18,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
@@ -117,7 +118,7 @@ func TestViewFollowsBuckets(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.write(t)
-			eventually(t, 5*time.Second, badgeSays(h, t, st.sel, st.check))
+			testkit.Eventually(t, 5*time.Second, badgeSays(h, t, st.sel, st.check))
 		})
 	}
 }
@@ -140,7 +141,7 @@ func TestViewWithoutNATS(t *testing.T) {
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH),
 		alert("ep-1", adjoinv1.Side_SIDE_ENDPOINT, adjoinv1.Severity_SEVERITY_MEDIUM)))
 	var last *adjoinv1.Badge
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		last = b
 		return firstErr(sideIs(b.GetIdentity(), true, reasonNone, 1), sideIs(b.GetEndpoint(), true, reasonNone, 1))
 	}))
@@ -157,7 +158,7 @@ func TestViewWithoutNATS(t *testing.T) {
 	h.nats.WaitForShutdown()
 	start := time.Now()
 	health := healthpb.NewHealthClient(h.conn)
-	eventually(t, 3*time.Second, func() error {
+	testkit.Eventually(t, 3*time.Second, func() error {
 		resp, err := health.Check(rpcCtx(t), &healthpb.HealthCheckRequest{Service: adjoinv1.BadgeService_ServiceDesc.ServiceName})
 		if err != nil {
 			return err
@@ -233,7 +234,7 @@ func TestViewAfterNATSRestart(t *testing.T) {
 	}
 	h.run(t, nil)
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH)))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		return sideIs(b.GetIdentity(), true, reasonNone, 1)
 	}))
 
@@ -251,13 +252,13 @@ func TestViewAfterNATSRestart(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, 3*time.Second, healthIs(healthpb.HealthCheckResponse_NOT_SERVING))
+	testkit.Eventually(t, 3*time.Second, healthIs(healthpb.HealthCheckResponse_NOT_SERVING))
 
 	if srv, err = natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Port: port}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	eventually(t, 15*time.Second, healthIs(healthpb.HealthCheckResponse_SERVING))
+	testkit.Eventually(t, 15*time.Second, healthIs(healthpb.HealthCheckResponse_SERVING))
 	t.Logf("serving again %s after the restart", time.Since(start).Round(10*time.Millisecond))
 
 	nc, js = connectTest(t, srv)
@@ -265,7 +266,7 @@ func TestViewAfterNATSRestart(t *testing.T) {
 	h.badges = h.nats.KV(t, natsx.BucketBadges)
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH),
 		alert("dc-2", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_LOW)))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		return sideIs(b.GetIdentity(), true, reasonNone, 2)
 	}))
 	t.Logf("write after the restart visible %s after the restart", time.Since(start).Round(10*time.Millisecond))
