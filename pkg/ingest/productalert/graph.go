@@ -14,12 +14,14 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Errors to be tested with errors.Is.
 var (
-	// ErrNotJSON means the input is not a JSON object or array.
-	ErrNotJSON = errors.New("not a JSON object")
+	// ErrNotJSON means the input is not a JSON object or array; it is jsonvalue.ErrNotJSON,
+	// as for every parser of adjoin.
+	ErrNotJSON = jsonvalue.ErrNotJSON
 	// ErrInvalid means a product alert lacks what adjoin needs (an id, a time to version it
 	// by) or has a field of the wrong shape.
 	ErrInvalid = errors.New("invalid product alert")
