@@ -19,6 +19,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -33,6 +34,22 @@ type LineError struct {
 
 func (e *LineError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *LineError) Unwrap() error { return e.Err }
+
+// refused is the LineError of a line a parser refused, its reason named by the cause:
+// not-json, not-object (the parsers' shared jsonvalue errors), missing-field (the parser's own
+// errMissingField), else invalid.
+func refused(err, errMissingField error) *LineError {
+	reason := "invalid"
+	switch {
+	case errors.Is(err, jsonvalue.ErrNotJSON):
+		reason = "not-json"
+	case errors.Is(err, jsonvalue.ErrNotObject):
+		reason = "not-object"
+	case errors.Is(err, errMissingField):
+		reason = "missing-field"
+	}
+	return &LineError{Reason: reason, Err: err}
+}
 
 // Parser turns one line into an event. format is the sender's ?format= value ("" = detect).
 // Errors should be *LineError; any other error is reported with reason "invalid". A parser
