@@ -84,7 +84,7 @@ func TestIngestReplaysThroughTheStack(t *testing.T) {
 	}
 	// A Samba AD DC's log, as Samba writes it (captured from the lab DC, pkg/ingest/sambaaudit/testdata):
 	// 183 audit events; Samba's own lines are skipped, not refused.
-	samba := filepath.Join("..", "..", "pkg", "sambaaudit", "testdata", "samba-audit.log")
+	samba := filepath.Join("..", "..", "pkg", "ingest", "sambaaudit", "testdata", "samba-audit.log")
 	_, errOut, code = run(t, "ingest", "dc", "--nats-url", s.NATSURL, "--quiet", "--format", "samba", "--samba-dc", "adjoindc.adjoin.test", samba)
 	if code != 0 || !strings.Contains(errOut, "ingested 183 events (0 already stored, 0 lines refused, 6 lines without an event skipped)") {
 		t.Errorf("samba log: exit %d: %s", code, errOut)

@@ -59,7 +59,7 @@ func TestDetectOffline(t *testing.T) {
 // A Samba AD DC's log, captured from the lab DC, gives the alerts of its scenario offline.
 func TestDetectSambaLog(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("..", "..", "pkg", "sambaaudit", "testdata")
+	dir := filepath.Join("..", "..", "pkg", "ingest", "sambaaudit", "testdata")
 	_, errOut, code := run(t, "detect", "--format", "samba", "--samba-dc", "adjoindc.adjoin.test",
 		"--directory-ldif", filepath.Join(dir, "accounts.ldif"), filepath.Join(dir, "samba-audit.log"))
 	want := "183 events (0 lines refused)"

@@ -56,7 +56,7 @@ func BenchmarkIntakeToJetStream(b *testing.B) {
 		if err := st.Purge(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		h := &intake.Handler{JS: s.JS, Service: "bench", Parse: intake.ParseWindows, Log: zap.NewNop(),
+		h := &intake.Handler{JS: s.JS, Service: "bench", Parse: intake.ParseWindows, Log: zap.NewNop(), MaxClockSkew: intake.DefaultMaxClockSkew,
 			Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(natsx.SubjectDCEvents, ev) }}
 		b.StartTimer()
 		resp, err := h.Ingest(context.Background(), bytes.NewReader(body), "", "bench")

@@ -42,13 +42,13 @@ func TestIngestToSecuredIntake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := dcingest.DefaultConfig()
+	cfg.NATS.URL, cfg.NATS.Replicas = srv.ClientURL(), 1
+	cfg.HTTP.Listener, cfg.HTTP.ShutdownGrace = ln, time.Second
+	cfg.HTTP.Auth = authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: filepath.Join(pki.Dir, "tokens")}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- dcingest.Run(ctx, dcingest.Config{NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: srv.ClientURL()}, Replicas: 1},
-			HTTP: intake.ServiceConfig{Listener: ln, ShutdownGrace: time.Second, Auth: authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey,
-				TokensFile: filepath.Join(pki.Dir, "tokens")}}}, zap.NewNop())
-	}()
+	go func() { done <- dcingest.Run(ctx, cfg, zap.NewNop()) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -22,7 +22,7 @@ import (
 
 // sambaTestdata is a file captured from the lab Samba DC (pkg/ingest/sambaaudit/testdata/README.md).
 func sambaTestdata(name string) string {
-	return filepath.Join("..", "..", "pkg", "sambaaudit", "testdata", name)
+	return filepath.Join("..", "..", "pkg", "ingest", "sambaaudit", "testdata", name)
 }
 
 // sambaEvents parses sample logs as the intake does, failing on a refused line.

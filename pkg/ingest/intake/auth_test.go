@@ -34,8 +34,9 @@ func TestServeAuthenticated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ServiceConfig{Listener: ln, ShutdownGrace: time.Second,
-		Auth: authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: tokens}}
+	cfg := DefaultServiceConfig("")
+	cfg.Listener, cfg.ShutdownGrace = ln, time.Second
+	cfg.Auth = authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: tokens}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +150,9 @@ func TestServiceConfigExposure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.ShutdownGrace = time.Second
-			err := tt.cfg.Validate()
+			cfg := DefaultServiceConfig("") // the settings of this table over the defaults
+			cfg.HTTPAddr, cfg.SyslogTCPAddr, cfg.SyslogUDPAddr, cfg.Auth = tt.cfg.HTTPAddr, tt.cfg.SyslogTCPAddr, tt.cfg.SyslogUDPAddr, tt.cfg.Auth
+			err := cfg.Validate()
 			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tt.wantErr)) {
 				t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
 			}

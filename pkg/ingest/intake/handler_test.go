@@ -116,12 +116,15 @@ func s1Lines(t *testing.T) []realLine {
 
 func newHandler(t *testing.T, srv *natstest.Server) *Handler {
 	t.Helper()
+	cfg := DefaultServiceConfig("")
 	return &Handler{
-		JS:      srv.JS,
-		Service: "dcingest",
-		Parse:   ParseWindows,
-		Subject: func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
-		Log:     zaptest.NewLogger(t),
+		JS:           srv.JS,
+		Service:      "dcingest",
+		Parse:        ParseWindows,
+		Subject:      func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
+		Log:          zaptest.NewLogger(t),
+		MaxLines:     cfg.MaxLines,
+		MaxClockSkew: cfg.MaxClockSkew,
 	}
 }
 

@@ -59,7 +59,7 @@ func FuzzHTTPIntake(f *testing.F) {
 	h := &Handler{
 		JS: srv.JS, Service: "dcingest", Parse: ParseAny, Log: zap.NewNop(),
 		Subject:      func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
-		MaxLineBytes: fuzzMaxLine, MaxLines: fuzzMaxLines, MaxBodyBytes: fuzzMaxBody,
+		MaxLineBytes: fuzzMaxLine, MaxLines: fuzzMaxLines, MaxBodyBytes: fuzzMaxBody, MaxClockSkew: DefaultMaxClockSkew,
 		Formats: map[string]RequestParser{SambaFormat: func(q url.Values) (Parser, error) {
 			if q.Get("host") == "" {
 				return nil, errors.New("host= required")

@@ -34,8 +34,9 @@ type ProductAlerts struct {
 	// Convert reads the body; nil is productalert.FromGraphAlert. productalert.FromMDEAlert
 	// takes the Defender for Endpoint alerts API shape instead.
 	Convert func([]byte) ([]*adjoinv1.Alert, error)
-	// MaxClockSkew is how far ahead of the receive time an alert may be dated (default
-	// DefaultMaxClockSkew); an alert past it, or with an oversized entity name, is refused.
+	// MaxClockSkew is how far ahead of the receive time an alert may be dated (ServiceConfig's
+	// --max-clock-skew; required); an alert past it, or with an oversized entity name, is
+	// refused.
 	MaxClockSkew time.Duration
 }
 

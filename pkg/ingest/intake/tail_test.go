@@ -31,7 +31,7 @@ func TestTailHandlerZeekTSV(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
-	h := &intake.Handler{JS: s.JS, Service: "dcingest", Parse: intake.ParseAny, Log: zap.NewNop(),
+	h := &intake.Handler{JS: s.JS, Service: "dcingest", Parse: intake.ParseAny, Log: zap.NewNop(), MaxClockSkew: intake.DefaultMaxClockSkew,
 		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(natsx.SubjectDCEvents, ev) }}
 	if err := intake.TailHandler(h, "")(context.Background(), tail.Source{Path: "kerberos.log", Header: header}, lines, 1); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestDirectoryIndexRoundTripsLDIF(t *testing.T) {
 		opts Options
 	}{
 		{name: "demo Shire lab", path: demoLDIF, opts: Options{NetBIOSDomain: "THESHIRE", Source: "ldif:theshire.ldif"}},
-		{name: "Samba accounts", path: "../../../../pkg/sambaaudit/testdata/accounts.ldif", opts: Options{Source: "ldif:accounts.ldif"}},
+		{name: "Samba accounts", path: "../../../../pkg/ingest/sambaaudit/testdata/accounts.ldif", opts: Options{Source: "ldif:accounts.ldif"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
