@@ -1,7 +1,8 @@
 // Package app is the correlator's first stage: resolve an alert's entities against the
 // directory (and addresses against recorded logons) and hand it, for each entity it concerns,
 // to the owner of the entity's COUNTS partition, which counts it and publishes it joined to
-// the entity (ports.Counter).
+// the entity (ports.Counter). It also holds the incident builder's use case, what one batch of
+// correlated alerts does to the incidents (IncidentBatch), which ports.IncidentBuilder feeds.
 package app
 
 import (
