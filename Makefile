@@ -5,7 +5,7 @@ BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
 
-.PHONY: bench-ingest run test test-samba test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
+.PHONY: bench-ingest run test test-samba test-short lint imports gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
@@ -46,9 +46,14 @@ lint: tools
 	@out=$$(gofmt -l pkg services | grep -v '^pkg/gen/' || true); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@out=$$($(BIN)/goimports -local github.com/adjoin -l $(GOFILES)); \
-	if [ -n "$$out" ]; then echo "imports need grouping (goimports -local github.com/adjoin -w):"; echo "$$out"; exit 1; fi
-	@$(BIN)/importorder $(GOFILES)
+	if [ -n "$$out" ]; then echo "imports need grouping (make imports):"; echo "$$out"; exit 1; fi
+	@$(BIN)/importorder $(GOFILES) || { echo "imports out of order: make imports"; exit 1; }
 	$(BIN)/staticcheck work
+
+## imports: group every Go file's imports as lint wants them (std, third party, github.com/adjoin)
+imports: tools
+	$(BIN)/importorder -fix $(GOFILES)
+	$(BIN)/goimports -local github.com/adjoin -w $(GOFILES)
 
 ## breaking: fail when proto/ breaks the released API (the commit named in proto/RELEASED)
 breaking: tools
