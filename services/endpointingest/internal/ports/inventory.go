@@ -39,8 +39,8 @@ type Inventory struct {
 	MaxBodyBytes int64
 	// Timeout bounds the writes of one upload (default 30s); past it the answer is 503.
 	Timeout time.Duration
-	// MaxClockSkew is how far ahead of now a record's first or last sighting may be
-	// (default intake.DefaultMaxClockSkew); a record past it, or with an oversized name, is
+	// MaxClockSkew is how far ahead of now a record's first or last sighting may be (the
+	// intake's --max-clock-skew; required); a record past it, or with an oversized name, is
 	// refused with the others that do not convert.
 	MaxClockSkew time.Duration
 }
