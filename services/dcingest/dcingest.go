@@ -2,7 +2,8 @@
 // from domain controllers over HTTP, keeps them on DC_EVENTS, runs the identity-side detectors
 // over that stream and publishes their alerts on ALERTS. It also owns the on-premises
 // directory, synced into adjoin_directory from a domain controller over LDAP or loaded from an
-// LDIF export.
+// LDIF export: internal/ldapsource reads the accounts, internal/dirsync runs the LDAP sync loop
+// and records each sync in adjoin_status, internal/adapters writes the bucket.
 package dcingest
 
 import (
