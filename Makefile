@@ -5,7 +5,7 @@ BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
 
-.PHONY: bench-ingest run test test-samba test-short lint gen gen-check breaking tools build build-off tidy-check fuzz
+.PHONY: bench-ingest run test test-samba test-short lint imports gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
@@ -26,21 +26,34 @@ test-samba:
 test-short:
 	go test -short -count=1 work
 
-## tools: build the pinned code generators from tools/go.mod into .bin
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
-$(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: tools/go.mod tools/go.sum
+## tools: build the pinned code generators and linters from tools/go.mod into .bin
+TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck $(BIN)/goimports $(BIN)/importorder
+tools: $(TOOLS)
+$(TOOLS) &: tools/go.mod tools/go.sum tools/importorder/main.go
 	cd tools && GOWORK=off go build -o $(BIN)/ github.com/bufbuild/buf/cmd/buf \
-		google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+		google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+		honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/goimports ./importorder
 
 ## gen: regenerate pkg/gen from proto/
 gen: tools
 	$(BIN)/buf generate
 
-## lint: buf lint on proto/ and gofmt on Go code outside pkg/gen
+## lint: buf lint on proto/; on Go code outside pkg/gen: gofmt, imports grouped std / third party /
+## github.com/adjoin (goimports -local and importorder), staticcheck over every module
+GOFILES = $$(find pkg services -name '*.go' -not -path 'pkg/gen/*')
 lint: tools
 	$(BIN)/buf lint
 	@out=$$(gofmt -l pkg services | grep -v '^pkg/gen/' || true); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$($(BIN)/goimports -local github.com/adjoin -l $(GOFILES)); \
+	if [ -n "$$out" ]; then echo "imports need grouping (make imports):"; echo "$$out"; exit 1; fi
+	@$(BIN)/importorder $(GOFILES) || { echo "imports out of order: make imports"; exit 1; }
+	$(BIN)/staticcheck work
+
+## imports: group every Go file's imports as lint wants them (std, third party, github.com/adjoin)
+imports: tools
+	$(BIN)/importorder -fix $(GOFILES)
+	$(BIN)/goimports -local github.com/adjoin -w $(GOFILES)
 
 ## breaking: fail when proto/ breaks the released API (the commit named in proto/RELEASED)
 breaking: tools
@@ -72,7 +85,7 @@ FUZZ_TARGETS := pkg/ingest/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entit
 	pkg/ingest/intake:FuzzHTTPIntake pkg/ingest/intake:FuzzLineReader pkg/ingest/intake:FuzzParseLine pkg/ingest/productalert:FuzzFromCEF pkg/ingest/productalert:FuzzFromGraphAlert \
 	pkg/ingest/productalert:FuzzFromMDEAlert pkg/ingest/productalert:FuzzFromMachines pkg/ingest/sambaaudit:FuzzParse pkg/ingest/syslog:FuzzFramer \
 	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
-	services/adjoin:FuzzDetectors services/dcingest/internal/directory:FuzzParseLDIF
+	services/adjoin:FuzzDetectors services/dcingest/internal/ldapsource:FuzzParseLDIF
 fuzz:
 	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \
 		sed -E 's|^(.*)/[^/]+_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]+)\(.*|\1:\2|' | sort -u); \

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/authn/authntest"
-	"go.uber.org/zap"
 )
 
 func TestParseTokens(t *testing.T) {

@@ -10,8 +10,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
 )
 
 // TokenFile is a tokens file kept current while the service runs: Watch re-reads it when its

@@ -12,9 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // minimal is the floor to compare with: a BadgeService on a plain grpc.NewServer that answers

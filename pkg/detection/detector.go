@@ -4,10 +4,11 @@ import (
 	"slices"
 	"strconv"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"google.golang.org/protobuf/proto"
 )
 
 // Detector looks at one event at a time and returns the alerts it raises, if any. A detector

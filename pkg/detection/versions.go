@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"slices"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Versions turns the successive emissions of one alert into versions of that alert. Detectors

@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"unsafe"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // built holds an entity with its when_changed and short lists, so that building one costs
@@ -100,7 +101,7 @@ func (ix *Index) entity(i uint32) *adjoinv1.Entity {
 		e.WhenChanged = &b.ts
 	}
 	if n := int(nSPN + nMember); n > 0 {
-		all := b.lists[:0:0]
+		var all []string
 		if n <= len(b.lists) {
 			all = b.lists[:n]
 		} else {

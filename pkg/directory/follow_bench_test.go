@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 // BenchmarkFollowLoad fills the directory bucket of an embedded JetStream server with 200k

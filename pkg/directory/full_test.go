@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/entity"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/entity"
 )
 
 // TestIndexFullRefusesInsteadOfPanicking fills an index whose arena limit is small, as 4 GiB

@@ -5,8 +5,9 @@ import (
 	"sync"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 func TestIndexPutGetLen(t *testing.T) {

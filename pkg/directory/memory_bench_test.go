@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // BenchmarkIndexMemory loads n synthetic directory entries from their bucket bytes and reports

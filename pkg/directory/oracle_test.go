@@ -1,9 +1,10 @@
 package directory
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // mapIndex is the directory index as it was before the compact one: maps of proto messages

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 func pick(r *rand.Rand, xs ...string) string { return xs[r.IntN(len(xs))] }

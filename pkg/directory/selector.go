@@ -31,7 +31,7 @@ func (ix *Index) find(sel *adjoinv1.EntitySelector, build bool) (Match, error) {
 		return m, nil
 	case *adjoinv1.EntitySelector_Sid:
 		if !entity.IsSID(s.Sid) {
-			return Match{}, fmt.Errorf("%w: sid %q is not of the form S-1-...", ErrInvalidSelector, s.Sid)
+			return Match{}, fmt.Errorf("%w: sid %q is not a SID (S-1-<revision>-<authority>-<sub-authorities>)", ErrInvalidSelector, s.Sid)
 		}
 		ref.Sid = s.Sid
 	case *adjoinv1.EntitySelector_ObjectGuid:

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // SyncKeyPrefix starts the adjoin_status key of every directory source's sync state:
@@ -48,20 +49,5 @@ func GetSync(ctx context.Context, kv jetstream.KeyValue, source string) (*adjoin
 
 // ListSyncs returns the state of every directory source in the status bucket.
 func ListSyncs(ctx context.Context, kv jetstream.KeyValue) ([]*adjoinv1.DirectorySync, error) {
-	lister, err := kv.ListKeysFiltered(ctx, SyncKeyPrefix+">")
-	if err != nil {
-		return nil, err
-	}
-	var out []*adjoinv1.DirectorySync
-	for k := range lister.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		s := &adjoinv1.DirectorySync{}
-		if natsx.Decode(nil, e.Value(), s) == nil {
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return natsx.ListKV(ctx, kv, SyncKeyPrefix, func() *adjoinv1.DirectorySync { return &adjoinv1.DirectorySync{} })
 }

@@ -5,8 +5,9 @@ import (
 	"math/rand/v2"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // synthGroups are the group DNs synthetic users are members of: a real directory has few

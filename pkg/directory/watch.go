@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/adjoin/adjoin/pkg/logx"
-
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // Follow loads every entity of the directory bucket into ix and keeps it up to date until ctx

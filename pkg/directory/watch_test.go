@@ -6,33 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/proto"
-)
 
-// eventually polls cond until it returns nil or the timeout passes, then fails with its last
-// error.
-func eventually(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
+)
 
 func putEntity(t *testing.T, kv jetstream.KeyValue, e *adjoinv1.Entity) {
 	t.Helper()
@@ -116,11 +101,11 @@ func TestFollowAppliesPutAndDelete(t *testing.T) {
 	// A new computer joins the domain.
 	ws8 := shireComputer(shireDomainSID+"-1114", "WORKSTATION8")
 	putEntity(t, kv, ws8)
-	eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{DnsHostName: "workstation8.theshire.local"}, ws8.GetSid()))
+	testkit.Eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{DnsHostName: "workstation8.theshire.local"}, ws8.GetSid()))
 
 	// pgustavo is renamed: the new name resolves, the old one no longer does.
 	putEntity(t, kv, shireUser(sidPgustavo, "gpedro", "Gustavo Pedro"))
-	eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{SamAccountName: `THESHIRE\gpedro`}, sidPgustavo))
+	testkit.Eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{SamAccountName: `THESHIRE\gpedro`}, sidPgustavo))
 	if err := resolvesTo(ix, &adjoinv1.EntityRef{SamAccountName: `THESHIRE\pgustavo`}, "")(); err != nil {
 		t.Error(err)
 	}
@@ -132,7 +117,7 @@ func TestFollowAppliesPutAndDelete(t *testing.T) {
 	if err := kv.Purge(ctx, sidWEC); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		for _, key := range []string{sidWS6, sidWEC} {
 			if _, ok := ix.Get(key); ok {
 				return fmt.Errorf("%s still indexed after delete", key)
@@ -161,8 +146,8 @@ func TestFollowSkipsUndecodableValue(t *testing.T) {
 	}
 	// The watch goes on: a later valid update still arrives.
 	putEntity(t, kv, shireComputer(shireDomainSID+"-1115", "WORKSTATION9"))
-	eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{NetbiosName: "WORKSTATION9"}, shireDomainSID+"-1115"))
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, resolvesTo(ix, &adjoinv1.EntityRef{NetbiosName: "WORKSTATION9"}, shireDomainSID+"-1115"))
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if n := logs.FilterMessage("skipping undecodable directory entry").Len(); n != 2 {
 			return fmt.Errorf("%d undecodable entries logged, want 2", n)
 		}

@@ -4,10 +4,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // TestDecodeEntityAsProtoUnmarshal feeds the wire decoder valid, repeated, reordered and

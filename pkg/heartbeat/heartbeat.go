@@ -9,13 +9,14 @@ import (
 	"os"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/logx"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // KeyPrefix starts every heartbeat key: service.<service>.<instance>.
@@ -68,22 +69,7 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 
 // List returns every heartbeat in the status bucket.
 func List(ctx context.Context, kv jetstream.KeyValue) ([]*adjoinv1.ServiceHeartbeat, error) {
-	lister, err := kv.ListKeysFiltered(ctx, KeyPrefix+">")
-	if err != nil {
-		return nil, err
-	}
-	var out []*adjoinv1.ServiceHeartbeat
-	for k := range lister.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		hb := &adjoinv1.ServiceHeartbeat{}
-		if natsx.Decode(nil, e.Value(), hb) == nil {
-			out = append(out, hb)
-		}
-	}
-	return out, nil
+	return natsx.ListKV(ctx, kv, KeyPrefix, func() *adjoinv1.ServiceHeartbeat { return &adjoinv1.ServiceHeartbeat{} })
 }
 
 // Start attaches a last-error recorder to log and writes heartbeats in the background. It

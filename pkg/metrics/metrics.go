@@ -5,13 +5,13 @@ package metrics
 
 import (
 	"net/http"
-
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Metrics is the set of adjoin's metrics on one registry.

@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 // writeCert writes a self-signed certificate (usable as a CA bundle too) and its key.

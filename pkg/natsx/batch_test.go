@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 // stallingJS answers its first stalls publishes as a client whose async window stayed full

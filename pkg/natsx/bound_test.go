@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/nats-io/nats.go"
 )
 
 func TestBoundedTokens(t *testing.T) {

@@ -3,11 +3,12 @@ package natsx
 import (
 	"context"
 	"fmt"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
 )
 
 // ConnectOptions says where and how a service connects.

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
 )
 
 // errNotPermitted means the NATS user may not create streams; on the shipped server config only

@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 func TestPartitionIsFNV32aModN(t *testing.T) {

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 func TestResumeStartsAgainAfterReconnect(t *testing.T) {

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/heartbeat"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/heartbeat"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 func start(t *testing.T, ctx context.Context, s *natstest.Server) *Runtime {

@@ -11,9 +11,10 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/logx"
-	"go.uber.org/zap"
 )
 
 // Main parses args into the settings define registers, then calls run until a signal arrives.

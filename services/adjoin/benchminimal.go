@@ -7,12 +7,13 @@ import (
 	"io"
 	"net"
 
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/badgeload"
 	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 )
 
 // BenchMinimalCommand is the hidden command `adjoin bench` runs as a child process: the

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // TestBenchMinimalRefusesBadAnswers: the minimal server refuses to start on an answer that

@@ -9,9 +9,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/adjoin/adjoin/pkg/authn"
-	"github.com/adjoin/adjoin/pkg/config"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -19,6 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	"github.com/adjoin/adjoin/pkg/config"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // clientFlags are the connection settings every client command shares.

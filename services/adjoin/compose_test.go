@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/adjoin/adjoin/services/adjoin/chaos"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,11 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/authn"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
+	"github.com/adjoin/adjoin/services/adjoin/chaos"
 )
 
 // TestComposeCluster brings up deploy/compose/docker-compose.yml with the cluster profile (three
@@ -94,7 +96,7 @@ func TestComposeCluster(t *testing.T) {
 	}
 	grpcFlags := []string{fmt.Sprintf("--badge-addr=127.0.0.1:%d", ports[2]), "--tls-ca=" + filepath.Join(secrets, "ca.crt"),
 		"--tls-cert=" + filepath.Join(secrets, "grpc-read.crt"), "--tls-key=" + filepath.Join(secrets, "grpc-read.key")}
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		out, errOut, code := run(t, append([]string{"badge", "get"}, append(grpcFlags, `THESHIRE\pgustavo`)...)...)
 		if code != 0 || !strings.Contains(out, "identity  1 alert(s)") || !strings.Contains(out, "endpoint  1 alert(s)") {
 			return fmt.Errorf("adjoin badge get: %d %s%s", code, out, errOut)
@@ -144,7 +146,7 @@ func TestComposeCluster(t *testing.T) {
 	}
 	killed := time.Now()
 	c.mustRunCmd("docker", "kill", c.container(svc))
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		info, err := stream.Info(context.Background())
 		if err != nil {
 			return err
@@ -175,7 +177,7 @@ func TestComposeCluster(t *testing.T) {
 	}
 
 	want := before + uint64(len(accepted))
-	eventually(t, 90*time.Second, func() error {
+	testkit.Eventually(t, 90*time.Second, func() error {
 		if got := streamMsgs(t, stream); got != want {
 			return fmt.Errorf("DC_EVENTS holds %d messages, want %d (%d before + %d acknowledged lines)", got, want, before, len(accepted))
 		}
@@ -267,7 +269,7 @@ func (c *compose) container(svc string) string {
 func (c *compose) waitHealthy(svc string, within time.Duration) {
 	c.t.Helper()
 	id := c.container(svc)
-	eventually(c.t, within, func() error {
+	testkit.Eventually(c.t, within, func() error {
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", id).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("docker inspect %s: %v %s", svc, err, out)

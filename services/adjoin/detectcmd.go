@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
@@ -18,7 +20,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/services/dcingest"
 	"github.com/adjoin/adjoin/services/endpointingest"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // maxDetectLine bounds one input line of `adjoin detect`.

@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/logx"
@@ -19,9 +23,6 @@ import (
 	"github.com/adjoin/adjoin/services/correlator"
 	"github.com/adjoin/adjoin/services/dcingest"
 	"github.com/adjoin/adjoin/services/endpointingest"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 )
 
 // DevConfig is the setting of `adjoin dev`.

@@ -12,10 +12,6 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/ingest/intake"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -23,6 +19,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
 type testStack struct {
@@ -68,25 +70,9 @@ func startStackWith(t *testing.T, devConfig func(*DevConfig)) *testStack {
 	t.Cleanup(func() { conn.Close() })
 	ts := &testStack{DevStack: stack, js: js, badges: adjoinv1.NewBadgeServiceClient(conn)}
 	for _, u := range []string{stack.DCURL, stack.EndpointURL, stack.CorrelatorURL} {
-		eventually(t, 20*time.Second, func() error { return httpOK(u + "/readyz") })
+		testkit.Eventually(t, 20*time.Second, func() error { return httpOK(u + "/readyz") })
 	}
 	return ts
-}
-
-// eventually retries f until it succeeds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %v", within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func httpOK(url string) error {
@@ -130,7 +116,7 @@ func (s *testStack) badge(t *testing.T, query string) *adjoinv1.Badge {
 // so counts read afterwards are final.
 func (s *testStack) settled(t *testing.T) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		for _, c := range []struct{ stream, name string }{
 			{natsx.StreamDCEvents, "dcingest-detect"},
 			{natsx.StreamEndpointEvents, "endpointingest-detect"},
@@ -162,7 +148,7 @@ func TestEndToEndDCSyncAndLSASS(t *testing.T) {
 	if code != http.StatusOK || r.Accepted != lines(dcsync) || len(r.Rejected) != 0 {
 		t.Fatalf("DC post: status %d, accepted %d of %d, rejected %v", code, r.Accepted, lines(dcsync), r.Rejected)
 	}
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if got := s.badge(t, `THESHIRE\pgustavo`).GetIdentity().GetTotal(); got != 1 {
 			return fmt.Errorf("pgustavo identity total = %d, want 1", got)
 		}
@@ -173,7 +159,7 @@ func TestEndToEndDCSyncAndLSASS(t *testing.T) {
 	if code != http.StatusOK || r.Accepted != lines(lsass) {
 		t.Fatalf("endpoint post: status %d, accepted %d of %d, rejected %v", code, r.Accepted, lines(lsass), r.Rejected)
 	}
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		b := s.badge(t, "WORKSTATION6")
 		// S4: mimikatz reading LSASS, and the type-9 pass-the-hash logon it made.
 		if b.GetEndpoint().GetTotal() != 2 || !b.GetEndpoint().GetKnown() {
@@ -275,7 +261,7 @@ func TestTailPrintsCorrelatedAsJSON(t *testing.T) {
 	go func() {
 		done <- Main(ctx, []string{"tail", "--nats-url", s.NATSURL, "--all", "correlated.user.>"}, out, io.Discard)
 	}()
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if !bytes.Contains(out.Bytes(), []byte(`"detector":"dcsync"`)) {
 			return fmt.Errorf("tail printed %q", out.String())
 		}

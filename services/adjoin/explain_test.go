@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/services/badge"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/services/badge"
 )
 
 // TestExplain: the CLI says the service is unreachable only when it is (UNAVAILABLE); any

@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"strings"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // runHealthcheck is the container health check: the images are FROM scratch, with no shell or

@@ -11,6 +11,7 @@ import (
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
@@ -27,7 +28,7 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 			t.Fatalf("post to %s: %d %+v", url, code, r)
 		}
 	}
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		ws5 := s.badge(t, "WORKSTATION5")
 		if ws5.GetIdentity().GetTotal() != 1 || ws5.GetEndpoint().GetTotal() != 1 {
 			return fmt.Errorf("WORKSTATION5 identity %d endpoint %d, want 1 and 1", ws5.GetIdentity().GetTotal(), ws5.GetEndpoint().GetTotal())
@@ -41,7 +42,7 @@ func TestEndToEndS1CrossSourceIncident(t *testing.T) {
 	})
 
 	var inc *adjoinv1.Incident
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		kv, err := s.js.KeyValue(context.Background(), natsx.BucketIncidents)
 		if err != nil {
 			return err

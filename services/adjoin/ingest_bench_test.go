@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -14,7 +16,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/dcingest"
 	"github.com/adjoin/adjoin/services/endpointingest"
-	"go.uber.org/zap"
 )
 
 // largest is the largest sample recording (6,983 events, 13 MB, four hosts incl. the DC).
@@ -55,7 +56,7 @@ func BenchmarkIntakeToJetStream(b *testing.B) {
 		if err := st.Purge(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		h := &intake.Handler{JS: s.JS, Service: "bench", Parse: intake.ParseWindows, Log: zap.NewNop(),
+		h := &intake.Handler{JS: s.JS, Service: "bench", Parse: intake.ParseWindows, Log: zap.NewNop(), MaxClockSkew: intake.DefaultMaxClockSkew,
 			Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(natsx.SubjectDCEvents, ev) }}
 		b.StartTimer()
 		resp, err := h.Ingest(context.Background(), bytes.NewReader(body), "", "bench")

@@ -10,12 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // runIngest replays files through the same path as the ingestor's HTTP intake: every line is
@@ -90,7 +91,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	alertsBefore, _ := countSubjects(ctx, js, natsx.StreamAlerts, alertSubjects)
-	h := &intake.Handler{JS: js, Service: service, Parse: parse, Log: zap.NewNop(),
+	// Files and replays have no line bound (MaxLines is for HTTP bodies); the clock skew is the
+	// intake's default, as the services' own.
+	h := &intake.Handler{JS: js, Service: service, Parse: parse, Log: zap.NewNop(), MaxClockSkew: intake.DefaultServiceConfig("").MaxClockSkew,
 		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(prefix, ev) }}
 
 	var lines atomic.Int64

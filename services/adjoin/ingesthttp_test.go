@@ -16,14 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/authn/authntest"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/dcingest"
-	"go.uber.org/zap"
 )
 
 // TestIngestToSecuredIntake runs the DC ingestor with TLS and sender tokens on a non-loopback
@@ -40,13 +42,13 @@ func TestIngestToSecuredIntake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := dcingest.DefaultConfig()
+	cfg.NATS.URL, cfg.NATS.Replicas = srv.ClientURL(), 1
+	cfg.HTTP.Listener, cfg.HTTP.ShutdownGrace = ln, time.Second
+	cfg.HTTP.Auth = authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: filepath.Join(pki.Dir, "tokens")}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- dcingest.Run(ctx, dcingest.Config{NATS: natsx.Settings{ConnectOptions: natsx.ConnectOptions{URL: srv.ClientURL()}, Replicas: 1},
-			HTTP: intake.ServiceConfig{Listener: ln, ShutdownGrace: time.Second, Auth: authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey,
-				TokensFile: filepath.Join(pki.Dir, "tokens")}}}, zap.NewNop())
-	}()
+	go func() { done <- dcingest.Run(ctx, cfg, zap.NewNop()) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -61,7 +63,7 @@ func TestIngestToSecuredIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		resp, err := client.Get(url + "/readyz")
 		if err != nil {
 			return err

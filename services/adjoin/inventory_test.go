@@ -8,6 +8,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // TestDeviceInventoryGreysAndLinks loads a Defender for Endpoint machines record (hand-written
@@ -30,14 +31,14 @@ func TestDeviceInventoryGreysAndLinks(t *testing.T) {
 		}
 	}
 	put("CanBeOnboarded")
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := s.badge(t, "WORKSTATION5").GetEndpoint().GetGreyedReason(); r != adjoinv1.GreyedReason_GREYED_REASON_NOT_ONBOARDED {
 			return fmt.Errorf("WORKSTATION5 endpoint reason %v, want NOT_ONBOARDED", r)
 		}
 		return nil
 	})
 	put("Onboarded")
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if ep := s.badge(t, "WORKSTATION5").GetEndpoint(); !ep.GetKnown() {
 			return fmt.Errorf("WORKSTATION5 endpoint greyed %v after onboarding", ep.GetGreyedReason())
 		}

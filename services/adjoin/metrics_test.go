@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 )
 
@@ -28,7 +29,7 @@ func TestMetricsFollowTheData(t *testing.T) {
 		`adjoin_correlator_processing_seconds_count 1`,
 	}
 	for _, url := range []string{s.DCURL, s.CorrelatorURL, s.BadgeURL} {
-		eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			resp, err := http.Get(url + "/metrics")
 			if err != nil {
 				return err

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // natsCheck is one line of the permission matrix: an operation of a user, and the subject the

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // TestShippedNATSConfigsSyncAlways fails when a shipped NATS configuration with a jetstream
@@ -125,7 +127,7 @@ func TestShippedNATSCluster(t *testing.T) {
 		o.Cluster.Port, o.Routes = ports[i], server.RoutesFromStr(strings.Join(routes, ","))
 		servers = append(servers, natstest.StartOptions(t, o, nil))
 	}
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		for _, s := range servers {
 			if s.JetStreamIsLeader() {
 				return nil
@@ -159,7 +161,7 @@ func TestShippedNATSCluster(t *testing.T) {
 	o.JetStream = false
 	ilog := &natstest.ServerLog{}
 	intruder := natstest.StartOptions(t, o, ilog)
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if len(ilog.Lines("Route Error 'Authorization Violation'")) == 0 {
 			return fmt.Errorf("the intruder was not refused: %q", ilog.Lines(""))
 		}

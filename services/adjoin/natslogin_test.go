@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // TestNATSLoginNeedsPasswordCertificateAndCA: the shipped configuration takes a client only
@@ -77,7 +79,7 @@ func TestServiceWaitsForProvision(t *testing.T) {
 		}
 		done <- err
 	}()
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if logs.FilterMessageSnippet("may not create them").Len() == 0 {
 			return errors.New("no log saying the user may not create the topology")
 		}
@@ -141,7 +143,7 @@ func TestNATSPasswordRotation(t *testing.T) {
 		nc.Close()
 		t.Fatal("the old password still works after the reload")
 	}
-	eventually(t, 15*time.Second, func() error {
+	testkit.Eventually(t, 15*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return publishOp("events.dc.security.4624")(ctx, u)

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsOp is one thing a NATS user does, as the services do it.

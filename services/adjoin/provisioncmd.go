@@ -6,11 +6,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // ProvisionConfig is the setting of `adjoin provision`.

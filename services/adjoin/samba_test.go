@@ -16,6 +16,7 @@ import (
 	"time"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/pkg/testkit/sambatest"
 	"github.com/adjoin/adjoin/services/dcingest"
 )
@@ -63,7 +64,7 @@ func TestSambaEndToEnd(t *testing.T) {
 
 	// 1. The directory comes from the DC over LDAP, SIDs and GUIDs included.
 	want := dc.Show(t, spn)
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		resp, err := s.badges.GetBadge(context.Background(), &adjoinv1.GetBadgeRequest{
 			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: dc.Domain + `\` + spn}}})
 		if err != nil {
@@ -75,7 +76,7 @@ func TestSambaEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		resp, err := s.badges.GetBadge(context.Background(), &adjoinv1.GetBadgeRequest{
 			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: ws}}})
 		if err != nil {
@@ -92,7 +93,7 @@ func TestSambaEndToEnd(t *testing.T) {
 	if e := s.badge(t, dc.Domain+`\`+spn).GetEntity(); len(e.GetServicePrincipalNames()) != 1 {
 		t.Errorf("%s SPNs = %v", spn, e.GetServicePrincipalNames())
 	}
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		resp, err := s.badges.GetBadge(context.Background(), &adjoinv1.GetBadgeRequest{
 			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: dc.Domain + `\` + nopre}}})
 		if err != nil {
@@ -146,7 +147,7 @@ func TestSambaEndToEnd(t *testing.T) {
 	// The spray reaches its threshold (10 accounts), the alert is counted, and only then does
 	// it go on: the last two accounts come in a later batch, as a new version of the alert.
 	sprayAs(spray[:10])
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		if got := detectorsOf(spray[0]); !slices.Contains(got, "password-spray") {
 			return fmt.Errorf("%s has alerts %v, want password-spray", spray[0], got)
 		}
@@ -166,7 +167,7 @@ func TestSambaEndToEnd(t *testing.T) {
 	for _, u := range spray {
 		expect[u] = "password-spray"
 	}
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		for u, det := range expect {
 			if got := detectorsOf(u); !slices.Contains(got, det) {
 				return fmt.Errorf("%s has alerts %v, want %s", u, got, det)
@@ -190,7 +191,7 @@ func TestSambaEndToEnd(t *testing.T) {
 		}
 	}
 
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if !s.badge(t, dc.Domain+`\`+da).GetEntity().GetPrivileged() {
 			return fmt.Errorf("%s is not privileged after joining Domain Admins", da)
 		}

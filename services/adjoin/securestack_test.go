@@ -14,14 +14,6 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/metrics"
-	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"github.com/adjoin/adjoin/services/adjoin/demo"
-	"github.com/adjoin/adjoin/services/badge"
-	"github.com/adjoin/adjoin/services/correlator"
-	"github.com/adjoin/adjoin/services/dcingest"
-	"github.com/adjoin/adjoin/services/endpointingest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/sync/errgroup"
@@ -29,6 +21,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/pkg/testkit/sample"
+	"github.com/adjoin/adjoin/services/adjoin/demo"
+	"github.com/adjoin/adjoin/services/badge"
+	"github.com/adjoin/adjoin/services/correlator"
+	"github.com/adjoin/adjoin/services/dcingest"
+	"github.com/adjoin/adjoin/services/endpointingest"
 )
 
 // TestSecureStack runs the four services as `adjoin dev` does, but each with its own NATS user
@@ -81,7 +83,7 @@ func TestSecureStack(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	for _, l := range []net.Listener{lns[0], lns[1], lns[2], lns[4]} {
-		eventually(t, 30*time.Second, func() error { return httpOK("http://" + l.Addr().String() + "/readyz") })
+		testkit.Eventually(t, 30*time.Second, func() error { return httpOK("http://" + l.Addr().String() + "/readyz") })
 	}
 	reader := grpcClient(t, lns[3].Addr().String(), srv.secrets, "grpc-read")
 	admin := grpcClient(t, lns[3].Addr().String(), srv.secrets, "grpc-admin")
@@ -103,7 +105,7 @@ func TestSecureStack(t *testing.T) {
 		query              string
 		identity, endpoint int64
 	}{{`THESHIRE\pgustavo`, 1, 1}, {"WORKSTATION6", 0, 2}} {
-		eventually(t, 30*time.Second, func() error {
+		testkit.Eventually(t, 30*time.Second, func() error {
 			resp, err := reader.GetBadge(context.Background(), &adjoinv1.GetBadgeRequest{
 				Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: want.query}}})
 			if err != nil {

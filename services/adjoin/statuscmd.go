@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {

@@ -8,9 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/config"
-	_ "github.com/adjoin/adjoin/pkg/gen/adjoin/v1" // registers the adjoin.v1 types for decoding
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -18,6 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/adjoin/adjoin/pkg/config"
+	_ "github.com/adjoin/adjoin/pkg/gen/adjoin/v1" // registers the adjoin.v1 types for decoding
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // tailLine is one printed message.

@@ -7,17 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/directory"
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/badge"
-	"github.com/adjoin/adjoin/services/badge/internal/adapters"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/services/badge"
+	"github.com/adjoin/adjoin/services/badge/internal/adapters"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 // TestServedAnswersEqualBuiltOnes drives a real badge service through a sequence of changes
@@ -83,7 +85,7 @@ func TestServedAnswersEqualBuiltOnes(t *testing.T) {
 	}
 	for _, step := range steps {
 		step.change(t)
-		eventually(t, 10*time.Second, func() error { return h.servedEqualBuilt(t, identityLink) })
+		testkit.Eventually(t, 10*time.Second, func() error { return h.servedEqualBuilt(t, identityLink) })
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // maxAnswer is what a gRPC client accepts by default, and so the most an answer may be.
@@ -38,7 +40,7 @@ func TestBatchGetBadgesAnswerSize(t *testing.T) {
 		h.put(t, h.directory, e.GetKey(), e)
 		sels = append(sels, bySID(e.GetKey()))
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		_, err := h.get(t, sels[len(sels)-1])
 		return err
 	})

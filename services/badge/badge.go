@@ -10,12 +10,13 @@ import (
 	"net"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"go.uber.org/zap"
 )
 
 // Name is the service name used in logs and NATS client names.

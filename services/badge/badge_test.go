@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/services/badge"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -23,24 +19,15 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/services/badge"
 )
 
 const keyPgustavo = "S-1-5-21-3669966080-2286457517-972388166-1104"
-
-func eventually(t *testing.T, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens")
@@ -121,7 +108,7 @@ func TestRun(t *testing.T) {
 
 	health := healthpb.NewHealthClient(conn)
 	for _, svc := range []string{"", adjoinv1.BadgeService_ServiceDesc.ServiceName} {
-		eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			c, cancel := rpc()
 			defer cancel()
 			resp, err := health.Check(c, &healthpb.HealthCheckRequest{Service: svc})

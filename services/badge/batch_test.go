@@ -3,9 +3,10 @@ package badge_test
 import (
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // TestBatchGetBadges: each selector gets its own result, in order; only a batch that is empty

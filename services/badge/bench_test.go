@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/badgeload"
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"google.golang.org/protobuf/proto"
 )
 
 // syntheticUsers is how many users beyond the Shire lab the benchmark directory holds.

@@ -10,15 +10,17 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/badge"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/services/badge"
 )
 
 // consumers is how many consumers the CORRELATED stream has.
@@ -85,7 +87,7 @@ func TestStreamCorrelatedShortCallsLeaveNoConsumer(t *testing.T) {
 	for err := range errc {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := h.consumers(t); n != baseline {
 			return fmt.Errorf("CORRELATED has %d consumers after %d short calls, want %d as before", n, calls, baseline)
 		}
@@ -209,7 +211,7 @@ func TestStreamCorrelatedConsumersGoneAfterShutdown(t *testing.T) {
 		return err
 	}
 	// The service is up once a stream answers.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return first(ctx)
@@ -238,7 +240,7 @@ func TestStreamCorrelatedConsumersGoneAfterShutdown(t *testing.T) {
 	case <-time.After(cfg.ShutdownGrace + 5*time.Second):
 		t.Fatal("Run did not return")
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := h.consumers(t); n != baseline {
 			return fmt.Errorf("CORRELATED has %d consumers after the service stopped, want %d as before", n, baseline)
 		}

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // follower reads a StreamCorrelated stream in the background.

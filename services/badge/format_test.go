@@ -4,11 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // TestBadgeReadsBothRecordFormats: during a rolling upgrade adjoin_badges holds format-1 records
@@ -48,8 +50,8 @@ func TestBadgeReadsBothRecordFormats(t *testing.T) {
 		return firstErr(sideIs(b.GetIdentity(), true, reasonNone, 2), sideIs(b.GetEndpoint(), true, reasonNone, 1))
 	}
 	var one, two *adjoinv1.Badge
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyWS6), func(b *adjoinv1.Badge) error { one = b; return counted(b) }))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error { two = b; return counted(b) }))
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyWS6), func(b *adjoinv1.Badge) error { one = b; return counted(b) }))
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error { two = b; return counted(b) }))
 	for _, side := range []struct{ one, two *adjoinv1.SideBadge }{{one.GetIdentity(), two.GetIdentity()}, {one.GetEndpoint(), two.GetEndpoint()}} {
 		a, b := proto.Clone(side.one).(*adjoinv1.SideBadge), proto.Clone(side.two).(*adjoinv1.SideBadge)
 		a.Link, b.Link = "", ""
@@ -66,7 +68,7 @@ func TestBadgeReadsBothRecordFormats(t *testing.T) {
 	// the conversion has been read.
 	h.put(t, h.badges, keyWS6, format2(keyWS6))
 	h.put(t, h.badges, keyWS5, format2(keyWS5))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyWS5), counted))
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyWS5), counted))
 	b, err := h.get(t, bySID(keyWS6))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
@@ -59,7 +60,7 @@ func TestLinks(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.write(t)
-			eventually(t, 5*time.Second, badgeSays(h, t, st.sel, func(b *adjoinv1.Badge) error {
+			testkit.Eventually(t, 5*time.Second, badgeSays(h, t, st.sel, func(b *adjoinv1.Badge) error {
 				if id, ep := b.GetIdentity().GetLink(), b.GetEndpoint().GetLink(); id != st.identity || ep != st.endpoint {
 					return fmt.Errorf("links %q, %q; want %q, %q", id, ep, st.identity, st.endpoint)
 				}

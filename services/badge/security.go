@@ -7,12 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/authn"
-	"github.com/adjoin/adjoin/pkg/config"
-	"github.com/adjoin/adjoin/services/badge/internal/ports"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/services/badge/internal/ports"
 )
 
 // Security is the transport security and caller checks of the gRPC server.

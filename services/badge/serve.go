@@ -7,18 +7,19 @@ import (
 	"runtime"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/httpx"
-	"github.com/adjoin/adjoin/pkg/service"
-	"github.com/adjoin/adjoin/services/badge/internal/adapters"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"github.com/adjoin/adjoin/services/badge/internal/ports"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/service"
+	"github.com/adjoin/adjoin/services/badge/internal/adapters"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/adjoin/adjoin/services/badge/internal/ports"
 )
 
 // start wires the service on rt: the view loaded from the buckets, the gRPC server, the

@@ -7,20 +7,22 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 // statusSays polls GetIntegrationStatus until check accepts it.
 func statusSays(t *testing.T, h *harness, check func(*adjoinv1.GetIntegrationStatusResponse) error) *adjoinv1.GetIntegrationStatusResponse {
 	t.Helper()
 	var last *adjoinv1.GetIntegrationStatusResponse
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		resp, err := h.client.GetIntegrationStatus(rpcCtx(t), &adjoinv1.GetIntegrationStatusRequest{})
 		if err != nil {
 			return err

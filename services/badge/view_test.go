@@ -7,17 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 const (
@@ -116,7 +118,7 @@ func TestViewFollowsBuckets(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.write(t)
-			eventually(t, 5*time.Second, badgeSays(h, t, st.sel, st.check))
+			testkit.Eventually(t, 5*time.Second, badgeSays(h, t, st.sel, st.check))
 		})
 	}
 }
@@ -139,7 +141,7 @@ func TestViewWithoutNATS(t *testing.T) {
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH),
 		alert("ep-1", adjoinv1.Side_SIDE_ENDPOINT, adjoinv1.Severity_SEVERITY_MEDIUM)))
 	var last *adjoinv1.Badge
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		last = b
 		return firstErr(sideIs(b.GetIdentity(), true, reasonNone, 1), sideIs(b.GetEndpoint(), true, reasonNone, 1))
 	}))
@@ -156,7 +158,7 @@ func TestViewWithoutNATS(t *testing.T) {
 	h.nats.WaitForShutdown()
 	start := time.Now()
 	health := healthpb.NewHealthClient(h.conn)
-	eventually(t, 3*time.Second, func() error {
+	testkit.Eventually(t, 3*time.Second, func() error {
 		resp, err := health.Check(rpcCtx(t), &healthpb.HealthCheckRequest{Service: adjoinv1.BadgeService_ServiceDesc.ServiceName})
 		if err != nil {
 			return err
@@ -232,7 +234,7 @@ func TestViewAfterNATSRestart(t *testing.T) {
 	}
 	h.run(t, nil)
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH)))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		return sideIs(b.GetIdentity(), true, reasonNone, 1)
 	}))
 
@@ -250,13 +252,13 @@ func TestViewAfterNATSRestart(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, 3*time.Second, healthIs(healthpb.HealthCheckResponse_NOT_SERVING))
+	testkit.Eventually(t, 3*time.Second, healthIs(healthpb.HealthCheckResponse_NOT_SERVING))
 
 	if srv, err = natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Port: port}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	eventually(t, 15*time.Second, healthIs(healthpb.HealthCheckResponse_SERVING))
+	testkit.Eventually(t, 15*time.Second, healthIs(healthpb.HealthCheckResponse_SERVING))
 	t.Logf("serving again %s after the restart", time.Since(start).Round(10*time.Millisecond))
 
 	nc, js = connectTest(t, srv)
@@ -264,7 +266,7 @@ func TestViewAfterNATSRestart(t *testing.T) {
 	h.badges = h.nats.KV(t, natsx.BucketBadges)
 	h.put(t, h.badges, keyPgustavo, countsOf(keyPgustavo, alert("dc-1", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_HIGH),
 		alert("dc-2", adjoinv1.Side_SIDE_IDENTITY, adjoinv1.Severity_SEVERITY_LOW)))
-	eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
+	testkit.Eventually(t, 5*time.Second, badgeSays(h, t, bySID(keyPgustavo), func(b *adjoinv1.Badge) error {
 		return sideIs(b.GetIdentity(), true, reasonNone, 2)
 	}))
 	t.Logf("write after the restart visible %s after the restart", time.Since(start).Round(10*time.Millisecond))

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // watcher reads a WatchBadges stream in the background.

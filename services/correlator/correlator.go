@@ -12,13 +12,14 @@ import (
 	"net"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"go.uber.org/zap"
 )
 
 // Name is the service name used in logs and NATS client names.

@@ -11,32 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/correlator"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 )
 
 const keyPgustavo = "S-1-5-21-3669966080-2286457517-972388166-1104"
-
-func eventually(t *testing.T, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -122,7 +109,7 @@ func TestRun(t *testing.T) {
 
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Timeout: 2 * time.Second}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		resp, err := client.Get(base + "/readyz")
 		if err != nil {
 			return err
@@ -143,7 +130,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	badges := s.KV(t, natsx.BucketBadges)
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		e, err := badges.Get(ctx, keyPgustavo)
 		if err != nil {
 			return err
@@ -163,7 +150,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		m, err := out.GetLastMsgForSubject(ctx, natsx.CorrelatedSubject(false, keyPgustavo))
 		if err != nil {
 			return err

@@ -4,10 +4,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // polled lists the consumers whose lag the metrics follow: ALERTS, each COUNTS partition,

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/correlator"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // pinnedPartitions lists the COUNTS partitions whose consumer is pinned to a client.
@@ -62,7 +64,7 @@ func checkStoppedCleanly(t *testing.T, s *natstest.Server) {
 // a release.
 func waitPinned(t *testing.T, s *natstest.Server) {
 	t.Helper()
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		pinned, err := pinnedPartitions(t, s)
 		if err == nil && len(pinned) == 0 {
 			err = fmt.Errorf("no partition pinned")

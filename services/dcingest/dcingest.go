@@ -2,7 +2,8 @@
 // from domain controllers over HTTP, keeps them on DC_EVENTS, runs the identity-side detectors
 // over that stream and publishes their alerts on ALERTS. It also owns the on-premises
 // directory, synced into adjoin_directory from a domain controller over LDAP or loaded from an
-// LDIF export.
+// LDIF export: internal/ldapsource reads the accounts, internal/dirsync runs the LDAP sync loop
+// and records each sync in adjoin_status, internal/adapters writes the bucket.
 package dcingest
 
 import (
@@ -13,6 +14,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -25,9 +29,8 @@ import (
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/dcingest/detect"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
-	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
+	"github.com/adjoin/adjoin/services/dcingest/internal/dirsync"
+	"github.com/adjoin/adjoin/services/dcingest/internal/ldapsource"
 )
 
 // Name is the service name used in logs, dead-letter subjects and NATS client names.
@@ -55,6 +58,9 @@ type Config struct {
 	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
 	LDAP LDAPSettings
 }
+
+// LDAPSettings are the --ldap-* settings of the directory sync from a domain controller.
+type LDAPSettings = dirsync.LDAPSettings
 
 // Flags defines the settings on s.
 func (c *Config) Flags(s *config.Set) {
@@ -126,7 +132,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	}
 	rt.OnStop(stopIndex)
 	directoryGauges(cfg.Metrics, index)
-	stopLDAP, err := startLDAPSync(ctx, cfg, rt.JS, dirKV, rt.Log)
+	stopLDAP, err := dirsync.StartLDAP(ctx, cfg.LDAP, cfg.NetBIOSDomain, rt.JS, dirKV, cfg.Metrics, rt.Log)
 	if err != nil {
 		return err
 	}
@@ -160,14 +166,14 @@ func importLDIF(ctx context.Context, cfg Config, js jetstream.JetStream, store a
 	if data == nil {
 		return nil
 	}
-	entities, err := ldif.ParseLDIF(bytes.NewReader(data), ldif.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
+	entities, err := ldapsource.ParseLDIF(bytes.NewReader(data), ldapsource.Options{NetBIOSDomain: cfg.NetBIOSDomain, Source: source})
 	if err != nil {
 		err = fmt.Errorf("directory-ldif %s: %w", source, err)
-		recordLDIF(ctx, js, source, nil, adapters.ImportResult{}, err, log)
+		dirsync.RecordLDIF(ctx, js, source, nil, adapters.ImportResult{}, err, log)
 		return err
 	}
 	res, err := store.Import(ctx, entities)
-	recordLDIF(ctx, js, source, entities, res, err, log)
+	dirsync.RecordLDIF(ctx, js, source, entities, res, err, log)
 	if err != nil {
 		return err
 	}
@@ -249,5 +255,5 @@ type DetectorOptions struct {
 // ReadLDIF parses an ldifde-style export into directory entities, for tools that load a
 // directory without a running deployment (`adjoin detect --directory-ldif`).
 func ReadLDIF(r io.Reader, netbiosDomain, source string) ([]*adjoinv1.Entity, error) {
-	return ldif.ParseLDIF(r, ldif.Options{NetBIOSDomain: netbiosDomain, Source: source})
+	return ldapsource.ParseLDIF(r, ldapsource.Options{NetBIOSDomain: netbiosDomain, Source: source})
 }

@@ -12,14 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/dcingest"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestSambaLogAcrossRestarts follows a Samba DC's log as Samba writes it (the captured sample,

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/directory"
@@ -22,7 +24,6 @@ import (
 	"github.com/adjoin/adjoin/services/endpointingest/detect"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/ports"
-	"go.uber.org/zap"
 )
 
 // Name is the service name used in logs, dead-letter subjects and NATS client names.

@@ -3,8 +3,9 @@ package intake
 import (
 	"crypto/tls"
 
-	"github.com/adjoin/adjoin/pkg/authn"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/authn"
 )
 
 // OpenPaths answer without credentials on an authenticated intake: probes and Prometheus

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/authn/authntest"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestServeAuthenticated runs the intake over TLS with sender tokens on a real listener and
@@ -33,8 +34,9 @@ func TestServeAuthenticated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ServiceConfig{Listener: ln, ShutdownGrace: time.Second,
-		Auth: authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: tokens}}
+	cfg := DefaultServiceConfig("")
+	cfg.Listener, cfg.ShutdownGrace = ln, time.Second
+	cfg.Auth = authn.Settings{TLSCert: pki.ServerCert, TLSKey: pki.ServerKey, TokensFile: tokens}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +150,9 @@ func TestServiceConfigExposure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.ShutdownGrace = time.Second
-			err := tt.cfg.Validate()
+			cfg := DefaultServiceConfig("") // the settings of this table over the defaults
+			cfg.HTTPAddr, cfg.SyslogTCPAddr, cfg.SyslogUDPAddr, cfg.Auth = tt.cfg.HTTPAddr, tt.cfg.SyslogTCPAddr, tt.cfg.SyslogUDPAddr, tt.cfg.Auth
+			err := cfg.Validate()
 			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tt.wantErr)) {
 				t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
 			}

@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // batchRun is one batch of input lines on their way to JetStream, shared by every door (HTTP

@@ -251,10 +251,10 @@ func TestHandlerMaxLines(t *testing.T) {
 			want: http.StatusRequestEntityTooLarge, wantAccepted: 1, wantError: "lines up to 2 are stored",
 		},
 		{
-			name: "a million newlines, gzipped", body: strings.Repeat("\n", defaultMaxLines+1), gzip: true,
+			name: "a million newlines, gzipped", body: strings.Repeat("\n", defaultMaxLines+1), gzip: true, max: defaultMaxLines,
 			want: http.StatusRequestEntityTooLarge, wantError: fmt.Sprintf("more than %d lines", defaultMaxLines),
 		},
-		{name: "a million newlines is no event", body: strings.Repeat("\n", defaultMaxLines), gzip: true, want: http.StatusUnprocessableEntity, wantError: "no events"},
+		{name: "a million newlines is no event", body: strings.Repeat("\n", defaultMaxLines), gzip: true, max: defaultMaxLines, want: http.StatusUnprocessableEntity, wantError: "no events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

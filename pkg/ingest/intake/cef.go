@@ -4,9 +4,10 @@ import (
 	"errors"
 	"strconv"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/cef"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // FormatCEF is the Event format of CEF lines.

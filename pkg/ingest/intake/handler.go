@@ -13,15 +13,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	"github.com/adjoin/adjoin/pkg/httpx"
-	"github.com/adjoin/adjoin/pkg/logx"
-
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/metrics"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/httpx"
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/metrics"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // LineError is a refused line: Reason is a short token used in the dead-letter subject
@@ -33,6 +34,22 @@ type LineError struct {
 
 func (e *LineError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *LineError) Unwrap() error { return e.Err }
+
+// refused is the LineError of a line a parser refused, its reason named by the cause:
+// not-json, not-object (the parsers' shared jsonvalue errors), missing-field (the parser's own
+// errMissingField), else invalid.
+func refused(err, errMissingField error) *LineError {
+	reason := "invalid"
+	switch {
+	case errors.Is(err, jsonvalue.ErrNotJSON):
+		reason = "not-json"
+	case errors.Is(err, jsonvalue.ErrNotObject):
+		reason = "not-object"
+	case errors.Is(err, errMissingField):
+		reason = "missing-field"
+	}
+	return &LineError{Reason: reason, Err: err}
+}
 
 // Parser turns one line into an event. format is the sender's ?format= value ("" = detect).
 // Errors should be *LineError; any other error is reported with reason "invalid". A parser
@@ -62,16 +79,17 @@ type Handler struct {
 	MaxLineBytes int
 	// Flush publishes at most this many lines before waiting for acknowledgements (default 4096).
 	Flush int
-	// MaxLines bounds the lines of one HTTP body, blank ones included (default 1,000,000), so
-	// that a small gzip body of newlines cannot cost minutes of work: past it the lines read
-	// are stored and the request answers 413. Ingest (files, replays) has no such bound.
+	// MaxLines bounds the lines of one HTTP body, blank ones included (ServiceConfig's
+	// --max-lines; required), so that a small gzip body of newlines cannot cost minutes of
+	// work: past it the lines read are stored and the request answers 413. Ingest (files,
+	// replays) has no such bound.
 	MaxLines int
 	// Metrics, when set, counts events, rejections and publish latency.
 	Metrics *metrics.Metrics
 	// Formats are the ?format= values read with a parser of their own, chosen per request.
 	Formats map[string]RequestParser
-	// MaxClockSkew is how far ahead of the receive time an event may be dated (default
-	// DefaultMaxClockSkew); see limits.go for every limit on an event.
+	// MaxClockSkew is how far ahead of the receive time an event may be dated (ServiceConfig's
+	// --max-clock-skew; required); see limits.go for every limit on an event.
 	MaxClockSkew time.Duration
 }
 
@@ -108,7 +126,7 @@ const MaxRejectedListed = 100
 // maxErrorText bounds the error of one listed refused line: a refusal may quote its input.
 const maxErrorText = 256
 
-// defaultMaxLines bounds the lines of an HTTP body when Handler.MaxLines is not set.
+// defaultMaxLines is the default of --max-lines, the lines of one HTTP body.
 const defaultMaxLines = 1_000_000
 
 // errNoEvents answers a body without a single line to read: most likely a client that sent
@@ -123,6 +141,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpx.WriteJSON(w, http.StatusMethodNotAllowed, Response{Error: "use POST with an NDJSON body"})
+		return
+	}
+	if h.MaxLines <= 0 || h.MaxClockSkew <= 0 { // built by hand without its settings: never guess a bound
+		httpx.WriteJSON(w, http.StatusInternalServerError, Response{Error: fmt.Sprintf(
+			"intake handler: max-lines %d and max-clock-skew %s must be set (start from DefaultServiceConfig)", h.MaxLines, h.MaxClockSkew)})
 		return
 	}
 	body, err := h.body(r)
@@ -140,11 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	maxLines := h.MaxLines
-	if maxLines <= 0 {
-		maxLines = defaultMaxLines
-	}
-	resp, status := h.ingest(r.Context(), body, format, origin, parse, maxLines)
+	resp, status := h.ingest(r.Context(), body, format, origin, parse, h.MaxLines)
 	if status == http.StatusOK && resp.Accepted+resp.RejectedTotal+resp.Skipped == 0 {
 		resp.Error, status = errNoEvents, http.StatusUnprocessableEntity
 	}

@@ -20,13 +20,14 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 )
 
 // s1File is the OTRF S1 recording (Covenant DCSync against MORDORDC, 2020-08-05).
@@ -115,12 +116,15 @@ func s1Lines(t *testing.T) []realLine {
 
 func newHandler(t *testing.T, srv *natstest.Server) *Handler {
 	t.Helper()
+	cfg := DefaultServiceConfig("")
 	return &Handler{
-		JS:      srv.JS,
-		Service: "dcingest",
-		Parse:   ParseWindows,
-		Subject: func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
-		Log:     zaptest.NewLogger(t),
+		JS:           srv.JS,
+		Service:      "dcingest",
+		Parse:        ParseWindows,
+		Subject:      func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
+		Log:          zaptest.NewLogger(t),
+		MaxLines:     cfg.MaxLines,
+		MaxClockSkew: cfg.MaxClockSkew,
 	}
 }
 

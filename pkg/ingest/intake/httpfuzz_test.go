@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap"
 )
 
 // Limits of the fuzzed handler, small so that short inputs reach them; a line may still be
@@ -58,7 +59,7 @@ func FuzzHTTPIntake(f *testing.F) {
 	h := &Handler{
 		JS: srv.JS, Service: "dcingest", Parse: ParseAny, Log: zap.NewNop(),
 		Subject:      func(ev *adjoinv1.Event) string { return EventSubject(natsx.SubjectDCEvents, ev) },
-		MaxLineBytes: fuzzMaxLine, MaxLines: fuzzMaxLines, MaxBodyBytes: fuzzMaxBody,
+		MaxLineBytes: fuzzMaxLine, MaxLines: fuzzMaxLines, MaxBodyBytes: fuzzMaxBody, MaxClockSkew: DefaultMaxClockSkew,
 		Formats: map[string]RequestParser{SambaFormat: func(q url.Values) (Parser, error) {
 			if q.Get("host") == "" {
 				return nil, errors.New("host= required")

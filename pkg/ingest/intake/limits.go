@@ -5,8 +5,9 @@ import (
 	"strings"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Limits on one event, checked once after parsing whatever door it came in by (HTTP, syslog,
@@ -69,7 +70,7 @@ func fieldLimit(name string) int {
 const minFieldLimit = min(MaxHostBytes, MaxDomainBytes, MaxAccountBytes, MaxQualifiedAccountBytes, MaxFieldValueBytes)
 
 // checkEvent refuses an event that breaks a limit above, or whose time is more than skew
-// ahead of now (skew <= 0 means DefaultMaxClockSkew). It returns a *LineError, or nil.
+// ahead of now. It returns a *LineError, or nil.
 func checkEvent(ev *adjoinv1.Event, now time.Time, skew time.Duration) error {
 	if err := checkLen("host", ev.GetHost(), MaxHostBytes); err != nil {
 		return err
@@ -111,8 +112,8 @@ func checkLen(what, v string, limit int) error {
 // checkTime refuses t when it is more than skew ahead of now: an event dated 9999-12-31 would
 // otherwise pin its entity's "last alert" for good.
 func checkTime(what string, t, now time.Time, skew time.Duration) error {
-	if skew <= 0 {
-		skew = DefaultMaxClockSkew
+	if skew <= 0 { // a caller that did not set --max-clock-skew: refuse loudly, never guess
+		return &LineError{Reason: "invalid", Err: fmt.Errorf("%s: the intake's max-clock-skew is %s, not set (start from DefaultServiceConfig)", what, skew)}
 	}
 	if t.After(now.Add(skew)) {
 		return &LineError{Reason: ReasonTimeInFuture, Err: fmt.Errorf("%s %s is more than %s ahead of the receive time %s (allowed clock skew, --max-clock-skew)",

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap/zaptest"
 )
 
 // nxlogLine is a minimal NXLog Security event with its host, time and extra fields chosen.
@@ -146,7 +147,7 @@ func TestProductAlertsLimits(t *testing.T) {
   "lastUpdateTime": %q, "relatedUser": {"userName": "pgustavo", "domainName": "THESHIRE"}}`, id, host, updated)
 	}
 	p := &ProductAlerts{JS: s.JS, Service: "endpointingest", Side: adjoinv1.Side_SIDE_ENDPOINT, Log: zaptest.NewLogger(t),
-		Convert: productalert.FromMDEAlert}
+		Convert: productalert.FromMDEAlert, MaxClockSkew: DefaultMaxClockSkew}
 	tests := []struct {
 		name       string
 		body       string
@@ -205,7 +206,7 @@ func BenchmarkCheckEvent(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := checkEvent(ev, now, 0); err != nil {
+		if err := checkEvent(ev, now, DefaultMaxClockSkew); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -228,7 +229,7 @@ func TestCheckEventFieldLimits(t *testing.T) {
 	for _, tt := range tests {
 		for _, n := range []int{tt.limit, tt.limit + 1} {
 			ev := &adjoinv1.Event{Host: "h", Channel: "Security", Fields: map[string]string{tt.field: strings.Repeat("x", n)}}
-			err := checkEvent(ev, time.Now(), 0)
+			err := checkEvent(ev, time.Now(), DefaultMaxClockSkew)
 			if want := n > tt.limit; (err != nil) != want {
 				t.Errorf("%s of %d bytes (limit %d): %v, want refused %v", tt.field, n, tt.limit, err, want)
 			}

@@ -8,14 +8,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // ProductAlerts serves POST /v1/product-alerts: alerts of a detection product in the Microsoft
@@ -33,8 +34,9 @@ type ProductAlerts struct {
 	// Convert reads the body; nil is productalert.FromGraphAlert. productalert.FromMDEAlert
 	// takes the Defender for Endpoint alerts API shape instead.
 	Convert func([]byte) ([]*adjoinv1.Alert, error)
-	// MaxClockSkew is how far ahead of the receive time an alert may be dated (default
-	// DefaultMaxClockSkew); an alert past it, or with an oversized entity name, is refused.
+	// MaxClockSkew is how far ahead of the receive time an alert may be dated (ServiceConfig's
+	// --max-clock-skew; required); an alert past it, or with an oversized entity name, is
+	// refused.
 	MaxClockSkew time.Duration
 }
 

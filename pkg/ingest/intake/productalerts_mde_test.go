@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap/zaptest"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap/zaptest"
 )
 
 // A Defender for Endpoint alerts API body (hand-written, documented field names; no sample in
@@ -34,14 +35,15 @@ func TestProductAlertsMDEConvert(t *testing.T) {
 		return rec.Code, resp
 	}
 	mde := &ProductAlerts{JS: s.JS, Service: "endpointingest", Side: adjoinv1.Side_SIDE_ENDPOINT, Log: zaptest.NewLogger(t),
-		Convert: productalert.FromMDEAlert}
+		Convert: productalert.FromMDEAlert, MaxClockSkew: DefaultMaxClockSkew}
 	if code, resp := post(mde); code != http.StatusOK || resp.Accepted != 1 || resp.Duplicates != 0 {
 		t.Fatalf("first post: %d %+v", code, resp)
 	}
 	if code, resp := post(mde); code != http.StatusOK || resp.Duplicates != 1 {
 		t.Errorf("resend: %d %+v, want a duplicate", code, resp)
 	}
-	graph := &ProductAlerts{JS: s.JS, Service: "endpointingest", Side: adjoinv1.Side_SIDE_ENDPOINT, Log: zaptest.NewLogger(t)}
+	graph := &ProductAlerts{JS: s.JS, Service: "endpointingest", Side: adjoinv1.Side_SIDE_ENDPOINT, Log: zaptest.NewLogger(t),
+		MaxClockSkew: DefaultMaxClockSkew}
 	if code, resp := post(graph); code == http.StatusOK && resp.Accepted != 0 {
 		t.Errorf("default (Graph) converter took the MDE shape: %d %+v", code, resp)
 	}

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 )
 
 // stallingJS answers its first stalls publishes as a client whose async window stayed full
@@ -38,7 +39,7 @@ func TestProductAlertsFullWindow(t *testing.T) {
 	s := natstest.Start(t)
 	stalls := 3
 	p := &ProductAlerts{JS: stallingJS{JetStream: s.JS, stalls: &stalls}, Service: "endpointingest", Side: adjoinv1.Side_SIDE_ENDPOINT,
-		Log: zaptest.NewLogger(t), Convert: productalert.FromMDEAlert}
+		Log: zaptest.NewLogger(t), Convert: productalert.FromMDEAlert, MaxClockSkew: DefaultMaxClockSkew}
 	body := `{"value": [{"id": "da-window", "severity": "High", "status": "New", "title": "Suspicious access to LSASS service",
   "machineId": "111e6dd8c833c8a052ea231ec1b19adaf497b625", "computerDnsName": "WORKSTATION6.theshire.local",
   "alertCreationTime": "2020-10-18T23:50:06Z", "lastUpdateTime": "2020-10-18T23:51:00Z",

@@ -1,8 +1,6 @@
 package intake
 
 import (
-	"errors"
-
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/sambaaudit"
 )
@@ -20,14 +18,7 @@ func ParseSamba(host string) Parser {
 		kind, ev, err := sambaaudit.Parse(line)
 		switch {
 		case err != nil:
-			reason := "invalid"
-			switch {
-			case errors.Is(err, sambaaudit.ErrNotJSON):
-				reason = "not-json"
-			case errors.Is(err, sambaaudit.ErrMissingField):
-				reason = "missing-field"
-			}
-			return nil, &LineError{Reason: reason, Err: err}
+			return nil, refused(err, sambaaudit.ErrMissingField)
 		case kind != sambaaudit.AuditEvent:
 			return nil, ErrSkip
 		}

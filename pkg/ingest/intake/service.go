@@ -11,6 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/adjoin/adjoin/pkg/authn"
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -20,9 +24,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/ingest/tail"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 )
 
 // ServiceConfig is the HTTP side of an ingestor.
@@ -46,7 +47,7 @@ type ServiceConfig struct {
 	// MaxClockSkew is how far ahead of the receive time an event or product alert may be
 	// dated; later ones are refused ("time-in-future").
 	MaxClockSkew time.Duration
-	// MaxLines bounds the lines of one POST /v1/events body (0: 1,000,000).
+	// MaxLines bounds the lines of one POST /v1/events body.
 	MaxLines int
 }
 
@@ -65,7 +66,17 @@ func (c *ServiceConfig) Flags(s *config.Set, defaultAddr string) {
 	s.Duration(&c.MaxClockSkew, "max-clock-skew", DefaultMaxClockSkew, "events and product alerts dated more than this ahead of the receive time are refused with reason time-in-future (old events stay accepted)")
 }
 
-// Validate names the first bad HTTP setting.
+// DefaultServiceConfig is the ServiceConfig its flags give when none is set, with the HTTP
+// intake on defaultAddr: the flag definitions are the one place of its defaults. A service's
+// DefaultConfig holds it; code that builds an intake by hand (tests, adjoin ingest) starts here.
+func DefaultServiceConfig(defaultAddr string) ServiceConfig {
+	var c ServiceConfig
+	config.Defaults(func(s *config.Set) { c.Flags(s, defaultAddr) })
+	return c
+}
+
+// Validate names the first bad HTTP setting. Every setting is explicit: a zero is refused,
+// not read as a default (start from DefaultServiceConfig).
 func (c ServiceConfig) Validate() error {
 	switch {
 	case c.Listener == nil && c.HTTPAddr == "":
@@ -74,12 +85,14 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("shutdown-grace: %s, want > 0", c.ShutdownGrace)
 	case c.Tail != "" && c.TailPoll <= 0:
 		return fmt.Errorf("tail-poll: %s, want > 0", c.TailPoll)
-	case c.MaxDeliveries < 0:
+	case c.MaxDeliveries < 1:
 		return fmt.Errorf("max-deliveries: %d, want >= 1", c.MaxDeliveries)
-	case c.MaxClockSkew < 0:
-		return fmt.Errorf("max-clock-skew: %s, want > 0 (0: the default %s)", c.MaxClockSkew, DefaultMaxClockSkew)
-	case c.MaxLines < 0:
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("max-clock-skew: %s, want > 0 (default %s)", c.MaxClockSkew, DefaultMaxClockSkew)
+	case c.MaxLines < 1:
 		return fmt.Errorf("max-lines: %d, want >= 1", c.MaxLines)
+	case (c.SyslogTCPAddr != "" || c.SyslogUDPAddr != "") && c.SyslogMaxMessage < 1:
+		return fmt.Errorf("syslog-max-message: %d, want >= 1", c.SyslogMaxMessage)
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err

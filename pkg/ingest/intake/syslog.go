@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/syslog"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Fields a syslog-borne CEF event gets from the syslog header, besides its own. FieldSyslogTime

@@ -6,13 +6,14 @@ import (
 
 	"bytes"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/tail"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"go.uber.org/zap"
 )
 
 // TestTailHandlerZeekTSV feeds the real LSASS_campaign_01 kerberos.log (Zeek TSV) through the
@@ -30,7 +31,7 @@ func TestTailHandlerZeekTSV(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
-	h := &intake.Handler{JS: s.JS, Service: "dcingest", Parse: intake.ParseAny, Log: zap.NewNop(),
+	h := &intake.Handler{JS: s.JS, Service: "dcingest", Parse: intake.ParseAny, Log: zap.NewNop(), MaxClockSkew: intake.DefaultMaxClockSkew,
 		Subject: func(ev *adjoinv1.Event) string { return intake.EventSubject(natsx.SubjectDCEvents, ev) }}
 	if err := intake.TailHandler(h, "")(context.Background(), tail.Source{Path: "kerberos.log", Header: header}, lines, 1); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"strconv"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // ParseWindows is the Parser for Windows events as JSON (Security, System, Sysmon) in any shape
@@ -15,16 +16,7 @@ import (
 func ParseWindows(line []byte, format string) (*adjoinv1.Event, error) {
 	ev, err := winevent.Parse(line)
 	if err != nil {
-		reason := "invalid"
-		switch {
-		case errors.Is(err, winevent.ErrNotJSON):
-			reason = "not-json"
-		case errors.Is(err, winevent.ErrNotObject):
-			reason = "not-object"
-		case errors.Is(err, winevent.ErrMissingField):
-			reason = "missing-field"
-		}
-		return nil, &LineError{Reason: reason, Err: err}
+		return nil, refused(err, winevent.ErrMissingField)
 	}
 	if format != "" && format != ev.Format {
 		return nil, &LineError{Reason: "wrong-format", Err: errors.New("line is " + ev.Format + ", not " + format)}

@@ -34,16 +34,7 @@ func ParseAny(line []byte, format string) (*adjoinv1.Event, error) {
 func parseZeek(line []byte) (*adjoinv1.Event, error) {
 	r, err := zeek.ParseJSON(line)
 	if err != nil {
-		reason := "invalid"
-		switch {
-		case errors.Is(err, zeek.ErrNotJSON):
-			reason = "not-json"
-		case errors.Is(err, zeek.ErrNotObject):
-			reason = "not-object"
-		case errors.Is(err, zeek.ErrMissingField):
-			reason = "missing-field"
-		}
-		return nil, &LineError{Reason: reason, Err: err}
+		return nil, refused(err, zeek.ErrMissingField)
 	}
 	return r.Event(), nil
 }

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/cef"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // cefProduct is a product whose CEF alerts are passed through.

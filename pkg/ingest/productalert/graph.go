@@ -10,15 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Errors to be tested with errors.Is.
 var (
-	// ErrNotJSON means the input is not a JSON object or array.
-	ErrNotJSON = errors.New("not a JSON object")
+	// ErrNotJSON means the input is not a JSON object or array; it is jsonvalue.ErrNotJSON,
+	// as for every parser of adjoin.
+	ErrNotJSON = jsonvalue.ErrNotJSON
 	// ErrInvalid means a product alert lacks what adjoin needs (an id, a time to version it
 	// by) or has a field of the wrong shape.
 	ErrInvalid = errors.New("invalid product alert")
@@ -237,23 +240,12 @@ func (g *graphAlert) alert() (*adjoinv1.Alert, error) {
 	if productID == "" {
 		return nil, fmt.Errorf("%w: neither providerAlertId nor id", ErrInvalid)
 	}
-	times := map[string]*time.Time{}
-	for name, s := range map[string]string{
+	times, updated, err := alertTimes(map[string]string{
 		"createdDateTime": g.CreatedDateTime, "lastUpdateDateTime": g.LastUpdateDateTime,
 		"firstActivityDateTime": g.FirstActivityDateTime, "lastActivityDateTime": g.LastActivityDateTime,
-	} {
-		t, err := graphTime(name, s)
-		if err != nil {
-			return nil, err
-		}
-		times[name] = t
-	}
-	updated := times["lastUpdateDateTime"]
-	if updated == nil {
-		updated = times["createdDateTime"]
-	}
-	if updated == nil {
-		return nil, fmt.Errorf("%w: neither lastUpdateDateTime nor createdDateTime to version it by", ErrInvalid)
+	}, "lastUpdateDateTime", "createdDateTime")
+	if err != nil {
+		return nil, err
 	}
 	a := &adjoinv1.Alert{
 		Id:              entity.HashID(svc.source, productID),
@@ -289,6 +281,24 @@ func (g *graphAlert) alert() (*adjoinv1.Alert, error) {
 	}
 	a.Evidence = []*adjoinv1.Evidence{proof}
 	return a, nil
+}
+
+// alertTimes parses an alert's timestamps, named as in its JSON (an empty one is nil), and
+// picks the one the alert is versioned by: updatedName's, else createdName's.
+func alertTimes(named map[string]string, updatedName, createdName string) (times map[string]*time.Time, updated *time.Time, err error) {
+	times = make(map[string]*time.Time, len(named))
+	for name, s := range named {
+		if times[name], err = graphTime(name, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	if updated = times[updatedName]; updated == nil {
+		updated = times[createdName]
+	}
+	if updated == nil {
+		return nil, nil, fmt.Errorf("%w: neither %s nor %s to version it by", ErrInvalid, updatedName, createdName)
+	}
+	return times, updated, nil
 }
 
 // graphTime parses a Graph DateTimeOffset; "" is absent, and a time before 1970 is refused
@@ -358,31 +368,17 @@ func killChainPhase(category string) adjoinv1.KillChainPhase {
 	return adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_UNSPECIFIED
 }
 
-func severity(s string) adjoinv1.Severity {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "informational":
-		return adjoinv1.Severity_SEVERITY_INFORMATIONAL
-	case "low":
-		return adjoinv1.Severity_SEVERITY_LOW
-	case "medium":
-		return adjoinv1.Severity_SEVERITY_MEDIUM
-	case "high":
-		return adjoinv1.Severity_SEVERITY_HIGH
-	}
-	return adjoinv1.Severity_SEVERITY_UNSPECIFIED
-}
+// Graph's severity and status values, lower-cased; any other is UNSPECIFIED.
+var (
+	severities = map[string]adjoinv1.Severity{"informational": adjoinv1.Severity_SEVERITY_INFORMATIONAL,
+		"low": adjoinv1.Severity_SEVERITY_LOW, "medium": adjoinv1.Severity_SEVERITY_MEDIUM, "high": adjoinv1.Severity_SEVERITY_HIGH}
+	statuses = map[string]adjoinv1.AlertStatus{"new": adjoinv1.AlertStatus_ALERT_STATUS_NEW,
+		"inprogress": adjoinv1.AlertStatus_ALERT_STATUS_IN_PROGRESS, "resolved": adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED}
+)
 
-func status(s string) adjoinv1.AlertStatus {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "new":
-		return adjoinv1.AlertStatus_ALERT_STATUS_NEW
-	case "inprogress":
-		return adjoinv1.AlertStatus_ALERT_STATUS_IN_PROGRESS
-	case "resolved":
-		return adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED
-	}
-	return adjoinv1.AlertStatus_ALERT_STATUS_UNSPECIFIED
-}
+func severity(s string) adjoinv1.Severity { return severities[strings.ToLower(strings.TrimSpace(s))] }
+
+func status(s string) adjoinv1.AlertStatus { return statuses[strings.ToLower(strings.TrimSpace(s))] }
 
 func techniques(ts []string) []string {
 	var out []string

@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // sameProto fails the test with both messages when they differ.

@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // There is no Defender for Endpoint machines API sample in shared/data. The machines below are

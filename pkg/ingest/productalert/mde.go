@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // FromMDEAlert converts alerts of the Microsoft Defender for Endpoint alerts API (GET
@@ -77,23 +77,12 @@ func (m *mdeAlert) alert() (*adjoinv1.Alert, error) {
 	if err != nil {
 		return nil, err
 	}
-	times := map[string]*time.Time{}
-	for name, s := range map[string]string{
+	times, updated, err := alertTimes(map[string]string{
 		"alertCreationTime": m.AlertCreationTime, "lastUpdateTime": m.LastUpdateTime,
 		"firstEventTime": m.FirstEventTime, "lastEventTime": m.LastEventTime,
-	} {
-		t, err := graphTime(name, s)
-		if err != nil {
-			return nil, err
-		}
-		times[name] = t
-	}
-	updated := times["lastUpdateTime"]
-	if updated == nil {
-		updated = times["alertCreationTime"]
-	}
-	if updated == nil {
-		return nil, fmt.Errorf("%w: neither lastUpdateTime nor alertCreationTime to version it by", ErrInvalid)
+	}, "lastUpdateTime", "alertCreationTime")
+	if err != nil {
+		return nil, err
 	}
 	side := adjoinv1.Side_SIDE_ENDPOINT
 	a := &adjoinv1.Alert{

@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Format is the Event.Format of every event this package makes.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"regexp"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
 
 // Kind is what a line of a Samba log holds.
@@ -39,8 +41,9 @@ func (k Kind) String() string {
 
 // Errors of lines meant as audit events; Parse wraps them with what and where.
 var (
-	// ErrNotJSON: the line starts as a JSON object but is truncated or malformed.
-	ErrNotJSON = errors.New("not a complete JSON object")
+	// ErrNotJSON: the line starts as a JSON object but is truncated or malformed. It is
+	// jsonvalue.ErrNotJSON, as for every parser of adjoin.
+	ErrNotJSON = jsonvalue.ErrNotJSON
 	// ErrMissingField: "timestamp", "type" or the object named by "type" is absent.
 	ErrMissingField = errors.New("missing field")
 	// ErrInvalid: a field has the wrong JSON type or an unreadable value.
@@ -113,7 +116,7 @@ func parseJSON(text []byte) (*Event, error) {
 	dec.UseNumber()
 	var top map[string]any
 	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("samba audit event: %w: %v (line of %d bytes, ends %q)", ErrNotJSON, err, len(text), tail(text))
+		return nil, fmt.Errorf("samba audit event: %w (truncated or malformed object): %v (line of %d bytes, ends %q)", ErrNotJSON, err, len(text), tail(text))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("samba audit event: %w: more after the object at byte %d", ErrNotJSON, dec.InputOffset())

@@ -141,7 +141,7 @@ func TestParseLines(t *testing.T) {
 		{"relayed head", `  /usr/sbin/samba_spnupdate: {"timestamp": "2026-11-28T09:54:04.822620+0000", "type": "dsdbCh`, Fragment, nil, ""},
 		{"relayed middle", `  /usr/sbin/samba_spnupdate: ": "HOST/adjoindc"}, {"value": "`, Fragment, nil, ""},
 		{"relayed bad JSON", `  samba_kcc: {not json}`, Fragment, nil, ""},
-		{"truncated event", "  " + ev[:60], AuditEvent, ErrNotJSON, "not a complete JSON object"},
+		{"truncated event", "  " + ev[:60], AuditEvent, ErrNotJSON, "truncated or malformed object"},
 		{"two objects", "  " + ev + ev, AuditEvent, ErrNotJSON, "more after the object"},
 		{"no timestamp", `  {"type": "dsdbChange", "dsdbChange": {}}`, AuditEvent, ErrMissingField, `"timestamp"`},
 		{"null timestamp", `  {"timestamp": null, "type": "dsdbChange", "dsdbChange": {}}`, AuditEvent, ErrMissingField, `"timestamp"`},

@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/adjoin/adjoin/pkg/logx"
 )
 
 // Server receives syslog over TCP and UDP and passes batches of messages to Handle. See the

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/jsonvalue"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Format is the adjoin.v1.Event Format of every event built from a Zeek record.

@@ -6,10 +6,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // Server is a running test server with a client connection.

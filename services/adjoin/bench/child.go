@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,9 +42,9 @@ func binaries(ctx context.Context, binDir, repoDir, workDir string, progress io.
 	}
 	out := filepath.Join(workDir, "bin")
 	fmt.Fprintf(progress, "bench: building adjoin-correlator and adjoin-badge into %s\n", out)
-	goCmd := "go"
-	if _, err := exec.LookPath(goCmd); err != nil { // a test binary may run without go on PATH
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	goCmd, err := exec.LookPath("go") // go test puts its own GOROOT/bin first on a test's PATH
+	if err != nil {
+		return "", fmt.Errorf("building the services needs the go command: %w (or give --bin-dir)", err)
 	}
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-buildvcs=false", "-o", out+string(filepath.Separator),
 		"./services/correlator/cmd/adjoin-correlator", "./services/badge/cmd/adjoin-badge")

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // SizeResult is adjoin end to end over one directory size: alerts published on ALERTS as the

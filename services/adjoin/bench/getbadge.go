@@ -6,9 +6,10 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/badgeload"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // BadgeResult is GetBadge of the badge service at one concurrency, beside a minimal gRPC

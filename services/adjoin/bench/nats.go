@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // jsServer is the harness's embedded JetStream server (file storage in dir) with a client

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // The correlator's durable consumers: alerts, and the incident builder's on CORRELATED.

@@ -7,14 +7,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/detection"
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // The synthetic domain: users as an LDAP sync of a real domain stores them.

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // BadLine is an input line the intake must refuse, with the reason it must give. Marker is in

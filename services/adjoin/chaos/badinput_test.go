@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestBadInput is scenario 4: malformed, oversized (over the 512 KiB line limit) and

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 var (

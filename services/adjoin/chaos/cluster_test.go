@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestClusterLeaderKill is scenario 3: three nats-server processes in a cluster on loopback,

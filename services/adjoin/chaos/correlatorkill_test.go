@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestCorrelatorSIGKILL is scenario 1: the correlator is SIGKILLed at random instants, many

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // PartitionState is what the consumer of one COUNTS partition says at one instant.

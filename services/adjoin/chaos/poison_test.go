@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/adjoin/chaos"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/adjoin/chaos"
 )
 
 // TestPoisonMessages is scenario 5: among generated alerts, some the correlator can never

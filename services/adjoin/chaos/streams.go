@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // ReadStream calls f on every message of stream on subject (a filter; "" is all), from the

@@ -6,10 +6,11 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/gcx"
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/badge"
-	"go.uber.org/zap"
 )
 
 func main() {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/adjoin/adjoin/pkg/directory"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Facts reads app.Facts from the streams and the correlator's consumer.

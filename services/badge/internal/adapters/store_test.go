@@ -4,12 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/badge/internal/adapters"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"google.golang.org/protobuf/proto"
 )
 
 func TestToggleKey(t *testing.T) {

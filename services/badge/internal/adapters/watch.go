@@ -2,13 +2,14 @@ package adapters
 
 import (
 	"context"
-	"github.com/adjoin/adjoin/pkg/logx"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 // Follow loads the badges, devices and config buckets into view and keeps it current until ctx

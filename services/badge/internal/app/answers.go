@@ -6,9 +6,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // DefaultAnswers is how many badge answers Answers keeps by default: the entities a portal's

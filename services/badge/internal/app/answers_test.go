@@ -8,11 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"google.golang.org/protobuf/proto"
 )
 
 // answersFixture is a directory of n users, a view, and Badges serving from Answers that

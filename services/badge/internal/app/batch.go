@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/grpc/codes"
 )
 
 // MaxBatch is the most selectors one BatchGetBadges takes.

@@ -7,10 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/directory"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/directory"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // factsTimeout bounds the stream reads of one status request.

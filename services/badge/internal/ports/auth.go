@@ -5,15 +5,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/authn"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/adjoin/adjoin/pkg/authn"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Roles of the badge service: read serves every query; admin may also toggle the integration.

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/grpc"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // TestDefaultDeadline: a call that may wait and comes without a deadline gets the default one;

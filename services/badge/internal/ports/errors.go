@@ -3,11 +3,12 @@ package ports
 import (
 	"errors"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // JetStream API error codes that mean a server limit was reached rather than a fault: maximum

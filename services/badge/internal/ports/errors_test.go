@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // TestNATSCode: only an outage is UNAVAILABLE; a limit, a missing stream and a corrupt record

@@ -4,13 +4,14 @@ package ports
 import (
 	"context"
 	"errors"
-	"github.com/adjoin/adjoin/pkg/logx"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 // GRPCServer implements adjoin.v1.BadgeService; it translates, the app decides.

@@ -6,15 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/counts"
-	"github.com/adjoin/adjoin/pkg/directory"
-	"github.com/adjoin/adjoin/pkg/entity"
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/adjoin/adjoin/services/badge/internal/adapters"
-	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"github.com/adjoin/adjoin/services/badge/internal/ports"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -25,6 +16,16 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/directory"
+	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/services/badge/internal/adapters"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/adjoin/adjoin/services/badge/internal/ports"
 )
 
 // Keys of the Shire lab (services/adjoin/demo/theshire.ldif): no objectGUIDs, so SIDs.

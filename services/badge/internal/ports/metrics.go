@@ -5,11 +5,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/adjoin/adjoin/pkg/metrics"
 )
 
 // MetricsUnary counts unary requests by method and code, and times them.

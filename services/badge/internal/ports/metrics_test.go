@@ -4,11 +4,12 @@ import (
 	"context"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/metrics"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/metrics"
 )
 
 // TestMetricsUnary: the series looked up once count each call under its own method and code,

@@ -1,10 +1,11 @@
 package ports
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
-	"google.golang.org/protobuf/proto"
 )
 
 // WatchBadges implements adjoin.v1.BadgeService: the current badges, then each change. A

@@ -5,9 +5,10 @@ import (
 	"context"
 	"os"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/correlator"
-	"go.uber.org/zap"
 )
 
 func main() {

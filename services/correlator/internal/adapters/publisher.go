@@ -5,9 +5,10 @@ package adapters
 import (
 	"context"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Correlated publishes the correlator's messages (COUNTS, and CORRELATED for alerts that

@@ -1,7 +1,8 @@
 // Package app is the correlator's first stage: resolve an alert's entities against the
 // directory (and addresses against recorded logons) and hand it, for each entity it concerns,
 // to the owner of the entity's COUNTS partition, which counts it and publishes it joined to
-// the entity (ports.Counter).
+// the entity (ports.Counter). It also holds the incident builder's use case, what one batch of
+// correlated alerts does to the incidents (IncidentBatch), which ports.IncidentBuilder feeds.
 package app
 
 import (
@@ -10,10 +11,11 @@ import (
 	"sort"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Publication is one message the correlator stores: a COUNTS message for an entity's

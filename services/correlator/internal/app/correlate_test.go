@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator/internal/adapters"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Keys of the Shire lab (services/adjoin/demo/theshire.ldif). The export has no objectGUIDs,

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Recordings of /work/shared/data (see its README, "Ground truth per scenario").

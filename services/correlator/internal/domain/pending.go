@@ -3,8 +3,9 @@ package domain
 import (
 	"slices"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // MaxPendingRefs bounds the entity references one pending alert keeps (a spray on thousands of

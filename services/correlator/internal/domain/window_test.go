@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 var windowT0 = utc("2020-08-05T06:10:00Z")

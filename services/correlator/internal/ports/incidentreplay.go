@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // replayIdle is how long a replay waits for the next message the stream said it had.

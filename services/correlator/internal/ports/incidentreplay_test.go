@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -17,10 +22,6 @@ import (
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 const user = adjoinv1.EntityKind_ENTITY_KIND_USER

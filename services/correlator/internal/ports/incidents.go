@@ -10,6 +10,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -222,7 +223,7 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
 	defer cancel()
-	st := newIncidentBatch(b.Store)
+	st := app.NewIncidentBatch(b.Store)
 	var built []jetstream.Msg
 	var updates [][]*adjoinv1.Incident // per built message, the states it changed
 	var failures []failed
@@ -245,14 +246,14 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 		taken, copies = append(taken, m), append(copies, &c)
 	}
 	for i, m := range taken {
-		u, err := st.build(hctx, b.Grouper, copies[i])
+		u, err := st.Build(hctx, b.Grouper, copies[i])
 		if err != nil {
 			failures = append(failures, failed{m, copies[i].GetAlert().GetId(), err})
 			continue
 		}
 		built, updates = append(built, m), append(updates, u)
 	}
-	changed := st.changed()
+	changed := st.Changed()
 	if err := b.Store.Write(hctx, changed); err != nil {
 		// Written together they failed: each message's own changes are written alone, in
 		// order, so one that can never be stored fails alone.

@@ -3,15 +3,16 @@ package ports
 import (
 	"context"
 	"fmt"
-	"github.com/adjoin/adjoin/pkg/logx"
 	"sync"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 )
 
 // LogonSubjects are the events that carry logon and address facts: Security 4624 on every

@@ -4,10 +4,11 @@ import (
 	"context"
 	"time"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
-	"go.uber.org/zap"
 )
 
 // PendingStore keeps alerts whose references did not all resolve.

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -16,9 +20,6 @@ import (
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 var pgustavoEntity = &adjoinv1.Entity{

@@ -11,9 +11,10 @@ import (
 	"context"
 	"os"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/dcingest"
-	"go.uber.org/zap"
 )
 
 func main() {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // KeysOfSource returns the keys of the entries whose entity came from source (Entity.source),

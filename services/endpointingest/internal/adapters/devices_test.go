@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // The last-written memory stays at most maxWritten keys whatever number of hosts the input

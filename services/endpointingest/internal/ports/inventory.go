@@ -11,13 +11,14 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/httpx"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
-	"go.uber.org/zap"
 )
 
 // ErrNothingConverted means an inventory upload held machines but none could be converted.
@@ -38,8 +39,8 @@ type Inventory struct {
 	MaxBodyBytes int64
 	// Timeout bounds the writes of one upload (default 30s); past it the answer is 503.
 	Timeout time.Duration
-	// MaxClockSkew is how far ahead of now a record's first or last sighting may be
-	// (default intake.DefaultMaxClockSkew); a record past it, or with an oversized name, is
+	// MaxClockSkew is how far ahead of now a record's first or last sighting may be (the
+	// intake's --max-clock-skew; required); a record past it, or with an oversized name, is
 	// refused with the others that do not convert.
 	MaxClockSkew time.Duration
 }

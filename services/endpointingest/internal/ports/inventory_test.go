@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/endpointingest/internal/adapters"
-	"go.uber.org/zap/zaptest"
 )
 
 // WORKSTATION6 of the OTRF Shire lab (shared/data).
@@ -55,8 +57,9 @@ func newFixture(t *testing.T) *fixture {
 		DnsHostName: "WORKSTATION6.theshire.local", NetbiosName: "WORKSTATION6",
 	})
 	return &fixture{srv: s, inv: &Inventory{
-		Devices: &adapters.Devices{KV: s.KV(t, natsx.BucketDevices), Index: ix},
-		Log:     zaptest.NewLogger(t),
+		Devices:      &adapters.Devices{KV: s.KV(t, natsx.BucketDevices), Index: ix},
+		Log:          zaptest.NewLogger(t),
+		MaxClockSkew: intake.DefaultMaxClockSkew,
 	}}
 }
 

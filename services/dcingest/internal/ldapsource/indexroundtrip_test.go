@@ -1,13 +1,14 @@
-package directory
+package ldapsource
 
 import (
 	"os"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	pkgdirectory "github.com/adjoin/adjoin/pkg/directory"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestDirectoryIndexRoundTripsLDIF stores every entity of the real LDIF exports in the shared

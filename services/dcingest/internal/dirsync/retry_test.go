@@ -1,4 +1,4 @@
-package dcingest
+package dirsync
 
 import (
 	"testing"

@@ -1,6 +1,6 @@
 //go:debug x509negativeserial=1
 
-package directory
+package ldapsource
 
 // These tests read the lab Samba AD DC of ADJOIN_SAMBA_ENV (see pkg/testkit/sambatest). The directive
 // above lets Go parse Samba's self-generated certificate, whose serial number is negative.

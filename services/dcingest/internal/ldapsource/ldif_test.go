@@ -1,4 +1,4 @@
-package directory
+package ldapsource
 
 import (
 	"errors"
@@ -194,7 +194,7 @@ func TestParseLDIFErrors(t *testing.T) {
 	}{
 		{name: "bad base64", in: head + "objectSid:: AQUAAAAA*AAUV\n", wantErr: ErrSyntax, wantLine: 3, wantText: "bad base64"},
 		{name: "bad base64 in ignored attribute", in: head + "comment:: !!\n", wantErr: ErrSyntax, wantLine: 3, wantText: "comment"},
-		{name: "missing dn", in: "version: 1\n\n# c\nobjectClass: user\nobjectSid: S-1-5-18\n", wantErr: ErrSyntax, wantLine: 4, wantText: "want dn:"},
+		{name: "missing dn", in: "version: 1\n\n# c\nobjectClass: user\nobjectSid: S-1-5-18\n", wantErr: ErrSyntax, wantLine: 4, wantText: "want a dn line"},
 		{name: "missing dn after a record", in: head + "objectSid: S-1-5-21-1-2-3-4\n\nsAMAccountName: x\n", wantErr: ErrSyntax, wantLine: 5},
 		{name: "no SID or GUID", in: "# first\n\n" + head + "sAMAccountName: x\n", wantErr: ErrNoIdentity, wantLine: 3, wantText: `dn "CN=x,DC=theshire,DC=local"`},
 		{name: "no SID or GUID on a computer", in: "dn: CN=c\nobjectClass: computer\n", wantErr: ErrNoIdentity, wantLine: 1},

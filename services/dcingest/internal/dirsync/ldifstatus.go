@@ -1,4 +1,4 @@
-package dcingest
+package dirsync
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
-	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
+	"github.com/adjoin/adjoin/services/dcingest/internal/ldapsource"
 )
 
-// recordLDIF stores what an LDIF import did in adjoin_status, as a DirectorySync of source
+// RecordLDIF stores what an LDIF import did in adjoin_status, as a DirectorySync of source
 // "ldif:<file>". It is best effort: a status that cannot be written is logged, not fatal.
-func recordLDIF(ctx context.Context, js jetstream.JetStream, source string, entities []*adjoinv1.Entity,
+func RecordLDIF(ctx context.Context, js jetstream.JetStream, source string, entities []*adjoinv1.Entity,
 	res adapters.ImportResult, importErr error, log *zap.Logger) {
 	kv, err := js.KeyValue(ctx, natsx.BucketStatus)
 	if err != nil {
@@ -35,7 +35,7 @@ func recordLDIF(ctx context.Context, js jetstream.JetStream, source string, enti
 		rec.LastError, rec.LastErrorTime = importErr.Error(), now
 		rec.Failures++
 	} else {
-		rec.LastSuccess, rec.LastKind = now, ldif.KindFull
+		rec.LastSuccess, rec.LastKind = now, ldapsource.KindFull
 		rec.Users, rec.Computers, rec.Disabled, rec.Privileged = 0, 0, 0, 0
 		for _, e := range entities {
 			switch e.GetKind() {

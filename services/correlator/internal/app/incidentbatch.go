@@ -1,34 +1,42 @@
-package ports
+package app
 
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"google.golang.org/protobuf/proto"
 )
 
-// incidentBatch is what one batch of CORRELATED messages does to the incidents: their states as
-// the batch leaves them (each read from the store once), and which of them changed.
-type incidentBatch struct {
-	store   IncidentStore
+// IncidentReader reads the stored state of an incident: nil, nil when none is stored.
+type IncidentReader interface {
+	Get(ctx context.Context, id string) (*adjoinv1.Incident, error)
+}
+
+// IncidentBatch is what one batch of CORRELATED messages does to the incidents: their states as
+// the batch leaves them (each read from the store once), and which of them changed. The incident
+// builder (ports) feeds it each message's alert and writes what Changed returns.
+type IncidentBatch struct {
+	store   IncidentReader
 	state   map[string]*adjoinv1.Incident // id → state; nil: none stored
 	order   []string                      // changed ids, first change first
 	dirty   map[string]bool
 	covered map[string]bool // alerts in an incident this batch grouped
 }
 
-func newIncidentBatch(store IncidentStore) *incidentBatch {
-	return &incidentBatch{store: store, state: map[string]*adjoinv1.Incident{}, dirty: map[string]bool{}, covered: map[string]bool{}}
+// NewIncidentBatch starts a batch that reads incidents from store.
+func NewIncidentBatch(store IncidentReader) *IncidentBatch {
+	return &IncidentBatch{store: store, state: map[string]*adjoinv1.Incident{}, dirty: map[string]bool{}, covered: map[string]bool{}}
 }
 
-// build brings the incident of c's alert up to date. An alert already in an incident grouped
+// Build brings the incident of c's alert up to date. An alert already in an incident grouped
 // in this batch is skipped: that grouping read a window that already held it. When more than one
 // alert joined at once, two incidents met, and every incident named after one of its alerts is
 // marked as merged into it. It returns the states it changed; nothing is changed when a read
 // fails.
-func (s *incidentBatch) build(ctx context.Context, g *domain.Grouper, c *adjoinv1.CorrelatedAlert) ([]*adjoinv1.Incident, error) {
+func (s *IncidentBatch) Build(ctx context.Context, g *domain.Grouper, c *adjoinv1.CorrelatedAlert) ([]*adjoinv1.Incident, error) {
 	if s.covered[c.GetAlert().GetId()] {
 		return nil, nil
 	}
@@ -69,13 +77,13 @@ func (s *incidentBatch) build(ctx context.Context, g *domain.Grouper, c *adjoinv
 	return updates, nil
 }
 
-func (s *incidentBatch) cover(inc *adjoinv1.Incident) {
+func (s *IncidentBatch) cover(inc *adjoinv1.Incident) {
 	for _, id := range inc.GetAlertIds() {
 		s.covered[id] = true
 	}
 }
 
-func (s *incidentBatch) get(ctx context.Context, id string) (*adjoinv1.Incident, error) {
+func (s *IncidentBatch) get(ctx context.Context, id string) (*adjoinv1.Incident, error) {
 	if inc, ok := s.state[id]; ok {
 		return inc, nil
 	}
@@ -87,7 +95,7 @@ func (s *incidentBatch) get(ctx context.Context, id string) (*adjoinv1.Incident,
 	return inc, nil
 }
 
-func (s *incidentBatch) put(inc *adjoinv1.Incident) {
+func (s *IncidentBatch) put(inc *adjoinv1.Incident) {
 	if !s.dirty[inc.GetId()] {
 		s.dirty[inc.GetId()] = true
 		s.order = append(s.order, inc.GetId())
@@ -95,8 +103,8 @@ func (s *incidentBatch) put(inc *adjoinv1.Incident) {
 	s.state[inc.GetId()] = inc
 }
 
-// changed returns the last state of every incident the batch changed, first changed first.
-func (s *incidentBatch) changed() []*adjoinv1.Incident {
+// Changed returns the last state of every incident the batch changed, first changed first.
+func (s *IncidentBatch) Changed() []*adjoinv1.Incident {
 	out := make([]*adjoinv1.Incident, 0, len(s.order))
 	for _, id := range s.order {
 		out = append(out, s.state[id])

@@ -1,4 +1,4 @@
-package dcingest
+package dirsync
 
 import (
 	"context"
@@ -17,13 +17,16 @@ import (
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/dcingest/internal/adapters"
-	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
+	"github.com/adjoin/adjoin/services/dcingest/internal/ldapsource"
 )
 
-// startLDAPSync starts syncing the directory from the DC of cfg.LDAP in the background, when
-// one is set: the service serves whether or not the DC answers. stop waits for the sync to end.
-func startLDAPSync(ctx context.Context, cfg Config, js jetstream.JetStream, dirKV jetstream.KeyValue, log *zap.Logger) (stop func(), err error) {
-	if cfg.LDAP.URL == "" {
+// StartLDAP starts syncing adjoin_directory (dirKV) from the DC of s in the background, when
+// one is set: the service serves whether or not the DC answers. Each sync's outcome is recorded
+// in adjoin_status and m. netbiosDomain is the --netbios-domain of the entities' DOMAIN\sam
+// names (empty: from the DNs). stop waits for the sync to end.
+func StartLDAP(ctx context.Context, s LDAPSettings, netbiosDomain string, js jetstream.JetStream, dirKV jetstream.KeyValue,
+	m *metrics.Metrics, log *zap.Logger) (stop func(), err error) {
+	if s.URL == "" {
 		return func() {}, nil
 	}
 	status, err := js.KeyValue(ctx, natsx.BucketStatus)
@@ -31,10 +34,10 @@ func startLDAPSync(ctx context.Context, cfg Config, js jetstream.JetStream, dirK
 		return nil, fmt.Errorf("bucket %s: %w", natsx.BucketStatus, err)
 	}
 	l := &ldapLoop{
-		sync: &ldif.LDAPSync{Config: cfg.LDAP.ldapConfig(), FullEvery: cfg.LDAP.FullInterval,
-			Options: ldif.Options{Source: cfg.LDAP.Source(), NetBIOSDomain: cfg.NetBIOSDomain}},
-		store: adapters.DirectoryKV{KV: dirKV}, status: status, metrics: cfg.Metrics, interval: cfg.LDAP.Interval,
-		log: log.With(zap.String("source", cfg.LDAP.Source())),
+		sync: &ldapsource.LDAPSync{Config: s.ldapConfig(), FullEvery: s.FullInterval,
+			Options: ldapsource.Options{Source: s.Source(), NetBIOSDomain: netbiosDomain}},
+		store: adapters.DirectoryKV{KV: dirKV}, status: status, metrics: m, interval: s.Interval,
+		log: log.With(zap.String("source", s.Source())),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -44,7 +47,7 @@ func startLDAPSync(ctx context.Context, cfg Config, js jetstream.JetStream, dirK
 
 // ldapLoop runs one LDAP source's syncs and reports each in adjoin_status.
 type ldapLoop struct {
-	sync     *ldif.LDAPSync
+	sync     *ldapsource.LDAPSync
 	store    adapters.DirectoryKV
 	status   jetstream.KeyValue
 	metrics  *metrics.Metrics
@@ -128,7 +131,7 @@ func (l *ldapLoop) attempt(ctx context.Context, failures uint32) error {
 		l.metrics.DirectorySyncTime.SetToCurrentTime()
 		l.metrics.DirectorySyncSeconds.WithLabelValues(res.Kind).Observe(took.Seconds())
 		level := zap.DebugLevel
-		if res.Kind == ldif.KindFull || written+deleted > 0 {
+		if res.Kind == ldapsource.KindFull || written+deleted > 0 {
 			level = zap.InfoLevel
 		}
 		l.log.Log(level, "LDAP directory sync", zap.String("kind", res.Kind), zap.String("server", res.Server),
@@ -143,13 +146,13 @@ func (l *ldapLoop) attempt(ctx context.Context, failures uint32) error {
 
 // apply stores a sync's entities and deletes what it says is gone; a full sync also deletes
 // this source's entities it did not see.
-func (l *ldapLoop) apply(ctx context.Context, res *ldif.SyncResult) (written, deleted int, err error) {
+func (l *ldapLoop) apply(ctx context.Context, res *ldapsource.SyncResult) (written, deleted int, err error) {
 	imp, err := l.store.Import(ctx, res.Put)
 	if err != nil {
 		return 0, 0, err
 	}
 	gone := res.Delete
-	if res.Kind == ldif.KindFull {
+	if res.Kind == ldapsource.KindFull {
 		stored, err := l.store.KeysOfSource(ctx, l.sync.Options.Source)
 		if err != nil {
 			return imp.Written, 0, err

@@ -1,4 +1,4 @@
-package dcingest
+package dirsync
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/adjoin/adjoin/pkg/config"
-	ldif "github.com/adjoin/adjoin/services/dcingest/internal/directory"
+	"github.com/adjoin/adjoin/services/dcingest/internal/ldapsource"
 )
 
 // LDAPSettings are the settings of the directory sync from a domain controller over LDAP;
@@ -97,7 +97,7 @@ func (l LDAPSettings) Validate() error {
 		}
 	}
 	if l.CAFile != "" {
-		if _, err := ldif.LoadCA(l.CAFile); err != nil {
+		if _, err := ldapsource.LoadCA(l.CAFile); err != nil {
 			return fmt.Errorf("ldap-ca-file: %w", err)
 		}
 	}
@@ -129,10 +129,10 @@ func (l LDAPSettings) password() (string, error) {
 }
 
 // ldapConfig is what the sync needs to reach the DC.
-func (l LDAPSettings) ldapConfig() ldif.LDAPConfig {
-	return ldif.LDAPConfig{
+func (l LDAPSettings) ldapConfig() ldapsource.LDAPConfig {
+	return ldapsource.LDAPConfig{
 		URL: l.URL, StartTLS: l.StartTLS, BindDN: l.BindDN, Password: l.password, BaseDN: l.BaseDN,
 		PageSize: l.PageSize, Timeout: l.Timeout,
-		TLS: ldif.TLSOptions{CAFile: l.CAFile, ServerName: l.ServerName, InsecureSkipVerify: l.InsecureSkipVerify},
+		TLS: ldapsource.TLSOptions{CAFile: l.CAFile, ServerName: l.ServerName, InsecureSkipVerify: l.InsecureSkipVerify},
 	}
 }

@@ -1,4 +1,4 @@
-package directory
+package ldapsource
 
 import (
 	"bufio"
@@ -163,7 +163,7 @@ func (p *parser) line(n int, text string) error {
 		}
 		p.started = true
 		if lower != "dn" {
-			return &LineError{Line: n, Err: fmt.Errorf("%w: record starts with %q, want dn:", ErrSyntax, name)}
+			return &LineError{Line: n, Err: fmt.Errorf("%w: record starts with %q, want a dn line", ErrSyntax, name)}
 		}
 		if v.url || !utf8.Valid(v.val) {
 			return &LineError{Line: n, Err: fmt.Errorf("%w: dn is not a UTF-8 string", ErrSyntax)}
