@@ -9,7 +9,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/services/correlator"
-	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -18,7 +17,7 @@ func pinnedPartitions(t *testing.T, s *natstest.Server) ([]int, error) {
 	t.Helper()
 	var pinned []int
 	for p := range natsx.DefaultPartitions {
-		cons, err := s.JS.Consumer(context.Background(), natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		cons, err := s.JS.Consumer(context.Background(), natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 		if err != nil {
 			return nil, err
 		}

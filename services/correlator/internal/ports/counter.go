@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/logx"
@@ -120,11 +119,6 @@ func (c *Counter) withDefaults() Counter {
 	return d
 }
 
-// CounterDurable is the name of partition p's consumer.
-func CounterDurable(durable string, p int) string {
-	return durable + "-count-" + strconv.Itoa(p)
-}
-
 // Run owns what partitions it can until ctx ends; the batch in hand is finished first.
 func (c *Counter) Run(ctx context.Context) error {
 	cfg := c.withDefaults()
@@ -140,7 +134,7 @@ func (c *Counter) Run(ctx context.Context) error {
 // consumerConfig is partition p's durable.
 func (c *Counter) consumerConfig(p int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:        CounterDurable(c.Durable, p),
+		Durable:        natsx.CounterDurable(c.Durable, p),
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.AckWait,
 		MaxAckPending:  2 * c.Batch,
@@ -243,7 +237,7 @@ func chunks(msgs <-chan jetstream.Msg, handle func([]jetstream.Msg)) {
 func (o *owner) unpin(ctx context.Context) {
 	st, err := o.c.JS.Stream(ctx, natsx.StreamCounts)
 	if err == nil {
-		err = st.UnpinConsumer(ctx, CounterDurable(o.c.Durable, o.p), counterGroup)
+		err = st.UnpinConsumer(ctx, natsx.CounterDurable(o.c.Durable, o.p), counterGroup)
 	}
 	if err != nil {
 		o.log.Warn("could not release the partition; another instance takes it over after the pinned TTL", logx.Err(err))

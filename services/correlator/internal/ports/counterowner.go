@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
+	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -95,7 +95,7 @@ func (o *owner) keepPin(ctx context.Context) (stop func()) {
 // the pin (423), nil on any other answer or none.
 func (o *owner) probePin(timeout time.Duration) error {
 	req, _ := json.Marshal(map[string]any{"batch": 1, "max_bytes": 1, "no_wait": true, "group": counterGroup, "id": o.pin})
-	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + CounterDurable(o.c.Durable, o.p)
+	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + natsx.CounterDurable(o.c.Durable, o.p)
 	reply, err := o.c.JS.Conn().Request(subject, req, timeout)
 	if err == nil && reply.Header.Get("Status") == "423" {
 		return fmt.Errorf("%w: the partition is pinned to another client", errFenced)
@@ -158,10 +158,8 @@ func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause s
 	deadLetter(ctx, o.c.JS, o.c.Metrics, o.log, m, reason, cause)
 }
 
-// validKey is what a key of a JetStream KV bucket may be.
-var validKey = regexp.MustCompile(`^[-/_=\.a-zA-Z0-9]+$`)
-
-// checkCount reports why a decoded COUNTS message cannot be counted, or "".
+// checkCount reports why a decoded COUNTS message cannot be counted, or "". An entity key is
+// at most entity.MaxKeyLen bytes of a KV key's characters, without an empty token.
 func checkCount(c *adjoinv1.CorrelatedAlert) string {
 	if c.GetAlert().GetId() == "" {
 		return "no alert"
@@ -169,10 +167,27 @@ func checkCount(c *adjoinv1.CorrelatedAlert) string {
 	switch key := c.GetEntityKey(); {
 	case key == "":
 		return "no entity key"
-	case len(key) > 1024 || !validKey.MatchString(key) || strings.HasPrefix(key, ".") || strings.HasSuffix(key, ".") || strings.Contains(key, ".."):
+	case len(key) > entity.MaxKeyLen || !recordKey(key):
 		return "entity key not usable as a record key"
 	}
 	return ""
+}
+
+// recordKey reports whether key is a usable key of a KV bucket: [-/_=.a-zA-Z0-9], not
+// starting or ending with a dot, no two dots in a row.
+func recordKey(key string) bool {
+	for i := range len(key) {
+		switch b := key[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '/', b == '_', b == '=':
+		case b == '.':
+			if i == 0 || i == len(key)-1 || key[i-1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isComputer reports whether a COUNTS subject (counts.<p>.<kind>.<key>) is a computer's.
