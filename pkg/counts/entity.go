@@ -123,8 +123,6 @@ type entity struct {
 	// alert whose side changes leaves its old side's list, which then holds one fewer until that
 	// side's next alert: the alerts that had dropped off a full list do not come back.
 	recent [numSides][]recentAlert
-	// self is the entity keys of an alert counted on this entity alone, shared by its entries.
-	self []string
 }
 
 func newEntity() *entity { return &entity{} }
@@ -164,9 +162,28 @@ func (e *entity) replace(h alertID, cur, next alertState) {
 // revive applies a newer version of a tombstoned alert: the tombstone's contribution leaves the
 // counters, the new version enters in full. The tombstone's activity stays in the floor.
 func (e *entity) revive(h alertID, t tombstone, next alertState) {
-	delete(e.tombs, h)
+	e.forget(h)
 	e.side(t.side).uncount(t.sev, t.open())
 	e.add(h, next)
+}
+
+// forget deletes a tombstone; the map goes once empty (Go maps keep their size after deletes).
+func (e *entity) forget(h alertID) {
+	delete(e.tombs, h)
+	if len(e.tombs) == 0 {
+		e.tombs = nil
+	}
+}
+
+// countOnly counts an alert the ledger does not hold (its cap is reached): the counters take its
+// contribution, the floor its activity, and nothing remembers its version.
+func (e *entity) countOnly(s alertState) {
+	side := e.side(s.side)
+	side.count(s.sev, s.open())
+	side.floorFirst = min(side.floorFirst, s.first)
+	side.floorLast = max(side.floorLast, s.last)
+	side.first = min(side.first, s.first)
+	side.last = max(side.last, s.last)
 }
 
 // exact recomputes the side's first and last activity if an update left them stale.
@@ -185,15 +202,4 @@ func (e *entity) recompute(side uint8) {
 			s.hold(a.first, a.last)
 		}
 	}
-}
-
-// selfKeys returns keys, or the entity's shared copy when keys is the entity key alone.
-func (e *entity) selfKeys(key string, keys []string) []string {
-	if len(keys) != 1 || keys[0] != key {
-		return keys
-	}
-	if e.self == nil {
-		e.self = keys
-	}
-	return e.self
 }

@@ -264,7 +264,7 @@ func TestLedgerExact(t *testing.T) {
 						check(t, l, m)
 						l = roundTrip(t, l)
 						if tc.compact {
-							l.Compact(clock.Add(-200 * time.Minute))
+							l.Compact(clock.Add(-200*time.Minute), time.Time{})
 							check(t, l, m)
 						}
 					}

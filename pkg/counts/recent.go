@@ -2,59 +2,97 @@ package counts
 
 import (
 	"slices"
+	"unique"
 )
 
-// recentAlert is one entry of an entity's recent list. The alert's state is in the entity's
-// alerts (an alert on a recent list is never compacted).
+// recentAlert is one entry of an entity's recent list: the alert as the record shows it. It
+// carries the alert's state, so that Compact may retire the alert to a tombstone while the
+// record still lists it (the record does not change). While the alert is held in full, s equals
+// the state held.
 type recentAlert struct {
-	seq  uint64
-	id   string
-	hash alertID
-	keys []string
+	seq uint64
+	id  string
+	// keys are the entity keys the alert is counted on, stored once for the whole process
+	// (unique handles); nil when it is the entity's key alone, the common case.
+	keys []unique.Handle[string]
+	s    alertState
 }
 
-// touch moves the alert to the front of side's recent list (from the list of side from, -1 when
-// it was on none), keeping the entity keys it had there.
-func (e *entity) touch(seq uint64, id string, h alertID, from int, side uint8, keys []string) {
+// intern returns keys as unique handles, nil when keys is key alone.
+func intern(key string, keys []string) []unique.Handle[string] {
+	if len(keys) == 0 || len(keys) == 1 && keys[0] == key {
+		return nil
+	}
+	hs := make([]unique.Handle[string], len(keys))
+	for i, k := range keys {
+		hs[i] = unique.Make(k)
+	}
+	return hs
+}
+
+// keyStrings returns the entity keys of r, on the entity key.
+func (r *recentAlert) keyStrings(key string) []string {
+	if r.keys == nil {
+		return []string{key}
+	}
+	out := make([]string, len(r.keys))
+	for i, h := range r.keys {
+		out[i] = h.Value()
+	}
+	return out
+}
+
+// find returns the index of alert id on side's recent list, or -1.
+func (e *entity) find(side uint8, id string) int {
+	return slices.IndexFunc(e.recent[side], func(r recentAlert) bool { return r.id == id })
+}
+
+// touch moves the alert to the front of side s.side's recent list with its new state (from the
+// list of side from, -1 when it was on none), keeping the entity keys it had there.
+func (e *entity) touch(key string, seq uint64, id string, from int, s alertState, keys []string) {
 	if from >= 0 {
-		list := e.recent[from]
-		if i := slices.IndexFunc(list, func(r recentAlert) bool { return r.hash == h }); i >= 0 {
-			keys = union(list[i].keys, keys)
-			e.recent[from] = slices.Delete(list, i, i+1)
+		if i := e.find(uint8(from), id); i >= 0 {
+			old := e.recent[from][i]
+			keys = union(old.keyStrings(key), keys)
+			e.recent[from] = slices.Delete(e.recent[from], i, i+1)
 		}
 	}
 	if len(keys) > MaxEntityKeys {
 		keys = keys[:MaxEntityKeys]
 	}
-	list := e.recent[side]
+	list := e.recent[s.side]
 	if len(list) == RecentMax {
 		list = list[:RecentMax-1]
 	}
-	e.recent[side] = slices.Insert(list, 0, recentAlert{seq: seq, id: id, hash: h, keys: keys})
+	e.recent[s.side] = slices.Insert(list, 0, recentAlert{seq: seq, id: id, keys: intern(key, keys), s: s})
 }
 
 // addKeys adds entity keys to the alert's entry on side's recent list, if it is there, and
 // reports whether it gained one.
-func (e *entity) addKeys(h alertID, side uint8, keys []string) bool {
-	list := e.recent[side]
-	i := slices.IndexFunc(list, func(r recentAlert) bool { return r.hash == h })
-	if i < 0 || len(list[i].keys) >= MaxEntityKeys {
+func (e *entity) addKeys(key string, side uint8, id string, keys []string) bool {
+	i := e.find(side, id)
+	if i < 0 {
 		return false
 	}
-	merged := union(list[i].keys, keys)
+	r := &e.recent[side][i]
+	had := r.keyStrings(key)
+	if len(had) >= MaxEntityKeys {
+		return false
+	}
+	merged := union(had, keys)
 	if len(merged) > MaxEntityKeys {
 		merged = merged[:MaxEntityKeys]
 	}
-	if len(merged) == len(list[i].keys) {
+	if len(merged) == len(had) {
 		return false
 	}
-	list[i].keys = merged
+	r.keys = intern(key, merged)
 	return true
 }
 
 // newest merges the recent lists of the sides keep accepts, newest first, and calls yield for
 // each until it returns false.
-func (e *entity) newest(keep func(side int) bool, yield func(r recentAlert) bool) {
+func (e *entity) newest(keep func(side int) bool, yield func(r *recentAlert) bool) {
 	var at [numSides]int
 	for {
 		best := -1
@@ -63,20 +101,9 @@ func (e *entity) newest(keep func(side int) bool, yield func(r recentAlert) bool
 				best = s
 			}
 		}
-		if best < 0 || !yield(e.recent[best][at[best]]) {
+		if best < 0 || !yield(&e.recent[best][at[best]]) {
 			return
 		}
 		at[best]++
 	}
-}
-
-// inRecent returns the hashes of the alerts on the entity's recent lists.
-func (e *entity) inRecent() map[alertID]bool {
-	in := map[alertID]bool{}
-	for _, list := range e.recent {
-		for _, r := range list {
-			in[r.hash] = true
-		}
-	}
-	return in
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -25,8 +26,8 @@ const (
 	defaultSnapshotFolds = 50_000
 )
 
-// DefaultStateRetention is how long a partition owner keeps the full state of an alert
-// resolved and not updated (--state-retention).
+// DefaultStateRetention is how long a partition owner keeps the full state of an alert not
+// updated, and how long more the tombstone of a resolved one (--state-retention).
 const DefaultStateRetention = 180 * 24 * time.Hour
 
 // DefaultPinnedTTL is how long a partition owner (--takeover-after) or the incident builder
@@ -70,9 +71,13 @@ type Counter struct {
 	// MaxDeliveries is the delivery at which a failing message is given up (0:
 	// natsx.MaxDeliveries).
 	MaxDeliveries int
-	// StateRetention is how long an alert resolved and not updated keeps its full state before
-	// it is compacted to a tombstone (0: DefaultStateRetention; counts never change).
+	// StateRetention is how long an alert not updated keeps its full state before it is
+	// compacted to a tombstone, and how long more a resolved one keeps its tombstone
+	// (0: DefaultStateRetention; see counts.Ledger.Compact).
 	StateRetention time.Duration
+	// MaxHeld bounds the alerts one partition's state holds (0: counts.DefaultMaxHeld); see
+	// counts.Ledger.Fold for what happens past it.
+	MaxHeld int
 	// Batch is the most messages fetched at once (default 512).
 	Batch int
 	// PinnedTTL is how long an owner may go without pulling before another takes over
@@ -97,6 +102,9 @@ func (c *Counter) withDefaults() Counter {
 	}
 	if d.StateRetention <= 0 {
 		d.StateRetention = DefaultStateRetention
+	}
+	if d.MaxHeld <= 0 {
+		d.MaxHeld = counts.DefaultMaxHeld
 	}
 	if d.Batch <= 0 {
 		d.Batch = defaultCounterBatch

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -42,5 +43,13 @@ func TestCheckCount(t *testing.T) {
 	}
 	if got := checkCount(&adjoinv1.CorrelatedAlert{EntityKey: "u"}); got != "no alert" {
 		t.Errorf("no alert: %q", got)
+	}
+	long := &adjoinv1.CorrelatedAlert{EntityKey: "u", Alert: &adjoinv1.Alert{Id: strings.Repeat("a", counts.MaxIDBytes+1)}}
+	if got := checkCount(long); got != "alert id too long" {
+		t.Errorf("alert id of %d bytes: %q", counts.MaxIDBytes+1, got)
+	}
+	long.Alert.Id = long.Alert.Id[1:]
+	if got := checkCount(long); got != "" {
+		t.Errorf("alert id of %d bytes: %q", counts.MaxIDBytes, got)
 	}
 }

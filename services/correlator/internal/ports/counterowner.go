@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/counts"
-	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -41,6 +40,11 @@ type owner struct {
 	lastSeq   uint64
 	sinceSnap int // messages folded since the last snapshot
 	lastSnap  time.Time
+	// unheldReported, unheldWarned and heldReported are what reportUnheld and snapshot last
+	// told the metrics and the log.
+	unheldReported uint64
+	unheldWarned   time.Time
+	heldReported   int
 
 	badges  jetstream.KeyValue
 	records jetstream.Stream // the stream under adjoin_badges
@@ -63,7 +67,9 @@ func (o *owner) drop(why string) {
 	o.ledger, o.pin, o.revs, o.dirty = nil, "", nil, nil
 	if m := o.c.Metrics; m != nil {
 		m.CounterPartitions.Dec()
+		m.CounterHeld.Sub(float64(o.heldReported))
 	}
+	o.unheldReported, o.heldReported = 0, 0
 }
 
 // keepPin keeps the partition pinned to this client while it works on a load or a batch
@@ -158,16 +164,20 @@ func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause s
 	deadLetter(ctx, o.c.JS, o.c.Metrics, o.log, m, reason, cause)
 }
 
-// checkCount reports why a decoded COUNTS message cannot be counted, or "". An entity key is
-// at most entity.MaxKeyLen bytes of a KV key's characters, without an empty token.
+// checkCount reports why a decoded COUNTS message cannot be counted, or "". An alert id is at
+// most counts.MaxIDBytes (what stage 1 accepts), an entity key at most counts.MaxKeyBytes
+// (entity.MaxKeyLen) of a KV key's characters, without an empty token.
 func checkCount(c *adjoinv1.CorrelatedAlert) string {
-	if c.GetAlert().GetId() == "" {
+	switch id := c.GetAlert().GetId(); {
+	case id == "":
 		return "no alert"
+	case len(id) > counts.MaxIDBytes:
+		return "alert id too long"
 	}
 	switch key := c.GetEntityKey(); {
 	case key == "":
 		return "no entity key"
-	case len(key) > entity.MaxKeyLen || !recordKey(key):
+	case len(key) > counts.MaxKeyBytes || !recordKey(key):
 		return "entity key not usable as a record key"
 	}
 	return ""
