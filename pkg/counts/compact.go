@@ -11,7 +11,8 @@ import (
 type Compaction struct {
 	// Tombstoned alerts were held in full and are now tombstones.
 	Tombstoned int
-	// Forgotten tombstones of resolved alerts are gone: a later version of one counts anew.
+	// Forgotten resolved alerts (tombstones, or held in full and silent for as long) are gone:
+	// a later version of one counts anew, unless the alert is still on a recent list.
 	Forgotten int
 	// Emptied entities hold no alert any more, in full or as a tombstone: only their counters
 	// and recent lists remain (what their record shows).
@@ -26,10 +27,12 @@ type Compaction struct {
 //     and last activity stay where they were. (The floor cannot be lowered again: an update of a
 //     tombstoned alert that moves its first activity later or its last activity earlier leaves
 //     the old one in first/last.) A recent list keeps showing it: its entry has its own state.
-//   - The tombstone of a resolved alert not updated since forget is forgotten: a version of that
-//     alert arriving after that long is counted as a new alert (the only case where a count is
-//     not exact, and only for an alert resolved and silent for that long). Open tombstones are
-//     never forgotten: their close must leave the open count.
+//   - A resolved alert not updated since forget (its tombstone, or its full state) is forgotten:
+//     a version of that alert arriving after that long is counted as a new alert, unless the
+//     alert is still on its entity's recent list (the entry's state applies). That is the only
+//     case where a count is not exact besides the cap (see Fold), and only for an alert resolved
+//     and silent for that long. Open alerts are never forgotten: their close must leave the open
+//     count.
 func (l *Ledger) Compact(before, forget time.Time) Compaction {
 	limit, forgetLimit := unixLimit(before), unixLimit(forget)
 	var c Compaction
@@ -65,18 +68,23 @@ func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 		if s.touched >= limit {
 			continue
 		}
+		e.side(s.side).floor(s.first, s.last)
+		gone = append(gone, h)
+		if s.touched < forget && s.status == uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
+			forgotten++
+			continue
+		}
+		tombstoned++
 		if e.tombs == nil {
 			e.tombs = map[alertID]tombstone{}
 		}
 		e.tombs[h] = s.tomb()
-		e.side(s.side).floor(s.first, s.last)
-		gone = append(gone, h)
 	}
 	e.alerts.remove(gone)
 	if forgotten > 0 || len(e.tombs) == 0 {
 		e.tombs = shrink(e.tombs)
 	}
-	return len(gone), forgotten
+	return tombstoned, forgotten
 }
 
 // shrink returns tombs in a map of its size (nil when empty): Go maps keep their size after

@@ -57,8 +57,9 @@ func NewLedger() *Ledger {
 // such messages before.
 //
 // At the cap (MaxHeld alerts held), an alert the ledger does not hold is counted, shown on the
-// recent list, and not held: a later version of it would be counted as another alert, and its
-// close would not leave the open count. Unheld counts them, so that the owner can say so.
+// recent list, and not held: a later version of it applies exactly while the alert is on the
+// recent list (its entry has its state), and past that is counted as another alert, its close
+// not leaving the open count. Unheld counts them, so that the owner can say so.
 func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 	key, a := c.GetEntityKey(), c.GetAlert()
 	if key == "" || len(key) > MaxKeyBytes || a == nil || a.GetId() == "" || len(a.GetId()) > MaxIDBytes {
@@ -90,12 +91,24 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		}
 		from = int(t.side)
 		e.revive(h, t, next)
-	} else if l.held >= l.maxHeld() {
-		l.unheld++
-		e.countOnly(next)
 	} else {
-		l.held++
-		e.add(h, next)
+		// Not held (the cap, or a tombstone forgotten) but still on a recent list: the entry's
+		// state is the alert's, so the version applies against it exactly.
+		if side, i := e.listed(id); i >= 0 {
+			cur := e.recent[side][i].s
+			if cur.version >= next.version {
+				return e.addKeys(key, side, id, keys)
+			}
+			from = int(side)
+			e.side(cur.side).uncount(cur.sev, cur.open())
+		}
+		if l.held >= l.maxHeld() {
+			l.unheld++
+			e.countOnly(next)
+		} else {
+			l.held++
+			e.add(h, next)
+		}
 	}
 	l.seq++
 	e.touch(key, l.seq, id, from, next, keys)

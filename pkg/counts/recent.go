@@ -47,6 +47,16 @@ func (e *entity) find(side uint8, id string) int {
 	return slices.IndexFunc(e.recent[side], func(r recentAlert) bool { return r.id == id })
 }
 
+// listed returns the side and index of alert id on the recent lists, or index -1.
+func (e *entity) listed(id string) (uint8, int) {
+	for side := range e.recent {
+		if i := e.find(uint8(side), id); i >= 0 {
+			return uint8(side), i
+		}
+	}
+	return 0, -1
+}
+
 // touch moves the alert to the front of side s.side's recent list with its new state (from the
 // list of side from, -1 when it was on none), keeping the entity keys it had there.
 func (e *entity) touch(key string, seq uint64, id string, from int, s alertState, keys []string) {
