@@ -266,7 +266,8 @@ func TestLedgerLongID(t *testing.T) {
 
 // TestLedgerExtremeMovedAway folds 10,000 alerts on one entity, then 1,000 updates that each take
 // the first activity away from the only alert holding it: no update rescans the side (it is left
-// stale until the record is read), and the record's first activity is exact.
+// stale until the record is read, then recomputed from the activity index), and the record's
+// first activity is exact.
 func TestLedgerExtremeMovedAway(t *testing.T) {
 	t.Parallel()
 	const n, updates = 10_000, 1_000
@@ -301,5 +302,8 @@ func TestLedgerExtremeMovedAway(t *testing.T) {
 	}
 	if s := l.entities[key].sides[identity]; s.stale() {
 		t.Error("side still stale after Record")
+	}
+	if l.entities[key].index == nil {
+		t.Error("an entity of 10,000 alerts recomputed its activity without the index (a scan)")
 	}
 }

@@ -69,6 +69,7 @@ func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 			continue
 		}
 		e.side(s.side).floor(s.first, s.last)
+		e.indexRelease(s)
 		gone = append(gone, h)
 		if s.touched < forget && s.status == uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
 			forgotten++
@@ -81,6 +82,9 @@ func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 		e.tombs[h] = s.tomb()
 	}
 	e.alerts.remove(gone)
+	if e.alerts.big == nil {
+		e.index = nil
+	}
 	if forgotten > 0 || len(e.tombs) == 0 {
 		e.tombs = shrink(e.tombs)
 	}

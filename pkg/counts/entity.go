@@ -123,6 +123,9 @@ type entity struct {
 	// alert whose side changes leaves its old side's list, which then holds one fewer until that
 	// side's next alert: the alerts that had dropped off a full list do not come back.
 	recent [numSides][]recentAlert
+	// index finds first and last activity without a scan once the alerts are many (nil until
+	// then).
+	index *activity
 }
 
 func newEntity() *entity { return &entity{} }
@@ -139,6 +142,7 @@ func (e *entity) side(i uint8) *sideCounts {
 // add counts an alert the entity has not counted.
 func (e *entity) add(h alertID, s alertState) {
 	e.alerts.put(h, s)
+	e.indexHold(s)
 	side := e.side(s.side)
 	side.count(s.sev, s.open())
 	side.hold(s.first, s.last)
@@ -147,13 +151,15 @@ func (e *entity) add(h alertID, s alertState) {
 // replace applies a newer version of an alert held in full: the old contribution leaves the
 // counters exactly, the new one enters. A side whose first or last activity lost its last holder
 // is left stale (first <= the true minimum, last >= the true maximum, the holders still counted
-// exactly) and rescanned once when its record is read (exact), not on every update: a stream of
-// updates that each move the extreme away costs one scan per batch, not one per update.
+// exactly) and recomputed once when its record is read (exact), not on every update: from the
+// activity index (O(log n)) when the entity holds many alerts, else by a scan of a few.
 func (e *entity) replace(h alertID, cur, next alertState) {
 	old := e.side(cur.side)
 	old.uncount(cur.sev, cur.open())
 	old.release(cur.first, cur.last)
+	e.indexRelease(cur)
 	e.alerts.put(h, next)
+	e.indexHold(next)
 	side := e.side(next.side)
 	side.count(next.sev, next.open())
 	side.hold(next.first, next.last)
@@ -193,10 +199,17 @@ func (e *entity) exact(side uint8) {
 	}
 }
 
-// recompute scans the side's alerts held in full for its first and last activity.
+// recompute finds the side's first and last activity over its alerts held in full and its
+// floor: from the index when the alerts are many (its holders then count one, which may be
+// fewer than hold it: a release of the one counted only makes the side stale again), else by
+// a scan of at most smallSet alerts.
 func (e *entity) recompute(side uint8) {
 	s := e.side(side)
 	s.first, s.last, s.firstHolders, s.lastHolders = s.floorFirst, s.floorLast, 0, 0
+	if first, last, ok := e.extremes(side); ok {
+		s.hold(first, last)
+		return
+	}
 	for _, a := range e.alerts.all {
 		if a.side == side {
 			s.hold(a.first, a.last)

@@ -28,10 +28,11 @@ const DefaultMaxHeld = 2_000_000
 // for concurrent use (one owner).
 //
 // A fold costs the same whatever the entity's history: two map lookups, the counters moved, a
-// recent list of at most RecentMax entries updated. The exception is an update that takes an
-// entity's first or last activity away from the only alert that held it (an alert whose first
-// activity moves later, or whose last activity moves earlier): then the side's alerts are scanned
-// when the entity's record is next built (Record), once however many updates did so since.
+// recent list of at most RecentMax entries updated. An update that takes an entity's first or
+// last activity away from the only alert that held it (an alert whose first activity moves
+// later, or whose last activity moves earlier) leaves the side to recompute when the entity's
+// record is next built (Record): a scan of at most smallSet alerts, or for an entity holding
+// more, the top of a heap of their activity (O(log n), see activity), never a scan of them all.
 type Ledger struct {
 	entities map[string]*entity
 	// seq numbers the folds that changed an alert; it orders the recent lists.
