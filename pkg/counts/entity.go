@@ -119,10 +119,10 @@ type entity struct {
 	tombs  map[alertID]tombstone
 	// sides are allocated on first use: most entities have alerts of one side or two.
 	sides [numSides]*sideCounts
-	// recent lists each side's most recently changed alerts, newest first, at most RecentMax. An
-	// alert whose side changes leaves its old side's list, which then holds one fewer until that
-	// side's next alert: the alerts that had dropped off a full list do not come back.
-	recent [numSides][]recentAlert
+	// recent lists the most recently changed alerts, newest first, at most RecentMax of each
+	// side. An alert whose side changes leaves its old side's entries, which then hold one
+	// fewer until that side's next alert: the alerts that had dropped off do not come back.
+	recent []recentAlert
 	// index finds first and last activity without a scan once the alerts are many (nil until
 	// then).
 	index *activity

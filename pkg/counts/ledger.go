@@ -2,6 +2,7 @@ package counts
 
 import (
 	"slices"
+	"strings"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -79,28 +80,24 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		l.entities[key] = e
 	}
 	keys := resolutionKeys(c)
-	from := -1
 	if cur, ok := e.alerts.get(h); ok {
 		if cur.version >= next.version {
-			return e.addKeys(key, cur.side, id, keys)
+			return e.addKeys(key, id, keys)
 		}
-		from = int(cur.side)
 		e.replace(h, cur, next)
 	} else if t, ok := e.tombs[h]; ok {
 		if t.version >= next.version {
-			return e.addKeys(key, t.side, id, keys)
+			return e.addKeys(key, id, keys)
 		}
-		from = int(t.side)
 		e.revive(h, t, next)
 	} else {
-		// Not held (the cap, or a tombstone forgotten) but still on a recent list: the entry's
-		// state is the alert's, so the version applies against it exactly.
-		if side, i := e.listed(id); i >= 0 {
-			cur := e.recent[side][i].s
+		// Not held (the cap, or a tombstone forgotten) but still on the recent list: the
+		// entry's state is the alert's, so the version applies against it exactly.
+		if i := e.find(id); i >= 0 {
+			cur := e.recent[i].s
 			if cur.version >= next.version {
-				return e.addKeys(key, side, id, keys)
+				return e.addKeys(key, id, keys)
 			}
-			from = int(side)
 			e.side(cur.side).uncount(cur.sev, cur.open())
 		}
 		if l.held >= l.maxHeld() {
@@ -112,7 +109,7 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		}
 	}
 	l.seq++
-	e.touch(key, l.seq, id, from, next, keys)
+	e.touch(key, l.seq, id, next, keys)
 	return true
 }
 
@@ -131,7 +128,7 @@ func (l *Ledger) Unheld() uint64 { return l.unheld }
 func resolutionKeys(c *adjoinv1.CorrelatedAlert) []string {
 	var keys []string
 	for _, r := range c.GetResolutions() {
-		if k := r.GetEntityKey(); k != "" && len(k) <= MaxKeyBytes {
+		if k := r.GetEntityKey(); k != "" && len(k) <= MaxKeyBytes && !strings.Contains(k, keySep) {
 			keys = append(keys, k)
 		}
 	}

@@ -2,89 +2,90 @@ package counts
 
 import (
 	"slices"
+	"strings"
 	"unique"
 )
 
 // recentAlert is one entry of an entity's recent list: the alert as the record shows it. It
 // carries the alert's state, so that Compact may retire the alert to a tombstone while the
 // record still lists it (the record does not change). While the alert is held in full, s equals
-// the state held.
+// the state held. 64 bytes.
 type recentAlert struct {
 	seq uint64
 	id  string
-	// keys are the entity keys the alert is counted on, stored once for the whole process
-	// (unique handles); nil when it is the entity's key alone, the common case.
-	keys []unique.Handle[string]
+	// keys are the entity keys the alert is counted on, joined by keySep and stored once for
+	// the whole process (a unique handle); the zero handle when it is the entity's key alone,
+	// the common case.
+	keys unique.Handle[string]
 	s    alertState
 }
 
-// intern returns keys as unique handles, nil when keys is key alone.
-func intern(key string, keys []string) []unique.Handle[string] {
+// keySep joins entity keys in a recent entry: no entity key holds it (see checkRecord and the
+// owner's checks).
+const keySep = "\x00"
+
+// intern returns keys as one unique handle, the zero handle when keys is key alone.
+func intern(key string, keys []string) unique.Handle[string] {
 	if len(keys) == 0 || len(keys) == 1 && keys[0] == key {
-		return nil
+		return unique.Handle[string]{}
 	}
-	hs := make([]unique.Handle[string], len(keys))
-	for i, k := range keys {
-		hs[i] = unique.Make(k)
-	}
-	return hs
+	return unique.Make(strings.Join(keys, keySep))
 }
 
 // keyStrings returns the entity keys of r, on the entity key.
 func (r *recentAlert) keyStrings(key string) []string {
-	if r.keys == nil {
+	if r.keys == (unique.Handle[string]{}) {
 		return []string{key}
 	}
-	out := make([]string, len(r.keys))
-	for i, h := range r.keys {
-		out[i] = h.Value()
-	}
-	return out
+	return strings.Split(r.keys.Value(), keySep)
 }
 
-// find returns the index of alert id on side's recent list, or -1.
-func (e *entity) find(side uint8, id string) int {
-	return slices.IndexFunc(e.recent[side], func(r recentAlert) bool { return r.id == id })
+// find returns the index of alert id on the recent list, or -1.
+func (e *entity) find(id string) int {
+	return slices.IndexFunc(e.recent, func(r recentAlert) bool { return r.id == id })
 }
 
-// listed returns the side and index of alert id on the recent lists, or index -1.
-func (e *entity) listed(id string) (uint8, int) {
-	for side := range e.recent {
-		if i := e.find(uint8(side), id); i >= 0 {
-			return uint8(side), i
-		}
-	}
-	return 0, -1
-}
-
-// touch moves the alert to the front of side s.side's recent list with its new state (from the
-// list of side from, -1 when it was on none), keeping the entity keys it had there.
-func (e *entity) touch(key string, seq uint64, id string, from int, s alertState, keys []string) {
-	if from >= 0 {
-		if i := e.find(uint8(from), id); i >= 0 {
-			old := e.recent[from][i]
-			keys = union(old.keyStrings(key), keys)
-			e.recent[from] = slices.Delete(e.recent[from], i, i+1)
-		}
+// touch moves the alert to the front of the recent list with its new state, keeping the entity
+// keys it had there; the list then keeps at most RecentMax entries of the alert's side (the
+// oldest of that side leaves).
+func (e *entity) touch(key string, seq uint64, id string, s alertState, keys []string) {
+	if i := e.find(id); i >= 0 {
+		keys = union(e.recent[i].keyStrings(key), keys)
+		e.recent = slices.Delete(e.recent, i, i+1)
 	}
 	if len(keys) > MaxEntityKeys {
 		keys = keys[:MaxEntityKeys]
 	}
-	list := e.recent[s.side]
-	if len(list) == RecentMax {
-		list = list[:RecentMax-1]
+	if e.onSide(s.side) == RecentMax {
+		for i := len(e.recent) - 1; i >= 0; i-- {
+			if e.recent[i].s.side == s.side {
+				e.recent = slices.Delete(e.recent, i, i+1)
+				break
+			}
+		}
 	}
-	e.recent[s.side] = slices.Insert(list, 0, recentAlert{seq: seq, id: id, keys: intern(key, keys), s: s})
+	e.recent = slices.Insert(e.recent, 0, recentAlert{seq: seq, id: id, keys: intern(key, keys), s: s})
 }
 
-// addKeys adds entity keys to the alert's entry on side's recent list, if it is there, and
-// reports whether it gained one.
-func (e *entity) addKeys(key string, side uint8, id string, keys []string) bool {
-	i := e.find(side, id)
+// onSide returns how many entries of the recent list are of side.
+func (e *entity) onSide(side uint8) int {
+	n := 0
+	for i := range e.recent {
+		if e.recent[i].s.side == side {
+			n++
+		}
+	}
+	return n
+}
+
+// addKeys adds entity keys to the alert's entry on the recent list, if it is there, and reports
+// whether it gained one.
+func (e *entity) addKeys(key string, id string, keys []string) bool {
+	i := e.find(id)
 	if i < 0 {
 		return false
 	}
-	r := &e.recent[side][i]
+	r := &e.recent[i]
 	had := r.keyStrings(key)
 	if len(had) >= MaxEntityKeys {
 		return false
@@ -100,20 +101,12 @@ func (e *entity) addKeys(key string, side uint8, id string, keys []string) bool 
 	return true
 }
 
-// newest merges the recent lists of the sides keep accepts, newest first, and calls yield for
-// each until it returns false.
+// newest calls yield for the entries of the sides keep accepts, newest first, until it returns
+// false.
 func (e *entity) newest(keep func(side int) bool, yield func(r *recentAlert) bool) {
-	var at [numSides]int
-	for {
-		best := -1
-		for s := range numSides {
-			if keep(s) && at[s] < len(e.recent[s]) && (best < 0 || e.recent[s][at[s]].seq > e.recent[best][at[best]].seq) {
-				best = s
-			}
-		}
-		if best < 0 || !yield(&e.recent[best][at[best]]) {
+	for i := range e.recent {
+		if keep(int(e.recent[i].s.side)) && !yield(&e.recent[i]) {
 			return
 		}
-		at[best]++
 	}
 }

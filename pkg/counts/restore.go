@@ -2,12 +2,15 @@ package counts
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
+	"strings"
 )
 
 // ErrSnapshot is wrapped by every error ReadFrom returns on a snapshot it refuses.
@@ -142,11 +145,12 @@ func (d *decoder) entity(key string, seq uint64) (*entity, error) {
 		e.tombs[h] = t
 	}
 	listed := map[string]bool{}
-	for side := range e.recent {
+	for side := range numSides {
 		n := d.uvarint()
 		if n > RecentMax {
 			return nil, errors.New("recent list too long")
 		}
+		var last uint64
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			r, err := d.recent(key)
 			if err != nil {
@@ -161,15 +165,16 @@ func (d *decoder) entity(key string, seq uint64) (*entity, error) {
 				}
 				r.s = held
 			}
-			list := e.recent[side]
-			if d.err == nil && (int(r.s.side) != side || listed[r.id] || r.seq > seq ||
-				len(list) > 0 && list[len(list)-1].seq <= r.seq) {
+			if d.err == nil && (int(r.s.side) != side || listed[r.id] || r.seq > seq || i > 0 && last <= r.seq) {
 				return nil, errors.New("bad recent list")
 			}
-			listed[r.id] = true
-			e.recent[side] = append(list, r.recentAlert)
+			listed[r.id], last = true, r.seq
+			e.recent = append(e.recent, r.recentAlert)
 		}
 	}
+	// One list, newest first; entries of one seq (only in a snapshot WriteTo did not write) in
+	// side order, as the sides were read.
+	slices.SortStableFunc(e.recent, func(a, b recentAlert) int { return cmp.Compare(b.seq, a.seq) })
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -196,9 +201,12 @@ func (d *decoder) recent(key string) (decodedRecent, error) {
 		keys := make([]string, 0, k-1)
 		for j := uint64(0); j < k-1 && d.err == nil; j++ {
 			keys = append(keys, d.string(MaxKeyBytes))
+			if strings.Contains(keys[j], keySep) {
+				return r, errors.New("an entity key holding a NUL byte")
+			}
 		}
-		if len(keys) == 1 && keys[0] == key {
-			return r, errors.New("the entity's key alone, written out")
+		if d.err == nil && (len(keys) == 0 || len(keys) == 1 && keys[0] == key || !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != len(keys) || slices.Contains(keys, "")) {
+			return r, errors.New("entity keys not as WriteTo writes them")
 		}
 		r.keys = intern(key, keys)
 	}

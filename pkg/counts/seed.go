@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	entitykey "github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -44,18 +45,16 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool, err error) {
 	for i := len(alerts) - 1; i >= 0; i-- {
 		c := alerts[i]
 		h, s := idOf(c.GetAlertId()), countedState(c, touched)
-		from := -1
 		if cur, ok := e.alerts.get(h); ok {
 			if cur.version >= s.version {
 				continue
 			}
-			from = int(cur.side)
 			e.replace(h, cur, s)
 		} else {
 			e.add(h, s)
 		}
 		l.seq++
-		e.touch(key, l.seq, c.GetAlertId(), from, s, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), s, seedKeys(c))
 	}
 	return true, nil
 }
@@ -95,6 +94,9 @@ func checkRecord(ec *adjoinv1.EntityCounts) error {
 			if k == "" || len(k) > MaxKeyBytes {
 				return fmt.Errorf("record %s: %s %s: entity key of %d bytes, want 1 to %d", key, what, c.GetAlertId(), len(k), MaxKeyBytes)
 			}
+			if strings.Contains(k, keySep) {
+				return fmt.Errorf("record %s: %s %s: entity key %q holds a NUL byte", key, what, c.GetAlertId(), k)
+			}
 		}
 	}
 	return nil
@@ -121,7 +123,7 @@ func (l *Ledger) seedCounters(key string, e *entity, ec *adjoinv1.EntityCounts) 
 		e.alerts.put(h, st)
 		e.side(st.side)
 		l.seq++
-		e.touch(key, l.seq, c.GetAlertId(), -1, st, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), st, seedKeys(c))
 	}
 	var held [numSides]sideCounts
 	for _, s := range e.alerts.all {

@@ -11,6 +11,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"unique"
 )
 
 // A snapshot is the header (snapshotMagic, then the codec version as a uvarint), the fold
@@ -93,17 +94,22 @@ func (e *entity) append(buf []byte, key string) []byte {
 		buf = binary.AppendUvarint(buf, uint64(t.touched))
 		buf = append(buf, t.side, t.sev, t.status)
 	}
-	for _, list := range e.recent {
-		buf = binary.AppendUvarint(buf, uint64(len(list)))
-		for _, r := range list {
+	for side := range numSides {
+		buf = binary.AppendUvarint(buf, uint64(e.onSide(uint8(side))))
+		for i := range e.recent {
+			r := &e.recent[i]
+			if int(r.s.side) != side {
+				continue
+			}
 			buf = binary.AppendUvarint(buf, r.seq)
 			buf = appendString(buf, r.id)
-			if r.keys == nil {
+			if r.keys == (unique.Handle[string]{}) {
 				buf = append(buf, 0) // counted on this entity alone
 			} else {
-				buf = binary.AppendUvarint(buf, uint64(len(r.keys))+1)
-				for _, k := range r.keys {
-					buf = appendString(buf, k.Value())
+				keys := r.keyStrings(key)
+				buf = binary.AppendUvarint(buf, uint64(len(keys))+1)
+				for _, k := range keys {
+					buf = appendString(buf, k)
 				}
 			}
 			if _, held := e.alerts.get(idOf(r.id)); held {
