@@ -10,7 +10,6 @@ package counts
 // held it (firstHolders, lastHolders count the alerts held in full at the extreme); only then does
 // recompute scan the entity's alerts of that side, once, when the record is next read (exact).
 type sideCounts struct {
-	total, open               int64
 	bySev, openBySev          [numSeverities]int64
 	first, last               int64
 	firstHolders, lastHolders int64
@@ -21,12 +20,22 @@ func newSideCounts() sideCounts {
 	return sideCounts{first: noFirst, last: noLast, floorFirst: noFirst, floorLast: noLast}
 }
 
+// total and open sum the alerts counted, and those open.
+func (s *sideCounts) total() int64 { return sum(&s.bySev) }
+func (s *sideCounts) open() int64  { return sum(&s.openBySev) }
+
+func sum(b *[numSeverities]int64) int64 {
+	var n int64
+	for _, v := range b {
+		n += v
+	}
+	return n
+}
+
 // count adds one alert of severity sev to the counters.
 func (s *sideCounts) count(sev uint8, open bool) {
-	s.total++
 	s.bySev[sev]++
 	if open {
-		s.open++
 		s.openBySev[sev]++
 	}
 }
@@ -35,10 +44,8 @@ func (s *sideCounts) count(sev uint8, open bool) {
 // open alerts spread over severities, so a bucket that is already empty takes the decrement
 // from the highest non-empty one: totals stay right.
 func (s *sideCounts) uncount(sev uint8, open bool) {
-	s.total = max(s.total-1, 0)
 	take(&s.bySev, sev)
 	if open {
-		s.open = max(s.open-1, 0)
 		take(&s.openBySev, sev)
 	}
 }

@@ -46,13 +46,13 @@ func (l *Ledger) Record(key string) *adjoinv1.EntityCounts {
 
 // record returns the side's counters, nil when it counts nothing.
 func (s *sideCounts) record(side adjoinv1.Side) *adjoinv1.SideCounts {
-	if s.total == 0 {
+	if s.total() == 0 {
 		return nil
 	}
 	sc := &adjoinv1.SideCounts{
 		Side:                side,
-		Total:               s.total,
-		Open:                s.open,
+		Total:               s.total(),
+		Open:                s.open(),
 		HighestSeverity:     adjoinv1.Severity(s.highest(&s.bySev)),
 		HighestOpenSeverity: adjoinv1.Severity(s.highest(&s.openBySev)),
 		FirstActivity:       stamp(s.first),

@@ -103,11 +103,14 @@ func (d *decoder) entity(key string, seq uint64) (*entity, error) {
 	e := newEntity()
 	for i := range e.sides {
 		s := newSideCounts()
-		s.total, s.open = d.count(), d.count()
+		total, open := d.count(), d.count()
 		for j := range numSeverities {
 			s.bySev[j], s.openBySev[j] = d.count(), d.count()
 		}
 		s.floorFirst, s.floorLast = d.varint(), d.varint()
+		if d.err == nil && (total != s.total() || open != s.open()) {
+			return nil, errors.New("counters do not add up")
+		}
 		if s != noCounts {
 			e.sides[i] = &s
 		}
@@ -257,22 +260,19 @@ func (e *entity) check() error {
 	for i := range e.sides {
 		h := &held[i]
 		if e.sides[i] == nil {
-			if h.total > 0 {
+			if h.total() > 0 {
 				return errors.New("counters do not hold the alerts")
 			}
 			continue
 		}
 		s := e.sides[i]
-		var total, open int64
 		for j := range numSeverities {
 			if s.openBySev[j] > s.bySev[j] || h.bySev[j] > s.bySev[j] || h.openBySev[j] > s.openBySev[j] {
 				return errors.New("counters do not hold the alerts")
 			}
-			total += s.bySev[j]
-			open += s.openBySev[j]
 		}
-		if total != s.total || open != s.open || s.floorFirst == noLast || s.floorLast == noFirst {
-			return errors.New("counters do not add up")
+		if s.floorFirst == noLast || s.floorLast == noFirst {
+			return errors.New("bad floor")
 		}
 		e.recompute(uint8(i))
 	}

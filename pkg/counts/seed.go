@@ -152,16 +152,11 @@ func (l *Ledger) seedCounters(key string, e *entity, ec *adjoinv1.EntityCounts) 
 		for sev := range numSeverities {
 			s.bySev[sev] = max(s.bySev[sev], h.bySev[sev])
 		}
-		rest := max(open[i]-h.open, 0)
+		rest := max(open[i]-h.open(), 0)
 		for sev := int(highestOpen[i]); sev >= 0 && rest > 0; sev-- {
 			n := min(rest, s.bySev[sev]-s.openBySev[sev])
 			s.openBySev[sev] += n
 			rest -= n
-		}
-		s.total, s.open = 0, 0
-		for sev := range numSeverities {
-			s.total += s.bySev[sev]
-			s.open += s.openBySev[sev]
 		}
 		e.recompute(uint8(i))
 	}

@@ -71,8 +71,8 @@ func (e *entity) append(buf []byte, key string) []byte {
 		if s == nil {
 			s = &noCounts
 		}
-		buf = binary.AppendUvarint(buf, uint64(s.total))
-		buf = binary.AppendUvarint(buf, uint64(s.open))
+		buf = binary.AppendUvarint(buf, uint64(s.total()))
+		buf = binary.AppendUvarint(buf, uint64(s.open()))
 		for i := range numSeverities {
 			buf = binary.AppendUvarint(buf, uint64(s.bySev[i]))
 			buf = binary.AppendUvarint(buf, uint64(s.openBySev[i]))
