@@ -20,8 +20,9 @@ const Format = 2
 const MaxEntityKeys = 8
 
 // DefaultMaxHeld is the most alerts a ledger holds (in full or as tombstones) unless told
-// otherwise: with the sizes of the package doc, some 150 MB of alert state per partition.
-const DefaultMaxHeld = 2_000_000
+// otherwise: with the sizes of the package doc, at most some 140 MB of alert state per
+// partition (all held in full), typically far less (most are tombstones).
+const DefaultMaxHeld = 1_000_000
 
 // Ledger is one partition's counting state: for every entity it counts, the per-alert state needed
 // to apply a later version exactly once (alert id hashed -> version, side, severity, status,
