@@ -87,27 +87,19 @@ func (h *int64Heap) Pop() any {
 
 // indexHold and indexRelease keep the index, if there is one, in step with an alert entering or
 // leaving the alerts held in full.
-func (e *entity) indexHold(s alertState) {
-	if e.index == nil {
-		return
-	}
-	if s.first != noFirst {
-		e.index.first[s.side].push(s.first)
-	}
-	if s.last != noLast {
-		e.index.last[s.side].push(-s.last)
-	}
-}
+func (e *entity) indexHold(s alertState)    { e.indexed(s, (*lazyHeap).push) }
+func (e *entity) indexRelease(s alertState) { e.indexed(s, (*lazyHeap).remove) }
 
-func (e *entity) indexRelease(s alertState) {
+// indexed applies f to the heaps of s's side with s's first and (negated) last activity.
+func (e *entity) indexed(s alertState, f func(*lazyHeap, int64)) {
 	if e.index == nil {
 		return
 	}
 	if s.first != noFirst {
-		e.index.first[s.side].remove(s.first)
+		f(&e.index.first[s.side], s.first)
 	}
 	if s.last != noLast {
-		e.index.last[s.side].remove(-s.last)
+		f(&e.index.last[s.side], -s.last)
 	}
 }
 
