@@ -49,15 +49,24 @@ func (l *Ledger) Compact(before, forget time.Time) Compaction {
 	return c
 }
 
+// unknownTouched marks a tombstone read from a codec-1 snapshot, which did not say when it last
+// changed: the next Compact starts its second retention.
+const unknownTouched = math.MaxUint32
+
 func unixLimit(t time.Time) uint32 {
 	if t.IsZero() {
 		return 0
 	}
-	return uint32(min(max(t.Unix(), 0), math.MaxUint32))
+	return uint32(min(max(t.Unix(), 0), math.MaxUint32-1))
 }
 
 func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 	for h, t := range e.tombs {
+		if t.touched == unknownTouched {
+			t.touched = limit // a codec-1 tombstone: its second retention starts now
+			e.tombs[h] = t
+			continue
+		}
 		if t.touched < forget && t.status == uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
 			delete(e.tombs, h)
 			forgotten++

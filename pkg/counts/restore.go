@@ -132,7 +132,7 @@ func (d *decoder) entity(key string, seq uint64) (*entity, error) {
 			e.tombs = map[alertID]tombstone{}
 		}
 		h := d.id()
-		t := tombstone{version: d.varint()}
+		t := tombstone{version: d.varint(), touched: unknownTouched}
 		if d.version > 1 {
 			t.touched = d.touched()
 		}

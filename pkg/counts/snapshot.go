@@ -22,8 +22,7 @@ import (
 // the alert is held in full, whose state it shows, or 1 and its state).
 //
 // Codec version 2 added the tombstones' last change and the recent entries' state; version 1
-// snapshots are read too (their tombstones as changed at 0, forgotten by the next Compact once
-// resolved).
+// snapshots are read too (their tombstones' second retention starts at the next Compact).
 const (
 	snapshotMagic   = "ADJLEDGR"
 	snapshotVersion = 2
