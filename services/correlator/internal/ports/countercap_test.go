@@ -25,7 +25,7 @@ func TestCounterCapped(t *testing.T) {
 	if err := r.exact(); err != nil {
 		t.Fatal(err)
 	}
-	const warning = "partition state at its cap (--max-held): new alerts are counted without their state, so a later version of one counts it again and its close does not leave the open count"
+	const warning = "partition state at its cap (--max-held): new alerts are counted without their state; a later version of one that has left its entity's recent alerts counts it again, and its close does not leave the open count"
 	if n := lines(logs, warning, ""); n == 0 {
 		t.Error("the cap was reached without a warning")
 	}

@@ -77,7 +77,7 @@ func (o *owner) reportUnheld() {
 	}
 	if time.Since(o.unheldWarned) >= time.Minute {
 		_, held := o.ledger.Len()
-		o.log.Warn("partition state at its cap (--max-held): new alerts are counted without their state, so a later version of one counts it again and its close does not leave the open count",
+		o.log.Warn("partition state at its cap (--max-held): new alerts are counted without their state; a later version of one that has left its entity's recent alerts counts it again, and its close does not leave the open count",
 			zap.Int("held", held), zap.Int("max_held", o.c.MaxHeld), zap.Uint64("unheld_since_load", u))
 		o.unheldWarned = time.Now()
 	}
