@@ -12,7 +12,7 @@ type Compaction struct {
 	// Tombstoned alerts were held in full and are now tombstones.
 	Tombstoned int
 	// Forgotten resolved alerts (tombstones, or held in full and silent for as long) are gone:
-	// a later version of one counts anew, unless the alert is still on a recent list.
+	// a later version of one counts anew.
 	Forgotten int
 	// Emptied entities hold no alert any more, in full or as a tombstone: only their counters
 	// and recent lists remain (what their record shows).
@@ -27,12 +27,12 @@ type Compaction struct {
 //     and last activity stay where they were. (The floor cannot be lowered again: an update of a
 //     tombstoned alert that moves its first activity later or its last activity earlier leaves
 //     the old one in first/last.) A recent list keeps showing it: its entry has its own state.
-//   - A resolved alert not updated since forget (its tombstone, or its full state) is forgotten:
-//     a version of that alert arriving after that long is counted as a new alert, unless the
-//     alert is still on its entity's recent list (the entry's state applies). That is the only
-//     case where a count is not exact besides the cap (see Fold), and only for an alert resolved
-//     and silent for that long. Open alerts are never forgotten: their close must leave the open
-//     count.
+//   - A resolved alert not updated since forget (its tombstone, or its full state) is forgotten,
+//     unless it is on its entity's recent list (at most RecentMax per side stay as tombstones):
+//     a version of that alert arriving after that long is counted as a new alert. That is the
+//     only case where a count is not exact besides the cap (see Fold), and only for an alert
+//     resolved and silent for that long. Open alerts are never forgotten: their close must
+//     leave the open count.
 func (l *Ledger) Compact(before, forget time.Time) Compaction {
 	limit, forgetLimit := unixLimit(before), unixLimit(forget)
 	var c Compaction
@@ -61,13 +61,23 @@ func unixLimit(t time.Time) uint32 {
 }
 
 func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
+	var listed map[alertID]bool // the recent list's alerts, when a forgettable one is found
+	forgettable := func(h alertID, touched uint32, status uint8) bool {
+		if touched >= forget || status != uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
+			return false
+		}
+		if listed == nil {
+			listed = e.listedIDs()
+		}
+		return !listed[h]
+	}
 	for h, t := range e.tombs {
 		if t.touched == unknownTouched {
 			t.touched = limit // a codec-1 tombstone: its second retention starts now
 			e.tombs[h] = t
 			continue
 		}
-		if t.touched < forget && t.status == uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
+		if forgettable(h, t.touched, t.status) {
 			delete(e.tombs, h)
 			forgotten++
 		}
@@ -80,7 +90,7 @@ func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 		e.side(s.side).floor(s.first, s.last)
 		e.indexRelease(s)
 		gone = append(gone, h)
-		if s.touched < forget && s.status == uint8(adjoinv1.AlertStatus_ALERT_STATUS_RESOLVED) {
+		if forgettable(h, s.touched, s.status) {
 			forgotten++
 			continue
 		}
@@ -98,6 +108,15 @@ func (e *entity) compact(limit, forget uint32) (tombstoned, forgotten int) {
 		e.tombs = shrink(e.tombs)
 	}
 	return tombstoned, forgotten
+}
+
+// listedIDs returns the hashed ids of the alerts on the recent list.
+func (e *entity) listedIDs() map[alertID]bool {
+	in := make(map[alertID]bool, len(e.recent))
+	for i := range e.recent {
+		in[idOf(e.recent[i].id)] = true
+	}
+	return in
 }
 
 // shrink returns tombs in a map of its size (nil when empty): Go maps keep their size after

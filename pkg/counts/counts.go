@@ -23,12 +23,14 @@
 //   - in full (alertState, 32 bytes + the hashed id, 16): alerts changed within R;
 //   - as a tombstone (16 bytes + 16): alerts silent for R, open or resolved; exact for every
 //     later version; only first and last activity stop moving back (the floor);
-//   - forgotten: resolved alerts silent for 2R. A later version of one is counted as a new
-//     alert unless it is still on its entity's recent list. Open alerts are never forgotten.
+//   - forgotten: resolved alerts silent for 2R, except those on their entity's recent list
+//     (they stay tombstones). A later version of a forgotten alert is counted as a new alert.
+//     Open alerts are never forgotten.
 //
 // An entity stays while it is known: its counters and recent list are its record. The recent
 // list (at most RecentMax entries per side) carries each entry's state, so retiring an alert
-// never changes a record.
+// never changes a record. first and last activity of an entity with many alerts come from a
+// heap when an update takes them away (see activity), never from a scan of its alerts.
 //
 // Hard cap: Ledger.MaxHeld bounds the alerts held in full or as tombstones (DefaultMaxHeld per
 // partition). At the cap a new alert is still counted and listed but not held: a later version

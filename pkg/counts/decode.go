@@ -14,7 +14,9 @@ import (
 type decoder struct {
 	r       *bufio.Reader
 	version uint64
-	err     error
+	// loose is set once a recent entry shows an alert neither held nor tombstoned.
+	loose bool
+	err   error
 }
 
 var errTruncated = errors.New("truncated")

@@ -45,6 +45,9 @@ type Ledger struct {
 	// but not held (see Fold); Unheld says how many were.
 	MaxHeld int
 	unheld  uint64
+	// loose says a recent entry may show an alert not held (counted past the cap, as a
+	// snapshot read says): a new alert's id is then looked up on the recent list.
+	loose bool
 }
 
 // NewLedger returns an empty ledger.
@@ -81,6 +84,7 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		l.entities[key] = e
 	}
 	keys := resolutionKeys(c)
+	fresh := false // not on the recent list
 	if cur, ok := e.alerts.get(h); ok {
 		if cur.version >= next.version {
 			return e.addKeys(key, id, keys)
@@ -92,14 +96,18 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		}
 		e.revive(h, t, next)
 	} else {
-		// Not held (the cap, or a tombstone forgotten) but still on the recent list: the
-		// entry's state is the alert's, so the version applies against it exactly.
-		if i := e.find(id); i >= 0 {
-			cur := e.recent[i].s
-			if cur.version >= next.version {
-				return e.addKeys(key, id, keys)
+		// Not held but on the recent list (only past the cap): the entry's state is the
+		// alert's, so the version applies against it exactly.
+		fresh = true
+		if l.loose || l.unheld > 0 {
+			if i := e.find(id); i >= 0 {
+				cur := e.recent[i].s
+				if cur.version >= next.version {
+					return e.addKeys(key, id, keys)
+				}
+				e.side(cur.side).uncount(cur.sev, cur.open())
+				fresh = false
 			}
-			e.side(cur.side).uncount(cur.sev, cur.open())
 		}
 		if l.held >= l.maxHeld() {
 			l.unheld++
@@ -110,7 +118,7 @@ func (l *Ledger) Fold(c *adjoinv1.CorrelatedAlert) bool {
 		}
 	}
 	l.seq++
-	e.touch(key, l.seq, id, next, keys)
+	e.touch(key, l.seq, id, next, keys, fresh)
 	return true
 }
 

@@ -46,17 +46,19 @@ func (e *entity) find(id string) int {
 }
 
 // touch moves the alert to the front of the recent list with its new state, keeping the entity
-// keys it had there; the list then keeps at most RecentMax entries of the alert's side (the
-// oldest of that side leaves).
-func (e *entity) touch(key string, seq uint64, id string, s alertState, keys []string) {
-	if i := e.find(id); i >= 0 {
-		keys = union(e.recent[i].keyStrings(key), keys)
-		e.recent = slices.Delete(e.recent, i, i+1)
+// keys it had there (fresh: the alert is known not to be on the list); the list then keeps at
+// most RecentMax entries of the alert's side (the oldest of that side leaves).
+func (e *entity) touch(key string, seq uint64, id string, s alertState, keys []string, fresh bool) {
+	if i := -1; !fresh {
+		if i = e.find(id); i >= 0 {
+			keys = union(e.recent[i].keyStrings(key), keys)
+			e.recent = slices.Delete(e.recent, i, i+1)
+		}
 	}
 	if len(keys) > MaxEntityKeys {
 		keys = keys[:MaxEntityKeys]
 	}
-	if e.onSide(s.side) == RecentMax {
+	if len(e.recent) >= RecentMax && e.onSide(s.side) == RecentMax {
 		for i := len(e.recent) - 1; i >= 0; i-- {
 			if e.recent[i].s.side == s.side {
 				e.recent = slices.Delete(e.recent, i, i+1)

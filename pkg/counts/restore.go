@@ -91,6 +91,7 @@ func (d *decoder) snapshot() (*Ledger, error) {
 		}
 		l.entities[key] = e
 		l.held += e.alerts.len() + len(e.tombs)
+		l.loose = l.loose || d.loose
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -158,14 +159,17 @@ func (d *decoder) entity(key string, seq uint64) (*entity, error) {
 			if err != nil {
 				return nil, err
 			}
-			held, ok := e.alerts.get(idOf(r.id))
-			switch {
+			h := idOf(r.id)
+			held, ok := e.alerts.get(h)
+			switch _, tomb := e.tombs[h]; {
 			case d.err != nil:
 			case d.version == 1 || ok:
 				if !ok || r.own {
 					return nil, errors.New("bad recent list: an entry without state of an alert not held")
 				}
 				r.s = held
+			case !tomb:
+				d.loose = true // counted past the cap
 			}
 			if d.err == nil && (int(r.s.side) != side || listed[r.id] || r.seq > seq || i > 0 && last <= r.seq) {
 				return nil, errors.New("bad recent list")

@@ -54,7 +54,7 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool, err error) {
 			e.add(h, s)
 		}
 		l.seq++
-		e.touch(key, l.seq, c.GetAlertId(), s, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), s, seedKeys(c), false)
 	}
 	return true, nil
 }
@@ -123,7 +123,7 @@ func (l *Ledger) seedCounters(key string, e *entity, ec *adjoinv1.EntityCounts) 
 		e.alerts.put(h, st)
 		e.side(st.side)
 		l.seq++
-		e.touch(key, l.seq, c.GetAlertId(), st, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), st, seedKeys(c), false)
 	}
 	var held [numSides]sideCounts
 	for _, s := range e.alerts.all {
