@@ -29,7 +29,8 @@ type owner struct {
 	ledger *counts.Ledger // nil: not loaded
 	pin    string         // the pin id the state was loaded under
 	// revs is, per key, the revision of adjoin_badges this owner last read or wrote (0: the
-	// key had no record); a key absent from revs is read once before its first write.
+	// key had no record); a key absent from revs is read once before its first write. Only
+	// the ledger's entities are written, so revs holds at most one entry per entity.
 	revs map[string]uint64
 	// dirty are the entities whose record differs from the last one this owner stored: kept
 	// until a write of theirs is acknowledged, so a failed batch does not lose them (its
