@@ -63,6 +63,9 @@ func (a *alertSet) remove(hs []alertID) {
 				}
 			}
 		}
+		if len(a.small) == 0 {
+			a.small = nil
+		}
 		return
 	}
 	before := len(a.big)

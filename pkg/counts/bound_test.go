@@ -83,11 +83,11 @@ func TestLedgerCompact(t *testing.T) {
 		l.Fold(c)
 	}
 	before := Summarise(l.Record("u1"), identity)
-	if n := l.Compact(epoch.Add(time.Hour)); n != 60 {
+	if n := l.Compact(epoch.Add(time.Hour), time.Time{}).Tombstoned; n != 60 {
 		t.Fatalf("Compact = %d, want 60 (alerts counted in the first hour)", n)
 	}
-	if n := l.Compact(epoch.Add(24 * time.Hour)); n != 200-60-RecentMax {
-		t.Fatalf("second Compact = %d, want %d (all but the recent ones)", n, 200-60-RecentMax)
+	if n := l.Compact(epoch.Add(24*time.Hour), time.Time{}).Tombstoned; n != 200-60 {
+		t.Fatalf("second Compact = %d, want %d (the recent ones too: their entries keep their state)", n, 200-60)
 	}
 	if got := Summarise(l.Record("u1"), identity); !proto.Equal(got, before) {
 		t.Fatalf("after Compact %v, want %v", got, before)
@@ -119,7 +119,7 @@ func TestLedgerReadFromRefuses(t *testing.T) {
 	for i := range 30 {
 		l.Fold(counted(fmt.Sprint("u", i%3), alert(fmt.Sprint("a", i), adjoinv1.Side(1+i%2), int64(1+i%3), high, newS), "u0", "u1"))
 	}
-	l.Compact(time.Now())
+	l.Compact(time.Now(), time.Time{})
 	var buf bytes.Buffer
 	if _, err := l.WriteTo(&buf); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestLedgerSeed(t *testing.T) {
 		}
 	}
 	for _, ec := range m.ec {
-		if !seeded.Seed(proto.Clone(ec).(*adjoinv1.EntityCounts)) {
+		if exact, err := seeded.Seed(proto.Clone(ec).(*adjoinv1.EntityCounts)); !exact || err != nil {
 			t.Fatal("Seed of a format-1 record is not exact")
 		}
 	}
@@ -182,7 +182,7 @@ func TestLedgerSeed(t *testing.T) {
 	for key := range all.entities {
 		rec := all.Record(key)
 		two := NewLedger()
-		if two.Seed(rec) {
+		if exact, err := two.Seed(rec); exact || err != nil {
 			t.Fatal("Seed of a format-2 record says exact")
 		}
 		if got := two.Record(key); !proto.Equal(&adjoinv1.EntityCounts{Sides: got.GetSides()}, &adjoinv1.EntityCounts{Sides: rec.GetSides()}) {
@@ -228,7 +228,9 @@ func TestLedgerSeedInconsistent(t *testing.T) {
 			t.Parallel()
 			tt.ec.EntityKey, tt.ec.Format = "u", Format
 			l := NewLedger()
-			l.Seed(tt.ec)
+			if _, err := l.Seed(tt.ec); err != nil {
+				t.Fatal(err)
+			}
 			l = roundTrip(t, l)
 			if b := Summarise(l.Record("u"), endpoint); b.GetTotal() != tt.wantTotal || b.GetOpen() != tt.wantOpen {
 				t.Errorf("endpoint total %d open %d, want %d %d", b.GetTotal(), b.GetOpen(), tt.wantTotal, tt.wantOpen)
@@ -239,24 +241,33 @@ func TestLedgerSeedInconsistent(t *testing.T) {
 	}
 }
 
-// TestLedgerLongID holds an alert id far past what the correlator accepts (it refuses ids over
-// natsx.MaxToken): the record leaves it out to stay within MaxRecordBytes, the alert is counted,
-// and the snapshot reads back.
+// TestLedgerLongID folds an alert id and entity keys at their bounds (counted, shown, read back
+// from a snapshot) and one byte past them: a key or id past it is not counted, a resolution key
+// past it is left off the recent list.
 func TestLedgerLongID(t *testing.T) {
 	t.Parallel()
 	l := NewLedger()
-	l.Fold(counted("u", alert("short", identity, 1, high, newS), "u"))
-	l.Fold(counted("u", alert(strings.Repeat("x", 200_000), identity, 1, high, newS), "u"))
+	key, id := strings.Repeat("k", MaxKeyBytes), strings.Repeat("x", MaxIDBytes)
+	if !l.Fold(counted(key, alert(id, identity, 1, high, newS), key, strings.Repeat("o", MaxKeyBytes+1))) {
+		t.Fatal("an alert at the bounds was not counted")
+	}
+	if l.Fold(counted(key, alert(id+"x", identity, 1, high, newS), key)) || l.Fold(counted(key+"k", alert(id, identity, 1, high, newS), key)) {
+		t.Error("an alert id or entity key past its bound was counted")
+	}
 	l = roundTrip(t, l)
-	rec := l.Record("u")
-	if size := proto.Size(rec) + updatedTimeBytes; size > MaxRecordBytes || Summarise(rec, identity).GetTotal() != 2 {
+	rec := l.Record(key)
+	if size := proto.Size(rec) + updatedTimeBytes; size > MaxRecordBytes || Summarise(rec, identity).GetTotal() != 1 {
 		t.Errorf("record of %d bytes counts %d", size, Summarise(rec, identity).GetTotal())
+	}
+	if got := rec.GetRecent()[0].GetEntityKeys(); len(got) != 1 || got[0] != key {
+		t.Errorf("recent entity keys %d, want the entity's alone", len(got))
 	}
 }
 
 // TestLedgerExtremeMovedAway folds 10,000 alerts on one entity, then 1,000 updates that each take
 // the first activity away from the only alert holding it: no update rescans the side (it is left
-// stale until the record is read), and the record's first activity is exact.
+// stale until the record is read, then recomputed from the activity index), and the record's
+// first activity is exact.
 func TestLedgerExtremeMovedAway(t *testing.T) {
 	t.Parallel()
 	const n, updates = 10_000, 1_000
@@ -291,5 +302,8 @@ func TestLedgerExtremeMovedAway(t *testing.T) {
 	}
 	if s := l.entities[key].sides[identity]; s.stale() {
 		t.Error("side still stale after Record")
+	}
+	if l.entities[key].index == nil {
+		t.Error("an entity of 10,000 alerts recomputed its activity without the index (a scan)")
 	}
 }

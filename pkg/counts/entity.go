@@ -10,7 +10,6 @@ package counts
 // held it (firstHolders, lastHolders count the alerts held in full at the extreme); only then does
 // recompute scan the entity's alerts of that side, once, when the record is next read (exact).
 type sideCounts struct {
-	total, open               int64
 	bySev, openBySev          [numSeverities]int64
 	first, last               int64
 	firstHolders, lastHolders int64
@@ -21,12 +20,22 @@ func newSideCounts() sideCounts {
 	return sideCounts{first: noFirst, last: noLast, floorFirst: noFirst, floorLast: noLast}
 }
 
+// total and open sum the alerts counted, and those open.
+func (s *sideCounts) total() int64 { return sum(&s.bySev) }
+func (s *sideCounts) open() int64  { return sum(&s.openBySev) }
+
+func sum(b *[numSeverities]int64) int64 {
+	var n int64
+	for _, v := range b {
+		n += v
+	}
+	return n
+}
+
 // count adds one alert of severity sev to the counters.
 func (s *sideCounts) count(sev uint8, open bool) {
-	s.total++
 	s.bySev[sev]++
 	if open {
-		s.open++
 		s.openBySev[sev]++
 	}
 }
@@ -35,10 +44,8 @@ func (s *sideCounts) count(sev uint8, open bool) {
 // open alerts spread over severities, so a bucket that is already empty takes the decrement
 // from the highest non-empty one: totals stay right.
 func (s *sideCounts) uncount(sev uint8, open bool) {
-	s.total = max(s.total-1, 0)
 	take(&s.bySev, sev)
 	if open {
-		s.open = max(s.open-1, 0)
 		take(&s.openBySev, sev)
 	}
 }
@@ -119,12 +126,13 @@ type entity struct {
 	tombs  map[alertID]tombstone
 	// sides are allocated on first use: most entities have alerts of one side or two.
 	sides [numSides]*sideCounts
-	// recent lists each side's most recently changed alerts, newest first, at most RecentMax. An
-	// alert whose side changes leaves its old side's list, which then holds one fewer until that
-	// side's next alert: the alerts that had dropped off a full list do not come back.
-	recent [numSides][]recentAlert
-	// self is the entity keys of an alert counted on this entity alone, shared by its entries.
-	self []string
+	// recent lists the most recently changed alerts, newest first, at most RecentMax of each
+	// side. An alert whose side changes leaves its old side's entries, which then hold one
+	// fewer until that side's next alert: the alerts that had dropped off do not come back.
+	recent []recentAlert
+	// index finds first and last activity without a scan once the alerts are many (nil until
+	// then).
+	index *activity
 }
 
 func newEntity() *entity { return &entity{} }
@@ -141,6 +149,7 @@ func (e *entity) side(i uint8) *sideCounts {
 // add counts an alert the entity has not counted.
 func (e *entity) add(h alertID, s alertState) {
 	e.alerts.put(h, s)
+	e.indexHold(s)
 	side := e.side(s.side)
 	side.count(s.sev, s.open())
 	side.hold(s.first, s.last)
@@ -149,13 +158,15 @@ func (e *entity) add(h alertID, s alertState) {
 // replace applies a newer version of an alert held in full: the old contribution leaves the
 // counters exactly, the new one enters. A side whose first or last activity lost its last holder
 // is left stale (first <= the true minimum, last >= the true maximum, the holders still counted
-// exactly) and rescanned once when its record is read (exact), not on every update: a stream of
-// updates that each move the extreme away costs one scan per batch, not one per update.
+// exactly) and recomputed once when its record is read (exact), not on every update: from the
+// activity index (O(log n)) when the entity holds many alerts, else by a scan of a few.
 func (e *entity) replace(h alertID, cur, next alertState) {
 	old := e.side(cur.side)
 	old.uncount(cur.sev, cur.open())
 	old.release(cur.first, cur.last)
+	e.indexRelease(cur)
 	e.alerts.put(h, next)
+	e.indexHold(next)
 	side := e.side(next.side)
 	side.count(next.sev, next.open())
 	side.hold(next.first, next.last)
@@ -164,9 +175,28 @@ func (e *entity) replace(h alertID, cur, next alertState) {
 // revive applies a newer version of a tombstoned alert: the tombstone's contribution leaves the
 // counters, the new version enters in full. The tombstone's activity stays in the floor.
 func (e *entity) revive(h alertID, t tombstone, next alertState) {
-	delete(e.tombs, h)
+	e.forget(h)
 	e.side(t.side).uncount(t.sev, t.open())
 	e.add(h, next)
+}
+
+// forget deletes a tombstone; the map goes once empty (Go maps keep their size after deletes).
+func (e *entity) forget(h alertID) {
+	delete(e.tombs, h)
+	if len(e.tombs) == 0 {
+		e.tombs = nil
+	}
+}
+
+// countOnly counts an alert the ledger does not hold (its cap is reached): the counters take its
+// contribution, the floor its activity, and nothing remembers its version.
+func (e *entity) countOnly(s alertState) {
+	side := e.side(s.side)
+	side.count(s.sev, s.open())
+	side.floorFirst = min(side.floorFirst, s.first)
+	side.floorLast = max(side.floorLast, s.last)
+	side.first = min(side.first, s.first)
+	side.last = max(side.last, s.last)
 }
 
 // exact recomputes the side's first and last activity if an update left them stale.
@@ -176,24 +206,20 @@ func (e *entity) exact(side uint8) {
 	}
 }
 
-// recompute scans the side's alerts held in full for its first and last activity.
+// recompute finds the side's first and last activity over its alerts held in full and its
+// floor: from the index when the alerts are many (its holders then count one, which may be
+// fewer than hold it: a release of the one counted only makes the side stale again), else by
+// a scan of at most smallSet alerts.
 func (e *entity) recompute(side uint8) {
 	s := e.side(side)
 	s.first, s.last, s.firstHolders, s.lastHolders = s.floorFirst, s.floorLast, 0, 0
+	if first, last, ok := e.extremes(side); ok {
+		s.hold(first, last)
+		return
+	}
 	for _, a := range e.alerts.all {
 		if a.side == side {
 			s.hold(a.first, a.last)
 		}
 	}
-}
-
-// selfKeys returns keys, or the entity's shared copy when keys is the entity key alone.
-func (e *entity) selfKeys(key string, keys []string) []string {
-	if len(keys) != 1 || keys[0] != key {
-		return keys
-	}
-	if e.self == nil {
-		e.self = keys
-	}
-	return e.self
 }

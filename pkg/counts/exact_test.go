@@ -244,6 +244,8 @@ func TestLedgerExact(t *testing.T) {
 		monotone, compact bool
 	}{
 		{name: "activity moving anywhere", alerts: 400, entities: 12},
+		// Hundreds of alerts per entity: first and last activity come from the activity index.
+		{name: "many alerts per entity", alerts: 600, entities: 2},
 		{name: "compacted", alerts: 1500, entities: 4, monotone: true, compact: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,7 +266,7 @@ func TestLedgerExact(t *testing.T) {
 						check(t, l, m)
 						l = roundTrip(t, l)
 						if tc.compact {
-							l.Compact(clock.Add(-200 * time.Minute))
+							l.Compact(clock.Add(-200*time.Minute), time.Time{})
 							check(t, l, m)
 						}
 					}

@@ -18,7 +18,7 @@ func FuzzLedgerReadFrom(f *testing.F) {
 		l.Fold(counted(fmt.Sprint("u", i%3), alert(fmt.Sprint("a", i), identity, int64(1+i%2), high, resolved), "u1"))
 		l.Fold(counted("u2", alert(fmt.Sprint("b", i), endpoint, 1, medium, newS), "u2"))
 	}
-	l.Compact(time.Now())
+	l.Compact(time.Now(), time.Time{})
 	var buf bytes.Buffer
 	if _, err := l.WriteTo(&buf); err != nil {
 		f.Fatal(err)

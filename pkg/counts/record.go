@@ -30,8 +30,8 @@ func (l *Ledger) Record(key string) *adjoinv1.EntityCounts {
 		}
 	}
 	size := proto.Size(ec) + updatedTimeBytes
-	e.newest(func(int) bool { return true }, func(r recentAlert) bool {
-		c := e.counted(r)
+	e.newest(func(int) bool { return true }, func(r *recentAlert) bool {
+		c := r.counted(key)
 		n := proto.Size(c)
 		n += protowire.SizeTag(6) + protowire.SizeVarint(uint64(n))
 		if len(ec.Recent) == RecentMax || size+n > MaxRecordBytes {
@@ -46,13 +46,13 @@ func (l *Ledger) Record(key string) *adjoinv1.EntityCounts {
 
 // record returns the side's counters, nil when it counts nothing.
 func (s *sideCounts) record(side adjoinv1.Side) *adjoinv1.SideCounts {
-	if s.total == 0 {
+	if s.total() == 0 {
 		return nil
 	}
 	sc := &adjoinv1.SideCounts{
 		Side:                side,
-		Total:               s.total,
-		Open:                s.open,
+		Total:               s.total(),
+		Open:                s.open(),
 		HighestSeverity:     adjoinv1.Severity(s.highest(&s.bySev)),
 		HighestOpenSeverity: adjoinv1.Severity(s.highest(&s.openBySev)),
 		FirstActivity:       stamp(s.first),
@@ -66,9 +66,9 @@ func (s *sideCounts) record(side adjoinv1.Side) *adjoinv1.SideCounts {
 	return sc
 }
 
-// counted returns a recent alert as the record lists it.
-func (e *entity) counted(r recentAlert) *adjoinv1.CountedAlert {
-	s, _ := e.alerts.get(r.hash)
+// counted returns a recent alert of entity key as the record lists it.
+func (r *recentAlert) counted(key string) *adjoinv1.CountedAlert {
+	s := r.s
 	return &adjoinv1.CountedAlert{
 		AlertId:       r.id,
 		Side:          adjoinv1.Side(s.side),
@@ -77,7 +77,7 @@ func (e *entity) counted(r recentAlert) *adjoinv1.CountedAlert {
 		Version:       s.version,
 		FirstActivity: stamp(s.first),
 		LastActivity:  stamp(s.last),
-		EntityKeys:    append([]string(nil), r.keys...),
+		EntityKeys:    r.keyStrings(key),
 	}
 }
 
@@ -88,7 +88,7 @@ func (l *Ledger) OtherSide(key string, side adjoinv1.Side) []string {
 		return nil
 	}
 	var ids []string
-	e.newest(func(s int) bool { return adjoinv1.Side(s) != side }, func(r recentAlert) bool {
+	e.newest(func(s int) bool { return adjoinv1.Side(s) != side }, func(r *recentAlert) bool {
 		ids = append(ids, r.id)
 		return len(ids) < RecentMax
 	})

@@ -2,9 +2,13 @@ package counts
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
 
+	entitykey "github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/pkg/natsx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -12,17 +16,22 @@ import (
 // in place of what the ledger held on that entity. A format-1 record (the full alert set)
 // converts exactly (returns true); a format-2 record only gives counters (false): its recent
 // alerts are held in full, so their updates apply exactly, but a later version of an older
-// alert counts as a new one.
-func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool) {
-	key := ec.GetEntityKey()
-	if key == "" {
-		return false
+// alert counts as a new one. A record Seed cannot hold (see checkRecord) is refused with an
+// error naming what is wrong, and the ledger is left unchanged.
+func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool, err error) {
+	if err := checkRecord(ec); err != nil {
+		return false, err
 	}
+	key := ec.GetEntityKey()
 	e := newEntity()
+	if old := l.entities[key]; old != nil {
+		l.held -= old.alerts.len() + len(old.tombs)
+	}
 	l.entities[key] = e
+	defer func() { l.held += e.alerts.len() }()
 	if ec.GetFormat() >= Format {
-		l.seedCounters(e, ec)
-		return false
+		l.seedCounters(key, e, ec)
+		return false, nil
 	}
 	// Recent lists: newest activity first, the order format 1 gave other_side_alert_ids.
 	alerts := slices.Clone(ec.GetAlerts())
@@ -36,20 +45,61 @@ func (l *Ledger) Seed(ec *adjoinv1.EntityCounts) (exact bool) {
 	for i := len(alerts) - 1; i >= 0; i-- {
 		c := alerts[i]
 		h, s := idOf(c.GetAlertId()), countedState(c, touched)
-		from := -1
 		if cur, ok := e.alerts.get(h); ok {
 			if cur.version >= s.version {
 				continue
 			}
-			from = int(cur.side)
 			e.replace(h, cur, s)
 		} else {
 			e.add(h, s)
 		}
 		l.seq++
-		e.touch(l.seq, c.GetAlertId(), h, from, s.side, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), s, seedKeys(c), false)
 	}
-	return true
+	return true, nil
+}
+
+// Bounds of what a ledger holds: an alert id is what stage 1 accepts (a key token), an entity
+// key what package entity makes.
+const (
+	MaxIDBytes  = natsx.MaxToken
+	MaxKeyBytes = entitykey.MaxKeyLen
+)
+
+// checkRecord names what keeps a stored record from being seeded: an entity key missing or
+// longer than MaxKeyBytes; an alert id missing or longer than MaxIDBytes; a format-2 record
+// listing more than RecentMax recent alerts, or one with more than MaxEntityKeys entity keys or
+// a key missing or longer than MaxKeyBytes.
+func checkRecord(ec *adjoinv1.EntityCounts) error {
+	key := ec.GetEntityKey()
+	if key == "" || len(key) > MaxKeyBytes {
+		return fmt.Errorf("record: entity key of %d bytes, want 1 to %d", len(key), MaxKeyBytes)
+	}
+	list, what := ec.GetAlerts(), "alert"
+	if ec.GetFormat() >= Format {
+		list, what = ec.GetRecent(), "recent alert"
+		if len(list) > RecentMax {
+			return fmt.Errorf("record %s: %d recent alerts, at most %d", key, len(list), RecentMax)
+		}
+	}
+	for i, c := range list {
+		if id := c.GetAlertId(); id == "" || len(id) > MaxIDBytes {
+			return fmt.Errorf("record %s: %s %d: id of %d bytes, want 1 to %d", key, what, i, len(id), MaxIDBytes)
+		}
+		keys := c.GetEntityKeys()
+		if ec.GetFormat() >= Format && len(keys) > MaxEntityKeys {
+			return fmt.Errorf("record %s: %s %s: %d entity keys, at most %d", key, what, c.GetAlertId(), len(keys), MaxEntityKeys)
+		}
+		for _, k := range keys {
+			if k == "" || len(k) > MaxKeyBytes {
+				return fmt.Errorf("record %s: %s %s: entity key of %d bytes, want 1 to %d", key, what, c.GetAlertId(), len(k), MaxKeyBytes)
+			}
+			if strings.Contains(k, keySep) {
+				return fmt.Errorf("record %s: %s %s: entity key %q holds a NUL byte", key, what, c.GetAlertId(), k)
+			}
+		}
+	}
+	return nil
 }
 
 // maxSeeded bounds a counter read from a format-2 record.
@@ -61,7 +111,7 @@ const maxSeeded = 1 << 40
 // past the alerts of that severity, the next ones down. A record
 // whose numbers do not add up is made to (counters at least what the listed alerts need, totals
 // the sums), so that the ledger's snapshot of it reads back.
-func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
+func (l *Ledger) seedCounters(key string, e *entity, ec *adjoinv1.EntityCounts) {
 	recent := ec.GetRecent()
 	for i := len(recent) - 1; i >= 0; i-- {
 		c := recent[i]
@@ -73,7 +123,7 @@ func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
 		e.alerts.put(h, st)
 		e.side(st.side)
 		l.seq++
-		e.touch(l.seq, c.GetAlertId(), h, -1, st.side, seedKeys(c))
+		e.touch(key, l.seq, c.GetAlertId(), st, seedKeys(c), false)
 	}
 	var held [numSides]sideCounts
 	for _, s := range e.alerts.all {
@@ -102,16 +152,11 @@ func (l *Ledger) seedCounters(e *entity, ec *adjoinv1.EntityCounts) {
 		for sev := range numSeverities {
 			s.bySev[sev] = max(s.bySev[sev], h.bySev[sev])
 		}
-		rest := max(open[i]-h.open, 0)
+		rest := max(open[i]-h.open(), 0)
 		for sev := int(highestOpen[i]); sev >= 0 && rest > 0; sev-- {
 			n := min(rest, s.bySev[sev]-s.openBySev[sev])
 			s.openBySev[sev] += n
 			rest -= n
-		}
-		s.total, s.open = 0, 0
-		for sev := range numSeverities {
-			s.total += s.bySev[sev]
-			s.open += s.openBySev[sev]
 		}
 		e.recompute(uint8(i))
 	}

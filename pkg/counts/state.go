@@ -43,17 +43,19 @@ type alertState struct {
 	status  uint8
 }
 
-// tombstone is what remains of an alert Compact retired: its contribution to the counters, and
-// the version a later one must exceed. 16 bytes.
+// tombstone is what remains of an alert Compact retired: its contribution to the counters, the
+// version a later one must exceed, and when it last changed (Compact forgets a resolved one
+// after a second retention). 16 bytes.
 type tombstone struct {
 	version int64
+	touched uint32
 	side    uint8
 	sev     uint8
 	status  uint8
 }
 
 func (s alertState) tomb() tombstone {
-	return tombstone{version: s.version, side: s.side, sev: s.sev, status: s.status}
+	return tombstone{version: s.version, touched: s.touched, side: s.side, sev: s.sev, status: s.status}
 }
 
 func (t tombstone) open() bool  { return IsOpen(adjoinv1.AlertStatus(t.status)) }

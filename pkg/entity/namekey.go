@@ -54,3 +54,8 @@ func NameKeys(e *adjoinv1.Entity) []string {
 // hostile 5,000-character host name gives a short key, the same for the endpoint ingestor that
 // writes it and the badge service that reads it.
 func keySafe(s string) string { return natsx.KeyPart(s) }
+
+// MaxKeyLen is the longest entity key any of Key, HostNameKey and UserNameKey returns: a
+// user name key, "user.", two bounded parts (natsx.MaxToken+1 bytes each at most) and "/".
+// A SID key is at most maxSIDLen (184), a GUID 36, a host name key 134.
+const MaxKeyLen = len("user.") + 2*(natsx.MaxToken+1) + 1

@@ -43,6 +43,8 @@ type Metrics struct {
 	CounterFolded      prometheus.Counter
 	CounterSnapshots   prometheus.Counter
 	CounterLoadSeconds prometheus.Histogram
+	CounterHeld        prometheus.Gauge
+	CounterUnheld      prometheus.Counter
 
 	GRPCRequests *prometheus.CounterVec   // method, code
 	GRPCSeconds  *prometheus.HistogramVec // method
@@ -96,6 +98,8 @@ func New() *Metrics {
 		CounterFolded:        f.counter("adjoin_counter_folded_total", "COUNTS messages folded into a partition's counting state (redeliveries included)."),
 		CounterSnapshots:     f.counter("adjoin_counter_snapshots_total", "Partition state snapshots written to adjoin_counter."),
 		CounterLoadSeconds:   f.histogram("adjoin_counter_load_seconds", "Time to load a partition's counting state on becoming its owner (snapshot or seed, then replay)."),
+		CounterHeld:          f.gauge("adjoin_counter_alerts_held", "Alerts the owned partitions hold state for (in full or as tombstones), as of their last snapshots; each partition holds at most --max-held."),
+		CounterUnheld:        f.counter("adjoin_counter_alerts_unheld_total", "Alerts counted without their state because a partition held --max-held alerts: a later version of one may be counted twice."),
 		GRPCRequests:         f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
 		GRPCSeconds:          f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
 		SideEvents:           f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),

@@ -35,3 +35,13 @@ func CountsSubject(p int, computer bool, key string) string {
 func CountsFilter(p int) string {
 	return SubjectCounts + "." + strconv.Itoa(p) + ".>"
 }
+
+// ConfigPartitionsKey is the adjoin_config key where the correlator records the number of
+// COUNTS partitions on its first start.
+const ConfigPartitionsKey = "counts.partitions"
+
+// CounterDurable is the name of the consumer of COUNTS partition p, for the correlator whose
+// ALERTS durable is durable: "<durable>-count-<p>".
+func CounterDurable(durable string, p int) string {
+	return durable + "-count-" + strconv.Itoa(p)
+}

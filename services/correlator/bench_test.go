@@ -36,7 +36,6 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator"
-	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 )
 
 const benchUsers = 10000
@@ -313,7 +312,7 @@ func waitDrained(b *testing.B, js jetstream.JetStream, within time.Duration) {
 	for time.Now().Before(deadline) {
 		done := idle(natsx.StreamAlerts, "correlator")
 		for p := 0; done && p < natsx.DefaultPartitions; p++ {
-			done = idle(natsx.StreamCounts, ports.CounterDurable("correlator", p))
+			done = idle(natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 		}
 		if done {
 			return

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adjoin/adjoin/pkg/config"
+	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
@@ -49,9 +50,12 @@ type Config struct {
 	// Partitions is the number of COUNTS partitions; it is recorded in adjoin_config on the
 	// first start and may not change afterwards.
 	Partitions int
-	// StateRetention is how long a partition owner keeps the full state of an alert resolved
-	// and not updated, before compacting it to a tombstone (counts do not change).
+	// StateRetention is how long a partition owner keeps the full state of an alert not
+	// updated, before compacting it to a tombstone (counts do not change); the tombstone of a
+	// resolved alert is forgotten after as long again.
 	StateRetention time.Duration
+	// MaxHeld bounds the alerts one partition owner holds state for (in full or as tombstones).
+	MaxHeld int
 	// TakeoverAfter is how long a partition's owner may go without pulling from its consumer
 	// before another instance takes the partition over (the consumer's pinned TTL): how long a
 	// partition waits after its owner dies.
@@ -81,7 +85,8 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxIncidentAlerts, "max-incident-alerts", 500, "most alerts one incident follows")
 	s.Int(&c.Batch, "batch", ports.DefaultBatch, fmt.Sprintf("alerts one instance fetches and handles at once (at most %d)", ports.MaxBatch))
 	s.Int(&c.Partitions, "partitions", natsx.DefaultPartitions, fmt.Sprintf("COUNTS partitions, each counted by one instance at a time (at most %d); fixed on the first start", MaxPartitions))
-	s.Duration(&c.StateRetention, "state-retention", ports.DefaultStateRetention, "how long a partition owner keeps the full state of an alert resolved and not updated; then a 16-byte tombstone (counts never change)")
+	s.Duration(&c.StateRetention, "state-retention", ports.DefaultStateRetention, "how long a partition owner keeps the full state of an alert not updated; then a 16-byte tombstone (counts never change), forgotten after as long again once the alert is resolved (a version arriving later counts anew)")
+	s.Int(&c.MaxHeld, "max-held", counts.DefaultMaxHeld, "most alerts one partition owner holds state for (at most some 140 B each in full, 70 B as a tombstone); past it a new alert is counted without its state, so a later version of it may count again (logged, and counted in adjoin_counter_alerts_unheld_total)")
 	s.Duration(&c.TakeoverAfter, "takeover-after", ports.DefaultPinnedTTL, "a COUNTS partition whose owner has not pulled for this long is taken over by another instance (or the owner's next life): how long counting waits after an owner dies; at least 2s (an idle owner pulls every second)")
 	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
 	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
@@ -114,6 +119,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("partitions: %d, want 1 to %d", c.Partitions, MaxPartitions)
 	case c.StateRetention <= 0:
 		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
+	case c.MaxHeld < 1:
+		return fmt.Errorf("max-held: %d, want >= 1", c.MaxHeld)
 	case c.TakeoverAfter < 2*time.Second:
 		return fmt.Errorf("takeover-after: %s, want at least 2s", c.TakeoverAfter)
 	case c.IncidentMemory < c.Window:

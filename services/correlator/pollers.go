@@ -8,7 +8,6 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 )
 
 // polled lists the consumers whose lag the metrics follow: ALERTS, each COUNTS partition,
@@ -16,7 +15,7 @@ import (
 func polled(cfg Config, builder string) []metrics.Consumer {
 	cs := []metrics.Consumer{{Stream: natsx.StreamAlerts, Name: cfg.Durable}}
 	for p := range cfg.Partitions {
-		cs = append(cs, metrics.Consumer{Stream: natsx.StreamCounts, Name: ports.CounterDurable(cfg.Durable, p)})
+		cs = append(cs, metrics.Consumer{Stream: natsx.StreamCounts, Name: natsx.CounterDurable(cfg.Durable, p)})
 	}
 	return append(cs, metrics.Consumer{Stream: natsx.StreamCorrelated, Name: builder})
 }

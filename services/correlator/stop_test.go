@@ -12,7 +12,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/correlator"
-	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 )
 
 // pinnedPartitions lists the COUNTS partitions whose consumer is pinned to a client.
@@ -20,7 +19,7 @@ func pinnedPartitions(t *testing.T, s *natstest.Server) ([]int, error) {
 	t.Helper()
 	var pinned []int
 	for p := range natsx.DefaultPartitions {
-		cons, err := s.JS.Consumer(context.Background(), natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		cons, err := s.JS.Consumer(context.Background(), natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 		if err != nil {
 			return nil, err
 		}

@@ -104,7 +104,7 @@ func startStages(rt *service.Runtime, cfg Config, kvs map[string]jetstream.KeyVa
 	retrier := &ports.Retrier{Pending: pending, Correlator: correlator, Every: cfg.RetryEvery, Log: rt.Log,
 		Changed: func() uint64 { return index.Version()<<32 ^ uint64(logons.Added()) }}
 	counter := &ports.Counter{JS: rt.JS, Durable: cfg.Durable, Partitions: cfg.Partitions, Log: rt.Log, Metrics: cfg.Metrics,
-		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, AckWait: cfg.AckWait, PinnedTTL: cfg.TakeoverAfter}
+		MaxDeliveries: cfg.MaxDeliveries, StateRetention: cfg.StateRetention, MaxHeld: cfg.MaxHeld, AckWait: cfg.AckWait, PinnedTTL: cfg.TakeoverAfter}
 	window := domain.NewAlertWindow(cfg.IncidentMemory)
 	window.MaxAlerts = cfg.IncidentMemoryAlerts
 	grouper := &domain.Grouper{Window: cfg.Window, MaxAlerts: cfg.MaxIncidentAlerts, Logons: logons,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -221,7 +220,7 @@ func waitCorrelator(ctx context.Context, js jetstream.JetStream, within time.Dur
 		return end, err
 	}
 	for p := range natsx.DefaultPartitions {
-		at, err := waitConsumer(ctx, js, natsx.StreamCounts, correlatorDurable+"-count-"+strconv.Itoa(p), 20*time.Millisecond, within)
+		at, err := waitConsumer(ctx, js, natsx.StreamCounts, natsx.CounterDurable(correlatorDurable, p), 20*time.Millisecond, within)
 		if err != nil {
 			return at, err
 		}

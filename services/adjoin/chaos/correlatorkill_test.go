@@ -169,7 +169,7 @@ func progressOf(ctx context.Context, t *testing.T, js jetstream.JetStream) progr
 	}
 	p.delivered, p.pending, p.ackPending = info.Delivered.Consumer, info.NumPending, uint64(info.NumAckPending)
 	for p2 := range natsx.DefaultPartitions { // the correlator runs with the default
-		c, err := js.Consumer(ctx, natsx.StreamCounts, chaos.CounterDurable("correlator", p2))
+		c, err := js.Consumer(ctx, natsx.StreamCounts, natsx.CounterDurable("correlator", p2))
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue
 		}

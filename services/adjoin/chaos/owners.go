@@ -31,7 +31,7 @@ type PartitionState struct {
 func PartitionStates(ctx context.Context, js jetstream.JetStream, durable string, n int) ([]PartitionState, error) {
 	out := make([]PartitionState, n)
 	for p := range n {
-		c, err := js.Consumer(ctx, natsx.StreamCounts, CounterDurable(durable, p))
+		c, err := js.Consumer(ctx, natsx.StreamCounts, natsx.CounterDurable(durable, p))
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue
 		}

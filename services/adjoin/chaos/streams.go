@@ -92,10 +92,6 @@ func WaitDrained(ctx context.Context, js jetstream.JetStream, stream, durable st
 	}
 }
 
-// partitionsKey is the adjoin_config key where the correlator records the number of COUNTS
-// partitions on its first start.
-const partitionsKey = "counts.partitions"
-
 // Partitions returns the number of COUNTS partitions the correlator recorded in adjoin_config,
 // waiting until it has been recorded (the correlator's first start).
 func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
@@ -104,11 +100,11 @@ func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
 		return 0, err
 	}
 	for {
-		e, err := kv.Get(ctx, partitionsKey)
+		e, err := kv.Get(ctx, natsx.ConfigPartitionsKey)
 		if err == nil {
 			n, err := strconv.Atoi(strings.TrimSpace(string(e.Value())))
 			if err != nil || n < 1 {
-				return 0, fmt.Errorf("adjoin_config %s holds %q, not a number of partitions", partitionsKey, e.Value())
+				return 0, fmt.Errorf("adjoin_config %s holds %q, not a number of partitions", natsx.ConfigPartitionsKey, e.Value())
 			}
 			return n, nil
 		}
@@ -117,15 +113,11 @@ func Partitions(ctx context.Context, js jetstream.JetStream) (int, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("no %s in adjoin_config: the correlator never started (%w)", partitionsKey, ctx.Err())
+			return 0, fmt.Errorf("no %s in adjoin_config: the correlator never started (%w)", natsx.ConfigPartitionsKey, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
-
-// CounterDurable is the name of the correlator's consumer of COUNTS partition p, for the
-// correlator whose ALERTS durable is durable.
-func CounterDurable(durable string, p int) string { return durable + "-count-" + strconv.Itoa(p) }
 
 // WaitCorrelated waits until the correlator whose ALERTS durable is durable has done all its
 // work, both stages: ALERTS drained (every alert resolved, its count messages stored in
@@ -142,7 +134,7 @@ func WaitCorrelated(ctx context.Context, js jetstream.JetStream, durable string)
 		return err
 	}
 	for p := range n {
-		if err := WaitDrained(ctx, js, natsx.StreamCounts, CounterDurable(durable, p)); err != nil {
+		if err := WaitDrained(ctx, js, natsx.StreamCounts, natsx.CounterDurable(durable, p)); err != nil {
 			return err
 		}
 	}
@@ -174,7 +166,7 @@ func countsLeft(ctx context.Context, js jetstream.JetStream, durable string, n i
 		if msgs == 0 {
 			continue
 		}
-		c, err := st.Consumer(ctx, CounterDurable(durable, p))
+		c, err := st.Consumer(ctx, natsx.CounterDurable(durable, p))
 		if err != nil {
 			return fmt.Errorf("partition %d holds %d messages: %w", p, msgs, err)
 		}

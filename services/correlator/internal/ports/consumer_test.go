@@ -162,7 +162,7 @@ func drained(ctx context.Context, js jetstream.JetStream, durable string) error 
 		return err
 	}
 	for p := range natsx.DefaultPartitions {
-		if err := consumerDrained(ctx, js, natsx.StreamCounts, ports.CounterDurable(durable, p)); err != nil {
+		if err := consumerDrained(ctx, js, natsx.StreamCounts, natsx.CounterDurable(durable, p)); err != nil {
 			return err
 		}
 	}

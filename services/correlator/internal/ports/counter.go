@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -26,8 +26,8 @@ const (
 	defaultSnapshotFolds = 50_000
 )
 
-// DefaultStateRetention is how long a partition owner keeps the full state of an alert
-// resolved and not updated (--state-retention).
+// DefaultStateRetention is how long a partition owner keeps the full state of an alert not
+// updated, and how long more the tombstone of a resolved one (--state-retention).
 const DefaultStateRetention = 180 * 24 * time.Hour
 
 // DefaultPinnedTTL is how long a partition owner (--takeover-after) or the incident builder
@@ -71,9 +71,13 @@ type Counter struct {
 	// MaxDeliveries is the delivery at which a failing message is given up (0:
 	// natsx.MaxDeliveries).
 	MaxDeliveries int
-	// StateRetention is how long an alert resolved and not updated keeps its full state before
-	// it is compacted to a tombstone (0: DefaultStateRetention; counts never change).
+	// StateRetention is how long an alert not updated keeps its full state before it is
+	// compacted to a tombstone, and how long more a resolved one keeps its tombstone
+	// (0: DefaultStateRetention; see counts.Ledger.Compact).
 	StateRetention time.Duration
+	// MaxHeld bounds the alerts one partition's state holds (0: counts.DefaultMaxHeld); see
+	// counts.Ledger.Fold for what happens past it.
+	MaxHeld int
 	// Batch is the most messages fetched at once (default 512).
 	Batch int
 	// PinnedTTL is how long an owner may go without pulling before another takes over
@@ -99,6 +103,9 @@ func (c *Counter) withDefaults() Counter {
 	if d.StateRetention <= 0 {
 		d.StateRetention = DefaultStateRetention
 	}
+	if d.MaxHeld <= 0 {
+		d.MaxHeld = counts.DefaultMaxHeld
+	}
 	if d.Batch <= 0 {
 		d.Batch = defaultCounterBatch
 	}
@@ -120,11 +127,6 @@ func (c *Counter) withDefaults() Counter {
 	return d
 }
 
-// CounterDurable is the name of partition p's consumer.
-func CounterDurable(durable string, p int) string {
-	return durable + "-count-" + strconv.Itoa(p)
-}
-
 // Run owns what partitions it can until ctx ends; the batch in hand is finished first.
 func (c *Counter) Run(ctx context.Context) error {
 	cfg := c.withDefaults()
@@ -140,7 +142,7 @@ func (c *Counter) Run(ctx context.Context) error {
 // consumerConfig is partition p's durable.
 func (c *Counter) consumerConfig(p int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:        CounterDurable(c.Durable, p),
+		Durable:        natsx.CounterDurable(c.Durable, p),
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.AckWait,
 		MaxAckPending:  2 * c.Batch,
@@ -243,7 +245,7 @@ func chunks(msgs <-chan jetstream.Msg, handle func([]jetstream.Msg)) {
 func (o *owner) unpin(ctx context.Context) {
 	st, err := o.c.JS.Stream(ctx, natsx.StreamCounts)
 	if err == nil {
-		err = st.UnpinConsumer(ctx, CounterDurable(o.c.Durable, o.p), counterGroup)
+		err = st.UnpinConsumer(ctx, natsx.CounterDurable(o.c.Durable, o.p), counterGroup)
 	}
 	if err != nil {
 		o.log.Warn("could not release the partition; another instance takes it over after the pinned TTL", logx.Err(err))

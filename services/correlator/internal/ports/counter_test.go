@@ -174,7 +174,7 @@ func (r *countRig) exact() error {
 // drained reports an error until every partition's durable has nothing left to deliver or ack.
 func (r *countRig) drained() error {
 	for p := range r.p {
-		c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 		if err != nil {
 			return err
 		}

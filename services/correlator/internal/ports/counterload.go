@@ -24,6 +24,7 @@ func (o *owner) load(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
 	defer cancel()
 	l := counts.NewLedger()
+	l.MaxHeld = o.c.MaxHeld
 	o.revs, o.dirty = map[string]uint64{}, map[string]struct{}{}
 	seq, found, err := o.readSnapshot(ctx, l)
 	if err != nil {
@@ -103,9 +104,14 @@ func (o *owner) seed(ctx context.Context, l *counts.Ledger) (seeded, inexact int
 		if ec.GetEntityKey() == "" {
 			ec.EntityKey = key
 		}
+		exact, err := l.Seed(&ec)
+		if err != nil {
+			o.log.Warn("a stored record cannot be seeded; not seeded", zap.String("key", key), zap.Error(err))
+			continue
+		}
 		o.revs[key] = e.Revision()
 		seeded++
-		if l.Seed(&ec) {
+		if exact {
 			o.dirty[key] = struct{}{}
 		} else {
 			inexact++

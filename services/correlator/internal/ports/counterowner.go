@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -30,7 +29,8 @@ type owner struct {
 	ledger *counts.Ledger // nil: not loaded
 	pin    string         // the pin id the state was loaded under
 	// revs is, per key, the revision of adjoin_badges this owner last read or wrote (0: the
-	// key had no record); a key absent from revs is read once before its first write.
+	// key had no record); a key absent from revs is read once before its first write. Only
+	// the ledger's entities are written, so revs holds at most one entry per entity.
 	revs map[string]uint64
 	// dirty are the entities whose record differs from the last one this owner stored: kept
 	// until a write of theirs is acknowledged, so a failed batch does not lose them (its
@@ -41,6 +41,11 @@ type owner struct {
 	lastSeq   uint64
 	sinceSnap int // messages folded since the last snapshot
 	lastSnap  time.Time
+	// unheldReported, unheldWarned and heldReported are what reportUnheld and snapshot last
+	// told the metrics and the log.
+	unheldReported uint64
+	unheldWarned   time.Time
+	heldReported   int
 
 	badges  jetstream.KeyValue
 	records jetstream.Stream // the stream under adjoin_badges
@@ -63,7 +68,9 @@ func (o *owner) drop(why string) {
 	o.ledger, o.pin, o.revs, o.dirty = nil, "", nil, nil
 	if m := o.c.Metrics; m != nil {
 		m.CounterPartitions.Dec()
+		m.CounterHeld.Sub(float64(o.heldReported))
 	}
+	o.unheldReported, o.heldReported = 0, 0
 }
 
 // keepPin keeps the partition pinned to this client while it works on a load or a batch
@@ -95,7 +102,7 @@ func (o *owner) keepPin(ctx context.Context) (stop func()) {
 // the pin (423), nil on any other answer or none.
 func (o *owner) probePin(timeout time.Duration) error {
 	req, _ := json.Marshal(map[string]any{"batch": 1, "max_bytes": 1, "no_wait": true, "group": counterGroup, "id": o.pin})
-	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + CounterDurable(o.c.Durable, o.p)
+	subject := apiPrefix(o.c.JS) + "CONSUMER.MSG.NEXT." + natsx.StreamCounts + "." + natsx.CounterDurable(o.c.Durable, o.p)
 	reply, err := o.c.JS.Conn().Request(subject, req, timeout)
 	if err == nil && reply.Header.Get("Status") == "423" {
 		return fmt.Errorf("%w: the partition is pinned to another client", errFenced)
@@ -158,21 +165,40 @@ func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause s
 	deadLetter(ctx, o.c.JS, o.c.Metrics, o.log, m, reason, cause)
 }
 
-// validKey is what a key of a JetStream KV bucket may be.
-var validKey = regexp.MustCompile(`^[-/_=\.a-zA-Z0-9]+$`)
-
-// checkCount reports why a decoded COUNTS message cannot be counted, or "".
+// checkCount reports why a decoded COUNTS message cannot be counted, or "". An alert id is at
+// most counts.MaxIDBytes (what stage 1 accepts), an entity key at most counts.MaxKeyBytes
+// (entity.MaxKeyLen) of a KV key's characters, without an empty token.
 func checkCount(c *adjoinv1.CorrelatedAlert) string {
-	if c.GetAlert().GetId() == "" {
+	switch id := c.GetAlert().GetId(); {
+	case id == "":
 		return "no alert"
+	case len(id) > counts.MaxIDBytes:
+		return "alert id too long"
 	}
 	switch key := c.GetEntityKey(); {
 	case key == "":
 		return "no entity key"
-	case len(key) > 1024 || !validKey.MatchString(key) || strings.HasPrefix(key, ".") || strings.HasSuffix(key, ".") || strings.Contains(key, ".."):
+	case len(key) > counts.MaxKeyBytes || !recordKey(key):
 		return "entity key not usable as a record key"
 	}
 	return ""
+}
+
+// recordKey reports whether key is a usable key of a KV bucket: [-/_=.a-zA-Z0-9], not
+// starting or ending with a dot, no two dots in a row.
+func recordKey(key string) bool {
+	for i := range len(key) {
+		switch b := key[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '/', b == '_', b == '=':
+		case b == '.':
+			if i == 0 || i == len(key)-1 || key[i-1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isComputer reports whether a COUNTS subject (counts.<p>.<kind>.<key>) is a computer's.

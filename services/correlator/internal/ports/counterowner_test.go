@@ -157,7 +157,7 @@ func TestCounterTakeover(t *testing.T) {
 	stopA := r.run(t, a)
 	eventually(t, 30*time.Second, func() error {
 		for p := range r.p {
-			c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, ports.CounterDurable("correlator", p))
+			c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func TestCounterTakeover(t *testing.T) {
 	stopA()
 	left := 0
 	for p := range r.p {
-		c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, ports.CounterDurable("correlator", p))
+		c, err := r.s.JS.Consumer(r.ctx, natsx.StreamCounts, natsx.CounterDurable("correlator", p))
 		if err != nil {
 			t.Fatal(err)
 		}

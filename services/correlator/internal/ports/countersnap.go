@@ -29,16 +29,24 @@ func SnapshotName(p int) string { return "p" + strconv.Itoa(p) }
 
 // snapshot writes the state after a batch when it is due (always when now is set) and every
 // record is stored: a snapshot must never hold a fold whose record is not written, since a
-// new owner would not know to write it.
+// new owner would not know to write it. Before writing, the state is compacted (see
+// counts.Ledger.Compact: counts and records do not change).
 func (o *owner) snapshot(ctx context.Context, now bool) {
-	if !o.owned() || len(o.dirty) > 0 || o.sinceSnap == 0 {
+	if !o.owned() {
+		return
+	}
+	o.reportUnheld()
+	if len(o.dirty) > 0 || o.sinceSnap == 0 {
 		return
 	}
 	if !now && time.Since(o.lastSnap) < o.c.SnapshotEvery && o.sinceSnap < o.c.SnapshotFolds {
 		return
 	}
 	start := time.Now()
-	compacted := o.ledger.Compact(start.Add(-o.c.StateRetention))
+	compacted := o.ledger.Compact(start.Add(-o.c.StateRetention), start.Add(-2*o.c.StateRetention))
+	// Go maps keep their size after deletes: a load that dirtied the whole partition would
+	// leave a map of its size for good.
+	o.dirty = map[string]struct{}{}
 	size, err := o.writeSnapshot(ctx, o.ledger, o.lastSeq)
 	if err != nil {
 		o.log.Warn("writing the partition snapshot failed; will retry after the next batch", logx.Err(err))
@@ -46,12 +54,34 @@ func (o *owner) snapshot(ctx context.Context, now bool) {
 	}
 	entities, alerts := o.ledger.Len()
 	o.log.Debug("partition snapshot written", zap.Uint64("last_sequence", o.lastSeq), zap.Int("folded", o.sinceSnap),
-		zap.Int("entities", entities), zap.Int("alerts", alerts), zap.Int("compacted", compacted),
+		zap.Int("entities", entities), zap.Int("alerts", alerts), zap.Int("tombstoned", compacted.Tombstoned),
+		zap.Int("forgotten", compacted.Forgotten), zap.Int("emptied", compacted.Emptied),
 		zap.Int64("bytes", size), zap.Duration("took", time.Since(start)))
 	o.lastSnap, o.sinceSnap = time.Now(), 0
 	if m := o.c.Metrics; m != nil {
 		m.CounterSnapshots.Inc()
+		m.CounterHeld.Add(float64(alerts - o.heldReported))
 	}
+	o.heldReported = alerts
+}
+
+// reportUnheld says, in the log (at most once a minute) and the metrics, that the partition's
+// state is at its cap and alerts were counted without their state since the last report.
+func (o *owner) reportUnheld() {
+	u := o.ledger.Unheld()
+	if u <= o.unheldReported {
+		return
+	}
+	if m := o.c.Metrics; m != nil {
+		m.CounterUnheld.Add(float64(u - o.unheldReported))
+	}
+	if time.Since(o.unheldWarned) >= time.Minute {
+		_, held := o.ledger.Len()
+		o.log.Warn("partition state at its cap (--max-held): new alerts are counted without their state; a later version of one that has left its entity's recent alerts counts it again, and its close does not leave the open count",
+			zap.Int("held", held), zap.Int("max_held", o.c.MaxHeld), zap.Uint64("unheld_since_load", u))
+		o.unheldWarned = time.Now()
+	}
+	o.unheldReported = u
 }
 
 func (o *owner) snapshots(ctx context.Context) (jetstream.ObjectStore, error) {

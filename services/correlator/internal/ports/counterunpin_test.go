@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/adjoin/adjoin/services/correlator/internal/ports"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -40,7 +39,7 @@ func TestCounterUnpinnedMidStream(t *testing.T) {
 		r.publish(t, true, h[i:min(i+60, len(h))]...)
 		time.Sleep(50 * time.Millisecond)
 		// "counter" is the owners' priority group.
-		if err := stream.UnpinConsumer(r.ctx, ports.CounterDurable("correlator", 0), "counter"); err != nil {
+		if err := stream.UnpinConsumer(r.ctx, natsx.CounterDurable("correlator", 0), "counter"); err != nil {
 			t.Logf("unpin: %v", err)
 		}
 	}
