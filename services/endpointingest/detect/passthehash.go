@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // PassTheHashLogon raises an alert on the endpoint side of pass-the-hash: a 4624 with LogonType 9
@@ -39,8 +41,7 @@ type PassTheHashLogon struct {
 	MaxPending int
 
 	mu       sync.Mutex
-	sessions map[string]*pthSession
-	order    []string
+	sessions bounded.Map[string, *pthSession]
 	use      pthUse
 }
 
@@ -138,7 +139,7 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 	key := pthKey(ev.GetHost(), session)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, ok := d.sessions[key]
+	s, ok := d.sessions.Get(key)
 	if ev.GetEventId() == 1 {
 		d.use.process(ev.GetHost(), ev.GetFields()["ProcessGuid"], key, d.MaxSessions)
 	}
@@ -162,20 +163,7 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 
 // session returns the state of key, creating it (and dropping the oldest) if needed; mu held.
 func (d *PassTheHashLogon) session(key string) *pthSession {
-	if d.sessions == nil {
-		d.sessions = map[string]*pthSession{}
-	}
-	if s, ok := d.sessions[key]; ok {
-		return s
-	}
-	s := &pthSession{}
-	d.sessions[key] = s
-	d.order = append(d.order, key)
-	for d.MaxSessions > 0 && len(d.order) > d.MaxSessions {
-		delete(d.sessions, d.order[0])
-		d.order = d.order[1:]
-	}
-	return s
+	return detection.Entry(&d.sessions, d.MaxSessions, key)
 }
 
 // alert builds the session's alert: high once used (the injection or network use that
