@@ -220,6 +220,38 @@ func (c *credAccessCap) take(id string, n, max int) int {
 	return n
 }
 
+// evidence is the evidence of items that alert id may still carry (see take), in order.
+func (c *credAccessCap) evidence(id string, items []credAccessItem, max int) []*adjoinv1.Evidence {
+	var out []*adjoinv1.Evidence
+	for _, it := range items[:c.take(id, len(items), max)] {
+		out = append(out, it.Evidence)
+	}
+	return out
+}
+
+// credAccessNamed walks the items of a threshold alert in order: each caller becomes an
+// actor, and each distinct party that party gives (the source of a brute force, the account
+// of a spray) is named once in names and, for the first max of them (<= 0: all), becomes an
+// entity through its ref.
+func credAccessNamed(items []credAccessItem, max int, party func(credAccessAttempt) (key, name string, ref func() *adjoinv1.EntityRef)) (refs []*adjoinv1.EntityRef, names []string) {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
+			refs = append(refs, c)
+		}
+		key, name, ref := party(it.Attempt)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		names = append(names, name)
+		if max <= 0 || len(names) <= max {
+			refs = append(refs, ref())
+		}
+	}
+	return refs, names
+}
+
 // credAccessItem is one event a threshold detector has seen but not yet alerted on.
 type credAccessItem struct {
 	At       time.Time

@@ -149,10 +149,7 @@ func (d *Kerberoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	default:
 		return nil
 	}
-	var evidence []*adjoinv1.Evidence
-	for _, it := range items[:d.cap.take(id, len(items), d.MaxEvidence)] {
-		evidence = append(evidence, it.Evidence)
-	}
+	evidence := d.cap.evidence(id, items, d.MaxEvidence)
 	a := credAccessAlert(id, d.Name(), title, desc, adjoinv1.Severity_SEVERITY_HIGH, "T1558.003", ev, first, evidence)
 	refs := []*adjoinv1.EntityRef{requester.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref()}
 	for _, it := range items {
