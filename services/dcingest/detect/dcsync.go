@@ -3,11 +3,12 @@ package detect
 import (
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Replication extended rights whose use by a non-DC account is a DCSync.

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // RemoteScheduledTask raises an alert when a scheduled task is created or changed on a host

@@ -4,12 +4,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // SMBRemoteExecution raises an alert on the share accesses (Security 5145, detailed file share

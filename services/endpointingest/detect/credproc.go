@@ -4,11 +4,12 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // credProcStart is one process creation, from Sysmon 1 or Security 4688, reduced to what the
