@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -57,8 +58,8 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), key, credAccessEpisode(ep.Start))
-	evidence := d.cap.evidence(id, items, d.MaxEvidence)
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
+	evidence := credAccessCapped(&d.cap, id, items, d.MaxEvidence)
 	named, sources := credAccessNamed(items, d.MaxSources, func(a credAccessAttempt) (string, string, func() *adjoinv1.EntityRef) {
 		return a.Source.key(), a.Source.String(), a.Source.ref
 	})

@@ -1,6 +1,10 @@
 package detect
 
-import "time"
+import (
+	"time"
+
+	"github.com/adjoin/adjoin/pkg/detection"
+)
 
 // CredAccessThresholds are the settings and state password-brute-force and password-spray
 // share: two tiers of distinct values counted per key (an account, a source), the recent
@@ -23,7 +27,7 @@ type CredAccessThresholds struct {
 
 	tiers  *credAccessTiers
 	recent *credAccessRecent
-	cap    credAccessCap
+	cap    detection.EvidenceCap
 }
 
 // credAccessThresholdsOf returns the settings with their shared defaults: a fast tier of one

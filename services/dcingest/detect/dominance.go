@@ -54,7 +54,7 @@ func newDomEpisodes(window time.Duration, maxKeys int) *domEpisodes {
 
 // start returns the start of key's episode at t, as text for alert ids.
 func (e *domEpisodes) start(key string, t time.Time) string {
-	return reconEpisodeID(e.burst.Add(key, "", t).Start)
+	return detection.EpisodeID(e.burst.Add(key, "", t).Start)
 }
 
 // domAlert is a domain-dominance or persistence alert: the reconnaissance alert's shape with
@@ -63,7 +63,7 @@ func domAlert(id, detector, title, description string, severity adjoinv1.Severit
 	techniques []string, ev *adjoinv1.Event, evidence *adjoinv1.Evidence, refs ...*adjoinv1.EntityRef) *adjoinv1.Alert {
 	a := reconAlert(id, detector, title, description, severity, techniques, ev, evidence)
 	a.KillChainPhase = phase
-	a.Entities = reconEntities(refs...)
+	a.Entities = detection.Refs(refs...)
 	return a
 }
 

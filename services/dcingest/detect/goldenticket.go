@@ -258,20 +258,13 @@ func (d *GoldenTicket) alert(ev *adjoinv1.Event, rule, sam, ip string, severity 
 	}
 	t := ev.GetTime()
 	ep := d.bursts.Add(rule+"|"+sam+"|"+ip, "event", t.AsTime())
-	return &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), rule, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	return identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), rule, sam, ip, detection.EpisodeID(ep.Start)),
 		Title:           title,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		MitreTechniques: []string{"T1558.001"},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
-	}
+	}, t.AsTime())
 }

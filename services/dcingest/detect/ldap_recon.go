@@ -43,7 +43,7 @@ type LDAPRecon struct {
 	MaxEvidence int
 
 	episodes    *domEpisodes
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewLDAPRecon returns the detector with its defaults.
@@ -82,7 +82,7 @@ func (d *LDAPRecon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	id := entity.HashID(d.Name(), rsvcHost(ev.GetHost()), key, d.episodes.start(key, ev.GetTime().AsTime()))
 	what := "1644 LDAP search from " + client + " for " + strings.Join(targets, ", ") + ": " + strings.TrimSpace(filter)
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, what, "Data", "Client", "Filter", "StartingNode", "SearchScope", "User", "Message")
 	}
 	desc := "A client at " + client + " searched the directory on " + ev.GetHost() + " for " + strings.Join(targets, ", ") +
@@ -93,7 +93,7 @@ func (d *LDAPRecon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if user == "" {
 		user = domInsertion(f, 16) // the searching account, on versions that log it
 	}
-	a.Entities = reconEntities(detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
+	a.Entities = detection.Refs(detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }

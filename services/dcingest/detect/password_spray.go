@@ -82,7 +82,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), src, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), src, detection.EpisodeID(ep.Start))
 	var failures, successes []credAccessItem
 	for _, it := range items {
 		if it.Attempt.Failed {
@@ -91,7 +91,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			successes = append(successes, it)
 		}
 	}
-	evidence := d.cap.evidence(id, failures, d.MaxEvidence)
+	evidence := credAccessCapped(&d.cap, id, failures, d.MaxEvidence)
 	named, names := credAccessNamed(failures, d.MaxTargets, func(a credAccessAttempt) (string, string, func() *adjoinv1.EntityRef) {
 		return a.Account.key(), a.Account.Sam, func() *adjoinv1.EntityRef { return a.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET) }
 	})
@@ -123,9 +123,9 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // the threshold was reached.
 func (d *PasswordSpray) successAlert(ev *adjoinv1.Event, src string, episode time.Time, it credAccessItem) *adjoinv1.Alert {
 	acct := it.Attempt.Account
-	id := entity.HashID(d.Name(), "success", src, credAccessEpisode(episode), acct.key())
+	id := entity.HashID(d.Name(), "success", src, detection.EpisodeID(episode), acct.key())
 	var evidence []*adjoinv1.Evidence
-	if d.cap.take(id, 1, d.MaxEvidence) == 1 {
+	if d.cap.Take(id, 1, d.MaxEvidence) == 1 {
 		evidence = []*adjoinv1.Evidence{it.Evidence}
 	}
 	desc := fmt.Sprintf("%s authenticated successfully from %s (%s, recorded by %s) while that source was spraying passwords; the spray probably found this account's password.",

@@ -296,21 +296,14 @@ func (d *RemoteServiceCreation) raise(in *rsvcInstall, ev *adjoinv1.Event, actor
 		name += " (display name " + in.displayName + ")"
 	}
 	tool := d.isTool(in.keyName, in.image) || d.isTool(in.displayName, in.image)
-	a := &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), in.key, in.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	a := identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), in.key, detection.EpisodeID(in.start)),
 		Detector:        d.Name(),
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1569.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
-	}
+	}, t)
 	who := "an unknown account"
 	if actor != nil {
 		f := actor.f

@@ -177,24 +177,17 @@ func (d *PassTheHashLogon) alert(ev *adjoinv1.Event, key, desc string, entities 
 	} else {
 		desc += " No injection into LSASS nor network use from the session seen yet (runas /netonly and token tricks look the same)."
 	}
-	return &adjoinv1.Alert{
+	return endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), key),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "Pass-the-hash: NewCredentials logon with processes in its session",
 		Description:     desc,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1550.002"},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        append([]*adjoinv1.EntityRef(nil), entities...),
 		Evidence:        evidence,
-	}
+	}, t.AsTime())
 }
 
 // pthProcessSession is the logon session a new process runs in: Sysmon 1 LogonId; for 4688 the

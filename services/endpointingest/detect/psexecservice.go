@@ -146,24 +146,17 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	nb, _ := entity.HostNames(ev.GetHost())
-	return []*adjoinv1.Alert{{
-		Id:              entity.HashID(d.Name(), nb, start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
+	return []*adjoinv1.Alert{endpointAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), nb, detection.EpisodeID(start)),
 		Title:           "PsExec-style remote service execution",
 		Description:     fmt.Sprintf("PsExec-style service execution on %s: %s.", ev.GetHost(), what),
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_EXECUTION,
 		MitreTechniques: []string{"T1569.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        entities,
 		Evidence:        evidence,
-	}}
+	}, t.AsTime())}
 }
 
 // process classifies a process start: the service binary itself, a command it runs, an

@@ -55,21 +55,14 @@ func (d UserBinaryToDomainService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert 
 	}
 	image := detection.BaseName(f["Image"])
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "Program in a user folder contacted a domain service",
 		Description:     fmt.Sprintf("%s on %s, run by %s, connected to %s %s:%s.", f["Image"], ev.GetHost(), f["User"], svc.name, f["DestinationIp"], f["DestinationPort"]),
 		Detector:        d.Name(),
 		KillChainPhase:  svc.phase,
 		MitreTechniques: []string{svc.technique},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
 			Kind:     "sysmon",
@@ -80,7 +73,7 @@ func (d UserBinaryToDomainService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert 
 			RecordId: ev.GetRecordId(),
 			Fields:   detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "User", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort", "DestinationHostname"),
 		}},
-	}
+	}, t.AsTime())
 	if ref := detection.UserRef(f["User"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

@@ -163,22 +163,15 @@ func (d *WinRMShellEndpoint) session(key string) *winrmSession {
 
 func (d *WinRMShellEndpoint) alert(ev *adjoinv1.Event, key, desc string, entities []*adjoinv1.EntityRef, evidence []*adjoinv1.Evidence) *adjoinv1.Alert {
 	t := ev.GetTime()
-	return &adjoinv1.Alert{
+	return endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), key),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "WinRM remote shell on host",
 		Description:     desc,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1021.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        append([]*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)}, entities...),
 		Evidence:        evidence,
-	}
+	}, t.AsTime())
 }
