@@ -88,8 +88,8 @@ func (p panicky) Name() string { return "panicky" }
 
 func (p panicky) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if ev.GetFields()["TargetUserName"] == p.user {
-		var m map[string]int
-		m["boom"]++ // a nil map write: the kind of bug a surprising event finds
+		var seen []string
+		_ = seen[len(ev.GetFields())] // an index out of range: the kind of bug a surprising event finds
 	}
 	return nil
 }
