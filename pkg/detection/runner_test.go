@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // growing raises one alert that grows with every event after the third, the way a password
@@ -87,8 +88,8 @@ func (p panicky) Name() string { return "panicky" }
 
 func (p panicky) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if ev.GetFields()["TargetUserName"] == p.user {
-		var m map[string]int
-		m["boom"]++ // a nil map write: the kind of bug a surprising event finds
+		var seen []string
+		_ = seen[len(ev.GetFields())] // an index out of range: the kind of bug a surprising event finds
 	}
 	return nil
 }

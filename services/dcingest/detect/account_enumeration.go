@@ -53,7 +53,7 @@ type AccountEnumeration struct {
 	NTLMFailures map[uint64]string
 
 	burst       *detection.Burst
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewAccountEnumeration returns the detector with its defaults.
@@ -112,16 +112,16 @@ func (d *AccountEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), src.key(), reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), src.key(), detection.EpisodeID(ep.Start))
 	desc := strconv.Itoa(ep.Distinct) + " distinct account names tried from " + src.String() + " against " + ev.GetHost() +
 		" within " + d.Window.String() + " were unknown or disabled (Kerberos 4768/4771, NTLM 4776 failures), as account enumeration does."
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, reconEventID(ev)+" "+target.String()+" failed: "+reason, keys...)
 	}
 	a := reconAlert(id, d.Name(), "Account enumeration (many unknown or disabled account names from one source)", desc,
 		adjoinv1.Severity_SEVERITY_MEDIUM, []string{"T1087.002"}, ev, evidence)
-	a.Entities = reconEntities(
+	a.Entities = detection.Refs(
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST),
 	)

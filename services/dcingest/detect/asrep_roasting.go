@@ -33,7 +33,7 @@ type ASREPRoasting struct {
 	MaxEvidence int
 
 	burst *detection.Burst
-	cap   credAccessCap
+	cap   detection.EvidenceCap
 }
 
 // NewASREPRoasting returns the detector with its defaults.
@@ -74,10 +74,10 @@ func (d *ASREPRoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.burst = &detection.Burst{Window: d.Window, Threshold: 1, MaxKeys: d.MaxKeys}
 	}
 	ep := d.burst.Add(key, target.key(), ev.GetTime().AsTime())
-	id := entity.HashID(d.Name(), key, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
 	etype := kerberoastTypeName(f["TicketEncryptionType"])
 	var evidence []*adjoinv1.Evidence
-	if d.cap.take(id, 1, d.MaxEvidence) == 1 {
+	if d.cap.Take(id, 1, d.MaxEvidence) == 1 {
 		evidence = append(evidence, credAccessEvidence(ev,
 			fmt.Sprintf("4768 TGT for %s without pre-authentication (%s) to %s", target, etype, src),
 			"TargetUserName", "TargetDomainName", "TargetSid", "ServiceName", "Status", "PreAuthType", "TicketEncryptionType", "TicketOptions", "IpAddress", "IpPort"))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
@@ -26,40 +27,17 @@ import (
 // it does not. A device retrying a stale password (a phone after a password
 // change) looks the same as a slow brute force and is the usual false positive.
 type PasswordBruteForce struct {
-	// Threshold is how many failures one account must have within Window (default 20).
-	Threshold int
-	// Window is the sliding window of event time (default 5 minutes).
-	Window time.Duration
-	// FastThreshold failures of one account logged by one host within FastWindow also make a
-	// brute force (default 10 within 1 minute); 0 turns this tier off.
-	FastThreshold int
-	FastWindow    time.Duration
-	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
-	KerberosFailures map[uint64]bool
-	// MaxKeys bounds the accounts tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the events kept as evidence per alert (default 100).
-	MaxEvidence int
+	// CredAccessThresholds count failures per account (keys: accounts; values: failed
+	// events); the fast tier counts those logged by one host.
+	CredAccessThresholds
 	// MaxSources bounds the source computers named as entities of one alert (default 10).
 	MaxSources int
-
-	tiers  *credAccessTiers
-	recent *credAccessRecent
-	cap    credAccessCap
 }
 
-// NewPasswordBruteForce returns the detector with its defaults.
+// NewPasswordBruteForce returns the detector with its defaults: 20 failures within 5
+// minutes, or 10 logged by one host within 1 minute.
 func NewPasswordBruteForce() *PasswordBruteForce {
-	return &PasswordBruteForce{
-		Threshold:        20,
-		Window:           5 * time.Minute,
-		FastThreshold:    10,
-		FastWindow:       time.Minute,
-		KerberosFailures: credAccessFailureCodes(),
-		MaxKeys:          10_000,
-		MaxEvidence:      100,
-		MaxSources:       10,
-	}
+	return &PasswordBruteForce{CredAccessThresholds: credAccessThresholdsOf(20, 5*time.Minute, 10), MaxSources: 10}
 }
 
 // Name implements detection.Detector.
@@ -71,10 +49,7 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ok || !at.Failed {
 		return nil
 	}
-	if d.tiers == nil {
-		d.tiers = newCredAccessTiers(d.Threshold, d.Window, d.FastThreshold, d.FastWindow, d.MaxKeys)
-		d.recent = &credAccessRecent{Window: d.tiers.gap, PerKey: max(d.Threshold, d.FastThreshold), MaxKeys: d.MaxKeys}
-	}
+	d.start(1)
 	key, t := at.Account.key(), ev.GetTime().AsTime()
 	// The tiers count distinct values; every failed event is one value.
 	ep, window := d.tiers.add(key, key+"|"+strings.ToLower(ev.GetHost()), bruteForceEventKey(ev), t)
@@ -83,28 +58,12 @@ func (d *PasswordBruteForce) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), key, credAccessEpisode(ep.Start))
-	var evidence []*adjoinv1.Evidence
-	for _, it := range items[:d.cap.take(id, len(items), d.MaxEvidence)] {
-		evidence = append(evidence, it.Evidence)
-	}
-	refs := []*adjoinv1.EntityRef{at.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET)}
-	var sources []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
-			refs = append(refs, c)
-		}
-		s := it.Attempt.Source
-		if seen[s.key()] {
-			continue
-		}
-		seen[s.key()] = true
-		sources = append(sources, s.String())
-		if d.MaxSources <= 0 || len(sources) <= d.MaxSources {
-			refs = append(refs, s.ref())
-		}
-	}
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
+	evidence := credAccessCapped(&d.cap, id, items, d.MaxEvidence)
+	named, sources := credAccessNamed(items, d.MaxSources, func(a credAccessAttempt) (string, string, func() *adjoinv1.EntityRef) {
+		return a.Source.key(), a.Source.String(), a.Source.ref
+	})
+	refs := append([]*adjoinv1.EntityRef{at.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET)}, named...)
 	refs = append(refs, credAccessDC(ev))
 	desc := fmt.Sprintf("%s failed to authenticate %d or more times within %s from %s, the pattern of password guessing against one account; recorded by %s.",
 		at.Account, ep.Distinct, window, strings.Join(sources, ", "), ev.GetHost())

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/bounded"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Helpers shared by the credential-access detectors (password-spray, password-brute-force,
@@ -19,7 +19,7 @@ import (
 // credAccessAccount is an account named in an event, split and folded: 4768/4771 write a bare
 // name, 4769 writes name@REALM, 4625 a name plus a domain field.
 type credAccessAccount struct {
-	Sam, Domain, SID string
+	account
 }
 
 // credAccessAccountOf builds an account from a name (bare, DOMAIN\name or name@realm), the
@@ -30,38 +30,19 @@ func credAccessAccountOf(name, domain, sid string) credAccessAccount {
 	if d == "" && entity.Fold(domain) != "-" {
 		d = entity.Fold(domain)
 	}
-	sid = entity.NormalizeSID(sid)
-	if sid == "S-1-0-0" {
-		sid = ""
-	}
-	return credAccessAccount{Sam: sam, Domain: d, SID: sid}
+	return credAccessAccount{account{Sam: sam, Domain: d, SID: accountSID(sid)}}
 }
-
-func (a credAccessAccount) empty() bool { return a.Sam == "" || a.Sam == "-" }
 
 // system reports the local identities (SYSTEM, LOCAL SERVICE, NETWORK SERVICE, ANONYMOUS
 // LOGON) that are not directory accounts.
 func (a credAccessAccount) system() bool {
-	switch a.SID {
-	case "S-1-5-18", "S-1-5-19", "S-1-5-20", "S-1-5-7":
-		return true
-	}
-	return a.Domain == "nt authority" || a.Sam == "anonymous logon"
+	return localSID(a.SID) || a.Domain == "nt authority" || a.Sam == "anonymous logon"
 }
-
-func (a credAccessAccount) machine() bool { return entity.IsMachineAccount(a.Sam) }
 
 // key names the account in burst keys and alert ids. It is the sAMAccountName alone: the
 // same account is written with its NetBIOS domain, its DNS realm or no domain at all
 // depending on the event.
 func (a credAccessAccount) key() string { return a.Sam }
-
-func (a credAccessAccount) String() string {
-	if a.Domain == "" {
-		return a.Sam
-	}
-	return a.Domain + `\` + a.Sam
-}
 
 // ref is the entity reference of the account; machine accounts are computers.
 func (a credAccessAccount) ref(role adjoinv1.EntityRole) *adjoinv1.EntityRef {
@@ -142,23 +123,18 @@ func credAccessAlert(id, detector, title, description string, severity adjoinv1.
 	if first.IsZero() || first.After(t) {
 		first = t
 	}
-	return &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id:              id,
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
 		Title:           title,
 		Description:     description,
 		Detector:        detector,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{technique},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(first),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		Evidence:        evidence,
-	}
+	}, t)
+	a.FirstActivity = timestamppb.New(first)
+	return a
 }
 
 // credAccessEntities drops nil and repeated references.
@@ -191,33 +167,36 @@ func credAccessDC(ev *adjoinv1.Event) *adjoinv1.EntityRef {
 	return detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)
 }
 
-// credAccessEpisode formats a burst episode start for alert ids.
-func credAccessEpisode(start time.Time) string { return start.UTC().Format(time.RFC3339Nano) }
-
-// credAccessCap bounds the evidence a long attack attaches to one alert: past max events the
-// alert still widens its activity window but carries no more evidence. It remembers at most
-// credAccessCapIDs alert ids, forgetting the oldest.
-type credAccessCap struct {
-	seen *bounded.Map[string, int]
+// credAccessCapped is the evidence of items that alert id may still carry under c, in order.
+func credAccessCapped(c *detection.EvidenceCap, id string, items []credAccessItem, max int) []*adjoinv1.Evidence {
+	var out []*adjoinv1.Evidence
+	for _, it := range items[:c.Take(id, len(items), max)] {
+		out = append(out, it.Evidence)
+	}
+	return out
 }
 
-const credAccessCapIDs = 4096
-
-// take reports how many of n more evidence may go to alert id.
-func (c *credAccessCap) take(id string, n, max int) int {
-	if max <= 0 {
-		return n
+// credAccessNamed walks the items of a threshold alert in order: each caller becomes an
+// actor, and each distinct party that party gives (the source of a brute force, the account
+// of a spray) is named once in names and, for the first max of them (<= 0: all), becomes an
+// entity through its ref.
+func credAccessNamed(items []credAccessItem, max int, party func(credAccessAttempt) (key, name string, ref func() *adjoinv1.EntityRef)) (refs []*adjoinv1.EntityRef, names []string) {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
+			refs = append(refs, c)
+		}
+		key, name, ref := party(it.Attempt)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		names = append(names, name)
+		if max <= 0 || len(names) <= max {
+			refs = append(refs, ref())
+		}
 	}
-	if c.seen == nil {
-		c.seen = bounded.NewMap[string, int](credAccessCapIDs)
-	}
-	used, _ := c.seen.Get(id)
-	n = min(n, max-used)
-	if n < 0 {
-		n = 0
-	}
-	c.seen.Put(id, used+n)
-	return n
+	return refs, names
 }
 
 // credAccessItem is one event a threshold detector has seen but not yet alerted on.

@@ -96,7 +96,7 @@ func (d *RemoteHiveDump) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		evidence = append([]*adjoinv1.Evidence{s.winreg}, evidence...)
 	}
 	user, domain := f["SubjectUserName"], f["SubjectDomainName"]
-	a := credAccessAlert(entity.HashID(d.Name(), key, credAccessEpisode(s.episode)), d.Name(),
+	a := credAccessAlert(entity.HashID(d.Name(), key, detection.EpisodeID(s.episode)), d.Name(),
 		"Credential dumping: registry hives or directory database read over SMB",
 		domain+`\`+user+" read "+f["ShareName"]+`\`+f["RelativeTargetName"]+" on "+ev.GetHost()+" from "+winAddr(ip)+
 			": credential stores copied off the host over the network.",

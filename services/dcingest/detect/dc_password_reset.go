@@ -18,20 +18,17 @@ import (
 //
 // One alert per DC account and episode (resets less than Window apart).
 type DCPasswordReset struct {
-	// Window groups repeated resets of one account (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the accounts tracked at once (default 10 000).
-	MaxKeys int
+	// Episodes group repeated resets of one account (default Window 10 min).
+	Episodes
 
 	dir      DomainControllers
 	sessions *Sessions
-	episodes *domEpisodes
 }
 
 // NewDCPasswordReset returns the detector with its defaults. sessions (may be nil) gives the
 // source address of the session that made the reset.
 func NewDCPasswordReset(dir DomainControllers, sessions *Sessions) *DCPasswordReset {
-	return &DCPasswordReset{Window: 10 * time.Minute, MaxKeys: 10_000, dir: dir, sessions: sessions}
+	return &DCPasswordReset{Episodes: episodesOf(10 * time.Minute), dir: dir, sessions: sessions}
 }
 
 // Name implements detection.Detector.
@@ -54,11 +51,8 @@ func (d *DCPasswordReset) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	case actor.system(), actor.Sam == target.Sam:
 		return nil // the DC rotating its own password (as itself or as SYSTEM)
 	}
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
 	key := target.key()
-	id := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
+	id := entity.HashID(d.Name(), key, d.episode(key, ev.GetTime().AsTime()))
 	logonID := normHex(f["SubjectLogonId"])
 	src := reconSessionSource(d.sessions, ev.GetHost(), logonID)
 	what := "4724 " + actor.String() + " reset the password of domain controller account " + target.String()

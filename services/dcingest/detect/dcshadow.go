@@ -27,18 +27,16 @@ var dcshadowSPNs = []string{"gc/", "e3514235-4b06-11d1-ab04-00c04fc2dcd2/"}
 // raises this too (rare, and worth a look). One alert per rogue computer name and episode
 // (events less than Window apart).
 type DCShadow struct {
-	// Window groups the registration, push and clean-up of one attack (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the names tracked at once (default 10 000).
-	MaxKeys int
+	// Episodes group the registration, push and clean-up of one attack, per name (default
+	// Window 10 min).
+	Episodes
 
-	dir      DomainControllers
-	episodes *domEpisodes
+	dir DomainControllers
 }
 
 // NewDCShadow returns the detector with its defaults.
 func NewDCShadow(dir DomainControllers) *DCShadow {
-	return &DCShadow{Window: 10 * time.Minute, MaxKeys: 10_000, dir: dir}
+	return &DCShadow{Episodes: episodesOf(10 * time.Minute), dir: dir}
 }
 
 // Name implements detection.Detector.
@@ -89,11 +87,8 @@ func (d *DCShadow) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		what = reconEventID(ev) + " nTDSDSA object " + verb + " for server " + server + ": " + f["ObjectDN"]
 		keys = []string{"ObjectDN", "ObjectClass", "ObjectGUID", "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId"}
 	}
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
 	key := strings.TrimSuffix(rogue.Sam, "$")
-	alertID := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
+	alertID := entity.HashID(d.Name(), key, d.episode(key, ev.GetTime().AsTime()))
 	actor := reconSubject(f)
 	actorRef := domActor(actor)
 	desc := "DCShadow on " + ev.GetHost() + ": " + what + ". A rogue domain controller can push any change (SID history, group membership, passwords) by replication, unaudited."

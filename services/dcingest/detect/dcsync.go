@@ -3,11 +3,12 @@ package detect
 import (
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Replication extended rights whose use by a non-DC account is a DCSync.
@@ -69,21 +70,14 @@ func (d *DCSync) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	logonID := normHex(f["SubjectLogonId"])
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id:              entity.HashID("dcsync", entity.Fold(ev.GetHost()), entity.NormalizeSID(sid), entity.DomainSAM(domain, user), logonID),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
 		Title:           "Suspected DCSync attack (replication of directory services)",
 		Description:     user + " requested directory replication (" + strings.Join(rights, ", ") + ") from " + ev.GetHost() + " without being a domain controller.",
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1003.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities: []*adjoinv1.EntityRef{
 			{Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Role: adjoinv1.EntityRole_ENTITY_ROLE_ACTOR, Sid: sid, SamAccountName: user, Domain: domain},
 			detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET),
@@ -97,7 +91,7 @@ func (d *DCSync) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			RecordId: ev.GetRecordId(),
 			Fields:   detection.Pick(f, "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "AccessMask", "Properties", "ObjectName"),
 		}},
-	}
+	}, t.AsTime())
 	if s, ok := d.sessions.Lookup(ev.GetHost(), logonID); ok && s.IP != "" {
 		a.Entities = append(a.Entities, &adjoinv1.EntityRef{
 			Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: s.IP,

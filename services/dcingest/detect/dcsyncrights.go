@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
@@ -133,24 +132,17 @@ func (d *DCSyncRightsGranted) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	// (three 5136 pairs, three OpCorrelationIDs), which is still one grant.
 	idPart := normHex(f["SubjectLogonId"])
 	if idPart == "" || idPart == "-" || idPart == "0x0" {
-		idPart = corr + "|" + t.AsTime().UTC().Format(time.RFC3339Nano)
+		idPart = corr + "|" + detection.EpisodeID(t.AsTime())
 	}
-	a := &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), entity.Fold(f["ObjectDN"]), idPart),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
 		Title:           "Replication (DCSync) rights granted on the domain root",
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		MitreTechniques: []string{"T1098"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
-	}
+	}, t.AsTime())
 	if ref := adjUser(sid, user, domain, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"google.golang.org/protobuf/proto"
 )
 
 const dcsrFile = "evtx-to-mitre-attack/ndjson/ID5136-Permission change on top root AD (DCsync).json"

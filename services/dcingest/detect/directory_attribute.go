@@ -23,17 +23,14 @@ import (
 // per object and episode (writes less than Window apart): several values written in one
 // operation or a retry make one alert.
 type AttributeWrite struct {
-	// Window groups the writes of one change (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the objects tracked at once (default 10 000).
-	MaxKeys int
+	// Episodes group the writes of one change, per object (default Window 10 min).
+	Episodes
 
 	name, attribute, class, title, why string
 	technique                          string
 	phase                              adjoinv1.KillChainPhase
 	accounts                           AccountsByDN
 	sessions                           *Sessions
-	episodes                           *domEpisodes
 }
 
 // NewRBCDConfigured returns rbcd-configured. accounts (may be nil) names the changed object
@@ -54,7 +51,7 @@ func NewSPNAddedToUser(accounts AccountsByDN, sessions *Sessions) *AttributeWrit
 }
 
 func newAttributeWrite(name, attribute, class, title, why, technique string, phase adjoinv1.KillChainPhase, accounts AccountsByDN, sessions *Sessions) *AttributeWrite {
-	return &AttributeWrite{Window: 10 * time.Minute, MaxKeys: 10_000, name: name, attribute: attribute, class: class,
+	return &AttributeWrite{Episodes: episodesOf(10 * time.Minute), name: name, attribute: attribute, class: class,
 		title: title, why: why, technique: technique, phase: phase, accounts: accounts, sessions: sessions}
 }
 
@@ -95,11 +92,8 @@ func (d *AttributeWrite) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 
 // alert raises the detector's alert for object key (a DN or an account) at ev.
 func (d *AttributeWrite) alert(ev *adjoinv1.Event, key, what string, actor reconAccount, target *adjoinv1.EntityRef, keys ...string) []*adjoinv1.Alert {
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
 	key = entity.Fold(key)
-	id := entity.HashID(d.name, key, d.episodes.start(key, ev.GetTime().AsTime()))
+	id := entity.HashID(d.name, key, d.episode(key, ev.GetTime().AsTime()))
 	logonID := normHex(ev.GetFields()["SubjectLogonId"])
 	src := reconSessionSource(d.sessions, ev.GetHost(), logonID)
 	desc := what + " on " + ev.GetHost() + " (from " + src.String() + ", logon session " + logonID + "): " + d.why + "."

@@ -42,19 +42,27 @@ func domTarget(f map[string]string) reconAccount {
 	return reconAccountOf(f["TargetUserName"], f["TargetDomainName"], f["TargetSid"])
 }
 
-// domEpisodes groups the events of one attack instance: events for one key less than Window
-// apart share an episode, named by its first event's time.
-type domEpisodes struct {
-	burst detection.Burst
+// Episodes are the settings and state of a detector that raises one alert per key and
+// episode: events for one key less than Window apart share an episode, named by its first
+// event's time. The detectors that embed it say what a key is.
+type Episodes struct {
+	// Window is the longest gap between two events of one episode.
+	Window time.Duration
+	// MaxKeys bounds the keys tracked at once (default 10 000).
+	MaxKeys int
+
+	burst *detection.Burst
 }
 
-func newDomEpisodes(window time.Duration, maxKeys int) *domEpisodes {
-	return &domEpisodes{burst: detection.Burst{Window: window, Threshold: 1, MaxKeys: maxKeys}}
-}
+// episodesOf returns the settings with window and 10 000 keys.
+func episodesOf(window time.Duration) Episodes { return Episodes{Window: window, MaxKeys: 10_000} }
 
-// start returns the start of key's episode at t, as text for alert ids.
-func (e *domEpisodes) start(key string, t time.Time) string {
-	return reconEpisodeID(e.burst.Add(key, "", t).Start)
+// episode returns the start of key's episode at t, as text for alert ids.
+func (e *Episodes) episode(key string, t time.Time) string {
+	if e.burst == nil {
+		e.burst = &detection.Burst{Window: e.Window, Threshold: 1, MaxKeys: e.MaxKeys}
+	}
+	return detection.EpisodeID(e.burst.Add(key, "", t).Start)
 }
 
 // domAlert is a domain-dominance or persistence alert: the reconnaissance alert's shape with
@@ -63,7 +71,7 @@ func domAlert(id, detector, title, description string, severity adjoinv1.Severit
 	techniques []string, ev *adjoinv1.Event, evidence *adjoinv1.Evidence, refs ...*adjoinv1.EntityRef) *adjoinv1.Alert {
 	a := reconAlert(id, detector, title, description, severity, techniques, ev, evidence)
 	a.KillChainPhase = phase
-	a.Entities = reconEntities(refs...)
+	a.Entities = detection.Refs(refs...)
 	return a
 }
 

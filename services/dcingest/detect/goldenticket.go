@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -50,11 +51,10 @@ type GoldenTicket struct {
 	MaxTGTs int
 
 	dir      AccountKnower
-	tgts     map[string]time.Time // account|ip -> last TGT
-	tgtOrder []string
-	names500 map[string]string // RID-500 SID -> name in a 4768
-	last     time.Time         // latest event time seen
-	observed time.Duration     // event time seen without a gap longer than MaxGap
+	tgts     bounded.Map[string, time.Time] // account|ip -> last TGT
+	names500 map[string]string              // RID-500 SID -> name in a 4768
+	last     time.Time                      // latest event time seen
+	observed time.Duration                  // event time seen without a gap longer than MaxGap
 	bursts   *detection.Burst
 }
 
@@ -115,17 +115,11 @@ func (d *GoldenTicket) observeTGT(ev *adjoinv1.Event) {
 		return
 	}
 	key := sam + "|" + winevent.ClientAddress(f["IpAddress"])
-	if d.tgts == nil {
-		d.tgts, d.names500 = map[string]time.Time{}, map[string]string{}
+	if d.names500 == nil {
+		d.names500 = map[string]string{}
 	}
-	if _, ok := d.tgts[key]; !ok {
-		d.tgtOrder = append(d.tgtOrder, key)
-	}
-	d.tgts[key] = ev.GetTime().AsTime()
-	for d.MaxTGTs > 0 && len(d.tgtOrder) > d.MaxTGTs {
-		delete(d.tgts, d.tgtOrder[0])
-		d.tgtOrder = d.tgtOrder[1:]
-	}
+	d.tgts.Max = d.MaxTGTs
+	d.tgts.Put(key, ev.GetTime().AsTime())
 	if sid := entity.NormalizeSID(f["TargetSid"]); strings.HasSuffix(sid, "-500") && (len(d.names500) < d.MaxTGTs || d.MaxTGTs <= 0) {
 		d.names500[sid] = sam
 	}
@@ -145,7 +139,7 @@ func (d *GoldenTicket) serviceTicket(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		realm = entity.Fold(f["TargetDomainName"])
 	}
 	t := ev.GetTime().AsTime()
-	if last, ok := d.tgts[sam+"|"+ip]; ok && t.Sub(last) <= d.TGTWindow && last.Sub(t) <= d.TGTWindow {
+	if last, ok := d.tgts.Get(sam + "|" + ip); ok && t.Sub(last) <= d.TGTWindow && last.Sub(t) <= d.TGTWindow {
 		return nil
 	}
 	known, haveDirectory := d.lookup(realm, sam)
@@ -264,20 +258,13 @@ func (d *GoldenTicket) alert(ev *adjoinv1.Event, rule, sam, ip string, severity 
 	}
 	t := ev.GetTime()
 	ep := d.bursts.Add(rule+"|"+sam+"|"+ip, "event", t.AsTime())
-	return &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), rule, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	return identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), rule, sam, ip, detection.EpisodeID(ep.Start)),
 		Title:           title,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE,
 		MitreTechniques: []string{"T1558.001"},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
-	}
+	}, t.AsTime())
 }

@@ -37,7 +37,7 @@ type GroupEnumeration struct {
 
 	sessions    *Sessions
 	burst       *detection.Burst
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewGroupEnumeration returns the detector with its defaults. sessions (may be nil) gives the
@@ -82,17 +82,17 @@ func (d *GroupEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	logonID := normHex(f["SubjectLogonId"])
 	src := reconSessionSource(d.sessions, ev.GetHost(), logonID)
-	id := entity.HashID(d.Name(), actor.key(), reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), actor.key(), detection.EpisodeID(ep.Start))
 	desc := actor.String() + " read " + strconv.Itoa(ep.Distinct) + " distinct group objects on " + ev.GetHost() +
 		" within " + d.Window.String() + " (from " + src.String() + ", logon session " + logonID + "), as an LDAP group enumeration does."
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, "4662 "+actor.String()+" read group "+object,
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "ObjectServer", "ObjectType", "ObjectName", "AccessMask")
 	}
 	a := reconAlert(id, d.Name(), "Domain group enumeration (burst of group object reads)", desc, adjoinv1.Severity_SEVERITY_MEDIUM,
 		[]string{"T1069.002"}, ev, evidence)
-	a.Entities = reconEntities(
+	a.Entities = detection.Refs(
 		actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST),

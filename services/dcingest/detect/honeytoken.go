@@ -90,7 +90,7 @@ func (d *HoneytokenAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		// theshire.local\x (4624, 4769) and bare x (4771, 4776).
 		key := entity.Fold(h.token) + "|" + h.actor.Sam
 		ep := d.burst.Add(key, key, ev.GetTime().AsTime())
-		id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+		id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
 		desc := h.actor.String() + " " + h.what + " (honeytoken " + h.token + ") on " + ev.GetHost() + " from " + h.src.String() + "."
 		a := reconAlert(id, d.Name(), "Honeytoken account touched", desc, adjoinv1.Severity_SEVERITY_HIGH,
 			[]string{"T1087"}, ev, reconEvidence(ev, reconEventID(ev)+" "+h.actor.String()+" "+h.what, h.keys...))
@@ -99,7 +99,7 @@ func (d *HoneytokenAccess) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			target = h.target.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET)
 			target.ObjectGuid = h.guid
 		}
-		a.Entities = reconEntities(
+		a.Entities = detection.Refs(
 			h.actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
 			target,
 			h.src.ref(),
@@ -193,7 +193,7 @@ func (d *HoneytokenAccess) object(name string) (string, honeytokenObject, bool) 
 	}
 	if sid := entity.NormalizeSID(name); sid != "" {
 		t, ok := d.sids[sid]
-		return t, honeytokenObject{account: reconAccount{SID: sid}}, ok
+		return t, honeytokenObject{account: reconAccount{account{SID: sid}}}, ok
 	}
 	if strings.Contains(name, "=") {
 		t, ok := d.dns[honeytokenDN(name)]

@@ -77,7 +77,7 @@ type Kerberoasting struct {
 	weak   *detection.Burst
 	spread *detection.Burst
 	recent *credAccessRecent
-	cap    credAccessCap
+	cap    detection.EvidenceCap
 }
 
 // NewKerberoasting returns the detector with its defaults.
@@ -135,13 +135,13 @@ func (d *Kerberoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	switch {
 	case weak:
 		ep := d.weak.Add(requester.key(), service.key(), t)
-		id = entity.HashID(d.Name(), "weak", requester.key(), credAccessEpisode(ep.Start))
+		id = entity.HashID(d.Name(), "weak", requester.key(), detection.EpisodeID(ep.Start))
 		items = []credAccessItem{item}
 		title = "Kerberoasting: " + etypeName + " service ticket for " + service.Sam
 		desc = fmt.Sprintf("%s requested a service ticket for the user service account %s with %s encryption (%s) from %s at %s; such tickets are cracked offline for the account's password.",
 			requester, service, etypeName, f["TicketEncryptionType"], src, ev.GetHost())
 	case spread.Active:
-		id = entity.HashID(d.Name(), "spread", requester.key(), credAccessEpisode(spread.Start))
+		id = entity.HashID(d.Name(), "spread", requester.key(), detection.EpisodeID(spread.Start))
 		first = items[0].At
 		title = "Kerberoasting: service tickets for many service accounts"
 		desc = fmt.Sprintf("%s requested service tickets for %d distinct user service accounts within %s from %s at %s; collecting tickets for many service accounts is how roasting tools work.",
@@ -149,10 +149,7 @@ func (d *Kerberoasting) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	default:
 		return nil
 	}
-	var evidence []*adjoinv1.Evidence
-	for _, it := range items[:d.cap.take(id, len(items), d.MaxEvidence)] {
-		evidence = append(evidence, it.Evidence)
-	}
+	evidence := credAccessCapped(&d.cap, id, items, d.MaxEvidence)
 	a := credAccessAlert(id, d.Name(), title, desc, adjoinv1.Severity_SEVERITY_HIGH, "T1558.003", ev, first, evidence)
 	refs := []*adjoinv1.EntityRef{requester.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref()}
 	for _, it := range items {

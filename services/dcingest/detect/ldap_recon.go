@@ -35,20 +35,18 @@ var ldapReconFilters = []struct{ fragment, target string }{
 //
 // One alert per client address and episode (searches less than Window apart).
 type LDAPRecon struct {
-	// Window groups the searches of one reconnaissance run (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the clients tracked at once (default 10 000).
-	MaxKeys int
+	// Episodes group the searches of one reconnaissance run, per client (default Window
+	// 10 min).
+	Episodes
 	// MaxEvidence bounds the events kept as evidence per alert (default 50).
 	MaxEvidence int
 
-	episodes    *domEpisodes
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewLDAPRecon returns the detector with its defaults.
 func NewLDAPRecon() *LDAPRecon {
-	return &LDAPRecon{Window: 10 * time.Minute, MaxKeys: 10_000, MaxEvidence: 50}
+	return &LDAPRecon{Episodes: episodesOf(10 * time.Minute), MaxEvidence: 50}
 }
 
 // Name implements detection.Detector.
@@ -76,13 +74,10 @@ func (d *LDAPRecon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if key == "" {
 		key = "client:" + entity.Fold(client)
 	}
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
-	id := entity.HashID(d.Name(), rsvcHost(ev.GetHost()), key, d.episodes.start(key, ev.GetTime().AsTime()))
+	id := entity.HashID(d.Name(), rsvcHost(ev.GetHost()), key, d.episode(key, ev.GetTime().AsTime()))
 	what := "1644 LDAP search from " + client + " for " + strings.Join(targets, ", ") + ": " + strings.TrimSpace(filter)
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, what, "Data", "Client", "Filter", "StartingNode", "SearchScope", "User", "Message")
 	}
 	desc := "A client at " + client + " searched the directory on " + ev.GetHost() + " for " + strings.Join(targets, ", ") +
@@ -93,7 +88,7 @@ func (d *LDAPRecon) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if user == "" {
 		user = domInsertion(f, 16) // the searching account, on versions that log it
 	}
-	a.Entities = reconEntities(detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
+	a.Entities = detection.Refs(detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }

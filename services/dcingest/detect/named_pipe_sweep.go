@@ -30,7 +30,7 @@ type NamedPipeSweep struct {
 	MaxEvidence int
 
 	burst       *detection.Burst
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewNamedPipeSweep returns the detector with its defaults.
@@ -69,16 +69,16 @@ func (d *NamedPipeSweep) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
 	desc := src.String() + " (" + actor.String() + ") opened " + strconv.Itoa(ep.Distinct) + " distinct named pipes on " + ev.GetHost() +
 		" within " + d.Window.String() + ": a sweep of the host's RPC interfaces."
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, `5145 `+actor.String()+` opened \PIPE\`+pipe+" on IPC$",
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "IpPort", "ShareName", "RelativeTargetName", "AccessMask")
 	}
 	a := reconAlert(id, d.Name(), "Named pipe sweep over SMB", desc, adjoinv1.Severity_SEVERITY_MEDIUM, []string{"T1046"}, ev, evidence)
 	actorRef := domActor(actor)
-	a.Entities = reconEntities(actorRef, src.ref(), detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
+	a.Entities = detection.Refs(actorRef, src.ref(), detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST))
 	return []*adjoinv1.Alert{a}
 }

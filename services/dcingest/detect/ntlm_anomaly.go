@@ -108,14 +108,14 @@ func (d *NTLMAnomaly) check(ev *adjoinv1.Event, account credAccessAccount, src c
 		desc := fmt.Sprintf("%s authenticated with NTLM at %s from %s, while it used Kerberos from %s in the last %s: "+
 			"an NTLM logon from another computer than the account's Kerberos clients is how a stolen NT hash is replayed (pass-the-hash).",
 			account, ev.GetHost(), src, strings.Join(kerb, ", "), d.Window)
-		out = append(out, d.alert(ev, entity.HashID(d.Name(), "kerberos-account", account.key(), src.key(), credAccessEpisode(ep.Start)),
+		out = append(out, d.alert(ev, entity.HashID(d.Name(), "kerberos-account", account.key(), src.key(), detection.EpisodeID(ep.Start)),
 			"NTLM logon for a Kerberos account from another computer", desc, adjoinv1.Severity_SEVERITY_HIGH, account, src))
 	}
 	if v1 && d.WeakProtocol {
 		ep := d.bursts.Add("ntlmv1|"+account.key()+"|"+src.key(), "ntlm", t)
 		desc := fmt.Sprintf("%s authenticated to %s from %s with NTLM V1, whose responses can be cracked to the account's NT hash; "+
 			"a client offering NTLM V1 is misconfigured or downgraded by an attacker.", account, ev.GetHost(), src)
-		out = append(out, d.alert(ev, entity.HashID(d.Name(), "ntlmv1", account.key(), src.key(), credAccessEpisode(ep.Start)),
+		out = append(out, d.alert(ev, entity.HashID(d.Name(), "ntlmv1", account.key(), src.key(), detection.EpisodeID(ep.Start)),
 			"NTLM V1 logon by a user account", desc, adjoinv1.Severity_SEVERITY_LOW, account, src))
 	}
 	return out

@@ -96,22 +96,15 @@ func (d *OverpassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	t := ev.GetTime()
 	ep := d.bursts.Add(domain+"|"+sam+"|"+ip, "tgt", t.AsTime())
 	account := f["TargetDomainName"] + `\` + f["TargetUserName"]
-	a := &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), domain, sam, ip, ep.Start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	a := identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), domain, sam, ip, detection.EpisodeID(ep.Start)),
 		Title:           "Overpass-the-hash: RC4 TGT requested in an AES domain",
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1550.003"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
-	}
+	}, t.AsTime())
 	if ref := adjUser(f["TargetSid"], f["TargetUserName"], f["TargetDomainName"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

@@ -4,10 +4,11 @@ import (
 	"maps"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"google.golang.org/protobuf/proto"
 )
 
 const (

@@ -69,22 +69,15 @@ func (d *PassTheHash) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		outDomain = ""
 	}
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), rsvcHost(ev.GetHost()), normHex(f["TargetLogonId"])),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
 		Title:           "Pass-the-hash: logon with injected credentials (LogonType 9, seclogo)",
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1550.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
-	}
+	}, t.AsTime())
 	caller := domain + `\` + user
 	if ref := adjUser(sid, user, domain, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)

@@ -35,42 +35,19 @@ import (
 // terminal servers) can reach the threshold on ordinary typing mistakes; raise Threshold or
 // filter them upstream.
 type PasswordSpray struct {
-	// Threshold is how many distinct accounts must fail from one source within Window
-	// (default 10).
-	Threshold int
-	// Window is the sliding window of event time (default 10 minutes).
-	Window time.Duration
-	// FastThreshold distinct accounts within FastWindow also make a spray (default 5 within
-	// 1 minute); 0 turns this tier off.
-	FastThreshold int
-	FastWindow    time.Duration
-	// KerberosFailures are the 4768/4771 Status codes counted (default 0x12, 0x18).
-	KerberosFailures map[uint64]bool
-	// MaxKeys bounds the sources tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the events kept as evidence per alert (default 100).
-	MaxEvidence int
+	// CredAccessThresholds count distinct failed accounts per source (keys: sources; values:
+	// accounts).
+	CredAccessThresholds
 	// MaxTargets bounds the attacked accounts named as entities of one alert (default 25).
 	MaxTargets int
 
-	tiers  *credAccessTiers
-	names  *credAccessNames
-	recent *credAccessRecent
-	cap    credAccessCap
+	names *credAccessNames
 }
 
-// NewPasswordSpray returns the detector with its defaults.
+// NewPasswordSpray returns the detector with its defaults: 10 distinct accounts within 10
+// minutes, or 5 within 1 minute.
 func NewPasswordSpray() *PasswordSpray {
-	return &PasswordSpray{
-		Threshold:        10,
-		Window:           10 * time.Minute,
-		FastThreshold:    5,
-		FastWindow:       time.Minute,
-		KerberosFailures: credAccessFailureCodes(),
-		MaxKeys:          10_000,
-		MaxEvidence:      100,
-		MaxTargets:       25,
-	}
+	return &PasswordSpray{CredAccessThresholds: credAccessThresholdsOf(10, 10*time.Minute, 5), MaxTargets: 25}
 }
 
 // Name implements detection.Detector.
@@ -82,9 +59,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ok {
 		return nil
 	}
-	if d.tiers == nil {
-		d.tiers = newCredAccessTiers(d.Threshold, d.Window, d.FastThreshold, d.FastWindow, d.MaxKeys)
-		d.recent = &credAccessRecent{Window: d.tiers.gap, PerKey: 4 * max(d.Threshold, d.FastThreshold), MaxKeys: d.MaxKeys}
+	if d.start(4) {
 		d.names = newCredAccessNames(d.tiers.gap, d.MaxKeys)
 	}
 	t := ev.GetTime().AsTime()
@@ -107,7 +82,7 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), src, credAccessEpisode(ep.Start))
+	id := entity.HashID(d.Name(), src, detection.EpisodeID(ep.Start))
 	var failures, successes []credAccessItem
 	for _, it := range items {
 		if it.Attempt.Failed {
@@ -116,27 +91,11 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			successes = append(successes, it)
 		}
 	}
-	var evidence []*adjoinv1.Evidence
-	for _, it := range failures[:d.cap.take(id, len(failures), d.MaxEvidence)] {
-		evidence = append(evidence, it.Evidence)
-	}
-	refs := []*adjoinv1.EntityRef{at.Source.ref(), credAccessDC(ev)}
-	var names []string
-	seen := map[string]bool{}
-	for _, it := range failures {
-		if c := it.Attempt.Caller.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); c != nil {
-			refs = append(refs, c)
-		}
-		acct := it.Attempt.Account
-		if seen[acct.key()] {
-			continue
-		}
-		seen[acct.key()] = true
-		names = append(names, acct.Sam)
-		if d.MaxTargets <= 0 || len(names) <= d.MaxTargets {
-			refs = append(refs, acct.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET))
-		}
-	}
+	evidence := credAccessCapped(&d.cap, id, failures, d.MaxEvidence)
+	named, names := credAccessNamed(failures, d.MaxTargets, func(a credAccessAttempt) (string, string, func() *adjoinv1.EntityRef) {
+		return a.Account.key(), a.Account.Sam, func() *adjoinv1.EntityRef { return a.Account.ref(adjoinv1.EntityRole_ENTITY_ROLE_TARGET) }
+	})
+	refs := append([]*adjoinv1.EntityRef{at.Source.ref(), credAccessDC(ev)}, named...)
 	listed := sprayList(names, 10)
 	if !fresh {
 		// A later emission names its own accounts; the alert's evidence has all of them.
@@ -164,9 +123,9 @@ func (d *PasswordSpray) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 // the threshold was reached.
 func (d *PasswordSpray) successAlert(ev *adjoinv1.Event, src string, episode time.Time, it credAccessItem) *adjoinv1.Alert {
 	acct := it.Attempt.Account
-	id := entity.HashID(d.Name(), "success", src, credAccessEpisode(episode), acct.key())
+	id := entity.HashID(d.Name(), "success", src, detection.EpisodeID(episode), acct.key())
 	var evidence []*adjoinv1.Evidence
-	if d.cap.take(id, 1, d.MaxEvidence) == 1 {
+	if d.cap.Take(id, 1, d.MaxEvidence) == 1 {
 		evidence = []*adjoinv1.Evidence{it.Evidence}
 	}
 	desc := fmt.Sprintf("%s authenticated successfully from %s (%s, recorded by %s) while that source was spraying passwords; the spray probably found this account's password.",

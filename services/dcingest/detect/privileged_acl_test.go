@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"google.golang.org/protobuf/proto"
 )
 
 const paclPowerView = "otrf/more/defense_evasion/empire_powerview_ldap_ntsecuritydescriptor_2020-09-21130944.sec-sys-sysmon.json"

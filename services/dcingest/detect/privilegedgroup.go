@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
 
@@ -108,24 +107,17 @@ func (d *PrivilegedGroupAddition) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if d.ForestRIDs[rid] {
 		phase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_DOMAIN_DOMINANCE
 	}
-	a := &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id: entity.HashID(d.Name(), rsvcHost(ev.GetHost()), groupSID, entity.Fold(group), memberSID, entity.Fold(member),
-			t.AsTime().UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+			detection.EpisodeID(t.AsTime())),
 		Title:           "Member added to privileged group " + group,
 		Description:     actor + " added " + member + " to " + group + " on " + ev.GetHost() + ".",
 		Detector:        d.Name(),
 		KillChainPhase:  phase,
 		MitreTechniques: []string{"T1098"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_TARGET)},
-	}
+	}, t.AsTime())
 	if ref := adjUser(sid, user, domain, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

@@ -149,7 +149,7 @@ func (d *RDPUnusualSource) logon(ev *adjoinv1.Event, account credAccessAccount, 
 		start = t
 		d.alerts.Put(key, start)
 	}
-	a := credAccessAlert(entity.HashID(d.Name(), key, start.UTC().Format(time.RFC3339Nano)), d.Name(),
+	a := credAccessAlert(entity.HashID(d.Name(), key, detection.EpisodeID(start)), d.Name(),
 		"RDP logon from an unusual source", account.String()+" logged on to "+ev.GetHost()+" over Remote Desktop "+why+".",
 		adjoinv1.Severity_SEVERITY_MEDIUM, "T1021.001", ev, time.Time{}, []*adjoinv1.Evidence{e})
 	a.KillChainPhase = adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT

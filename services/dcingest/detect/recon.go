@@ -3,13 +3,12 @@ package detect
 import (
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/adjoin/adjoin/pkg/bounded"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Helpers shared by the reconnaissance detectors (samr-enumeration, share-enumeration,
@@ -66,7 +65,7 @@ func reconSessionSource(sessions *Sessions, host, logonID string) reconSource {
 
 // reconAccount is an account as an event names it, split into domain and sAMAccountName.
 type reconAccount struct {
-	SID, Domain, Sam string
+	account
 }
 
 // reconAccountOf reads an account from name/domain/SID fields. name may be DOMAIN\sam or
@@ -79,44 +78,22 @@ func reconAccountOf(name, domain, sid string) reconAccount {
 	if d == "-" {
 		d = ""
 	}
-	sid = entity.NormalizeSID(sid)
-	if sid == "S-1-0-0" { // NULL SID: the event does not know the account's SID
-		sid = ""
-	}
-	return reconAccount{SID: sid, Domain: d, Sam: sam}
+	return reconAccount{account{SID: accountSID(sid), Domain: d, Sam: sam}}
 }
-
-// empty reports an account field left blank or "-".
-func (a reconAccount) empty() bool { return a.Sam == "" || a.Sam == "-" }
 
 // system reports the local system identities (SYSTEM, LOCAL SERVICE, NETWORK SERVICE,
 // ANONYMOUS LOGON and the like), which are not directory users.
 func (a reconAccount) system() bool {
-	switch a.SID {
-	case "S-1-5-18", "S-1-5-19", "S-1-5-20", "S-1-5-7":
-		return true
-	}
 	switch a.Domain {
 	case "nt authority", "window manager", "font driver host":
 		return true
 	}
-	return false
+	return localSID(a.SID)
 }
-
-// machine reports a computer account.
-func (a reconAccount) machine() bool { return entity.IsMachineAccount(a.Sam) }
 
 // key identifies the account in burst keys and alert ids: domain\sam (the SID is not in every
 // event of the account, so it cannot be part of the key).
 func (a reconAccount) key() string {
-	return a.Domain + `\` + a.Sam
-}
-
-// String names the account in descriptions.
-func (a reconAccount) String() string {
-	if a.Domain == "" {
-		return a.Sam
-	}
 	return a.Domain + `\` + a.Sam
 }
 
@@ -133,22 +110,15 @@ func reconSubject(f map[string]string) reconAccount {
 // reconAlert fills the fields every reconnaissance alert shares; the caller adds entities.
 func reconAlert(id, detector, title, description string, severity adjoinv1.Severity, techniques []string, ev *adjoinv1.Event, ev1 *adjoinv1.Evidence) *adjoinv1.Alert {
 	t := ev.GetTime().AsTime()
-	a := &adjoinv1.Alert{
+	a := identityAlert(&adjoinv1.Alert{
 		Id:              id,
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
 		Title:           title,
 		Description:     description,
 		Detector:        detector,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_RECONNAISSANCE,
 		MitreTechniques: techniques,
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
-	}
+	}, t)
 	if ev1 != nil {
 		a.Evidence = []*adjoinv1.Evidence{ev1}
 	}
@@ -166,45 +136,6 @@ func reconEvidence(ev *adjoinv1.Event, summary string, keys ...string) *adjoinv1
 		RecordId: ev.GetRecordId(),
 		Fields:   detection.Pick(ev.GetFields(), keys...),
 	}
-}
-
-// reconEntities drops nil references.
-func reconEntities(refs ...*adjoinv1.EntityRef) []*adjoinv1.EntityRef {
-	out := make([]*adjoinv1.EntityRef, 0, len(refs))
-	for _, r := range refs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// reconEpisodeID formats a burst episode start for alert ids.
-func reconEpisodeID(start time.Time) string { return start.UTC().Format(time.RFC3339Nano) }
-
-// reconEvidenceCap bounds the evidence a long burst attaches to one alert: after max events
-// the alert still widens its activity window but carries no more evidence. It remembers at
-// most reconEvidenceCapIDs alert ids, forgetting the oldest.
-type reconEvidenceCap struct {
-	seen *bounded.Map[string, int]
-}
-
-const reconEvidenceCapIDs = 4096
-
-// take reports whether one more evidence may go to alert id.
-func (c *reconEvidenceCap) take(id string, max int) bool {
-	if max <= 0 {
-		return true
-	}
-	if c.seen == nil {
-		c.seen = bounded.NewMap[string, int](reconEvidenceCapIDs)
-	}
-	n, _ := c.seen.Get(id)
-	if n >= max {
-		return false
-	}
-	c.seen.Put(id, n+1)
-	return true
 }
 
 // reconPipe is the named pipe a Security 5145 opened on IPC$ (folded: "samr", "srvsvc"), or

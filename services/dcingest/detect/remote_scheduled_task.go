@@ -10,7 +10,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // RemoteScheduledTask raises an alert when a scheduled task is created or changed on a host
@@ -147,24 +146,17 @@ func (d *RemoteScheduledTask) raise(ev *adjoinv1.Event, what, ip, desc string, e
 		}
 		d.held.Put(key, nil)
 	}
-	ep.alert = &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), key, ep.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	ep.alert = identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), key, detection.EpisodeID(ep.start)),
 		Detector:        d.Name(),
 		Title:           "Scheduled task created or changed remotely",
 		Description:     desc,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1053.005"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		Entities:        entities,
 		Evidence:        evidence,
-	}
+	}, t)
 	return []*adjoinv1.Alert{ep.alert}
 }
 

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // RemoteServiceCreation raises an alert when a service is installed on a host (Security 4697,
@@ -47,8 +49,7 @@ type RemoteServiceCreation struct {
 	// ToolServices are lower-case service name prefixes of remote-execution tools.
 	ToolServices []string
 
-	sessions map[string]*rsvcSession
-	order    []string
+	sessions bounded.Map[string, *rsvcSession]
 	shares   []*rsvcShare
 	installs map[string]*rsvcInstall
 }
@@ -127,7 +128,7 @@ func (d *RemoteServiceCreation) observeProcess(ev *adjoinv1.Event) {
 		return
 	}
 	key := rsvcKey(ev.GetHost(), id)
-	if s, ok := d.sessions[key]; ok {
+	if s, ok := d.sessions.Get(key); ok {
 		s.startedProcess = true
 		return
 	}
@@ -136,17 +137,8 @@ func (d *RemoteServiceCreation) observeProcess(ev *adjoinv1.Event) {
 
 // putSession stores a session, forgetting the oldest beyond MaxSessions.
 func (d *RemoteServiceCreation) putSession(key string, s *rsvcSession) {
-	if d.sessions == nil {
-		d.sessions = map[string]*rsvcSession{}
-	}
-	if _, ok := d.sessions[key]; !ok {
-		d.order = append(d.order, key)
-	}
-	d.sessions[key] = s
-	for d.MaxSessions > 0 && len(d.order) > d.MaxSessions {
-		delete(d.sessions, d.order[0])
-		d.order = d.order[1:]
-	}
+	d.sessions.Max = d.MaxSessions
+	d.sessions.Put(key, s)
 }
 
 // observeShare keeps 5145 events that install or drive a service remotely, and adds them to an
@@ -224,7 +216,7 @@ func (d *RemoteServiceCreation) install(ev *adjoinv1.Event, security bool) []*ad
 		}
 		return []*adjoinv1.Alert{d.raise(in, ev, nil, t)}
 	}
-	sess := d.sessions[rsvcKey(ev.GetHost(), in.logonID)]
+	sess, _ := d.sessions.Get(rsvcKey(ev.GetHost(), in.logonID))
 	local := in.sid == "S-1-5-18" || in.logonID == "0x3e7"
 	remote := false
 	if sess != nil {
@@ -304,21 +296,14 @@ func (d *RemoteServiceCreation) raise(in *rsvcInstall, ev *adjoinv1.Event, actor
 		name += " (display name " + in.displayName + ")"
 	}
 	tool := d.isTool(in.keyName, in.image) || d.isTool(in.displayName, in.image)
-	a := &adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), in.key, in.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	a := identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), in.key, detection.EpisodeID(in.start)),
 		Detector:        d.Name(),
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1569.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
-	}
+	}, t)
 	who := "an unknown account"
 	if actor != nil {
 		f := actor.f

@@ -25,18 +25,15 @@ import (
 // raised, at medium severity: it is the first step, before the attacker's TGT. One alert per
 // spoofed name and episode (events less than Window apart).
 type SAMAccountNameSpoofing struct {
-	// Window groups the steps of one attack (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the names tracked at once (default 10 000).
-	MaxKeys int
+	// Episodes group the steps of one attack, per name (default Window 10 min).
+	Episodes
 
-	dir      DomainControllers
-	episodes *domEpisodes
+	dir DomainControllers
 }
 
 // NewSAMAccountNameSpoofing returns the detector with its defaults.
 func NewSAMAccountNameSpoofing(dir DomainControllers) *SAMAccountNameSpoofing {
-	return &SAMAccountNameSpoofing{Window: 10 * time.Minute, MaxKeys: 10_000, dir: dir}
+	return &SAMAccountNameSpoofing{Episodes: episodesOf(10 * time.Minute), dir: dir}
 }
 
 // Name implements detection.Detector.
@@ -81,11 +78,8 @@ func (d *SAMAccountNameSpoofing) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		keys = []string{"TargetUserName", "TargetDomainName", "TargetSid", "ServiceName", "IpAddress", "Status", "TicketEncryptionType"}
 	}
 	dcName := d.isDCName(ev.GetHost(), entity.Fold(domain), name)
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
 	key := entity.Fold(name)
-	alertID := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
+	alertID := entity.HashID(d.Name(), key, d.episode(key, ev.GetTime().AsTime()))
 	severity := adjoinv1.Severity_SEVERITY_MEDIUM
 	if dcName {
 		severity = adjoinv1.Severity_SEVERITY_HIGH

@@ -96,7 +96,7 @@ func (d *SAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		" (logon session " + logonID + "): it " + what + "."
 	a := reconAlert(id, d.Name(), "Domain account or group enumeration over SAMR", desc, adjoinv1.Severity_SEVERITY_MEDIUM,
 		techniques, ev, reconEvidence(ev, reconEventID(ev)+" "+actor.String()+" "+what, keys...))
-	a.Entities = reconEntities(
+	a.Entities = detection.Refs(
 		actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST),

@@ -30,7 +30,7 @@ type ShareEnumeration struct {
 	MaxEvidence int
 
 	hosts       *detection.Burst
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewShareEnumeration returns the detector with its defaults.
@@ -59,7 +59,7 @@ func (d *ShareEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	key := actor.key() + "|" + src.key()
 	ep := d.hosts.Add(key, nb, ev.GetTime().AsTime())
-	id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
 	severity := adjoinv1.Severity_SEVERITY_LOW
 	if ep.Distinct >= d.SweepHosts {
 		severity = adjoinv1.Severity_SEVERITY_MEDIUM
@@ -68,13 +68,13 @@ func (d *ShareEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		" on " + strconv.Itoa(ep.Distinct) + " host(s) within " + d.Window.String() + ", last " + ev.GetHost() +
 		" (logon session " + logonID + "), as share and session enumeration does."
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, "5145 "+actor.String()+` opened \PIPE\srvsvc on IPC$ of `+ev.GetHost(),
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "IpPort", "ShareName", "RelativeTargetName", "AccessMask")
 	}
 	a := reconAlert(id, d.Name(), "Share or session enumeration over SMB (srvsvc)", desc, severity,
 		[]string{"T1135", "T1049"}, ev, evidence)
-	a.Entities = reconEntities(
+	a.Entities = detection.Refs(
 		actor.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST),

@@ -9,7 +9,6 @@ import (
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // SMBRemoteExecution raises an alert on the share accesses (Security 5145, detailed file share
@@ -115,25 +114,18 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		entities = append(entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})
 	}
 	target := f["ShareName"] + `\` + f["RelativeTargetName"]
-	return []*adjoinv1.Alert{{
-		Id:              entity.HashID(d.Name(), key, e.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_IDENTITY,
-		Source:          "adjoin-dcingest",
+	return []*adjoinv1.Alert{identityAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), key, detection.EpisodeID(e.start)),
 		Detector:        d.Name(),
 		Title:           "Remote execution over SMB (admin share, service control or PsExec pipe)",
 		Description:     who + " from " + strings.TrimSpace(f["IpAddress"]) + " " + what + " on " + ev.GetHost() + ": " + target + ".",
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: techniques,
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		Entities:        entities,
 		Evidence: []*adjoinv1.Evidence{adjEvidence(ev, "5145 "+f["SubjectUserName"]+" "+kind+" "+target+" mask "+f["AccessMask"],
 			"SubjectUserName", "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "IpAddress", "ShareName", "RelativeTargetName", "AccessMask")},
-	}}
+	}, t)}
 }
 
 // smbExecAdminShare reports ADMIN$ or a drive's share (C$, D$): the shares that reach the

@@ -31,7 +31,7 @@ type TGSHostEnumeration struct {
 	MaxEvidence int
 
 	burst       *detection.Burst
-	evidenceCap reconEvidenceCap
+	evidenceCap detection.EvidenceCap
 }
 
 // NewTGSHostEnumeration returns the detector with its defaults.
@@ -65,17 +65,17 @@ func (d *TGSHostEnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ep.Active {
 		return nil
 	}
-	id := entity.HashID(d.Name(), key, reconEpisodeID(ep.Start))
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(ep.Start))
 	desc := requester.String() + " requested service tickets for " + strconv.Itoa(ep.Distinct) + " distinct computers from " +
 		src.String() + " within " + d.Window.String() + " (4769 on " + ev.GetHost() + "), as a BloodHound/SharpHound host sweep does."
 	var evidence *adjoinv1.Evidence
-	if d.evidenceCap.take(id, d.MaxEvidence) {
+	if d.evidenceCap.TakeOne(id, d.MaxEvidence) {
 		evidence = reconEvidence(ev, "4769 "+requester.String()+" -> "+f["ServiceName"],
 			"TargetUserName", "TargetDomainName", "ServiceName", "ServiceSid", "Status", "TicketOptions", "TicketEncryptionType", "IpAddress", "IpPort")
 	}
 	a := reconAlert(id, d.Name(), "Host enumeration through Kerberos service tickets", desc, adjoinv1.Severity_SEVERITY_MEDIUM,
 		[]string{"T1087.002", "T1018"}, ev, evidence)
-	a.Entities = reconEntities(
+	a.Entities = detection.Refs(
 		requester.ref(adjoinv1.EntityRole_ENTITY_ROLE_ACTOR),
 		src.ref(),
 		detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST),

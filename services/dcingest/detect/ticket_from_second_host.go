@@ -93,7 +93,7 @@ func (d *TicketFromSecondHost) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	service := credAccessAccountOf(f["ServiceName"], f["TargetDomainName"], f["ServiceSid"])
-	id := entity.HashID(d.Name(), account.key(), origin, ip, credAccessEpisode(tgt.At))
+	id := entity.HashID(d.Name(), account.key(), origin, ip, detection.EpisodeID(tgt.At))
 	desc := "A TGT for " + account.String() + " was issued to " + origin + " at " + tgt.At.UTC().Format(time.RFC3339) +
 		", and " + ip + ", which obtained no TGT for that account, presented it to " + ev.GetHost() +
 		" for a service ticket to " + service.Sam + ": the ticket was copied to another computer (pass-the-ticket)."

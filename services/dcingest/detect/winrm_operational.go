@@ -73,7 +73,7 @@ func (d *WinRMRemoteShell) operational(ev *adjoinv1.Event, f map[string]string, 
 	if ip = winevent.ClientAddress(ip); ip != "" {
 		source = credAccessSource{IP: ip}.ref()
 	}
-	id := entity.HashID(d.Name(), "wsman-shell", host, t.UTC().Format(time.RFC3339Nano))
+	id := entity.HashID(d.Name(), "wsman-shell", host, detection.EpisodeID(t))
 	if prev, ok := d.shells.Get(host); ok && t.Sub(prev.at) <= d.SessionWindow && prev.at.Sub(t) <= d.SessionWindow {
 		id = prev.id
 	} else {

@@ -157,7 +157,7 @@ func (d *WinRMRemoteShell) ticket(ev *adjoinv1.Event, f map[string]string, t tim
 	src := credAccessSource{IP: winevent.ClientAddress(f["IpAddress"])}
 	desc := requester.String() + " obtained a Kerberos ticket from " + ev.GetHost() + " for the WinRM service " + f["ServiceName"] +
 		" from " + src.String() + ": a remote PowerShell / WinRM session to " + target + "."
-	a := credAccessAlert(entity.HashID(d.Name(), "spn", requester.key(), nb, credAccessEpisode(ep.Start)), d.Name(),
+	a := credAccessAlert(entity.HashID(d.Name(), "spn", requester.key(), nb, detection.EpisodeID(ep.Start)), d.Name(),
 		"WinRM: Kerberos ticket for "+f["ServiceName"], desc, adjoinv1.Severity_SEVERITY_MEDIUM, "T1021.006", ev, time.Time{},
 		[]*adjoinv1.Evidence{credAccessEvidence(ev, "4769 "+requester.String()+" requested "+f["ServiceName"]+" from "+src.String(),
 			"TargetUserName", "TargetDomainName", "ServiceName", "ServiceSid", "IpAddress", "IpPort", "Status", "TicketEncryptionType")})

@@ -22,27 +22,15 @@ import (
 // One alert per source, target, share and episode: mappings less than Window apart, from any
 // sensor, belong to one alert.
 type ZeekAdminShare struct {
-	// Window joins repeated mappings into one alert (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the source/target/share triples tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the mappings kept as evidence per alert (default 20).
-	MaxEvidence int
-	// CopyTolerance is how far apart two sensors' copies of one record may be (default 2 s).
-	CopyTolerance time.Duration
-
-	burst  *detection.Burst
-	copies *zeekCopies
-	evCap  zeekEvidenceCap
+	// ZeekEpisodes key alerts by source, target and share (defaults: Window 10 min, 20
+	// mappings as evidence).
+	ZeekEpisodes
 }
 
 // NewZeekAdminShare returns the detector with its defaults.
 func NewZeekAdminShare() *ZeekAdminShare {
 	return &ZeekAdminShare{
-		Window:        10 * time.Minute,
-		MaxKeys:       zeekDefaultMaxKeys,
-		MaxEvidence:   20,
-		CopyTolerance: zeekDefaultCopyTolerance,
+		ZeekEpisodes: zeekEpisodesOf(10*time.Minute, 20),
 	}
 }
 
@@ -59,16 +47,13 @@ func (d *ZeekAdminShare) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !zeekAdminShareName(share) {
 		return nil
 	}
-	if d.burst == nil {
-		d.burst = &detection.Burst{Window: zeekOr(d.Window, 10*time.Minute), Threshold: 1, MaxKeys: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-		d.copies = &zeekCopies{tolerance: zeekOr(d.CopyTolerance, zeekDefaultCopyTolerance), max: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-	}
+	d.start(10*time.Minute, 1)
 	subject := strings.ToLower(r.f["path"])
 	if first, isCopy := d.copies.copyOf(r, subject); isCopy {
 		return first.alerts()
 	}
 	ep := d.burst.Add(r.origH+"|"+r.respH+"|"+share, "", r.t)
-	id := entity.HashID(d.Name(), r.origH, r.respH, share, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, r.respH, share, detection.EpisodeID(ep.Start))
 	target := r.targetRef()
 	if target == nil {
 		target = &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_TARGET}
@@ -94,12 +79,11 @@ func (d *ZeekAdminShare) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1021.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Entities:        zeekEntities(r.sourceRef(), target),
+		Entities:        detection.Refs(r.sourceRef(), target),
 	}
-	a = zeekFinish(a, r, &d.evCap, d.MaxEvidence, d.copies.max, func() *adjoinv1.Evidence {
+	a = d.finish(a, r, subject, func() *adjoinv1.Evidence {
 		return r.evidence("smb_mapping "+r.f["path"]+" "+r.conn(), "path", "share_type", "service", "native_file_system")
 	})
-	d.copies.remember(r, subject, a)
 	return []*adjoinv1.Alert{a}
 }
 

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/zeek"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Helpers shared by the detectors over Zeek network logs (zeek-drsuapi-replication,
@@ -159,57 +160,6 @@ func (c *zeekCopies) remember(r zeekRecord, subject string, alert *adjoinv1.Aler
 func (c *zeekCopies) key(r zeekRecord, subject string) string {
 	return r.log + "|" + r.conn() + "|" + subject
 }
-
-// zeekEvidenceCap bounds the evidence one alert collects: past max records the alert still
-// widens its activity window but carries no more evidence. It remembers at most max ids.
-type zeekEvidenceCap struct {
-	seen *bounded.Map[string, int]
-}
-
-// take reports whether one more evidence may go to alert id; max <= 0 means no bound.
-func (c *zeekEvidenceCap) take(id string, max, maxIDs int) bool {
-	if max <= 0 {
-		return true
-	}
-	if c.seen == nil {
-		c.seen = bounded.NewMap[string, int](maxIDs)
-	}
-	n, _ := c.seen.Get(id)
-	if n >= max {
-		return false
-	}
-	c.seen.Put(id, n+1)
-	return true
-}
-
-// zeekFinish fills the fields every Zeek alert shares, with the record's time, and attaches
-// the record's evidence while the alert's evidence cap allows.
-func zeekFinish(a *adjoinv1.Alert, r zeekRecord, evCap *zeekEvidenceCap, maxEvidence, maxIDs int, evidence func() *adjoinv1.Evidence) *adjoinv1.Alert {
-	t := timestamppb.New(r.t)
-	a.Side = adjoinv1.Side_SIDE_IDENTITY
-	a.Source = "adjoin-dcingest"
-	a.Status = adjoinv1.AlertStatus_ALERT_STATUS_NEW
-	a.FirstActivity, a.LastActivity, a.UpdatedTime = t, t, t
-	a.Version = 1
-	if evCap.take(a.GetId(), maxEvidence, maxIDs) {
-		a.Evidence = []*adjoinv1.Evidence{evidence()}
-	}
-	return a
-}
-
-// zeekEntities drops nil references.
-func zeekEntities(refs ...*adjoinv1.EntityRef) []*adjoinv1.EntityRef {
-	out := make([]*adjoinv1.EntityRef, 0, len(refs))
-	for _, r := range refs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// zeekEpisode formats a burst episode start for alert ids.
-func zeekEpisode(start time.Time) string { return start.UTC().Format(time.RFC3339Nano) }
 
 // zeekOr returns v, or def when v is not positive.
 func zeekOr[T int | time.Duration](v, def T) T {

@@ -31,31 +31,18 @@ type ZeekDRSReplication struct {
 	// DRSGetNCChanges). The APT29 samples hold DRSBind, DRSCrackNames,
 	// DRSDomainControllerInfo and DRSWriteSPN, which every domain member makes.
 	Operations []string
-	// Window joins calls into one alert (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the source/target pairs tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the records kept as evidence per alert (default 50): a full
-	// dcsync makes one GetNCChanges per batch of objects.
-	MaxEvidence int
-	// CopyTolerance is how far apart two sensors' copies of one record may be (default 2 s).
-	CopyTolerance time.Duration
-
-	burst  *detection.Burst
-	copies *zeekCopies
-	evCap  zeekEvidenceCap
+	// ZeekEpisodes key alerts by source and target (defaults: Window 10 min, 50 records as
+	// evidence: a full dcsync makes one GetNCChanges per batch of objects).
+	ZeekEpisodes
 }
 
 // NewZeekDRSReplication returns the detector with its defaults. isDC tells whether an address
 // is a domain controller; nil leaves the detector silent (see ZeekDRSReplication).
 func NewZeekDRSReplication(isDC func(ip string) bool) *ZeekDRSReplication {
 	return &ZeekDRSReplication{
-		IsDC:          isDC,
-		Operations:    []string{"DRSGetNCChanges"},
-		Window:        10 * time.Minute,
-		MaxKeys:       zeekDefaultMaxKeys,
-		MaxEvidence:   50,
-		CopyTolerance: zeekDefaultCopyTolerance,
+		IsDC:         isDC,
+		Operations:   []string{"DRSGetNCChanges"},
+		ZeekEpisodes: zeekEpisodesOf(10*time.Minute, 50),
 	}
 }
 
@@ -108,15 +95,12 @@ func (d *ZeekDRSReplication) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !d.counts(op) || d.IsDC(r.origH) {
 		return nil
 	}
-	if d.burst == nil {
-		d.burst = &detection.Burst{Window: zeekOr(d.Window, 10*time.Minute), Threshold: 1, MaxKeys: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-		d.copies = &zeekCopies{tolerance: zeekOr(d.CopyTolerance, zeekDefaultCopyTolerance), max: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-	}
+	d.start(10*time.Minute, 1)
 	if first, isCopy := d.copies.copyOf(r, op); isCopy {
 		return first.alerts()
 	}
 	ep := d.burst.Add(r.origH+"|"+r.respH, "", r.t)
-	id := entity.HashID(d.Name(), r.origH, r.respH, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, r.respH, detection.EpisodeID(ep.Start))
 	a := &adjoinv1.Alert{
 		Id:       id,
 		Title:    "Directory replication (DRSGetNCChanges) from a non-DC address",
@@ -126,12 +110,11 @@ func (d *ZeekDRSReplication) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1003.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Entities:        zeekEntities(r.sourceRef(), r.targetRef()),
+		Entities:        detection.Refs(r.sourceRef(), r.targetRef()),
 	}
-	a = zeekFinish(a, r, &d.evCap, d.MaxEvidence, d.copies.max, func() *adjoinv1.Evidence {
+	a = d.finish(a, r, op, func() *adjoinv1.Evidence {
 		return r.evidence("dce_rpc drsuapi "+op+" "+r.conn(), "endpoint", "operation", "named_pipe")
 	})
-	d.copies.remember(r, op, a)
 	return []*adjoinv1.Alert{a}
 }
 

@@ -36,28 +36,15 @@ type ZeekKerberosRC4 struct {
 	// HostServices are the service classes (the SPN before its first "/", compared without
 	// case) that are skipped; default zeekHostServiceClasses.
 	HostServices []string
-	// Window joins a client's tickets into one alert (default 10 min).
-	Window time.Duration
-	// MaxKeys bounds the clients tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the tickets kept as evidence per alert (default 100).
-	MaxEvidence int
-	// CopyTolerance is how far apart two sensors' copies of one record may be (default 2 s).
-	CopyTolerance time.Duration
-
-	burst  *detection.Burst
-	copies *zeekCopies
-	evCap  zeekEvidenceCap
+	// ZeekEpisodes key alerts by client (defaults: Window 10 min, 100 tickets as evidence).
+	ZeekEpisodes
 }
 
 // NewZeekKerberosRC4 returns the detector with its defaults.
 func NewZeekKerberosRC4() *ZeekKerberosRC4 {
 	return &ZeekKerberosRC4{
-		HostServices:  append([]string(nil), zeekHostServiceClasses...),
-		Window:        10 * time.Minute,
-		MaxKeys:       zeekDefaultMaxKeys,
-		MaxEvidence:   100,
-		CopyTolerance: zeekDefaultCopyTolerance,
+		HostServices: append([]string(nil), zeekHostServiceClasses...),
+		ZeekEpisodes: zeekEpisodesOf(10*time.Minute, 100),
 	}
 }
 
@@ -82,17 +69,14 @@ func (d *ZeekKerberosRC4) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	client := strings.TrimSpace(r.f["client"])
 	sam, realm := zeek.SplitPrincipal(client)
-	if d.burst == nil {
-		d.burst = &detection.Burst{Window: zeekOr(d.Window, 10*time.Minute), Threshold: 1, MaxKeys: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-		d.copies = &zeekCopies{tolerance: zeekOr(d.CopyTolerance, zeekDefaultCopyTolerance), max: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-	}
+	d.start(10*time.Minute, 1)
 	subject := strings.ToLower(client + "|" + service)
 	if first, isCopy := d.copies.copyOf(r, subject); isCopy {
 		return first.alerts()
 	}
 	clientKey := realm + `\` + sam
 	ep := d.burst.Add(r.origH+"|"+clientKey, "", r.t)
-	id := entity.HashID(d.Name(), r.origH, clientKey, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, clientKey, detection.EpisodeID(ep.Start))
 	who := client
 	if who == "" {
 		who = "an unnamed client"
@@ -110,12 +94,11 @@ func (d *ZeekKerberosRC4) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1558.003"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Entities:        zeekEntities(user, r.sourceRef(), r.targetRef()),
+		Entities:        detection.Refs(user, r.sourceRef(), r.targetRef()),
 	}
-	a = zeekFinish(a, r, &d.evCap, d.MaxEvidence, d.copies.max, func() *adjoinv1.Evidence {
+	a = d.finish(a, r, subject, func() *adjoinv1.Evidence {
 		return r.evidence("kerberos TGS "+service+" "+cipher+" for "+who, "request_type", "client", "service", "cipher", "success")
 	})
-	d.copies.remember(r, subject, a)
 	return []*adjoinv1.Alert{a}
 }
 

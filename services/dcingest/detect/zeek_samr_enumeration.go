@@ -39,33 +39,22 @@ type ZeekSAMREnumeration struct {
 	// Threshold is how many distinct enumeration operations one client must call within
 	// Window (default 5).
 	Threshold int
-	// Window is the sliding window of event time (default 1 min).
-	Window time.Duration
 	// Operations are the calls counted, compared without case (default
 	// zeekEnumerationOperations).
 	Operations []string
-	// MaxKeys bounds the clients tracked at once (default 10 000).
-	MaxKeys int
-	// MaxEvidence bounds the calls kept as evidence per alert (default 50).
-	MaxEvidence int
-	// CopyTolerance is how far apart two sensors' copies of one record may be (default 2 s).
-	CopyTolerance time.Duration
+	// ZeekEpisodes key alerts by client (defaults: Window 1 min, a sliding window of event
+	// time; 50 calls as evidence).
+	ZeekEpisodes
 
-	ops    map[string]bool
-	burst  *detection.Burst
-	copies *zeekCopies
-	evCap  zeekEvidenceCap
+	ops map[string]bool
 }
 
 // NewZeekSAMREnumeration returns the detector with its defaults.
 func NewZeekSAMREnumeration() *ZeekSAMREnumeration {
 	return &ZeekSAMREnumeration{
-		Threshold:     5,
-		Window:        time.Minute,
-		Operations:    append([]string(nil), zeekEnumerationOperations...),
-		MaxKeys:       zeekDefaultMaxKeys,
-		MaxEvidence:   50,
-		CopyTolerance: zeekDefaultCopyTolerance,
+		Threshold:    5,
+		Operations:   append([]string(nil), zeekEnumerationOperations...),
+		ZeekEpisodes: zeekEpisodesOf(time.Minute, 50),
 	}
 }
 
@@ -82,13 +71,11 @@ func (d *ZeekSAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if endpoint != "samr" && endpoint != "lsarpc" {
 		return nil
 	}
-	if d.burst == nil {
+	if d.start(time.Minute, zeekOr(d.Threshold, 5)) {
 		d.ops = map[string]bool{}
 		for _, o := range d.Operations {
 			d.ops[strings.ToLower(o)] = true
 		}
-		d.burst = &detection.Burst{Window: zeekOr(d.Window, time.Minute), Threshold: zeekOr(d.Threshold, 5), MaxKeys: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
-		d.copies = &zeekCopies{tolerance: zeekOr(d.CopyTolerance, zeekDefaultCopyTolerance), max: zeekOr(d.MaxKeys, zeekDefaultMaxKeys)}
 	}
 	op := strings.TrimSpace(r.f["operation"])
 	if !d.ops[strings.ToLower(op)] {
@@ -103,7 +90,7 @@ func (d *ZeekSAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		d.copies.remember(r, subject, nil)
 		return nil
 	}
-	id := entity.HashID(d.Name(), r.origH, zeekEpisode(ep.Start))
+	id := entity.HashID(d.Name(), r.origH, detection.EpisodeID(ep.Start))
 	a := &adjoinv1.Alert{
 		Id:       id,
 		Title:    "Domain account enumeration over SAMR/LSARPC (network)",
@@ -113,11 +100,10 @@ func (d *ZeekSAMREnumeration) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_RECONNAISSANCE,
 		MitreTechniques: []string{"T1087.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Entities:        zeekEntities(r.sourceRef(), r.targetRef()),
+		Entities:        detection.Refs(r.sourceRef(), r.targetRef()),
 	}
-	a = zeekFinish(a, r, &d.evCap, d.MaxEvidence, d.copies.max, func() *adjoinv1.Evidence {
+	a = d.finish(a, r, subject, func() *adjoinv1.Evidence {
 		return r.evidence("dce_rpc "+endpoint+" "+op+" "+r.conn(), "endpoint", "operation", "named_pipe")
 	})
-	d.copies.remember(r, subject, a)
 	return []*adjoinv1.Alert{a}
 }

@@ -26,22 +26,20 @@ import (
 // One alert per DC and target account per episode (events less than Window apart): an old
 // device that keeps logging 5829 stays one alert.
 type Zerologon struct {
-	// Window groups the events of one attack and bounds the 5805 count (default 5 min).
-	Window time.Duration
+	// Episodes group the events of one attack, per account; Window also bounds the 5805
+	// count (default 5 min).
+	Episodes
 	// FailureThreshold is how many 5805 for one computer make an attempt (default 10).
 	FailureThreshold int
-	// MaxKeys bounds the accounts tracked at once (default 10 000).
-	MaxKeys int
 
 	dir      DomainControllers
-	episodes *domEpisodes
 	failures *detection.Burst
 }
 
 // NewZerologon returns the detector with its defaults. dir (may be nil) tells which computer
 // accounts are domain controllers, for the severity.
 func NewZerologon(dir DomainControllers) *Zerologon {
-	return &Zerologon{Window: 5 * time.Minute, FailureThreshold: 10, MaxKeys: 10_000, dir: dir}
+	return &Zerologon{Episodes: episodesOf(5 * time.Minute), FailureThreshold: 10, dir: dir}
 }
 
 // Name implements detection.Detector.
@@ -107,12 +105,9 @@ func (d *Zerologon) netlogon(ev *adjoinv1.Event) []*adjoinv1.Alert {
 }
 
 func (d *Zerologon) alert(ev *adjoinv1.Event, target reconAccount, what string, keys ...string) []*adjoinv1.Alert {
-	if d.episodes == nil {
-		d.episodes = newDomEpisodes(d.Window, d.MaxKeys)
-	}
 	host := rsvcHost(ev.GetHost())
 	key := host + "|" + target.Sam // NETLOGON events name no domain
-	id := entity.HashID(d.Name(), key, d.episodes.start(key, ev.GetTime().AsTime()))
+	id := entity.HashID(d.Name(), key, d.episode(key, ev.GetTime().AsTime()))
 	severity := adjoinv1.Severity_SEVERITY_MEDIUM
 	switch {
 	case ev.GetEventId() == 4742 || domIsDCAccount(d.dir, ev.GetHost(), target.Domain, target.Sam):

@@ -4,11 +4,12 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // credProcStart is one process creation, from Sysmon 1 or Security 4688, reduced to what the
@@ -122,23 +123,16 @@ func credEvidence(ev *adjoinv1.Event, kind, summary string, fields map[string]st
 // that logged the event is the destination host, the time is the event's.
 func credAlert(ev *adjoinv1.Event, detector string, key []string, severity adjoinv1.Severity, phase adjoinv1.KillChainPhase, techniques []string, title, description string) *adjoinv1.Alert {
 	t := ev.GetTime()
-	return &adjoinv1.Alert{
+	return endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(append([]string{detector, entity.Fold(ev.GetHost())}, key...)...),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           title,
 		Description:     description,
 		Detector:        detector,
 		KillChainPhase:  phase,
 		MitreTechniques: techniques,
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
-	}
+	}, t.AsTime())
 }
 
 // credAddEntity appends ref unless it is nil.

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit/sample"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // credBackground is the noisy recording whose ground truth is deliberately unknown: what

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // KerberosFromNonLSASS raises an alert when a process other than lsass.exe opens a connection
@@ -38,21 +39,14 @@ func (d *KerberosFromNonLSASS) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "A process other than LSASS talked to the Kerberos KDC",
 		Description:     fmt.Sprintf("%s on %s, run by %s, connected to the KDC %s:88 itself.", f["Image"], ev.GetHost(), f["User"], f["DestinationIp"]),
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1558"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
 			Kind:     "sysmon",
@@ -63,7 +57,7 @@ func (d *KerberosFromNonLSASS) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			RecordId: ev.GetRecordId(),
 			Fields:   detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "User", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort"),
 		}},
-	}
+	}, t.AsTime())
 	if ref := detection.UserRef(f["User"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

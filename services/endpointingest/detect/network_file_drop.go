@@ -5,11 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // networkDropExtensions are the file types that run code when started or loaded.
@@ -90,27 +91,20 @@ func (d *NetworkFileDrop) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if t.After(e.last) {
 		e.last = t
 	}
-	return []*adjoinv1.Alert{{
-		Id:              entity.HashID(d.Name(), host, e.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
+	return []*adjoinv1.Alert{endpointAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), host, detection.EpisodeID(e.start)),
 		Title:           "Executable copied to the host over SMB",
 		Description:     fmt.Sprintf("The SMB server (System) wrote %s on %s: a file copied from another host over a share.", file, ev.GetHost()),
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1570", "T1021.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
 			Kind: "sysmon", Summary: "11 System wrote " + file, Host: ev.GetHost(), Time: timestamppb.New(t), EventId: "11",
 			RecordId: ev.GetRecordId(), Fields: detection.Pick(f, "Image", "ProcessId", "TargetFilename", "CreationUtcTime"),
 		}},
-	}}
+	}, t)}
 }
 
 // networkDropPlace reports a lower-case path in one of dirs or directly in a drive's root.

@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // PassTheHashLogon raises an alert on the endpoint side of pass-the-hash: a 4624 with LogonType 9
@@ -39,8 +41,7 @@ type PassTheHashLogon struct {
 	MaxPending int
 
 	mu       sync.Mutex
-	sessions map[string]*pthSession
-	order    []string
+	sessions bounded.Map[string, *pthSession]
 	use      pthUse
 }
 
@@ -138,7 +139,7 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 	key := pthKey(ev.GetHost(), session)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, ok := d.sessions[key]
+	s, ok := d.sessions.Get(key)
 	if ev.GetEventId() == 1 {
 		d.use.process(ev.GetHost(), ev.GetFields()["ProcessGuid"], key, d.MaxSessions)
 	}
@@ -162,20 +163,7 @@ func (d *PassTheHashLogon) process(ev *adjoinv1.Event, session uint64) []*adjoin
 
 // session returns the state of key, creating it (and dropping the oldest) if needed; mu held.
 func (d *PassTheHashLogon) session(key string) *pthSession {
-	if d.sessions == nil {
-		d.sessions = map[string]*pthSession{}
-	}
-	if s, ok := d.sessions[key]; ok {
-		return s
-	}
-	s := &pthSession{}
-	d.sessions[key] = s
-	d.order = append(d.order, key)
-	for d.MaxSessions > 0 && len(d.order) > d.MaxSessions {
-		delete(d.sessions, d.order[0])
-		d.order = d.order[1:]
-	}
-	return s
+	return detection.Entry(&d.sessions, d.MaxSessions, key)
 }
 
 // alert builds the session's alert: high once used (the injection or network use that
@@ -189,24 +177,17 @@ func (d *PassTheHashLogon) alert(ev *adjoinv1.Event, key, desc string, entities 
 	} else {
 		desc += " No injection into LSASS nor network use from the session seen yet (runas /netonly and token tricks look the same)."
 	}
-	return &adjoinv1.Alert{
+	return endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), key),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "Pass-the-hash: NewCredentials logon with processes in its session",
 		Description:     desc,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1550.002"},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        append([]*adjoinv1.EntityRef(nil), entities...),
 		Evidence:        evidence,
-	}
+	}, t.AsTime())
 }
 
 // pthProcessSession is the logon session a new process runs in: Sysmon 1 LogonId; for 4688 the

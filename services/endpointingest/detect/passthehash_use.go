@@ -95,7 +95,7 @@ func (d *PassTheHashLogon) injection(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	recent, _ := d.use.recent.Get(h)
 	var out []*adjoinv1.Alert
 	for _, r := range recent {
-		s, ok := d.sessions[r.key]
+		s, ok := d.sessions.Get(r.key)
 		if !ok || !s.pth || s.used != nil || pthAbs(r.at.Sub(ev.GetTime().AsTime())) > d.Window {
 			continue
 		}
@@ -122,7 +122,7 @@ func (d *PassTheHashLogon) network(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	if !ok {
 		return nil
 	}
-	s, ok := d.sessions[key]
+	s, ok := d.sessions.Get(key)
 	if !ok || !s.pth || s.used != nil {
 		return nil
 	}

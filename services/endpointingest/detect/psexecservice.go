@@ -7,10 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // psexecServiceBinaries are the service executables PsExec and its clones install on the target.
@@ -58,11 +60,9 @@ type PsExecService struct {
 	// binary in the Windows directory (Sysinternals Sysmon does this).
 	AllowedServiceImages map[string]bool
 
-	mu       sync.Mutex
-	hosts    map[string]*psexecHost
-	hostList []string
-	procs    map[string]bool
-	procList []string
+	mu    sync.Mutex
+	hosts bounded.Map[string, *psexecHost] // NetBIOS name -> current execution
+	procs bounded.Map[string, bool]        // host|process GUID of interpreters services.exe started
 }
 
 type psexecHost struct {
@@ -146,24 +146,17 @@ func (d *PsExecService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	t := ev.GetTime()
 	nb, _ := entity.HostNames(ev.GetHost())
-	return []*adjoinv1.Alert{{
-		Id:              entity.HashID(d.Name(), nb, start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
+	return []*adjoinv1.Alert{endpointAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.Name(), nb, detection.EpisodeID(start)),
 		Title:           "PsExec-style remote service execution",
 		Description:     fmt.Sprintf("PsExec-style service execution on %s: %s.", ev.GetHost(), what),
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_EXECUTION,
 		MitreTechniques: []string{"T1569.002"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        entities,
 		Evidence:        evidence,
-	}}
+	}, t.AsTime())}
 }
 
 // process classifies a process start: the service binary itself, a command it runs, an
@@ -316,20 +309,7 @@ func (d *PsExecService) rememberClient(ev *adjoinv1.Event) {
 // host returns the state of a host, creating it (and dropping the oldest) if needed; mu held.
 func (d *PsExecService) host(name string) *psexecHost {
 	nb, _ := entity.HostNames(name)
-	if d.hosts == nil {
-		d.hosts = map[string]*psexecHost{}
-	}
-	if h, ok := d.hosts[nb]; ok {
-		return h
-	}
-	h := &psexecHost{}
-	d.hosts[nb] = h
-	d.hostList = append(d.hostList, nb)
-	for d.MaxHosts > 0 && len(d.hostList) > d.MaxHosts {
-		delete(d.hosts, d.hostList[0])
-		d.hostList = d.hostList[1:]
-	}
-	return h
+	return detection.Entry(&d.hosts, d.MaxHosts, nb)
 }
 
 func (d *PsExecService) rememberProcess(host, guid string) {
@@ -339,18 +319,8 @@ func (d *PsExecService) rememberProcess(host, guid string) {
 	key := processKey(host, guid)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.procs == nil {
-		d.procs = map[string]bool{}
-	}
-	if d.procs[key] {
-		return
-	}
-	d.procs[key] = true
-	d.procList = append(d.procList, key)
-	for d.MaxProcesses > 0 && len(d.procList) > d.MaxProcesses {
-		delete(d.procs, d.procList[0])
-		d.procList = d.procList[1:]
-	}
+	d.procs.Max = d.MaxProcesses
+	d.procs.Put(key, true)
 }
 
 func (d *PsExecService) knownProcess(host, guid string) bool {
@@ -359,5 +329,6 @@ func (d *PsExecService) knownProcess(host, guid string) bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.procs[processKey(host, guid)]
+	known, _ := d.procs.Get(processKey(host, guid))
+	return known
 }

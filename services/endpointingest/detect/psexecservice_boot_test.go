@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // psexecSysmon is a hand-written Sysmon event at second s: no recording holds a boot, nor
@@ -57,7 +58,11 @@ func TestPsExecServiceHeldBound(t *testing.T) {
 		d.Detect(psexecSysmon(1, i, map[string]string{"Image": `C:\Windows\System32\cmd.exe`, "ParentImage": `C:\Windows\System32\services.exe`,
 			"ProcessGuid": "{" + string(rune('a'+i)) + "}"}))
 	}
-	if got := len(d.hosts["ws9"].held); got != 2 {
+	h, _ := d.hosts.Get("ws9")
+	if h == nil {
+		t.Fatal("host ws9 not remembered")
+	}
+	if got := len(h.held); got != 2 {
 		t.Fatalf("held = %d, want the bound 2", got)
 	}
 }

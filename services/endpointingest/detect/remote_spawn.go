@@ -6,12 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // remoteSpawnSuspicious are children that run commands: shells, script hosts and the binaries
@@ -239,24 +240,17 @@ func (d *RemoteSpawn) process(ev *adjoinv1.Event, image, cmd, parent, parentCmd,
 		severity = adjoinv1.Severity_SEVERITY_HIGH
 		from += " just after it accepted a connection from " + conn.ip
 	}
-	e.alert = &adjoinv1.Alert{
-		Id:              entity.HashID(d.name, key, e.start.UTC().Format(time.RFC3339Nano)),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
+	e.alert = endpointAlert(&adjoinv1.Alert{
+		Id:              entity.HashID(d.name, key, detection.EpisodeID(e.start)),
 		Title:           d.title,
 		Description:     fmt.Sprintf("%s started %s on %s in logon session %s%s.", pbase, image, ev.GetHost(), pthHex(session), from),
 		Detector:        d.name,
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{d.technique},
 		Severity:        severity,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   timestamppb.New(t),
-		LastActivity:    timestamppb.New(t),
-		UpdatedTime:     timestamppb.New(t),
-		Version:         1,
 		Entities:        entities,
 		Evidence:        evidence,
-	}
+	}, t)
 	d.episodes.Put(key, e)
 	return []*adjoinv1.Alert{e.alert}
 }

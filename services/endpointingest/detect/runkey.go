@@ -5,10 +5,11 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // runKeyAutostarts are the keys under Software\Microsoft\Windows\CurrentVersion whose values
@@ -54,21 +55,14 @@ func (d RunKey) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["TargetObject"])),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "Autostart registry value set (Run key / Winlogon)",
 		Description:     fmt.Sprintf("%s set %s on %s to %q.", f["Image"], f["TargetObject"], ev.GetHost(), f["Details"]),
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_PERSISTENCE,
 		MitreTechniques: []string{"T1547.001"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
 			Kind:     "sysmon",
@@ -79,7 +73,7 @@ func (d RunKey) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 			RecordId: ev.GetRecordId(),
 			Fields:   detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "TargetObject", "Details", "EventType", "EventTypeOrignal", "User"),
 		}},
-	}
+	}, t.AsTime())
 	// Sysmon 12/13 name the writer's user only from schema 4.60 (User); older versions do not.
 	if ref := detection.UserRef(f["User"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // domainService describes a port that domain controllers and servers answer on, with what
@@ -54,21 +55,14 @@ func (d UserBinaryToDomainService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert 
 	}
 	image := detection.BaseName(f["Image"])
 	t := ev.GetTime()
-	a := &adjoinv1.Alert{
+	a := endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), entity.Fold(ev.GetHost()), entity.Fold(f["ProcessGuid"])),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "Program in a user folder contacted a domain service",
 		Description:     fmt.Sprintf("%s on %s, run by %s, connected to %s %s:%s.", f["Image"], ev.GetHost(), f["User"], svc.name, f["DestinationIp"], f["DestinationPort"]),
 		Detector:        d.Name(),
 		KillChainPhase:  svc.phase,
 		MitreTechniques: []string{svc.technique},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        []*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST)},
 		Evidence: []*adjoinv1.Evidence{{
 			Kind:     "sysmon",
@@ -79,7 +73,7 @@ func (d UserBinaryToDomainService) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert 
 			RecordId: ev.GetRecordId(),
 			Fields:   detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "User", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort", "DestinationHostname"),
 		}},
-	}
+	}, t.AsTime())
 	if ref := detection.UserRef(f["User"], adjoinv1.EntityRole_ENTITY_ROLE_ACTOR); ref != nil {
 		a.Entities = append(a.Entities, ref)
 	}

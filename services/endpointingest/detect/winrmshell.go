@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/adjoin/adjoin/pkg/bounded"
 	"github.com/adjoin/adjoin/pkg/detection"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/winevent"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // winrmShellHosts are the processes WinRM runs remote commands in: the PowerShell remoting
@@ -31,8 +33,7 @@ type WinRMShellEndpoint struct {
 	MaxSessions int
 
 	mu       sync.Mutex
-	sessions map[string]*winrmSession
-	order    []string
+	sessions bounded.Map[string, *winrmSession]
 }
 
 type winrmSession struct {
@@ -116,7 +117,7 @@ func (d *WinRMShellEndpoint) process(ev *adjoinv1.Event, image, parent string) [
 	key := pthKey(ev.GetHost(), session)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, known := d.sessions[key]
+	s, known := d.sessions.Get(key)
 	if !host && !child && (!known || !s.shell) {
 		return nil
 	}
@@ -157,40 +158,20 @@ func (d *WinRMShellEndpoint) process(ev *adjoinv1.Event, image, parent string) [
 
 // session returns the state of key, creating it (and dropping the oldest) if needed; mu held.
 func (d *WinRMShellEndpoint) session(key string) *winrmSession {
-	if d.sessions == nil {
-		d.sessions = map[string]*winrmSession{}
-	}
-	if s, ok := d.sessions[key]; ok {
-		return s
-	}
-	s := &winrmSession{}
-	d.sessions[key] = s
-	d.order = append(d.order, key)
-	for d.MaxSessions > 0 && len(d.order) > d.MaxSessions {
-		delete(d.sessions, d.order[0])
-		d.order = d.order[1:]
-	}
-	return s
+	return detection.Entry(&d.sessions, d.MaxSessions, key)
 }
 
 func (d *WinRMShellEndpoint) alert(ev *adjoinv1.Event, key, desc string, entities []*adjoinv1.EntityRef, evidence []*adjoinv1.Evidence) *adjoinv1.Alert {
 	t := ev.GetTime()
-	return &adjoinv1.Alert{
+	return endpointAlert(&adjoinv1.Alert{
 		Id:              entity.HashID(d.Name(), key),
-		Side:            adjoinv1.Side_SIDE_ENDPOINT,
-		Source:          "adjoin-endpointingest",
 		Title:           "WinRM remote shell on host",
 		Description:     desc,
 		Detector:        d.Name(),
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_LATERAL_MOVEMENT,
 		MitreTechniques: []string{"T1021.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_MEDIUM,
-		Status:          adjoinv1.AlertStatus_ALERT_STATUS_NEW,
-		FirstActivity:   t,
-		LastActivity:    t,
-		UpdatedTime:     t,
-		Version:         1,
 		Entities:        append([]*adjoinv1.EntityRef{detection.HostRef(ev.GetHost(), adjoinv1.EntityRole_ENTITY_ROLE_DESTINATION_HOST)}, entities...),
 		Evidence:        evidence,
-	}
+	}, t.AsTime())
 }
