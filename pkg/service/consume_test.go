@@ -2,11 +2,9 @@ package service
 
 import (
 	"context"
-	"os"
 	"os/signal"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/adjoin/adjoin/pkg/consume"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
@@ -60,36 +58,7 @@ func TestSIGTERMWaitsForTheConsumerBatchAndTheClose(t *testing.T) {
 		},
 	}
 	rt.Go(run.Run)
-	select {
-	case <-got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the consumer got no full batch")
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- rt.Wait() }()
-	select {
-	case err := <-done:
-		t.Fatalf("Wait returned %v with a batch in hand", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if rt.NC.IsClosed() {
-		t.Fatal("connection closed with a batch in hand")
-	}
-	close(release)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Wait = %v", err)
-		}
-	case <-time.After(drainWait + 5*time.Second):
-		t.Fatal("Wait did not return")
-	}
-	if !rt.NC.IsClosed() {
-		t.Error("Wait returned before the connection was closed")
-	}
+	termWithWorkInHand(t, rt, got, release)
 	close(closedAtAck)
 	for closed := range closedAtAck {
 		if closed {
