@@ -37,7 +37,7 @@ type Runner struct {
 	Service   string
 	Detectors []Detector
 	Log       *zap.Logger
-	// Batch is the most events fetched at once (default 256).
+	// Batch is the most events fetched at once (default 256, at most consume.MaxBatch).
 	Batch int
 	// OnEvent, when set, sees every decoded event after detection (device knowledge, metrics).
 	// An error naks the event and the rest of its batch for redelivery, after 1s doubling up to

@@ -20,8 +20,8 @@ import (
 const DefaultBatch = 512
 
 // MaxBatch bounds Consumer.Batch: a batch is resolved in memory and its publishes are all in
-// flight at once.
-const MaxBatch = 4096
+// flight at once. It is every consumer's bound.
+const MaxBatch = consume.MaxBatch
 
 // Consumer feeds ALERTS to the correlator. Several correlator instances share one durable
 // consumer, so JetStream spreads the alerts between them. It takes alerts in batches: every

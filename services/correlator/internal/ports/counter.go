@@ -74,7 +74,7 @@ type Counter struct {
 	// StateRetention is how long an alert resolved and not updated keeps its full state before
 	// it is compacted to a tombstone (0: DefaultStateRetention; counts never change).
 	StateRetention time.Duration
-	// Batch is the most messages fetched at once (default 512).
+	// Batch is the most messages fetched at once (default 512, at most consume.MaxBatch).
 	Batch int
 	// PinnedTTL is how long an owner may go without pulling before another takes over
 	// (0: DefaultPinnedTTL); it must exceed the time one batch (and a load) takes.

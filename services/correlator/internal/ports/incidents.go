@@ -66,7 +66,7 @@ type IncidentBuilder struct {
 	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait);
 	// a batch gets two thirds of it.
 	AckWait time.Duration
-	// Batch is the most messages handled at once (default 256).
+	// Batch is the most messages handled at once (default 256, at most consume.MaxBatch).
 	Batch int
 	// PinnedTTL is how long a builder may go without pulling before another takes over
 	// (0: DefaultPinnedTTL); it must exceed the time one batch takes.
