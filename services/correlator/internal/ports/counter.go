@@ -56,10 +56,11 @@ const DefaultPinnedTTL = 30 * time.Second
 // batch and loads again. The state held while pinned is also kept pinned: during a load or a
 // batch, the owner probes every PinnedTTL/4.
 //
-// Ack rule (package consume runs the fetch loop, the retries and the dead letters): success → Ack once the batch's copies and records are stored; undecodable → Term
-// and a copy on DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other
-// failure → NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term
-// with a copy on DEADLETTER ("count-failed").
+// Ack rule (package consume runs the fetch loop, the retries and the dead letters): success →
+// Ack once the batch's copies and records are stored; undecodable → Term and a copy on
+// DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other failure →
+// NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
+// on DEADLETTER ("count-failed").
 type Counter struct {
 	JS      jetstream.JetStream
 	Durable string

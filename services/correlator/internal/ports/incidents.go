@@ -44,8 +44,12 @@ const builderGroup = "builder"
 // skipped), and the batch's changed incidents are written together, pipelined, before its
 // messages are acknowledged.
 //
-// Ack rule (package consume runs the fetch loop, the retries and the dead letters): success →
-// Ack once the batch's incidents are stored; undecodable, or without an
+// A pull the server refuses (during a rolling upgrade, a correlator of an earlier version sets
+// the durable back to its configuration, without the priority group) or pulls failing three
+// times in a row (the durable deleted) get the consumer configured again, as for every
+// consumer of package consume, which runs the fetch loop, the retries and the dead letters.
+//
+// Ack rule: success → Ack once the batch's incidents are stored; undecodable, or without an
 // alert id or entity key → Term (the correlator wrote it, so this is a bug, and the
 // dead-letter copy keeps it: "undecodable-correlated", "invalid-correlated"); failure →
 // NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
@@ -116,11 +120,13 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 		},
 		Name: b.Durable, JS: b.JS, Service: service, FailReason: "incident-failed", MaxDeliveries: b.MaxDeliveries,
 		AckWait: b.ackWait(), Batch: size, Group: builderGroup, Metrics: b.Metrics, Log: b.Log,
-		// A catch-up waits under the run's ctx: the batch's deadline is for its grouping.
-		Handle: func(hctx context.Context, batch *consume.Batch) error {
+		// A catch-up waits under the run's ctx; the grouping gets its own deadline after it.
+		Handle: func(_ context.Context, batch *consume.Batch) error {
 			if !b.caughtUp(ctx, batch) {
 				return nil
 			}
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
+			defer cancel()
 			return b.handle(hctx, batch)
 		},
 		OnIdle: func(ctx context.Context) {
