@@ -290,3 +290,41 @@ func TestBatchBound(t *testing.T) {
 		t.Errorf("largest batch %d (bound %d), %d handled of %d", largest, consume.MaxBatch, seen, total)
 	}
 }
+
+// TestCreateWaitsForTheCluster: creating the consumer fails without an answer (a leader being
+// elected) twice, then succeeds: Run waits and consumes. A missing stream fails Run at once.
+func TestCreateWaitsForTheCluster(t *testing.T) {
+	r := newRig(t)
+	handled := make(chan struct{}, 1)
+	run := r.runner(consume.EachMessage(func(context.Context, jetstream.Msg) error {
+		select {
+		case handled <- struct{}{}:
+		default:
+		}
+		return nil
+	}))
+	create, calls := run.Consumer, 0
+	run.Consumer = func(ctx context.Context) (jetstream.Consumer, error) {
+		if calls++; calls <= 2 {
+			return nil, fmt.Errorf("consumer: %w", context.DeadlineExceeded)
+		}
+		return create(ctx)
+	}
+	r.start(t, run)
+	r.publish(t, "work.1")
+	select {
+	case <-handled:
+	case <-time.After(15 * time.Second):
+		t.Fatal("nothing handled after creation failed twice")
+	}
+
+	missing := r.runner(nil)
+	missing.Consumer = func(ctx context.Context) (jetstream.Consumer, error) {
+		return r.s.JS.CreateOrUpdateConsumer(ctx, "NOSUCH", jetstream.ConsumerConfig{Durable: "work"})
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	defer cancel()
+	if err := missing.Run(ctx); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("Run without a stream = %v, want ErrStreamNotFound", err)
+	}
+}

@@ -19,6 +19,8 @@
 // is given up without its copy. Each dead letter is counted in adjoin_deadletters_total
 // {service, reason} and logged.
 //
+// Creating the consumer at the start is retried every second while the server does not answer
+// or answers 5xx (a leader being elected); only a refusal (the stream missing) fails Run.
 // Pulls that keep failing (three in a row, or one refused by the server: the durable deleted,
 // set to another configuration, a consumer leader lost in a cluster) get the consumer
 // configured again through Runner.Consumer. When ctx ends, Run returns once the batches in

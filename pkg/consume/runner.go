@@ -97,10 +97,10 @@ func (r *Runner) withDefaults() *Runner {
 }
 
 // Run consumes until ctx ends, then returns once every batch in hand is settled. It fails
-// only when the consumer cannot be created at first.
+// only when the server refuses to create the consumer (see create).
 func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.withDefaults()
-	cons, err := cfg.Consumer(ctx)
+	cons, err := cfg.create(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
@@ -113,6 +113,22 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// create calls Consumer until it succeeds, the server refuses it (an API error under 500: the
+// stream missing, a configuration it does not take), or ctx ends. A failure without an answer
+// or with a 5xx one (a leader being elected, a server restarting) is retried every second:
+// a service starting while its cluster recovers waits for it rather than exiting.
+func (r *Runner) create(ctx context.Context) (jetstream.Consumer, error) {
+	for {
+		cons, err := r.Consumer(ctx)
+		var apiErr *jetstream.APIError
+		if err == nil || ctx.Err() != nil || (errors.As(err, &apiErr) && apiErr.Code < 500) {
+			return cons, err
+		}
+		r.Log.Warn("creating the consumer failed; retrying", logx.Err(err))
+		sleep(ctx, time.Second)
+	}
 }
 
 // loop fetches and handles batches until ctx ends.
