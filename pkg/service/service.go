@@ -85,12 +85,14 @@ func Start(ctx context.Context, o Options, log *zap.Logger) (*Runtime, error) {
 
 // Run starts the service, lets wire build it on the runtime and start its workers with Go,
 // and returns when it has stopped (see Wait); a wiring error stops it at once (see Stop).
+// Wiring runs under the runtime's ctx: a long start (a directory loading, logons catching up)
+// ends as soon as the service must stop, the connection closed for good included.
 func Run(ctx context.Context, o Options, log *zap.Logger, wire func(context.Context, *Runtime) error) error {
 	r, err := Start(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	if err := wire(ctx, r); err != nil {
+	if err := wire(r.ctx, r); err != nil {
 		return r.Stop(err)
 	}
 	return r.Wait()

@@ -65,36 +65,7 @@ func TestSIGTERMWaitsForInFlightAcksAndTheClose(t *testing.T) {
 		}
 		return nil
 	})
-	select {
-	case <-got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the worker got no message")
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- rt.Wait() }()
-	select {
-	case err := <-done:
-		t.Fatalf("Wait returned %v with a message in flight", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if rt.NC.IsClosed() {
-		t.Fatal("connection closed with a message in flight")
-	}
-	close(release)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Wait = %v", err)
-		}
-	case <-time.After(drainWait + 5*time.Second):
-		t.Fatal("Wait did not return")
-	}
-	if !rt.NC.IsClosed() {
-		t.Error("Wait returned before the connection was closed")
-	}
+	termWithWorkInHand(t, rt, got, release)
 	info, err := stream.Consumer(ctx, "svctest")
 	if err != nil {
 		t.Fatal(err)
@@ -185,5 +156,42 @@ func TestDrainBound(t *testing.T) {
 	}
 	if !nc.IsClosed() {
 		t.Error("connection left open past the bound")
+	}
+}
+
+// termWithWorkInHand waits until the worker holds its work (got), sends SIGTERM, checks that
+// Wait neither returns nor closes the connection while it holds it, then releases it and
+// checks that Wait returns nil only once the connection is closed.
+func termWithWorkInHand(t *testing.T, rt *Runtime, got, release chan struct{}) {
+	t.Helper()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker got no work")
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v with work in hand", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if rt.NC.IsClosed() {
+		t.Fatal("connection closed with work in hand")
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+	case <-time.After(drainWait + 5*time.Second):
+		t.Fatal("Wait did not return")
+	}
+	if !rt.NC.IsClosed() {
+		t.Error("Wait returned before the connection was closed")
 	}
 }

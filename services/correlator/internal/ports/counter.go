@@ -2,17 +2,18 @@ package ports
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/adjoin/adjoin/pkg/consume"
 	"github.com/adjoin/adjoin/pkg/counts"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 )
 
 // counterGroup is the priority group of the partition owners' consumers: its pinned-client
@@ -56,10 +57,11 @@ const DefaultPinnedTTL = 30 * time.Second
 // batch and loads again. The state held while pinned is also kept pinned: during a load or a
 // batch, the owner probes every PinnedTTL/4.
 //
-// Ack rule: success → Ack once the batch's copies and records are stored; undecodable → Term
-// and a copy on DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other
-// failure → NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term
-// with a copy on DEADLETTER ("count-failed").
+// Ack rule (package consume runs the fetch loop, the retries and the dead letters): success →
+// Ack once the batch's copies and records are stored; undecodable → Term and a copy on
+// DEADLETTER ("undecodable-count"); fenced → Nak, state reloaded; any other failure →
+// NakWithDelay (1s doubling up to 32s), and at the MaxDeliveries-th delivery Term with a copy
+// on DEADLETTER ("count-failed").
 type Counter struct {
 	JS      jetstream.JetStream
 	Durable string
@@ -78,7 +80,7 @@ type Counter struct {
 	// MaxHeld bounds the alerts one partition's state holds (0: counts.DefaultMaxHeld); see
 	// counts.Ledger.Fold for what happens past it.
 	MaxHeld int
-	// Batch is the most messages fetched at once (default 512).
+	// Batch is the most messages fetched at once (default 512, at most consume.MaxBatch).
 	Batch int
 	// PinnedTTL is how long an owner may go without pulling before another takes over
 	// (0: DefaultPinnedTTL); it must exceed the time one batch (and a load) takes.
@@ -155,13 +157,6 @@ func (c *Counter) consumerConfig(p int) jetstream.ConsumerConfig {
 
 func (c *Counter) runPartition(ctx context.Context, p int) error {
 	cfg := c.consumerConfig(p)
-	cons, err := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return fmt.Errorf("partition %d consumer: %w", p, err)
-	}
 	o := newOwner(c, p)
 	defer func() {
 		// A snapshot now spares the next owner the replay of what this one folded, and
@@ -174,69 +169,23 @@ func (c *Counter) runPartition(ctx context.Context, p int) error {
 		}
 		o.drop("stopped")
 	}()
-	// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
-	wait := min(time.Second, c.PinnedTTL/2)
-	// Pulls that keep failing (a consumer leader lost in a cluster, a durable deleted) get the
-	// consumer configured again, as a refused pull does, rather than failing quietly for ever.
-	failed := 0
-	again := func(err error) {
-		if failed++; failed < 3 {
-			c.Log.Debug("fetch ended early", zap.Int("partition", p), logx.Err(err))
-			sleep(ctx, time.Second)
-			return
-		}
-		c.Log.Warn("pulls from a partition consumer keep failing; configuring it again", zap.Int("partition", p), logx.Err(err))
-		if cc, cerr := c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg); cerr == nil {
-			cons, failed = cc, 0
-		}
-		sleep(ctx, time.Second)
+	r := &consume.Runner{
+		Consumer: func(ctx context.Context) (jetstream.Consumer, error) {
+			return c.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCounts, cfg)
+		},
+		Name: cfg.Durable, JS: c.JS, Service: service, FailReason: "count-failed", MaxDeliveries: c.MaxDeliveries,
+		AckWait: c.AckWait, Batch: c.Batch, Eager: true, Group: counterGroup, Metrics: c.Metrics, Log: c.Log,
+		// An idle pull must come back within PinnedTTL, or the pin would lapse while nothing moves.
+		MaxWait: min(time.Second, c.PinnedTTL/2),
+		// The handler loads the state under the run's ctx: a load may outlast a batch's deadline.
+		Handle: func(_ context.Context, b *consume.Batch) error { return o.handle(ctx, b) },
+		// Another instance holds the partition now: what this one holds may be stale.
+		OnPinLost: func() { o.drop("pin lost") },
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(c.Batch, jetstream.FetchMaxWait(wait), jetstream.FetchPriorityGroup(counterGroup))
-		if err != nil {
-			if ctx.Err() == nil {
-				again(err)
-			}
-			continue
-		}
-		chunks(batch.Messages(), func(msgs []jetstream.Msg) { o.handle(ctx, msgs) })
-		var apiErr *jetstream.APIError
-		switch err := batch.Error(); {
-		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
-			failed = 0
-		case errors.Is(err, jetstream.ErrPinIDMismatch):
-			// Another instance holds the partition now: what this one holds may be stale.
-			o.drop("pin lost")
-		case errors.As(err, &apiErr):
-			failed = 2 // configure it again at once
-			again(err)
-		default:
-			again(err)
-		}
+	if err := r.Run(ctx); err != nil {
+		return fmt.Errorf("partition %d: %w", p, err)
 	}
 	return nil
-}
-
-// chunks hands the messages of a fetch to handle as they arrive: once one is there, with every
-// other already received, so a message does not wait for the fetch to fill up or expire (up to
-// a second at a low rate), and a busy partition still gets large chunks.
-func chunks(msgs <-chan jetstream.Msg, handle func([]jetstream.Msg)) {
-	for m := range msgs {
-		chunk := []jetstream.Msg{m}
-	more:
-		for {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break more
-				}
-				chunk = append(chunk, m)
-			default:
-				break more
-			}
-		}
-		handle(chunk)
-	}
 }
 
 // unpin releases the partition's pin as this owner stops, so that another instance's pull

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/consume"
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -28,19 +28,19 @@ var errFenced = errors.New("fenced: another owner took the partition")
 
 // fold handles one batch of a loaded partition: fold, publish the copies, write the changed
 // records, then ack (see Counter for the ack rule).
-func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
+func (o *owner) fold(ctx context.Context, b *consume.Batch) error {
 	copies := natsx.NewBatchContext(ctx, o.c.JS)
 	batch := make(map[string]struct{}) // the batch's entities
 	var folded []jetstream.Msg
 	var failure error
-	for _, m := range msgs {
+	for _, m := range b.Msgs {
 		var c adjoinv1.CorrelatedAlert
 		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
-			o.deadLetter(ctx, m, "undecodable-count", err.Error())
+			b.Reject(m, "undecodable-count", err)
 			continue
 		}
 		if why := checkCount(&c); why != "" {
-			o.deadLetter(ctx, m, "undecodable-count", why)
+			b.Reject(m, "undecodable-count", errors.New(why))
 			continue
 		}
 		if meta, err := m.Metadata(); err == nil {
@@ -72,7 +72,7 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 		m.CounterFolded.Add(float64(len(folded)))
 	}
 	if len(folded) == 0 {
-		return
+		return nil
 	}
 	werr := o.writeDirty(ctx, batch)
 	if _, err := copies.Wait(ctx); err != nil && failure == nil {
@@ -83,23 +83,18 @@ func (o *owner) fold(ctx context.Context, msgs []jetstream.Msg) {
 		o.log.Warn("another owner took this partition; dropping the state and reloading", logx.Err(werr))
 		o.drop("fenced")
 		for _, m := range folded {
-			_ = m.Nak()
+			b.Later(m, 0)
 		}
-		return
+		return nil
 	case werr != nil && failure == nil:
 		failure = werr
 	}
 	if failure != nil {
-		o.log.Warn("counting a batch failed; will retry", zap.Int("messages", len(folded)), logx.Err(failure))
-		for _, m := range folded {
-			o.retry(ctx, m, failure)
-		}
-		return
+		return fmt.Errorf("counting a batch: %w", failure)
 	}
-	for _, m := range folded {
-		_ = m.Ack()
-	}
+	b.Settle(nil) // acknowledged before the snapshot, which may take a while
 	o.snapshot(ctx, false)
+	return nil
 }
 
 // copyID is the correlated copy's Nats-Msg-Id: the COUNTS message's own, which stage 1 made

@@ -70,6 +70,12 @@ func (o *owner) load(ctx context.Context) error {
 	return nil
 }
 
+// seedStall bounds each wait of a seed: for the watcher to start, then for each next record.
+// Unbounded, a watcher a cluster's leader change left without its consumer (seen in chaos
+// scenario 3: stuck in the creation request) would hold the batch and the partition's pin
+// for loadTimeout; failed, the load is tried again with the batch's next delivery.
+const seedStall = 10 * time.Second
+
 // seed loads the partition's adjoin_badges records into l: a format-1 record converts
 // exactly and is written again in the new format; a format-2 one gives counters only.
 func (o *owner) seed(ctx context.Context, l *counts.Ledger) (seeded, inexact int, err error) {
@@ -77,18 +83,29 @@ func (o *owner) seed(ctx context.Context, l *counts.Ledger) (seeded, inexact int
 	if err != nil {
 		return 0, 0, err
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	// Creating the watcher's consumer is a request that a cluster's leader change can leave
+	// unanswered: it gets seedStall, not the whole load's deadline.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	unanswered := time.AfterFunc(seedStall, cancel)
+	w, err := kv.WatchAll(wctx, jetstream.IgnoreDeletes())
+	unanswered.Stop()
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading %s: %w", natsx.BucketBadges, err)
 	}
 	defer w.Stop() //nolint:errcheck // nothing to do about it
+	stall := time.NewTimer(seedStall)
+	defer stall.Stop()
 	for {
 		var e jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			return 0, 0, fmt.Errorf("reading %s: %w", natsx.BucketBadges, ctx.Err())
+		case <-stall.C:
+			return 0, 0, fmt.Errorf("reading %s: nothing delivered for %s after %d records", natsx.BucketBadges, seedStall, seeded)
 		case e = <-w.Updates():
 		}
+		stall.Reset(seedStall)
 		if e == nil {
 			return seeded, inexact, nil // every record read
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adjoin/adjoin/pkg/consume"
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
@@ -124,9 +125,9 @@ func apiPrefix(js jetstream.JetStream) string {
 
 // handle folds one fetched batch, loading the state first when this instance has just become
 // the owner.
-func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
+func (o *owner) handle(ctx context.Context, b *consume.Batch) error {
 	pin := ""
-	for _, m := range msgs {
+	for _, m := range b.Msgs {
 		if id := m.Headers().Get(pinHeader); id != "" {
 			pin = id
 		}
@@ -143,26 +144,17 @@ func (o *owner) handle(ctx context.Context, msgs []jetstream.Msg) {
 			if ctx.Err() == nil {
 				o.log.Warn("loading the partition state failed; will retry", logx.Err(err))
 			}
-			for _, m := range msgs {
-				_ = m.NakWithDelay(time.Second)
+			for _, m := range b.Msgs {
+				b.Later(m, time.Second)
 			}
-			return
+			return nil
 		}
 	}
-	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
+	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait that
+	// starts after the load.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.c.AckWait*2/3)
 	defer cancel()
-	o.fold(hctx, msgs)
-}
-
-// retry naks a message of a failed batch with a delay that grows with its deliveries, or
-// gives it up at the MaxDeliveries-th.
-func (o *owner) retry(ctx context.Context, m jetstream.Msg, err error) {
-	retryOrGiveUp(ctx, o.c.JS, o.c.Metrics, o.log, m, o.c.MaxDeliveries, "count-failed", "counting", err, zap.String("subject", m.Subject()))
-}
-
-func (o *owner) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
-	deadLetter(ctx, o.c.JS, o.c.Metrics, o.log, m, reason, cause)
+	return o.fold(hctx, b)
 }
 
 // checkCount reports why a decoded COUNTS message cannot be counted, or "". An alert id is at

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/consume"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
-	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // IncidentStore keeps incidents and publishes their changes.
@@ -44,6 +46,11 @@ const builderGroup = "builder"
 // skipped), and the batch's changed incidents are written together, pipelined, before its
 // messages are acknowledged.
 //
+// A pull the server refuses (during a rolling upgrade, a correlator of an earlier version sets
+// the durable back to its configuration, without the priority group) or pulls failing three
+// times in a row (the durable deleted) get the consumer configured again, as for every
+// consumer of package consume, which runs the fetch loop, the retries and the dead letters.
+//
 // Ack rule: success → Ack once the batch's incidents are stored; undecodable, or without an
 // alert id or entity key → Term (the correlator wrote it, so this is a bug, and the
 // dead-letter copy keeps it: "undecodable-correlated", "invalid-correlated"); failure →
@@ -65,7 +72,7 @@ type IncidentBuilder struct {
 	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait);
 	// a batch gets two thirds of it.
 	AckWait time.Duration
-	// Batch is the most messages handled at once (default 256).
+	// Batch is the most messages handled at once (default 256, at most consume.MaxBatch).
 	Batch int
 	// PinnedTTL is how long a builder may go without pulling before another takes over
 	// (0: DefaultPinnedTTL); it must exceed the time one batch takes.
@@ -102,59 +109,54 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	if b.Grouper.Alerts == nil {
 		b.Grouper.Alerts = domain.NewAlertWindow(0)
 	}
-	cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return err
+	started := false
+	r := &consume.Runner{
+		Consumer: func(ctx context.Context) (jetstream.Consumer, error) {
+			cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
+			if err == nil && !started {
+				// Once, before the first pull: the window holds what was correlated before.
+				started = true
+				b.startCatchUp(ctx)
+			}
+			return cons, err
+		},
+		Name: b.Durable, JS: b.JS, Service: service, FailReason: "incident-failed", MaxDeliveries: b.MaxDeliveries,
+		AckWait: b.ackWait(), Batch: size, Group: builderGroup, Metrics: b.Metrics, Log: b.Log,
+		// A catch-up waits under the run's ctx; the grouping gets its own deadline after it.
+		Handle: func(_ context.Context, batch *consume.Batch) error {
+			if !b.caughtUp(ctx, batch) {
+				return nil
+			}
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
+			defer cancel()
+			return b.handle(hctx, batch)
+		},
+		OnIdle: func(ctx context.Context) {
+			if time.Since(b.caught) < idleCatchUp {
+				return
+			}
+			if err := b.catchUp(ctx, "idle"); err != nil && ctx.Err() == nil {
+				b.Log.Debug("idle catch-up of the incident window failed", logx.Err(err))
+			}
+		},
 	}
+	err := r.Run(ctx)
+	b.unpin(ctx)
+	return err
+}
+
+// startCatchUp replays CORRELATED into the window until it succeeds or ctx ends.
+func (b *IncidentBuilder) startCatchUp(ctx context.Context) {
 	for ctx.Err() == nil {
-		if err := b.catchUp(ctx, "start"); err == nil {
-			break
-		} else if ctx.Err() == nil {
+		err := b.catchUp(ctx, "start")
+		if err == nil {
+			return
+		}
+		if ctx.Err() == nil {
 			b.Log.Warn("replaying CORRELATED into the incident window failed; retrying", logx.Err(err))
 			sleep(ctx, time.Second)
 		}
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(size, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup(builderGroup))
-		if err != nil {
-			if ctx.Err() == nil {
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
-		var apiErr *jetstream.APIError
-		switch err := batch.Error(); {
-		case err == nil, errors.Is(err, jetstream.ErrNoMessages), ctx.Err() != nil:
-		case errors.As(err, &apiErr):
-			// A correlator of an earlier version, started during a rolling upgrade, sets the
-			// durable back to its own configuration, without the priority group, and the
-			// server refuses pulls with a group: set it again.
-			b.Log.Warn("the incidents consumer refused the pull; configuring it again", logx.Err(err))
-			if c, cerr := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg); cerr == nil {
-				cons = c
-			}
-			sleep(ctx, time.Second)
-		default:
-			b.Log.Debug("fetch ended early", logx.Err(err))
-		}
-		switch {
-		case len(msgs) > 0 && b.caughtUp(ctx, msgs):
-			b.handle(ctx, msgs)
-		case len(msgs) == 0 && time.Since(b.caught) >= idleCatchUp:
-			if err := b.catchUp(ctx, "idle"); err != nil && ctx.Err() == nil {
-				b.Log.Debug("idle catch-up of the incident window failed", logx.Err(err))
-			}
-		}
-	}
-	b.unpin(ctx)
-	return nil
 }
 
 // unpin releases the builder's pin as it stops, if it held one, so that another instance (or
@@ -179,8 +181,8 @@ func (b *IncidentBuilder) unpin(ctx context.Context) {
 // the one it was caught up for (a takeover, or no pin at all: an earlier version's consumer
 // configuration), and reports whether the batch may be grouped. When not, the batch is
 // handed back for later.
-func (b *IncidentBuilder) caughtUp(ctx context.Context, msgs []jetstream.Msg) bool {
-	pin := msgs[0].Headers().Get(pinHeader)
+func (b *IncidentBuilder) caughtUp(ctx context.Context, batch *consume.Batch) bool {
+	pin := batch.Msgs[0].Headers().Get(pinHeader)
 	if pin != "" && pin == b.pin {
 		return true
 	}
@@ -188,8 +190,8 @@ func (b *IncidentBuilder) caughtUp(ctx context.Context, msgs []jetstream.Msg) bo
 		if ctx.Err() == nil {
 			b.Log.Warn("catching up the incident window failed; the batch waits", logx.Err(err))
 		}
-		for _, m := range msgs {
-			_ = m.NakWithDelay(time.Second)
+		for _, m := range batch.Msgs {
+			batch.Later(m, time.Second)
 		}
 		sleep(ctx, time.Second)
 		return false
@@ -212,67 +214,58 @@ func (b *IncidentBuilder) now() time.Time {
 	return time.Now()
 }
 
-// failed is a message whose incident could not be built, and why.
-type failed struct {
-	m       jetstream.Msg
-	alertID string
-	err     error
-}
-
-func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
-	// Finish the batch even if shutdown begins, within a deadline shorter than AckWait.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ackWait()*2/3)
-	defer cancel()
+// handle groups one batch (see IncidentBuilder for the ack rule).
+func (b *IncidentBuilder) handle(ctx context.Context, batch *consume.Batch) error {
 	st := app.NewIncidentBatch(b.Store)
 	var built []jetstream.Msg
 	var updates [][]*adjoinv1.Incident // per built message, the states it changed
-	var failures []failed
+	failures := map[jetstream.Msg]error{}
 	// The whole batch joins the window first: each grouping sees every alert of the batch.
 	var taken []jetstream.Msg
 	var copies []*adjoinv1.CorrelatedAlert
-	for _, m := range msgs {
+	for _, m := range batch.Msgs {
 		var c adjoinv1.CorrelatedAlert
 		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
-			b.deadLetter(hctx, m, "undecodable-correlated", err.Error())
+			batch.Reject(m, "undecodable-correlated", err)
 			continue
 		}
 		a, ok := domain.AlertOf(&c)
 		if !ok {
 			// Nothing to group it by: acknowledged as it is, it would vanish without a trace.
-			b.deadLetter(hctx, m, "invalid-correlated", "no alert id or no entity key")
+			batch.Reject(m, "invalid-correlated", errors.New("no alert id or no entity key"))
 			continue
 		}
 		b.Grouper.Alerts.Add(a)
 		taken, copies = append(taken, m), append(copies, &c)
 	}
 	for i, m := range taken {
-		u, err := st.Build(hctx, b.Grouper, copies[i])
+		u, err := st.Build(ctx, b.Grouper, copies[i])
 		if err != nil {
-			failures = append(failures, failed{m, copies[i].GetAlert().GetId(), err})
+			failures[m] = fmt.Errorf("alert %s: %w", copies[i].GetAlert().GetId(), err)
 			continue
 		}
 		built, updates = append(built, m), append(updates, u)
 	}
 	changed := st.Changed()
-	if err := b.Store.Write(hctx, changed); err != nil {
+	if err := b.Store.Write(ctx, changed); err != nil {
 		// Written together they failed: each message's own changes are written alone, in
 		// order, so one that can never be stored fails alone.
 		b.Log.Warn("writing a batch of incidents failed; writing them one message at a time", logx.Err(err))
-		var ok []jetstream.Msg
 		for i, m := range built {
-			if err := b.Store.Write(hctx, updates[i]); err != nil {
-				failures = append(failures, failed{m, "", fmt.Errorf("writing incidents: %w", err)})
-				continue
+			if err := b.Store.Write(ctx, updates[i]); err != nil {
+				failures[m] = fmt.Errorf("writing incidents: %w", err)
 			}
-			ok = append(ok, m)
 		}
-		built = ok
 	}
 	for _, m := range built {
-		_ = m.Ack()
+		if failures[m] == nil {
+			batch.Ack(m)
+		}
 	}
-	for _, f := range failures {
-		b.retry(hctx, f)
+	for _, m := range taken {
+		if err := failures[m]; err != nil {
+			batch.Retry(m, err)
+		}
 	}
 	for _, inc := range changed {
 		if len(inc.GetAlertIds()) > 1 && inc.GetMergedInto() == "" {
@@ -280,21 +273,12 @@ func (b *IncidentBuilder) handle(ctx context.Context, msgs []jetstream.Msg) {
 				zap.Strings("entities", inc.GetEntityKeys()))
 		}
 	}
+	return nil
 }
 
-// retry naks a failed message with a delay that grows with its deliveries, or gives it up at
-// the MaxDeliveries-th.
-func (b *IncidentBuilder) retry(ctx context.Context, f failed) {
-	limit := b.MaxDeliveries
-	if limit <= 0 {
-		limit = natsx.MaxDeliveries
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
-	if !retryOrGiveUp(ctx, b.JS, b.Metrics, b.Log, f.m, limit, "incident-failed", "building incident", f.err, zap.String("alert_id", f.alertID)) {
-		b.Log.Warn("building incident failed; will retry", zap.String("alert_id", f.alertID),
-			zap.Uint64("delivered", natsx.Delivered(f.m)), logx.Err(f.err))
-	}
-}
-
-func (b *IncidentBuilder) deadLetter(ctx context.Context, m jetstream.Msg, reason, cause string) {
-	deadLetter(ctx, b.JS, b.Metrics, b.Log, m, reason, cause)
 }
