@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // Batch is the messages of one fetch in the hands of a Handler, and what became of each. A

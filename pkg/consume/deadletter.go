@@ -4,10 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/logx"
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/adjoin/adjoin/pkg/logx"
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // deadLetter terminates m with a copy on DEADLETTER under reason. When the copy cannot be

@@ -6,8 +6,9 @@ import (
 	"runtime"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // BenchmarkLedgerFold folds 100,000 distinct alerts per op, all on one entity or spread over

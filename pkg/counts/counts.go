@@ -56,8 +56,9 @@ import (
 	"slices"
 	"strings"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // Apply records alert a, counted on the entities keys, on ec and reports whether ec changed. A

@@ -7,8 +7,9 @@ import (
 	"runtime/pprof"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // BenchmarkLedgerEntity holds 200,000 entities of one alert each, as the owners of make bench's

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // counted is the CorrelatedAlert a partition owner folds: alert a counted on key, resolved to keys.

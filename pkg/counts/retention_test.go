@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 const retention = 180 * 24 * time.Hour
@@ -74,6 +75,9 @@ func TestLedgerBoundOneEntity(t *testing.T) {
 	// A year later: resolved tombstones forgotten, the open ones stay (their close must count).
 	later := clock.Add(2*retention + 48*time.Hour)
 	c = compactAt(l, later)
+	if c.Forgotten == 0 {
+		t.Errorf("a year later: compaction %+v forgot nothing", c)
+	}
 	e = l.entities["u"]
 	if _, held := l.Len(); held != open || e.alerts.len() != 0 || len(e.tombs) != open {
 		t.Errorf("a year later: %d held (%d in full, %d tombstones), want the %d open ones as tombstones", held, e.alerts.len(), len(e.tombs), open)

@@ -6,10 +6,11 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	entitykey "github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Seed loads a stored record into the ledger when there is no snapshot (upgrade from format 1),

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"google.golang.org/protobuf/proto"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // format2 is a format-2 record of key listing n recent alerts, each counted on keys.

@@ -6,10 +6,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/adjoin/adjoin/pkg/consume"
-	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/consume"
+	"github.com/adjoin/adjoin/pkg/natsx/natstest"
 )
 
 // TestSIGTERMWaitsForTheConsumerBatchAndTheClose: end to end, as a service runs its consumers.

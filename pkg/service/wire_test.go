@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
-	"go.uber.org/zap"
 )
 
 // TestWiringEndsWhenTheConnectionClosesForGood: the connection closes for good while wiring

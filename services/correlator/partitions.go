@@ -7,8 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // MaxPartitions bounds --partitions: each partition is one consumer and one owner's state.

@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
-	"github.com/nats-io/nats.go"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // benchCounter times one Counter (8 partitions, loaded) through b.N new COUNTS messages over

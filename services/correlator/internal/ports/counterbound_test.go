@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/adjoin/adjoin/pkg/counts"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestCounterOneEntity20000 counts 20,000 alerts on one entity: all counted, the record stays

@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
 )
 
 // TestCounterRetriesThenDeadLetters has adjoin_badges refuse every record (values over its

@@ -4,9 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/ports"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestCounterSnapshotsBeforeFirstRecord checks, on a new installation, that no record reaches

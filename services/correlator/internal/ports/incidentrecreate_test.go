@@ -4,11 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // TestIncidentBuilderRecreatesDeletedDurable: the builder's durable is deleted while it runs
