@@ -9,6 +9,7 @@ type interner struct {
 	refs []uint32
 	ids  map[string]uint32
 	free []uint32
+	rdns []string // appendNormalizeRDNs of the DN parents added by addDN, by id; "" for others
 }
 
 func newInterner() interner {
@@ -48,8 +49,28 @@ func (in *interner) release(id uint32) {
 	if in.refs[id]--; in.refs[id] == 0 {
 		delete(in.ids, in.strs[id])
 		in.strs[id] = ""
+		if int(id) < len(in.rdns) {
+			in.rdns[id] = ""
+		}
 		in.free = append(in.free, id)
 	}
 }
 
 func (in *interner) get(id uint32) string { return in.strs[id] }
+
+// addDN is add for the parent of a DN (all but its first RDN), which also keeps the parent's
+// normalised RDNs for the DN's name: the few parents of a directory are normalised once, not
+// once for each of their children. The parent is not empty, so neither are its RDNs.
+func (in *interner) addDN(parent string) uint32 {
+	id := in.add(parent)
+	if int(id) >= len(in.rdns) {
+		in.rdns = append(in.rdns, make([]string, len(in.strs)-len(in.rdns))...)
+	}
+	if in.rdns[id] == "" {
+		in.rdns[id] = string(appendNormalizeRDNs(nil, in.strs[id]))
+	}
+	return id
+}
+
+// dnRDNs returns the normalised RDNs of a parent added by addDN.
+func (in *interner) dnRDNs(id uint32) string { return in.rdns[id] }

@@ -52,6 +52,26 @@ func appendNormalizeDN(dst []byte, parts ...string) []byte {
 	if !strings.Contains(dn, "=") {
 		return dst[:start]
 	}
+	dst = appendNormalizeRDNs(dst, dn)
+	n := copy(dst[start:], dst[raw:])
+	return dst[:start+n]
+}
+
+// appendSplitDN appends NormalizeDN of first + "," + parent, where first ends at the DN's
+// first unescaped comma and parentRDNs is appendNormalizeRDNs of parent: a DN's RDNs are
+// normalised one by one, so the interned parent's are computed once for all its children.
+func appendSplitDN(dst []byte, first, parent, parentRDNs string) []byte {
+	if !strings.Contains(first, "=") && !strings.Contains(parent, "=") {
+		return dst
+	}
+	dst = appendNormalizeRDNs(dst, first)
+	dst = append(dst, ',')
+	return append(dst, parentRDNs...)
+}
+
+// appendNormalizeRDNs appends the normal form of each RDN of dn, joined by commas, as
+// NormalizeDN makes them (without its check for an "="). dn must not alias dst's free room.
+func appendNormalizeRDNs(dst []byte, dn string) []byte {
 	rdn := func(rdn string) {
 		typ, val, _ := strings.Cut(rdn, "=")
 		val = strings.TrimSpace(val)
@@ -74,6 +94,5 @@ func appendNormalizeDN(dst []byte, parts ...string) []byte {
 		}
 	}
 	rdn(dn[from:])
-	n := copy(dst[start:], dst[raw:])
-	return dst[:start+n]
+	return dst
 }

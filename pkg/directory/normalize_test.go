@@ -27,7 +27,8 @@ func TestNormalFormsMatchEntity(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	names := []string{"", "S-1-5-21-1-2-3-1104", "S-1-5-18", "S-1-5", "S-1-281474976710655-1", "S-1-281474976710656-1",
 		"S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16", "S-1-5-00000000001",
-		"5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", `CN=Baggins\, Frodo , OU=x;DC=y`, `CN=a\ ,DC=b`}
+		"5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", `CN=Baggins\, Frodo , OU=x;DC=y`, `CN=a\ ,DC=b`,
+		"nothing,DC=x", "CN=x,nothing", "a;b=c,d", `CN=a\,b,OU=c\ , DC=d `}
 	for range 20000 {
 		names = append(names, randomName(r))
 	}
@@ -47,6 +48,13 @@ func TestNormalFormsMatchEntity(t *testing.T) {
 		half := len(s) / 2
 		if got, want := string(appendNormalizeDN(nil, s[:half], s[half:])), NormalizeDN(s); got != want {
 			t.Errorf("appendNormalizeDN(%q, %q) = %q, want %q", s[:half], s[half:], got, want)
+		}
+		if i := firstRDNEnd(s); i > 0 && i < len(s)-1 { // split as encode splits a DN
+			parent := s[i+1:]
+			got := string(appendSplitDN([]byte("x"), s[:i], parent, string(appendNormalizeRDNs(nil, parent))))
+			if want := "x" + NormalizeDN(s); got != want {
+				t.Errorf("appendSplitDN(%q, %q) = %q, want %q", s[:i], parent, got, want)
+			}
 		}
 		_, nb, fqdn := hostNames([]byte("x"), s[:half], s[half:])
 		if wantNB, wantFQDN := entity.HostNames(s); string(nb) != wantNB || string(fqdn) != wantFQDN {
