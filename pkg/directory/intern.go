@@ -10,6 +10,11 @@ type interner struct {
 	ids  map[string]uint32
 	free []uint32
 	rdns []string // appendNormalizeRDNs of the DN parents added by addDN, by id; "" for others
+	// recent holds ids of strings added lately, by a hash of their length and last byte:
+	// consecutive entities repeat their domain, source and parent, and a comparison with the
+	// string at a recent id costs less than a map lookup. An id freed since is harmless: its
+	// string is "" and matches nothing added.
+	recent [16]uint32
 }
 
 func newInterner() interner {
@@ -22,8 +27,14 @@ func (in *interner) add(s string) uint32 {
 	if s == "" {
 		return 0
 	}
+	slot := &in.recent[(len(s)*7+int(s[len(s)-1]))%len(in.recent)]
+	if id := *slot; in.strs[id] == s {
+		in.refs[id]++
+		return id
+	}
 	if id, ok := in.ids[s]; ok {
 		in.refs[id]++
+		*slot = id
 		return id
 	}
 	s = string([]byte(s))
@@ -38,6 +49,7 @@ func (in *interner) add(s string) uint32 {
 		in.refs = append(in.refs, 1)
 	}
 	in.ids[s] = id
+	*slot = id
 	return id
 }
 

@@ -21,24 +21,30 @@ func normGUID(s string) string {
 
 // canonicalGUID reports whether s is a lower-case GUID with dashes and without braces.
 func canonicalGUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
+	n := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
+		n += int(guidClass[s[i]])
+	}
+	return n == 4 // the four dashes above, and only lower-case hex digits besides
+}
+
+// guidClass is 0 for a lower-case hex digit, 1 for a dash and 64 for any other byte: the sum
+// over a 36-byte string is 4 only for hex digits and four dashes.
+var guidClass = func() (c [256]uint8) {
+	for i := range c {
+		switch {
+		case '0' <= i && i <= '9', 'a' <= i && i <= 'f':
+		case i == '-':
+			c[i] = 1
 		default:
-			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return false
-			}
+			c[i] = 64
 		}
 	}
-	return true
-}
+	return c
+}()
 
 // appendNormalizeDN appends NormalizeDN of the DN joined from parts, without the strings
 // NormalizeDN builds on the way: the index computes every DN's normal form when it loads.

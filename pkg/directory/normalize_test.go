@@ -62,3 +62,25 @@ func TestNormalFormsMatchEntity(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalGUID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		s    string
+		want bool
+	}{
+		{"canonical", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", true},
+		{"upper case", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", false},
+		{"braced", "{5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a2}", false},
+		{"dash for a digit", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a-1", false},
+		{"not hex", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3ag1", false},
+		{"no dashes", "5b7e1a529c3d4f0ea1b27d6c5e4f3a21abcd", false},
+		{"short", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a2", false},
+		{"non-ASCII", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a\u00e9", false},
+	} {
+		if got := canonicalGUID(tc.s); got != tc.want {
+			t.Errorf("%s: canonicalGUID(%q) = %v, want %v", tc.name, tc.s, got, tc.want)
+		}
+	}
+}
