@@ -9,10 +9,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 // BenchmarkLoad applies 200k synthetic entries already fetched, as the watch hands them over,
-// one by one on one goroutine (one_stage) and through the loader's two stages (two_stages):
+// one by one on one goroutine (one_stage; one_stage_counting with a read of the index after
+// each, which settles its queue of names) and through the loader's two stages (two_stages):
 // the index's share of a start, without the server's and nats.go's. On an idle machine
 // two_stages takes less wall time for as much CPU; on a busy one the wall time says little.
 func BenchmarkLoad(b *testing.B) {
@@ -35,6 +37,12 @@ func BenchmarkLoad(b *testing.B) {
 		{"one_stage", func(ix *Index) {
 			for _, e := range entries {
 				ix.apply(e, log)
+			}
+		}},
+		{"one_stage_counting", func(ix *Index) { // as dcingest's gauges read the index on every change
+			for _, e := range entries {
+				ix.apply(e, log)
+				ix.CountKind(adjoinv1.EntityKind_ENTITY_KIND_USER)
 			}
 		}},
 		{"two_stages", func(ix *Index) {
