@@ -59,8 +59,33 @@ func (ix *Index) flush() {
 		return
 	}
 	ix.names.grow(ix.names.used + len(ix.pending))
-	// A stable counting sort on the top 16 bits of the hash, which orders by table position
-	// (nameTable.start) closely enough for the sweep to go through memory in order.
+	sorted := ix.pending // a few names, as a read during a load leaves: in the order written
+	if len(ix.pending) >= sortMin {
+		sorted = ix.sortPending()
+	}
+	var rewritten []uint32
+	for _, p := range sorted {
+		if prev, ok := ix.setName(p.kind, p.hash, p.rec, nil); ok && prev != p.rec && (p.kind == nameGUID || p.kind == nameSIDKey) {
+			rewritten = append(rewritten, prev)
+		}
+	}
+	ix.pending = ix.pending[:0]
+	ix.hasPending.Store(false)
+	for _, i := range rewritten {
+		ix.unindex(i)
+		ix.free = append(ix.free, i)
+	}
+}
+
+// sortMin is the number of queued names from which flush sorts them by table position: below
+// it, the sort's 256 KiB of counters cost more than the misses it saves (a reader that settles
+// the queue while Follow loads flushes a few names at a time).
+const sortMin = 1 << 12
+
+// sortPending returns the queue in table order: a stable counting sort on the top 16 bits of
+// the hash, which orders by table position (nameTable.start) closely enough for the sweep to
+// go through memory in order.
+func (ix *Index) sortPending() []pendingName {
 	var counts [1 << 16]int32
 	for _, p := range ix.pending {
 		counts[p.hash>>16]++
@@ -78,18 +103,7 @@ func (ix *Index) flush() {
 		sorted[counts[p.hash>>16]] = p
 		counts[p.hash>>16]++
 	}
-	var rewritten []uint32
-	for _, p := range sorted {
-		if prev, ok := ix.setName(p.kind, p.hash, p.rec, nil); ok && prev != p.rec && (p.kind == nameGUID || p.kind == nameSIDKey) {
-			rewritten = append(rewritten, prev)
-		}
-	}
-	ix.pending = ix.pending[:0]
-	ix.hasPending.Store(false)
-	for _, i := range rewritten {
-		ix.unindex(i)
-		ix.free = append(ix.free, i)
-	}
+	return sorted
 }
 
 // setName points a name of record rec at it: a bare sAMAccountName beside others of the same

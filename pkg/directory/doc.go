@@ -5,5 +5,6 @@
 //
 // The index holds a million entities in about 230 bytes of heap each (see Index): entries are
 // decoded from the bucket's bytes straight into fixed-size records and one string arena, and
-// Get and Resolve build a fresh *adjoinv1.Entity for each answer.
+// Get and Resolve build a fresh *adjoinv1.Entity for each answer. Follow loads a bucket on two
+// goroutines (load.go): the watcher's decodes entries, another indexes them in their order.
 package directory

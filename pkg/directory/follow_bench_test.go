@@ -57,11 +57,13 @@ func fillBucket(b *testing.B, n int) jetstream.KeyValue {
 		if _, err := srv.JS.PublishAsync("$KV."+natsx.BucketDirectory+"."+entity.Key(e), v); err != nil {
 			b.Fatal(err)
 		}
-	}
-	select {
-	case <-srv.JS.PublishAsyncComplete():
-	case <-ctx.Done():
-		b.Fatal(ctx.Err())
+		if (i+1)%1000 == 0 || i == n-1 { // stay below the stall limit of outstanding publishes
+			select {
+			case <-srv.JS.PublishAsyncComplete():
+			case <-ctx.Done():
+				b.Fatal(ctx.Err())
+			}
+		}
 	}
 	return srv.KV(b, natsx.BucketDirectory)
 }

@@ -77,7 +77,7 @@ func (ix *Index) appendNames(dst []byte, r *record, f *fields, kind nameKind) (_
 		done()
 	case nameDN:
 		if r.flags&fDNSplit != 0 {
-			dst = appendNormalizeDN(dst, f.dn, ",", ix.strs.get(r.dnParent))
+			dst = appendSplitDN(dst, f.dn, ix.strs.get(r.dnParent), ix.strs.dnRDNs(r.dnParent))
 		} else {
 			dst = appendNormalizeDN(dst, f.dn)
 		}

@@ -27,7 +27,8 @@ func TestNormalFormsMatchEntity(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	names := []string{"", "S-1-5-21-1-2-3-1104", "S-1-5-18", "S-1-5", "S-1-281474976710655-1", "S-1-281474976710656-1",
 		"S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16", "S-1-5-00000000001",
-		"5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", `CN=Baggins\, Frodo , OU=x;DC=y`, `CN=a\ ,DC=b`}
+		"5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", `CN=Baggins\, Frodo , OU=x;DC=y`, `CN=a\ ,DC=b`,
+		"nothing,DC=x", "CN=x,nothing", "a;b=c,d", `CN=a\,b,OU=c\ , DC=d `}
 	for range 20000 {
 		names = append(names, randomName(r))
 	}
@@ -48,9 +49,38 @@ func TestNormalFormsMatchEntity(t *testing.T) {
 		if got, want := string(appendNormalizeDN(nil, s[:half], s[half:])), NormalizeDN(s); got != want {
 			t.Errorf("appendNormalizeDN(%q, %q) = %q, want %q", s[:half], s[half:], got, want)
 		}
+		if i := firstRDNEnd(s); i > 0 && i < len(s)-1 { // split as encode splits a DN
+			parent := s[i+1:]
+			got := string(appendSplitDN([]byte("x"), s[:i], parent, string(appendNormalizeRDNs(nil, parent))))
+			if want := "x" + NormalizeDN(s); got != want {
+				t.Errorf("appendSplitDN(%q, %q) = %q, want %q", s[:i], parent, got, want)
+			}
+		}
 		_, nb, fqdn := hostNames([]byte("x"), s[:half], s[half:])
 		if wantNB, wantFQDN := entity.HostNames(s); string(nb) != wantNB || string(fqdn) != wantFQDN {
 			t.Errorf("hostNames(%q) = %q, %q; want %q, %q", s, nb, fqdn, wantNB, wantFQDN)
+		}
+	}
+}
+
+func TestCanonicalGUID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		s    string
+		want bool
+	}{
+		{"canonical", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a21", true},
+		{"upper case", "5B7E1A52-9c3d-4f0e-a1b2-7d6c5e4f3a21", false},
+		{"braced", "{5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a2}", false},
+		{"dash for a digit", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a-1", false},
+		{"not hex", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3ag1", false},
+		{"no dashes", "5b7e1a529c3d4f0ea1b27d6c5e4f3a21abcd", false},
+		{"short", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a2", false},
+		{"non-ASCII", "5b7e1a52-9c3d-4f0e-a1b2-7d6c5e4f3a\u00e9", false},
+	} {
+		if got := canonicalGUID(tc.s); got != tc.want {
+			t.Errorf("%s: canonicalGUID(%q) = %v, want %v", tc.name, tc.s, got, tc.want)
 		}
 	}
 }

@@ -55,6 +55,7 @@ type flat struct {
 	sid, guid, sam, nbDomain, dnsDomain string
 	upn, host, nbName, display, dn      string
 	source                              string
+	sidNorm, guidNorm                   string // set by key
 	spns, memberOf                      []string
 	privileged, disabled                bool
 	uac                                 uint32
@@ -63,12 +64,14 @@ type flat struct {
 	whenNanos                           int32
 }
 
-// key is the entity's stable key, as entity.Key computes it.
+// key is the entity's stable key, as entity.Key computes it. It normalises the SID and the
+// objectGUID once for encode too: call it before encode.
 func (f *flat) key() string {
-	if g := normGUID(f.guid); g != "" {
-		return g
+	f.sidNorm, f.guidNorm = normSID(f.sid), normGUID(f.guid)
+	if f.guidNorm != "" {
+		return f.guidNorm
 	}
-	return normSID(f.sid)
+	return f.sidNorm
 }
 
 // arenaSize bounds the arena bytes encode appends for f.
@@ -88,7 +91,7 @@ type fields struct {
 	lists                               []byte // SPN count and SPNs, member count and ids
 }
 
-// encode turns f into r, appending its strings to the arena and interning its repeated ones.
+// encode turns f, whose key was computed, into r, appending its strings to the arena and interning its repeated ones.
 func (ix *Index) encode(r *record, f *flat) {
 	*r = record{kind: f.kind, uac: f.uac, whenSec: f.whenSec, whenNanos: f.whenNanos, flags: fLive}
 	set := func(flag uint16, on bool) {
@@ -101,7 +104,7 @@ func (ix *Index) encode(r *record, f *flat) {
 	set(fWhen, f.hasWhen)
 
 	var sidRaw, sidNorm string
-	if norm := normSID(f.sid); norm != "" {
+	if norm := f.sidNorm; norm != "" {
 		i := strings.LastIndexByte(norm, '-')
 		digits := norm[i+1:]
 		if rid, err := strconv.ParseUint(digits, 10, 32); err == nil && (len(digits) == 1 || digits[0] != '0') { // no leading zero: formats back the same
@@ -120,7 +123,7 @@ func (ix *Index) encode(r *record, f *flat) {
 		sidRaw = f.sid
 	}
 	var guidRaw string
-	if g := normGUID(f.guid); g != "" {
+	if g := f.guidNorm; g != "" {
 		r.flags |= fGUID
 		hex.Decode(r.guid[0:4], []byte(g[0:8]))    //nolint:errcheck // NormalizeGUID checked the digits
 		hex.Decode(r.guid[4:6], []byte(g[9:13]))   //nolint:errcheck
@@ -157,7 +160,7 @@ func (ix *Index) encode(r *record, f *flat) {
 	}
 	if i := firstRDNEnd(dn); i > 0 && i < len(dn)-1 {
 		r.flags |= fDNSplit
-		r.dnParent = ix.strs.add(dn[i+1:])
+		r.dnParent = ix.strs.addDN(dn[i+1:])
 		dn = dn[:i]
 	}
 

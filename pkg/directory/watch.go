@@ -22,7 +22,9 @@ func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Log
 		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
 	}
 	ix.beginBulk()
-	err := natsx.Follow(ctx, kv, func(e jetstream.KeyValueEntry) { ix.apply(e, log) })
+	l := startLoader(ix, log)
+	err := natsx.Follow(ctx, kv, l.apply)
+	l.finish()
 	ix.endBulk()
 	if err == nil && ix.Len() >= returnAfterLoad {
 		// The load's garbage (a message and its copy per entity) would otherwise stay resident
@@ -48,22 +50,42 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.L
 	return ix, stop, err
 }
 
+// apply applies one entry of the directory bucket as it arrives.
 func (ix *Index) apply(entry jetstream.KeyValueEntry, log *zap.Logger) {
-	switch {
-	case natsx.Deleted(entry):
-		ix.Delete(entry.Key())
-	default:
-		if err := ix.putBytes(entry.Value()); err != nil {
-			msg := "skipping undecodable directory entry"
-			if errors.Is(err, ErrFull) {
-				msg = "directory index full: entry not loaded, its previous version (if any) still served"
-			}
-			log.Error(msg, zap.String("entity", entry.Key()), logx.Err(err))
-			return
+	deleted := natsx.Deleted(entry)
+	var err error
+	if !deleted {
+		err = ix.putBytes(entry.Value())
+	}
+	ix.applied(entry.Key(), deleted, err, log)
+}
+
+// applyDecoded applies an entry the loader decoded: key and f are the entity's (decodeErr
+// when its bytes were refused).
+func (ix *Index) applyDecoded(entryKey string, deleted bool, key string, f *flat, decodeErr error, log *zap.Logger) {
+	err := decodeErr
+	if !deleted && err == nil {
+		err = ix.putDecoded(key, f)
+	}
+	ix.applied(entryKey, deleted, err, log)
+}
+
+// applied finishes an entry: the delete done here, a refused entity logged and skipped, the
+// change reported.
+func (ix *Index) applied(entryKey string, deleted bool, err error, log *zap.Logger) {
+	if deleted {
+		ix.Delete(entryKey)
+	}
+	if err != nil {
+		msg := "skipping undecodable directory entry"
+		if errors.Is(err, ErrFull) {
+			msg = "directory index full: entry not loaded, its previous version (if any) still served"
 		}
+		log.Error(msg, zap.String("entity", entryKey), logx.Err(err))
+		return
 	}
 	if ix.OnChange != nil {
-		ix.OnChange(entry.Key())
+		ix.OnChange(entryKey)
 	}
 }
 

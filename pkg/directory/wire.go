@@ -51,10 +51,26 @@ func (ix *Index) putBytes(data []byte) error {
 			err = ix.put(key, f)
 		}
 	}
-	clear(f.spns) // views into data: do not keep the entry alive
+	f.reset()
+	return err
+}
+
+// putDecoded stores an entity decodeEntity and key made into f under key ("" is ignored).
+func (ix *Index) putDecoded(key string, f *flat) error {
+	if key == "" {
+		return nil
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.put(key, f)
+}
+
+// reset empties f for the next entity, keeping its lists' room but none of their views (which
+// would keep the entry they view alive).
+func (f *flat) reset() {
+	clear(f.spns)
 	clear(f.memberOf)
 	*f = flat{spns: f.spns[:0], memberOf: f.memberOf[:0]}
-	return err
 }
 
 // decodeEntity reads the wire form of adjoin.v1.Entity into f as proto.Unmarshal would: the

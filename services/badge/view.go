@@ -68,11 +68,16 @@ func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (
 	l.badges.Answers = app.NewAnswers(l.badges, cfg.BadgeCache)
 	l.view.OnChange = l.badges.Answers.Changed // before the watchers: every change reaches the answers
 	stop, err := natsx.Resume(ctx, rt.NC, func(wctx context.Context) error {
-		if err := b.store.Follow(wctx, l.view, rt.Log); err != nil {
+		// The view and the directory load side by side: the directory takes most of the start
+		// and its decoding keeps one core busy, the view's buckets are other streams.
+		viewLoaded := make(chan error, 1)
+		go func() { viewLoaded <- b.store.Follow(wctx, l.view, rt.Log) }()
+		dirErr := l.index.Follow(wctx, b.directory, rt.Log)
+		if err := <-viewLoaded; err != nil {
 			return err
 		}
-		if err := l.index.Follow(wctx, b.directory, rt.Log); err != nil {
-			return err
+		if dirErr != nil {
+			return dirErr
 		}
 		if !done.Swap(true) {
 			l.view.Changed(app.AllKeys) // also covers a change that came between the load and the swap

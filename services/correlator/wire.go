@@ -42,14 +42,17 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	if err := recordPartitions(ctx, kvs[natsx.BucketConfig], cfg.Partitions); err != nil {
 		return err
 	}
+	// The logon facts are read while the directory loads: both must be in before ready, and
+	// the directory takes one core for most of the start.
+	logons, caughtUp, err := startLogons(ctx, rt, cfg)
+	if err != nil {
+		return err
+	}
 	index, err := openDirectory(ctx, rt)
 	if err != nil {
 		return err
 	}
-	logons, err := loadLogons(ctx, rt, cfg)
-	if err != nil {
-		return err
-	}
+	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, rt.Log)
 	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
 	if err != nil {
 		return err
@@ -78,17 +81,17 @@ func openDirectory(ctx context.Context, rt *service.Runtime) (*directory.Index, 
 	return index, nil
 }
 
-// loadLogons follows the logon and address facts, waiting a bounded time for them to catch up
-// so that the first alerts are not resolved against a half-loaded table.
-func loadLogons(ctx context.Context, rt *service.Runtime, cfg Config) (*domain.Logons, error) {
+// startLogons follows the logon and address facts. The caller waits a bounded time on
+// caughtUp (ports.WaitCaughtUp) so that the first alerts are not resolved against a
+// half-loaded table.
+func startLogons(ctx context.Context, rt *service.Runtime, cfg Config) (_ *domain.Logons, caughtUp <-chan struct{}, _ error) {
 	logons := domain.NewLogons(cfg.LogonRetention)
 	logons.MaxFacts = cfg.MaxLogonFacts
 	caughtUp, err := (&ports.LogonFeed{JS: rt.JS, Logons: logons, Log: rt.Log}).Start(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, rt.Log)
-	return logons, nil
+	return logons, caughtUp, nil
 }
 
 // startStages starts stage 1, which resolves alerts (every instance shares the ALERTS

@@ -13,7 +13,8 @@ import (
 )
 
 // Follow loads the badges, devices and config buckets into view and keeps it current until ctx
-// ends. It returns once all three were loaded.
+// ends. It returns once all three were loaded. The view takes each change under its own lock,
+// so the buckets are followed concurrently.
 func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) error {
 	apply := map[string]func(jetstream.KeyValueEntry){
 		natsx.BucketBadges: func(e jetstream.KeyValueEntry) {
@@ -44,10 +45,17 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 			view.SetConfig(e.Key(), string(e.Value()), natsx.Deleted(e))
 		},
 	}
-	for bucket, kv := range map[string]jetstream.KeyValue{natsx.BucketBadges: s.Badges, natsx.BucketDevices: s.Devices, natsx.BucketConfig: s.Config} {
-		if err := natsx.Follow(ctx, kv, apply[bucket]); err != nil {
-			return err
+	// The three buckets load side by side; the first error is returned once all have ended.
+	kvs := map[string]jetstream.KeyValue{natsx.BucketBadges: s.Badges, natsx.BucketDevices: s.Devices, natsx.BucketConfig: s.Config}
+	errs := make(chan error, len(kvs))
+	for bucket, kv := range kvs {
+		go func() { errs <- natsx.Follow(ctx, kv, apply[bucket]) }()
+	}
+	var first error
+	for range kvs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
