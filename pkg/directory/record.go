@@ -140,6 +140,8 @@ func (ix *Index) encode(r *record, f *flat) {
 	}
 	r.nbDomain = ix.strs.add(f.nbDomain)
 	r.dnsDomain = ix.strs.add(f.dnsDomain)
+	ix.domainCount(f.nbDomain, 1)
+	ix.domainCount(f.dnsDomain, 1)
 	r.source = ix.strs.add(f.source)
 
 	bare := strings.TrimSuffix(f.sam, "$")
@@ -190,6 +192,8 @@ func (ix *Index) encode(r *record, f *flat) {
 // release drops a record's references to interned strings and counts its arena bytes as
 // garbage.
 func (ix *Index) release(r *record) {
+	ix.domainCount(ix.strs.get(r.nbDomain), -1)
+	ix.domainCount(ix.strs.get(r.dnsDomain), -1)
 	for _, id := range [...]uint32{r.domainSID, r.nbDomain, r.dnsDomain, r.source, r.dnParent} {
 		ix.strs.release(id)
 	}

@@ -24,9 +24,11 @@ func (d DCLookup) IsDomainController(domain, sam string) (isDC, known bool) {
 }
 
 // KnowsAccount answers detect.AccountKnower from the directory index: haveDirectory is false
-// while the directory is empty, so detectors do not take every account for unknown.
+// while the directory is empty, and for a domain none of its entities belongs to (a trusted
+// forest it does not sync, another lab's logs), so detectors do not take every account of it
+// for unknown.
 func (d DCLookup) KnowsAccount(domain, sam string) (known, haveDirectory bool) {
-	if d.Index.Len() == 0 {
+	if d.Index.Len() == 0 || (domain != "" && !d.Index.KnowsDomain(domain)) {
 		return false, false
 	}
 	return d.Index.Resolve(&adjoinv1.EntityRef{SamAccountName: sam, Domain: domain}).Entity != nil, true
