@@ -35,7 +35,7 @@ type Index struct {
 	version     uint64 // bumped on every change
 	byKind      map[adjoinv1.EntityKind]int
 	domains     map[string]int // entities per folded domain name (domains.go)
-	scratch     []byte // names being indexed, under mu
+	scratch     []byte         // names being indexed, under mu
 
 	bulk       bool          // Follow is loading: names wait in pending (bulk.go)
 	pending    []pendingName // names not indexed yet
