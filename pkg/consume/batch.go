@@ -41,14 +41,17 @@ func (b *Batch) Ack(m jetstream.Msg) {
 }
 
 // Retry hands m back after a delay that grows with its deliveries (1s doubling up to 32s), or
-// at its MaxDeliveries-th delivery terminates it with a copy on DEADLETTER under FailReason.
+// at its MaxDeliveries-th delivery terminates it with a copy on DEADLETTER under FailReason,
+// unless cause is an outage (natsx.IsOutage): then m always comes back.
 // It reports whether m was given up.
 func (b *Batch) Retry(m jetstream.Msg, cause error) (gaveUp bool) {
 	if !b.settle(m) {
 		return false
 	}
 	delivered, limit := natsx.Delivered(m), b.r.MaxDeliveries
-	if delivered < uint64(limit) {
+	// An outage (NATS did not answer in time or at all) is not the message's fault: it comes
+	// back after the same growing delay, however many times, and is never given up for it.
+	if delivered < uint64(limit) || natsx.IsOutage(cause) {
 		delay := natsx.RetryDelay(delivered)
 		_ = m.NakWithDelay(delay)
 		if b.failed++; b.err == nil {

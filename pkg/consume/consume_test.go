@@ -329,3 +329,32 @@ func TestCreateWaitsForTheCluster(t *testing.T) {
 		t.Errorf("Run without a stream = %v, want ErrStreamNotFound", err)
 	}
 }
+
+// TestOutageIsNeverGivenUp: a handler failing with an outage (a publish not acknowledged in
+// time) past MaxDeliveries is handed back again, not dead-lettered; once NATS answers, the
+// message is handled and acknowledged.
+func TestOutageIsNeverGivenUp(t *testing.T) {
+	r := newRig(t)
+	var mu sync.Mutex
+	tries := 0
+	run := r.runner(consume.EachMessage(func(_ context.Context, m jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if tries++; tries <= 3 { // MaxDeliveries is 2
+			return fmt.Errorf("correlated copy: waiting for acknowledgement: %w", context.DeadlineExceeded)
+		}
+		return nil
+	}))
+	run.Metrics = metrics.New()
+	r.start(t, run)
+	r.publish(t, "work.slow")
+	eventually(t, 30*time.Second, r.settled)
+	mu.Lock()
+	if tries != 4 {
+		t.Errorf("handled %d times, want 4 (three outages, then success)", tries)
+	}
+	mu.Unlock()
+	if n := testutil.ToFloat64(run.Metrics.DeadLetters.WithLabelValues("test", "max-deliveries")); n != 0 {
+		t.Errorf("%v dead letters for an outage", n)
+	}
+}

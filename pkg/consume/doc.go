@@ -10,6 +10,10 @@
 //     MaxDeliveries-th delivery the message is terminated with a copy on DEADLETTER under
 //     Runner.FailReason ("still failing at delivery n of N: cause"), so a message no attempt
 //     can handle does not come back forever, and everything else has flowed past it meanwhile.
+//   - an error that is an outage (natsx.IsOutage: a publish or write not acknowledged in time,
+//     no responders, the connection down, a stream not available) → NakWithDelay likewise, but
+//     never dead-lettered: the message is not at fault, and under an overloaded or restarting
+//     server a limit would send good messages, whose effects may not have landed, to DEADLETTER.
 //   - an error made by Reject → terminated at once with a copy on DEADLETTER under its reason
 //     (an undecodable payload: no retry can heal it).
 //
