@@ -21,14 +21,14 @@ import (
 // together: on a shared machine it says more than the wall time.
 func BenchmarkFollowLoad(b *testing.B) {
 	const n = 200_000
-	js, kv := fillBucket(b, n)
+	kv := fillBucket(b, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cpu := cpuTime()
 	for b.Loop() {
 		wctx, stop := context.WithCancel(ctx)
 		ix := NewIndex()
-		if err := ix.Follow(wctx, js, kv, zap.NewNop()); err != nil {
+		if err := ix.Follow(wctx, kv, zap.NewNop()); err != nil {
 			b.Fatal(err)
 		}
 		stop()
@@ -42,7 +42,7 @@ func BenchmarkFollowLoad(b *testing.B) {
 
 // fillBucket starts an embedded JetStream server and stores n synthetic entities in its
 // directory bucket.
-func fillBucket(b *testing.B, n int) (jetstream.JetStream, jetstream.KeyValue) {
+func fillBucket(b *testing.B, n int) jetstream.KeyValue {
 	b.Helper()
 	srv := natstest.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -65,5 +65,5 @@ func fillBucket(b *testing.B, n int) (jetstream.JetStream, jetstream.KeyValue) {
 			}
 		}
 	}
-	return srv.JS, srv.KV(b, natsx.BucketDirectory)
+	return srv.KV(b, natsx.BucketDirectory)
 }

@@ -57,7 +57,7 @@ func TestFollowLoadsInBatches(t *testing.T) {
 		defer mu.Unlock()
 		changed[key]++
 	}
-	if err := ix.Follow(wctx, srv.JS, kv, zap.New(core)); err != nil {
+	if err := ix.Follow(wctx, kv, zap.New(core)); err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
 	if got, want := ix.Len(), n-len(deleted); got != want {

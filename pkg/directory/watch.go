@@ -17,13 +17,13 @@ import (
 // Follow loads every entity of the directory bucket into ix and keeps it up to date until ctx
 // ends. It returns once the initial load is complete, so a caller never resolves against a
 // half-loaded directory; updates keep arriving in the background.
-func (ix *Index) Follow(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, log *zap.Logger) error {
+func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
 	if st, err := kv.Status(ctx); err == nil {
 		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
 	}
 	ix.beginBulk()
 	l := startLoader(ix, log)
-	err := natsx.Follow(ctx, js, kv, l.apply)
+	err := natsx.Follow(ctx, kv, l.apply)
 	l.finish()
 	ix.endBulk()
 	if err == nil && ix.Len() >= returnAfterLoad {
@@ -46,7 +46,7 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.L
 		return nil, func() {}, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	ix = NewIndex()
-	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, js, kv, log) }, log)
+	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, kv, log) }, log)
 	return ix, stop, err
 }
 

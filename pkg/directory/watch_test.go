@@ -51,7 +51,7 @@ func followShire(t *testing.T) (*Index, jetstream.KeyValue, *observer.ObservedLo
 	t.Cleanup(cancel)
 	ix := NewIndex()
 	// ctx bounds the whole watch, not only the load: it must outlive this helper.
-	if err := ix.Follow(ctx, srv.JS, kv, zap.New(core)); err != nil {
+	if err := ix.Follow(ctx, kv, zap.New(core)); err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
 	return ix, kv, logs
@@ -85,7 +85,7 @@ func TestFollowEmptyBucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ix := NewIndex()
-	if err := ix.Follow(ctx, srv.JS, srv.KV(t, natsx.BucketDirectory), zap.NewNop()); err != nil {
+	if err := ix.Follow(ctx, srv.KV(t, natsx.BucketDirectory), zap.NewNop()); err != nil {
 		t.Fatalf("Follow on an empty bucket: %v", err)
 	}
 	if ix.Len() != 0 {

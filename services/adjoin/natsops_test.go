@@ -180,7 +180,7 @@ func kvWatchOp(bucket string) natsOp {
 		}
 		wctx, stop := context.WithCancel(ctx)
 		defer stop()
-		if err := natsx.Follow(wctx, u.js, b, func(jetstream.KeyValueEntry) {}); err != nil {
+		if err := natsx.Follow(wctx, b, func(jetstream.KeyValueEntry) {}); err != nil {
 			return err
 		}
 		lister, err := b.ListKeysFiltered(ctx, ">")

@@ -71,8 +71,8 @@ func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (
 		// The view and the directory load side by side: the directory takes most of the start
 		// and its decoding keeps one core busy, the view's buckets are other streams.
 		viewLoaded := make(chan error, 1)
-		go func() { viewLoaded <- b.store.Follow(wctx, rt.JS, l.view, rt.Log) }()
-		dirErr := l.index.Follow(wctx, rt.JS, b.directory, rt.Log)
+		go func() { viewLoaded <- b.store.Follow(wctx, l.view, rt.Log) }()
+		dirErr := l.index.Follow(wctx, b.directory, rt.Log)
 		if err := <-viewLoaded; err != nil {
 			return err
 		}

@@ -126,7 +126,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	}
 	index := directory.NewIndex()
 	index.OnChange = func(string) { directoryGauges(cfg.Metrics, index) }
-	stopIndex, err := natsx.Resume(ctx, rt.NC, func(wctx context.Context) error { return index.Follow(wctx, rt.JS, dirKV, rt.Log) }, rt.Log)
+	stopIndex, err := natsx.Resume(ctx, rt.NC, func(wctx context.Context) error { return index.Follow(wctx, dirKV, rt.Log) }, rt.Log)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 // Follow loads the badges, devices and config buckets into view and keeps it current until ctx
 // ends. It returns once all three were loaded. The view takes each change under its own lock,
 // so the buckets are followed concurrently.
-func (s KVStore) Follow(ctx context.Context, js jetstream.JetStream, view *app.View, log *zap.Logger) error {
+func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) error {
 	apply := map[string]func(jetstream.KeyValueEntry){
 		natsx.BucketBadges: func(e jetstream.KeyValueEntry) {
 			if natsx.Deleted(e) {
@@ -49,7 +49,7 @@ func (s KVStore) Follow(ctx context.Context, js jetstream.JetStream, view *app.V
 	kvs := map[string]jetstream.KeyValue{natsx.BucketBadges: s.Badges, natsx.BucketDevices: s.Devices, natsx.BucketConfig: s.Config}
 	errs := make(chan error, len(kvs))
 	for bucket, kv := range kvs {
-		go func() { errs <- natsx.Follow(ctx, js, kv, apply[bucket]) }()
+		go func() { errs <- natsx.Follow(ctx, kv, apply[bucket]) }()
 	}
 	var first error
 	for range kvs {
