@@ -47,7 +47,7 @@ func TestFollow(t *testing.T) {
 				}
 				got[e.Key()] = string(e.Value())
 			}
-			if err := natsx.Follow(ctx, srv.JS, kv, apply); err != nil {
+			if err := natsx.Follow(ctx, kv, apply); err != nil {
 				t.Fatalf("Follow: %v", err)
 			}
 			mu.Lock()
