@@ -22,7 +22,8 @@ type Correlated struct {
 var _ app.Publisher = Correlated{}
 
 // Publish implements app.Publisher: every message is published without waiting, then every
-// acknowledgement is awaited. An alert published for several entities is marshalled once.
+// acknowledgement is awaited. An alert is marshalled once whatever its entities, and not at
+// all when its publications carry it as received.
 func (p Correlated) Publish(ctx context.Context, pubs []app.Publication) error {
 	b := natsx.NewBatchContext(ctx, p.JS)
 	var last *adjoinv1.Alert // publications of one alert come together
@@ -30,7 +31,7 @@ func (p Correlated) Publish(ctx context.Context, pubs []app.Publication) error {
 	for _, pub := range pubs {
 		if a := pub.Msg.GetAlert(); a != last || alert == nil {
 			var err error
-			if alert, err = wire.Alert(a); err != nil {
+			if alert, err = encodedAlert(pub); err != nil {
 				return err
 			}
 			last = a
@@ -47,4 +48,12 @@ func (p Correlated) Publish(ctx context.Context, pubs []app.Publication) error {
 	}
 	_, err := b.Wait(ctx)
 	return err
+}
+
+// encodedAlert is the alert field of pub's message: the alert as received, else marshalled.
+func encodedAlert(pub app.Publication) ([]byte, error) {
+	if pub.AlertData != nil {
+		return wire.AlertField(pub.AlertData), nil
+	}
+	return wire.Alert(pub.Msg.GetAlert())
 }

@@ -1,6 +1,7 @@
 // Package wire builds the correlator's CorrelatedAlert payloads from parts already encoded, so
-// that the alert, the largest part, is marshalled once per alert rather than once per entity,
-// and a partition owner's correlated copy is the COUNTS payload it received plus its
+// that the alert, the largest part, is not marshalled again (stage 1 embeds the bytes it
+// received on ALERTS, or marshals the alert once whatever its entities), a partition owner
+// decodes only what it counts, and its correlated copy is the COUNTS payload it received plus its
 // other-side ids rather than a second marshal of the same message.
 //
 // Protobuf's deterministic encoding writes fields in field-number order, and a message's
@@ -38,8 +39,13 @@ func Alert(a *adjoinv1.Alert) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal alert %s: %w", a.GetId(), err)
 	}
+	return AlertField(data), nil
+}
+
+// AlertField is the alert field of a CorrelatedAlert whose alert is encoded as data.
+func AlertField(data []byte) []byte {
 	field := protowire.AppendTag(make([]byte, 0, len(data)+16), fieldAlert, protowire.BytesType)
-	return protowire.AppendBytes(field, data), nil
+	return protowire.AppendBytes(field, data)
 }
 
 // Correlated is the deterministic encoding of c, whose alert field is already encoded as

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -45,6 +46,22 @@ func TestCorrelatedIsTheDeterministicEncoding(t *testing.T) {
 	}
 	if c.GetAlert() == nil || c.GetAlert().GetId() != "a1" {
 		t.Fatal("Correlated changed its argument")
+	}
+	// An alert as received, in any field order: the message decodes to c.
+	received := protowire.AppendTag(nil, 15, protowire.VarintType)
+	received = protowire.AppendVarint(received, 3)
+	rest, err := proto.Marshal(&adjoinv1.Alert{Id: "a1", Side: c.Alert.Side, Title: "DCSync", Severity: c.Alert.Severity,
+		LastActivity: c.Alert.LastActivity, MitreTechniques: c.Alert.MitreTechniques, Entities: c.Alert.Entities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = Correlated(AlertField(append(received, rest...)), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back adjoinv1.CorrelatedAlert
+	if err := proto.Unmarshal(got, &back); err != nil || !proto.Equal(&back, c) {
+		t.Fatalf("with the alert as received: %v, %v\nwant %v", err, &back, c)
 	}
 }
 
