@@ -13,10 +13,13 @@ import (
 
 // Fields of CorrelatedAlert's nested messages that counting reads: the alert's id (1), side
 // (2), severity (10), status (11), first, last activity and updated time (12-14) and version
-// (15); a resolution's entity key (2).
+// (15); a resolution's entity key (2). Grouping into incidents reads the alert's entity
+// references (16) too, and a resolution's reference index (1).
 var (
-	countAlert      = fields(1, 2, 10, 11, 12, 13, 14, 15)
-	countResolution = fields(2)
+	countAlert         = fields(1, 2, 10, 11, 12, 13, 14, 15)
+	countResolution    = fields(2)
+	incidentAlert      = fields(1, 2, 10, 11, 12, 13, 14, 15, 16)
+	incidentResolution = fields(1, 2)
 )
 
 const fieldResolutions protowire.Number = 2
@@ -39,10 +42,22 @@ var errMalformed = errors.New("malformed protobuf")
 // are skipped unread, so a fault inside them goes unnoticed here (the correlated copy is the
 // payload itself, and its readers decode it whole).
 func DecodeForCount(typ string, data []byte, c *adjoinv1.CorrelatedAlert) error {
+	return decodeSlim(typ, data, c, countAlert, countResolution)
+}
+
+// DecodeForIncidents is DecodeForCount for the incident builder, which reads the alert's
+// entity references and the resolutions' reference indexes as well.
+func DecodeForIncidents(typ string, data []byte, c *adjoinv1.CorrelatedAlert) error {
+	return decodeSlim(typ, data, c, incidentAlert, incidentResolution)
+}
+
+// decodeSlim decodes data into c with only the fields alert keeps of its alert and resolution
+// of its resolutions.
+func decodeSlim(typ string, data []byte, c *adjoinv1.CorrelatedAlert, alert, resolution map[protowire.Number]bool) error {
 	if typ != "" && typ != typeName {
 		return fmt.Errorf("%w: got %q, want %q", natsx.ErrWrongType, typ, typeName)
 	}
-	slim, err := slimCount(data)
+	slim, err := slim(data, alert, resolution)
 	if err == nil {
 		err = proto.Unmarshal(slim, c)
 	}
@@ -52,8 +67,8 @@ func DecodeForCount(typ string, data []byte, c *adjoinv1.CorrelatedAlert) error 
 	return nil
 }
 
-// slimCount is data with its alert and resolutions cut down to the fields counting reads.
-func slimCount(data []byte) ([]byte, error) {
+// slim is data with its alert and resolutions cut down to the fields in alert and resolution.
+func slim(data []byte, alert, resolution map[protowire.Number]bool) ([]byte, error) {
 	out := make([]byte, 0, 256)
 	for len(data) > 0 {
 		num, typ, n := protowire.ConsumeTag(data)
@@ -66,14 +81,13 @@ func slimCount(data []byte) ([]byte, error) {
 		}
 		field, value := data[:n+size], data[n:n+size]
 		data = data[n+size:]
-		keep := countAlert
+		var keep map[protowire.Number]bool
 		switch {
 		case typ != protowire.BytesType:
 		case num == fieldAlert:
+			keep = alert
 		case num == fieldResolutions:
-			keep = countResolution
-		default:
-			keep = nil
+			keep = resolution
 		}
 		if keep == nil {
 			out = append(out, field...)

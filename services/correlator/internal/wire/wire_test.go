@@ -160,3 +160,26 @@ func TestDecodeForCountRefuses(t *testing.T) {
 		t.Errorf("wrong type: %v, want ErrWrongType", err)
 	}
 }
+
+func TestDecodeForIncidentsKeepsWhatGroupingReads(t *testing.T) {
+	c := sample()
+	c.Alert.Evidence, c.Alert.Description = []*adjoinv1.Evidence{{Summary: "4662"}}, "long text"
+	data, err := proto.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got adjoinv1.CorrelatedAlert
+	if err := DecodeForIncidents(typeName, data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(c).(*adjoinv1.CorrelatedAlert)
+	a := want.Alert
+	want.Alert = &adjoinv1.Alert{Id: a.Id, Side: a.Side, Severity: a.Severity, Status: a.Status,
+		LastActivity: a.LastActivity, Version: a.Version, Entities: a.Entities}
+	for i, r := range want.Resolutions {
+		want.Resolutions[i] = &adjoinv1.Resolution{RefIndex: r.RefIndex, EntityKey: r.EntityKey}
+	}
+	if !proto.Equal(&got, want) {
+		t.Fatalf("DecodeForIncidents = %v\nwant %v", &got, want)
+	}
+}
