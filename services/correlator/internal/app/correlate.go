@@ -23,6 +23,9 @@ import (
 type Publication struct {
 	Subject, ID string
 	Msg         *adjoinv1.CorrelatedAlert
+	// AlertData, when set, is Msg.Alert as it was received (a valid encoding of it), so the
+	// publisher need not marshal the alert again.
+	AlertData []byte
 }
 
 // Publisher stores publications on their streams, deduplicated by ID. Publish returns once
@@ -70,11 +73,22 @@ func (c *Correlator) Handle(ctx context.Context, a *adjoinv1.Alert) (Outcome, er
 // can never be stored fails alone. Handling an alert again is harmless: the publishes carry
 // the same deduplication ids, and the counters apply each alert version once.
 func (c *Correlator) HandleBatch(ctx context.Context, alerts []*adjoinv1.Alert) (outs []Outcome, errs []error) {
+	return c.HandleReceived(ctx, alerts, nil)
+}
+
+// HandleReceived is HandleBatch of alerts decoded from data (data[i] is alerts[i]'s encoding,
+// which the publications carry on; nil: none known).
+func (c *Correlator) HandleReceived(ctx context.Context, alerts []*adjoinv1.Alert, data [][]byte) (outs []Outcome, errs []error) {
 	outs, errs = make([]Outcome, len(alerts)), make([]error, len(alerts))
 	pubs := make([][]Publication, len(alerts))
 	var all []Publication
 	for i, a := range alerts {
 		outs[i], pubs[i] = c.Resolve(a)
+		if i < len(data) {
+			for j := range pubs[i] {
+				pubs[i][j].AlertData = data[i]
+			}
+		}
 		all = append(all, pubs[i]...)
 	}
 	if len(all) == 0 {

@@ -96,6 +96,7 @@ const inFlight = 2
 func (c *Consumer) handleBatch(ctx context.Context, b *consume.Batch) error {
 	held := make([]jetstream.Msg, 0, len(b.Msgs))
 	alerts := make([]*adjoinv1.Alert, 0, len(b.Msgs))
+	data := make([][]byte, 0, len(b.Msgs))
 	for _, m := range b.Msgs {
 		a := &adjoinv1.Alert{}
 		if err := natsx.Decode(m.Headers(), m.Data(), a); err != nil {
@@ -106,13 +107,13 @@ func (c *Consumer) handleBatch(ctx context.Context, b *consume.Batch) error {
 			b.Reject(m, "invalid-alert", err)
 			continue
 		}
-		held, alerts = append(held, m), append(alerts, a)
+		held, alerts, data = append(held, m), append(alerts, a), append(data, m.Data())
 	}
 	if len(alerts) == 0 {
 		return nil
 	}
 	start := time.Now()
-	outs, errs := c.Correlator.HandleBatch(ctx, alerts)
+	outs, errs := c.Correlator.HandleReceived(ctx, alerts, data)
 	for i, m := range held {
 		a, out := alerts[i], outs[i]
 		if errs[i] != nil {

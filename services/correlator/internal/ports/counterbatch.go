@@ -14,10 +14,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/adjoin/adjoin/pkg/consume"
-	"github.com/adjoin/adjoin/pkg/entity"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/services/correlator/internal/wire"
 )
 
 // recordGets bounds the revisions of adjoin_badges read at once before a batch's writes.
@@ -36,7 +36,7 @@ func (o *owner) fold(ctx context.Context, b *consume.Batch) error {
 	var failure error
 	for _, m := range b.Msgs {
 		var c adjoinv1.CorrelatedAlert
-		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
+		if err := wire.DecodeForCount(m.Headers().Get(natsx.HeaderType), m.Data(), &c); err != nil {
 			b.Reject(m, "undecodable-count", err)
 			continue
 		}
@@ -57,11 +57,7 @@ func (o *owner) fold(ctx context.Context, b *consume.Batch) error {
 		if failure != nil {
 			continue
 		}
-		out := &adjoinv1.CorrelatedAlert{
-			Alert: c.GetAlert(), Resolutions: c.GetResolutions(), EntityKey: key, CorrelatedTime: c.GetCorrelatedTime(),
-			OtherSideAlertIds: o.ledger.OtherSide(key, c.GetAlert().GetSide()),
-		}
-		msg, err := natsx.NewMsg(natsx.CorrelatedSubject(isComputer(m.Subject()), key), copyID(m, &c), out)
+		msg, err := correlatedCopy(m, &c, o.ledger.OtherSide(key, c.GetAlert().GetSide()))
 		if err == nil {
 			err = copies.Add(msg)
 		}
@@ -96,16 +92,6 @@ func (o *owner) fold(ctx context.Context, b *consume.Batch) error {
 	b.Settle(nil) // acknowledged before the snapshot, which may take a while
 	o.snapshot(ctx, false)
 	return nil
-}
-
-// copyID is the correlated copy's Nats-Msg-Id: the COUNTS message's own, which stage 1 made
-// the id today's correlated copy has (alert id, version, entity).
-func copyID(m jetstream.Msg, c *adjoinv1.CorrelatedAlert) string {
-	if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-		return id
-	}
-	a := c.GetAlert()
-	return entity.HashID("correlated", a.GetId(), strconv.FormatInt(max(a.GetVersion(), 1), 10), c.GetEntityKey())
 }
 
 // writeDirty writes dirty records, pipelined, each expecting the revision this owner last

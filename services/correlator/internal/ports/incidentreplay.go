@@ -11,6 +11,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
+	"github.com/adjoin/adjoin/services/correlator/internal/wire"
 )
 
 // replayIdle is how long a replay waits for the next message the stream said it had.
@@ -109,7 +110,7 @@ func replay(ctx context.Context, cons jetstream.Consumer, w *domain.AlertWindow,
 		read++
 		var c adjoinv1.CorrelatedAlert
 		// An undecodable copy is the durable's to dead-letter; here it is only skipped.
-		if natsx.Decode(m.Headers(), m.Data(), &c) == nil {
+		if wire.DecodeForIncidents(m.Headers().Get(natsx.HeaderType), m.Data(), &c) == nil {
 			if a, ok := domain.AlertOf(&c); ok && w.Add(a) {
 				taken++
 			}

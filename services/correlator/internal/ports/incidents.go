@@ -16,6 +16,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/services/correlator/internal/app"
 	"github.com/adjoin/adjoin/services/correlator/internal/domain"
+	"github.com/adjoin/adjoin/services/correlator/internal/wire"
 )
 
 // IncidentStore keeps incidents and publishes their changes.
@@ -225,7 +226,7 @@ func (b *IncidentBuilder) handle(ctx context.Context, batch *consume.Batch) erro
 	var copies []*adjoinv1.CorrelatedAlert
 	for _, m := range batch.Msgs {
 		var c adjoinv1.CorrelatedAlert
-		if err := natsx.Decode(m.Headers(), m.Data(), &c); err != nil {
+		if err := wire.DecodeForIncidents(m.Headers().Get(natsx.HeaderType), m.Data(), &c); err != nil {
 			batch.Reject(m, "undecodable-correlated", err)
 			continue
 		}
