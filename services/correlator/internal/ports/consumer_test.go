@@ -97,8 +97,10 @@ func startConsumer(t *testing.T, s *natstest.Server, ix *directory.Index, durabl
 		t.Fatal(err)
 	}
 	pub = &countingPublisher{Publisher: adapters.Correlated{JS: js}}
+	// Small batches: with the default 512 and two in flight, one instance can take all of a
+	// test's alerts before the other pulls, and TestConsumersShareDurable sees no split.
 	c := &ports.Consumer{
-		JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second,
+		JS: js, Durable: durable, Log: zap.NewNop(), AckWait: 10 * time.Second, Batch: 16,
 		Correlator: &app.Correlator{Index: ix, Out: pub},
 	}
 	return pub, runStages(t, js, c, durable)
