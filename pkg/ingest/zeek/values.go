@@ -151,21 +151,7 @@ func unescape(s string) string {
 	if !strings.Contains(s, `\x`) {
 		return validUTF8(s)
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	if out := b.String(); utf8.ValidString(out) {
+	if out := decodeAll(s); utf8.ValidString(out) {
 		return out
 	}
 	return validUTF8(s)
