@@ -72,12 +72,13 @@ func (o *owner) load(ctx context.Context) error {
 }
 
 // defaultLoadStall bounds each wait of a load: each JetStream request (a lookup, a consumer's
-// creation or info), the seed's wait for its watcher and for each next record, the replay's
-// wait for its next messages. A request that a cluster's leader change leaves unanswered, a
-// watcher left without its consumer (seen in chaos scenario 3: stuck in the creation request)
-// would otherwise hold the batch and the partition's pin for loadTimeout; failed, the load is
-// tried again with the batch's next delivery.
-const defaultLoadStall = 10 * time.Second
+// creation or info; natsx.RequestTimeout), the seed's wait for its watcher and for each next
+// record, the replay's wait for its next messages. A request that a cluster's leader change
+// leaves unanswered (seen in chaos scenario 3: a lookup of the durable and one of the snapshot
+// bucket waited minutes), a watcher left without its consumer, would otherwise hold the batch
+// and the partition's pin for loadTimeout; failed, the load is tried again with the batch's
+// next delivery.
+const defaultLoadStall = natsx.RequestTimeout
 
 // loadStall is Counter's bound on each wait of a load (defaultLoadStall unless a test sets it).
 func (c *Counter) loadStall() time.Duration {
