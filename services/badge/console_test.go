@@ -126,7 +126,7 @@ func sideOnPage(html string, s *adjoinv1.SideBadge) error {
 	want := []string{fmt.Sprintf(`data-known="%v"`, s.GetKnown()), fmt.Sprintf(`<dd class="total">%d</dd>`, s.GetTotal()),
 		fmt.Sprintf(`<dd class="open">%d</dd>`, s.GetOpen())}
 	if !s.GetKnown() {
-		want = append(want, "Greyed: ")
+		want = append(want, `<span class="tag">Greyed</span>`)
 	}
 	for _, w := range want {
 		if !strings.Contains(sec, w) {
