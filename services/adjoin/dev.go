@@ -55,7 +55,7 @@ func (c *DevConfig) flags(s *config.Set) {
 	s.Int(&c.EndpointPort, "endpoint-port", 8082, "endpoint ingestor HTTP port")
 	s.Int(&c.CorrelatorPort, "correlator-port", 8083, "correlator health port")
 	s.Int(&c.GRPCPort, "grpc-port", 9090, "badge service gRPC port")
-	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics and health port")
+	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics, health and web console (/console/) port")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name of a real directory (default: first DC= label of each DN, upper-cased)")

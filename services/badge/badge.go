@@ -78,7 +78,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
-	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
+	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz, /readyz and, with --console, the web console (empty: none)")
 	s.Bool(&c.Console, "console", false, "serve the web console under /console/ on http-addr, admitting the callers gRPC admits (tokens-file, client certificates with admin-cns); with tls-cert, http-addr then serves HTTPS")
 	s.Int(&c.ConsoleMaxLive, "console-max-live", console.DefaultMaxLive, "most console pages updating live at once (one server-sent event stream each); more are served without updates")
 	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each; in all at most 2 KiB encoded per answer allowed, at least 1 MiB)")
