@@ -185,7 +185,9 @@ func TestConsoleValidate(t *testing.T) {
 func TestConsoleTokens(t *testing.T) {
 	t.Parallel()
 	tokens := writeFile(t, t.TempDir(), "tokens", []byte("read r0-console\nadmin a0-console\n"))
-	c := startConsole(t, func(cfg *badge.Config) { cfg.Security.TokensFile = tokens })
+	c := startConsole(t, func(cfg *badge.Config) {
+		cfg.Security.TokensFile, cfg.IdentityLink = tokens, "https://itdr.example/entities/{sid}"
+	})
 
 	anon := c.browser(t, "", nil)
 	if code, loc, _ := anon.do("GET", "/console/entity/"+keyPgustavo, nil); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/login?next=") {
@@ -235,6 +237,10 @@ func TestConsoleTokens(t *testing.T) {
 		if err := sideOnPage(page, s); err != nil {
 			t.Error(err)
 		}
+	}
+	// The deep link as GetBadge gives it, when the side has one.
+	if link := b.GetIdentity().GetLink(); link == "" || !strings.Contains(page, `href="`+link+`"`) {
+		t.Errorf("identity deep link %q not on the page", link)
 	}
 	if strings.Contains(page, `id="toggle-identity-off"`) || !strings.Contains(page, "Only the admin role") {
 		t.Error("the read role is offered a toggle button")
