@@ -13,10 +13,13 @@ run:
 	exec bin/adjoin dev
 
 ## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds;
-## the tests run beside a throwaway Samba AD DC when Samba is installed (loudly skipped otherwise)
+## the tests run beside a throwaway Samba AD DC when Samba is installed (loudly skipped otherwise);
+## test artifacts (the web console's screenshots) are kept under build/test-artifacts
+TEST_ARTIFACTS := $(CURDIR)/build/test-artifacts
 test: gen-check lint breaking build-off
 	go vet work
-	deploy/samba/with-dc.sh go test -count=1 -p 2 -timeout 20m work
+	mkdir -p $(TEST_ARTIFACTS)
+	deploy/samba/with-dc.sh go test -count=1 -p 2 -timeout 20m -artifacts -outputdir $(TEST_ARTIFACTS) work
 
 ## test-samba: only the tests that need the real Samba AD DC (LDAP sync, audit log, end to end)
 test-samba:

@@ -55,7 +55,7 @@ func (c *DevConfig) flags(s *config.Set) {
 	s.Int(&c.EndpointPort, "endpoint-port", 8082, "endpoint ingestor HTTP port")
 	s.Int(&c.CorrelatorPort, "correlator-port", 8083, "correlator health port")
 	s.Int(&c.GRPCPort, "grpc-port", 9090, "badge service gRPC port")
-	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics and health port")
+	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics, health and web console (/console/) port")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name of a real directory (default: first DC= label of each DN, upper-cased)")
@@ -108,10 +108,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   endpoint ingestor  %s/v1/events   (POST NDJSON Sysmon events)
   correlator health  %s/readyz
   badge gRPC         %s   (metrics and health: %s/metrics)
+  web console        %s/console/
 Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
   adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
-`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
+`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
 	return stack.Wait()
 }
 
@@ -212,6 +213,7 @@ func devServices(cfg DevConfig, natsURL string, lns [5]net.Listener, m *metrics.
 	bd.NATS.URL = natsURL                                 // the embedded server
 	bd.Listener, bd.HTTPListener = lns[3], lns[4]         // --grpc-port and --badge-http-port on --host
 	bd.Security = badge.Security{Insecure: open.Insecure} // no tokens or certificates
+	bd.Console = true                                     // the web console, on --badge-http-port
 	bd.Metrics = m                                        // the shared registry
 	return devConfigs{dc: dc, ep: ep, co: co, bd: bd}
 }

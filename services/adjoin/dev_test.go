@@ -40,7 +40,7 @@ func TestDevConfigsAreDefaults(t *testing.T) {
 		{"dcingest", got.dc, dcingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics", "LDIFData"}},
 		{"endpointingest", got.ep, endpointingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics"}},
 		{"correlator", got.co, correlator.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Metrics"}},
-		{"badge", got.bd, badge.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Security.Insecure", "HTTPListener", "Metrics"}},
+		{"badge", got.bd, badge.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Security.Insecure", "HTTPListener", "Metrics", "Console"}},
 	} {
 		diff := fieldDiff("", reflect.ValueOf(tt.got), reflect.ValueOf(tt.want))
 		if !slices.Equal(diff, tt.declared) {
