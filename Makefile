@@ -142,7 +142,23 @@ images:
 	for t in $(SERVICES) cli; do docker build -q -f deploy/docker/Dockerfile --target $$t -t adjoin/$$t:$(IMAGE_TAG) build/docker || exit 1; done
 	docker build -q -f deploy/docker/Dockerfile.nats -t adjoin/nats:$(IMAGE_TAG) build/docker
 
-## test-compose: the Compose end-to-end test: images built here, the cluster profile up, real events
+## up: the secure single-node stack with Docker Compose (docker-compose.yml): builds the images,
+## writes ./secrets with `adjoin secrets` if it is missing, starts the stack; CLUSTER=1 starts the
+## cluster profile instead (deploy/cluster.env: three NATS servers, R3, two correlators)
+.PHONY: up down
+COMPOSE := docker-compose $(if $(CLUSTER),--env-file deploy/cluster.env)
+up: images
+	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
+	test -f secrets/ca.crt || bin/adjoin secrets --dir secrets --mode 0644
+	$(COMPOSE) up -d
+	@echo "DC intake https://127.0.0.1:$${DC_PORT:-8081}, endpoint intake https://127.0.0.1:$${ENDPOINT_PORT:-8082}, badge gRPC 127.0.0.1:$${BADGE_PORT:-9090} (mTLS, secrets/grpc-read.*)"
+
+## down: stop the Compose stack (the NATS volumes stay; docker-compose down -v drops them)
+down:
+	$(COMPOSE) --profile cluster --profile tools down
+
+## test-compose: the Compose end-to-end test: images built here, docker-compose.yml up with
+## deploy/cluster.env (as `make up CLUSTER=1`), real events
 ## posted and a badge read from outside, the NATS leader killed; nothing acknowledged may be lost
 .PHONY: test-compose
 test-compose: images

@@ -82,7 +82,7 @@ Usage:
   adjoin healthcheck [flags] URL|ADDR
                                    exit 0 when a service's /readyz answers 200 (http URL) or
                                    its gRPC health says SERVING (ADDR): the images' health check
-  adjoin secrets [flags]           write a lab CA, certificates and NATS passwords (deploy/compose/secrets)
+  adjoin secrets [flags]           write a lab CA, certificates and NATS passwords (./secrets)
   adjoin provision [flags]         create or update every stream and bucket, as the NATS admin user
   adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
