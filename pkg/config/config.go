@@ -1,5 +1,5 @@
 // Package config reads a service's settings from flags and ADJOIN_* environment variables,
-// from one list of definitions, so `--help`, the environment and the README name the same
+// from one list of definitions, so `--help`, the environment and docs/configuration.md name the same
 // settings. Precedence: flag, then environment, then default.
 package config
 

@@ -125,11 +125,20 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
+	unlock, err := lockDevDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPortFree("nats-port", cfg.Host, cfg.NATSPort); err != nil {
+		unlock()
+		return nil, err
+	}
 	srv, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Host: cfg.Host, Port: cfg.NATSPort, SyncAlways: true})
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("nats-port %d: %w", cfg.NATSPort, err)
 	}
-	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown() }
+	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown(); unlock() }
 	natsURL := srv.ClientURL()
 	if err := provision(ctx, natsURL, log); err != nil {
 		stopServer()
@@ -146,7 +155,7 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 				l.Close()
 			}
 			stopServer()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+			return nil, portError(p.name, cfg.Host, p.port, err)
 		}
 	}
 	svc := devServices(cfg, natsURL, lns, metrics.New())
