@@ -22,7 +22,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "badge":
 		err = runBadge(ctx, args[1:], stdout)
 	case "tail":
-		err = runTail(ctx, args[1:], stdout)
+		err = runTail(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = runStatus(ctx, args[1:], stdout)
 	case "integration":
