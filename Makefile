@@ -96,7 +96,7 @@ fuzz:
 		go test ./$${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
 	done
 
-## bench: `adjoin bench`, every figure of the README's "Performance" beside its baseline in one run
+## bench: `adjoin bench`, every figure of docs/performance.md beside its baseline in one run
 ## on an embedded JetStream server: raw JetStream, alerts through the real correlator and badge
 ## binaries at 10k, 100k and 1M users, parse + detect, GetBadge, memory per entity; sync always and
 ## default (~9 min on 2 cores). Prints one table and writes bench.json (compare it across commits).
