@@ -137,7 +137,8 @@ func (s *testStack) runTourStep(t *testing.T, st tourStep, vars map[string]strin
 	return "", fmt.Errorf("the tour test does not know how to run %q", words[0])
 }
 
-// tourCurl runs the curl forms of the tour: -s, --data-binary @FILE or ”, -w with %{http_code}.
+// tourCurl runs the curl forms of the tour: -s, --data-binary with @FILE or an empty body, -w
+// with %{http_code}.
 func (s *testStack) tourCurl(args []string) (string, error) {
 	var body []byte
 	var format, url string
