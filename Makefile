@@ -4,12 +4,15 @@ export GOFLAGS ?= -buildvcs=false
 BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
+# --version prints the commit given to the linker: the builds carry no VCS stamp (-buildvcs=false).
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+LDFLAGS := -X github.com/adjoin/adjoin/pkg/svcmain.commit=$(COMMIT)
 
 .PHONY: bench-ingest run test test-samba test-short lint imports gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
-	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
+	go build -ldflags '$(LDFLAGS)' -o bin/adjoin ./services/adjoin/cmd/adjoin
 	exec bin/adjoin dev
 
 ## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds;
@@ -67,8 +70,8 @@ gen-check: gen
 ## build: every binary into bin/
 build:
 	mkdir -p bin
-	for s in $(SERVICES); do go build -o bin/ ./services/$$s/cmd/adjoin-$$s; done
-	go build -o bin/ ./services/adjoin/cmd/adjoin
+	for s in $(SERVICES); do go build -ldflags '$(LDFLAGS)' -o bin/ ./services/$$s/cmd/adjoin-$$s; done
+	go build -ldflags '$(LDFLAGS)' -o bin/ ./services/adjoin/cmd/adjoin
 
 ## build-off: every module builds on its own, as Docker builds do (GOWORK=off)
 build-off:
@@ -103,7 +106,7 @@ fuzz:
 .PHONY: bench bench-go
 bench:
 	mkdir -p bin
-	go build -o bin/ ./services/adjoin/cmd/adjoin ./services/correlator/cmd/adjoin-correlator ./services/badge/cmd/adjoin-badge
+	go build -ldflags '$(LDFLAGS)' -o bin/ ./services/adjoin/cmd/adjoin ./services/correlator/cmd/adjoin-correlator ./services/badge/cmd/adjoin-badge
 	bin/adjoin bench --json bench.json
 
 ## bench-go: the go-test benchmarks: correlator vs raw JetStream and publish->badge latency (10k
@@ -132,7 +135,7 @@ bench-ingest:
 ## adjoin/cli and a local NATS image adjoin/nats built from the nats-server Go module; no registry needed
 IMAGE_TAG ?= local
 DOCKER_BIN := $(CURDIR)/build/docker/bin
-STATIC := CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags '-s -w'
+STATIC := CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags '-s -w $(LDFLAGS)'
 .PHONY: images
 images:
 	rm -rf build/docker && mkdir -p $(DOCKER_BIN) build/docker/data
@@ -148,7 +151,7 @@ images:
 .PHONY: up down
 COMPOSE := docker-compose $(if $(CLUSTER),--env-file deploy/cluster.env)
 up: images
-	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
+	go build -ldflags '$(LDFLAGS)' -o bin/adjoin ./services/adjoin/cmd/adjoin
 	test -f secrets/ca.crt || bin/adjoin secrets --dir secrets --mode 0644
 	$(COMPOSE) up -d
 	@echo "DC intake https://127.0.0.1:$${DC_PORT:-8081}, endpoint intake https://127.0.0.1:$${ENDPOINT_PORT:-8082}, badge gRPC 127.0.0.1:$${BADGE_PORT:-9090} (mTLS, secrets/grpc-read.*)"

@@ -18,6 +18,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/adjoin/adjoin/services/correlator"
@@ -48,7 +49,8 @@ type DevConfig struct {
 }
 
 func (c *DevConfig) flags(s *config.Set) {
-	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs)")
+	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs, locked while in use)")
+	s.Env("dir", "ADJOIN_DEV_DIR") // not ADJOIN_DIR: adjoin secrets has a --dir too
 	s.String(&c.Host, "host", "127.0.0.1", "address every listener binds to")
 	s.Int(&c.NATSPort, "nats-port", 4222, "embedded NATS client port")
 	s.Int(&c.DCPort, "dc-port", 8081, "DC ingestor HTTP port")
@@ -82,7 +84,7 @@ func (d *DevStack) Wait() error { return d.wait() }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg DevConfig
-	s := config.New("adjoin dev")
+	s := commandSet("dev")
 	cfg.flags(s)
 	if err := s.Parse(args, stdout); err != nil {
 		if err == config.ErrHelp {
@@ -112,7 +114,11 @@ Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
   adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
 `, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
-	return stack.Wait()
+	if err := stack.Wait(); err != nil {
+		return err
+	}
+	log.Info(svcmain.StoppedCleanly, zap.String("service", "adjoin dev"), zap.String("dir", stack.Dir))
+	return nil
 }
 
 // StartDev starts the embedded JetStream server and the four services, and returns once every

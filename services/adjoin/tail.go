@@ -41,7 +41,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var conn natsx.ConnectOptions
 	var all bool
 	var fromSeq, limit int
-	s := config.New("adjoin tail")
+	s := commandSet("tail")
 	conn.Flags(s)
 	s.Bool(&all, "all", false, "start from the first stored message instead of new ones")
 	s.Int(&fromSeq, "from-seq", 0, "start from this stream sequence (a resume cursor)")
