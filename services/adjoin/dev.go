@@ -2,6 +2,7 @@ package adjoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -114,7 +115,9 @@ Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
   adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
 `, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
-	if err := stack.Wait(); err != nil {
+	// Ctrl-C while the services still start ends their start with the context's error: that
+	// is a stop asked for, not a failure.
+	if err := stack.Wait(); err != nil && (ctx.Err() == nil || !errors.Is(err, context.Canceled)) {
 		return err
 	}
 	log.Info(svcmain.StoppedCleanly, zap.String("service", "adjoin dev"), zap.String("dir", stack.Dir))
