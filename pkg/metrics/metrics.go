@@ -1,5 +1,5 @@
 // Package metrics defines every Prometheus metric adjoin exports, in one place, so names and
-// labels are the same in every service and the README's table can be checked against them.
+// labels are the same in every service and the table of docs/configuration.md can be checked against them.
 // All four services of `adjoin dev` share one Metrics; the service label tells them apart.
 package metrics
 
@@ -124,7 +124,7 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Defs lists every adjoin metric, for the README's reference.
+// Defs lists every adjoin metric, for the reference in docs/configuration.md.
 func Defs() []Def {
 	New()
 	defsMu.Lock()

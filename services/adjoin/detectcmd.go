@@ -40,7 +40,7 @@ type detectSummary struct {
 // are reported on stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC string
-	s := config.New("adjoin detect")
+	s := commandSet("detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log); default: a Samba log is recognised by its first lines, other files are read per line by each line's shape")

@@ -2,6 +2,7 @@ package adjoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/adjoin/adjoin/services/correlator"
@@ -48,7 +50,8 @@ type DevConfig struct {
 }
 
 func (c *DevConfig) flags(s *config.Set) {
-	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs)")
+	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs, locked while in use)")
+	s.Env("dir", "ADJOIN_DEV_DIR") // not ADJOIN_DIR: adjoin secrets has a --dir too
 	s.String(&c.Host, "host", "127.0.0.1", "address every listener binds to")
 	s.Int(&c.NATSPort, "nats-port", 4222, "embedded NATS client port")
 	s.Int(&c.DCPort, "dc-port", 8081, "DC ingestor HTTP port")
@@ -82,7 +85,7 @@ func (d *DevStack) Wait() error { return d.wait() }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg DevConfig
-	s := config.New("adjoin dev")
+	s := commandSet("dev")
 	cfg.flags(s)
 	if err := s.Parse(args, stdout); err != nil {
 		if err == config.ErrHelp {
@@ -113,7 +116,13 @@ Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
   adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
 `, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
-	return stack.Wait()
+	// Ctrl-C while the services still start ends their start with the context's error: that
+	// is a stop asked for, not a failure.
+	if err := stack.Wait(); err != nil && (ctx.Err() == nil || !errors.Is(err, context.Canceled)) {
+		return err
+	}
+	log.Info(svcmain.StoppedCleanly, zap.String("service", "adjoin dev"), zap.String("dir", stack.Dir))
+	return nil
 }
 
 // StartDev starts the embedded JetStream server and the four services, and returns once every
@@ -126,11 +135,20 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
+	unlock, err := lockDevDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPortFree("nats-port", cfg.Host, cfg.NATSPort); err != nil {
+		unlock()
+		return nil, err
+	}
 	srv, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Host: cfg.Host, Port: cfg.NATSPort, SyncAlways: true})
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("nats-port %d: %w", cfg.NATSPort, err)
 	}
-	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown() }
+	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown(); unlock() }
 	natsURL := srv.ClientURL()
 	if err := provision(ctx, natsURL, log); err != nil {
 		stopServer()
@@ -147,7 +165,7 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 				l.Close()
 			}
 			stopServer()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+			return nil, portError(p.name, cfg.Host, p.port, err)
 		}
 	}
 	svc := devServices(cfg, natsURL, lns, metrics.New())
