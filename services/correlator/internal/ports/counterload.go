@@ -265,11 +265,15 @@ func (o *owner) replayConsumer(ctx context.Context, after uint64) (jetstream.Con
 	return o.c.JS.CreateConsumer(sctx, natsx.StreamCounts, cfg)
 }
 
-// deleteConsumer deletes the replay's consumer, or leaves it to its inactive threshold.
+// deleteConsumer deletes the replay's consumer in the background (the load does not wait for
+// it), or leaves it to its inactive threshold.
 func (o *owner) deleteConsumer(cons jetstream.Consumer) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = o.c.JS.DeleteConsumer(ctx, natsx.StreamCounts, cons.CachedInfo().Name)
+	name := cons.CachedInfo().Name
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = o.c.JS.DeleteConsumer(ctx, natsx.StreamCounts, name)
+	}()
 }
 
 // nothingAfter reports whether the replay's consumer, as created, had no message to deliver.
