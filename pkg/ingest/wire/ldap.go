@@ -240,7 +240,8 @@ func escapeFilter(v string) string {
 
 // ldapConn pairs binds with their responses.
 type ldapConn struct {
-	binds *bounded.Map[int64, LDAPMessage]
+	binds  *bounded.Map[int64, LDAPMessage]
+	client string // the account of the last successful bind
 }
 
 // ldapMessage decodes one framed LDAP message from direction d.
@@ -271,6 +272,9 @@ func (st *stream) ldapMessage(d int, b []byte, t time.Time) {
 		f := map[string]string{"message_id": strconv.FormatInt(m.ID, 10), "base_object": m.Object,
 			"scope": [...]string{"base", "one", "tree"}[min(max(m.Scope, 0), 2)], "filter": m.Filter,
 			"attributes": strings.Join(m.Attributes, ",")}
+		if st.ldap.client != "" {
+			f["client"] = st.ldap.client
+		}
 		st.s.record("ldap_search", t, st.tu, f)
 	case d == 1 && m.Op == ldapBindResponse:
 		req, ok := st.ldap.binds.Get(m.ID)
@@ -291,6 +295,9 @@ func (st *stream) ldapMessage(d int, b []byte, t time.Time) {
 		}
 		f := map[string]string{"message_id": strconv.FormatInt(m.ID, 10), "opcode": opcode, "result": result,
 			"object": req.Object, "argument": req.Mechanism}
+		if m.Result == 0 && req.Object != "" {
+			st.ldap.client = req.Object
+		}
 		if m.Diagnostic != "" {
 			f["diagnostic_message"] = m.Diagnostic
 		}

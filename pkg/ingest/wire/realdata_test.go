@@ -69,7 +69,7 @@ func TestOTRFCaptures(t *testing.T) {
 		{"S7 SAMR EnumerateUsers", "empire_shell_samr_EnumDomainUsers_2020-09-21193527.cap", "dce_rpc",
 			map[string]string{"endpoint": "samr", "operation": "SamrEnumerateUsersInDomain", "named_pipe": "samr", "id.orig_h": "172.18.39.5", "client": "pgustavo@THESHIRE.LOCAL"}},
 		{"S8 Domain Admins search", "covenant_getdomaingroup_ldap_searchrequest_domain_admins_2020-09-22141005.cap", "ldap_search",
-			map[string]string{"base_object": "DC=theshire,DC=local", "scope": "tree", "filter": "(&(objectCategory=group)(|(samAccountName=Domain Admins)))", "id.orig_h": "172.18.39.5"}},
+			map[string]string{"base_object": "DC=theshire,DC=local", "scope": "tree", "filter": "(&(objectCategory=group)(|(samAccountName=Domain Admins)))", "id.orig_h": "172.18.39.5", "client": "pgustavo@THESHIRE.LOCAL"}},
 		{"S8 SASL bind by pgustavo", "covenant_getdomaingroup_ldap_searchrequest_domain_admins_2020-09-22141005.cap", "ldap",
 			map[string]string{"opcode": "bind SASL", "result": "success", "object": "pgustavo@THESHIRE.LOCAL"}},
 	}
