@@ -57,6 +57,8 @@ type Config struct {
 	Samba SambaConfig
 	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
 	LDAP LDAPSettings
+	// Sensor is the DC traffic sensor (--pcap, --sensor-name).
+	Sensor SensorConfig
 }
 
 // LDAPSettings are the --ldap-* settings of the directory sync from a domain controller.
@@ -72,6 +74,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
 	c.Samba.Flags(s)
 	c.LDAP.Flags(s)
+	c.Sensor.Flags(s)
 }
 
 // DefaultConfig is the Config the flags give when none is set. The flag definitions are the
@@ -99,6 +102,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dc-addresses: %w", err)
 	}
 	if err := c.LDAP.Validate(); err != nil {
+		return err
+	}
+	if err := c.Sensor.Validate(); err != nil {
 		return err
 	}
 	return c.Samba.Validate()
@@ -151,6 +157,9 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		Metrics:       cfg.Metrics,
 	}
 	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	if cfg.Sensor.Pcap != "" {
+		rt.Go(func(ctx context.Context) error { return readPcaps(ctx, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+	}
 	return nil
 }
 
