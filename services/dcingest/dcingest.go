@@ -24,6 +24,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
+	"github.com/adjoin/adjoin/pkg/ingest/wire"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
@@ -57,7 +58,7 @@ type Config struct {
 	Samba SambaConfig
 	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
 	LDAP LDAPSettings
-	// Sensor is the DC traffic sensor (--pcap, --sensor-name).
+	// Sensor is the DC traffic sensor (--pcap, --capture, --sensor-name).
 	Sensor SensorConfig
 }
 
@@ -157,6 +158,13 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		Metrics:       cfg.Metrics,
 	}
 	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	if cfg.Sensor.Capture != "" {
+		live, err := wire.OpenLive(cfg.Sensor.Capture)
+		if err != nil {
+			return err
+		}
+		rt.Go(func(ctx context.Context) error { return capture(ctx, live, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+	}
 	if cfg.Sensor.Pcap != "" {
 		rt.Go(func(ctx context.Context) error { return readPcaps(ctx, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
 	}
