@@ -109,7 +109,7 @@ func (d *ZeekDRSReplication) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		Title:    "Directory replication (DRSGetNCChanges) from a non-DC address",
 		Detector: d.Name(),
 		Description: r.origH + " asked " + r.respH + " to replicate directory data over DRSUAPI (" + op +
-			") without being a domain controller, as a DCSync does (seen by Zeek on " + r.conn() + ").",
+			") without being a domain controller, as a DCSync does (" + zeekSource(r) + " on " + r.conn() + ").",
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1003.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
