@@ -135,6 +135,9 @@ func detectFile(name, format, sambaDC string, detectors []detection.Detector, su
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if format == "" && isCapture(br) {
+		return detectCapture(name, br, detectors, sum, stderr)
+	}
 	if isZeekTSV(br, format) {
 		return detectZeekTSV(name, br, detectors, sum, stderr)
 	}

@@ -122,6 +122,13 @@ func TestDetectPcap(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a capture named as a FILE", func(t *testing.T) {
+		t.Parallel()
+		got := detectAlerts(t, "--dc-addresses", "172.18.38.5", pcap("covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.cap"))
+		if len(got) != 1 || len(got["zeek-drsuapi-replication"]) != 1 {
+			t.Errorf("alerts %v, want one zeek-drsuapi-replication", got)
+		}
+	})
 	t.Run("S12 background", func(t *testing.T) {
 		t.Parallel()
 		got := detectAlerts(t, "--dc-addresses", "172.18.38.5", "--pcap",
