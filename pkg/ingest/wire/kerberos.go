@@ -44,18 +44,18 @@ func EtypeName(e int32) string {
 // KerberosMessage is what DecodeKerberos reads from one message; which fields are set
 // depends on Type ("AS-REQ", "AS-REP", "TGS-REQ", "TGS-REP", "KRB-ERROR", "AP-REQ").
 type KerberosMessage struct {
-	Type             string
-	Client, Realm    string // client principal (name/name...) and realm
-	Service          string // service principal, components joined with "/"
-	ETypes           []int32
-	PreAuth          bool  // an AS-REQ carried an encrypted timestamp
-	TicketEType      int32 // etype of the ticket (replies, AP-REQ)
-	ReplyEType       int32 // etype of the reply's encrypted part
-	TicketKey        string
-	ErrorCode        int32
-	Till             time.Time
-	Addresses        []string
-	HasTicket, HasEr bool
+	Type               string
+	Client, Realm      string // client principal (name/name...) and realm
+	Service            string // service principal, components joined with "/"
+	ETypes             []int32
+	PreAuth            bool  // an AS-REQ carried an encrypted timestamp
+	TicketEType        int32 // etype of the ticket (replies, AP-REQ)
+	ReplyEType         int32 // etype of the reply's encrypted part
+	TicketKey          string    // the ticket's identity (ticketKey), to match AP-REQs to replies
+	ErrorCode          int32     // KRB-ERROR
+	Till               time.Time // requests
+	Addresses          []string  // requests' client addresses (NetBIOS names)
+	HasTicket, IsError bool      // a reply or AP-REQ with a ticket; a KRB-ERROR
 }
 
 // principal joins a principal name's components.
@@ -133,7 +133,7 @@ func DecodeKerberos(b []byte) (KerberosMessage, error) {
 		if err := e.Unmarshal(b); err != nil {
 			return m, err
 		}
-		m.Type, m.HasEr, m.ErrorCode = "KRB-ERROR", true, e.ErrorCode
+		m.Type, m.IsError, m.ErrorCode = "KRB-ERROR", true, e.ErrorCode
 		m.Client, m.Realm, m.Service = principal(e.CName), e.CRealm, principal(e.SName)
 		if m.Realm == "" {
 			m.Realm = e.Realm
@@ -266,7 +266,7 @@ func (s *Sensor) kerberosRecord(tu tuple, req kerberosPending, rep KerberosMessa
 		}
 	}
 	switch {
-	case rep.HasEr:
+	case rep.IsError:
 		f["success"] = "F"
 		f["error_code"] = strconv.Itoa(int(rep.ErrorCode))
 		f["error_msg"] = errorName(rep.ErrorCode)

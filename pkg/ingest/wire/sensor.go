@@ -53,7 +53,6 @@ type Sensor struct {
 	assembler *reassembly.Assembler
 	flows     int // open TCP connections
 	lastFlush time.Time
-	now       time.Time
 
 	shared *shared
 }
@@ -99,7 +98,6 @@ func (c *captureContext) GetCaptureInfo() gopacket.CaptureInfo { return gopacket
 func (s *Sensor) Packet(data []byte, ci gopacket.CaptureInfo) {
 	s.stats.Packets++
 	s.stats.Bytes += uint64(len(data))
-	s.now = ci.Timestamp
 	if err := s.parser.DecodeLayers(data, &s.decoded); err != nil && len(s.decoded) == 0 {
 		s.stats.NotDecoded++
 		return
