@@ -48,9 +48,9 @@ type KerberosMessage struct {
 	Client, Realm      string // client principal (name/name...) and realm
 	Service            string // service principal, components joined with "/"
 	ETypes             []int32
-	PreAuth            bool  // an AS-REQ carried an encrypted timestamp
-	TicketEType        int32 // etype of the ticket (replies, AP-REQ)
-	ReplyEType         int32 // etype of the reply's encrypted part
+	PreAuth            bool      // an AS-REQ carried an encrypted timestamp
+	TicketEType        int32     // etype of the ticket (replies, AP-REQ)
+	ReplyEType         int32     // etype of the reply's encrypted part
 	TicketKey          string    // the ticket's identity (ticketKey), to match AP-REQs to replies
 	ErrorCode          int32     // KRB-ERROR
 	Till               time.Time // requests
