@@ -90,7 +90,8 @@ FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := pkg/ingest/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
 	pkg/ingest/intake:FuzzHTTPIntake pkg/ingest/intake:FuzzLineReader pkg/ingest/intake:FuzzParseLine pkg/ingest/productalert:FuzzFromCEF pkg/ingest/productalert:FuzzFromGraphAlert \
 	pkg/ingest/productalert:FuzzFromMDEAlert pkg/ingest/productalert:FuzzFromMachines pkg/ingest/sambaaudit:FuzzParse pkg/ingest/syslog:FuzzFramer \
-	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
+	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/wire:FuzzKerberos pkg/ingest/wire:FuzzLDAP \
+	pkg/ingest/wire:FuzzNTLM pkg/ingest/wire:FuzzRPC pkg/ingest/wire:FuzzStream pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
 	services/adjoin:FuzzDetectors services/dcingest/internal/ldapsource:FuzzParseLDIF
 fuzz:
 	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \
