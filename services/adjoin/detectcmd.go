@@ -18,6 +18,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/directory"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
+	"github.com/adjoin/adjoin/pkg/ingest/wire"
 	"github.com/adjoin/adjoin/services/dcingest"
 	"github.com/adjoin/adjoin/services/endpointingest"
 )
@@ -47,7 +48,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.String(&sambaDC, "samba-dc", "", "host name of the DC that wrote a Samba log (default: the name Samba gives itself in the log's simple binds)")
 	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
 	s.String(&dcAddresses, "dc-addresses", "", "domain controller addresses or prefixes, for the Zeek replication detector")
-	s.String(&pcaps, "pcap", "", "comma-separated packet captures (pcap or pcapng) of domain controller traffic, decoded by the DC traffic sensor into network-channel events")
+	s.String(&pcaps, "pcap", "", wire.PcapUsage)
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
 	}

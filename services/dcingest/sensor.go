@@ -36,7 +36,7 @@ type SensorConfig struct {
 
 // Flags defines the sensor settings on s.
 func (c *SensorConfig) Flags(s *config.Set) {
-	s.String(&c.Pcap, "pcap", "", "comma-separated packet captures (pcap or pcapng) of domain controller traffic, decoded by the DC traffic sensor and published on DC_EVENTS once on start")
+	s.String(&c.Pcap, "pcap", "", wire.PcapUsage)
 	s.String(&c.Capture, "capture", "", "network interface whose traffic the DC traffic sensor decodes live (AF_PACKET with a BPF filter for ports 88, 135, 389, 445, 636, 3268 and 49152-65535; needs CAP_NET_RAW)")
 	s.String(&c.Name, "sensor-name", "", "host name given to the DC traffic sensor's events (default: this machine's host name)")
 }

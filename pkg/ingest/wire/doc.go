@@ -30,3 +30,7 @@
 // decode is counted in Stats.DecodeErrors and the connection's direction stops being decoded
 // when its framing is lost.
 package wire
+
+// PcapUsage is the help of the --pcap flag of every command that reads captures: the flag and
+// its ADJOIN_PCAP variable mean the same everywhere.
+const PcapUsage = "comma-separated packet captures (pcap or pcapng) of domain controller traffic, read once and decoded by the DC traffic sensor into network-channel events"
