@@ -100,4 +100,3 @@ func TestListEntityIncidents(t *testing.T) {
 		})
 	}
 }
-
