@@ -135,3 +135,21 @@ func TestIncidentsBounded(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIncidentsSet: one incident update on a full index (DefaultMaxIncidents held over
+// 20,000 entities, each incident on two), evicting the least recently active.
+func BenchmarkIncidentsSet(b *testing.B) {
+	x := app.NewIncidents(app.IncidentsPerEntity, app.DefaultMaxIncidents)
+	const entities = 20_000
+	for i := range app.DefaultMaxIncidents {
+		id := fmt.Sprint("inc-", i)
+		x.Set(id, incident(id, i, fmt.Sprint("e", i%entities), fmt.Sprint("e", (i*7+1)%entities)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		n := app.DefaultMaxIncidents + i
+		id := fmt.Sprint("inc-", n)
+		x.Set(id, incident(id, n, fmt.Sprint("e", n%entities), fmt.Sprint("e", (n*7+1)%entities)))
+	}
+}
