@@ -48,6 +48,8 @@ type Metrics struct {
 
 	GRPCRequests *prometheus.CounterVec   // method, code
 	GRPCSeconds  *prometheus.HistogramVec // method
+	// BadgeIncidents is the size of the badge service's incident index (ListEntityIncidents).
+	BadgeIncidents *prometheus.GaugeVec // of: incidents, entities
 
 	// The status page's facts, set by the badge service from the same reads as
 	// GetIntegrationStatus, so `adjoin status` and the metrics never disagree.
@@ -107,6 +109,7 @@ func New() *Metrics {
 		CounterUnheld:        f.counter("adjoin_counter_alerts_unheld_total", "Alerts counted without their state because a partition held --max-held alerts: a later version of one may be counted twice."),
 		GRPCRequests:         f.counterVec("adjoin_grpc_requests_total", "gRPC requests served, by method and status code.", "method", "code"),
 		GRPCSeconds:          f.histogramVec("adjoin_grpc_request_seconds", "gRPC request latency (to the end of the stream for streams).", "method"),
+		BadgeIncidents:       f.gaugeVec("adjoin_badge_incidents", "Size of the badge service's incident index: incidents held (merged ones included; at most --max-incidents) and entities listing at least one.", "of"),
 		SideEvents:           f.gaugeVec("adjoin_side_events", "Events stored on a side's event stream (status page).", "side"),
 		SideAlerts:           f.gaugeVec("adjoin_side_alerts", "Alerts of a side stored on ALERTS (status page).", "side"),
 		SideLastData:         f.gaugeVec("adjoin_side_last_data_timestamp_seconds", "Unix time a side's ingestor last stored an event (status page).", "side"),

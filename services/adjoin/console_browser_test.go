@@ -60,6 +60,22 @@ func TestConsoleInChromium(t *testing.T) {
 		return nil
 	})
 	s.settled(t)
+	// The incident builder follows CORRELATED on its own: wait until it placed pgustavo in an
+	// incident (the recordings give one: the DCSync alert, naming pgustavo and WORKSTATION5).
+	var incs []*adjoinv1.Incident
+	testkit.Eventually(t, 30*time.Second, func() error {
+		resp, err := s.badges.ListEntityIncidents(context.Background(), &adjoinv1.ListEntityIncidentsRequest{
+			Selector: &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_Query{Query: `THESHIRE\pgustavo`}}})
+		if err != nil {
+			return err
+		}
+		incs = resp.GetIncidents()
+		if len(incs) == 0 || len(incs[0].GetEntityKeys()) < 2 {
+			return fmt.Errorf("pgustavo's incidents %v, want one with another entity", incs)
+		}
+		return nil
+	})
+	t.Logf("pgustavo's incident %s: %q, reasons %v", incs[0].GetId(), incs[0].GetTitle(), incs[0].GetReasons())
 
 	shots := t.ArtifactDir()
 	t.Logf("console screenshots: %s", shots)
@@ -128,6 +144,50 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("entity page title %q, want THESHIRE\\pgustavo", name)
 	}
 	agrees(s.badge(t, `THESHIRE\pgustavo`))
+
+	// The incidents the entity belongs to, as ListEntityIncidents gives them: each with its
+	// title, its reasons in words and the other entities, linked.
+	run("incidents", chromedp.WaitVisible(chromedp.CSS("#incidents article.incident")),
+		chromedp.ScrollIntoView(chromedp.ID("incidents")), shot("1b-incidents.png"))
+	type shown struct {
+		ID, Title, Severity string
+		Reasons, Others     []string
+	}
+	page, err := chromedp.Run(bctx, chromedp.Evaluate[[]shown](`Array.from(document.querySelectorAll("#incidents article.incident")).map(a => ({
+		ID: a.id.replace(/^incident-/, ""), Title: a.querySelector("h3").textContent.trim(),
+		Severity: a.querySelector("dd.severity").textContent.trim(),
+		Reasons: Array.from(a.querySelectorAll("ul.reasons li")).map(li => li.textContent.trim()),
+		Others: Array.from(a.querySelectorAll("ul.others a")).map(l => l.getAttribute("href"))}))`))
+	if err != nil {
+		t.Fatalf("read the incidents: %v", err)
+	}
+	if len(page) != len(incs) {
+		t.Fatalf("the page lists %d incidents, ListEntityIncidents %d: %+v", len(page), len(incs), page)
+	}
+	pgKey := s.badge(t, `THESHIRE\pgustavo`).GetEntity().GetKey()
+	for i, inc := range incs {
+		p := page[i]
+		if p.ID != inc.GetId() || p.Title != inc.GetTitle() || p.Severity != strings.ToLower(strings.TrimPrefix(inc.GetSeverity().String(), "SEVERITY_")) {
+			t.Errorf("incident %d on the page %+v; ListEntityIncidents %s %q %s", i, p, inc.GetId(), inc.GetTitle(), inc.GetSeverity())
+		}
+		if len(p.Reasons) != len(inc.GetReasons()) {
+			t.Errorf("incident %s: %d reasons on the page, %d in the API", inc.GetId(), len(p.Reasons), len(inc.GetReasons()))
+		}
+		for j, r := range inc.GetReasons() {
+			if j < len(p.Reasons) && (!strings.Contains(p.Reasons[j], r.GetAlertId()) || !strings.Contains(p.Reasons[j], r.GetSummary())) {
+				t.Errorf("incident %s reason %d reads %q, want alert %s and %q", inc.GetId(), j, p.Reasons[j], r.GetAlertId(), r.GetSummary())
+			}
+		}
+		var others []string
+		for _, k := range inc.GetEntityKeys() {
+			if k != pgKey {
+				others = append(others, "/console/entity/"+k)
+			}
+		}
+		if strings.Join(p.Others, " ") != strings.Join(others, " ") {
+			t.Errorf("incident %s: other entities on the page %v, want %v", inc.GetId(), p.Others, others)
+		}
+	}
 
 	// Turn the identity side off: both badges grey, saying why.
 	run("toggle off",

@@ -1,6 +1,6 @@
 // Package badge is the badge service: it answers other services over gRPC with per-entity
 // badges (alert counts per side, greyed when a side does not know the entity), entity
-// timelines, the resumable correlated stream, and the integration status and toggles. Requests
+// timelines, the incidents each entity belongs to, the resumable correlated stream, and the integration status and toggles. Requests
 // are served from an in-memory view kept current by watching the KV buckets.
 package badge
 
@@ -64,6 +64,9 @@ type Config struct {
 	// BadgeCache is how many GetBadge answers are kept built (the entities asked about most
 	// recently).
 	BadgeCache int
+	// MaxIncidents bounds the incidents kept in memory for ListEntityIncidents (the most
+	// recent by last activity; each entity lists at most app.IncidentsPerEntity).
+	MaxIncidents int
 }
 
 // Flags defines the settings on s.
@@ -82,6 +85,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Bool(&c.Console, "console", false, "serve the web console under /console/ on http-addr, admitting the callers gRPC admits (tokens-file, client certificates with admin-cns); with tls-cert, http-addr then serves HTTPS")
 	s.Int(&c.ConsoleMaxLive, "console-max-live", console.DefaultMaxLive, "most console pages updating live at once (one server-sent event stream each); more are served without updates")
 	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each; in all at most 2 KiB encoded per answer allowed, at least 1 MiB)")
+	s.Int(&c.MaxIncidents, "max-incidents", app.DefaultMaxIncidents, "most incidents kept in memory for ListEntityIncidents and the console, the most recent by last activity (each entity lists its 20 most recent)")
 	c.Security.Flags(s)
 }
 
@@ -117,6 +121,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("console-max-live: %d, want >= 1", c.ConsoleMaxLive)
 	case c.BadgeCache < 1:
 		return fmt.Errorf("badge-cache: %d, want >= 1", c.BadgeCache)
+	case c.MaxIncidents < 1:
+		return fmt.Errorf("max-incidents: %d, want >= 1", c.MaxIncidents)
 	}
 	if err := c.Security.Validate(); err != nil {
 		return err

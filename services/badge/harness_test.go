@@ -78,6 +78,7 @@ type harness struct {
 	conn                               *grpc.ClientConn
 	client                             adjoinv1.BadgeServiceClient
 	directory, badges, devices, config jetstream.KeyValue
+	incidents                          jetstream.KeyValue
 	// stop stops the service (also done at the end of the test).
 	stop func()
 }
@@ -86,13 +87,21 @@ type harness struct {
 // its health check answers SERVING through a connection dialled with dial (none: plaintext).
 func startBadge(t testing.TB, edit func(*badge.Config), dial ...grpc.DialOption) *harness {
 	t.Helper()
+	h := newHarness(t)
+	h.run(t, edit, dial...)
+	return h
+}
+
+// newHarness starts the JetStream server and stores the Shire directory; run starts the
+// service.
+func newHarness(t testing.TB) *harness {
+	t.Helper()
 	s := natstest.Start(t)
 	h := &harness{nats: s, directory: s.KV(t, natsx.BucketDirectory), badges: s.KV(t, natsx.BucketBadges),
-		devices: s.KV(t, natsx.BucketDevices), config: s.KV(t, natsx.BucketConfig)}
+		devices: s.KV(t, natsx.BucketDevices), config: s.KV(t, natsx.BucketConfig), incidents: s.KV(t, natsx.BucketIncidents)}
 	for _, e := range shire() {
 		h.put(t, h.directory, e.GetKey(), e)
 	}
-	h.run(t, edit, dial...)
 	return h
 }
 

@@ -35,7 +35,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	}
 	status := v.status(rt, cfg, b)
 	stopping := make(chan struct{})
-	api := &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status,
+	api := &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status, Incidents: v.incidents,
 		Correlated: adapters.CorrelatedStream{JS: rt.JS}, Log: rt.Log, Stopping: stopping}
 	srv, hs, auth, err := grpcServer(cfg, api)
 	if err != nil {
@@ -63,7 +63,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	logListening(ctx, rt.Log, ln.Addr().String(), cfg.Security, auth)
 	rt.Go(func(ctx context.Context) error { return serveGRPC(ctx, srv, hs, ln, stopping, cfg.ShutdownGrace) })
 	rt.Go(func(ctx context.Context) error { followNATS(ctx, rt.NC, hs, rt.Log); return nil })
-	rt.Go(func(ctx context.Context) error { statusMetrics(ctx, status, cfg); return nil })
+	rt.Go(func(ctx context.Context) error { statusMetrics(ctx, status, v.incidents, cfg); return nil })
 	return nil
 }
 
@@ -147,14 +147,18 @@ func followNATS(ctx context.Context, nc *nats.Conn, hs *health.Server, log *zap.
 	}
 }
 
-// statusMetrics sets the status page's facts as metrics, from the same reads, every 10s.
-func statusMetrics(ctx context.Context, status *app.Status, cfg Config) {
+// statusMetrics sets the status page's facts as metrics, from the same reads, and the size of
+// the incident index, every 10s.
+func statusMetrics(ctx context.Context, status *app.Status, incidents *app.Incidents, cfg Config) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
 		if st, err := status.Get(ctx); err == nil {
 			cfg.Metrics.SetStatus(st)
 		}
+		held, entities := incidents.Len()
+		cfg.Metrics.BadgeIncidents.WithLabelValues("incidents").Set(float64(held))
+		cfg.Metrics.BadgeIncidents.WithLabelValues("entities").Set(float64(entities))
 		select {
 		case <-ctx.Done():
 			return

@@ -19,8 +19,8 @@ import (
 
 // buckets are the KV buckets the badge service reads.
 type buckets struct {
-	store             adapters.KVStore // badges, devices, config
-	directory, status jetstream.KeyValue
+	store                        adapters.KVStore // badges, devices, config
+	directory, status, incidents jetstream.KeyValue
 }
 
 func openBuckets(ctx context.Context, js jetstream.JetStream) (buckets, error) {
@@ -29,7 +29,7 @@ func openBuckets(ctx context.Context, js jetstream.JetStream) (buckets, error) {
 		kv   *jetstream.KeyValue
 		name string
 	}{{&b.store.Badges, natsx.BucketBadges}, {&b.store.Devices, natsx.BucketDevices}, {&b.store.Config, natsx.BucketConfig},
-		{&b.directory, natsx.BucketDirectory}, {&b.status, natsx.BucketStatus}} {
+		{&b.directory, natsx.BucketDirectory}, {&b.status, natsx.BucketStatus}, {&b.incidents, natsx.BucketIncidents}} {
 		var err error
 		if *kv.kv, err = js.KeyValue(ctx, kv.name); err != nil {
 			return b, fmt.Errorf("bucket %s: %w", kv.name, err)
@@ -43,6 +43,7 @@ type loaded struct {
 	view       *app.View
 	index      *directory.Index
 	badges     *app.Badges
+	incidents  *app.Incidents
 	dirChanged atomic.Int64 // unix nanoseconds of the last directory change
 }
 
@@ -51,12 +52,18 @@ type loaded struct {
 // watcher only notices a lost server after missing heartbeats, which would leave badges stale
 // for tens of seconds while health already says SERVING.
 func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (*loaded, error) {
-	l := &loaded{view: app.NewView(), index: directory.NewIndex()}
+	l := &loaded{view: app.NewView(), index: directory.NewIndex(), incidents: app.NewIncidents(app.IncidentsPerEntity, cfg.MaxIncidents)}
 	// During the first load nothing is cached and nobody watches yet: one notice for all its
 	// entities after it, rather than one per entity (a second of start-up at 1M entities).
 	var done atomic.Bool
 	l.index.OnChange = func(key string) {
 		l.dirChanged.Store(time.Now().UnixNano())
+		if done.Load() {
+			l.view.Changed(key)
+		}
+	}
+	// An entity's incidents changing is told as a change of its key: live console pages reload.
+	l.incidents.OnChange = func(key string) {
 		if done.Load() {
 			l.view.Changed(key)
 		}
@@ -70,10 +77,14 @@ func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (
 	stop, err := natsx.Resume(ctx, rt.NC, func(wctx context.Context) error {
 		// The view and the directory load side by side: the directory takes most of the start
 		// and its decoding keeps one core busy, the view's buckets are other streams.
-		viewLoaded := make(chan error, 1)
+		viewLoaded, incLoaded := make(chan error, 1), make(chan error, 1)
 		go func() { viewLoaded <- b.store.Follow(wctx, l.view, rt.Log) }()
+		go func() { incLoaded <- adapters.FollowIncidents(wctx, b.incidents, l.incidents, rt.Log) }()
 		dirErr := l.index.Follow(wctx, b.directory, rt.Log)
 		if err := <-viewLoaded; err != nil {
+			return err
+		}
+		if err := <-incLoaded; err != nil {
 			return err
 		}
 		if dirErr != nil {
@@ -89,7 +100,9 @@ func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (
 	}
 	rt.OnStop(stop)
 	counts, devices := l.view.Size()
-	rt.Log.Info("view loaded", zap.Int("entities", l.index.Len()), zap.Int("counted", counts), zap.Int("devices", devices))
+	incidents, _ := l.incidents.Len()
+	rt.Log.Info("view loaded", zap.Int("entities", l.index.Len()), zap.Int("counted", counts), zap.Int("devices", devices),
+		zap.Int("incidents", incidents))
 	return l, nil
 }
 

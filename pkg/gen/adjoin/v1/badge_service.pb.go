@@ -1563,11 +1563,120 @@ func (x *SetIntegrationResponse) GetStatus() *GetIntegrationStatusResponse {
 	return nil
 }
 
+// ListEntityIncidentsRequest names the entity and how many incidents to return.
+type ListEntityIncidentsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Selector *EntitySelector        `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// At most this many incidents (default and most: 20).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntityIncidentsRequest) Reset() {
+	*x = ListEntityIncidentsRequest{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntityIncidentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntityIncidentsRequest) ProtoMessage() {}
+
+func (x *ListEntityIncidentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntityIncidentsRequest.ProtoReflect.Descriptor instead.
+func (*ListEntityIncidentsRequest) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListEntityIncidentsRequest) GetSelector() *EntitySelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ListEntityIncidentsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListEntityIncidentsResponse lists the incidents of one entity.
+type ListEntityIncidentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entity key the selector resolved to.
+	EntityKey string `protobuf:"bytes,1,opt,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty"`
+	// Most recent last activity first.
+	Incidents     []*Incident `protobuf:"bytes,2,rep,name=incidents,proto3" json:"incidents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntityIncidentsResponse) Reset() {
+	*x = ListEntityIncidentsResponse{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntityIncidentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntityIncidentsResponse) ProtoMessage() {}
+
+func (x *ListEntityIncidentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntityIncidentsResponse.ProtoReflect.Descriptor instead.
+func (*ListEntityIncidentsResponse) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListEntityIncidentsResponse) GetEntityKey() string {
+	if x != nil {
+		return x.EntityKey
+	}
+	return ""
+}
+
+func (x *ListEntityIncidentsResponse) GetIncidents() []*Incident {
+	if x != nil {
+		return x.Incidents
+	}
+	return nil
+}
+
 var File_adjoin_v1_badge_service_proto protoreflect.FileDescriptor
 
 const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dadjoin/v1/badge_service.proto\x12\tadjoin.v1\x1a\x15adjoin/v1/alert.proto\x1a\x15adjoin/v1/badge.proto\x1a\x1aadjoin/v1/correlated.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
+	"\x1dadjoin/v1/badge_service.proto\x12\tadjoin.v1\x1a\x15adjoin/v1/alert.proto\x1a\x15adjoin/v1/badge.proto\x1a\x1aadjoin/v1/correlated.proto\x1a\x18adjoin/v1/incident.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
 	"\x0eEntitySelector\x12\x1f\n" +
 	"\n" +
 	"entity_key\x18\x01 \x01(\tH\x00R\tentityKey\x12\x12\n" +
@@ -1687,7 +1796,14 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\"Y\n" +
 	"\x16SetIntegrationResponse\x12?\n" +
-	"\x06status\x18\x01 \x01(\v2'.adjoin.v1.GetIntegrationStatusResponseR\x06status2\xf6\x04\n" +
+	"\x06status\x18\x01 \x01(\v2'.adjoin.v1.GetIntegrationStatusResponseR\x06status\"i\n" +
+	"\x1aListEntityIncidentsRequest\x125\n" +
+	"\bselector\x18\x01 \x01(\v2\x19.adjoin.v1.EntitySelectorR\bselector\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"o\n" +
+	"\x1bListEntityIncidentsResponse\x12\x1d\n" +
+	"\n" +
+	"entity_key\x18\x01 \x01(\tR\tentityKey\x121\n" +
+	"\tincidents\x18\x02 \x03(\v2\x13.adjoin.v1.IncidentR\tincidents2\xdc\x05\n" +
 	"\fBadgeService\x12C\n" +
 	"\bGetBadge\x12\x1a.adjoin.v1.GetBadgeRequest\x1a\x1b.adjoin.v1.GetBadgeResponse\x12U\n" +
 	"\x0eBatchGetBadges\x12 .adjoin.v1.BatchGetBadgesRequest\x1a!.adjoin.v1.BatchGetBadgesResponse\x12N\n" +
@@ -1695,7 +1811,8 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x10ListEntityAlerts\x12\".adjoin.v1.ListEntityAlertsRequest\x1a#.adjoin.v1.ListEntityAlertsResponse\x12]\n" +
 	"\x10StreamCorrelated\x12\".adjoin.v1.StreamCorrelatedRequest\x1a#.adjoin.v1.StreamCorrelatedResponse0\x01\x12g\n" +
 	"\x14GetIntegrationStatus\x12&.adjoin.v1.GetIntegrationStatusRequest\x1a'.adjoin.v1.GetIntegrationStatusResponse\x12U\n" +
-	"\x0eSetIntegration\x12 .adjoin.v1.SetIntegrationRequest\x1a!.adjoin.v1.SetIntegrationResponseB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
+	"\x0eSetIntegration\x12 .adjoin.v1.SetIntegrationRequest\x1a!.adjoin.v1.SetIntegrationResponse\x12d\n" +
+	"\x13ListEntityIncidents\x12%.adjoin.v1.ListEntityIncidentsRequest\x1a&.adjoin.v1.ListEntityIncidentsResponseB5Z3github.com/adjoin/adjoin/pkg/gen/adjoin/v1;adjoinv1b\x06proto3"
 
 var (
 	file_adjoin_v1_badge_service_proto_rawDescOnce sync.Once
@@ -1709,7 +1826,7 @@ func file_adjoin_v1_badge_service_proto_rawDescGZIP() []byte {
 	return file_adjoin_v1_badge_service_proto_rawDescData
 }
 
-var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*EntitySelector)(nil),               // 0: adjoin.v1.EntitySelector
 	(*GetBadgeRequest)(nil),              // 1: adjoin.v1.GetBadgeRequest
@@ -1732,60 +1849,67 @@ var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*ServiceHeartbeat)(nil),             // 18: adjoin.v1.ServiceHeartbeat
 	(*SetIntegrationRequest)(nil),        // 19: adjoin.v1.SetIntegrationRequest
 	(*SetIntegrationResponse)(nil),       // 20: adjoin.v1.SetIntegrationResponse
-	(*Badge)(nil),                        // 21: adjoin.v1.Badge
-	(*Alert)(nil),                        // 22: adjoin.v1.Alert
-	(*CorrelatedAlert)(nil),              // 23: adjoin.v1.CorrelatedAlert
-	(Side)(0),                            // 24: adjoin.v1.Side
-	(*timestamppb.Timestamp)(nil),        // 25: google.protobuf.Timestamp
+	(*ListEntityIncidentsRequest)(nil),   // 21: adjoin.v1.ListEntityIncidentsRequest
+	(*ListEntityIncidentsResponse)(nil),  // 22: adjoin.v1.ListEntityIncidentsResponse
+	(*Badge)(nil),                        // 23: adjoin.v1.Badge
+	(*Alert)(nil),                        // 24: adjoin.v1.Alert
+	(*CorrelatedAlert)(nil),              // 25: adjoin.v1.CorrelatedAlert
+	(Side)(0),                            // 26: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
+	(*Incident)(nil),                     // 28: adjoin.v1.Incident
 }
 var file_adjoin_v1_badge_service_proto_depIdxs = []int32{
 	0,  // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
-	21, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
+	23, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 2: adjoin.v1.BatchGetBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
 	5,  // 3: adjoin.v1.BatchGetBadgesResponse.results:type_name -> adjoin.v1.BadgeResult
-	21, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
+	23, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
 	6,  // 5: adjoin.v1.BadgeResult.error:type_name -> adjoin.v1.BadgeError
 	0,  // 6: adjoin.v1.WatchBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	21, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
+	23, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 8: adjoin.v1.ListEntityAlertsRequest.selector:type_name -> adjoin.v1.EntitySelector
-	22, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
+	24, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
 	0,  // 10: adjoin.v1.StreamCorrelatedRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	23, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
-	24, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
-	25, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
-	25, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
+	25, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
+	26, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
+	27, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
+	27, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
 	16, // 15: adjoin.v1.DirectoryStatus.syncs:type_name -> adjoin.v1.DirectorySync
-	25, // 16: adjoin.v1.DirectorySync.last_attempt:type_name -> google.protobuf.Timestamp
-	25, // 17: adjoin.v1.DirectorySync.last_success:type_name -> google.protobuf.Timestamp
-	25, // 18: adjoin.v1.DirectorySync.last_error_time:type_name -> google.protobuf.Timestamp
+	27, // 16: adjoin.v1.DirectorySync.last_attempt:type_name -> google.protobuf.Timestamp
+	27, // 17: adjoin.v1.DirectorySync.last_success:type_name -> google.protobuf.Timestamp
+	27, // 18: adjoin.v1.DirectorySync.last_error_time:type_name -> google.protobuf.Timestamp
 	14, // 19: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
 	14, // 20: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
 	15, // 21: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
 	18, // 22: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
-	25, // 23: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
-	25, // 24: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
-	25, // 25: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
-	24, // 26: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
+	27, // 23: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
+	27, // 24: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
+	27, // 25: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
+	26, // 26: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
 	17, // 27: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
-	1,  // 28: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
-	3,  // 29: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
-	7,  // 30: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
-	9,  // 31: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
-	11, // 32: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
-	13, // 33: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
-	19, // 34: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
-	2,  // 35: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
-	4,  // 36: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
-	8,  // 37: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
-	10, // 38: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
-	12, // 39: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
-	17, // 40: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
-	20, // 41: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
-	35, // [35:42] is the sub-list for method output_type
-	28, // [28:35] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	0,  // 28: adjoin.v1.ListEntityIncidentsRequest.selector:type_name -> adjoin.v1.EntitySelector
+	28, // 29: adjoin.v1.ListEntityIncidentsResponse.incidents:type_name -> adjoin.v1.Incident
+	1,  // 30: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
+	3,  // 31: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
+	7,  // 32: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
+	9,  // 33: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
+	11, // 34: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
+	13, // 35: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
+	19, // 36: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
+	21, // 37: adjoin.v1.BadgeService.ListEntityIncidents:input_type -> adjoin.v1.ListEntityIncidentsRequest
+	2,  // 38: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
+	4,  // 39: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
+	8,  // 40: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
+	10, // 41: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
+	12, // 42: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
+	17, // 43: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
+	20, // 44: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
+	22, // 45: adjoin.v1.BadgeService.ListEntityIncidents:output_type -> adjoin.v1.ListEntityIncidentsResponse
+	38, // [38:46] is the sub-list for method output_type
+	30, // [30:38] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_service_proto_init() }
@@ -1796,6 +1920,7 @@ func file_adjoin_v1_badge_service_proto_init() {
 	file_adjoin_v1_alert_proto_init()
 	file_adjoin_v1_badge_proto_init()
 	file_adjoin_v1_correlated_proto_init()
+	file_adjoin_v1_incident_proto_init()
 	file_adjoin_v1_badge_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*EntitySelector_EntityKey)(nil),
 		(*EntitySelector_Sid)(nil),
@@ -1816,7 +1941,7 @@ func file_adjoin_v1_badge_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_service_proto_rawDesc), len(file_adjoin_v1_badge_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	BadgeService_StreamCorrelated_FullMethodName     = "/adjoin.v1.BadgeService/StreamCorrelated"
 	BadgeService_GetIntegrationStatus_FullMethodName = "/adjoin.v1.BadgeService/GetIntegrationStatus"
 	BadgeService_SetIntegration_FullMethodName       = "/adjoin.v1.BadgeService/SetIntegration"
+	BadgeService_ListEntityIncidents_FullMethodName  = "/adjoin.v1.BadgeService/ListEntityIncidents"
 )
 
 // BadgeServiceClient is the client API for BadgeService service.
@@ -58,6 +59,12 @@ type BadgeServiceClient interface {
 	// SetIntegration turns one side's integration on or off; badges are live only while both
 	// sides are on. Requires the admin role when authentication is configured.
 	SetIntegration(ctx context.Context, in *SetIntegrationRequest, opts ...grpc.CallOption) (*SetIntegrationResponse, error)
+	// ListEntityIncidents returns the incidents an entity belongs to, most recent activity
+	// first, each with the reasons its alerts were joined. Merged incidents are answered as the
+	// incident they merged into. The service keeps the most recent incidents of each entity (20)
+	// and a bounded number in all, so older ones may be missing. NOT_FOUND and INVALID_ARGUMENT
+	// as GetBadge.
+	ListEntityIncidents(ctx context.Context, in *ListEntityIncidentsRequest, opts ...grpc.CallOption) (*ListEntityIncidentsResponse, error)
 }
 
 type badgeServiceClient struct {
@@ -156,6 +163,16 @@ func (c *badgeServiceClient) SetIntegration(ctx context.Context, in *SetIntegrat
 	return out, nil
 }
 
+func (c *badgeServiceClient) ListEntityIncidents(ctx context.Context, in *ListEntityIncidentsRequest, opts ...grpc.CallOption) (*ListEntityIncidentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEntityIncidentsResponse)
+	err := c.cc.Invoke(ctx, BadgeService_ListEntityIncidents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BadgeServiceServer is the server API for BadgeService service.
 // All implementations must embed UnimplementedBadgeServiceServer
 // for forward compatibility.
@@ -186,6 +203,12 @@ type BadgeServiceServer interface {
 	// SetIntegration turns one side's integration on or off; badges are live only while both
 	// sides are on. Requires the admin role when authentication is configured.
 	SetIntegration(context.Context, *SetIntegrationRequest) (*SetIntegrationResponse, error)
+	// ListEntityIncidents returns the incidents an entity belongs to, most recent activity
+	// first, each with the reasons its alerts were joined. Merged incidents are answered as the
+	// incident they merged into. The service keeps the most recent incidents of each entity (20)
+	// and a bounded number in all, so older ones may be missing. NOT_FOUND and INVALID_ARGUMENT
+	// as GetBadge.
+	ListEntityIncidents(context.Context, *ListEntityIncidentsRequest) (*ListEntityIncidentsResponse, error)
 	mustEmbedUnimplementedBadgeServiceServer()
 }
 
@@ -216,6 +239,9 @@ func (UnimplementedBadgeServiceServer) GetIntegrationStatus(context.Context, *Ge
 }
 func (UnimplementedBadgeServiceServer) SetIntegration(context.Context, *SetIntegrationRequest) (*SetIntegrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetIntegration not implemented")
+}
+func (UnimplementedBadgeServiceServer) ListEntityIncidents(context.Context, *ListEntityIncidentsRequest) (*ListEntityIncidentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntityIncidents not implemented")
 }
 func (UnimplementedBadgeServiceServer) mustEmbedUnimplementedBadgeServiceServer() {}
 func (UnimplementedBadgeServiceServer) testEmbeddedByValue()                      {}
@@ -350,6 +376,24 @@ func _BadgeService_SetIntegration_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BadgeService_ListEntityIncidents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntityIncidentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BadgeServiceServer).ListEntityIncidents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BadgeService_ListEntityIncidents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BadgeServiceServer).ListEntityIncidents(ctx, req.(*ListEntityIncidentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BadgeService_ServiceDesc is the grpc.ServiceDesc for BadgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -376,6 +420,10 @@ var BadgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetIntegration",
 			Handler:    _BadgeService_SetIntegration_Handler,
+		},
+		{
+			MethodName: "ListEntityIncidents",
+			Handler:    _BadgeService_ListEntityIncidents_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

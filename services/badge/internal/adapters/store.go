@@ -1,5 +1,5 @@
 // Package adapters holds the badge service's outgoing side: reading the adjoin_badges,
-// adjoin_devices and adjoin_config buckets.
+// adjoin_devices, adjoin_config and adjoin_incidents buckets.
 package adapters
 
 import (

@@ -31,6 +31,7 @@ const (
 type API interface {
 	GetBadge(context.Context, *adjoinv1.GetBadgeRequest) (*adjoinv1.GetBadgeResponse, error)
 	ListEntityAlerts(context.Context, *adjoinv1.ListEntityAlertsRequest) (*adjoinv1.ListEntityAlertsResponse, error)
+	ListEntityIncidents(context.Context, *adjoinv1.ListEntityIncidentsRequest) (*adjoinv1.ListEntityIncidentsResponse, error)
 	GetIntegrationStatus(context.Context, *adjoinv1.GetIntegrationStatusRequest) (*adjoinv1.GetIntegrationStatusResponse, error)
 	SetIntegration(context.Context, *adjoinv1.SetIntegrationRequest) (*adjoinv1.SetIntegrationResponse, error)
 }

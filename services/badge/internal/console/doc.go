@@ -1,7 +1,8 @@
 // Package console is the badge service's web console: a second incoming port next to gRPC,
 // served under /console/ on the service's HTTP side port. It searches an entity by any name
-// form, shows both sides' badges exactly as GetBadge answers them, the entity's timeline and an
-// alerts-over-time chart drawn on the server, and the integration status with its toggles.
+// form, shows both sides' badges exactly as GetBadge answers them, the incidents the entity
+// belongs to (ListEntityIncidents), the entity's timeline and an alerts-over-time chart drawn
+// on the server, and the integration status with its toggles.
 // Pages update live over server-sent events.
 //
 // The console translates, it never decides: every answer comes from the same BadgeService

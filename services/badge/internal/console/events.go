@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -19,27 +20,37 @@ const (
 )
 
 // entityEvents tells an entity page when its badge changed (a new alert, an update, a toggle,
-// the other side learning the entity): the page then reloads its live part.
+// the other side learning the entity) or its incidents did: the page then reloads its live
+// part.
 func (h *handler) entityEvents(w http.ResponseWriter, r *http.Request, _ caller) {
 	sel := &adjoinv1.EntitySelector{Selector: &adjoinv1.EntitySelector_EntityKey{EntityKey: r.PathValue("key")}}
-	get := func(ctx context.Context) (*adjoinv1.Badge, error) {
+	get := func(ctx context.Context) (*adjoinv1.Badge, []*adjoinv1.Incident, error) {
 		resp, err := h.api.GetBadge(ctx, &adjoinv1.GetBadgeRequest{Selector: sel})
-		return resp.GetBadge(), err
+		if err != nil {
+			return nil, nil, err
+		}
+		incs, err := h.api.ListEntityIncidents(ctx, &adjoinv1.ListEntityIncidentsRequest{Selector: sel})
+		return resp.GetBadge(), incs.GetIncidents(), err
 	}
-	last, err := get(r.Context())
+	last, lastIncs, err := get(r.Context())
 	if err != nil {
 		code, msg := explain(err)
 		http.Error(w, msg, code)
 		return
 	}
 	h.events(w, r, func(ctx context.Context) bool {
-		b, err := get(ctx)
-		if err != nil || proto.Equal(b, last) {
+		b, incs, err := get(ctx)
+		if err != nil || (proto.Equal(b, last) && sameIncidents(incs, lastIncs)) {
 			return false
 		}
-		last = b
+		last, lastIncs = b, incs
 		return true
 	})
+}
+
+// sameIncidents reports whether two lists of incidents are equal.
+func sameIncidents(a, b []*adjoinv1.Incident) bool {
+	return slices.EqualFunc(a, b, func(x, y *adjoinv1.Incident) bool { return proto.Equal(x, y) })
 }
 
 // statusEvents tells the status page when a toggle or a badge changed.

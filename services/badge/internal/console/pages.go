@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -145,11 +146,33 @@ func (h *handler) entity(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	v := newEntityView(badge.GetBadge(), alerts)
+	v.Incidents, v.IncidentsError = h.incidents(r.Context(), sel, v.Key)
 	if st, err := h.api.GetIntegrationStatus(r.Context(), &adjoinv1.GetIntegrationStatusRequest{}); err == nil {
 		v.Toggles = map[string]bool{"identity": st.GetIdentity().GetEnabled(), "endpoint": st.GetEndpoint().GetEnabled()}
 	}
 	p.Title, p.Data = v.Name, v
 	h.render(w, r, http.StatusOK, "entity", p)
+}
+
+// incidents returns the incidents of the entity sel names, for its page, or why they could
+// not be read.
+func (h *handler) incidents(ctx context.Context, sel *adjoinv1.EntitySelector, key string) ([]incidentRow, string) {
+	resp, err := h.api.ListEntityIncidents(ctx, &adjoinv1.ListEntityIncidentsRequest{Selector: sel})
+	if err != nil {
+		_, msg := explain(err)
+		return nil, msg
+	}
+	return newIncidentRows(ctx, key, resp.GetIncidents(), h.entityName), ""
+}
+
+// entityName is how the directory names the entity of key, or the key itself.
+func (h *handler) entityName(ctx context.Context, key string) string {
+	resp, err := h.api.GetBadge(ctx, &adjoinv1.GetBadgeRequest{Selector: &adjoinv1.EntitySelector{
+		Selector: &adjoinv1.EntitySelector_EntityKey{EntityKey: key}}})
+	if err != nil {
+		return key
+	}
+	return displayName(resp.GetBadge().GetEntity())
 }
 
 // status shows the integration status and its toggles.

@@ -55,6 +55,10 @@ type entityView struct {
 	Path               string
 	// Toggles are the sides' integration toggles (absent when the status could not be read).
 	Toggles map[string]bool
+	// Incidents are the incidents the entity belongs to (ListEntityIncidents), most recent
+	// first; IncidentsError says why they could not be read.
+	Incidents      []incidentRow
+	IncidentsError string
 }
 
 // alertRow is one alert of the timeline.

@@ -101,8 +101,9 @@ func (a *Auth) RoleOf(tokens []string, state *tls.ConnectionState) string {
 // the built answers): nothing in them waits, so a default deadline would never fire, while its
 // timer would cost every call of the busiest methods.
 var fromMemory = map[string]bool{
-	adjoinv1.BadgeService_GetBadge_FullMethodName:       true,
-	adjoinv1.BadgeService_BatchGetBadges_FullMethodName: true,
+	adjoinv1.BadgeService_GetBadge_FullMethodName:            true,
+	adjoinv1.BadgeService_BatchGetBadges_FullMethodName:      true,
+	adjoinv1.BadgeService_ListEntityIncidents_FullMethodName: true,
 }
 
 // Interceptors returns the server options that check callers and give unary calls without a

@@ -21,7 +21,9 @@ type GRPCServer struct {
 	View       *app.View
 	Correlated app.Correlated
 	Status     *app.Status
-	Log        *zap.Logger
+	// Incidents is the index ListEntityIncidents answers from (nil: Unimplemented).
+	Incidents *app.Incidents
+	Log       *zap.Logger
 	// Stopping, when closed, ends open streams so a graceful stop need not wait for clients
 	// to hang up; they get UNAVAILABLE and reconnect elsewhere.
 	Stopping <-chan struct{}
@@ -70,6 +72,18 @@ func (s *GRPCServer) ListEntityAlerts(ctx context.Context, req *adjoinv1.ListEnt
 		return nil, status.Error(codes.Unimplemented, "timeline not configured")
 	}
 	resp, err := s.Badges.Timeline(ctx, s.Correlated, req.GetSelector(), req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, s.toStatus(err)
+	}
+	return resp, nil
+}
+
+// ListEntityIncidents implements adjoin.v1.BadgeService.
+func (s *GRPCServer) ListEntityIncidents(_ context.Context, req *adjoinv1.ListEntityIncidentsRequest) (*adjoinv1.ListEntityIncidentsResponse, error) {
+	if s.Incidents == nil {
+		return nil, status.Error(codes.Unimplemented, "incidents not configured")
+	}
+	resp, err := s.Badges.EntityIncidents(req.GetSelector(), s.Incidents, req.GetLimit())
 	if err != nil {
 		return nil, s.toStatus(err)
 	}
