@@ -60,16 +60,24 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.L
 		return nil, func() {}, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	ix = NewIndex()
-	switch s, err := js.ObjectStore(ctx, natsx.BucketDirectorySnapshot); {
-	case err == nil:
-		ix.Snapshots = s
-	case errors.Is(err, jetstream.ErrBucketNotFound):
-		// A deployment provisioned before snapshots: the full load, as before.
-	default:
-		log.Warn("directory snapshots not readable; loading the bucket in full", logx.Err(err))
-	}
+	ix.Snapshots = OpenSnapshots(ctx, js, log)
 	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, kv, log) }, log)
 	return ix, stop, err
+}
+
+// OpenSnapshots opens the directory snapshots' object store, or returns nil (the full load, as
+// before snapshots) when it does not exist or cannot be opened, saying why in the log.
+func OpenSnapshots(ctx context.Context, js jetstream.JetStream, log *zap.Logger) jetstream.ObjectStore {
+	s, err := js.ObjectStore(ctx, natsx.BucketDirectorySnapshot)
+	switch {
+	case err == nil:
+		return s
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		log.Info("no directory snapshots (object store not provisioned): loading the directory in full")
+	default:
+		log.Warn("directory snapshots not readable; loading the directory in full", logx.Err(err))
+	}
+	return nil
 }
 
 // apply applies one entry of the directory bucket as it arrives.
