@@ -107,6 +107,13 @@ func (r *Report) WriteTable(w io.Writer) {
 			row(fmt.Sprintf("directory grown to %s users (async KV puts, default sync, once for every mode), then services ready, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
 				fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
 		}
+		for _, s := range run.Sizes {
+			if rs := s.Restart; rs != nil {
+				row(fmt.Sprintf("%s users: directory snapshot written, then services started again from it, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
+					fmt.Sprintf("snapshot %.1f s, %s; ready: correlator %.1f s, badge %.1f s", rs.SnapshotSeconds, mib(int64(rs.SnapshotBytes)),
+						rs.CorrelatorReadySeconds, rs.BadgeReadySeconds), "", 0, -1)
+			}
+		}
 		if sc := run.Scale; sc != nil {
 			from, to := run.Sizes[0], run.Sizes[len(run.Sizes)-1]
 			row(fmt.Sprintf("correlator throughput at %s users over %s users, sync %s", thousands(float64(sc.ToEntities)), thousands(float64(sc.FromEntities)), run.SyncInterval),

@@ -127,6 +127,14 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
+			if i == 0 && size == r.cfg.Sizes[len(r.cfg.Sizes)-1] {
+				r.say("[%s] directory snapshot, then adjoin-correlator and adjoin-badge started again", label)
+				if res.Restart, err = restartFromSnapshot(ctx, srv, r.binDir, size, r.cfg.Progress); err != nil {
+					return fmt.Errorf("%s: %w", label, err)
+				}
+				r.say("[%s] snapshot %.1f s (%s); ready after restart: correlator %.1f s, badge %.1f s", label, res.Restart.SnapshotSeconds,
+					mib(int64(res.Restart.SnapshotBytes)), res.Restart.CorrelatorReadySeconds, res.Restart.BadgeReadySeconds)
+			}
 			run := &rep.Runs[i]
 			if run.Raw.RoundTripPerSec > 0 {
 				res.Ratio = res.AlertsPerSec / run.Raw.RoundTripPerSec

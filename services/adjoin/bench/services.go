@@ -41,7 +41,8 @@ func startServices(ctx context.Context, binDir, url string, progress io.Writer) 
 	s := &services{}
 	var err error
 	s.correlator, s.correlatorReady, err = startReady(ctx, filepath.Join(binDir, "adjoin-correlator"),
-		append(common, "--http-addr", "127.0.0.1:0"), "http listening", progress, func(addr string) bool {
+		// No snapshot written while a figure is measured: restartFromSnapshot writes it.
+		append(common, "--http-addr", "127.0.0.1:0", "--directory-snapshot-every", "0"), "http listening", progress, func(addr string) bool {
 			resp, err := http.Get("http://" + addr + "/readyz")
 			if err != nil {
 				return false
