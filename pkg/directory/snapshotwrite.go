@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// snapshotWriteTimeout bounds one snapshot's write.
+const snapshotWriteTimeout = 10 * time.Minute
 
 // SnapshotInfo describes a snapshot written.
 type SnapshotInfo struct {
@@ -36,6 +40,11 @@ func WriteSnapshot(ctx context.Context, kv jetstream.KeyValue, s jetstream.Objec
 	}
 	si := bs.StreamInfo()
 	head := snapshotHead{streamCreated: si.Created, seq: si.State.LastSeq}
+	// A deadline for the whole write: without one, the object store gives each chunk's
+	// acknowledgement the default 5 s, which a synced server can exceed with hundreds of
+	// megabytes in flight.
+	ctx, cancelAll := context.WithTimeout(ctx, snapshotWriteTimeout)
+	defer cancelAll()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := kv.WatchAll(wctx)
