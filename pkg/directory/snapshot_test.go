@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -137,12 +138,31 @@ func logged(logs *observer.ObservedLogs, msg string) string {
 // TestSnapshotThenFollowEqualsFullLoad loads a snapshot, then the changes after it (new
 // entities, rewrites, deletes, a purge), and gets what a full load of the bucket gets, entity
 // by entity; a change after the load still arrives.
+//
+// Not parallel: it cuts the snapshot into parts of 64 KiB, so that it is read from several.
 func TestSnapshotThenFollowEqualsFullLoad(t *testing.T) {
-	t.Parallel()
+	defer func(size int) { snapshotPartSize = size }(snapshotPartSize)
+	snapshotPartSize = 64 << 10
 	g := newSnapshotRig(t, 3000)
-	info := g.write(t)
+	g.write(t)
+	info := g.write(t) // the second replaces the first, whose parts go
 	if info.Entries < 2800 || info.Seq == 0 {
 		t.Fatalf("snapshot %+v: want about 3,000 entries at a sequence", info)
+	}
+	m, err := readManifest(context.Background(), g.store)
+	if err != nil || len(m.parts) < 4 || m.size != info.Bytes {
+		t.Fatalf("manifest %+v, %v: want the snapshot's %d bytes in several parts", m, err, info.Bytes)
+	}
+	var objects []string
+	lister, err := g.store.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range lister {
+		objects = append(objects, o.Name)
+	}
+	if len(objects) != len(m.parts)+1 {
+		t.Fatalf("objects %v: want the manifest and its %d parts only", objects, len(m.parts))
 	}
 	g.change(t, 2500, 3500) // rewrites entities of the snapshot and adds others
 	snap, logs := g.follow(t, true)
@@ -175,6 +195,10 @@ func TestSnapshotStaleIsDiscarded(t *testing.T) {
 	if err := s.Purge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	empty, logs := g.follow(t, true)
+	if n := empty.Len(); n != 0 || !strings.Contains(logged(logs, "directory snapshot not used; loading the bucket in full"), "purged since") {
+		t.Fatalf("%d entities in the purged bucket from the stale snapshot; log: %v", n, logs.All())
+	}
 	g.change(t, 1000, 1100)
 	snap, logs := g.follow(t, true)
 	if msg := logged(logs, "directory snapshot not used; loading the bucket in full"); !strings.Contains(msg, "purged since") {
@@ -187,14 +211,18 @@ func TestSnapshotStaleIsDiscarded(t *testing.T) {
 	}
 }
 
-// TestSnapshotCorruptIsRefused damages a snapshot in three ways (a flipped byte, a cut, an
-// unknown format): each is refused with a log saying why, and the index is the full load's.
+// TestSnapshotCorruptIsRefused damages a snapshot in four ways (a flipped byte, a cut, an
+// unknown format, an unknown manifest): each is refused with a log saying why, and the index is the full load's.
 func TestSnapshotCorruptIsRefused(t *testing.T) {
 	t.Parallel()
 	g := newSnapshotRig(t, 500)
 	g.write(t)
 	ctx := context.Background()
-	good, err := g.store.GetBytes(ctx, snapshotObject)
+	m, err := readManifest(ctx, g.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := io.ReadAll(&partsReader{ctx: ctx, store: g.store, parts: m.parts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +234,20 @@ func TestSnapshotCorruptIsRefused(t *testing.T) {
 		{"flipped byte", "", func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }},
 		{"cut", "unexpected EOF", func(b []byte) []byte { return b[:len(b)*2/3] }},
 		{"unknown format", "unknown format", func(b []byte) []byte { b[7] = '9'; return b }},
+		{"unknown manifest", "unknown manifest format", nil},
 	} {
-		if _, err := g.store.PutBytes(ctx, snapshotObject, tc.damage(slices.Clone(good))); err != nil {
-			t.Fatal(err)
+		if tc.damage == nil {
+			if _, err := g.store.PutString(ctx, snapshotObject, "ADJDIRM9\n"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			pw := newPartWriter(ctx, g.store)
+			if _, err := pw.Write(tc.damage(slices.Clone(good))); err != nil {
+				t.Fatal(err)
+			}
+			if err := pw.commit(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		snap, logs := g.follow(t, true)
 		msg := logged(logs, "directory snapshot not used; loading the bucket in full")

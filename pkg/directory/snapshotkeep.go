@@ -89,14 +89,16 @@ func (k *SnapshotKeeper) due(ctx context.Context) (bool, string, error) {
 		return false, "", nil
 	}
 	si := bs.StreamInfo()
-	info, err := k.Store.GetInfo(ctx, snapshotObject)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
+	m, err := readManifest(ctx, k.Store)
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
 		return true, "none yet", nil
+	case errors.Is(err, errSnapshot):
+		return true, err.Error(), nil
+	case err != nil:
+		return false, "", fmt.Errorf("snapshot manifest: %w", err)
 	}
-	if err != nil {
-		return false, "", fmt.Errorf("snapshot info: %w", err)
-	}
-	head, err := k.head(ctx)
+	head, err := k.head(ctx, m)
 	if err != nil {
 		return true, err.Error(), nil
 	}
@@ -107,19 +109,16 @@ func (k *SnapshotKeeper) due(ctx context.Context) (bool, string, error) {
 	switch {
 	case behind >= k.Changes:
 		return true, fmt.Sprintf("%d sequences behind", behind), nil
-	case behind > 0 && time.Since(info.ModTime) >= k.MaxAge:
-		return true, fmt.Sprintf("%d sequences behind and written %s ago", behind, time.Since(info.ModTime).Round(time.Second)), nil
+	case behind > 0 && time.Since(m.modTime) >= k.MaxAge:
+		return true, fmt.Sprintf("%d sequences behind and written %s ago", behind, time.Since(m.modTime).Round(time.Second)), nil
 	}
 	return false, "", nil
 }
 
 // head reads the snapshot's header only.
-func (k *SnapshotKeeper) head(ctx context.Context) (snapshotHead, error) {
-	r, err := k.Store.Get(ctx, snapshotObject)
-	if err != nil {
-		return snapshotHead{}, err
-	}
-	defer r.Close() //nolint:errcheck // read-only; the rest of the object is not wanted
+func (k *SnapshotKeeper) head(ctx context.Context, m manifest) (snapshotHead, error) {
+	r := &partsReader{ctx: ctx, store: k.Store, parts: m.parts}
+	defer r.Close() //nolint:errcheck // read-only; the rest of the part is not wanted
 	_, head, err := newSnapshotReader(r, k.Bucket.Bucket())
 	return head, err
 }

@@ -31,18 +31,18 @@ func (ix *Index) loadSnapshot(ctx context.Context, kv jetstream.KeyValue, si *je
 		return 0, false
 	}
 	start := time.Now()
-	info, err := ix.Snapshots.GetInfo(ctx, snapshotObject)
+	m, err := readManifest(ctx, ix.Snapshots)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return 0, false
 	}
 	if err != nil {
-		log.Warn("directory snapshot not readable; loading the bucket in full", logx.Err(err))
+		log.Warn("directory snapshot not used; loading the bucket in full", logx.Err(err))
 		return 0, false
 	}
-	rctx, cancel := context.WithTimeout(ctx, snapshotReadSlack+time.Duration(info.Size/snapshotReadRate)*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, snapshotReadSlack+time.Duration(m.size/snapshotReadRate)*time.Second)
 	defer cancel()
 	l := startLoader(ix, log)
-	head, n, err := ix.readSnapshot(rctx, kv.Bucket(), si, l)
+	head, n, err := ix.readSnapshot(rctx, kv.Bucket(), m, si, l)
 	l.finish()
 	if err != nil {
 		ix.reset()
@@ -51,16 +51,13 @@ func (ix *Index) loadSnapshot(ctx context.Context, kv jetstream.KeyValue, si *je
 		return 0, false
 	}
 	log.Info("directory snapshot loaded", zap.Uint64("sequence", head.seq), zap.Uint64("entries", n),
-		zap.Uint64("bytes", info.Size), zap.Duration("took", time.Since(start)))
+		zap.Uint64("bytes", m.size), zap.Int("parts", len(m.parts)), zap.Duration("took", time.Since(start)))
 	return head.seq, true
 }
 
 // readSnapshot checks the snapshot against the bucket's stream and hands its entries to l.
-func (ix *Index) readSnapshot(ctx context.Context, bucket string, si *jetstream.StreamInfo, l *loader) (snapshotHead, uint64, error) {
-	r, err := ix.Snapshots.Get(ctx, snapshotObject)
-	if err != nil {
-		return snapshotHead{}, 0, err
-	}
+func (ix *Index) readSnapshot(ctx context.Context, bucket string, m manifest, si *jetstream.StreamInfo, l *loader) (snapshotHead, uint64, error) {
+	r := &partsReader{ctx: ctx, store: ix.Snapshots, parts: m.parts}
 	defer r.Close() //nolint:errcheck // read-only
 	s, head, err := newSnapshotReader(r, bucket)
 	if err != nil {
@@ -79,7 +76,7 @@ func (ix *Index) readSnapshot(ctx context.Context, bucket string, si *jetstream.
 		}
 		l.apply(e)
 	}
-	// Reading to the object's end checks its digest.
+	// Reading to the last part's end checks its digest (each part's is checked at its end).
 	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		return head, s.n, fmt.Errorf("%w: after the end record: %v", errSnapshot, err)
 	}
@@ -87,15 +84,17 @@ func (ix *Index) readSnapshot(ctx context.Context, bucket string, si *jetstream.
 }
 
 // usable says why a snapshot with head cannot stand for the stream described by si, if it
-// cannot: written for an earlier incarnation of the bucket, ahead of it, or older than the
-// first message the stream still holds (it was purged since, and a delete may be gone with it).
+// cannot: written for an earlier incarnation of the bucket, ahead of it, or older than every
+// message the stream still holds (it was purged since, and deletes may be gone with it).
 func usable(head snapshotHead, si *jetstream.StreamInfo) error {
 	switch {
 	case !head.streamCreated.Equal(si.Created):
 		return fmt.Errorf("%w: written for a stream created %s, this one was created %s", errSnapshot, head.streamCreated.UTC(), si.Created.UTC())
 	case head.seq > si.State.LastSeq:
 		return fmt.Errorf("%w: at sequence %d, past the stream's last %d", errSnapshot, head.seq, si.State.LastSeq)
-	case si.State.Msgs > 0 && head.seq+1 < si.State.FirstSeq:
+	case head.seq < si.State.FirstSeq:
+		// Either the stream was purged since (an empty stream's first sequence is its last
+		// plus one), or every entry of the snapshot was rewritten since: it is of no use.
 		return fmt.Errorf("%w: at sequence %d, before the stream's first %d (purged since)", errSnapshot, head.seq, si.State.FirstSeq)
 	}
 	return nil

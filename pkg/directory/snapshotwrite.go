@@ -22,7 +22,7 @@ type SnapshotInfo struct {
 
 // WriteSnapshot stores the entries of kv, the directory bucket, in s as one snapshot,
 // replacing the previous one. It reads the bucket with its own watcher (as a reader's full
-// load does) and streams what it reads into the object.
+// load does) and stores what it reads in parts as it goes (snapshotparts.go).
 //
 // The snapshot is consistent with the stream's last sequence L read before the watcher starts:
 // the watcher delivers the last entry of every key as of its start, and the entries past L it
@@ -53,22 +53,16 @@ func WriteSnapshot(ctx context.Context, kv jetstream.KeyValue, s jetstream.Objec
 	}
 	defer w.Stop() //nolint:errcheck // nothing to do on a failed stop
 
-	pr, pw := io.Pipe()
-	written := make(chan uint64, 1)
-	go func() {
-		n, err := encodeSnapshot(wctx, pw, head, w.Updates())
-		written <- n
-		pw.CloseWithError(err)
-	}()
-	info, err := s.Put(ctx, jetstream.ObjectMeta{Name: snapshotObject,
-		Description: fmt.Sprintf("%s entries as of sequence %d", kv.Bucket(), head.seq)}, pr)
-	pr.CloseWithError(errors.New("snapshot not read to its end")) // lets the encoder end if Put stopped early
-	cancel()
-	n := <-written
+	pw := newPartWriter(ctx, s)
+	n, err := encodeSnapshot(wctx, pw, head, w.Updates())
+	if err == nil {
+		err = pw.commit()
+	}
 	if err != nil {
+		pw.abort()
 		return SnapshotInfo{}, fmt.Errorf("snapshot of %s: %w", kv.Bucket(), err)
 	}
-	return SnapshotInfo{Seq: head.seq, Entries: n, Bytes: info.Size}, nil
+	return SnapshotInfo{Seq: head.seq, Entries: n, Bytes: pw.size}, nil
 }
 
 // encodeSnapshot writes the watcher's first pass, up to head.seq, onto w.
