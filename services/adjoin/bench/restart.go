@@ -18,8 +18,26 @@ type RestartResult struct {
 	SnapshotSeconds float64 `json:"snapshot_s"`
 	SnapshotBytes   uint64  `json:"snapshot_bytes"`
 	// CorrelatorReadySeconds and BadgeReadySeconds: start to ready, from the snapshot.
-	CorrelatorReadySeconds float64 `json:"correlator_ready_s"`
-	BadgeReadySeconds      float64 `json:"badge_ready_s"`
+	CorrelatorReadySeconds float64  `json:"correlator_ready_s"`
+	BadgeReadySeconds      float64  `json:"badge_ready_s"`
+	ReadyCPU               ReadyCPU `json:"ready_cpu"`
+}
+
+// ReadyCPU is the CPU time, in seconds, each service used from its start until ready, and the
+// harness's process (the embedded NATS server, mostly) while both started.
+type ReadyCPU struct {
+	Correlator float64 `json:"correlator_s"`
+	Badge      float64 `json:"badge_s"`
+	Server     float64 `json:"server_s"`
+}
+
+func (c readyCPU) seconds() ReadyCPU {
+	return ReadyCPU{Correlator: c.correlator.Seconds(), Badge: c.badge.Seconds(), Server: c.server.Seconds()}
+}
+
+// String is the CPU times in a phrase, for the report.
+func (c ReadyCPU) String() string {
+	return fmt.Sprintf("CPU to ready: correlator %.1f s, badge %.1f s, server %.1f s", c.Correlator, c.Badge, c.Server)
 }
 
 // restartFromSnapshot writes the directory snapshot (the services run with their keeper off,
@@ -48,6 +66,7 @@ func restartFromSnapshot(ctx context.Context, srv *jsServer, binDir string, user
 	}
 	defer svc.stop()
 	res.CorrelatorReadySeconds, res.BadgeReadySeconds = svc.correlatorReady.Seconds(), svc.badgeReady.Seconds()
+	res.ReadyCPU = svc.readyCPU.seconds()
 	if err := waitKnown(ctx, svc.client, users-1, time.Minute); err != nil {
 		return nil, fmt.Errorf("restart from the snapshot: %w", err)
 	}
