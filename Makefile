@@ -4,19 +4,25 @@ export GOFLAGS ?= -buildvcs=false
 BIN := $(CURDIR)/.bin
 MODULES := pkg services/dcingest services/endpointingest services/correlator services/badge services/adjoin
 SERVICES := dcingest endpointingest correlator badge
+# --version prints the commit given to the linker: the builds carry no VCS stamp (-buildvcs=false).
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+LDFLAGS := -X github.com/adjoin/adjoin/pkg/svcmain.commit=$(COMMIT)
 
 .PHONY: bench-ingest run test test-samba test-short lint imports gen gen-check breaking tools build build-off tidy-check fuzz
 
 ## run: the whole stack in one process on an embedded JetStream server (data in .adjoin/dev)
 run:
-	go build -o bin/adjoin ./services/adjoin/cmd/adjoin
+	go build -ldflags '$(LDFLAGS)' -o bin/adjoin ./services/adjoin/cmd/adjoin
 	exec bin/adjoin dev
 
 ## test: generated code and lint checks, API compatibility, every module's tests, GOWORK=off builds;
-## the tests run beside a throwaway Samba AD DC when Samba is installed (loudly skipped otherwise)
+## the tests run beside a throwaway Samba AD DC when Samba is installed (loudly skipped otherwise);
+## test artifacts (the web console's screenshots) are kept under build/test-artifacts
+TEST_ARTIFACTS := $(CURDIR)/build/test-artifacts
 test: gen-check lint breaking build-off
 	go vet work
-	deploy/samba/with-dc.sh go test -count=1 -p 2 -timeout 20m work
+	mkdir -p $(TEST_ARTIFACTS)
+	deploy/samba/with-dc.sh go test -count=1 -p 2 -timeout 20m -artifacts -outputdir $(TEST_ARTIFACTS) work
 
 ## test-samba: only the tests that need the real Samba AD DC (LDAP sync, audit log, end to end)
 test-samba:
@@ -67,8 +73,8 @@ gen-check: gen
 ## build: every binary into bin/
 build:
 	mkdir -p bin
-	for s in $(SERVICES); do go build -o bin/ ./services/$$s/cmd/adjoin-$$s; done
-	go build -o bin/ ./services/adjoin/cmd/adjoin
+	for s in $(SERVICES); do go build -ldflags '$(LDFLAGS)' -o bin/ ./services/$$s/cmd/adjoin-$$s; done
+	go build -ldflags '$(LDFLAGS)' -o bin/ ./services/adjoin/cmd/adjoin
 
 ## build-off: every module builds on its own, as Docker builds do (GOWORK=off)
 build-off:
@@ -84,7 +90,8 @@ FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := pkg/ingest/cef:FuzzParse pkg/counts:FuzzLedgerReadFrom pkg/entity:FuzzGUIDFromBytes pkg/entity:FuzzNames pkg/entity:FuzzNormalizeSID pkg/entity:FuzzSIDFromBytes \
 	pkg/ingest/intake:FuzzHTTPIntake pkg/ingest/intake:FuzzLineReader pkg/ingest/intake:FuzzParseLine pkg/ingest/productalert:FuzzFromCEF pkg/ingest/productalert:FuzzFromGraphAlert \
 	pkg/ingest/productalert:FuzzFromMDEAlert pkg/ingest/productalert:FuzzFromMachines pkg/ingest/sambaaudit:FuzzParse pkg/ingest/syslog:FuzzFramer \
-	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
+	pkg/ingest/syslog:FuzzParseMessage pkg/ingest/winevent:FuzzParse pkg/ingest/wire:FuzzKerberos pkg/ingest/wire:FuzzLDAP \
+	pkg/ingest/wire:FuzzNTLM pkg/ingest/wire:FuzzRPC pkg/ingest/wire:FuzzStream pkg/ingest/zeek:FuzzParseJSON pkg/ingest/zeek:FuzzTSVReader \
 	services/adjoin:FuzzDetectors services/dcingest/internal/ldapsource:FuzzParseLDIF
 fuzz:
 	@found=$$(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' pkg services | \
@@ -96,14 +103,14 @@ fuzz:
 		go test ./$${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
 	done
 
-## bench: `adjoin bench`, every figure of the README's "Performance" beside its baseline in one run
+## bench: `adjoin bench`, every figure of docs/performance.md beside its baseline in one run
 ## on an embedded JetStream server: raw JetStream, alerts through the real correlator and badge
 ## binaries at 10k, 100k and 1M users, parse + detect, GetBadge, memory per entity; sync always and
 ## default (~9 min on 2 cores). Prints one table and writes bench.json (compare it across commits).
 .PHONY: bench bench-go
 bench:
 	mkdir -p bin
-	go build -o bin/ ./services/adjoin/cmd/adjoin ./services/correlator/cmd/adjoin-correlator ./services/badge/cmd/adjoin-badge
+	go build -ldflags '$(LDFLAGS)' -o bin/ ./services/adjoin/cmd/adjoin ./services/correlator/cmd/adjoin-correlator ./services/badge/cmd/adjoin-badge
 	bin/adjoin bench --json bench.json
 
 ## bench-go: the go-test benchmarks: correlator vs raw JetStream and publish->badge latency (10k
@@ -132,7 +139,7 @@ bench-ingest:
 ## adjoin/cli and a local NATS image adjoin/nats built from the nats-server Go module; no registry needed
 IMAGE_TAG ?= local
 DOCKER_BIN := $(CURDIR)/build/docker/bin
-STATIC := CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags '-s -w'
+STATIC := CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags '-s -w $(LDFLAGS)'
 .PHONY: images
 images:
 	rm -rf build/docker && mkdir -p $(DOCKER_BIN) build/docker/data
@@ -142,7 +149,23 @@ images:
 	for t in $(SERVICES) cli; do docker build -q -f deploy/docker/Dockerfile --target $$t -t adjoin/$$t:$(IMAGE_TAG) build/docker || exit 1; done
 	docker build -q -f deploy/docker/Dockerfile.nats -t adjoin/nats:$(IMAGE_TAG) build/docker
 
-## test-compose: the Compose end-to-end test: images built here, the cluster profile up, real events
+## up: the secure single-node stack with Docker Compose (docker-compose.yml): builds the images,
+## writes ./secrets with `adjoin secrets` if it is missing, starts the stack; CLUSTER=1 starts the
+## cluster profile instead (deploy/cluster.env: three NATS servers, R3, two correlators)
+.PHONY: up down
+COMPOSE := docker-compose $(if $(CLUSTER),--env-file deploy/cluster.env)
+up: images
+	go build -ldflags '$(LDFLAGS)' -o bin/adjoin ./services/adjoin/cmd/adjoin
+	test -f secrets/ca.crt || bin/adjoin secrets --dir secrets --mode 0644
+	$(COMPOSE) up -d
+	@echo "DC intake https://127.0.0.1:$${DC_PORT:-8081}, endpoint intake https://127.0.0.1:$${ENDPOINT_PORT:-8082}, badge gRPC 127.0.0.1:$${BADGE_PORT:-9090} (mTLS, secrets/grpc-read.*)"
+
+## down: stop the Compose stack (the NATS volumes stay; docker-compose down -v drops them)
+down:
+	$(COMPOSE) --profile cluster --profile tools down
+
+## test-compose: the Compose end-to-end test: images built here, docker-compose.yml up with
+## deploy/cluster.env (as `make up CLUSTER=1`), real events
 ## posted and a badge read from outside, the NATS leader killed; nothing acknowledged may be lost
 .PHONY: test-compose
 test-compose: images

@@ -57,6 +57,14 @@ start() {
   if [ -f "$dir/samba.pid" ] && kill -0 "$(cat "$dir/samba.pid")" 2>/dev/null; then
     echo "samba already running from $dir (pid $(cat "$dir/samba.pid"))" >&2; exit 1
   fi
+  # Another DC on these ports would answer in this one's place, with another password: every
+  # test would then fail on invalid credentials rather than on what is wrong.
+  for port in 88 389 445 636; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port of 127.0.0.1 is in use already (another Samba DC? see: ss -ltnp 'sport = :$port'); stop it first" >&2
+      exit 1
+    fi
+  done
   rm -rf "$dir/etc" "$dir/private" "$dir/state" "$dir/cache" "$dir/lock" "$dir/log" "$dir/sysvol"
   mkdir -p "$dir/log"
   local pass
@@ -97,6 +105,8 @@ EOF
   wait_port 127.0.0.1 636 LDAPS
   wait_port 127.0.0.1 88 Kerberos
   wait_port 127.0.0.1 445 SMB
+  kill -0 "$(cat "$dir/samba.pid")" 2>/dev/null ||
+    { echo "samba exited after opening its ports; see $dir/log/samba.log" >&2; exit 1; }
 
   umask 077
   cat >"$dir/dc.env" <<EOF

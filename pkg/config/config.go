@@ -1,5 +1,5 @@
 // Package config reads a service's settings from flags and ADJOIN_* environment variables,
-// from one list of definitions, so `--help`, the environment and the README name the same
+// from one list of definitions, so `--help`, the environment and docs/configuration.md name the same
 // settings. Precedence: flag, then environment, then default.
 package config
 
@@ -15,9 +15,12 @@ import (
 
 // Set is one binary's settings.
 type Set struct {
-	fs      *flag.FlagSet
-	defs    []Def
-	envOnly []envOnly
+	fs       *flag.FlagSet
+	defs     []Def
+	envOnly  []envOnly
+	about    string   // what the command does, first in --help
+	usage    string   // the command line with its arguments
+	examples []string // command lines shown under the usage
 }
 
 // envOnly is a setting read from the environment alone.
@@ -94,6 +97,25 @@ func (s *Set) EnvOnlyDefs() []Def {
 	return out
 }
 
+// Describe gives --help what comes before the settings: what the command does (about), its
+// command line with the arguments it takes (usage, such as "adjoin alerts [flags] NAME") and
+// examples. A parse error repeats the usage line.
+func (s *Set) Describe(about, usage string, examples ...string) {
+	s.about, s.usage, s.examples = about, usage, examples
+}
+
+// Env gives an already defined flag another environment variable than ADJOIN_<FLAG>, where the
+// default name would mean something else in another command (one meaning per variable).
+func (s *Set) Env(flagName, env string) {
+	for i := range s.defs {
+		if s.defs[i].Flag == flagName {
+			s.defs[i].Env = env
+			return
+		}
+	}
+	panic("config: Env of undefined flag " + flagName)
+}
+
 // Defs lists the settings in definition order.
 func (s *Set) Defs() []Def { return s.defs }
 
@@ -120,17 +142,40 @@ func (s *Set) Parse(args []string, stdout io.Writer) error {
 			s.Usage(stdout)
 			return ErrHelp
 		}
+		if s.usage != "" {
+			return fmt.Errorf("%s: %w\nusage: %s (%s --help lists the flags)", s.fs.Name(), err, s.usage, s.fs.Name())
+		}
 		return fmt.Errorf("%s: %w (see --help)", s.fs.Name(), err)
 	}
 	return nil
 }
+
+// UsageLine is the command line given to Describe, or "" when none was.
+func (s *Set) UsageLine() string { return s.usage }
 
 // Args returns the arguments left after the flags.
 func (s *Set) Args() []string { return s.fs.Args() }
 
 // Usage prints every setting with its environment variable and default.
 func (s *Set) Usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage of %s:\n", s.fs.Name())
+	if s.about != "" {
+		fmt.Fprintf(w, "%s\n\n", s.about)
+	}
+	if s.usage != "" {
+		fmt.Fprintf(w, "Usage: %s\n\n", s.usage)
+	}
+	if len(s.examples) > 0 {
+		fmt.Fprintln(w, "Example:")
+		for _, e := range s.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		fmt.Fprintln(w)
+	}
+	if s.about != "" || s.usage != "" {
+		fmt.Fprintln(w, "Settings (a flag, or its environment variable; a flag wins):")
+	} else {
+		fmt.Fprintf(w, "Usage of %s:\n", s.fs.Name())
+	}
 	defs := append([]Def(nil), s.defs...)
 	sort.SliceStable(defs, func(i, j int) bool { return defs[i].Flag < defs[j].Flag })
 	for _, d := range defs {

@@ -122,7 +122,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // a service starting while its cluster recovers waits for it rather than exiting.
 func (r *Runner) create(ctx context.Context) (jetstream.Consumer, error) {
 	for {
-		cons, err := r.Consumer(ctx)
+		cons, err := r.configure(ctx)
 		var apiErr *jetstream.APIError
 		if err == nil || ctx.Err() != nil || (errors.As(err, &apiErr) && apiErr.Code < 500) {
 			return cons, err
@@ -130,6 +130,14 @@ func (r *Runner) create(ctx context.Context) (jetstream.Consumer, error) {
 		r.Log.Warn("creating the consumer failed; retrying", logx.Err(err))
 		sleep(ctx, time.Second)
 	}
+}
+
+// configure calls Consumer, bounded by natsx.RequestTimeout: an unanswered creation request
+// would otherwise hold the loop for good.
+func (r *Runner) configure(ctx context.Context) (jetstream.Consumer, error) {
+	rctx, cancel := natsx.RequestContext(ctx)
+	defer cancel()
+	return r.Consumer(rctx)
 }
 
 // loop fetches and handles batches until ctx ends.
@@ -176,7 +184,7 @@ func (r *Runner) pullFailed(ctx context.Context, cons jetstream.Consumer, failed
 		return cons
 	}
 	r.Log.Warn("pulls keep failing or were refused; configuring the consumer again", logx.Err(err))
-	cc, cerr := r.Consumer(ctx)
+	cc, cerr := r.configure(ctx)
 	if cerr != nil {
 		r.Log.Debug("configuring the consumer again failed", logx.Err(cerr))
 		return cons

@@ -24,6 +24,24 @@ func (ix *Index) ByDN(dn string) (*adjoinv1.Entity, bool) {
 	return ix.entity(i), true
 }
 
+// byDN is the Match of the entity whose distinguished name is dn (Key "" when none), built or
+// not; it tells which name it tried.
+func (ix *Index) byDN(dn string, build bool) Match {
+	n := NormalizeDN(dn)
+	m := Match{Tried: []string{"dn:" + n}}
+	if n == "" {
+		return m
+	}
+	ix.settle()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if i, ok := ix.lookup(nameDN, n); ok {
+		ix.found(&m, i, build, n)
+		m.Value, m.Certainty = n, certaintyDomainSAM
+	}
+	return m
+}
+
 // NormalizeDN folds a distinguished name for comparison: lower case, no spaces around the
 // separators of its RDNs ("CN=Frodo Baggins, CN=Users,DC=x" and "cn=frodo baggins,cn=users,dc=x"
 // are the same). Escaped characters ("\,", "\2C") are kept as written. "" for a value without

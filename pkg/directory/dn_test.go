@@ -62,3 +62,27 @@ func TestIndexByDN(t *testing.T) {
 		t.Error("a deleted entity is still found by DN")
 	}
 }
+
+// A free-form query that holds an "=" is a distinguished name, found in any case and spacing,
+// also when an escaped comma puts a backslash in it (which would otherwise read as DOMAIN\sam).
+func TestFindQueryByDN(t *testing.T) {
+	t.Parallel()
+	const sid = "S-1-5-21-3936881895-3070845151-3360841461-1190"
+	ix := NewIndex()
+	ix.Put(&adjoinv1.Entity{Kind: adjoinv1.EntityKind_ENTITY_KIND_USER, Sid: sid, SamAccountName: "sa_merry",
+		NetbiosDomain: "ADJOIN", DistinguishedName: `CN=Brandybuck\, Merry,CN=Users,DC=adjoin,DC=test`})
+	tests := []struct{ query, want string }{
+		{`CN=Brandybuck\, Merry,CN=Users,DC=adjoin,DC=test`, sid},
+		{`cn=brandybuck\, merry, cn=users, dc=adjoin, dc=test`, sid},
+		{`CN=Took\, Pippin,CN=Users,DC=adjoin,DC=test`, ""},
+	}
+	for _, tt := range tests {
+		m, err := findBoth(t, ix, selQuery(tt.query))
+		if err != nil {
+			t.Fatalf("Find(query %q): %v", tt.query, err)
+		}
+		if got := keyOf(m); got != tt.want {
+			t.Errorf("Find(query %q) = %q, want %q (tried %q)", tt.query, got, tt.want, m.Tried)
+		}
+	}
+}

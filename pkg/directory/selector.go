@@ -68,7 +68,7 @@ func (ix *Index) find(sel *adjoinv1.EntitySelector, build bool) (Match, error) {
 	return ix.resolve(ref, build), nil
 }
 
-// findQuery recognises a free-form name by its shape. A bare name is tried as a
+// findQuery recognises a free-form name by its shape (a distinguished name by its "="). A bare name is tried as a
 // sAMAccountName first, then as a computer's NetBIOS name.
 func (ix *Index) findQuery(q string, build bool) (Match, error) {
 	q = strings.TrimSpace(q)
@@ -77,6 +77,8 @@ func (ix *Index) findQuery(q string, build bool) (Match, error) {
 		return Match{}, fmt.Errorf("%w: empty query", ErrInvalidSelector)
 	case entity.IsSID(q):
 		return ix.resolve(&adjoinv1.EntityRef{Sid: q}, build), nil
+	case strings.Contains(q, "="): // only a distinguished name has one
+		return ix.byDN(q, build), nil
 	case entity.IsGUID(q):
 		if m := ix.byKey(entity.NormalizeGUID(q), build); m.Key != "" {
 			m.By, m.Value, m.Certainty = adjoinv1.MatchKey_MATCH_KEY_OBJECT_GUID, q, certaintyID

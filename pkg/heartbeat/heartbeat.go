@@ -35,6 +35,11 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 		log.Warn("no heartbeat: status bucket unavailable", logx.Err(err))
 		return
 	}
+	if n, err := deleteExpired(ctx, kv, service, time.Now()); err != nil {
+		log.Debug("expired heartbeats not deleted", logx.Err(err))
+	} else if n > 0 {
+		log.Debug("expired heartbeats deleted", zap.Int("count", n))
+	}
 	hb := &adjoinv1.ServiceHeartbeat{Service: service, Instance: Instance(), Version: version, Started: timestamppb.Now()}
 	key := KeyPrefix + service + "." + natsx.KeyToken(hb.GetInstance())
 	beat := func(ctx context.Context, stopped bool) {
@@ -65,6 +70,54 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 		case <-t.C:
 		}
 	}
+}
+
+// How long a heartbeat row stays on the status page after its instance went quiet: one that
+// stopped cleanly for StoppedExpiry, one that stopped beating without saying so (crashed, cut
+// off) for SilentExpiry, so a crash stays visible for a day while restarts do not pile up.
+const (
+	StoppedExpiry = 10 * time.Minute
+	SilentExpiry  = 24 * time.Hour
+)
+
+// Expired reports whether hb is past its expiry at now.
+func Expired(hb *adjoinv1.ServiceHeartbeat, now time.Time) bool {
+	age := now.Sub(hb.GetLastSeen().AsTime())
+	if hb.GetStopped() {
+		return age > StoppedExpiry
+	}
+	return age > SilentExpiry
+}
+
+// Current returns the heartbeats of hbs that are not expired at now, in their order.
+func Current(hbs []*adjoinv1.ServiceHeartbeat, now time.Time) []*adjoinv1.ServiceHeartbeat {
+	out := make([]*adjoinv1.ServiceHeartbeat, 0, len(hbs))
+	for _, hb := range hbs {
+		if !Expired(hb, now) {
+			out = append(out, hb)
+		}
+	}
+	return out
+}
+
+// deleteExpired removes the expired heartbeats of service from the bucket: each instance, when
+// it starts, clears what earlier instances of its service left.
+func deleteExpired(ctx context.Context, kv jetstream.KeyValue, service string, now time.Time) (int, error) {
+	hbs, err := List(ctx, kv)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, hb := range hbs {
+		if hb.GetService() != service || !Expired(hb, now) {
+			continue
+		}
+		if err := kv.Delete(ctx, KeyPrefix+service+"."+natsx.KeyToken(hb.GetInstance())); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // List returns every heartbeat in the status bucket.

@@ -20,8 +20,14 @@ const (
 )
 
 // New returns a logger writing to stderr at level ("debug", "info", "warn", "error") in
-// format "json" or "console".
+// format "json" or "console". The console format colours the level only when stderr is a
+// terminal and NO_COLOR is not set, so logs written to a file or a pipe carry no ANSI codes.
 func New(level, format string) (*zap.Logger, error) {
+	return newTo(level, format, os.Stderr)
+}
+
+// newTo is New writing to out.
+func newTo(level, format string, out *os.File) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.Set(level); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
@@ -34,13 +40,22 @@ func New(level, format string) (*zap.Logger, error) {
 	case "json", "":
 		encoder = zapcore.NewJSONEncoder(enc)
 	case "console":
-		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(out) && os.Getenv("NO_COLOR") == "" {
+			enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		encoder = zapcore.NewConsoleEncoder(enc)
 	default:
 		return nil, fmt.Errorf("log format %q: want json or console", format)
 	}
-	core := zapcore.NewCore(encoder, zapcore.Lock(os.Stderr), lvl)
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
+	core := zapcore.NewCore(encoder, zapcore.Lock(out), lvl)
+	return zap.New(core, zap.ErrorOutput(zapcore.Lock(out))), nil
+}
+
+// isTerminal reports whether f is a character device (a terminal), not a file or a pipe.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // Service returns log with the service field set.

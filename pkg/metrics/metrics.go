@@ -1,5 +1,5 @@
 // Package metrics defines every Prometheus metric adjoin exports, in one place, so names and
-// labels are the same in every service and the README's table can be checked against them.
+// labels are the same in every service and the table of docs/configuration.md can be checked against them.
 // All four services of `adjoin dev` share one Metrics; the service label tells them apart.
 package metrics
 
@@ -64,6 +64,11 @@ type Metrics struct {
 	DirectorySyncErrors prometheus.Counter
 	// DirectorySyncSeconds times successful LDAP syncs, by kind (full, incremental).
 	DirectorySyncSeconds *prometheus.HistogramVec
+
+	// Sensor counts what the DC traffic sensor read, decoded and could not follow, by
+	// counter (packets, bytes, flows, dropped_flows, not_decoded, decode_errors, records,
+	// kernel_drops).
+	Sensor *prometheus.CounterVec
 }
 
 // Def describes one metric for documentation.
@@ -113,6 +118,7 @@ func New() *Metrics {
 		DirectorySyncTime:    f.gauge("adjoin_directory_last_sync_timestamp_seconds", "Unix time of the last successful directory import or sync."),
 		DirectorySyncErrors:  f.counter("adjoin_directory_sync_errors_total", "Directory imports or syncs that failed."),
 		DirectorySyncSeconds: f.histogramVec("adjoin_directory_sync_seconds", "Time to read and store one successful LDAP directory sync, by kind (full, incremental).", "kind"),
+		Sensor:               f.counterVec("adjoin_sensor_total", "DC traffic sensor counters: packets, bytes, flows, dropped_flows (connections not followed, over the bound), not_decoded, decode_errors, records, kernel_drops (live capture).", "counter"),
 	}
 }
 
@@ -124,7 +130,7 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Defs lists every adjoin metric, for the README's reference.
+// Defs lists every adjoin metric, for the reference in docs/configuration.md.
 func Defs() []Def {
 	New()
 	defsMu.Lock()

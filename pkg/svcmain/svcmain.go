@@ -17,10 +17,18 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 )
 
+// Doc is what a binary's --help says before its settings.
+type Doc struct {
+	About   string // what the service does, in a few sentences
+	Example string // a command line that starts it
+}
+
 // Main parses args into the settings define registers, then calls run until a signal arrives.
-// It returns the process exit code.
-func Main(name string, args []string, define func(*config.Set), run func(context.Context, *zap.Logger) error) int {
+// It returns the process exit code. A stop by SIGINT or SIGTERM that ends run without an error
+// is logged as a clean shutdown.
+func Main(name string, doc Doc, args []string, define func(*config.Set), run func(context.Context, *zap.Logger) error) int {
 	s := config.New(name)
+	s.Describe(doc.About, name+" [flags]", doc.Example)
 	var level, format string
 	var version bool
 	Common(s, &level, &format, &version)
@@ -30,6 +38,10 @@ func Main(name string, args []string, define func(*config.Set), run func(context
 			return 0
 		}
 		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if len(s.Args()) > 0 {
+		fmt.Fprintf(os.Stderr, "%s: takes no arguments, got %q\nusage: %s [flags] (%s --help lists the flags)\n", name, s.Args(), name, name)
 		return 2
 	}
 	if version {
@@ -48,8 +60,13 @@ func Main(name string, args []string, define func(*config.Set), run func(context
 		log.Error("exiting", logx.Err(err))
 		return 1
 	}
+	log.Info(StoppedCleanly, zap.String("service", name))
 	return 0
 }
+
+// StoppedCleanly is the message of the last log line of a binary that stopped without an
+// error: every service, and `adjoin dev`.
+const StoppedCleanly = "stopped cleanly"
 
 // Common defines the settings every binary has: --log-level, --log-format and --version.
 func Common(s *config.Set, level, format *string, version *bool) {
@@ -58,17 +75,36 @@ func Common(s *config.Set, level, format *string, version *bool) {
 	s.Bool(version, "version", false, "print the version and exit")
 }
 
-// Version is the module version and VCS revision the binary was built from.
+// commit is the VCS revision the Makefile gives the linker (-X ...svcmain.commit=...), for
+// builds that carry no VCS information: GOFLAGS=-buildvcs=false, images built from a copy.
+var commit string
+
+// Version is what --version prints after the binary's name: the main module's path and
+// version, the commit (the linker's, else the build's vcs.revision, "+dirty" when the tree had
+// changes) and the Go version.
 func Version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "unknown (no build information)"
 	}
-	v := bi.Main.Version
+	return version(bi, commit)
+}
+
+func version(bi *debug.BuildInfo, linked string) string {
+	rev, dirty := linked, false
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
+		switch {
+		case s.Key == "vcs.revision" && rev == "":
+			rev = s.Value
+		case s.Key == "vcs.modified" && linked == "":
+			dirty = s.Value == "true"
 		}
 	}
-	return v
+	if rev == "" {
+		rev = "unknown"
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	return fmt.Sprintf("%s %s, commit %s, %s", bi.Main.Path, bi.Main.Version, rev, bi.GoVersion)
 }

@@ -6,14 +6,34 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"github.com/adjoin/adjoin/pkg/svcmain"
 )
 
 // Main runs the command line args and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
+		fmt.Fprintln(stdout, "adjoin", svcmain.Version())
+		return 0
+	}
+	// A command whose first argument picks the form (badge get|watch, ingest dc|endpoint):
+	// --help without it prints every form; a missing or unknown form is a usage error.
+	if forms, ok := map[string][]string{"badge": {"get", "watch"}, "ingest": {"dc", "endpoint"}}[args[0]]; ok {
+		switch {
+		case len(args) > 1 && isHelp(args[1]):
+			groupHelp(stdout, args[0])
+			return 0
+		case len(args) == 1 || !slices.Contains(forms, args[1]):
+			fmt.Fprintf(stderr, "adjoin %s: want %s first\n\n", args[0], strings.Join(forms, " or "))
+			groupHelp(stderr, args[0])
+			return 2
+		}
 	}
 	var err error
 	switch args[0] {
@@ -22,7 +42,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "badge":
 		err = runBadge(ctx, args[1:], stdout)
 	case "tail":
-		err = runTail(ctx, args[1:], stdout)
+		err = runTail(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = runStatus(ctx, args[1:], stdout)
 	case "integration":
@@ -82,12 +102,17 @@ Usage:
   adjoin healthcheck [flags] URL|ADDR
                                    exit 0 when a service's /readyz answers 200 (http URL) or
                                    its gRPC health says SERVING (ADDR): the images' health check
-  adjoin secrets [flags]           write a lab CA, certificates and NATS passwords (deploy/compose/secrets)
+  adjoin secrets [flags]           write a lab CA, certificates and NATS passwords (./secrets)
   adjoin provision [flags]         create or update every stream and bucket, as the NATS admin user
   adjoin reference                 every setting of every binary and every metric, as markdown
   adjoin tail [flags] [SUBJECT]    print stored messages as JSON lines (default correlated.>;
                                    --all from the start, --from-seq N to resume)
 
-Run "adjoin COMMAND --help" for the flags of a command.
+Example:
+  adjoin dev                                   # in one shell: the whole stack
+  adjoin badge get 'THESHIRE\pgustavo'         # in another: a badge
+
+Run "adjoin COMMAND --help" for what a command does, its arguments and flags, and
+"adjoin --version" for the version and commit.
 `)
 }

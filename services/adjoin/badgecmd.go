@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
@@ -17,7 +16,7 @@ func runBadge(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New(`usage: adjoin badge get|watch [flags] NAME... (see --help)`)
 	}
 	var c clientFlags
-	s := config.New("adjoin badge " + args[0])
+	s := commandSet("badge " + args[0])
 	c.define(s)
 	if done, err := parse(s, args[1:], stdout); done || err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var sync, sizes, conc, jsonFile, only string
 	var cfg bench.Config
-	s := config.New("adjoin bench")
+	s := commandSet("bench")
 	s.String(&sync, "sync", "both", "JetStream sync_interval to run under: always (as shipped), default (NATS's 2 minutes), or both")
 	s.String(&sizes, "sizes", "", "directory sizes (users) of the end-to-end phase, comma-separated (default 10000,100000,1000000; --quick: 10000)")
 	s.Int(&cfg.Alerts, "alerts", 0, "alerts per directory size in the throughput phase (default 5000; --quick: 1000)")
@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.String(&cfg.BinDir, "bin-dir", "", "directory of the adjoin-correlator and adjoin-badge binaries to run (default: beside this binary, else built with go build)")
 	s.String(&cfg.WorkDir, "work-dir", "", "directory for the JetStream stores (default: a new temporary directory, removed after)")
 	s.String(&jsonFile, "json", "", "also write every figure as JSON to this file")
+	s.Env("json", "ADJOIN_BENCH_JSON") // ADJOIN_JSON is a yes/no in the client commands
 	s.String(&only, "only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ", ")+
 		" (default all; ready times are measured whatever the phases). Memory and GetBadge run at the largest size only, in the first sync mode:"+
 		" --only memory,getbadge --sizes 10000,1000000 takes a few minutes")

@@ -93,3 +93,44 @@ func TestIngestReplaysThroughTheStack(t *testing.T) {
 		t.Errorf("samba log without --samba-dc: exit %d: %s", code, errOut)
 	}
 }
+
+// TestHelpSaysWhatAndHow: every command's --help starts with what it does, then its command
+// line with its arguments and an example, and exits 0; so do `adjoin ingest --help` and
+// `adjoin badge --help` (they exited 2), and `adjoin --version` names the module and commit.
+func TestHelpSaysWhatAndHow(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands {
+		args := append(strings.Fields(c.name), "--help")
+		if c.name == "ingest" {
+			args = []string{"ingest", "endpoint", "--help"}
+		}
+		out, errOut, code := run(t, args...)
+		first, _, _ := strings.Cut(c.about, "\n")
+		if code != 0 || !strings.HasPrefix(out, first) || !strings.Contains(out, "\nUsage: adjoin "+c.name+" "+c.args+"\n") ||
+			!strings.Contains(out, "\nExample:\n  ") || !strings.Contains(out, "(env ADJOIN_") {
+			t.Errorf("adjoin %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	for _, group := range []string{"ingest", "badge"} {
+		out, errOut, code := run(t, group, "--help")
+		if code != 0 || !strings.HasPrefix(out, "Usage: adjoin "+group+" ") || !strings.Contains(out, "--help\" for the flags") {
+			t.Errorf("adjoin %s --help: exit %d\n%s%s", group, code, out, errOut)
+		}
+		if _, errOut, code := run(t, group); code != 2 || !strings.Contains(errOut, "Usage: adjoin "+group) {
+			t.Errorf("adjoin %s alone: exit %d, want 2 with the usage: %s", group, code, errOut)
+		}
+	}
+	out, _, code := run(t, "--help")
+	if code != 0 || !strings.HasPrefix(out, "adjoin joins") || !strings.Contains(out, "Example:") {
+		t.Errorf("adjoin --help: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "adjoin github.com/adjoin/adjoin/services/adjoin ") || !strings.Contains(out, ", commit ") {
+		t.Errorf("adjoin --version: exit %d: %q", code, out)
+	}
+	// A bad flag says what was expected: the command line and where the flags are listed.
+	_, errOut, code := run(t, "alerts", "--nope", "x")
+	if code != 2 || !strings.Contains(errOut, "usage: adjoin alerts [flags] NAME (adjoin alerts --help lists the flags)") {
+		t.Errorf("adjoin alerts --nope: exit %d: %s", code, errOut)
+	}
+}

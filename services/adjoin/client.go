@@ -37,7 +37,18 @@ func (c *clientFlags) define(s *config.Set) {
 	s.String(&c.keyFile, "tls-key", "", "client key (PEM), for mTLS")
 	s.Duration(&c.timeout, "timeout", 5*time.Second, "deadline of a call (not of a stream)")
 	s.Bool(&c.asJSON, "json", false, "print JSON instead of text")
+	// In a service's environment ADJOIN_TLS_CERT is its server certificate: a client's own
+	// certificate has variables of its own.
+	s.Env("tls-cert", clientCertEnv)
+	s.Env("tls-key", clientKeyEnv)
 }
+
+// The environment variables of a client certificate (adjoin's client commands, adjoin ingest
+// --url), never the server's ADJOIN_TLS_CERT / ADJOIN_TLS_KEY.
+const (
+	clientCertEnv = "ADJOIN_CLIENT_TLS_CERT"
+	clientKeyEnv  = "ADJOIN_CLIENT_TLS_KEY"
+)
 
 // parse reads args into a command's settings; it returns done when --help was printed.
 func parse(s *config.Set, args []string, stdout io.Writer) (done bool, err error) {

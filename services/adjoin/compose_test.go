@@ -24,7 +24,8 @@ import (
 	"github.com/adjoin/adjoin/services/adjoin/chaos"
 )
 
-// TestComposeCluster brings up deploy/compose/docker-compose.yml with the cluster profile (three
+// TestComposeCluster brings up the top-level docker-compose.yml with deploy/cluster.env, the way
+// `make up CLUSTER=1` does: the cluster profile (three
 // NATS servers from the local NATS image, R3 streams, two correlators, TLS and per-service NATS
 // users), posts real recordings to the DC ingestor from outside, reads a badge over gRPC with
 // mTLS from outside, kills the NATS server leading DC_EVENTS while a sender keeps posting (and
@@ -61,12 +62,12 @@ func TestComposeCluster(t *testing.T) {
 `, ports[3], ports[4], ports[5])), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &compose{t: t, project: fmt.Sprintf("adjoine2e%d", os.Getpid()), files: []string{
-		filepath.Join(root, "deploy", "compose", "docker-compose.yml"), override}, env: append(os.Environ(),
-		"NATS_IMAGE=adjoin/nats:local", "ADJOIN_SECRETS="+secrets,
-		"ADJOIN_LDIF="+filepath.Join(root, "services", "adjoin", "demo", "theshire.ldif"),
-		fmt.Sprintf("DC_PORT=%d", ports[0]), fmt.Sprintf("ENDPOINT_PORT=%d", ports[1]), fmt.Sprintf("BADGE_PORT=%d", ports[2]),
-		"NATS_CONFIG=cluster-1.conf", "ADJOIN_NATS_URL=tls://nats:4222,tls://nats-2:4222,tls://nats-3:4222", "ADJOIN_REPLICAS=3")}
+	c := &compose{t: t, project: fmt.Sprintf("adjoine2e%d", os.Getpid()),
+		files:   []string{filepath.Join(root, "docker-compose.yml"), override},
+		envFile: filepath.Join(root, "deploy", "cluster.env"),
+		env: append(os.Environ(), "ADJOIN_SECRETS="+secrets,
+			"ADJOIN_LDIF="+filepath.Join(root, "services", "adjoin", "demo", "theshire.ldif"),
+			fmt.Sprintf("DC_PORT=%d", ports[0]), fmt.Sprintf("ENDPOINT_PORT=%d", ports[1]), fmt.Sprintf("BADGE_PORT=%d", ports[2]))}
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := c.run("logs", "--no-color", "--tail=40")
@@ -105,7 +106,7 @@ func TestComposeCluster(t *testing.T) {
 	})
 
 	// Security teams read the results as viewer, from inside the deployment.
-	out := c.mustRun("--profile", "tools", "run", "--rm", "viewer", "tail", "--all", "--max", "1", "correlated.user.>")
+	out := c.mustRun("--profile", "cluster", "--profile", "tools", "run", "--rm", "viewer", "tail", "--all", "--max", "1", "correlated.user.>")
 	if !strings.Contains(out, `"detector":"dcsync"`) {
 		t.Errorf("viewer tail: %s", out)
 	}
@@ -223,15 +224,15 @@ type compose struct {
 	t       *testing.T
 	project string
 	files   []string
+	envFile string // deploy/cluster.env: the cluster profile and its settings
 	env     []string
 }
 
 func (c *compose) run(args ...string) (string, error) {
-	full := []string{"-p", c.project}
+	full := []string{"-p", c.project, "--env-file", c.envFile}
 	for _, f := range c.files {
 		full = append(full, "-f", f)
 	}
-	full = append(full, "--profile", "cluster")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker-compose", append(full, args...)...)

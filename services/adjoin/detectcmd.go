@@ -39,19 +39,20 @@ type detectSummary struct {
 // says, and stderr names the choice and its reason (detectParser). Lines that cannot be read
 // are reported on stderr with file and line number; the run goes on.
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC string
-	s := config.New("adjoin detect")
+	var ldifFile, netbios, format, honeytokens, dcAddresses, sambaDC, pcaps string
+	s := commandSet("detect")
 	s.String(&ldifFile, "directory-ldif", "", "LDIF export of the directory, so detectors can tell domain controllers and known accounts")
 	s.String(&netbios, "netbios-domain", "", "NetBIOS domain name for the LDIF (default: first DC= label)")
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log); default: a Samba log is recognised by its first lines, other files are read per line by each line's shape")
 	s.String(&sambaDC, "samba-dc", "", "host name of the DC that wrote a Samba log (default: the name Samba gives itself in the log's simple binds)")
 	s.String(&honeytokens, "honeytokens", "", "comma-separated decoy accounts whose use raises an alert")
 	s.String(&dcAddresses, "dc-addresses", "", "domain controller addresses or prefixes, for the Zeek replication detector")
+	s.String(&pcaps, "pcap", "", "comma-separated packet captures (pcap or pcapng) of domain controller traffic, decoded by the DC traffic sensor into network-channel events")
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
 	}
 	files := s.Args()
-	if len(files) == 0 {
+	if len(files) == 0 && pcaps == "" {
 		return errors.New("usage: adjoin detect [flags] FILE... (- for standard input; see --help)")
 	}
 	index := directory.NewIndex()
@@ -74,6 +75,16 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sum := detectSummary{alerts: map[string]int{}}
 	var alerts []*adjoinv1.Alert
 	start := time.Now()
+	for _, name := range config.SplitList(pcaps) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		found, err := detectPcap(name, detectors, &sum, stderr)
+		if err != nil {
+			return err
+		}
+		alerts = append(alerts, found...)
+	}
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -124,6 +135,9 @@ func detectFile(name, format, sambaDC string, detectors []detection.Detector, su
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if format == "" && isCapture(br) {
+		return detectCapture(name, br, detectors, sum, stderr)
+	}
 	if isZeekTSV(br, format) {
 		return detectZeekTSV(name, br, detectors, sum, stderr)
 	}

@@ -14,24 +14,27 @@ import (
 	"github.com/adjoin/adjoin/services/endpointingest"
 )
 
-// detectorTableHeader is the header row of README's detector table.
+// detectionsPage is the page with the detector table.
+const detectionsPage = "../../docs/detections.md"
+
+// detectorTableHeader is the header row of the detector table of docs/detections.md.
 const detectorTableHeader = "| side | detector | what | sources | tested on | MITRE |"
 
 // detectorTableHelpers are registered detectors that raise no alert of their own: they keep
 // state other detectors read (logon sessions, process trees), so they have no row.
 var detectorTableHelpers = map[string]bool{"logon-sessions": true, "processes": true}
 
-// TestDetectorTable checks README's detector table (section "Detections") against the
-// detectors both ingestors register, the set `adjoin detect` runs: every detector has a row
+// TestDetectorTable checks the detector table of docs/detections.md against the detectors
+// both ingestors register, the set `adjoin detect` runs: every detector has a row
 // on its side ("identity", "identity (Zeek)", "endpoint") with every column filled, and every
 // row names a registered detector.
 func TestDetectorTable(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile(detectionsPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := detectorTableRows(string(readme))
+	rows, err := detectorTableRows(string(page))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,7 @@ func TestDetectorTable(t *testing.T) {
 		}
 		for _, name := range r.names {
 			if !registered[side][name] {
-				t.Errorf("README lists %s detector %q, which the %s ingestor does not register", side, name, side)
+				t.Errorf("docs/detections.md lists %s detector %q, which the %s ingestor does not register", side, name, side)
 			}
 			listed[side][name] = true
 		}
@@ -75,7 +78,7 @@ func TestDetectorTable(t *testing.T) {
 		}
 		sort.Strings(missing)
 		for _, name := range missing {
-			t.Errorf("%s detector %q has no row in README's detector table (%s)", side, name, detectorTableHeader)
+			t.Errorf("%s detector %q has no row in the detector table of docs/detections.md (%s)", side, name, detectorTableHeader)
 		}
 	}
 }
@@ -86,16 +89,13 @@ type detectorTableRow struct {
 	names []string // the backquoted names of the detector cell
 }
 
-// detectorTableRows reads the table under detectorTableHeader in README's Detections section.
-func detectorTableRows(readme string) ([]detectorTableRow, error) {
-	_, section, ok := strings.Cut(readme, "\n## Detections\n")
-	if !ok {
-		return nil, errors.New(`README has no "## Detections" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+// detectorTableRows reads the table under detectorTableHeader on the detections page, before
+// its first subsection.
+func detectorTableRows(page string) ([]detectorTableRow, error) {
+	section, _, _ := strings.Cut(page, "\n## ")
 	_, table, ok := strings.Cut(section, "\n"+detectorTableHeader+"\n")
 	if !ok {
-		return nil, errors.New("README's Detections section has no table headed " + detectorTableHeader)
+		return nil, errors.New(detectionsPage + " has no table headed " + detectorTableHeader + " before its first subsection")
 	}
 	var rows []detectorTableRow
 	for i, line := range strings.Split(table, "\n") {
@@ -123,7 +123,7 @@ func detectorTableRows(readme string) ([]detectorTableRow, error) {
 		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
-		return nil, errors.New("README's detector table has no rows")
+		return nil, errors.New(detectionsPage + "'s detector table has no rows")
 	}
 	return rows, nil
 }

@@ -2,6 +2,7 @@ package adjoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/adjoin/demo"
 	"github.com/adjoin/adjoin/services/badge"
 	"github.com/adjoin/adjoin/services/correlator"
@@ -48,14 +50,15 @@ type DevConfig struct {
 }
 
 func (c *DevConfig) flags(s *config.Set) {
-	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs)")
+	s.String(&c.Dir, "dir", ".adjoin/dev", "directory for the embedded JetStream data (kept across runs, locked while in use)")
+	s.Env("dir", "ADJOIN_DEV_DIR") // not ADJOIN_DIR: adjoin secrets has a --dir too
 	s.String(&c.Host, "host", "127.0.0.1", "address every listener binds to")
 	s.Int(&c.NATSPort, "nats-port", 4222, "embedded NATS client port")
 	s.Int(&c.DCPort, "dc-port", 8081, "DC ingestor HTTP port")
 	s.Int(&c.EndpointPort, "endpoint-port", 8082, "endpoint ingestor HTTP port")
 	s.Int(&c.CorrelatorPort, "correlator-port", 8083, "correlator health port")
 	s.Int(&c.GRPCPort, "grpc-port", 9090, "badge service gRPC port")
-	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics and health port")
+	s.Int(&c.BadgeHTTPPort, "badge-http-port", 9091, "badge service /metrics, health and web console (/console/) port")
 	s.String(&c.LDIFFile, "directory-ldif", "", "LDIF directory to load instead of the built-in theshire.local demo")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.NetBIOSDomain, "netbios-domain", "", "NetBIOS domain name of a real directory (default: first DC= label of each DN, upper-cased)")
@@ -82,7 +85,7 @@ func (d *DevStack) Wait() error { return d.wait() }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg DevConfig
-	s := config.New("adjoin dev")
+	s := commandSet("dev")
 	cfg.flags(s)
 	if err := s.Parse(args, stdout); err != nil {
 		if err == config.ErrHelp {
@@ -108,11 +111,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   endpoint ingestor  %s/v1/events   (POST NDJSON Sysmon events)
   correlator health  %s/readyz
   badge gRPC         %s   (metrics and health: %s/metrics)
+  web console        %s/console/
 Try:
   curl --data-binary @covenant_dcsync_....json %s/v1/events
   adjoin badge get --badge-addr %s 'THESHIRE\pgustavo'
-`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
-	return stack.Wait()
+`, stack.Dir, stack.NATSURL, stack.DCURL, stack.EndpointURL, stack.CorrelatorURL, stack.GRPCAddr, stack.BadgeURL, stack.BadgeURL, stack.DCURL, stack.GRPCAddr)
+	// Ctrl-C while the services still start ends their start with the context's error: that
+	// is a stop asked for, not a failure.
+	if err := stack.Wait(); err != nil && (ctx.Err() == nil || !errors.Is(err, context.Canceled)) {
+		return err
+	}
+	log.Info(svcmain.StoppedCleanly, zap.String("service", "adjoin dev"), zap.String("dir", stack.Dir))
+	return nil
 }
 
 // StartDev starts the embedded JetStream server and the four services, and returns once every
@@ -125,11 +135,20 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
+	unlock, err := lockDevDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPortFree("nats-port", cfg.Host, cfg.NATSPort); err != nil {
+		unlock()
+		return nil, err
+	}
 	srv, err := natsx.StartEmbedded(natsx.EmbeddedOptions{StoreDir: dir, Host: cfg.Host, Port: cfg.NATSPort, SyncAlways: true})
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("nats-port %d: %w", cfg.NATSPort, err)
 	}
-	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown() }
+	stopServer := func() { srv.Shutdown(); srv.WaitForShutdown(); unlock() }
 	natsURL := srv.ClientURL()
 	if err := provision(ctx, natsURL, log); err != nil {
 		stopServer()
@@ -146,7 +165,7 @@ func StartDev(ctx context.Context, cfg DevConfig, log *zap.Logger) (*DevStack, e
 				l.Close()
 			}
 			stopServer()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+			return nil, portError(p.name, cfg.Host, p.port, err)
 		}
 	}
 	svc := devServices(cfg, natsURL, lns, metrics.New())
@@ -212,6 +231,7 @@ func devServices(cfg DevConfig, natsURL string, lns [5]net.Listener, m *metrics.
 	bd.NATS.URL = natsURL                                 // the embedded server
 	bd.Listener, bd.HTTPListener = lns[3], lns[4]         // --grpc-port and --badge-http-port on --host
 	bd.Security = badge.Security{Insecure: open.Insecure} // no tokens or certificates
+	bd.Console = true                                     // the web console, on --badge-http-port
 	bd.Metrics = m                                        // the shared registry
 	return devConfigs{dc: dc, ep: ep, co: co, bd: bd}
 }

@@ -1,10 +1,18 @@
 package adjoin
 
 import (
+	"context"
+	"fmt"
 	"net"
+	"net/url"
+	"os"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/metrics"
@@ -40,7 +48,7 @@ func TestDevConfigsAreDefaults(t *testing.T) {
 		{"dcingest", got.dc, dcingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics", "LDIFData"}},
 		{"endpointingest", got.ep, endpointingest.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "HTTP.Listener", "HTTP.Auth.Insecure", "Metrics"}},
 		{"correlator", got.co, correlator.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Metrics"}},
-		{"badge", got.bd, badge.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Security.Insecure", "HTTPListener", "Metrics"}},
+		{"badge", got.bd, badge.DefaultConfig(), []string{"NATS.ConnectOptions.URL", "Listener", "Security.Insecure", "HTTPListener", "Metrics", "Console"}},
 	} {
 		diff := fieldDiff("", reflect.ValueOf(tt.got), reflect.ValueOf(tt.want))
 		if !slices.Equal(diff, tt.declared) {
@@ -83,4 +91,29 @@ func fieldDiff(prefix string, a, b reflect.Value) []string {
 		}
 	}
 	return out
+}
+
+// TestDevLocksDirAndNamesPortInUse: a second `adjoin dev` on the same data directory is refused
+// with the first one's pid, and one on a NATS port in use names the port and the flag at once
+// instead of waiting for a server that cannot start.
+func TestDevLocksDirAndNamesPortInUse(t *testing.T) {
+	s := startStack(t)
+	_, err := StartDev(context.Background(), DevConfig{Dir: s.Dir, Host: "127.0.0.1", NATSPort: -1}, zap.NewNop())
+	want := fmt.Sprintf("in use by another adjoin dev (pid %d)", os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second adjoin dev on %s: %v, want an error containing %q", s.Dir, err, want)
+	}
+	u, err := url.Parse(s.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartDev(context.Background(), DevConfig{Dir: t.TempDir(), Host: "127.0.0.1", NATSPort: port}, zap.NewNop())
+	want = fmt.Sprintf("--nats-port: port %d in use on 127.0.0.1", port)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("adjoin dev on NATS port %d in use: %v, want an error containing %q", port, err, want)
+	}
 }

@@ -283,6 +283,30 @@ func TestTailPrintsCorrelatedAsJSON(t *testing.T) {
 	if code != 0 || strings.Count(got, "\n") != 1 || !strings.Contains(got, `"detector":"dcsync"`) {
 		t.Errorf("tail --max 1: exit %d, %q %s", code, got, errOut)
 	}
+	// What it does goes to stderr: what it follows, how it stops, the count at the end.
+	for _, want := range []string{"following correlated.user.> in stream CORRELATED (stops after 1, or Ctrl-C)", "1 message(s) printed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("tail --max 1 stderr lacks %q: %s", want, errOut)
+		}
+	}
+}
+
+// TestTailSaysItWaitsForNATS: with nothing listening, tail says on stderr that it waits (it
+// used to hang silently), and Ctrl-C (the context) ends it with the question to ask.
+func TestTailSaysItWaitsForNATS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), tailFirstTry+time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := Main(ctx, []string{"tail", "--nats-url", "nats://127.0.0.1:1", "--all"}, &out, &errOut)
+	for _, want := range []string{"waiting for NATS at nats://127.0.0.1:1 (is the stack running? Ctrl-C to stop)", "is the stack running?"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q: %s", want, errOut.String())
+		}
+	}
+	if code != 1 || out.Len() != 0 {
+		t.Errorf("exit %d with stdout %q, want 1 and nothing", code, out.String())
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.

@@ -11,7 +11,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/adjoin/adjoin/pkg/authn"
-	"github.com/adjoin/adjoin/pkg/config"
 )
 
 // runHealthcheck is the container health check: the images are FROM scratch, with no shell or
@@ -20,7 +19,7 @@ import (
 // SERVING (the badge service). The exit code is what Docker reads.
 func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	var c clientFlags
-	s := config.New("adjoin healthcheck")
+	s := commandSet("healthcheck")
 	c.define(s)
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err

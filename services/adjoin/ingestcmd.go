@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/natsx"
@@ -34,7 +33,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var intakeURL, token, tokenFile, caFile, certFile, keyFile string
 	var quiet bool
 	var connectTimeout time.Duration
-	s := config.New("adjoin ingest " + side)
+	s := commandSet("ingest")
 	s.Duration(&connectTimeout, "connect-timeout", 5*time.Second, "how long to try reaching NATS")
 	conn.Flags(s)
 	s.String(&format, "format", "", "input shape: nxlog, powershell, evtx, ecs, zeek, or samba (a Samba AD DC log, dc only; default: detected per line)")
@@ -42,10 +41,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.Bool(&quiet, "quiet", false, "no progress line")
 	s.String(&intakeURL, "url", "", "post to this ingestor's HTTP intake (e.g. https://dcingest:8081) instead of publishing to NATS")
 	s.String(&tokenFile, "token-file", "", "with --url: file holding this sender's bearer token (adjoin secrets: intake-<sender>.token)")
-	s.String(&token, "token", "", "with --url: the bearer token itself (prefer --token-file or ADJOIN_TOKEN: flags show in process lists)")
+	s.String(&token, "token", "", "with --url: the sender's bearer token itself (prefer --token-file or ADJOIN_INTAKE_TOKEN: flags show in process lists)")
 	s.String(&caFile, "tls-ca", "", "with --url: CA (PEM) of the intake's certificate")
 	s.String(&certFile, "tls-cert", "", "with --url: client certificate (PEM), when the intake asks for one (mTLS)")
 	s.String(&keyFile, "tls-key", "", "with --url: client key (PEM)")
+	s.Env("token", "ADJOIN_INTAKE_TOKEN") // ADJOIN_TOKEN is a badge service token in the other commands
+	s.Env("tls-cert", clientCertEnv)
+	s.Env("tls-key", clientKeyEnv)
 	if done, err := parse(s, args[1:], stdout); done || err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 func TestShippedNATSConfigsSyncAlways(t *testing.T) {
 	t.Parallel()
 	found := 0
-	for _, root := range []string{"../../deploy/nats", "../../deploy/compose"} {
+	for _, root := range []string{"../../deploy"} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			switch {
 			case os.IsNotExist(err) && path == root:

@@ -108,7 +108,7 @@ func TestServiceWaitsForProvision(t *testing.T) {
 	}
 }
 
-// TestNATSPasswordRotation follows the README: new passwords from `adjoin secrets
+// TestNATSPasswordRotation follows docs/security.md: new passwords from `adjoin secrets
 // --rotate-passwords`, then a configuration reload. The old password stops working, and a
 // running service, which reads its password file again when it reconnects, carries on.
 func TestNATSPasswordRotation(t *testing.T) {

@@ -25,12 +25,13 @@ type ProvisionConfig struct {
 func (c *ProvisionConfig) flags(s *config.Set) {
 	c.NATS.Flags(s)
 	s.Duration(&c.Timeout, "timeout", 2*time.Minute, "give up after this long (NATS down, cluster still forming)")
+	s.Env("timeout", "ADJOIN_PROVISION_TIMEOUT") // ADJOIN_TIMEOUT is one call's deadline in the client commands
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
 func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg ProvisionConfig
-	s := config.New("adjoin provision")
+	s := commandSet("provision")
 	cfg.flags(s)
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err

@@ -57,7 +57,7 @@ type SecretsOptions struct {
 }
 
 // WriteSecrets makes a lab CA, the certificates and random passwords of a deployment (see
-// the README, "Security") and returns the files written. Password files are rewritten in
+// docs/security.md) and returns the files written. Password files are rewritten in
 // place, so a bind mount of one sees the new password.
 func WriteSecrets(o SecretsOptions) ([]string, error) {
 	if o.Mode == 0 {

@@ -7,15 +7,14 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-
-	"github.com/adjoin/adjoin/pkg/config"
 )
 
 func runSecrets(_ context.Context, args []string, stdout io.Writer) error {
 	var o SecretsOptions
 	var mode string
-	s := config.New("adjoin secrets")
-	s.String(&o.Dir, "dir", "deploy/compose/secrets", "directory to write into (git-ignored; never commit it)")
+	s := commandSet("secrets")
+	s.String(&o.Dir, "dir", "secrets", "directory to write into (git-ignored; never commit it)")
+	s.Env("dir", "ADJOIN_SECRETS_DIR") // not ADJOIN_DIR: adjoin dev has a --dir too
 	s.Bool(&o.Force, "force", false, "replace existing secrets: a new CA, certificates and passwords")
 	s.Bool(&o.RotatePasswords, "rotate-passwords", false, "write new NATS passwords and hashes and new intake sender tokens only, keeping the CA and certificates")
 	s.String(&mode, "mode", "0600", "file mode of private keys and passwords (0640 or 0644 when containers run as another user)")

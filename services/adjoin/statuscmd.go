@@ -10,13 +10,12 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/adjoin/adjoin/pkg/config"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	var c clientFlags
-	s := config.New("adjoin status")
+	s := commandSet("status")
 	c.define(s)
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
@@ -41,7 +40,7 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 
 func runIntegration(ctx context.Context, args []string, stdout io.Writer) error {
 	var c clientFlags
-	s := config.New("adjoin integration")
+	s := commandSet("integration")
 	c.define(s)
 	if done, err := parse(s, args, stdout); done || err != nil {
 		return err
@@ -129,7 +128,7 @@ func runAlerts(ctx context.Context, args []string, stdout io.Writer) error {
 	var c clientFlags
 	var size int
 	var page string
-	s := config.New("adjoin alerts")
+	s := commandSet("alerts")
 	c.define(s)
 	s.Int(&size, "page-size", 20, "alerts per page")
 	s.String(&page, "page-token", "", "page token printed at the end of the previous page")

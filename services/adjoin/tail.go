@@ -32,11 +32,16 @@ type tailLine struct {
 	Error   string          `json:"error,omitempty"`
 }
 
-func runTail(ctx context.Context, args []string, stdout io.Writer) error {
+// tailFirstTry is how long tail tries to reach NATS before it says it is waiting.
+const tailFirstTry = 2 * time.Second
+
+// runTail prints the messages as JSON lines on stdout; what it is doing (waiting for NATS,
+// following, the count at the end) goes to stderr, so that stdout stays machine-readable.
+func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var conn natsx.ConnectOptions
 	var all bool
 	var fromSeq, limit int
-	s := config.New("adjoin tail")
+	s := commandSet("tail")
 	conn.Flags(s)
 	s.Bool(&all, "all", false, "start from the first stored message instead of new ones")
 	s.Int(&fromSeq, "from-seq", 0, "start from this stream sequence (a resume cursor)")
@@ -61,9 +66,15 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("max: %d, want >= 0", limit)
 	}
 	conn.Name = "adjoin-tail"
-	nc, err := natsx.Connect(ctx, conn, zap.NewNop())
+	first, cancel := context.WithTimeout(ctx, tailFirstTry)
+	nc, err := natsx.Connect(first, conn, zap.NewNop())
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "adjoin tail: waiting for NATS at %s (is the stack running? Ctrl-C to stop)\n", conn.URL)
+		nc, err = natsx.Connect(ctx, conn, zap.NewNop())
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("nats-url %s: %w (is the stack running?)", conn.URL, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -90,7 +101,14 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stop := "Ctrl-C to stop"
+	if limit > 0 {
+		stop = fmt.Sprintf("stops after %d, or Ctrl-C", limit)
+	}
+	fmt.Fprintf(stderr, "adjoin tail: following %s in stream %s (%s)\n", subject, stream, stop)
 	go func() { <-ctx.Done(); it.Stop() }()
+	printed := 0
+	defer func() { fmt.Fprintf(stderr, "adjoin tail: %d message(s) printed\n", printed) }()
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -102,7 +120,7 @@ func runTail(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := enc.Encode(describe(m)); err != nil {
 			return err
 		}
-		if limit--; limit == 0 {
+		if printed++; printed == limit {
 			return nil
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
+	"github.com/adjoin/adjoin/services/badge/internal/console"
 )
 
 // Name is the service name used in logs and NATS client names.
@@ -55,6 +56,11 @@ type Config struct {
 	HTTPListener net.Listener
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
+	// Console serves the web console under /console/ on the HTTP side port (see
+	// internal/console): the same callers as gRPC, read sees, admin toggles.
+	Console bool
+	// ConsoleMaxLive bounds the console pages updating live (server-sent event streams) at once.
+	ConsoleMaxLive int
 	// BadgeCache is how many GetBadge answers are kept built (the entities asked about most
 	// recently).
 	BadgeCache int
@@ -72,7 +78,9 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
-	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz and /readyz (empty: none)")
+	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz, /readyz and, with --console, the web console (empty: none)")
+	s.Bool(&c.Console, "console", false, "serve the web console under /console/ on http-addr, admitting the callers gRPC admits (tokens-file, client certificates with admin-cns); with tls-cert, http-addr then serves HTTPS")
+	s.Int(&c.ConsoleMaxLive, "console-max-live", console.DefaultMaxLive, "most console pages updating live at once (one server-sent event stream each); more are served without updates")
 	s.Int(&c.BadgeCache, "badge-cache", app.DefaultAnswers, "most badge answers kept built, for the entities asked about most recently (about 1 KB each; in all at most 2 KiB encoded per answer allowed, at least 1 MiB)")
 	c.Security.Flags(s)
 }
@@ -105,11 +113,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-streams: %d, want >= 1", c.MaxStreams)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
+	case c.ConsoleMaxLive < 1:
+		return fmt.Errorf("console-max-live: %d, want >= 1", c.ConsoleMaxLive)
 	case c.BadgeCache < 1:
 		return fmt.Errorf("badge-cache: %d, want >= 1", c.BadgeCache)
 	}
 	if err := c.Security.Validate(); err != nil {
 		return err
+	}
+	if c.Console && c.HTTPListener == nil {
+		if c.HTTPAddr == "" {
+			return fmt.Errorf("console: needs http-addr")
+		}
+		// The console shows entity data and toggles the integration: the rule of the gRPC port.
+		if err := c.Security.settings().CheckListen("http-addr", c.HTTPAddr); err != nil {
+			return err
+		}
 	}
 	if c.Listener != nil { // opened by the embedder (tests, adjoin dev), who chose its address
 		return nil

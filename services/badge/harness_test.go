@@ -78,6 +78,8 @@ type harness struct {
 	conn                               *grpc.ClientConn
 	client                             adjoinv1.BadgeServiceClient
 	directory, badges, devices, config jetstream.KeyValue
+	// stop stops the service (also done at the end of the test).
+	stop func()
 }
 
 // startBadge starts the service with the settings edit makes (nil: defaults) and returns once
@@ -108,6 +110,7 @@ func (h *harness) run(t testing.TB, edit func(*badge.Config), dial ...grpc.DialO
 		edit(&h.cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
 	done := make(chan error, 1)
 	go func() { done <- badge.Run(ctx, h.cfg, zap.NewNop()) }()
 	t.Cleanup(func() {

@@ -35,8 +35,9 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	}
 	status := v.status(rt, cfg, b)
 	stopping := make(chan struct{})
-	srv, hs, auth, err := grpcServer(cfg, &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status,
-		Correlated: adapters.CorrelatedStream{JS: rt.JS}, Log: rt.Log, Stopping: stopping})
+	api := &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status,
+		Correlated: adapters.CorrelatedStream{JS: rt.JS}, Log: rt.Log, Stopping: stopping}
+	srv, hs, auth, err := grpcServer(cfg, api)
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,14 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 			ln.Close()
 			return err
 		}
-		rt.Serve(hln, rt.HealthMux(), time.Second)
+		mux := rt.HealthMux()
+		if cfg.Console {
+			if hln, err = serveConsole(ctx, rt, cfg, mux, hln, api, auth, v.view); err != nil {
+				ln.Close()
+				return err
+			}
+		}
+		rt.Serve(hln, mux, time.Second)
 	}
 	logListening(ctx, rt.Log, ln.Addr().String(), cfg.Security, auth)
 	rt.Go(func(ctx context.Context) error { return serveGRPC(ctx, srv, hs, ln, stopping, cfg.ShutdownGrace) })

@@ -24,6 +24,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/productalert"
+	"github.com/adjoin/adjoin/pkg/ingest/wire"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/service"
@@ -57,6 +58,8 @@ type Config struct {
 	Samba SambaConfig
 	// LDAP is the directory sync from a domain controller (--ldap-url and the other --ldap-*).
 	LDAP LDAPSettings
+	// Sensor is the DC traffic sensor (--pcap, --capture, --sensor-name).
+	Sensor SensorConfig
 }
 
 // LDAPSettings are the --ldap-* settings of the directory sync from a domain controller.
@@ -72,6 +75,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.Honeytokens, "honeytokens", "", "comma-separated decoy accounts (sam, DOMAIN\\sam, UPN, SID, objectGUID or DN) whose use raises an alert")
 	c.Samba.Flags(s)
 	c.LDAP.Flags(s)
+	c.Sensor.Flags(s)
 }
 
 // DefaultConfig is the Config the flags give when none is set. The flag definitions are the
@@ -99,6 +103,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dc-addresses: %w", err)
 	}
 	if err := c.LDAP.Validate(); err != nil {
+		return err
+	}
+	if err := c.Sensor.Validate(); err != nil {
 		return err
 	}
 	return c.Samba.Validate()
@@ -151,6 +158,16 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		Metrics:       cfg.Metrics,
 	}
 	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	if cfg.Sensor.Capture != "" {
+		live, err := wire.OpenLive(cfg.Sensor.Capture)
+		if err != nil {
+			return err
+		}
+		rt.Go(func(ctx context.Context) error { return capture(ctx, live, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+	}
+	if cfg.Sensor.Pcap != "" {
+		rt.Go(func(ctx context.Context) error { return readPcaps(ctx, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+	}
 	return nil
 }
 
@@ -236,6 +253,14 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewZeekKerberosRC4(),
 		detect.NewZeekAdminShare(),
 		detect.NewZeekDRSReplication(isDC),
+		detect.NewZeekRemoteServiceCreation(),
+		detect.NewZeekSAMRListing(isDC),
+		detect.NewZeekLDAPRecon(),
+		detect.NewWireASREPRoasting(),
+		detect.NewWireKerberoasting(),
+		detect.NewWireOverpassTheHash(),
+		detect.NewWireKerberosPreauthFailures(),
+		detect.NewWireZerologon(),
 		detect.NewTicketFromSecondHost(),
 		detect.NewNTLMAnomaly(),
 		detect.NewWinRMRemoteShell(),

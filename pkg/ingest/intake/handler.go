@@ -104,7 +104,7 @@ type Rejected struct {
 // lists the first MaxRejectedListed refused lines and counts all of them.
 type Response struct {
 	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
+	Duplicates int `json:"already_stored"` // accepted lines that were stored before (re-sending is safe)
 	// Skipped counts lines that carry no event by design (ErrSkip), such as a Samba log's own
 	// messages.
 	Skipped int `json:"skipped,omitempty"`
@@ -117,7 +117,14 @@ type Response struct {
 	// RejectedTruncated says Rejected lists only the first of the refused lines.
 	RejectedTruncated bool   `json:"rejected_truncated,omitempty"`
 	Error             string `json:"error,omitempty"`
+	// Hint says what the intake expects when lines were refused as not JSON objects: most
+	// often a pretty-printed file, a JSON array, or a body sent with curl -d (newlines dropped).
+	Hint string `json:"hint,omitempty"`
 }
+
+// ndjsonHint is the Hint of an answer that refused lines as not JSON objects.
+const ndjsonHint = "the body is NDJSON: one JSON object per line, not an array or pretty-printed JSON; " +
+	"send a file with curl --data-binary @file (curl -d drops the newlines)"
 
 // MaxRejectedListed bounds the refused lines an answer lists (each one's error cut to
 // maxErrorText bytes), so that an answer stays small (under 64 KiB) whatever the body held.
@@ -166,6 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, status := h.ingest(r.Context(), body, format, origin, parse, h.MaxLines)
 	if status == http.StatusOK && resp.Accepted+resp.RejectedTotal+resp.Skipped == 0 {
 		resp.Error, status = errNoEvents, http.StatusUnprocessableEntity
+	}
+	if resp.RejectedByReason["not-json"]+resp.RejectedByReason["not-object"] > 0 {
+		resp.Hint = ndjsonHint
 	}
 	httpx.WriteJSON(w, status, resp)
 }

@@ -309,6 +309,12 @@ func TestHandlerBadLines(t *testing.T) {
 	if !strings.Contains(resp.Rejected[1].Error, "EventID") {
 		t.Errorf("missing-field error %q does not name EventID", resp.Rejected[1].Error)
 	}
+	if resp.Hint != ndjsonHint {
+		t.Errorf("hint = %q after lines refused as not JSON objects, want the NDJSON hint", resp.Hint)
+	}
+	if status, resp := post(t, h, lineMinimalNXLog+"\n", postOpts{}); status != http.StatusOK || resp.Hint != "" {
+		t.Errorf("clean post = %d with hint %q, want 200 without one", status, resp.Hint)
+	}
 
 	if n := len(storedMsgs(t, srv.JS, natsx.StreamDCEvents)); n != 2 {
 		t.Errorf("DC_EVENTS holds %d messages, want 2", n)

@@ -43,7 +43,7 @@ type ProductAlerts struct {
 // ProductAlertsResponse is the JSON answer.
 type ProductAlertsResponse struct {
 	Accepted    int      `json:"accepted"`
-	Duplicates  int      `json:"duplicates"`
+	Duplicates  int      `json:"already_stored"`
 	OtherSide   int      `json:"other_side"`
 	Unsupported int      `json:"unsupported"`
 	Refused     []string `json:"refused"`

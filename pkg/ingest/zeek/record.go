@@ -80,13 +80,27 @@ func (r Record) Event() *adjoinv1.Event {
 	}
 }
 
+// Format and channel prefix of the DC traffic sensor's events (package wire), which use
+// Zeek's log and column names so that the Zeek detectors read them unchanged. They are
+// written here rather than imported because package wire builds on this one's names.
+const (
+	networkFormat        = "wire"
+	networkChannelPrefix = "network/"
+)
+
 // LogOf returns the Zeek log an event was built from ("kerberos"), or "" when the event did
-// not come from Zeek, so that detectors can skip other sources cheaply.
+// not come from Zeek, so that detectors can skip other sources cheaply. The events of the DC
+// traffic sensor (Format "wire", Channel "network/kerberos") name their log the same way.
 func LogOf(ev *adjoinv1.Event) string {
-	if ev.GetFormat() != Format {
+	prefix := ChannelPrefix
+	switch ev.GetFormat() {
+	case Format:
+	case networkFormat:
+		prefix = networkChannelPrefix
+	default:
 		return ""
 	}
-	log, ok := strings.CutPrefix(ev.GetChannel(), ChannelPrefix)
+	log, ok := strings.CutPrefix(ev.GetChannel(), prefix)
 	if !ok {
 		return ""
 	}

@@ -72,3 +72,21 @@ func TestZeekSplitPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// TestLogOfNetworkEvents: the DC traffic sensor's events name their log like Zeek's, and
+// other formats with the same channel are not taken for them.
+func TestLogOfNetworkEvents(t *testing.T) {
+	for _, tt := range []struct {
+		format, channel, want string
+	}{
+		{"zeek", "zeek/kerberos", "kerberos"},
+		{"wire", "network/dce_rpc", "dce_rpc"},
+		{"wire", "zeek/dce_rpc", ""},
+		{"zeek", "network/dce_rpc", ""},
+		{"nxlog", "network/dce_rpc", ""},
+	} {
+		if got := LogOf(&adjoinv1.Event{Format: tt.format, Channel: tt.channel}); got != tt.want {
+			t.Errorf("LogOf(%s, %s) = %q, want %q", tt.format, tt.channel, got, tt.want)
+		}
+	}
+}

@@ -66,7 +66,15 @@ func OtherAddress(t testing.TB) string {
 // from; it returns the port's address and stops with the test.
 func Relay(t testing.TB, from, target string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return RelayAt(t, "127.0.0.1:0", from, target)
+}
+
+// RelayAt is Relay listening on listen ("192.0.2.2:135"): a client that must reach the DC at
+// fixed ports on another address (DCE/RPC, whose endpoint mapper names the port to dial on the
+// same host) is pointed at listen's host.
+func RelayAt(t testing.TB, listen, from, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}

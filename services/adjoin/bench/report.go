@@ -27,6 +27,7 @@ type Report struct {
 	AlertsPerSize int            `json:"alerts_per_size"`
 	Runs          []SyncRun      `json:"runs"`
 	Ingest        []IngestResult `json:"ingest"`
+	Sensor        *SensorResult  `json:"sensor,omitempty"`
 	GetBadge      []BadgeResult  `json:"get_badge"`
 	Memory        *MemoryResult  `json:"memory,omitempty"`
 	Growth        *GrowthResult  `json:"growth,omitempty"`
@@ -130,6 +131,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	for _, in := range r.Ingest {
 		row(fmt.Sprintf("parse + detect, %s, %s events of %d recordings, one core", in.Ingestor, thousands(float64(in.Events)), in.Files),
 			thousands(in.EventsPerSec)+" events/s", "encoding/json decode: "+thousands(in.JSONPerSec)+" lines/s", in.Ratio, in.OtherCPUShare)
+	}
+	if sn := r.Sensor; sn != nil {
+		row(fmt.Sprintf("DC traffic sensor decode (reassembly + Kerberos/SMB2/DCE-RPC/LDAP), %s (%s packets, %d records), one core", sn.File, thousands(float64(sn.Packets)), sn.Records),
+			thousands(sn.PacketsPerSec)+" packets/s", "gopacket alone (pcapgo + NewPacketSource): "+thousands(sn.GopacketPerSec)+" packets/s", sn.Ratio, sn.OtherCPUShare)
 	}
 	for _, b := range r.GetBadge {
 		row(fmt.Sprintf("GetBadge, concurrency %d, %s users (ratio: QPS over the minimal server's own process; p99 ratio likewise)", b.Concurrency, thousands(float64(b.Entities))),

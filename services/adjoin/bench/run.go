@@ -39,6 +39,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		if rep.Ingest, err = measureIngest(cfg.DataDir, cfg.IngestFor); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
+		say("DC traffic sensor on the largest capture of %s", cfg.DataDir)
+		if rep.Sensor, err = measureSensor(cfg.DataDir, cfg.IngestFor); err != nil {
+			return nil, fmt.Errorf("sensor: %w", err)
+		}
 	}
 	r := &matrix{cfg: cfg, binDir: binDir, say: say}
 	if err := r.run(ctx, filepath.Join(work, "store"), rep); err != nil {

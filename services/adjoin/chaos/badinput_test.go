@@ -23,7 +23,7 @@ import (
 // entity-less inputs mixed into real events through the DC ingestor's HTTP intake. Every bad
 // line is refused with its line number and reason in the answer and lands in DEADLETTER
 // exactly once (some batches are sent twice); the valid events are all in DC_EVENTS, once.
-// Entity-less alerts are what the README and DESIGN document: the intake passes a product
+// Entity-less alerts are what docs/api.md and DESIGN document: the intake passes a product
 // alert through, and the correlator, which cannot count an alert without an entity, refuses it
 // (invalid-alert) and dead-letters it, once.
 func TestBadInput(t *testing.T) {

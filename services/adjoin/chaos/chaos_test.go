@@ -78,6 +78,10 @@ func stopAtEnd(t *testing.T, procs ...*chaos.Proc) {
 		for _, p := range procs {
 			if t.Failed() {
 				t.Logf("%s output (last 3 KiB):\n%s", p.Name, p.LogTail(3072))
+				if filepath.Base(p.Path) != "nats-server" { // the services only
+					keep := filepath.Join(os.TempDir(), fmt.Sprintf("adjoin-chaos-%s-%s-%d.txt", t.Name(), p.Name, time.Now().Unix()))
+					t.Logf("%s goroutines running adjoin code at the end:\n%s", p.Name, p.DumpGoroutines(5*time.Second, keep, 12<<10))
+				}
 			}
 			if p.Running() {
 				_ = p.Kill()

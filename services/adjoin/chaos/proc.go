@@ -230,3 +230,64 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// DumpGoroutines sends SIGQUIT, which makes a Go program print every goroutine's stack to its
+// output and exit, and waits up to wait for it to end. The whole dump is kept in keep (when not
+// ""); it returns the goroutines that run adjoin's own code (the rest is the runtime's and the
+// libraries' idle machinery), the services' internals first, at most max bytes.
+func (p *Proc) DumpGoroutines(wait time.Duration, keep string, max int) string {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil || Closed(exited) {
+		return p.Name + ": not running"
+	}
+	before, _ := os.Stat(p.Log)
+	if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return p.Name + ": " + err.Error()
+	}
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return err.Error()
+	}
+	if before != nil && before.Size() <= int64(len(b)) {
+		b = b[before.Size():]
+	}
+	kept := ""
+	if keep != "" {
+		if err := os.WriteFile(keep, b, 0o644); err == nil {
+			kept = "(the whole dump is in " + keep + ")\n"
+		}
+	}
+	return kept + OwnGoroutines(string(b), max)
+}
+
+// OwnGoroutines keeps, of a Go stack dump, the goroutines with a frame of adjoin's own
+// packages, those in a service's internal packages first, cut at max bytes.
+func OwnGoroutines(dump string, max int) string {
+	var inner, outer []string
+	for _, g := range strings.Split(dump, "\n\n") {
+		switch {
+		case strings.Contains(g, "github.com/adjoin/adjoin/services/"), strings.Contains(g, "github.com/adjoin/adjoin/pkg/consume"):
+			inner = append(inner, g)
+		case strings.Contains(g, "github.com/adjoin/adjoin/"):
+			outer = append(outer, g)
+		}
+	}
+	var out strings.Builder
+	for _, g := range append(inner, outer...) {
+		if out.Len()+len(g) > max {
+			out.WriteString("[more goroutines cut]\n")
+			break
+		}
+		out.WriteString(g)
+		out.WriteString("\n\n")
+	}
+	return out.String()
+}

@@ -21,6 +21,9 @@ import (
 // detector stays silent rather than alert on every DC-to-DC replication; give it the DC list
 // (ZeekDCAddresses) to enable it.
 //
+// The account is named when the record has a "client" column (the DC traffic sensor fills it
+// from the Kerberos ticket or NTLM message that authenticated the connection).
+//
 // One alert per source, target and episode: calls from one client to one DC less than Window
 // apart, whichever sensors saw them, belong to one alert.
 type ZeekDRSReplication struct {
@@ -106,14 +109,14 @@ func (d *ZeekDRSReplication) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		Title:    "Directory replication (DRSGetNCChanges) from a non-DC address",
 		Detector: d.Name(),
 		Description: r.origH + " asked " + r.respH + " to replicate directory data over DRSUAPI (" + op +
-			") without being a domain controller, as a DCSync does (seen by Zeek on " + r.conn() + ").",
+			") without being a domain controller, as a DCSync does (" + zeekSource(r) + " on " + r.conn() + ").",
 		KillChainPhase:  adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS,
 		MitreTechniques: []string{"T1003.006"},
 		Severity:        adjoinv1.Severity_SEVERITY_HIGH,
-		Entities:        detection.Refs(r.sourceRef(), r.targetRef()),
+		Entities:        detection.Refs(zeekClientRef(r, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR), r.sourceRef(), r.targetRef()),
 	}
 	a = d.finish(a, r, op, func() *adjoinv1.Evidence {
-		return r.evidence("dce_rpc drsuapi "+op+" "+r.conn(), "endpoint", "operation", "named_pipe")
+		return r.evidence("dce_rpc drsuapi "+op+" "+r.conn(), "endpoint", "operation", "named_pipe", "client")
 	})
 	return []*adjoinv1.Alert{a}
 }

@@ -15,11 +15,20 @@ import (
 
 func main() {
 	var cfg badge.Config
-	os.Exit(svcmain.Main("adjoin-badge", os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
+	os.Exit(svcmain.Main("adjoin-badge", doc, os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
 		// The directory index is most of this process's heap: collect after a fixed headroom
 		// rather than after as much again (see gcx). A process-wide setting, so it is made
 		// here and not in Run, which `adjoin dev` runs beside the other services.
 		gcx.BoundHeadroom(ctx, gcx.DefaultHeadroom, 5*time.Second)
 		return badge.Run(ctx, cfg, log)
 	}))
+}
+
+// doc is what --help says before the settings.
+var doc = svcmain.Doc{
+	About: `adjoin-badge answers gRPC (adjoin.v1.BadgeService): per-entity badges with the counts of each
+side (greyed when a side does not know the entity or the integration is off), batches, live
+watches, an entity's timeline, the correlated stream with a resume cursor, the integration
+toggles and the status page. It serves from memory, kept current by KV watchers.`,
+	Example: "ADJOIN_NATS_URL=nats://127.0.0.1:4222 adjoin-badge --grpc-addr :9090 --tokens-file tokens",
 }

@@ -48,6 +48,8 @@ func (f Facts) Facts(ctx context.Context) (app.Facts, error) {
 		if out.Services, err = heartbeat.List(ctx, f.Status); err != nil {
 			return out, fmt.Errorf("heartbeats: %w", err)
 		}
+		out.Services = heartbeat.Current(out.Services, time.Now()) // stale rows expire
+
 		if out.DirectorySyncs, err = directory.ListSyncs(ctx, f.Status); err != nil {
 			return out, fmt.Errorf("directory sync status: %w", err)
 		}

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"crypto/tls"
 	"strings"
 	"time"
 
@@ -58,24 +59,40 @@ func (a *Auth) check(ctx context.Context, method string) error {
 }
 
 func (a *Auth) role(ctx context.Context) string {
+	var tokens []string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		for _, v := range md.Get("authorization") {
-			token, ok := strings.CutPrefix(v, "Bearer ")
-			if !ok {
-				continue
+			if token, ok := strings.CutPrefix(v, "Bearer "); ok {
+				tokens = append(tokens, token)
 			}
+		}
+	}
+	var state *tls.ConnectionState
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			state = &info.State
+		}
+	}
+	return a.RoleOf(tokens, state)
+}
+
+// RoleOf is the role of a caller who presents tokens (bearer tokens, possibly none) over a
+// connection in state (nil: no TLS): the first listed token's role, else RoleRead or RoleAdmin
+// for a verified client certificate, else "". The web console checks its callers with it too,
+// so both doors of the service admit the same people with the same rights.
+func (a *Auth) RoleOf(tokens []string, state *tls.ConnectionState) string {
+	if a.Tokens != nil {
+		for _, token := range tokens {
 			if role, ok := a.Tokens.Lookup(token); ok {
 				return role
 			}
 		}
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
-			if a.AdminCNs[info.State.VerifiedChains[0][0].Subject.CommonName] {
-				return RoleAdmin
-			}
-			return RoleRead
+	if state != nil && len(state.VerifiedChains) > 0 && len(state.VerifiedChains[0]) > 0 {
+		if a.AdminCNs[state.VerifiedChains[0][0].Subject.CommonName] {
+			return RoleAdmin
 		}
+		return RoleRead
 	}
 	return ""
 }

@@ -92,6 +92,9 @@ type Counter struct {
 	SnapshotFolds int
 	// AckWait is how long JetStream waits for an ack before redelivering (0: natsx.AckWait).
 	AckWait time.Duration
+
+	// stall bounds each wait of a load (0: defaultLoadStall); tests shorten it.
+	stall time.Duration
 }
 
 func (c *Counter) withDefaults() Counter {

@@ -71,31 +71,49 @@ func (o *owner) load(ctx context.Context) error {
 	return nil
 }
 
-// seedStall bounds each wait of a seed: for the watcher to start, then for each next record.
-// Unbounded, a watcher a cluster's leader change left without its consumer (seen in chaos
-// scenario 3: stuck in the creation request) would hold the batch and the partition's pin
-// for loadTimeout; failed, the load is tried again with the batch's next delivery.
-const seedStall = 10 * time.Second
+// defaultLoadStall bounds each wait of a load: each JetStream request (a lookup, a consumer's
+// creation or info; natsx.RequestTimeout), the seed's wait for its watcher and for each next
+// record, the replay's wait for its next messages. A request that a cluster's leader change
+// leaves unanswered (seen in chaos scenario 3: a lookup of the durable and one of the snapshot
+// bucket waited minutes), a watcher left without its consumer, would otherwise hold the batch
+// and the partition's pin for loadTimeout; failed, the load is tried again with the batch's
+// next delivery.
+const defaultLoadStall = natsx.RequestTimeout
+
+// loadStall is Counter's bound on each wait of a load (defaultLoadStall unless a test sets it).
+func (c *Counter) loadStall() time.Duration {
+	if c.stall > 0 {
+		return c.stall
+	}
+	return defaultLoadStall
+}
+
+// step bounds one JetStream request of a load.
+func (o *owner) step(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, o.c.loadStall())
+}
 
 // seed loads the partition's adjoin_badges records into l: a format-1 record converts
 // exactly and is written again in the new format; a format-2 one gives counters only.
 func (o *owner) seed(ctx context.Context, l *counts.Ledger) (seeded, inexact int, err error) {
-	kv, err := o.badgesKV(ctx)
+	sctx, scancel := o.step(ctx)
+	kv, err := o.badgesKV(sctx)
+	scancel()
 	if err != nil {
 		return 0, 0, err
 	}
 	// Creating the watcher's consumer is a request that a cluster's leader change can leave
-	// unanswered: it gets seedStall, not the whole load's deadline.
+	// unanswered: it gets loadStall, not the whole load's deadline.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	unanswered := time.AfterFunc(seedStall, cancel)
+	unanswered := time.AfterFunc(o.c.loadStall(), cancel)
 	w, err := kv.WatchAll(wctx, jetstream.IgnoreDeletes())
 	unanswered.Stop()
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading %s: %w", natsx.BucketBadges, err)
 	}
 	defer w.Stop() //nolint:errcheck // nothing to do about it
-	stall := time.NewTimer(seedStall)
+	stall := time.NewTimer(o.c.loadStall())
 	defer stall.Stop()
 	for {
 		var e jetstream.KeyValueEntry
@@ -103,10 +121,10 @@ func (o *owner) seed(ctx context.Context, l *counts.Ledger) (seeded, inexact int
 		case <-ctx.Done():
 			return 0, 0, fmt.Errorf("reading %s: %w", natsx.BucketBadges, ctx.Err())
 		case <-stall.C:
-			return 0, 0, fmt.Errorf("reading %s: nothing delivered for %s after %d records", natsx.BucketBadges, seedStall, seeded)
+			return 0, 0, fmt.Errorf("reading %s: nothing delivered for %s after %d records", natsx.BucketBadges, o.c.loadStall(), seeded)
 		case e = <-w.Updates():
 		}
-		stall.Reset(seedStall)
+		stall.Reset(o.c.loadStall())
 		if e == nil {
 			return seeded, inexact, nil // every record read
 		}
@@ -145,37 +163,25 @@ const replayBatch = 1024
 // record: the state must hold them all before this owner writes a record), and returns the
 // last sequence folded and how many messages were read. What comes after, the durable delivers.
 //
-// An empty fetch is not the end: a consumer leader moving in a cluster, or a loaded server,
-// answers nothing for a while. Only reaching the target (or the stream having nothing more for
-// the partition) ends the replay; no progress for seedStall fails the load, which is retried.
-// Ending early would leave acknowledged messages out of the state, and the next records written
-// from it would count less than before (seen in chaos scenarios 3 and 7 under load).
+// It reads through one ephemeral consumer of its own (no acks, in memory, one replica), whose
+// consumer sequence must grow by one from message to message: a gap (the consumer lost and
+// made again by a leader change) fails the load. An empty fetch is not the end: a consumer
+// leader moving in a cluster, or a loaded server, answers nothing for a while. Only reaching
+// the target (or the stream having nothing more for the partition) ends the replay; no
+// progress for loadStall fails the load, which is retried. Ending early would leave
+// acknowledged messages out of the state, and the next records written from it would count
+// less than before (seen in chaos scenarios 3 and 7 under load).
 func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (last uint64, n int, err error) {
-	durable, err := o.c.JS.Consumer(ctx, natsx.StreamCounts, natsx.CounterDurable(o.c.Durable, o.p))
+	target, err := o.delivered(ctx)
+	if err != nil || target <= after {
+		return 0, 0, err
+	}
+	cons, err := o.replayConsumer(ctx, after)
 	if err != nil {
 		return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
 	}
-	info, err := durable.Info(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
-	}
-	target := info.Delivered.Stream
-	if target <= after {
-		return 0, 0, nil
-	}
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{natsx.CountsFilter(o.p)},
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: time.Minute,
-	}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
-	}
-	cons, err := o.c.JS.OrderedConsumer(ctx, natsx.StreamCounts, cfg)
-	if err != nil {
-		return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
-	}
-	progress := time.Now()
+	defer o.deleteConsumer(cons)
+	progress, consSeq := time.Now(), uint64(0)
 	for {
 		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
@@ -183,12 +189,17 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 		}
 		got, done := 0, false
 		for m := range batch.Messages() {
-			got++
-			n++
 			meta, err := m.Metadata()
 			if err != nil {
 				continue
 			}
+			if meta.Sequence.Consumer != consSeq+1 {
+				return 0, 0, fmt.Errorf("replaying %s: the replay's consumer jumped from its message %d to %d (made again by the server?)",
+					natsx.StreamCounts, consSeq, meta.Sequence.Consumer)
+			}
+			consSeq = meta.Sequence.Consumer
+			got++
+			n++
 			last = max(last, meta.Sequence.Stream)
 			done = done || meta.NumPending == 0 || meta.Sequence.Stream >= target
 			var c adjoinv1.CorrelatedAlert
@@ -215,10 +226,54 @@ func (o *owner) replay(ctx context.Context, l *counts.Ledger, after uint64) (las
 			return 0, 0, nil
 		case ctx.Err() != nil:
 			return 0, 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, ctx.Err())
-		case time.Since(progress) > seedStall:
-			return 0, 0, fmt.Errorf("replaying %s: nothing delivered for %s at sequence %d of %d", natsx.StreamCounts, seedStall, last, target)
+		case time.Since(progress) > o.c.loadStall():
+			return 0, 0, fmt.Errorf("replaying %s: nothing delivered for %s at sequence %d of %d", natsx.StreamCounts, o.c.loadStall(), last, target)
 		}
 	}
+}
+
+// delivered is the last COUNTS sequence the partition's durable has delivered.
+func (o *owner) delivered(ctx context.Context) (uint64, error) {
+	sctx, cancel := o.step(ctx)
+	defer cancel()
+	durable, err := o.c.JS.Consumer(sctx, natsx.StreamCounts, natsx.CounterDurable(o.c.Durable, o.p))
+	if err != nil {
+		return 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
+	}
+	info, err := durable.Info(sctx)
+	if err != nil {
+		return 0, fmt.Errorf("replaying %s: %w", natsx.StreamCounts, err)
+	}
+	return info.Delivered.Stream, nil
+}
+
+// replayConsumer creates the replay's consumer: the partition's messages after sequence after.
+func (o *owner) replayConsumer(ctx context.Context, after uint64) (jetstream.Consumer, error) {
+	cfg := jetstream.ConsumerConfig{
+		FilterSubject:     natsx.CountsFilter(o.p),
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+		Replicas:          1,
+	}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	}
+	sctx, cancel := o.step(ctx)
+	defer cancel()
+	return o.c.JS.CreateConsumer(sctx, natsx.StreamCounts, cfg)
+}
+
+// deleteConsumer deletes the replay's consumer in the background (the load does not wait for
+// it), or leaves it to its inactive threshold.
+func (o *owner) deleteConsumer(cons jetstream.Consumer) {
+	name := cons.CachedInfo().Name
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = o.c.JS.DeleteConsumer(ctx, natsx.StreamCounts, name)
+	}()
 }
 
 // nothingAfter reports whether the replay's consumer, as created, had no message to deliver.

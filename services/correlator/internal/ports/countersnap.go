@@ -98,7 +98,12 @@ func (o *owner) snapshots(ctx context.Context) (jetstream.ObjectStore, error) {
 
 // writeSnapshot stores l and seq, the last COUNTS sequence folded into it, as object p<p>,
 // streamed.
+//
+// The write may take long for a large state, but never stands still for longer than the
+// load's stall bound: a chunk's acknowledgement that never comes (a leader change) fails it.
 func (o *owner) writeSnapshot(ctx context.Context, l *counts.Ledger, seq uint64) (int64, error) {
+	ctx, moved, cancel := withStallGuard(ctx, o.c.loadStall())
+	defer cancel()
 	s, err := o.snapshots(ctx)
 	if err != nil {
 		return 0, err
@@ -120,7 +125,7 @@ func (o *owner) writeSnapshot(ctx context.Context, l *counts.Ledger, seq uint64)
 		}
 		pw.CloseWithError(err)
 	}()
-	info, err := s.Put(ctx, jetstream.ObjectMeta{Name: SnapshotName(o.p), Description: "partition owner state"}, pr)
+	info, err := s.Put(ctx, jetstream.ObjectMeta{Name: SnapshotName(o.p), Description: "partition owner state"}, movingReader{pr, moved})
 	pr.CloseWithError(errors.New("snapshot not read to its end")) // lets the writer end if Put stopped early
 	if err != nil {
 		return 0, fmt.Errorf("snapshot %s: %w", SnapshotName(o.p), err)
@@ -143,11 +148,14 @@ const (
 // partition) or the connection closes: the read gets a deadline from the object's size, and
 // when ctx ends first (a stop) readSnapshot returns at once, the read ending on its own.
 func (o *owner) readSnapshot(ctx context.Context, l *counts.Ledger) (seq uint64, found bool, err error) {
-	s, err := o.snapshots(ctx)
+	sctx, scancel := o.step(ctx)
+	s, err := o.snapshots(sctx)
 	if err != nil {
+		scancel()
 		return 0, false, err
 	}
-	info, err := s.GetInfo(ctx, SnapshotName(o.p))
+	info, err := s.GetInfo(sctx, SnapshotName(o.p))
+	scancel()
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return 0, false, nil
 	}
@@ -201,4 +209,23 @@ func (o *owner) readSnapshotObject(ctx context.Context, s jetstream.ObjectStore,
 		return 0, false, fmt.Errorf("snapshot %s: %w", SnapshotName(o.p), err)
 	}
 	return binary.BigEndian.Uint64(h[16:]), true, nil
+}
+
+// withStallGuard returns a context that ends when the returned moved has not been called for
+// d: a long operation bounded by its progress rather than by its total time.
+func withStallGuard(ctx context.Context, d time.Duration) (context.Context, func(), context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	t := time.AfterFunc(d, cancel)
+	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel() }
+}
+
+// movingReader calls moved on every read.
+type movingReader struct {
+	r     io.Reader
+	moved func()
+}
+
+func (m movingReader) Read(p []byte) (int, error) {
+	m.moved()
+	return m.r.Read(p)
 }

@@ -35,7 +35,11 @@ func (b *IncidentBuilder) catchUp(ctx context.Context, why string) error {
 	start := time.Now()
 	b.caught = start
 	w := b.Grouper.Alerts
-	st, err := b.JS.Stream(ctx, natsx.StreamCorrelated)
+	// Each request is bounded: catchUp runs under the builder's run context, and a request a
+	// leader change leaves unanswered would hold the builder for good.
+	rctx, cancel := natsx.RequestContext(ctx)
+	defer cancel()
+	st, err := b.JS.Stream(rctx, natsx.StreamCorrelated)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", natsx.StreamCorrelated, err)
 	}
@@ -48,11 +52,14 @@ func (b *IncidentBuilder) catchUp(ctx context.Context, why string) error {
 		OptStartTime: &since, InactiveThreshold: 30 * time.Second}
 	if b.replayed {
 		// Resume after the last message read, unless that one is older than the memory.
-		if m, err := st.GetMsg(ctx, b.seq+1); err == nil && m.Time.After(since) {
+		if m, err := st.GetMsg(rctx, b.seq+1); err == nil && m.Time.After(since) {
 			cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, b.seq+1
 		}
 	}
-	cons, err := b.JS.OrderedConsumer(ctx, natsx.StreamCorrelated, cfg)
+	cancel()
+	rctx, cancel = natsx.RequestContext(ctx)
+	defer cancel()
+	cons, err := b.JS.OrderedConsumer(rctx, natsx.StreamCorrelated, cfg)
 	if err != nil {
 		return fmt.Errorf("replaying %s: %w", natsx.StreamCorrelated, err)
 	}
@@ -63,7 +70,7 @@ func (b *IncidentBuilder) catchUp(ctx context.Context, why string) error {
 		defer cancel()
 		_ = b.JS.DeleteConsumer(dctx, natsx.StreamCorrelated, cons.CachedInfo().Name)
 	}()
-	info, err := cons.Info(ctx)
+	info, err := cons.Info(rctx)
 	if err != nil {
 		return fmt.Errorf("replaying %s: %w", natsx.StreamCorrelated, err)
 	}
