@@ -7,4 +7,8 @@
 // decoded from the bucket's bytes straight into fixed-size records and one string arena, and
 // Get and Resolve build a fresh *adjoinv1.Entity for each answer. Follow loads a bucket on two
 // goroutines (load.go): the watcher's decodes entries, another indexes them in their order.
+//
+// A first load starts from the bucket's latest snapshot when one is usable (snapshot.go for
+// the layout, snapshotload.go for the checks), then follows the bucket from the sequence
+// after it; SnapshotKeeper, run by the correlator, writes it.
 package directory

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
@@ -22,6 +24,9 @@ type Index struct {
 	// OnChange, when set before Follow, is called with the key of every entity the directory
 	// bucket adds, changes or removes.
 	OnChange func(key string)
+	// Snapshots, when set before Follow, holds directory snapshots (natsx.BucketDirectorySnapshot):
+	// the first load starts from the latest usable one instead of reading every entry.
+	Snapshots jetstream.ObjectStore
 
 	mu          sync.RWMutex
 	recs        []record

@@ -16,14 +16,28 @@ import (
 
 // Follow loads every entity of the directory bucket into ix and keeps it up to date until ctx
 // ends. It returns once the initial load is complete, so a caller never resolves against a
-// half-loaded directory; updates keep arriving in the background.
+// half-loaded directory; updates keep arriving in the background. With Snapshots set, a first
+// load reads the latest usable snapshot and follows the bucket from the sequence after it
+// (snapshotload.go); otherwise, and on every later call, it reads the whole bucket.
 func (ix *Index) Follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
+	size := 0
+	var si *jetstream.StreamInfo
 	if st, err := kv.Status(ctx); err == nil {
-		ix.grow(int(min(st.Values(), 1<<26))) // sized from the bucket, not grown entity by entity
+		size = int(min(st.Values(), 1<<26)) // sized from the bucket, not grown entity by entity
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			si = bs.StreamInfo()
+		}
 	}
+	ix.grow(size)
 	ix.beginBulk()
+	var opts []jetstream.WatchOpt
+	if seq, ok := ix.loadSnapshot(ctx, kv, si, log); ok {
+		opts = append(opts, jetstream.ResumeFromRevision(seq+1))
+	} else {
+		ix.grow(size) // again: a refused snapshot leaves an index with no room
+	}
 	l := startLoader(ix, log)
-	err := natsx.Follow(ctx, kv, l.apply)
+	err := natsx.Follow(ctx, kv, l.apply, opts...)
 	l.finish()
 	ix.endBulk()
 	if err == nil && ix.Len() >= returnAfterLoad {
@@ -46,8 +60,24 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log *zap.L
 		return nil, func() {}, fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
 	}
 	ix = NewIndex()
+	ix.Snapshots = OpenSnapshots(ctx, js, log)
 	stop, err = natsx.Resume(ctx, nc, func(wctx context.Context) error { return ix.Follow(wctx, kv, log) }, log)
 	return ix, stop, err
+}
+
+// OpenSnapshots opens the directory snapshots' object store, or returns nil (the full load, as
+// before snapshots) when it does not exist or cannot be opened, saying why in the log.
+func OpenSnapshots(ctx context.Context, js jetstream.JetStream, log *zap.Logger) jetstream.ObjectStore {
+	s, err := js.ObjectStore(ctx, natsx.BucketDirectorySnapshot)
+	switch {
+	case err == nil:
+		return s
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		log.Info("no directory snapshots (object store not provisioned): loading the directory in full")
+	default:
+		log.Warn("directory snapshots not readable; loading the directory in full", logx.Err(err))
+	}
+	return nil
 }
 
 // apply applies one entry of the directory bucket as it arrives.

@@ -39,6 +39,10 @@ const (
 const (
 	// BucketCounter holds the snapshots of the correlator's partition owners, object "p<N>".
 	BucketCounter = "adjoin_counter"
+	// BucketDirectorySnapshot holds the adjoin_directory bucket's entries as of one sequence,
+	// object "directory", written by the correlator, so readers start without one message per
+	// entity (pkg/directory).
+	BucketDirectorySnapshot = "adjoin_directory_snapshot"
 )
 
 // Subject prefixes of the contract.
@@ -118,6 +122,7 @@ func NewTopology(replicas int) Topology {
 		},
 		Objects: []jetstream.ObjectStoreConfig{
 			{Bucket: BucketCounter, Description: "partition owner snapshots, object p<N>", Storage: jetstream.FileStorage, Replicas: replicas},
+			{Bucket: BucketDirectorySnapshot, Description: "adjoin_directory entries as of one sequence, object directory", Storage: jetstream.FileStorage, Replicas: replicas},
 		},
 	}
 }

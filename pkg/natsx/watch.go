@@ -9,9 +9,9 @@ import (
 
 // Follow applies every entry of a KV bucket, the ones stored now and every later change, until
 // ctx ends. It returns once the stored entries were applied, so a caller never serves from a
-// half-loaded copy.
-func Follow(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
-	w, err := kv.WatchAll(ctx)
+// half-loaded copy. opts are the watcher's (jetstream.ResumeFromRevision: from a sequence on).
+func Follow(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry), opts ...jetstream.WatchOpt) error {
+	w, err := kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}

@@ -77,6 +77,7 @@ func natsMatrix() []struct {
 		}},
 		{"endpointingest", []natsCheck{
 			allow("readiness", readyOp),
+			allow("read the directory snapshot", objectReadOp(natsx.BucketDirectorySnapshot, "directory")),
 			allow("publish event", publishOp("events.endpoint.security.4624")),
 			allow("publish alert", publishOp("alerts.endpoint.test")),
 			allow("dead letter", deadLetterOp("endpointingest")),
@@ -124,6 +125,7 @@ func natsMatrix() []struct {
 				PriorityGroups: []string{"counter"}, PriorityPolicy: jetstream.PriorityPolicyPinned, PinnedTTL: 30 * time.Second})),
 			allow("replay a partition", orderedOp(natsx.StreamCounts, "counts.0.>")),
 			allow("snapshot a partition", objectOp(natsx.BucketCounter, "p0")),
+			allow("snapshot the directory", objectOp(natsx.BucketDirectorySnapshot, "directory")),
 			allow("last record revision", lastMsgOp("KV_"+natsx.BucketBadges, "$KV.adjoin_badges.>")),
 			allow("replay correlated", orderedOp(natsx.StreamCorrelated, "correlated.user.*", "correlated.computer.*")),
 			allow("count on badges", kvCASOp(natsx.BucketBadges)),
@@ -157,6 +159,7 @@ func natsMatrix() []struct {
 		}},
 		{"badge", []natsCheck{
 			allow("readiness", readyOp),
+			allow("read the directory snapshot", objectReadOp(natsx.BucketDirectorySnapshot, "directory")),
 			allow("watch badges", kvWatchOp(natsx.BucketBadges)),
 			allow("read badges", kvGetOp(natsx.BucketBadges)),
 			allow("watch devices", kvWatchOp(natsx.BucketDevices)),

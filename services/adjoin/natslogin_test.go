@@ -86,8 +86,8 @@ func TestServiceWaitsForProvision(t *testing.T) {
 		return nil
 	})
 	e := logs.FilterMessageSnippet("may not create them").All()[0]
-	if missing, _ := e.ContextMap()["missing"].([]any); len(missing) != 15 || missing[0] != "stream DC_EVENTS" {
-		t.Errorf("logged missing = %v, want the 7 streams, 7 buckets and the object store", e.ContextMap()["missing"])
+	if missing, _ := e.ContextMap()["missing"].([]any); len(missing) != 16 || missing[0] != "stream DC_EVENTS" {
+		t.Errorf("logged missing = %v, want the 7 streams, 7 buckets and the 2 object stores", e.ContextMap()["missing"])
 	}
 	if user := e.ContextMap()["nats_user"]; user != "dcingest" {
 		t.Errorf("logged nats_user = %v, want dcingest", user)

@@ -316,6 +316,24 @@ func objectOp(bucket, name string) natsOp {
 	}
 }
 
+// objectReadOp reads an object's info and bytes, as a directory snapshot is read; a missing
+// object is an answer too.
+func objectReadOp(bucket, name string) natsOp {
+	return func(ctx context.Context, u *natsUser) error {
+		obs, err := u.js.ObjectStore(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		if _, err = obs.GetInfo(ctx, name); err == nil {
+			_, err = obs.GetBytes(ctx, name)
+		}
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil
+		}
+		return err
+	}
+}
+
 // lastMsgOp reads the last message of a subject; a subject without one is an answer too.
 func lastMsgOp(stream, subject string) natsOp {
 	return func(ctx context.Context, u *natsUser) error {

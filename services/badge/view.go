@@ -53,6 +53,7 @@ type loaded struct {
 // for tens of seconds while health already says SERVING.
 func loadView(ctx context.Context, rt *service.Runtime, cfg Config, b buckets) (*loaded, error) {
 	l := &loaded{view: app.NewView(), index: directory.NewIndex(), incidents: app.NewIncidents(app.IncidentsPerEntity, cfg.MaxIncidents)}
+	l.index.Snapshots = directory.OpenSnapshots(ctx, rt.JS, rt.Log)
 	// During the first load nothing is cached and nobody watches yet: one notice for all its
 	// entities after it, rather than one per entity (a second of start-up at 1M entities).
 	var done atomic.Bool

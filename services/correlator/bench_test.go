@@ -228,7 +228,7 @@ func benchAlertMsg(b *testing.B, rng *rand.Rand, id string, users []string) *nat
 }
 
 // publishMsgs publishes asynchronously, a window at a time, and waits for every ack.
-func publishMsgs(b *testing.B, js jetstream.JetStream, msgs []*nats.Msg) {
+func publishMsgs(b testing.TB, js jetstream.JetStream, msgs []*nats.Msg) {
 	b.Helper()
 	const window = 1000
 	for len(msgs) > 0 {
@@ -254,7 +254,7 @@ func publishMsgs(b *testing.B, js jetstream.JetStream, msgs []*nats.Msg) {
 
 // putUsersAsync fills the directory with n users through the bucket's subjects, asynchronously
 // (a Put per entity would take a disk sync each, one after the other).
-func putUsersAsync(b *testing.B, js jetstream.JetStream, n int) []string {
+func putUsersAsync(b testing.TB, js jetstream.JetStream, n int) []string {
 	b.Helper()
 	keys := make([]string, n)
 	msgs := make([]*nats.Msg, n)

@@ -68,6 +68,9 @@ type Config struct {
 	// MaxDeliveries is the delivery at which an alert whose handling still fails is
 	// dead-lettered instead of retried.
 	MaxDeliveries int
+	// DirectorySnapshotEvery is how often the directory snapshot is checked and, when due and
+	// this instance holds the writer's claim, rewritten (0: never).
+	DirectorySnapshotEvery time.Duration
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
 }
@@ -90,6 +93,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.TakeoverAfter, "takeover-after", ports.DefaultPinnedTTL, "a COUNTS partition whose owner has not pulled for this long is taken over by another instance (or the owner's next life): how long counting waits after an owner dies; at least 2s (an idle owner pulls every second)")
 	s.Duration(&c.IncidentMemory, "incident-memory", domain.DefaultIncidentMemory, "the incident builder remembers alerts this long before the newest one, and replays this much of CORRELATED when it starts or takes over; at least incident-window")
 	s.Int(&c.IncidentMemoryAlerts, "incident-memory-alerts", domain.DefaultMaxWindowAlerts, "most alerts the incident builder remembers (about 250 B each); past it the oldest are forgotten")
+	s.Duration(&c.DirectorySnapshotEvery, "directory-snapshot-every", time.Minute, "how often the directory snapshot (adjoin_directory_snapshot, read by every service at start) is checked; one instance rewrites it when it is missing, 100,000 changes behind, or behind and an hour old (0: never; directories under 10,000 entities get none)")
 	s.Int(&c.MaxDeliveries, "max-deliveries", natsx.MaxDeliveries, "an alert (or an incident update) still failing at this delivery is dead-lettered (retries wait 1s, doubling up to 32s)")
 }
 
@@ -121,6 +125,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("state-retention: %s, want > 0", c.StateRetention)
 	case c.MaxHeld < 1:
 		return fmt.Errorf("max-held: %d, want >= 1", c.MaxHeld)
+	case c.DirectorySnapshotEvery < 0:
+		return fmt.Errorf("directory-snapshot-every: %s, want >= 0", c.DirectorySnapshotEvery)
 	case c.TakeoverAfter < 2*time.Second:
 		return fmt.Errorf("takeover-after: %s, want at least 2s", c.TakeoverAfter)
 	case c.IncidentMemory < c.Window:

@@ -3,6 +3,7 @@ package correlator
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,6 +68,27 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		pollBuckets(ctx, cfg.Metrics, kvs[natsx.BucketBadges], kvs[natsx.BucketPending])
 		return nil
 	})
+	return keepDirectorySnapshot(ctx, rt, cfg, index)
+}
+
+// keepDirectorySnapshot starts the directory snapshot's keeper (one instance writes at a time).
+func keepDirectorySnapshot(ctx context.Context, rt *service.Runtime, cfg Config, index *directory.Index) error {
+	if cfg.DirectorySnapshotEvery == 0 || index.Snapshots == nil {
+		return nil
+	}
+	dir, err := rt.JS.KeyValue(ctx, natsx.BucketDirectory)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketDirectory, err)
+	}
+	status, err := rt.JS.KeyValue(ctx, natsx.BucketStatus)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", natsx.BucketStatus, err)
+	}
+	host, _ := os.Hostname()
+	keeper := &directory.SnapshotKeeper{Bucket: dir, Store: index.Snapshots, Claims: status, Claim: "snapshot.directory",
+		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Log: rt.Log.Named("directory-snapshot"),
+		Every: cfg.DirectorySnapshotEvery, MinEntries: 10_000, Changes: 100_000, MaxAge: time.Hour}
+	rt.Go(func(ctx context.Context) error { keeper.Run(ctx); return nil })
 	return nil
 }
 

@@ -21,8 +21,12 @@ type SizeResult struct {
 	// LoadSeconds is the time to write this step's new users into adjoin_directory.
 	LoadSeconds float64 `json:"directory_load_s"`
 	// CorrelatorReadySeconds and BadgeReadySeconds: start to ready, every entity loaded.
-	CorrelatorReadySeconds float64 `json:"correlator_ready_s"`
-	BadgeReadySeconds      float64 `json:"badge_ready_s"`
+	CorrelatorReadySeconds float64  `json:"correlator_ready_s"`
+	BadgeReadySeconds      float64  `json:"badge_ready_s"`
+	ReadyCPU               ReadyCPU `json:"ready_cpu"`
+	// Restart is set at the largest size, in the first sync mode: the directory snapshot
+	// written, then both services started again from it.
+	Restart *RestartResult `json:"restart,omitempty"`
 	// Alerts pushed through in the throughput phase, all published at once.
 	Alerts int `json:"alerts"`
 	// AlertsPerSec is Alerts over the time from the first publish until both stages of the

@@ -97,7 +97,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		for _, s := range run.Sizes {
 			if s.AlertsPerSec <= 0 { // the end-to-end phase did not run (--only)
 				row(fmt.Sprintf("directory grown to %s users, then services ready (from process start), sync %s", thousands(float64(s.Entities)), run.SyncInterval),
-					fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
+					fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s; %s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds, s.ReadyCPU), "", 0, -1)
 				continue
 			}
 			row(fmt.Sprintf("alerts → correlator → badge, %s users, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
@@ -107,6 +107,13 @@ func (r *Report) WriteTable(w io.Writer) {
 				fmt.Sprintf("p50 %s ms, p99 %s ms (%d samples)", ms(s.LatencyP50Ms), ms(s.LatencyP99Ms), s.LatencySamples), "", 0, s.OtherCPUShare)
 			row(fmt.Sprintf("directory grown to %s users (async KV puts, default sync, once for every mode), then services ready, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
 				fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds), "", 0, -1)
+		}
+		for _, s := range run.Sizes {
+			if rs := s.Restart; rs != nil {
+				row(fmt.Sprintf("%s users: directory snapshot written, then services started again from it, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
+					fmt.Sprintf("snapshot %.1f s, %s; ready: correlator %.1f s, badge %.1f s; %s", rs.SnapshotSeconds, mib(int64(rs.SnapshotBytes)),
+						rs.CorrelatorReadySeconds, rs.BadgeReadySeconds, rs.ReadyCPU), "", 0, -1)
+			}
 		}
 		if sc := run.Scale; sc != nil {
 			from, to := run.Sizes[0], run.Sizes[len(run.Sizes)-1]

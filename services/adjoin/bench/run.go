@@ -125,18 +125,27 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 				return fmt.Errorf("%s: %w", label, err)
 			}
 			res := SizeResult{Entities: size, Alerts: r.cfg.Alerts, LoadSeconds: load,
-				CorrelatorReadySeconds: svc.correlatorReady.Seconds(), BadgeReadySeconds: svc.badgeReady.Seconds()}
+				CorrelatorReadySeconds: svc.correlatorReady.Seconds(), BadgeReadySeconds: svc.badgeReady.Seconds(),
+				ReadyCPU: svc.readyCPU.seconds()}
 			err = r.measureSize(ctx, srv, svc, label, loaded, i, &res, rep)
 			svc.stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", label, err)
+			}
+			if i == 0 && size == r.cfg.Sizes[len(r.cfg.Sizes)-1] {
+				r.say("[%s] directory snapshot, then adjoin-correlator and adjoin-badge started again", label)
+				if res.Restart, err = restartFromSnapshot(ctx, srv, r.binDir, size, r.cfg.Progress); err != nil {
+					return fmt.Errorf("%s: %w", label, err)
+				}
+				r.say("[%s] snapshot %.1f s (%s); ready after restart: correlator %.1f s, badge %.1f s (%s)", label, res.Restart.SnapshotSeconds,
+					mib(int64(res.Restart.SnapshotBytes)), res.Restart.CorrelatorReadySeconds, res.Restart.BadgeReadySeconds, res.Restart.ReadyCPU)
 			}
 			run := &rep.Runs[i]
 			if run.Raw.RoundTripPerSec > 0 {
 				res.Ratio = res.AlertsPerSec / run.Raw.RoundTripPerSec
 			}
 			run.Sizes = append(run.Sizes, res)
-			r.say("[%s] ready after start: correlator %.1f s, badge %.1f s", label, res.CorrelatorReadySeconds, res.BadgeReadySeconds)
+			r.say("[%s] ready after start: correlator %.1f s, badge %.1f s (%s)", label, res.CorrelatorReadySeconds, res.BadgeReadySeconds, res.ReadyCPU)
 			if !r.cfg.runs(PhaseE2E) {
 				continue
 			}
