@@ -34,10 +34,17 @@ func (g *Guard) Enabled() bool { return g != nil && (g.Tokens != nil || g.Client
 
 type senderKey struct{}
 
-// Sender is the name a Guard gave the request's sender; "" when nothing was checked.
+// Sender is the name a Guard (or WithSender) gave the request's sender; "" when nothing was
+// checked.
 func Sender(ctx context.Context) string {
 	s, _ := ctx.Value(senderKey{}).(string)
 	return s
+}
+
+// WithSender returns ctx naming the sender of the request it carries, for what a service
+// records of it: the badge service's interceptor and console name who toggles the integration.
+func WithSender(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, senderKey{}, name)
 }
 
 // Wrap returns next behind the guard; with nothing to check it returns next.
@@ -64,7 +71,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": refusal(reason)})
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), senderKey{}, sender))
+		r = r.WithContext(WithSender(r.Context(), sender))
 		r.RemoteAddr = sender + "@" + r.RemoteAddr
 		next.ServeHTTP(w, r)
 	})

@@ -28,8 +28,9 @@ func Instance() string {
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
-// Run writes the heartbeat every period until ctx ends, then once more marked stopped.
-func Run(ctx context.Context, js jetstream.JetStream, service, version string, lastErr *logx.LastError, period time.Duration, log *zap.Logger) {
+// Run writes the heartbeat every period until ctx ends, then once more marked stopped. Each
+// beat carries the counters (nil: none).
+func Run(ctx context.Context, js jetstream.JetStream, service, version string, lastErr *logx.LastError, counters *Counters, period time.Duration, log *zap.Logger) {
 	kv, err := js.KeyValue(ctx, natsx.BucketStatus)
 	if err != nil {
 		log.Warn("no heartbeat: status bucket unavailable", logx.Err(err))
@@ -43,7 +44,7 @@ func Run(ctx context.Context, js jetstream.JetStream, service, version string, l
 	hb := &adjoinv1.ServiceHeartbeat{Service: service, Instance: Instance(), Version: version, Started: timestamppb.Now()}
 	key := KeyPrefix + service + "." + natsx.KeyToken(hb.GetInstance())
 	beat := func(ctx context.Context, stopped bool) {
-		hb.LastSeen, hb.Stopped = timestamppb.Now(), stopped
+		hb.LastSeen, hb.Stopped, hb.Counters = timestamppb.Now(), stopped, counters.Snapshot()
 		if lastErr != nil {
 			if msg, at := lastErr.Get(); msg != "" {
 				hb.LastError, hb.LastErrorTime = msg, timestamppb.New(at)
@@ -126,16 +127,17 @@ func List(ctx context.Context, kv jetstream.KeyValue) ([]*adjoinv1.ServiceHeartb
 }
 
 // Start attaches a last-error recorder to log and writes heartbeats in the background. It
-// returns the logger to use and a stop function that writes the final "stopped" heartbeat;
-// call it before the NATS connection is drained.
-func Start(ctx context.Context, js jetstream.JetStream, service, version string, log *zap.Logger) (*zap.Logger, func()) {
+// returns the logger to use, the counters the heartbeats carry, and a stop function that
+// writes the final "stopped" heartbeat; call it before the NATS connection is drained.
+func Start(ctx context.Context, js jetstream.JetStream, service, version string, log *zap.Logger) (*zap.Logger, *Counters, func()) {
 	var lastErr logx.LastError
+	counters := &Counters{}
 	log = lastErr.Attach(log)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, js, service, version, &lastErr, 10*time.Second, log)
+		Run(ctx, js, service, version, &lastErr, counters, 10*time.Second, log)
 	}()
-	return log, func() { cancel(); <-done }
+	return log, counters, func() { cancel(); <-done }
 }

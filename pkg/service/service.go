@@ -45,6 +45,8 @@ type Runtime struct {
 	NC      *nats.Conn
 	JS      jetstream.JetStream
 	Metrics *metrics.Metrics
+	// Counters are carried by the service's heartbeat (the DC traffic sensor's counts).
+	Counters *heartbeat.Counters
 
 	replicas      int
 	ctx           context.Context
@@ -74,10 +76,10 @@ func Start(ctx context.Context, o Options, log *zap.Logger) (*Runtime, error) {
 		return nil, err
 	}
 	// The heartbeat outlives ctx: its "stopped" beat is written after the workers stopped.
-	log, stopHeartbeat := heartbeat.Start(context.WithoutCancel(ctx), js, o.Name, svcmain.Version(), log)
+	log, counters, stopHeartbeat := heartbeat.Start(context.WithoutCancel(ctx), js, o.Name, svcmain.Version(), log)
 	ctx, cancel := context.WithCancelCause(ctx)
 	g, gctx := errgroup.WithContext(ctx)
-	r := &Runtime{Log: log, NC: nc, JS: js, Metrics: o.Metrics, replicas: o.NATS.Replicas,
+	r := &Runtime{Log: log, NC: nc, JS: js, Metrics: o.Metrics, Counters: counters, replicas: o.NATS.Replicas,
 		ctx: gctx, cancel: cancel, g: g, stopHeartbeat: stopHeartbeat}
 	r.Go(func(ctx context.Context) error { return natsx.WatchClosed(ctx, nc) })
 	return r, nil

@@ -223,4 +223,8 @@ func TestConsoleInChromium(t *testing.T) {
 	if row := read("status identity row", chromedp.Text(chromedp.ID("side-identity"))); !strings.Contains(row, "on") || strings.Contains(row, "never") {
 		t.Errorf("status page identity row %q: want the toggle on and data received", row)
 	}
+	// The toggles above came from this browser: the row names the console as their author.
+	if by := read("identity toggled by", chromedp.Text(chromedp.CSS("#side-identity .changed-by"))); !strings.HasPrefix(by, "console:") {
+		t.Errorf("status page says the identity side was toggled by %q, want the console caller", by)
+	}
 }

@@ -84,6 +84,11 @@ func printStatus(w io.Writer, st *adjoinv1.GetIntegrationStatusResponse) {
 		}
 		fmt.Fprintf(w, "  %-9s %-3s  %d events, %d alerts, last data %s", sideName(side.GetSide()), toggle,
 			side.GetEvents(), side.GetAlerts(), when(side.GetLastDataReceived()))
+		if side.GetChangedBy() != "" {
+			fmt.Fprintf(w, ", toggled by %s at %s", side.GetChangedBy(), when(side.GetChangedAt()))
+		} else {
+			fmt.Fprint(w, ", toggled by unknown")
+		}
 		if side.GetLastError() != "" {
 			fmt.Fprintf(w, ", last error: %s", side.GetLastError())
 		}
@@ -112,6 +117,13 @@ func printStatus(w io.Writer, st *adjoinv1.GetIntegrationStatusResponse) {
 		fmt.Fprintf(w, "  service %-14s %s %s, last seen %s", hb.GetService(), hb.GetInstance(), state, when(hb.GetLastSeen()))
 		if hb.GetLastError() != "" {
 			fmt.Fprintf(w, ", last error %s: %s", when(hb.GetLastErrorTime()), hb.GetLastError())
+		}
+		for i, c := range hb.GetCounters() {
+			sep := ", "
+			if i == 0 {
+				sep = "; "
+			}
+			fmt.Fprintf(w, "%s%s %d", sep, c.GetName(), c.GetValue())
 		}
 		fmt.Fprintln(w)
 	}

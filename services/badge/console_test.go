@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/testkit"
 	"github.com/adjoin/adjoin/services/badge"
@@ -276,6 +277,13 @@ func TestConsoleTokens(t *testing.T) {
 		b := asAdmin()
 		return sideIs(b.GetEndpoint(), false, adjoinv1.GreyedReason_GREYED_REASON_INTEGRATION_OFF, b.GetEndpoint().GetTotal())
 	})
+	// The status page names who turned the side off: the console and the session's token,
+	// by its name and digest, never the session id or the token.
+	_, _, page = reader.do("GET", "/console/status", nil)
+	if want := `<td class="changed-by">console:token:admin:` + authn.Digest("a0-console") + `</td>`; !strings.Contains(page, want) ||
+		strings.Contains(page, "a0-console<") {
+		t.Errorf("status page after the toggle lacks %s:\n%s", want, page)
+	}
 	_, _, page = reader.do("GET", "/console/entity/"+keyPgustavo, nil)
 	b = asAdmin()
 	if err := sideOnPage(page, b.GetEndpoint()); err != nil || !strings.Contains(page, "one of the two integration toggles is off") {

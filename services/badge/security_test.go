@@ -231,6 +231,11 @@ func TestMutualTLS(t *testing.T) {
 			}
 		})
 	}
+	// The last admin whose toggle went through is named by its certificate.
+	st, err := h.client.GetIntegrationStatus(rpcCtx(t), &adjoinv1.GetIntegrationStatusRequest{})
+	if err != nil || st.GetEndpoint().GetChangedBy() != "cert:soc-bot" {
+		t.Errorf("endpoint toggle changed by %q (%v), want cert:soc-bot", st.GetEndpoint().GetChangedBy(), err)
+	}
 }
 
 // TestTLSWithTokens: TLS without client certificates leaves the caller checks to tokens.

@@ -158,15 +158,16 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		Metrics:       cfg.Metrics,
 	}
 	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	counts := sensorCounts{metrics: cfg.Metrics, heartbeat: rt.Counters}
 	if cfg.Sensor.Capture != "" {
 		live, err := wire.OpenLive(cfg.Sensor.Capture)
 		if err != nil {
 			return err
 		}
-		rt.Go(func(ctx context.Context) error { return capture(ctx, live, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+		rt.Go(func(ctx context.Context) error { return capture(ctx, live, cfg.Sensor, rt.JS, counts, rt.Log) })
 	}
 	if cfg.Sensor.Pcap != "" {
-		rt.Go(func(ctx context.Context) error { return readPcaps(ctx, cfg.Sensor, rt.JS, cfg.Metrics, rt.Log) })
+		rt.Go(func(ctx context.Context) error { return readPcaps(ctx, cfg.Sensor, rt.JS, counts, rt.Log) })
 	}
 	return nil
 }

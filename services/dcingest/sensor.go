@@ -15,6 +15,7 @@ import (
 
 	"github.com/adjoin/adjoin/pkg/config"
 	"github.com/adjoin/adjoin/pkg/entity"
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/ingest/intake"
 	"github.com/adjoin/adjoin/pkg/ingest/wire"
 	"github.com/adjoin/adjoin/pkg/metrics"
@@ -104,14 +105,26 @@ func (p *sensorPublisher) flush() error {
 	return err
 }
 
-// countSensor adds a sensor's counters to the metrics.
-func countSensor(m *metrics.Metrics, st wire.Stats) {
-	if m == nil {
-		return
+// sensorCounts are where a sensor's counters go: the metrics (adjoin_sensor_total) and the
+// service's heartbeat (as "sensor.<name>"), either of which may be nil.
+type sensorCounts struct {
+	metrics   *metrics.Metrics
+	heartbeat *heartbeat.Counters
+}
+
+// add adds n to the sensor counter name.
+func (c sensorCounts) add(name string, n uint64) {
+	if c.metrics != nil {
+		c.metrics.Sensor.WithLabelValues(name).Add(float64(n))
 	}
+	c.heartbeat.Add("sensor."+name, n)
+}
+
+// stats adds a sensor's counters.
+func (c sensorCounts) stats(st wire.Stats) {
 	for name, v := range map[string]uint64{"packets": st.Packets, "bytes": st.Bytes, "flows": st.Flows, "dropped_flows": st.DroppedFlows,
 		"not_decoded": st.NotDecoded, "decode_errors": st.DecodeErrors, "records": st.Records} {
-		m.Sensor.WithLabelValues(name).Add(float64(v))
+		c.add(name, v)
 	}
 }
 
@@ -125,18 +138,16 @@ func sensorHost(cfg SensorConfig) string {
 }
 
 // capture decodes --capture live until ctx ends, publishing each record as it comes and
-// adding the counters to the metrics every second.
-func capture(ctx context.Context, live *wire.Live, cfg SensorConfig, js jetstream.JetStream, m *metrics.Metrics, log *zap.Logger) error {
+// adding the counters to the metrics and the heartbeat every second.
+func capture(ctx context.Context, live *wire.Live, cfg SensorConfig, js jetstream.JetStream, counts sensorCounts, log *zap.Logger) error {
 	p := &sensorPublisher{ctx: ctx, js: js, host: sensorHost(cfg), origin: "capture:" + cfg.Capture, batch: natsx.NewBatchContext(ctx, js), every: 1}
 	var prev wire.Stats
 	var prevDrops uint64
 	err := live.Run(ctx, wire.Config{}, p.record, time.Second, func(st wire.Stats, drops uint64) {
-		countSensor(m, wire.Stats{Packets: st.Packets - prev.Packets, Bytes: st.Bytes - prev.Bytes, Flows: st.Flows - prev.Flows,
+		counts.stats(wire.Stats{Packets: st.Packets - prev.Packets, Bytes: st.Bytes - prev.Bytes, Flows: st.Flows - prev.Flows,
 			DroppedFlows: st.DroppedFlows - prev.DroppedFlows, NotDecoded: st.NotDecoded - prev.NotDecoded,
 			DecodeErrors: st.DecodeErrors - prev.DecodeErrors, Records: st.Records - prev.Records})
-		if m != nil {
-			m.Sensor.WithLabelValues("kernel_drops").Add(float64(drops - prevDrops))
-		}
+		counts.add("kernel_drops", drops-prevDrops)
 		prev, prevDrops = st, drops
 	})
 	if err == nil && p.err != nil && ctx.Err() == nil {
@@ -147,8 +158,9 @@ func capture(ctx context.Context, live *wire.Live, cfg SensorConfig, js jetstrea
 	return err
 }
 
-// readPcaps publishes the records of every --pcap file.
-func readPcaps(ctx context.Context, cfg SensorConfig, js jetstream.JetStream, m *metrics.Metrics, log *zap.Logger) error {
+// readPcaps publishes the records of every --pcap file, adding its counters to the metrics
+// and the heartbeat.
+func readPcaps(ctx context.Context, cfg SensorConfig, js jetstream.JetStream, counts sensorCounts, log *zap.Logger) error {
 	host := sensorHost(cfg)
 	for _, path := range config.SplitList(cfg.Pcap) {
 		f, err := os.Open(path)
@@ -158,7 +170,7 @@ func readPcaps(ctx context.Context, cfg SensorConfig, js jetstream.JetStream, m 
 		p := &sensorPublisher{ctx: ctx, js: js, host: host, origin: "pcap:" + filepath.Base(path), batch: natsx.NewBatchContext(ctx, js), every: sensorBatch}
 		st, err := wire.ReadPcap(f, wire.Config{}, p.record)
 		f.Close()
-		countSensor(m, st)
+		counts.stats(st)
 		if err = errors.Join(err, p.flush()); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while reading: the next start reads the file again, deduplicated

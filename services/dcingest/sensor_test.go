@@ -1,13 +1,17 @@
 package dcingest_test
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/adjoin/adjoin/pkg/heartbeat"
 	"github.com/adjoin/adjoin/pkg/metrics"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
@@ -38,6 +42,10 @@ func TestPcapSensor(t *testing.T) {
 		return testutil.ToFloat64(cfg.Metrics.Sensor.WithLabelValues("records")) == 11 &&
 			testutil.ToFloat64(cfg.Metrics.Sensor.WithLabelValues("packets")) == 377+249
 	})
+	// The service's last heartbeat carries the sensor's counters of that run.
+	if got := sensorCounters(t, s.JS); got["sensor.packets"] != 377+249 || got["sensor.records"] != 11 || len(got) != 7 {
+		t.Errorf("heartbeat counters %v, want sensor.packets=626, sensor.records=11 and the 7 counters of wire.Stats", got)
+	}
 	if n := streamCount(t, s.JS, natsx.StreamDCEvents); n != 11 {
 		t.Errorf("DC_EVENTS holds %d after reading the captures again, want 11", n)
 	}
@@ -49,4 +57,31 @@ func TestPcapSensor(t *testing.T) {
 	if err := bad.Sensor.Validate(); err == nil {
 		t.Error("a missing --pcap file passed Validate")
 	}
+}
+
+// sensorCounters returns the "sensor." counters of the DC ingestor's heartbeat in
+// adjoin_status (one instance: the tests run it in this process).
+func sensorCounters(t *testing.T, js jetstream.JetStream) map[string]uint64 {
+	t.Helper()
+	ctx := context.Background()
+	kv, err := js.KeyValue(ctx, natsx.BucketStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hbs, err := heartbeat.List(ctx, kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, hb := range hbs {
+		if hb.GetService() != dcingest.Name {
+			continue
+		}
+		for _, c := range hb.GetCounters() {
+			if strings.HasPrefix(c.GetName(), "sensor.") {
+				out[c.GetName()] = c.GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -919,9 +919,15 @@ type SideStatus struct {
 	// When the side's ingestor last stored an event.
 	LastDataReceived *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_data_received,json=lastDataReceived,proto3" json:"last_data_received,omitempty"`
 	// Events stored and alerts raised, as the streams hold them.
-	Events        uint64 `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
-	Alerts        uint64 `protobuf:"varint,5,opt,name=alerts,proto3" json:"alerts,omitempty"`
-	LastError     string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Events    uint64 `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
+	Alerts    uint64 `protobuf:"varint,5,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	LastError string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Who last turned the side's toggle on or off (a bearer token's name and digest, a client
+	// certificate's common name, or a console caller), at most 128 bytes, and when. Empty when
+	// unknown: the toggle was never set through SetIntegration, was set by a version that did not
+	// record it, or was written to adjoin_config by hand since.
+	ChangedBy     string                 `protobuf:"bytes,7,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	ChangedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -996,6 +1002,20 @@ func (x *SideStatus) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *SideStatus) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+func (x *SideStatus) GetChangedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangedAt
+	}
+	return nil
 }
 
 // DirectoryStatus is the state of the on-prem directory sync.
@@ -1374,7 +1394,10 @@ type ServiceHeartbeat struct {
 	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
 	// True when the instance stopped cleanly; a heartbeat that is old without this is a crash
 	// or a lost connection.
-	Stopped       bool `protobuf:"varint,8,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	Stopped bool `protobuf:"varint,8,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	// Counts the instance keeps since it started, sorted by name (the DC ingestor's traffic
+	// sensor: "sensor.packets", "sensor.dropped_flows", "sensor.kernel_drops", ...); at most 32.
+	Counters      []*HeartbeatCounter `protobuf:"bytes,9,rep,name=counters,proto3" json:"counters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1465,6 +1488,66 @@ func (x *ServiceHeartbeat) GetStopped() bool {
 	return false
 }
 
+func (x *ServiceHeartbeat) GetCounters() []*HeartbeatCounter {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+// HeartbeatCounter is one named count of a service instance.
+type HeartbeatCounter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         uint64                 `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatCounter) Reset() {
+	*x = HeartbeatCounter{}
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatCounter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatCounter) ProtoMessage() {}
+
+func (x *HeartbeatCounter) ProtoReflect() protoreflect.Message {
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatCounter.ProtoReflect.Descriptor instead.
+func (*HeartbeatCounter) Descriptor() ([]byte, []int) {
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *HeartbeatCounter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HeartbeatCounter) GetValue() uint64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
 // SetIntegrationRequest turns one side on or off.
 type SetIntegrationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1476,7 +1559,7 @@ type SetIntegrationRequest struct {
 
 func (x *SetIntegrationRequest) Reset() {
 	*x = SetIntegrationRequest{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1571,7 @@ func (x *SetIntegrationRequest) String() string {
 func (*SetIntegrationRequest) ProtoMessage() {}
 
 func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[19]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1584,7 @@ func (x *SetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{19}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetIntegrationRequest) GetSide() Side {
@@ -1528,7 +1611,7 @@ type SetIntegrationResponse struct {
 
 func (x *SetIntegrationResponse) Reset() {
 	*x = SetIntegrationResponse{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1623,7 @@ func (x *SetIntegrationResponse) String() string {
 func (*SetIntegrationResponse) ProtoMessage() {}
 
 func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[20]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1636,7 @@ func (x *SetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{20}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetIntegrationResponse) GetStatus() *GetIntegrationStatusResponse {
@@ -1575,7 +1658,7 @@ type ListEntityIncidentsRequest struct {
 
 func (x *ListEntityIncidentsRequest) Reset() {
 	*x = ListEntityIncidentsRequest{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1670,7 @@ func (x *ListEntityIncidentsRequest) String() string {
 func (*ListEntityIncidentsRequest) ProtoMessage() {}
 
 func (x *ListEntityIncidentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[21]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1683,7 @@ func (x *ListEntityIncidentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntityIncidentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEntityIncidentsRequest) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{21}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListEntityIncidentsRequest) GetSelector() *EntitySelector {
@@ -1630,7 +1713,7 @@ type ListEntityIncidentsResponse struct {
 
 func (x *ListEntityIncidentsResponse) Reset() {
 	*x = ListEntityIncidentsResponse{}
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1725,7 @@ func (x *ListEntityIncidentsResponse) String() string {
 func (*ListEntityIncidentsResponse) ProtoMessage() {}
 
 func (x *ListEntityIncidentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adjoin_v1_badge_service_proto_msgTypes[22]
+	mi := &file_adjoin_v1_badge_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1738,7 @@ func (x *ListEntityIncidentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntityIncidentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEntityIncidentsResponse) Descriptor() ([]byte, []int) {
-	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{22}
+	return file_adjoin_v1_badge_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListEntityIncidentsResponse) GetEntityKey() string {
@@ -1732,7 +1815,7 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"correlated\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\"\x1d\n" +
-	"\x1bGetIntegrationStatusRequest\"\xe4\x01\n" +
+	"\x1bGetIntegrationStatusRequest\"\xbe\x02\n" +
 	"\n" +
 	"SideStatus\x12#\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
@@ -1741,7 +1824,11 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\x06events\x18\x04 \x01(\x04R\x06events\x12\x16\n" +
 	"\x06alerts\x18\x05 \x01(\x04R\x06alerts\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x06 \x01(\tR\tlastError\"\xb9\x01\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\a \x01(\tR\tchangedBy\x129\n" +
+	"\n" +
+	"changed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\xb9\x01\n" +
 	"\x0fDirectoryStatus\x12\x1a\n" +
 	"\bentities\x18\x01 \x01(\x04R\bentities\x12;\n" +
 	"\vlast_change\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1781,7 +1868,7 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\vlag_seconds\x18\x06 \x01(\x01R\n" +
 	"lagSeconds\x12%\n" +
 	"\x0enats_connected\x18\a \x01(\bR\rnatsConnected\x127\n" +
-	"\bservices\x18\b \x03(\v2\x1b.adjoin.v1.ServiceHeartbeatR\bservices\"\xce\x02\n" +
+	"\bservices\x18\b \x03(\v2\x1b.adjoin.v1.ServiceHeartbeatR\bservices\"\x87\x03\n" +
 	"\x10ServiceHeartbeat\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12\x18\n" +
@@ -1791,7 +1878,11 @@ const file_adjoin_v1_badge_service_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12B\n" +
 	"\x0flast_error_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x18\n" +
-	"\astopped\x18\b \x01(\bR\astopped\"V\n" +
+	"\astopped\x18\b \x01(\bR\astopped\x127\n" +
+	"\bcounters\x18\t \x03(\v2\x1b.adjoin.v1.HeartbeatCounterR\bcounters\"<\n" +
+	"\x10HeartbeatCounter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value\"V\n" +
 	"\x15SetIntegrationRequest\x12#\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x0f.adjoin.v1.SideR\x04side\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\"Y\n" +
@@ -1826,7 +1917,7 @@ func file_adjoin_v1_badge_service_proto_rawDescGZIP() []byte {
 	return file_adjoin_v1_badge_service_proto_rawDescData
 }
 
-var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_adjoin_v1_badge_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*EntitySelector)(nil),               // 0: adjoin.v1.EntitySelector
 	(*GetBadgeRequest)(nil),              // 1: adjoin.v1.GetBadgeRequest
@@ -1847,69 +1938,72 @@ var file_adjoin_v1_badge_service_proto_goTypes = []any{
 	(*DirectorySync)(nil),                // 16: adjoin.v1.DirectorySync
 	(*GetIntegrationStatusResponse)(nil), // 17: adjoin.v1.GetIntegrationStatusResponse
 	(*ServiceHeartbeat)(nil),             // 18: adjoin.v1.ServiceHeartbeat
-	(*SetIntegrationRequest)(nil),        // 19: adjoin.v1.SetIntegrationRequest
-	(*SetIntegrationResponse)(nil),       // 20: adjoin.v1.SetIntegrationResponse
-	(*ListEntityIncidentsRequest)(nil),   // 21: adjoin.v1.ListEntityIncidentsRequest
-	(*ListEntityIncidentsResponse)(nil),  // 22: adjoin.v1.ListEntityIncidentsResponse
-	(*Badge)(nil),                        // 23: adjoin.v1.Badge
-	(*Alert)(nil),                        // 24: adjoin.v1.Alert
-	(*CorrelatedAlert)(nil),              // 25: adjoin.v1.CorrelatedAlert
-	(Side)(0),                            // 26: adjoin.v1.Side
-	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
-	(*Incident)(nil),                     // 28: adjoin.v1.Incident
+	(*HeartbeatCounter)(nil),             // 19: adjoin.v1.HeartbeatCounter
+	(*SetIntegrationRequest)(nil),        // 20: adjoin.v1.SetIntegrationRequest
+	(*SetIntegrationResponse)(nil),       // 21: adjoin.v1.SetIntegrationResponse
+	(*ListEntityIncidentsRequest)(nil),   // 22: adjoin.v1.ListEntityIncidentsRequest
+	(*ListEntityIncidentsResponse)(nil),  // 23: adjoin.v1.ListEntityIncidentsResponse
+	(*Badge)(nil),                        // 24: adjoin.v1.Badge
+	(*Alert)(nil),                        // 25: adjoin.v1.Alert
+	(*CorrelatedAlert)(nil),              // 26: adjoin.v1.CorrelatedAlert
+	(Side)(0),                            // 27: adjoin.v1.Side
+	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
+	(*Incident)(nil),                     // 29: adjoin.v1.Incident
 }
 var file_adjoin_v1_badge_service_proto_depIdxs = []int32{
 	0,  // 0: adjoin.v1.GetBadgeRequest.selector:type_name -> adjoin.v1.EntitySelector
-	23, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
+	24, // 1: adjoin.v1.GetBadgeResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 2: adjoin.v1.BatchGetBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
 	5,  // 3: adjoin.v1.BatchGetBadgesResponse.results:type_name -> adjoin.v1.BadgeResult
-	23, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
+	24, // 4: adjoin.v1.BadgeResult.badge:type_name -> adjoin.v1.Badge
 	6,  // 5: adjoin.v1.BadgeResult.error:type_name -> adjoin.v1.BadgeError
 	0,  // 6: adjoin.v1.WatchBadgesRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	23, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
+	24, // 7: adjoin.v1.WatchBadgesResponse.badge:type_name -> adjoin.v1.Badge
 	0,  // 8: adjoin.v1.ListEntityAlertsRequest.selector:type_name -> adjoin.v1.EntitySelector
-	24, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
+	25, // 9: adjoin.v1.ListEntityAlertsResponse.alerts:type_name -> adjoin.v1.Alert
 	0,  // 10: adjoin.v1.StreamCorrelatedRequest.selectors:type_name -> adjoin.v1.EntitySelector
-	25, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
-	26, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
-	27, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
-	27, // 14: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
-	16, // 15: adjoin.v1.DirectoryStatus.syncs:type_name -> adjoin.v1.DirectorySync
-	27, // 16: adjoin.v1.DirectorySync.last_attempt:type_name -> google.protobuf.Timestamp
-	27, // 17: adjoin.v1.DirectorySync.last_success:type_name -> google.protobuf.Timestamp
-	27, // 18: adjoin.v1.DirectorySync.last_error_time:type_name -> google.protobuf.Timestamp
-	14, // 19: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
-	14, // 20: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
-	15, // 21: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
-	18, // 22: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
-	27, // 23: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
-	27, // 24: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
-	27, // 25: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
-	26, // 26: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
-	17, // 27: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
-	0,  // 28: adjoin.v1.ListEntityIncidentsRequest.selector:type_name -> adjoin.v1.EntitySelector
-	28, // 29: adjoin.v1.ListEntityIncidentsResponse.incidents:type_name -> adjoin.v1.Incident
-	1,  // 30: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
-	3,  // 31: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
-	7,  // 32: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
-	9,  // 33: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
-	11, // 34: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
-	13, // 35: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
-	19, // 36: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
-	21, // 37: adjoin.v1.BadgeService.ListEntityIncidents:input_type -> adjoin.v1.ListEntityIncidentsRequest
-	2,  // 38: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
-	4,  // 39: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
-	8,  // 40: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
-	10, // 41: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
-	12, // 42: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
-	17, // 43: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
-	20, // 44: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
-	22, // 45: adjoin.v1.BadgeService.ListEntityIncidents:output_type -> adjoin.v1.ListEntityIncidentsResponse
-	38, // [38:46] is the sub-list for method output_type
-	30, // [30:38] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	26, // 11: adjoin.v1.StreamCorrelatedResponse.correlated:type_name -> adjoin.v1.CorrelatedAlert
+	27, // 12: adjoin.v1.SideStatus.side:type_name -> adjoin.v1.Side
+	28, // 13: adjoin.v1.SideStatus.last_data_received:type_name -> google.protobuf.Timestamp
+	28, // 14: adjoin.v1.SideStatus.changed_at:type_name -> google.protobuf.Timestamp
+	28, // 15: adjoin.v1.DirectoryStatus.last_change:type_name -> google.protobuf.Timestamp
+	16, // 16: adjoin.v1.DirectoryStatus.syncs:type_name -> adjoin.v1.DirectorySync
+	28, // 17: adjoin.v1.DirectorySync.last_attempt:type_name -> google.protobuf.Timestamp
+	28, // 18: adjoin.v1.DirectorySync.last_success:type_name -> google.protobuf.Timestamp
+	28, // 19: adjoin.v1.DirectorySync.last_error_time:type_name -> google.protobuf.Timestamp
+	14, // 20: adjoin.v1.GetIntegrationStatusResponse.identity:type_name -> adjoin.v1.SideStatus
+	14, // 21: adjoin.v1.GetIntegrationStatusResponse.endpoint:type_name -> adjoin.v1.SideStatus
+	15, // 22: adjoin.v1.GetIntegrationStatusResponse.directory:type_name -> adjoin.v1.DirectoryStatus
+	18, // 23: adjoin.v1.GetIntegrationStatusResponse.services:type_name -> adjoin.v1.ServiceHeartbeat
+	28, // 24: adjoin.v1.ServiceHeartbeat.started:type_name -> google.protobuf.Timestamp
+	28, // 25: adjoin.v1.ServiceHeartbeat.last_seen:type_name -> google.protobuf.Timestamp
+	28, // 26: adjoin.v1.ServiceHeartbeat.last_error_time:type_name -> google.protobuf.Timestamp
+	19, // 27: adjoin.v1.ServiceHeartbeat.counters:type_name -> adjoin.v1.HeartbeatCounter
+	27, // 28: adjoin.v1.SetIntegrationRequest.side:type_name -> adjoin.v1.Side
+	17, // 29: adjoin.v1.SetIntegrationResponse.status:type_name -> adjoin.v1.GetIntegrationStatusResponse
+	0,  // 30: adjoin.v1.ListEntityIncidentsRequest.selector:type_name -> adjoin.v1.EntitySelector
+	29, // 31: adjoin.v1.ListEntityIncidentsResponse.incidents:type_name -> adjoin.v1.Incident
+	1,  // 32: adjoin.v1.BadgeService.GetBadge:input_type -> adjoin.v1.GetBadgeRequest
+	3,  // 33: adjoin.v1.BadgeService.BatchGetBadges:input_type -> adjoin.v1.BatchGetBadgesRequest
+	7,  // 34: adjoin.v1.BadgeService.WatchBadges:input_type -> adjoin.v1.WatchBadgesRequest
+	9,  // 35: adjoin.v1.BadgeService.ListEntityAlerts:input_type -> adjoin.v1.ListEntityAlertsRequest
+	11, // 36: adjoin.v1.BadgeService.StreamCorrelated:input_type -> adjoin.v1.StreamCorrelatedRequest
+	13, // 37: adjoin.v1.BadgeService.GetIntegrationStatus:input_type -> adjoin.v1.GetIntegrationStatusRequest
+	20, // 38: adjoin.v1.BadgeService.SetIntegration:input_type -> adjoin.v1.SetIntegrationRequest
+	22, // 39: adjoin.v1.BadgeService.ListEntityIncidents:input_type -> adjoin.v1.ListEntityIncidentsRequest
+	2,  // 40: adjoin.v1.BadgeService.GetBadge:output_type -> adjoin.v1.GetBadgeResponse
+	4,  // 41: adjoin.v1.BadgeService.BatchGetBadges:output_type -> adjoin.v1.BatchGetBadgesResponse
+	8,  // 42: adjoin.v1.BadgeService.WatchBadges:output_type -> adjoin.v1.WatchBadgesResponse
+	10, // 43: adjoin.v1.BadgeService.ListEntityAlerts:output_type -> adjoin.v1.ListEntityAlertsResponse
+	12, // 44: adjoin.v1.BadgeService.StreamCorrelated:output_type -> adjoin.v1.StreamCorrelatedResponse
+	17, // 45: adjoin.v1.BadgeService.GetIntegrationStatus:output_type -> adjoin.v1.GetIntegrationStatusResponse
+	21, // 46: adjoin.v1.BadgeService.SetIntegration:output_type -> adjoin.v1.SetIntegrationResponse
+	23, // 47: adjoin.v1.BadgeService.ListEntityIncidents:output_type -> adjoin.v1.ListEntityIncidentsResponse
+	40, // [40:48] is the sub-list for method output_type
+	32, // [32:40] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_adjoin_v1_badge_service_proto_init() }
@@ -1941,7 +2035,7 @@ func file_adjoin_v1_badge_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adjoin_v1_badge_service_proto_rawDesc), len(file_adjoin_v1_badge_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -106,6 +106,11 @@ func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusRespons
 		LagSeconds:         facts.LagSeconds,
 		NatsConnected:      connected,
 	}
+	for _, side := range []*adjoinv1.SideStatus{resp.Identity, resp.Endpoint} {
+		if c, ok := s.View.toggleChange(side.Side, side.Enabled); ok {
+			side.ChangedBy, side.ChangedAt = c.By, timestamppb.New(c.At)
+		}
+	}
 	resp.Services = facts.Services
 	if lastErr == "" {
 		resp.Identity.LastError = latestError(facts.Services, "dcingest")
@@ -126,11 +131,20 @@ func (s *Status) Get(ctx context.Context) (*adjoinv1.GetIntegrationStatusRespons
 	return resp, nil
 }
 
-// Set turns one side's integration on or off and returns the status after the change, as the
-// view sees it once the change came back through the bucket (bounded wait).
-func (s *Status) Set(ctx context.Context, side adjoinv1.Side, enabled bool) (*adjoinv1.GetIntegrationStatusResponse, error) {
+// Set turns one side's integration on or off, recording by (who asks, "" when unknown) and
+// when, and returns the status after the change, as the view sees it once the change came back
+// through the bucket (bounded wait). The record is written before the toggle: a reader that
+// sees the new toggle also finds who set it.
+func (s *Status) Set(ctx context.Context, side adjoinv1.Side, enabled bool, by string) (*adjoinv1.GetIntegrationStatusResponse, error) {
 	if side != adjoinv1.Side_SIDE_IDENTITY && side != adjoinv1.Side_SIDE_ENDPOINT {
 		return nil, fmt.Errorf("%w: %v, want SIDE_IDENTITY or SIDE_ENDPOINT", ErrInvalidSide, side)
+	}
+	if by == "" {
+		by = "unknown"
+	}
+	change := ToggleChange{Enabled: enabled, By: by, At: time.Now().UTC().Truncate(time.Millisecond)}.encode()
+	if err := s.Config.PutConfig(ctx, ToggleChangeKey(side), change); err != nil {
+		return nil, err
 	}
 	value := "off"
 	if enabled {
@@ -141,7 +155,8 @@ func (s *Status) Set(ctx context.Context, side adjoinv1.Side, enabled bool) (*ad
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if on, _ := s.View.IntegrationEnabled(ctx, side); on == enabled {
+		on, _ := s.View.IntegrationEnabled(ctx, side)
+		if stored, _ := s.View.Config(ToggleChangeKey(side)); on == enabled && stored == change {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

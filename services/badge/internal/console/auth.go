@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/adjoin/adjoin/pkg/authn"
 )
 
 // Roles of the console; the same names as the gRPC roles.
@@ -23,6 +25,8 @@ const (
 type Checker interface {
 	Enabled() bool
 	RoleOf(tokens []string, state *tls.ConnectionState) string
+	// Who names the caller for the record of what it changed (ports.Auth.Who).
+	Who(tokens []string, state *tls.ConnectionState) string
 }
 
 // sessionCookie holds a login session's id.
@@ -49,6 +53,9 @@ type caller struct {
 	id string
 	// session is the caller's login session id, "" when it came otherwise.
 	session string
+	// who names the caller in the record of a toggle it makes: "console:" and what a gRPC
+	// caller with the same credentials is named, never the session id (a secret).
+	who string
 }
 
 // guard checks callers and keeps the login sessions.
@@ -73,7 +80,7 @@ func (g *guard) enabled() bool { return g.check != nil && g.check.Enabled() }
 // who returns the request's caller; role "" means unknown.
 func (g *guard) who(r *http.Request) caller {
 	if !g.enabled() {
-		return caller{role: RoleAdmin, id: "open"}
+		return caller{role: RoleAdmin, id: "open", who: "console:peer:" + r.RemoteAddr}
 	}
 	var tokens []string
 	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
@@ -86,17 +93,18 @@ func (g *guard) who(r *http.Request) caller {
 		}
 	}
 	role := g.check.RoleOf(tokens, r.TLS)
+	who := "console:" + g.check.Who(tokens, r.TLS)
 	switch {
 	case role == "":
 		return caller{}
 	case sid != "":
-		return caller{role: role, id: "session:" + sid, session: sid}
+		return caller{role: role, id: "session:" + sid, session: sid, who: who}
 	case len(tokens) > 0:
-		return caller{role: role, id: "token:" + digest(tokens[0])}
+		return caller{role: role, id: "token:" + authn.Digest(tokens[0]), who: who}
 	case r.TLS != nil && len(r.TLS.VerifiedChains) > 0:
-		return caller{role: role, id: "cert:" + r.TLS.VerifiedChains[0][0].Subject.CommonName}
+		return caller{role: role, id: "cert:" + r.TLS.VerifiedChains[0][0].Subject.CommonName, who: who}
 	}
-	return caller{role: role, id: "unknown"}
+	return caller{role: role, id: "unknown", who: who}
 }
 
 // login opens a session for token when it has a role, and returns its id.
@@ -156,9 +164,4 @@ func (g *guard) csrf(c caller) string {
 // csrfOK reports whether a posted CSRF token is the caller's.
 func (g *guard) csrfOK(c caller, posted string) bool {
 	return c.role != "" && hmac.Equal([]byte(posted), []byte(g.csrf(c)))
-}
-
-func digest(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 )
@@ -214,7 +215,9 @@ func (h *handler) toggle(w http.ResponseWriter, r *http.Request, c caller) {
 		http.Error(w, `want side=identity|endpoint and enabled=on|off`, http.StatusBadRequest)
 		return
 	}
-	if _, err := h.api.SetIntegration(r.Context(), &adjoinv1.SetIntegrationRequest{Side: side, Enabled: enabled == "on"}); err != nil {
+	// The API is called in process, past the gRPC interceptor: the console names the caller.
+	ctx := authn.WithSender(r.Context(), c.who)
+	if _, err := h.api.SetIntegration(ctx, &adjoinv1.SetIntegrationRequest{Side: side, Enabled: enabled == "on"}); err != nil {
 		code, msg := explain(err)
 		http.Error(w, msg, code)
 		return

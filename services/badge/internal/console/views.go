@@ -177,12 +177,19 @@ type sideStatus struct {
 	Events    uint64
 	Alerts    uint64
 	LastError string
+	// ChangedBy and ChangedAt say who last set the toggle and when; "unknown" when not
+	// recorded.
+	ChangedBy, ChangedAt string
 }
 
 func newStatusView(st *adjoinv1.GetIntegrationStatusResponse) statusView {
 	side := func(s *adjoinv1.SideStatus, name string) sideStatus {
-		return sideStatus{Name: name, ID: strings.ToLower(name), Enabled: s.GetEnabled(), LastData: when(s.GetLastDataReceived()),
-			Events: s.GetEvents(), Alerts: s.GetAlerts(), LastError: s.GetLastError()}
+		v := sideStatus{Name: name, ID: strings.ToLower(name), Enabled: s.GetEnabled(), LastData: when(s.GetLastDataReceived()),
+			Events: s.GetEvents(), Alerts: s.GetAlerts(), LastError: s.GetLastError(), ChangedBy: "unknown", ChangedAt: "unknown"}
+		if s.GetChangedBy() != "" {
+			v.ChangedBy, v.ChangedAt = s.GetChangedBy(), when(s.GetChangedAt())
+		}
+		return v
 	}
 	return statusView{IntegrationEnabled: st.GetIntegrationEnabled(), NATSConnected: st.GetNatsConnected(),
 		Sides:     []sideStatus{side(st.GetIdentity(), "Identity"), side(st.GetEndpoint(), "Endpoint")},

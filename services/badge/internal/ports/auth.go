@@ -59,6 +59,11 @@ func (a *Auth) check(ctx context.Context, method string) error {
 }
 
 func (a *Auth) role(ctx context.Context) string {
+	return a.RoleOf(credentialsOf(ctx))
+}
+
+// credentialsOf returns the bearer tokens and the TLS state of a gRPC call.
+func credentialsOf(ctx context.Context) ([]string, *tls.ConnectionState) {
 	var tokens []string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		for _, v := range md.Get("authorization") {
@@ -73,7 +78,38 @@ func (a *Auth) role(ctx context.Context) string {
 			state = &info.State
 		}
 	}
-	return a.RoleOf(tokens, state)
+	return tokens, state
+}
+
+// Who names a caller presenting tokens over a connection in state, for the record of what it
+// changed: "token:<name>:<digest>" for the first listed token (its name is its role in the
+// tokens file, the digest tells tokens apart without giving them away), else "cert:<common
+// name>" for a verified client certificate, else "".
+func (a *Auth) Who(tokens []string, state *tls.ConnectionState) string {
+	if a != nil && a.Tokens != nil {
+		for _, token := range tokens {
+			if name, ok := a.Tokens.Lookup(token); ok {
+				return "token:" + name + ":" + authn.Digest(token)
+			}
+		}
+	}
+	if state != nil && len(state.VerifiedChains) > 0 && len(state.VerifiedChains[0]) > 0 {
+		return "cert:" + state.VerifiedChains[0][0].Subject.CommonName
+	}
+	return ""
+}
+
+// sender names the caller of an admin method (authn.WithSender) for the record of its change:
+// as Who does, or "peer:<address>" when nothing was checked.
+func (a *Auth) sender(ctx context.Context) context.Context {
+	who := ""
+	if a.Enabled() {
+		who = a.Who(credentialsOf(ctx))
+	}
+	if p, ok := peer.FromContext(ctx); ok && who == "" && p.Addr != nil {
+		who = "peer:" + p.Addr.String()
+	}
+	return authn.WithSender(ctx, who)
 }
 
 // RoleOf is the role of a caller who presents tokens (bearer tokens, possibly none) over a
@@ -124,6 +160,9 @@ func (a *Auth) unary(defaultDeadline time.Duration) grpc.UnaryServerInterceptor 
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if err := a.check(ctx, info.FullMethod); err != nil {
 			return nil, err
+		}
+		if adminMethods[info.FullMethod] {
+			ctx = a.sender(ctx)
 		}
 		if _, ok := ctx.Deadline(); !ok && defaultDeadline > 0 && !fromMemory[info.FullMethod] {
 			var cancel context.CancelFunc

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/adjoin/adjoin/pkg/authn"
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/logx"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
@@ -127,11 +128,12 @@ func (s *GRPCServer) GetIntegrationStatus(ctx context.Context, _ *adjoinv1.GetIn
 
 // SetIntegration implements adjoin.v1.BadgeService.
 func (s *GRPCServer) SetIntegration(ctx context.Context, req *adjoinv1.SetIntegrationRequest) (*adjoinv1.SetIntegrationResponse, error) {
-	resp, err := s.Status.Set(ctx, req.GetSide(), req.GetEnabled())
+	by := authn.Sender(ctx) // the interceptor's or the console's name of the caller
+	resp, err := s.Status.Set(ctx, req.GetSide(), req.GetEnabled(), by)
 	if err != nil {
 		return nil, s.toStatus(err)
 	}
-	s.Log.Info("integration toggled", zap.String("side", req.GetSide().String()), zap.Bool("enabled", req.GetEnabled()))
+	s.Log.Info("integration toggled", zap.String("side", req.GetSide().String()), zap.Bool("enabled", req.GetEnabled()), zap.String("by", by))
 	return &adjoinv1.SetIntegrationResponse{Status: resp}, nil
 }
 
