@@ -41,6 +41,9 @@ func New(name string) *Set {
 	return &Set{fs: fs}
 }
 
+// Name is the binary name the set was started for.
+func (s *Set) Name() string { return s.fs.Name() }
+
 // Defaults runs define on a throwaway Set and parses nothing: every setting it defines holds
 // its default, whatever the environment says. A service's DefaultConfig is built this way, so
 // its flag definitions stay the one place of its defaults.

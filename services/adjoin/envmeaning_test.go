@@ -8,13 +8,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/adjoin/adjoin/pkg/config"
-	"github.com/adjoin/adjoin/pkg/svcmain"
-	"github.com/adjoin/adjoin/services/badge"
-	"github.com/adjoin/adjoin/services/correlator"
-	"github.com/adjoin/adjoin/services/dcingest"
-	"github.com/adjoin/adjoin/services/endpointingest"
 )
 
 // settingLine is a setting in --help: "  --flag (env ADJOIN_X, default "v")" then its help.
@@ -34,23 +27,13 @@ func envMeanings(t *testing.T) map[string]map[string][]string {
 			helps[env][help] = append(helps[env][help], where)
 		}
 	}
-	for _, bin := range []struct {
-		name   string
-		define func(*config.Set)
-	}{
-		{"adjoin-dcingest", new(dcingest.Config).Flags},
-		{"adjoin-endpointingest", new(endpointingest.Config).Flags},
-		{"adjoin-correlator", new(correlator.Config).Flags},
-		{"adjoin-badge", new(badge.Config).Flags},
-	} {
-		s := config.New(bin.name)
-		var level, format string
-		var version bool
-		svcmain.Common(s, &level, &format, &version)
-		bin.define(s)
+	for _, set := range settingSets() {
+		if set.Name() == "adjoin dev" {
+			continue // a command: read from its --help below
+		}
 		var b bytes.Buffer
-		s.Usage(&b)
-		add(bin.name, b.String())
+		set.Usage(&b)
+		add(set.Name(), b.String())
 	}
 	for _, c := range commands {
 		args := append(strings.Fields(c.name), "--help")

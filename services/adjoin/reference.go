@@ -21,10 +21,10 @@ const (
 	MetricsEnd    = "<!-- metrics:end -->"
 )
 
-// SettingsReference is the markdown table of every binary's settings, made from the same
-// definitions the binaries parse, so docs/configuration.md cannot drift from --help.
-func SettingsReference() string {
-	var b strings.Builder
+// settingSets are the settings of every service binary (with the flags svcmain adds to each)
+// and of adjoin dev, each named after its binary, from the definitions the binaries parse.
+func settingSets() []*config.Set {
+	var sets []*config.Set
 	for _, bin := range []struct {
 		name   string
 		define func(*config.Set)
@@ -42,7 +42,17 @@ func SettingsReference() string {
 			svcmain.Common(s, &level, &format, &version)
 		}
 		bin.define(s)
-		fmt.Fprintf(&b, "\n**%s**\n\n| flag | environment | default | meaning |\n|---|---|---|---|\n", bin.name)
+		sets = append(sets, s)
+	}
+	return sets
+}
+
+// SettingsReference is the markdown table of every binary's settings, made from the same
+// definitions the binaries parse, so docs/configuration.md cannot drift from --help.
+func SettingsReference() string {
+	var b strings.Builder
+	for _, s := range settingSets() {
+		fmt.Fprintf(&b, "\n**%s**\n\n| flag | environment | default | meaning |\n|---|---|---|---|\n", s.Name())
 		for _, d := range s.Defs() {
 			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", d.Flag, d.Env, code(d.Default), cell(d.Help))
 		}
