@@ -1,13 +1,10 @@
 package badge_test
 
 import (
-	"bufio"
-	"context"
 	"html"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestConsoleIncidents: the entity page lists the entity's incidents (title, severity, the
@@ -22,24 +19,7 @@ func TestConsoleIncidents(t *testing.T) {
 		t.Fatalf("entity page before any incident: %d, want 200 saying it is in none", code)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+page+"/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	lines := bufio.NewScanner(resp.Body)
-	next := func(want string) {
-		t.Helper()
-		for lines.Scan() {
-			if lines.Text() == want {
-				return
-			}
-		}
-		t.Fatalf("stream ended before %q: %v", want, lines.Err())
-	}
+	next, _ := openEvents(t, c.base+page+"/events")
 	next(": live")
 	inc := shireIncident("inc-live", 12, keyPgustavo, keyWS5)
 	c.put(t, c.incidents, inc.GetId(), inc)

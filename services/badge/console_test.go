@@ -352,27 +352,7 @@ func TestConsoleMutualTLS(t *testing.T) {
 func TestConsoleLive(t *testing.T) {
 	t.Parallel()
 	c := startConsole(t, func(cfg *badge.Config) { cfg.ConsoleMaxLive = 1 })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/console/entity/"+keyPgustavo+"/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("events: %s %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	lines := bufio.NewScanner(resp.Body)
-	next := func(want string) {
-		t.Helper()
-		for lines.Scan() {
-			if lines.Text() == want {
-				return
-			}
-		}
-		t.Fatalf("stream ended before %q: %v", want, lines.Err())
-	}
+	next, lines := openEvents(t, c.base+"/console/entity/"+keyPgustavo+"/events")
 	next(": live")
 	second, err := http.Get(c.base + "/console/status/events")
 	if err != nil {
@@ -393,4 +373,32 @@ func TestConsoleLive(t *testing.T) {
 	if lines.Err() != nil {
 		t.Errorf("stream after shutdown: %v, want a clean end", lines.Err())
 	}
+}
+
+// openEvents opens a console page's server-sent event stream (30 s at most) and returns a
+// function that reads it up to the line want, failing the test when the stream ends first, and
+// the stream's lines.
+func openEvents(t *testing.T, url string) (next func(want string), lines *bufio.Scanner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	lines = bufio.NewScanner(resp.Body)
+	return func(want string) {
+		t.Helper()
+		for lines.Scan() {
+			if lines.Text() == want {
+				return
+			}
+		}
+		t.Fatalf("stream ended before %q: %v", want, lines.Err())
+	}, lines
 }
