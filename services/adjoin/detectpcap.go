@@ -23,19 +23,11 @@ func detectPcap(name string, detectors []detection.Detector, sum *detectSummary,
 	return detectCapture(name, f, detectors, sum, stderr)
 }
 
-// pcapMagics start pcap files (microsecond and nanosecond, either byte order) and pcapng files.
-var pcapMagics = []string{"\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", "\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x0a\x0d\x0d\x0a"}
-
 // isCapture says whether the buffered file starts like a packet capture, so that `adjoin detect
 // FILE` reads a capture without --pcap.
 func isCapture(br *bufio.Reader) bool {
 	head, _ := br.Peek(4)
-	for _, m := range pcapMagics {
-		if string(head) == m {
-			return true
-		}
-	}
-	return false
+	return wire.IsCaptureMagic(head)
 }
 
 // detectCapture decodes a capture read from r (see detectPcap).

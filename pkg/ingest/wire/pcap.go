@@ -22,12 +22,34 @@ func openCapture(r io.Reader) (packetSource, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
-		return nil, fmt.Errorf("pcap: %w", err)
+		return nil, fmt.Errorf("not a packet capture: %d bytes, shorter than a pcap or pcapng header", len(magic))
 	}
+	if !IsCaptureMagic(magic) {
+		return nil, fmt.Errorf("not a pcap or pcapng capture (first bytes %x)", magic)
+	}
+	var src packetSource
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
-		return pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		src, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	} else {
+		src, err = pcapgo.NewReader(br)
 	}
-	return pcapgo.NewReader(br)
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("capture header cut short (first bytes %x): %w", magic, err)
+	case err != nil:
+		return nil, fmt.Errorf("not a pcap or pcapng capture (first bytes %x): %w", magic, err)
+	}
+	return src, nil
+}
+
+// IsCaptureMagic reports whether a file starting with magic is a pcapng capture or a pcap one
+// (microsecond or nanosecond timestamps, either byte order).
+func IsCaptureMagic(magic []byte) bool {
+	switch string(magic) {
+	case "\x0a\x0d\x0d\x0a", "\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", "\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d":
+		return true
+	}
+	return false
 }
 
 // ReadPcap decodes every packet of a pcap or pcapng file and returns the sensor's counters.
