@@ -71,6 +71,30 @@ func ticketKey(cipher []byte) string {
 	return string(s[:16])
 }
 
+// kdcRequest unmarshals an AS-REQ or a TGS-REQ (by its tag) and names its type.
+func kdcRequest(b []byte) (messages.KDCReqFields, string, error) {
+	if b[0] == tagASReq {
+		var r messages.ASReq
+		err := r.Unmarshal(b)
+		return r.KDCReqFields, "AS-REQ", err
+	}
+	var r messages.TGSReq
+	err := r.Unmarshal(b)
+	return r.KDCReqFields, "TGS-REQ", err
+}
+
+// kdcReply unmarshals an AS-REP or a TGS-REP (by its tag) and names its type.
+func kdcReply(b []byte) (messages.KDCRepFields, string, error) {
+	if b[0] == tagASRep {
+		var r messages.ASRep
+		err := r.Unmarshal(b)
+		return r.KDCRepFields, "AS-REP", err
+	}
+	var r messages.TGSRep
+	err := r.Unmarshal(b)
+	return r.KDCRepFields, "TGS-REP", err
+}
+
 // DecodeKerberos decodes one Kerberos message (without the TCP length prefix).
 func DecodeKerberos(b []byte) (KerberosMessage, error) {
 	if len(b) == 0 {
@@ -79,20 +103,11 @@ func DecodeKerberos(b []byte) (KerberosMessage, error) {
 	var m KerberosMessage
 	switch b[0] {
 	case tagASReq, tagTGSReq:
-		var req messages.KDCReqFields
-		if b[0] == tagASReq {
-			var r messages.ASReq
-			if err := r.Unmarshal(b); err != nil {
-				return m, err
-			}
-			req, m.Type = r.KDCReqFields, "AS-REQ"
-		} else {
-			var r messages.TGSReq
-			if err := r.Unmarshal(b); err != nil {
-				return m, err
-			}
-			req, m.Type = r.KDCReqFields, "TGS-REQ"
+		req, typ, err := kdcRequest(b)
+		if err != nil {
+			return m, err
 		}
+		m.Type = typ
 		m.Client, m.Realm = principal(req.ReqBody.CName), req.ReqBody.Realm
 		m.Service, m.ETypes, m.Till = principal(req.ReqBody.SName), req.ReqBody.EType, req.ReqBody.Till
 		for _, a := range req.ReqBody.Addresses {
@@ -110,20 +125,11 @@ func DecodeKerberos(b []byte) (KerberosMessage, error) {
 			}
 		}
 	case tagASRep, tagTGSRep:
-		var rep messages.KDCRepFields
-		if b[0] == tagASRep {
-			var r messages.ASRep
-			if err := r.Unmarshal(b); err != nil {
-				return m, err
-			}
-			rep, m.Type = r.KDCRepFields, "AS-REP"
-		} else {
-			var r messages.TGSRep
-			if err := r.Unmarshal(b); err != nil {
-				return m, err
-			}
-			rep, m.Type = r.KDCRepFields, "TGS-REP"
+		rep, typ, err := kdcReply(b)
+		if err != nil {
+			return m, err
 		}
+		m.Type = typ
 		m.Client, m.Realm = principal(rep.CName), rep.CRealm
 		m.Service = principal(rep.Ticket.SName)
 		m.HasTicket, m.TicketEType, m.ReplyEType = true, rep.Ticket.EncPart.EType, rep.EncPart.EType
