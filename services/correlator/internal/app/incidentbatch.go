@@ -31,7 +31,8 @@ func NewIncidentBatch(store IncidentReader) *IncidentBatch {
 	return &IncidentBatch{store: store, state: map[string]*adjoinv1.Incident{}, dirty: map[string]bool{}, covered: map[string]bool{}}
 }
 
-// Build brings the incident of c's alert up to date. An alert already in an incident grouped
+// Build brings the incident of c's alert up to date; one the window does not hold (older than
+// its memory) gets the incident domain.Grouper.Outside makes. An alert already in an incident grouped
 // in this batch is skipped: that grouping read a window that already held it. When more than one
 // alert joined at once, two incidents met, and every incident named after one of its alerts is
 // marked as merged into it. It returns the states it changed; nothing is changed when a read
@@ -41,6 +42,12 @@ func (s *IncidentBatch) Build(ctx context.Context, g *domain.Grouper, c *adjoinv
 		return nil, nil
 	}
 	inc := g.Group(c.GetAlert().GetId(), []string{c.GetEntityKey()})
+	if inc == nil && !g.Alerts.Holds(c.GetAlert().GetId()) {
+		// Older than the window's memory (or from the future): an incident of its own.
+		if a, ok := domain.AlertOf(c); ok {
+			inc = g.Outside(a)
+		}
+	}
 	if inc == nil {
 		return nil, nil
 	}

@@ -74,6 +74,30 @@ func (g *Grouper) Group(seedID string, seedKeys []string) *adjoinv1.Incident {
 	return again.incident()
 }
 
+// Outside returns the incident of an alert the window does not hold, because it is dated more
+// than the window's memory before the newest alert (a late or replayed recording) or too far
+// ahead of the clock: the alert and the held alerts linked to it within Window. An alert is
+// thus never left out of incidents by the order its copies arrive in. It returns nil for an
+// alert with no id, no entity, or a time out of range.
+func (g *Grouper) Outside(a Alert) *adjoinv1.Incident {
+	at, ok := alertNanos(a)
+	if !ok || a.ID == "" || len(a.Keys)+len(a.Links) == 0 {
+		return nil
+	}
+	h := &held{id: a.ID, version: max(a.Version, 1), at: at}
+	h.set(a)
+	h.keys = slices.Compact(slices.Sorted(slices.Values(slices.Concat(a.Keys, a.Links))))
+	h.keys = h.keys[:min(len(h.keys), MaxAlertKeys)]
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(a.Links))) {
+		if _, found := slices.BinarySearch(h.keys, k); found {
+			h.links = append(h.links, k)
+		}
+	}
+	w := g.newWalk(true)
+	w.run(h)
+	return w.incident()
+}
+
 // newWalk begins a walk; one that does not explain finds the alerts without their reasons.
 func (g *Grouper) newWalk(explain bool) *walk {
 	return &walk{g: g, explain: explain, mark: g.Alerts.newWalk(), ents: map[string]*adjoinv1.Entity{}, keys: map[string]bool{}}

@@ -103,6 +103,9 @@ func (w *AlertWindow) Span() time.Duration {
 // Len returns how many alerts the window holds.
 func (w *AlertWindow) Len() int { return w.all.n }
 
+// Holds reports whether the window holds alert id.
+func (w *AlertWindow) Holds(id string) bool { return w.byID[id] != nil }
+
 // Get returns what the window holds of alert id.
 func (w *AlertWindow) Get(id string) (Alert, bool) {
 	h, ok := w.byID[id]
