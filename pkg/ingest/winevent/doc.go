@@ -27,7 +27,9 @@
 //
 //   - Sysmon events: the event's own UtcTime (millisecond, UTC) wins over any envelope clock,
 //     because Sysmon writes it from the kernel event and every shape carries it. A missing or
-//     malformed UtcTime falls back to the envelope rule below.
+//     malformed UtcTime falls back to the envelope rule below, and so does one 15 minutes or
+//     more away from a zoned envelope time: it was written in another zone (the pandalab
+//     recordings of otrf/more carry UtcTime 7 h off every channel's clock).
 //   - evtx: TimeCreated (the EVTX SystemTime, UTC).
 //   - ecs: @timestamp (Winlogbeat sets it to the record's creation time, UTC).
 //   - nxlog: @timestamp. It is Logstash's ingest time, not the event time: OTRF describes it as

@@ -62,10 +62,10 @@ func parseECS(obj map[string]any) (Event, error) {
 		Outcome:  ecsOutcomeOf(obj),
 		Fields:   ecsFields(obj),
 	}
-	if sysmonTime(&ev) {
+	tsRaw, _ := lookup(obj, ecsTimestamp)
+	if sysmonTime(&ev, zonedOf(tsRaw)) {
 		return ev, nil
 	}
-	tsRaw, _ := lookup(obj, ecsTimestamp)
 	if tsRaw == nil {
 		return Event{}, fmt.Errorf("%w: %s", ErrMissingField, ecsTimestamp)
 	}

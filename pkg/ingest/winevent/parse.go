@@ -2,6 +2,7 @@ package winevent
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/adjoin/adjoin/pkg/jsonvalue"
 )
@@ -212,7 +213,11 @@ func parseFlat(obj map[string]any, s *flatShape) (Event, error) {
 
 // setTime applies the time rules of the package comment to a flat shape.
 func setTime(ev *Event, obj map[string]any, s *flatShape) error {
-	if sysmonTime(ev) {
+	var envelope time.Time
+	if s.utcKey != "" {
+		envelope = zonedOf(obj[s.utcKey])
+	}
+	if sysmonTime(ev, envelope) {
 		return nil
 	}
 	if s.utcKey != "" && obj[s.utcKey] != nil {
@@ -235,8 +240,15 @@ func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 	return fmt.Errorf("%w: %s", ErrMissingField, s.missingTimeKey)
 }
 
-// sysmonTime sets Time from a Sysmon event's UtcTime and reports whether it did.
-func sysmonTime(ev *Event) bool {
+// sysmonZoneSkew is how far a Sysmon event's UtcTime may be from its zoned envelope time before
+// it is taken for a local time labelled UTC: envelopes lag by seconds, up to about a minute.
+const sysmonZoneSkew = 15 * time.Minute
+
+// sysmonTime sets Time from a Sysmon event's UtcTime and reports whether it did. envelope, when
+// not zero, is the line's zoned envelope time: a UtcTime sysmonZoneSkew or more away from it
+// was written in another zone (the pandalab recordings of otrf/more: 7 h), so the envelope,
+// which the source's other channels are dated by too, is used instead.
+func sysmonTime(ev *Event, envelope time.Time) bool {
 	if !ev.IsSysmon() {
 		return false
 	}
@@ -244,6 +256,16 @@ func sysmonTime(ev *Event) bool {
 	if !ok {
 		return false
 	}
+	if d := t.Sub(envelope); !envelope.IsZero() && (d >= sysmonZoneSkew || d <= -sysmonZoneSkew) {
+		return false
+	}
 	ev.Time = t
 	return true
+}
+
+// zonedOf is v parsed as an RFC 3339 time, or the zero time.
+func zonedOf(v any) time.Time {
+	str, _ := v.(string)
+	t, _ := parseZoned(str)
+	return t
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // findSharedData walks up from the working directory to the first ancestor holding
@@ -334,4 +335,30 @@ func TestParseAllSharedData(t *testing.T) {
 		}
 	}
 	t.Logf("parsed %v from %d files", counts, len(files))
+}
+
+// The pandalab recordings of otrf/more write Sysmon's UtcTime 7 h off the clock every channel's
+// envelope carries (Security, Application, and Sysmon's own TimeCreated): a Sysmon event is
+// dated by its envelope there, so ntdsutil's Sysmon 1 and its 4688 fall on one instant. Where
+// the envelope has no zone (the esentutl PowerShell export), UtcTime still wins.
+func TestSysmonUtcTimeInAnotherZone(t *testing.T) {
+	ntds := "otrf/more/credential_access/cmd_dumping_ntds_dit_file_ntdsutil.no-vbox-sysmon10.json"
+	isNtdsutil := func(id int) func(Event) bool {
+		return func(ev Event) bool {
+			return ev.EventID == id && strings.HasPrefix(ev.Fields["CommandLine"], "ntdsutil")
+		}
+	}
+	sysmon, security := findEvent(t, ntds, isNtdsutil(1)), findEvent(t, ntds, isNtdsutil(4688))
+	if got := sysmon.Fields["UtcTime"]; got != "2023-07-19 16:03:37.257" {
+		t.Fatalf("the recording changed: UtcTime %q", got)
+	}
+	if d := sysmon.Time.Sub(security.Time); d < 0 || d > time.Second {
+		t.Errorf("Sysmon 1 at %s, its 4688 at %s: want the envelope's clock, within a second", sysmon.Time, security.Time)
+	}
+	esentutl := findEvent(t, "otrf/more/credential_access/cmd_sam_copy_esentutl_2020-10-1900290001.json", func(ev Event) bool {
+		return ev.EventID == 1 && strings.Contains(ev.Fields["CommandLine"], "esentutl")
+	})
+	if want := time.Date(2020, 10, 19, 4, 28, 31, 89e6, time.UTC); !esentutl.Time.Equal(want) || esentutl.TimeApproximate {
+		t.Errorf("esentutl's Sysmon 1 at %s (approximate %v), want its UtcTime %s", esentutl.Time, esentutl.TimeApproximate, want)
+	}
 }

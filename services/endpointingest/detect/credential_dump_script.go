@@ -76,7 +76,7 @@ func (d *CredentialDumpScript) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		fmt.Sprintf("A PowerShell script block on %s runs %s.", ev.GetHost(), strings.Join(found, ", ")))
 	script := credImageKey(ev.GetHost(), "4104-script-blocks")
 	a.Id = d.Episodes.claim(credKeys(script, credImageKey(ev.GetHost(), "powershell.exe"), credImageKey(ev.GetHost(), "pwsh.exe")),
-		credKeys(script), ev.GetTime().AsTime(), a.GetId())
+		credKeys(script), credTimeOf(ev), a.GetId())
 	fields := detection.Pick(f, "ScriptBlockId", "MessageNumber", "MessageTotal", "Path")
 	fields["Terms"] = strings.Join(found, ",")
 	a.Evidence = []*adjoinv1.Evidence{credEvidence(ev, "windows-event", fmt.Sprintf("4104 script block %s: %s", credOr(block, "?"), strings.Join(found, ", ")), fields)}

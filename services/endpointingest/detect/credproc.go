@@ -86,7 +86,7 @@ func (p credProcStart) isImage(names ...string) bool {
 func (p credProcStart) episode(c *CredEpisodes, id string) string {
 	own := credProcessKey(p.ev.GetHost(), p.pid)
 	return c.claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own, credImageKey(p.ev.GetHost(), p.image)),
-		p.ev.GetTime().AsTime(), id)
+		credTimeOf(p.ev), id)
 }
 
 // actor is the user that ran the process, or nil for local system identities.
