@@ -26,10 +26,12 @@ func TestCredentialTheftIsOneAlert(t *testing.T) {
 		{"otrf/more/credential_access/empire_mimikatz_logonpasswords_2020-08-07103224.sec-sys-sysmon.json", []string{"lsass-access [T1003.001]"}},
 		// reg save HKLM\sam from an Empire agent: the launcher and reg.exe, in Sysmon and 4688.
 		{"otrf/more/credential_access/empire_shell_reg_dump_sam_2020-09-22042823.json", []string{"lsa-secrets-dump [T1003.002]"}},
-		// Security/Application and Sysmon 7 h apart in this recording: one alert per clock; the
-		// techniques of every trace the theft left accumulate (Merge).
+		// Sysmon's UtcTime 7 h off the envelope clock in this recording, which dates it: one
+		// alert; the techniques of every trace the theft left accumulate (Merge).
 		{"otrf/more/credential_access/cmd_dumping_ntds_dit_file_volume_shadow_copy.no-vbox-sysmon10.json",
-			[]string{"credential-store-dump [T1003.003,T1003.002]", "credential-store-dump [T1003.003,T1003.002]"}},
+			[]string{"credential-store-dump [T1003.003,T1003.002]"}},
+		// A 4688 on a zone-less local clock, 8 h off Sysmon: one alert still.
+		{"otrf/more/credential_access/cmd_sam_copy_esentutl_2020-10-1900290001.json", []string{"credential-store-dump [T1003.002]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

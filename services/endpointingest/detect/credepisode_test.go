@@ -25,7 +25,7 @@ func TestCredEpisodes(t *testing.T) {
 	if id := c.claim([]string{child, rundll}, []string{child}, credTime{t: at.Add(-time.Minute)}, "second"); id != "first" {
 		t.Errorf("child claim = %q, want first", id)
 	}
-	if id := c.claim([]string{child}, nil, credTime{t: at.Add(8*time.Minute)}, "third"); id != "first" {
+	if id := c.claim([]string{child}, nil, credTime{t: at.Add(8 * time.Minute)}, "third"); id != "first" {
 		t.Errorf("child alone = %q, want first", id)
 	}
 	if id := c.claim([]string{rundll}, []string{rundll}, credTime{t: at.Add(time.Hour)}, "later"); id != "later" {
