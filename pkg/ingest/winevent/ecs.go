@@ -63,14 +63,14 @@ func parseECS(obj map[string]any) (Event, error) {
 		Fields:   ecsFields(obj),
 	}
 	tsRaw, _ := lookup(obj, ecsTimestamp)
-	if sysmonTime(&ev, zonedOf(tsRaw)) {
+	ts, _ := tsRaw.(string)
+	t, ok := parseZoned(ts)
+	if sysmonTime(&ev, t) {
 		return ev, nil
 	}
 	if tsRaw == nil {
 		return Event{}, fmt.Errorf("%w: %s", ErrMissingField, ecsTimestamp)
 	}
-	ts, _ := tsRaw.(string)
-	t, ok := parseZoned(ts)
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time", ErrInvalidField, ecsTimestamp, stringify(tsRaw))
 	}

@@ -214,19 +214,19 @@ func parseFlat(obj map[string]any, s *flatShape) (Event, error) {
 // setTime applies the time rules of the package comment to a flat shape.
 func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 	var envelope time.Time
+	zoned := false
 	if s.utcKey != "" {
-		envelope = zonedOf(obj[s.utcKey])
+		str, _ := obj[s.utcKey].(string)
+		envelope, zoned = parseZoned(str)
 	}
 	if sysmonTime(ev, envelope) {
 		return nil
 	}
 	if s.utcKey != "" && obj[s.utcKey] != nil {
-		str, _ := obj[s.utcKey].(string)
-		t, ok := parseZoned(str)
-		if !ok {
+		if !zoned {
 			return fmt.Errorf("%w: %s %q is not an RFC 3339 time", ErrInvalidField, s.utcKey, stringify(obj[s.utcKey]))
 		}
-		ev.Time = t
+		ev.Time = envelope
 		return nil
 	}
 	if s.localKey != "" && obj[s.localKey] != nil {
@@ -263,9 +263,3 @@ func sysmonTime(ev *Event, envelope time.Time) bool {
 	return true
 }
 
-// zonedOf is v parsed as an RFC 3339 time, or the zero time.
-func zonedOf(v any) time.Time {
-	str, _ := v.(string)
-	t, _ := parseZoned(str)
-	return t
-}

@@ -16,12 +16,14 @@ const (
 	SyncDefault = "default"
 )
 
-// Phases of a run, for Config.Only: the raw JetStream baseline (per sync mode); end to end
+// Phases of a run, for Config.Only: the raw JetStream baseline (per sync mode); the contract's
+// floor (per sync mode, after the raw baseline: the JetStream work every alert costs); end to end
 // (throughput and latency at every size in every sync mode); parse + detect; GetBadge and
 // memory (each once, at the largest size, in the first sync mode). The services' ready times
 // are recorded at every size whatever the phases.
 const (
 	PhaseRaw      = "raw"
+	PhaseFloor    = "floor"
 	PhaseE2E      = "e2e"
 	PhaseIngest   = "ingest"
 	PhaseGetBadge = "getbadge"
@@ -30,7 +32,7 @@ const (
 )
 
 // Phases lists every phase, in the order a run measures them.
-var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseE2E, PhaseGetBadge, PhaseGrowth}
+var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseFloor, PhaseE2E, PhaseGetBadge, PhaseGrowth}
 
 // Config is one run of the harness. Zero values take the defaults of a full run, or of a
 // quick one when Quick is set (see Defaults).

@@ -41,6 +41,7 @@ type SyncRun struct {
 	// SyncInterval is the NATS server's sync_interval: "always", or the default interval.
 	SyncInterval string       `json:"sync_interval"`
 	Raw          RawResult    `json:"raw"`
+	Floor        FloorResult  `json:"floor"`
 	Sizes        []SizeResult `json:"sizes"`
 	// Scale is the throughput at the largest size over that at the smallest, when the
 	// end-to-end phase ran at two sizes or more.
@@ -93,6 +94,10 @@ func (r *Report) WriteTable(w io.Writer) {
 		if raw.Messages > 0 {
 			row(fmt.Sprintf("raw JetStream, sync %s: async publish, then pull fetch + ack, %s msgs of %d B", run.SyncInterval, thousands(float64(raw.Messages)), raw.MsgBytes),
 				"", fmt.Sprintf("publish %s/s, consume %s/s, both %s msgs/s", thousands(raw.PublishPerSec), thousands(raw.ConsumePerSec), thousands(raw.RoundTripPerSec)), 0, raw.OtherCPUShare)
+		}
+		if f := run.Floor; f.Messages > 0 {
+			row(fmt.Sprintf("the contract's floor, sync %s: ALERTS → COUNTS → CORRELATED + record, batches of 512, no adjoin code, %s alerts", run.SyncInterval, thousands(float64(f.Messages))),
+				fmt.Sprintf("%s alerts/s", thousands(f.AlertsPerSec)), fmt.Sprintf("raw publish + consume: %s msgs/s", thousands(raw.RoundTripPerSec)), f.Ratio, f.OtherCPUShare)
 		}
 		for _, s := range run.Sizes {
 			if s.AlertsPerSec <= 0 { // the end-to-end phase did not run (--only)

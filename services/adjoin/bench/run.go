@@ -99,6 +99,12 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 				return fmt.Errorf("sync %s: raw baseline: %w", mode, err)
 			}
 		}
+		if r.cfg.runs(PhaseFloor) {
+			r.say("[%s] the contract's floor: %d alerts through ALERTS, COUNTS, CORRELATED and a record, no adjoin code", mode, r.cfg.Alerts)
+			if run.Floor, err = measureFloor(ctx, srv.js, r.cfg.Alerts, run.Raw); err != nil {
+				return fmt.Errorf("sync %s: %w", mode, err)
+			}
+		}
 		rep.Runs = append(rep.Runs, run)
 	}
 	loaded := 0
