@@ -219,6 +219,7 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 	}
 	// Sessions only remembers logons, and product alerts keep their vendor's severity; every
 	// other detector is wrapped so that attacks on privileged accounts rank higher.
+	remoteService, smbExecution := detect.NewRemoteExecutionPair()
 	ds := append([]detection.Detector{sessions}, detect.WithPrivilegedTargets(dir,
 		detect.NewDCSync(dir, sessions),
 		detect.NewSAMREnumeration(sessions),
@@ -231,8 +232,7 @@ func Detectors(index *directory.Index, o DetectorOptions) []detection.Detector {
 		detect.NewPasswordBruteForce(),
 		detect.NewKerberoasting(),
 		detect.NewASREPRoasting(),
-		detect.NewRemoteServiceCreation(),
-		detect.NewSMBRemoteExecution(),
+		remoteService, smbExecution,
 		detect.NewRemoteScheduledTask(sessions),
 		detect.NewRDPUnusualSource(),
 		detect.NewPassTheHash(),

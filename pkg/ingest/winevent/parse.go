@@ -262,4 +262,3 @@ func sysmonTime(ev *Event, envelope time.Time) bool {
 	ev.Time = t
 	return true
 }
-

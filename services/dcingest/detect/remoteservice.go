@@ -48,6 +48,10 @@ type RemoteServiceCreation struct {
 	MaxInstalls int
 	// ToolServices are lower-case service name prefixes of remote-execution tools.
 	ToolServices []string
+	// Episodes, when set (NewRemoteExecutionPair), gives an installation made from a client
+	// address the alert of smb-remote-execution's episode of that client, and the other way
+	// round: one PsExec, one alert.
+	Episodes *detection.Episodes
 
 	sessions bounded.Map[string, *rsvcSession]
 	shares   []*rsvcShare
@@ -344,6 +348,14 @@ func (d *RemoteServiceCreation) raise(in *rsvcInstall, ev *adjoinv1.Event, actor
 		}
 		a.Description = who + " installed " + what + "; where the request came from is not known."
 	}
+	var keys []string
+	if verdict == "remote" {
+		keys = append(keys, lateralClientKey(in.ip))
+	}
+	if actor != nil {
+		keys = append(keys, lateralTargetKey(ev.GetHost(), actor.f["SubjectUserSid"]))
+	}
+	a.Id = d.Episodes.Claim(keys, keys, detection.TraceOf(ev), a.GetId())
 	a.Evidence = in.pending
 	in.pending = nil
 	in.alert = a

@@ -29,6 +29,10 @@ type SMBRemoteExecution struct {
 	// MaxEpisodes bounds the client episodes remembered (default 10000).
 	MaxEpisodes int
 
+	// Episodes, when set (NewRemoteExecutionPair), joins a client's episode to the alert of a
+	// service installation from the same address (remote-service-creation).
+	Episodes *detection.Episodes
+
 	episodes *bounded.Map[string, *smbExecEpisode]
 }
 
@@ -114,8 +118,15 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		entities = append(entities, &adjoinv1.EntityRef{Kind: adjoinv1.EntityKind_ENTITY_KIND_COMPUTER, Role: adjoinv1.EntityRole_ENTITY_ROLE_SOURCE_HOST, Ip: ip})
 	}
 	target := f["ShareName"] + `\` + f["RelativeTargetName"]
+	id := entity.HashID(d.Name(), key, detection.EpisodeID(e.start))
+	var keys []string
+	if ip != "" {
+		keys = append(keys, lateralClientKey(ip))
+	}
+	keys = append(keys, lateralTargetKey(ev.GetHost(), f["SubjectUserSid"]))
+	id = d.Episodes.Claim(keys, keys, detection.TraceOf(ev), id)
 	return []*adjoinv1.Alert{identityAlert(&adjoinv1.Alert{
-		Id:              entity.HashID(d.Name(), key, detection.EpisodeID(e.start)),
+		Id:              id,
 		Detector:        d.Name(),
 		Title:           "Remote execution over SMB (admin share, service control or PsExec pipe)",
 		Description:     who + " from " + strings.TrimSpace(f["IpAddress"]) + " " + what + " on " + ev.GetHost() + ": " + target + ".",

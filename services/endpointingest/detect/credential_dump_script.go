@@ -75,8 +75,8 @@ func (d *CredentialDumpScript) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		[]string{"T1003.001", "T1059.001"}, "Credential dumping: PowerShell script block dumps LSASS",
 		fmt.Sprintf("A PowerShell script block on %s runs %s.", ev.GetHost(), strings.Join(found, ", ")))
 	script := credImageKey(ev.GetHost(), "4104-script-blocks")
-	a.Id = d.Episodes.claim(credKeys(script, credImageKey(ev.GetHost(), "powershell.exe"), credImageKey(ev.GetHost(), "pwsh.exe")),
-		credKeys(script), credTimeOf(ev), a.GetId())
+	a.Id = d.Episodes.Claim(credKeys(script, credImageKey(ev.GetHost(), "powershell.exe"), credImageKey(ev.GetHost(), "pwsh.exe")),
+		credKeys(script), detection.TraceOf(ev), a.GetId())
 	fields := detection.Pick(f, "ScriptBlockId", "MessageNumber", "MessageTotal", "Path")
 	fields["Terms"] = strings.Join(found, ",")
 	a.Evidence = []*adjoinv1.Evidence{credEvidence(ev, "windows-event", fmt.Sprintf("4104 script block %s: %s", credOr(block, "?"), strings.Join(found, ", ")), fields)}

@@ -85,8 +85,8 @@ func (p credProcStart) isImage(names ...string) bool {
 // image key lets a script block (credential-dump-script), which names no process, join it.
 func (p credProcStart) episode(c *CredEpisodes, id string) string {
 	own := credProcessKey(p.ev.GetHost(), p.pid)
-	return c.claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own, credImageKey(p.ev.GetHost(), p.image)),
-		credTimeOf(p.ev), id)
+	return c.Claim(credKeys(own, credProcessKey(p.ev.GetHost(), p.parentPID)), credKeys(own, credImageKey(p.ev.GetHost(), p.image)),
+		detection.TraceOf(p.ev), id)
 }
 
 // actor is the user that ran the process, or nil for local system identities.

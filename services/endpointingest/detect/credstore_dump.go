@@ -104,7 +104,7 @@ func (d *CredentialStoreDump) alert(ev *adjoinv1.Event, tr credStoreTrace) *adjo
 	// ntdsutil ifm copies the SYSTEM and SECURITY hives beside ntds.dit: any store copied on
 	// the host within the window is the same theft.
 	stores := credKeys(credStoreKey(ev.GetHost(), "ntds"), credStoreKey(ev.GetHost(), "hives"))
-	a.Id = d.Episodes.claim(stores, credKeys(key), credTimeOf(ev), a.GetId())
+	a.Id = d.Episodes.Claim(stores, credKeys(key), detection.TraceOf(ev), a.GetId())
 	credAddEntity(a, detection.UserRef(tr.user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
 	a.Evidence = append(d.shadows.take(ev.GetHost(), t, d.Episodes.Window), tr.evidence)
 	return a

@@ -64,7 +64,7 @@ func (d *LSASecretsDump) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		"Credential dumping: registry hive "+hive+" saved",
 		fmt.Sprintf("%s%s on %s, run by %s, ran reg %s %s to %s.", p.image, parent, ev.GetHost(), credOr(p.user, "SYSTEM or an unknown user"), verb, key, credOr(file, "an unnamed file")))
 	hives := credStoreKey(ev.GetHost(), "hives")
-	a.Id = d.Episodes.claim(credKeys(credStoreKey(ev.GetHost(), "ntds"), hives), credKeys(hives), credTimeOf(ev), a.GetId())
+	a.Id = d.Episodes.Claim(credKeys(credStoreKey(ev.GetHost(), "ntds"), hives), credKeys(hives), detection.TraceOf(ev), a.GetId())
 	credAddEntity(a, p.actor())
 	a.Evidence = []*adjoinv1.Evidence{p.evidence(fmt.Sprintf("%d %s: reg %s %s %s", ev.GetEventId(), detection.BaseName(p.image), verb, key, file))}
 	return []*adjoinv1.Alert{a}

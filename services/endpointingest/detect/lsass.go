@@ -118,7 +118,7 @@ func (d *LSASSAccess) alert(ev *adjoinv1.Event, o lsassOpen) *adjoinv1.Alert {
 	}
 	// The image key lets a script block of the same PowerShell (credential-dump-script),
 	// which names no process, find this episode.
-	id := d.Episodes.claim(credKeys(own), credKeys(own, credImageKey(ev.GetHost(), o.image)), credTimeOf(ev),
+	id := d.Episodes.Claim(credKeys(own), credKeys(own, credImageKey(ev.GetHost(), o.image)), detection.TraceOf(ev),
 		entity.HashID(d.Name(), entity.Fold(ev.GetHost()), key))
 	a := credAlert(ev, d.Name(), nil, adjoinv1.Severity_SEVERITY_HIGH, adjoinv1.KillChainPhase_KILL_CHAIN_PHASE_CREDENTIAL_ACCESS, []string{"T1003.001"},
 		"Credential dumping: process read LSASS memory", fmt.Sprintf("%s opened lsass.exe on %s with access %s.", o.image, ev.GetHost(), o.access))

@@ -80,7 +80,7 @@ func (d *LSASSDumpComsvcs) fromDumpFile(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		return nil
 	}
 	writer := credProcessKey(ev.GetHost(), f["ProcessId"])
-	if !d.suspiciousDump(name, f["Image"]) && !d.Episodes.known(writer, credTimeOf(ev)) {
+	if !d.suspiciousDump(name, f["Image"]) && !d.Episodes.Known(writer, detection.TraceOf(ev)) {
 		return nil
 	}
 	user := f["User"] // Sysmon 15 and later; older versions name only the process
@@ -89,7 +89,7 @@ func (d *LSASSDumpComsvcs) fromDumpFile(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	a := d.alert(ev, credWindowsPath(target, ""), fmt.Sprintf("%s on %s, run by %s, wrote the memory dump %s.",
 		f["Image"], ev.GetHost(), credOr(user, "an unknown user"), target))
-	a.Id = d.Episodes.claim(credKeys(writer), credKeys(writer), credTimeOf(ev), a.GetId())
+	a.Id = d.Episodes.Claim(credKeys(writer), credKeys(writer), detection.TraceOf(ev), a.GetId())
 	credAddEntity(a, detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
 	a.Evidence = []*adjoinv1.Evidence{credEvidence(ev, "sysmon", fmt.Sprintf("11 %s -> %s", detection.BaseName(f["Image"]), target),
 		detection.Pick(f, "Image", "ProcessGuid", "ProcessId", "TargetFilename", "CreationUtcTime", "User"))}

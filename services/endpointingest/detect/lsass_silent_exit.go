@@ -68,7 +68,7 @@ func (d *LSASSSilentProcessExit) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 		"Credential dumping: LSASS dumped through silent process exit monitoring",
 		fmt.Sprintf("On %s, %s.", ev.GetHost(), what))
 	key := credImageKey(ev.GetHost(), "silent-process-exit")
-	a.Id = d.Episodes.claim(credKeys(key), credKeys(key), credTimeOf(ev), a.GetId())
+	a.Id = d.Episodes.Claim(credKeys(key), credKeys(key), detection.TraceOf(ev), a.GetId())
 	credAddEntity(a, detection.UserRef(user, adjoinv1.EntityRole_ENTITY_ROLE_ACTOR))
 	a.Evidence = []*adjoinv1.Evidence{evidence}
 	return []*adjoinv1.Alert{a}
