@@ -27,9 +27,11 @@
 //
 //   - Sysmon events: the event's own UtcTime (millisecond, UTC) wins over any envelope clock,
 //     because Sysmon writes it from the kernel event and every shape carries it. A missing or
-//     malformed UtcTime falls back to the envelope rule below, and so does one 15 minutes or
-//     more away from a zoned envelope time: it was written in another zone (the pandalab
-//     recordings of otrf/more carry UtcTime 7 h off every channel's clock).
+//     malformed UtcTime falls back to the envelope rule below, and so does one a time zone's
+//     offset away (15 minutes or more, a whole number of quarter hours within 5 s) from the
+//     event's own zoned creation time (EVTX or NXLog TimeCreated, ECS @timestamp): it was
+//     written in another zone (the pandalab recordings of otrf/more carry UtcTime 7 h off
+//     every channel's clock). NXLog's @timestamp, an ingest time, is never such a judge.
 //   - evtx: TimeCreated (the EVTX SystemTime, UTC).
 //   - ecs: @timestamp (Winlogbeat sets it to the record's creation time, UTC).
 //   - nxlog: @timestamp. It is Logstash's ingest time, not the event time: OTRF describes it as

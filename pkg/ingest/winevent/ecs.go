@@ -65,7 +65,7 @@ func parseECS(obj map[string]any) (Event, error) {
 	tsRaw, _ := lookup(obj, ecsTimestamp)
 	ts, _ := tsRaw.(string)
 	t, ok := parseZoned(ts)
-	if sysmonTime(&ev, t) {
+	if sysmonTime(&ev, t) { // Winlogbeat's @timestamp is the record's creation time
 		return ev, nil
 	}
 	if tsRaw == nil {

@@ -219,7 +219,12 @@ func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 		str, _ := obj[s.utcKey].(string)
 		envelope, zoned = parseZoned(str)
 	}
-	if sysmonTime(ev, envelope) {
+	// The event's own creation clock, when the line has it zoned: EVTX's TimeCreated, or a
+	// TimeCreated beside NXLog's @timestamp (which is Logstash's ingest time, hours late
+	// after a backlog, and so no judge of UtcTime).
+	created, _ := obj["TimeCreated"].(string)
+	own, _ := parseZoned(created)
+	if sysmonTime(ev, own) {
 		return nil
 	}
 	if s.utcKey != "" && obj[s.utcKey] != nil {
@@ -240,15 +245,17 @@ func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 	return fmt.Errorf("%w: %s", ErrMissingField, s.missingTimeKey)
 }
 
-// sysmonZoneSkew is how far a Sysmon event's UtcTime may be from its zoned envelope time before
-// it is taken for a local time labelled UTC: envelopes lag by seconds, up to about a minute.
+// sysmonZoneSkew is how far a Sysmon event's UtcTime may be from its own zoned creation time
+// before it is taken for a time written in another zone: the two are the same instant, written
+// milliseconds apart.
 const sysmonZoneSkew = 15 * time.Minute
 
-// sysmonTime sets Time from a Sysmon event's UtcTime and reports whether it did. envelope, when
-// not zero, is the line's zoned envelope time: a UtcTime sysmonZoneSkew or more away from it
-// was written in another zone (the pandalab recordings of otrf/more: 7 h), so the envelope,
-// which the source's other channels are dated by too, is used instead.
-func sysmonTime(ev *Event, envelope time.Time) bool {
+// sysmonTime sets Time from a Sysmon event's UtcTime and reports whether it did. created, when
+// not zero, is the event's own zoned creation time (SystemTime): a UtcTime sysmonZoneSkew or
+// more from it, by a whole number of quarter hours give or take 5 seconds, was written in
+// another zone (the pandalab recordings of otrf/more: 7 h), so created, which the source's
+// other channels are dated by too, is used instead.
+func sysmonTime(ev *Event, created time.Time) bool {
 	if !ev.IsSysmon() {
 		return false
 	}
@@ -256,9 +263,20 @@ func sysmonTime(ev *Event, envelope time.Time) bool {
 	if !ok {
 		return false
 	}
-	if d := t.Sub(envelope); !envelope.IsZero() && (d >= sysmonZoneSkew || d <= -sysmonZoneSkew) {
+	if !created.IsZero() && zoneApart(t.Sub(created)) {
 		return false
 	}
 	ev.Time = t
 	return true
+}
+
+// zoneApart reports whether d is a time zone's offset: 15 minutes or more, within 5 seconds of
+// a whole number of quarter hours.
+func zoneApart(d time.Duration) bool {
+	d = d.Abs()
+	if d < sysmonZoneSkew {
+		return false
+	}
+	off := d % (15 * time.Minute)
+	return off <= 5*time.Second || off >= 15*time.Minute-5*time.Second
 }

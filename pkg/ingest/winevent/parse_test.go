@@ -234,3 +234,36 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// A Sysmon UtcTime is replaced by the event's own zoned creation time only when the two are a
+// time zone's offset apart; NXLog's @timestamp, an ingest time, never replaces it (a backlog
+// makes it minutes or hours late). Hand-written: the real 7 h case is TestSysmonUtcTimeInAnotherZone.
+func TestSysmonTimeAgainstCreationClock(t *testing.T) {
+	utc := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, line string
+		want       time.Time
+	}{
+		{"evtx, 7 h apart: TimeCreated", `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"W1","EventRecordID":7,"TimeCreated":"2024-03-01T03:00:00.020Z","UtcTime":"2024-03-01 10:00:00.000"}`,
+			utc.Add(-7*time.Hour + 20*time.Millisecond)},
+		{"evtx, 5 h 30 apart (a half-hour zone): TimeCreated", `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"W1","EventRecordID":7,"TimeCreated":"2024-03-01T15:30:01Z","UtcTime":"2024-03-01 10:00:00.000"}`,
+			utc.Add(5*time.Hour + 30*time.Minute + time.Second)},
+		{"evtx, 7 h 3 min apart, not a zone: UtcTime", `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"W1","EventRecordID":7,"TimeCreated":"2024-03-01T03:03:00Z","UtcTime":"2024-03-01 10:00:00.000"}`,
+			utc},
+		{"evtx, 40 s apart: UtcTime", `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"W1","EventRecordID":7,"TimeCreated":"2024-03-01T10:00:40Z","UtcTime":"2024-03-01 10:00:00.000"}`,
+			utc},
+		{"nxlog, @timestamp 2 h late after a backlog: UtcTime", `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"W1","@timestamp":"2024-03-01T12:00:00.000Z","UtcTime":"2024-03-01 10:00:00.000"}`,
+			utc},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := Parse([]byte(tt.line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ev.Time.Equal(tt.want) {
+				t.Errorf("Time %s, want %s", ev.Time, tt.want)
+			}
+		})
+	}
+}
