@@ -58,7 +58,7 @@ func (e episode) near(at Trace, window time.Duration) bool {
 	if !at.Approx && !e.approx {
 		return false
 	}
-	for h := -14; h <= 14; h++ {
+	for h := -23; h <= 23; h++ { // a zone, and a 12-hour clock with AM/PM dropped
 		if within(at.Time.Add(time.Duration(h) * time.Hour)) {
 			return true
 		}
