@@ -26,7 +26,8 @@ var detectSummaryExtra = []string{
 }
 
 // TestDetectSummary runs `adjoin detect` (no directory, no flags: as a new user would) over
-// every event log of shared/data, each file on its own, plus the Samba DC captures, and
+// every event log and packet capture of shared/data, each file on its own, plus the Samba DC
+// captures, and
 // compares the table of what it raised, file by file, with the committed golden file, which is
 // reviewed by hand for false positives. A detector change that adds or loses an alert on any
 // recording fails here until the golden is regenerated:
@@ -43,7 +44,7 @@ func TestDetectSummary(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		switch ext := strings.ToLower(filepath.Ext(rel)); {
-		case ext == ".json" || ext == ".log":
+		case ext == ".json" || ext == ".log", ext == ".cap" || ext == ".pcap": // captures through the DC traffic sensor
 			logs = append(logs, rel)
 		default:
 			skipped[ext]++
@@ -59,6 +60,7 @@ func TestDetectSummary(t *testing.T) {
 	b.WriteString("Written by `TestDetectSummary` (services/adjoin/detect_summary_test.go); regenerate with\n")
 	b.WriteString("`ADJOIN_UPDATE_GOLDEN=1 go test -run TestDetectSummary ./services/adjoin/` and review the diff\n")
 	b.WriteString("for false positives. Each file is read on its own by `adjoin detect FILE` with no directory\n")
+	b.WriteString("(a capture through the DC traffic sensor, recognised by its magic number)\n")
 	b.WriteString("and no flags; alerts are counted per detector, with the MITRE techniques they carry.\n\n")
 	b.WriteString("| file | events | lines refused | alerts (detector, techniques: count) |\n|---|---|---|---|\n")
 	for _, rel := range logs {
@@ -72,7 +74,7 @@ func TestDetectSummary(t *testing.T) {
 		exts = append(exts, fmt.Sprintf("%d `%s`", n, ext))
 	}
 	sort.Strings(exts)
-	fmt.Fprintf(&b, "\nNot read (not event logs: pcaps, the EVTX originals of the NDJSON files, documents, scripts): %s.\n",
+	fmt.Fprintf(&b, "\nNot read (not event logs or captures: the EVTX originals of the NDJSON files, documents, scripts): %s.\n",
 		strings.Join(exts, ", "))
 	got := b.String()
 	if os.Getenv("ADJOIN_UPDATE_GOLDEN") == "1" {
