@@ -219,12 +219,7 @@ func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 		str, _ := obj[s.utcKey].(string)
 		envelope, zoned = parseZoned(str)
 	}
-	// The event's own creation clock, when the line has it zoned: EVTX's TimeCreated, or a
-	// TimeCreated beside NXLog's @timestamp (which is Logstash's ingest time, hours late
-	// after a backlog, and so no judge of UtcTime).
-	created, _ := obj["TimeCreated"].(string)
-	own, _ := parseZoned(created)
-	if sysmonTime(ev, own) {
+	if ev.IsSysmon() && sysmonTime(ev, createdTime(obj, s, envelope)) {
 		return nil
 	}
 	if s.utcKey != "" && obj[s.utcKey] != nil {
@@ -243,6 +238,18 @@ func setTime(ev *Event, obj map[string]any, s *flatShape) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrMissingField, s.missingTimeKey)
+}
+
+// createdTime is the event's own creation clock when the line has it zoned: EVTX's
+// TimeCreated (the envelope, parsed already), or a TimeCreated beside NXLog's @timestamp (which
+// is Logstash's ingest time, hours late after a backlog, and so no judge of UtcTime).
+func createdTime(obj map[string]any, s *flatShape, envelope time.Time) time.Time {
+	if s.utcKey == "TimeCreated" {
+		return envelope
+	}
+	str, _ := obj["TimeCreated"].(string)
+	t, _ := parseZoned(str)
+	return t
 }
 
 // sysmonZoneSkew is how far a Sysmon event's UtcTime may be from its own zoned creation time
