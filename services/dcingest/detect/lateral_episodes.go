@@ -19,10 +19,17 @@ func NewRemoteExecutionPair() (*RemoteServiceCreation, *SMBRemoteExecution) {
 	return rsc, smb
 }
 
-// Keys of the shared episodes: a client address, and an account on a target host (a local
+// The shared episodes are keyed by client address, and by account on a target host (a local
 // PsExec -s installs its service and opens its pipes from the host's own addresses).
-func lateralClientKey(ip string) string { return "client:" + ip }
-
-func lateralTargetKey(host, sid string) string {
-	return "target:" + rsvcHost(host) + "|" + entity.NormalizeSID(sid)
+// lateralKeys are the keys of an access or installation: the client address when known, and the
+// account on the target when its SID is (an event without one joins nothing by account).
+func lateralKeys(ip, host, sid string) []string {
+	var keys []string
+	if ip != "" {
+		keys = append(keys, "client:"+ip)
+	}
+	if sid = entity.NormalizeSID(sid); sid != "" {
+		keys = append(keys, "target:"+rsvcHost(host)+"|"+sid)
+	}
+	return keys
 }

@@ -61,3 +61,19 @@ func TestRemoteExecutionPairKeepsClientsApart(t *testing.T) {
 		t.Fatalf("%d alerts, want 3 (alice, bob, alice again): %v", len(alerts), alerts)
 	}
 }
+
+// An access with neither a client address nor an account SID names no shared key: two such
+// accesses by two accounts on one host stay two alerts (hand-written 5145s).
+func TestRemoteExecutionPairNoKeyJoinsNothing(t *testing.T) {
+	t.Parallel()
+	var events []*adjoinv1.Event
+	for i, user := range []string{"alice", "bob"} {
+		ev := smbExecEvent(i, user, "", "IPC$", "svcctl", "0x3")
+		ev.Fields["SubjectUserSid"] = ""
+		events = append(events, ev)
+	}
+	rsc, smb := NewRemoteExecutionPair()
+	if alerts := adjRunEvents([]detection.Detector{rsc, smb}, events); len(alerts) != 2 {
+		t.Fatalf("%d alerts, want 2 (alice, bob): %v", len(alerts), alerts)
+	}
+}

@@ -348,13 +348,14 @@ func (d *RemoteServiceCreation) raise(in *rsvcInstall, ev *adjoinv1.Event, actor
 		}
 		a.Description = who + " installed " + what + "; where the request came from is not known."
 	}
-	var keys []string
+	ip, sid := "", ""
 	if verdict == "remote" {
-		keys = append(keys, lateralClientKey(in.ip))
+		ip = in.ip
 	}
 	if actor != nil {
-		keys = append(keys, lateralTargetKey(ev.GetHost(), actor.f["SubjectUserSid"]))
+		sid = actor.f["SubjectUserSid"]
 	}
+	keys := lateralKeys(ip, ev.GetHost(), sid)
 	a.Id = d.Episodes.Claim(keys, keys, detection.TraceOf(ev), a.GetId())
 	a.Evidence = in.pending
 	in.pending = nil

@@ -119,11 +119,7 @@ func (d *SMBRemoteExecution) Detect(ev *adjoinv1.Event) []*adjoinv1.Alert {
 	}
 	target := f["ShareName"] + `\` + f["RelativeTargetName"]
 	id := entity.HashID(d.Name(), key, detection.EpisodeID(e.start))
-	var keys []string
-	if ip != "" {
-		keys = append(keys, lateralClientKey(ip))
-	}
-	keys = append(keys, lateralTargetKey(ev.GetHost(), f["SubjectUserSid"]))
+	keys := lateralKeys(ip, ev.GetHost(), f["SubjectUserSid"])
 	id = d.Episodes.Claim(keys, keys, detection.TraceOf(ev), id)
 	return []*adjoinv1.Alert{identityAlert(&adjoinv1.Alert{
 		Id:              id,
