@@ -36,7 +36,7 @@ type FloorResult struct {
 
 const (
 	floorAlerts, floorCounts, floorCorrelated, floorBucket = "BENCH_FLOOR_ALERTS", "BENCH_FLOOR_COUNTS", "BENCH_FLOOR_CORRELATED", "bench_floor"
-	floorPartitions                                        = 8   // natsx.DefaultPartitions
+	floorPartitions                                        = natsx.DefaultPartitions
 	floorBatch                                             = 512 // the correlator's fetch
 	floorRecord                                            = 160 // bytes of a typical adjoin_badges record
 )
@@ -93,13 +93,13 @@ func measureFloor(ctx context.Context, js jetstream.JetStream, n int, raw RawRes
 	if err := g.Wait(); err != nil {
 		return FloorResult{}, fmt.Errorf("floor: %w", err)
 	}
-	for _, d := range []struct{ stream, durable string }{{floorAlerts, "resolve"}} {
-		if _, err := waitConsumer(ctx, js, d.stream, d.durable, time.Millisecond, time.Minute); err != nil {
-			return FloorResult{}, fmt.Errorf("floor: %w", err)
-		}
-	}
+	// Acks are fire-and-forget: wait until the server has them all.
+	durables := map[string]string{"resolve": floorAlerts}
 	for p := range owners {
-		if _, err := waitConsumer(ctx, js, floorCounts, "count-"+strconv.Itoa(p), time.Millisecond, time.Minute); err != nil {
+		durables["count-"+strconv.Itoa(p)] = floorCounts
+	}
+	for durable, stream := range durables {
+		if _, err := waitConsumer(ctx, js, stream, durable, time.Millisecond, time.Minute); err != nil {
 			return FloorResult{}, fmt.Errorf("floor: %w", err)
 		}
 	}
