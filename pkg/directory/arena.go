@@ -53,6 +53,7 @@ func (ix *Index) reserveArena(n int) {
 		return
 	}
 	a := make([]byte, len(ix.arena), len(ix.arena)+max(n, cap(ix.arena)/4))
+	adviseHuge(a)
 	copy(a, ix.arena)
 	ix.arena = a
 }
@@ -69,6 +70,7 @@ func (ix *Index) compactIfWasteful() {
 func (ix *Index) compact() {
 	live := len(ix.arena) - ix.garbage
 	a := make([]byte, 0, live+live/8)
+	adviseHuge(a)
 	for i := range ix.recs {
 		r := &ix.recs[i]
 		if r.flags&fLive == 0 {

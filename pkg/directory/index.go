@@ -71,6 +71,7 @@ func (ix *Index) grow(n int) {
 	}
 	if n > cap(ix.recs) {
 		recs := make([]record, len(ix.recs), n)
+		adviseHuge(recs)
 		copy(recs, ix.recs)
 		ix.recs = recs
 	}

@@ -160,6 +160,7 @@ func (t *nameTable) reserve() {
 func (t *nameTable) rehash(n int) {
 	old := t.slots
 	t.slots = make([]slot, max(minSlots, n))
+	adviseHuge(t.slots)
 	t.dead = 0
 	for _, s := range old {
 		if s.rec == 0 || s.rec == tombstone {
