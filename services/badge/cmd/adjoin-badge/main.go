@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"os"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -19,7 +18,7 @@ func main() {
 		// The directory index is most of this process's heap: collect after a fixed headroom
 		// rather than after as much again (see gcx). A process-wide setting, so it is made
 		// here and not in Run, which `adjoin dev` runs beside the other services.
-		gcx.BoundHeadroom(ctx, gcx.DefaultHeadroom, 5*time.Second)
+		gcx.BoundHeadroom(ctx, gcx.DefaultHeadroom, gcx.DefaultEvery)
 		return badge.Run(ctx, cfg, log)
 	}))
 }
