@@ -17,9 +17,9 @@ import (
 )
 
 // DefaultHeadroom is how much the heap may grow between collections: a second or two of a busy
-// service's garbage. 64 MB left GetBadge at 1M users page-faulting still (3.5k faults in 10 s
-// against 49 at 10k users) and 0.73-0.82 of a minimal server at concurrency 1, where GOGC=15
-// (about 35 MB there) gave 0.82-0.93 and a load to ready on 0.5-0.8 s less CPU.
+// service's garbage. With 64 MB, GetBadge at 1M users still page-faulted (3.5k faults in 10 s,
+// against 49 at 10k users) and ran at 0.72-0.85 of a minimal server at concurrency 1; with 32 MB
+// at 0.87-1.00 (four alternated runs each, docs/performance.md).
 const DefaultHeadroom = 32 << 20
 
 // DefaultEvery is how often the GC percent follows the live heap: often enough that a
