@@ -23,11 +23,12 @@ func adviseHuge[T any](s []T) {
 	if size < 2*hugePage {
 		return
 	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	p := unsafe.Pointer(unsafe.SliceData(s))
+	start := uintptr(p)
 	lo := (start + hugePage - 1) &^ (hugePage - 1)
 	hi := (start + size) &^ (hugePage - 1)
 	if hi <= lo {
 		return
 	}
-	_ = syscall.Madvise(unsafe.Slice((*byte)(unsafe.Pointer(lo)), hi-lo), syscall.MADV_HUGEPAGE) //nolint:gosec // within s
+	_ = syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, lo-start)), hi-lo), syscall.MADV_HUGEPAGE)
 }
