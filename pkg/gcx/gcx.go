@@ -6,6 +6,10 @@
 // page fault and a clear per page, a visible share of a GetBadge at 1M users), and the
 // process's resident memory doubles under load. Collecting after a fixed headroom instead
 // reuses the same, warm, pages; a cycle costs little since the index holds no pointers.
+//
+// adjoin-badge uses it. adjoin-correlator does not: its heap also holds the partitions' ledgers,
+// which have pointers, and with 32 MB of headroom it counted 7,507 alerts/s at 1M users against
+// 8,612 with GOGC=100 (default sync, 50,000 alerts, one run each).
 package gcx
 
 import (

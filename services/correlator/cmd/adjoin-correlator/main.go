@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/adjoin/adjoin/pkg/gcx"
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/correlator"
 )
@@ -15,8 +14,6 @@ import (
 func main() {
 	var cfg correlator.Config
 	os.Exit(svcmain.Main("adjoin-correlator", doc, os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
-		// The directory index is most of this process's heap, as in adjoin-badge (see gcx).
-		gcx.BoundHeadroom(ctx, gcx.DefaultHeadroom, gcx.DefaultEvery)
 		return correlator.Run(ctx, cfg, log)
 	}))
 }
