@@ -69,14 +69,25 @@ func (ix *Index) grow(n int) {
 	if n <= ix.live {
 		return
 	}
-	if n > cap(ix.recs) {
-		recs := make([]record, len(ix.recs), n)
-		adviseHuge(recs)
-		copy(recs, ix.recs)
-		ix.recs = recs
-	}
+	ix.reserveRecs(n)
 	ix.reserveArena((n - ix.live) * arenaPerEntity)
 	ix.names.grow(n * namesPerEnt)
+}
+
+// minRecs is the least room reserveRecs makes when the records outgrow their array.
+const minRecs = 256
+
+// reserveRecs makes room for n records in all. Every new array of records is made here, so
+// that each is advised for huge pages (adviseHuge) before it is written, also when a directory
+// outgrows the room its first load made. Called with mu held.
+func (ix *Index) reserveRecs(n int) {
+	if n <= cap(ix.recs) {
+		return
+	}
+	recs := make([]record, len(ix.recs), n)
+	adviseHuge(recs)
+	copy(recs, ix.recs)
+	ix.recs = recs
 }
 
 // Put adds or replaces an entity, dropping the names its previous version had. An entity
@@ -120,6 +131,9 @@ func (ix *Index) put(key string, f *flat) error {
 		ix.free = ix.free[:n-1]
 	} else {
 		i = uint32(len(ix.recs))
+		if len(ix.recs) == cap(ix.recs) {
+			ix.reserveRecs(max(minRecs, cap(ix.recs)+cap(ix.recs)/4))
+		}
 		ix.recs = append(ix.recs, record{})
 	}
 	ix.encode(&ix.recs[i], f)
