@@ -13,21 +13,30 @@ import (
 // client address); the first detector to claim a key gives the alert id, and every later claim
 // of the same key within Window reuses it, so the alerts merge as versions of one.
 //
-// Memory is bounded by MaxKeys keys, the oldest forgotten first. Safe for concurrent use; a
-// nil table joins nothing.
+// Memory is bounded by MaxKeys keys, the oldest forgotten first, and an episode by MaxSpan:
+// traces that keep coming less than Window apart (a management server installing services all
+// day) raise a new alert each MaxSpan instead of extending one alert forever. Safe for
+// concurrent use; a nil table joins nothing.
 type Episodes struct {
 	// Window is how long after its last trace a key still joins new traces.
 	Window time.Duration
 	// MaxKeys bounds the keys remembered.
 	MaxKeys int
+	// MaxSpan bounds the time from an episode's first trace to its last (0: no bound).
+	MaxSpan time.Duration
 
 	mu sync.Mutex
 	m  *bounded.Map[string, episode]
 }
 
-// NewEpisodes returns a table joining traces window apart, remembering maxKeys keys.
+// DefaultEpisodeSpan is the longest an episode of NewEpisodes lasts: an attack's traces on one
+// host come within minutes; activity that goes on for hours is an alert an hour.
+const DefaultEpisodeSpan = time.Hour
+
+// NewEpisodes returns a table joining traces window apart, remembering maxKeys keys, each
+// episode spanning at most DefaultEpisodeSpan.
 func NewEpisodes(window time.Duration, maxKeys int) *Episodes {
-	return &Episodes{Window: window, MaxKeys: maxKeys}
+	return &Episodes{Window: window, MaxKeys: maxKeys, MaxSpan: DefaultEpisodeSpan}
 }
 
 type episode struct {
@@ -66,9 +75,26 @@ func (e episode) near(at Trace, window time.Duration) bool {
 	return false
 }
 
+// fits reports whether the episode, joined by at, still spans at most maxSpan (0: no bound).
+// A trace on the other clock does not move the span (see Claim), so it always fits.
+func (e episode) fits(at Trace, maxSpan time.Duration) bool {
+	if maxSpan <= 0 || at.Approx != e.approx {
+		return true
+	}
+	first, last := e.first, e.last
+	if at.Time.Before(first) {
+		first = at.Time
+	}
+	if at.Time.After(last) {
+		last = at.Time
+	}
+	return last.Sub(first) <= maxSpan
+}
+
 // Claim returns the alert id of the first of lookup that has an episode within Window of at,
 // or id when none has; the keys of register then point to that id. A trace dated by a local
-// clock joins an episode at a whole number of hours from it.
+// clock joins an episode at a whole number of hours from it. A trace that would stretch an
+// episode past MaxSpan starts a new one.
 func (c *Episodes) Claim(lookup, register []string, at Trace, id string) string {
 	if c == nil {
 		return id
@@ -79,7 +105,7 @@ func (c *Episodes) Claim(lookup, register []string, at Trace, id string) string 
 		c.m = bounded.NewMap[string, episode](c.MaxKeys)
 	}
 	for _, k := range lookup {
-		if e, ok := c.m.Get(k); ok && e.near(at, c.Window) {
+		if e, ok := c.m.Get(k); ok && e.near(at, c.Window) && e.fits(at, c.MaxSpan) {
 			id = e.id
 			break
 		}
