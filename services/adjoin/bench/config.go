@@ -43,6 +43,13 @@ type Config struct {
 	Sizes []int
 	// Alerts is how many alerts each size's throughput phase pushes through.
 	Alerts int
+	// ActiveUsers is how many users the bulk alerts of each size fall on, drawn at random from
+	// the whole directory once per size (fewer when a size has fewer users to spare): every
+	// size then does the same counting work and only the directory differs. -1 spreads them
+	// over every user, as runs before 2026-12-07 did: a million users then get 20,000 alerts
+	// on 20,000 new records where 10,000 users get two alerts each, so the sizes do different
+	// work.
+	ActiveUsers int
 	// GrowthAlerts is how many alerts each half of the growth phase pushes through: all on one
 	// user, then spread over 10,000 users (fewer when the directory is smaller).
 	GrowthAlerts int
@@ -99,6 +106,9 @@ func (c Config) Defaults() Config {
 	if c.GrowthAlerts == 0 {
 		c.GrowthAlerts = pick(100_000, 2_000)
 	}
+	if c.ActiveUsers == 0 {
+		c.ActiveUsers = DefaultActiveUsers
+	}
 	if c.LatencyFor == 0 {
 		c.LatencyFor = time.Duration(pick(5, 1)) * time.Second
 	}
@@ -135,6 +145,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Alerts < 100:
 		return fmt.Errorf("alerts: %d, want at least 100", c.Alerts)
+	case c.ActiveUsers < -1:
+		return fmt.Errorf("active-users: %d, want -1 (every user) or a count", c.ActiveUsers)
 	case c.GrowthAlerts < 100 || c.GrowthAlerts > 10_000_000:
 		return fmt.Errorf("growth-alerts: %d, want 100 to 10000000", c.GrowthAlerts)
 	case c.LatencyFor < 100*time.Millisecond:
@@ -161,6 +173,11 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// DefaultActiveUsers is Config.ActiveUsers by default: as many users as the smallest default
+// size (10,000 users, 4,000 of them reserved for the followed alerts) has to spare, so that it
+// is the same at every size.
+const DefaultActiveUsers = 5_000
 
 // samples is how many alerts of a phase of n alerts are followed to the badge, each on an
 // entity of its own, chosen among the fresh entities of a size step.

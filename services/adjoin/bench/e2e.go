@@ -29,6 +29,9 @@ type SizeResult struct {
 	Restart *RestartResult `json:"restart,omitempty"`
 	// Alerts pushed through in the throughput phase, all published at once.
 	Alerts int `json:"alerts"`
+	// ActiveUsers is how many users the throughput phase's alerts fell on besides the followed
+	// ones (Config.ActiveUsers); 0: spread over every user.
+	ActiveUsers int `json:"active_users"`
 	// AlertsPerSec is Alerts over the time from the first publish until both stages of the
 	// correlator had acknowledged every message and every sampled alert was visible through
 	// WatchBadges.
@@ -65,9 +68,11 @@ type sizeStep struct {
 	// to a user in fresh..reservedEnd-1.
 	throughputSampled, latencySampled []int
 	reservedEnd                       int
+	// active are the users the bulk alerts fall on; nil: any user but the reserved ones.
+	active []int
 }
 
-func newSizeStep(js jetstream.JetStream, svc *services, label string, fresh, users, alerts, slot, slots int, progress io.Writer) (*sizeStep, error) {
+func newSizeStep(js jetstream.JetStream, svc *services, label string, fresh, users, alerts, active, slot, slots int, progress io.Writer) (*sizeStep, error) {
 	s := &sizeStep{js: js, svc: svc, users: users, fresh: fresh, label: label, progress: progress,
 		rng: rand.New(rand.NewPCG(uint64(fresh), uint64(users*slots+slot)))}
 	tp, lat := samples(alerts, users-fresh), max(1, min(1000, (users-fresh)/4))
@@ -84,11 +89,46 @@ func newSizeStep(js jetstream.JetStream, svc *services, label string, fresh, use
 		return out
 	}
 	s.throughputSampled, s.latencySampled, s.reservedEnd = reserve(tp), reserve(lat), fresh+slots*(tp+lat)
+	if active >= 0 {
+		s.active = s.drawActive(active)
+	}
 	return s, nil
 }
 
-// bulkUser is a random user that is no sample of this step.
+// drawActive draws n distinct users that are no sample of this step, at random over the
+// whole directory (every one of them when there are no more than n).
+func (s *sizeStep) drawActive(n int) []int {
+	spare := s.users - (s.reservedEnd - s.fresh)
+	if n >= spare {
+		out := make([]int, 0, spare)
+		for u := range s.users {
+			if u < s.fresh || u >= s.reservedEnd {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	seen := make(map[int]bool, n)
+	out := make([]int, 0, n)
+	for len(out) < n {
+		if u := s.anyUser(); !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// bulkUser is the user of a bulk alert: one of the active users, or any that is no sample.
 func (s *sizeStep) bulkUser() int {
+	if len(s.active) > 0 {
+		return s.active[s.rng.IntN(len(s.active))]
+	}
+	return s.anyUser()
+}
+
+// anyUser is a random user that is no sample of this step.
+func (s *sizeStep) anyUser() int {
 	for {
 		u := s.rng.IntN(s.users)
 		if u < s.fresh || u >= s.reservedEnd {

@@ -155,8 +155,8 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			if !r.cfg.runs(PhaseE2E) {
 				continue
 			}
-			r.say("[%s] %.0f alerts/s (%.0f/s with incidents); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
-				label, res.AlertsPerSec, res.WithIncidentsPerSec, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
+			r.say("[%s] %.0f alerts/s on %s (%.0f/s with incidents); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
+				label, res.AlertsPerSec, activeUsers(res.ActiveUsers), res.WithIncidentsPerSec, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
 		}
 		loaded = size
 	}
@@ -217,10 +217,11 @@ func (r *matrix) measureSize(ctx context.Context, srv *jsServer, svc *services, 
 	if !e2e && !badges {
 		return nil
 	}
-	step, err := newSizeStep(srv.js, svc, label, fresh, res.Entities, r.cfg.Alerts, slot, len(r.cfg.syncs()), r.cfg.Progress)
+	step, err := newSizeStep(srv.js, svc, label, fresh, res.Entities, r.cfg.Alerts, r.cfg.ActiveUsers, slot, len(r.cfg.syncs()), r.cfg.Progress)
 	if err != nil {
 		return err
 	}
+	res.ActiveUsers = len(step.active)
 	if e2e {
 		if err := r.endToEnd(ctx, svc, step, res); err != nil {
 			return err
@@ -260,4 +261,12 @@ func (r *matrix) endToEnd(ctx context.Context, svc *services, step *sizeStep, re
 	res.LatencySamples, res.LatencyP50Ms, res.LatencyP99Ms = len(lat), percentileMs(lat, 0.5), percentileMs(lat, 0.99)
 	res.OtherCPUShare = cpu.otherShare()
 	return nil
+}
+
+// activeUsers says which users a size's throughput alerts fell on.
+func activeUsers(n int) string {
+	if n == 0 {
+		return "every user"
+	}
+	return fmt.Sprintf("%d users", n)
 }
