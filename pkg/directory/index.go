@@ -216,6 +216,15 @@ func (ix *Index) Get(key string) (*adjoinv1.Entity, bool) {
 	return ix.entity(i), true
 }
 
+// Has tells whether an entity with key is indexed, without building it.
+func (ix *Index) Has(key string) bool {
+	ix.settle()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.lookupKey(key)
+	return ok
+}
+
 // Len is the number of entities indexed.
 func (ix *Index) Len() int {
 	ix.settle()

@@ -182,6 +182,16 @@ func TestWatchSelected(t *testing.T) {
 			}
 			return nil
 		}},
+		{"a watched user renamed, then a device under its new name: followed by the new name", func(t *testing.T) {
+			h.put(t, h.directory, keyPgustavo, shireUser(keyPgustavo, "pedro.gustavo", "Pedro Gustavo", true))
+			w.nextN(t, 1) // the rename itself
+			h.put(t, h.devices, entity.UserNameKey("THESHIRE", "pgustavo"), &adjoinv1.DeviceRecord{OnboardingStatus: "unsupported"})
+			w.quiet(t, 200*time.Millisecond) // the old name is no longer pgustavo's
+			h.put(t, h.devices, entity.UserNameKey("theshire.local", "pedro.gustavo"), &adjoinv1.DeviceRecord{OnboardingStatus: "unsupported"})
+		}, []string{keyPgustavo}, func(b *adjoinv1.Badge) error { return sideIs(b.GetEndpoint(), false, reasonNotOnboarded, 1) }},
+		{"then onboarded under its new name", func(t *testing.T) {
+			h.put(t, h.devices, entity.UserNameKey("theshire.local", "pedro.gustavo"), &adjoinv1.DeviceRecord{OnboardingStatus: "onboarded"})
+		}, []string{keyPgustavo}, func(b *adjoinv1.Badge) error { return sideIs(b.GetEndpoint(), true, reasonNone, 1) }},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -241,9 +251,21 @@ func TestWatchAll(t *testing.T) {
 		{"device under a netbios host name", func(t *testing.T) {
 			h.put(t, h.devices, entity.HostNameKey("WEC"), &adjoinv1.DeviceRecord{OnboardingStatus: "onboarded"})
 		}, keyWEC},
+		{"device under a host's DNS name", func(t *testing.T) {
+			h.put(t, h.devices, entity.HostNameKey("workstation5.THESHIRE.local"), &adjoinv1.DeviceRecord{OnboardingStatus: "onboarded"})
+		}, keyWS5},
+		{"device under a user's DNS domain and name", func(t *testing.T) {
+			h.put(t, h.devices, entity.UserNameKey("theshire.local", "SBeavers"), &adjoinv1.DeviceRecord{OnboardingStatus: "onboarded"})
+		}, keySbeavers},
 		{"entity added to the directory", func(t *testing.T) {
 			h.put(t, h.directory, shireDomainSID+"-1107", shireUser(shireDomainSID+"-1107", "lrodriguez", "", false))
 		}, shireDomainSID + "-1107"},
+		{"entity with a name a key cannot hold as is", func(t *testing.T) {
+			h.put(t, h.directory, shireDomainSID+"-1108", shireUser(shireDomainSID+"-1108", "svc josé", "", false))
+		}, shireDomainSID + "-1108"},
+		{"device under that name: found by a walk over the directory", func(t *testing.T) {
+			h.put(t, h.devices, entity.UserNameKey("THESHIRE", "svc josé"), &adjoinv1.DeviceRecord{OnboardingStatus: "onboarded"})
+		}, shireDomainSID + "-1108"},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

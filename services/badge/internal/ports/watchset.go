@@ -1,0 +1,131 @@
+package ports
+
+import (
+	"github.com/adjoin/adjoin/pkg/entity"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+)
+
+// watchSet is what one WatchBadges stream follows: the entities it named, or every entity.
+// It maps a changed key to the watched badges it may change with lookups: for named entities
+// through their device name keys, noted when the watch starts and again when an entity's
+// directory entry changes; for a watch of every entity through the directory (NameOwner). It
+// builds no entity for a change that touches none of them, so the cost of a change does not
+// grow with the number of entities watched or in the directory.
+type watchSet struct {
+	badges *app.Badges
+	all    bool
+	keys   map[string][]string // watched entity key -> its device name keys (named watches)
+	names  map[string][]string // device name key -> watched entity keys
+}
+
+// newWatchSet follows keys, or every entity when all.
+func newWatchSet(b *app.Badges, keys []string, all bool) *watchSet {
+	w := &watchSet{badges: b, all: all, keys: map[string][]string{}, names: map[string][]string{}}
+	for _, k := range keys {
+		w.keys[k] = nil
+	}
+	w.noteAllNames()
+	return w
+}
+
+// selected lists the watched entities.
+func (w *watchSet) selected() []string {
+	if w.all {
+		return w.badges.Index.Keys()
+	}
+	out := make([]string, 0, len(w.keys))
+	for k := range w.keys {
+		out = append(out, k)
+	}
+	return out
+}
+
+// affected maps a changed key (entity key, device name key, or AllKeys) to the watched
+// entities whose badge it may change.
+func (w *watchSet) affected(key string) []string {
+	switch {
+	case key == app.AllKeys:
+		w.noteAllNames()
+		return w.selected()
+	case w.all:
+		if w.badges.Index.Has(key) {
+			return []string{key}
+		}
+		// A device recorded under a name before the directory knew it.
+		owner, exact := w.badges.NameOwner(key)
+		if owner != "" || exact {
+			return nonEmpty(owner)
+		}
+		return w.walk(key)
+	}
+	if _, ok := w.keys[key]; ok {
+		w.noteNames(key) // its directory entry may have changed its names
+		return []string{key}
+	}
+	return w.names[key]
+}
+
+// walk is every entity with key among its device name keys: sure, and a build of every
+// entity in the directory, for a name NameOwner cannot look up exactly.
+func (w *watchSet) walk(key string) []string {
+	var out []string
+	for _, k := range w.badges.Index.Keys() {
+		if e, ok := w.badges.Index.Get(k); ok {
+			for _, nk := range entity.NameKeys(e) {
+				if nk == key {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// noteAllNames notes the device name keys of every named entity again.
+func (w *watchSet) noteAllNames() {
+	if w.all {
+		return
+	}
+	clear(w.names)
+	for k := range w.keys {
+		w.keys[k] = nil
+		w.noteNames(k)
+	}
+}
+
+// noteNames notes the device name keys of named entity key as its directory entry has them.
+func (w *watchSet) noteNames(key string) {
+	for _, n := range w.keys[key] {
+		w.names[n] = remove(w.names[n], key)
+		if len(w.names[n]) == 0 {
+			delete(w.names, n)
+		}
+	}
+	e, ok := w.badges.Index.Get(key)
+	if !ok {
+		w.keys[key] = nil
+		return
+	}
+	names := entity.NameKeys(e)
+	w.keys[key] = names
+	for _, n := range names {
+		w.names[n] = append(w.names[n], key)
+	}
+}
+
+func remove(keys []string, key string) []string {
+	out := keys[:0]
+	for _, k := range keys {
+		if k != key {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func nonEmpty(key string) []string {
+	if key == "" {
+		return nil
+	}
+	return []string{key}
+}
