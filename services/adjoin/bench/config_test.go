@@ -103,3 +103,27 @@ func sameSet(a, b []string) bool {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// The defaults run the server as docker-compose.yml does and alert the same users at every
+// size; -1 asks for the runtime's GC and the old spread, anything lower is refused by name.
+func TestConfigServerGOGCAndActiveUsers(t *testing.T) {
+	t.Parallel()
+	c := Config{Only: []string{PhaseE2E}}.Defaults()
+	if c.ServerGOGC != DefaultServerGOGC || c.ActiveUsers != DefaultActiveUsers {
+		t.Fatalf("defaults: server GOGC %d, active users %d; want %d, %d", c.ServerGOGC, c.ActiveUsers, DefaultServerGOGC, DefaultActiveUsers)
+	}
+	for _, tt := range []struct {
+		gogc, active int
+		wantErr      string
+	}{
+		{-1, -1, ""},
+		{-2, 5, "server-gogc: -2"},
+		{100, -3, "active-users: -3"},
+	} {
+		c := Config{Only: []string{PhaseE2E}, ServerGOGC: tt.gogc, ActiveUsers: tt.active}.Defaults()
+		err := c.Validate()
+		if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("server GOGC %d, active users %d: Validate() = %v, want %q", tt.gogc, tt.active, err, tt.wantErr)
+		}
+	}
+}

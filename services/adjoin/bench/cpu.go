@@ -95,3 +95,33 @@ func procsCPU(pids []int) time.Duration {
 	}
 	return total
 }
+
+// AlertCPU is the CPU time each process spent per 1,000 alerts of a throughput phase (from
+// the first publish until the incident builder caught up): what a size costs each of them,
+// whatever the wall time a shared machine gives it. Server is the harness's process, mostly
+// the embedded JetStream server.
+type AlertCPU struct {
+	CorrelatorMs float64 `json:"correlator_ms"`
+	BadgeMs      float64 `json:"badge_ms"`
+	ServerMs     float64 `json:"server_ms"`
+}
+
+// String is the CPU times in a phrase, for the report.
+func (c AlertCPU) String() string {
+	return fmt.Sprintf("CPU per 1,000 alerts: correlator %.0f ms, badge %.0f ms, server %.0f ms", c.CorrelatorMs, c.BadgeMs, c.ServerMs)
+}
+
+// procClock is the CPU time used so far by the correlator, the badge service and this process.
+type procClock struct{ correlator, badge, self time.Duration }
+
+func readProcClock(svc *services) procClock {
+	pids := svc.pids()
+	return procClock{correlator: procsCPU(pids[:1]), badge: procsCPU(pids[1:]), self: ownCPU()}
+}
+
+// per1k is the CPU each used since c, per 1,000 of alerts.
+func (c procClock) per1k(svc *services, alerts int) AlertCPU {
+	now := readProcClock(svc)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) * 1000 / float64(alerts) }
+	return AlertCPU{CorrelatorMs: ms(now.correlator - c.correlator), BadgeMs: ms(now.badge - c.badge), ServerMs: ms(now.self - c.self)}
+}

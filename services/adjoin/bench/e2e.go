@@ -38,6 +38,8 @@ type SizeResult struct {
 	AlertsPerSec float64 `json:"alerts_per_s"`
 	// WithIncidentsPerSec also waits for the incident builder to have handled every alert.
 	WithIncidentsPerSec float64 `json:"alerts_per_s_with_incidents"`
+	// CPU is what each process spent on the throughput phase, per 1,000 alerts.
+	CPU AlertCPU `json:"cpu_per_1k_alerts"`
 	// Ratio is AlertsPerSec over the raw round trip of the same run and server.
 	Ratio float64 `json:"ratio"`
 	// LatencyLoadPerSec is the paced load of the latency phase (half of WithIncidentsPerSec), and

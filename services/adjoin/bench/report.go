@@ -22,6 +22,9 @@ type Report struct {
 	// lower and noisier than on an idle machine.
 	OtherCPUShare float64 `json:"other_cpu_share"`
 	Quick         bool    `json:"quick"`
+	// ServerGOGC is the GC percent the harness's process, and so the JetStream server, ran
+	// with (Config.ServerGOGC; -1: the runtime's).
+	ServerGOGC int `json:"server_gogc"`
 	// AlertsPerSize is how many alerts each size's throughput phase pushed through (fixed,
 	// not one per entity, so that each size takes a bounded time).
 	AlertsPerSize int            `json:"alerts_per_size"`
@@ -64,14 +67,18 @@ func (r *Report) WriteTable(w io.Writer) {
 	if commit == "" {
 		commit = "unknown"
 	}
-	fmt.Fprintf(w, "adjoin bench: %s, %d cores; %s, nats-server %s (embedded, file storage); commit %s; %s, took %s\n",
-		r.CPU, r.Cores, r.GoVersion, r.NATSServer, commit, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
+	gogc := "the runtime's GOGC"
+	if r.ServerGOGC > 0 {
+		gogc = fmt.Sprintf("GOGC=%d", r.ServerGOGC)
+	}
+	fmt.Fprintf(w, "adjoin bench: %s, %d cores; %s, nats-server %s (embedded, file storage, %s); commit %s; %s, took %s\n",
+		r.CPU, r.Cores, r.GoVersion, r.NATSServer, gogc, commit, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
 	if len(r.Only) > 0 {
 		fmt.Fprintf(w, "Only the phases %s.\n", strings.Join(r.Only, ", "))
 	}
 	fmt.Fprintln(w, "End to end: the adjoin-correlator and adjoin-badge binaries, each its own process, on this server.")
 	if r.endToEnd() {
-		fmt.Fprintf(w, "Per size %s alerts (not one per user) published at once, then a load paced at half the rate sustained with incidents,\n"+
+		fmt.Fprintf(w, "Per size %s alerts (not one per user, on the same number of users at every size) published at once, then a load paced at half the rate sustained with incidents,\n"+
 			"whose alerts (each on a user of its own) are timed from the publish call to the badge update arriving on WatchBadges.\n",
 			thousands(float64(r.AlertsPerSize)))
 	}
@@ -105,8 +112,8 @@ func (r *Report) WriteTable(w io.Writer) {
 					fmt.Sprintf("load %.1f s; ready: correlator %.1f s, badge %.1f s; %s", s.LoadSeconds, s.CorrelatorReadySeconds, s.BadgeReadySeconds, s.ReadyCPU), "", 0, -1)
 				continue
 			}
-			row(fmt.Sprintf("alerts → correlator → badge, %s users, sync %s", thousands(float64(s.Entities)), run.SyncInterval),
-				fmt.Sprintf("%s alerts/s (%s/s with incidents)", thousands(s.AlertsPerSec), thousands(s.WithIncidentsPerSec)),
+			row(fmt.Sprintf("alerts → correlator → badge, %s users, alerts on %s, sync %s", thousands(float64(s.Entities)), activeUsers(s.ActiveUsers), run.SyncInterval),
+				fmt.Sprintf("%s alerts/s (%s/s with incidents); %s", thousands(s.AlertsPerSec), thousands(s.WithIncidentsPerSec), s.CPU),
 				fmt.Sprintf("raw publish + consume: %s msgs/s", thousands(raw.RoundTripPerSec)), s.Ratio, s.OtherCPUShare)
 			row(fmt.Sprintf("publish → badge update at %s alerts/s, %s users, sync %s", thousands(s.LatencyLoadPerSec), thousands(float64(s.Entities)), run.SyncInterval),
 				fmt.Sprintf("p50 %s ms, p99 %s ms (%d samples)", ms(s.LatencyP50Ms), ms(s.LatencyP99Ms), s.LatencySamples), "", 0, s.OtherCPUShare)
@@ -123,7 +130,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		if sc := run.Scale; sc != nil {
 			from, to := run.Sizes[0], run.Sizes[len(run.Sizes)-1]
 			row(fmt.Sprintf("correlator throughput at %s users over %s users, sync %s", thousands(float64(sc.ToEntities)), thousands(float64(sc.FromEntities)), run.SyncInterval),
-				fmt.Sprintf("%s alerts/s (%s/s with incidents; ratio %.2f)", thousands(to.AlertsPerSec), thousands(to.WithIncidentsPerSec), sc.WithIncidentsRatio),
+				fmt.Sprintf("%s alerts/s (%s/s with incidents; ratio %.2f); CPU per alert over that at %s users: correlator %.2f, server %.2f",
+					thousands(to.AlertsPerSec), thousands(to.WithIncidentsPerSec), sc.WithIncidentsRatio, thousands(float64(sc.FromEntities)), sc.CorrelatorCPURatio, sc.ServerCPURatio),
 				fmt.Sprintf("%s users: %s alerts/s (%s/s with incidents)", thousands(float64(sc.FromEntities)), thousands(from.AlertsPerSec), thousands(from.WithIncidentsPerSec)),
 				sc.AlertsPerSecRatio, -1)
 		}

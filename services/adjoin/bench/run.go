@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 )
 
@@ -28,8 +29,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "bench: [%s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
 	}
+	if cfg.ServerGOGC > 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(cfg.ServerGOGC))
+	}
 	runCPU := startCPUWindow()
-	rep := &Report{Machine: machine(cfg.RepoDir), Started: start, Quick: cfg.Quick, AlertsPerSize: cfg.Alerts, Only: cfg.Only}
+	rep := &Report{ServerGOGC: cfg.ServerGOGC, Machine: machine(cfg.RepoDir), Started: start, Quick: cfg.Quick, AlertsPerSize: cfg.Alerts, Only: cfg.Only}
 	binDir, err := binaries(ctx, cfg.BinDir, cfg.RepoDir, work, cfg.Progress)
 	if err != nil {
 		return nil, err
@@ -155,8 +159,8 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			if !r.cfg.runs(PhaseE2E) {
 				continue
 			}
-			r.say("[%s] %.0f alerts/s on %s (%.0f/s with incidents); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
-				label, res.AlertsPerSec, activeUsers(res.ActiveUsers), res.WithIncidentsPerSec, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
+			r.say("[%s] %.0f alerts/s on %s (%.0f/s with incidents; %s); latency p50 %.1f ms, p99 %.1f ms at %.0f alerts/s",
+				label, res.AlertsPerSec, activeUsers(res.ActiveUsers), res.WithIncidentsPerSec, res.CPU, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyLoadPerSec)
 		}
 		loaded = size
 	}
@@ -247,10 +251,12 @@ func (r *matrix) measureSize(ctx context.Context, srv *jsServer, svc *services, 
 // endToEnd measures throughput, then latency under a paced load, into res.
 func (r *matrix) endToEnd(ctx context.Context, svc *services, step *sizeStep, res *SizeResult) error {
 	cpu := startCPUWindow(svc.pids()...)
+	clock := readProcClock(svc)
 	var err error
 	if res.AlertsPerSec, res.WithIncidentsPerSec, err = step.throughput(ctx, r.cfg.Alerts); err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
+	res.CPU = clock.per1k(svc, r.cfg.Alerts)
 	// Half of what the correlator sustains with its incident builder keeping up: a load the
 	// whole of it can carry for ever, so the latency is not that of a growing backlog.
 	res.LatencyLoadPerSec = res.WithIncidentsPerSec / 2
