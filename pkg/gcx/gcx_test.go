@@ -52,3 +52,33 @@ func TestBoundHeadroom(t *testing.T) {
 		t.Errorf("GC percent %d with 64 MB live and 16 MB of headroom, want about 25", got)
 	}
 }
+
+// TestBoundHeadroomFollowsTheScannableHeap: 64 MB without pointers and 40 MB of pointers live,
+// 16 MB of headroom asked: the headroom becomes the 40 MB a collection must scan, a GC percent
+// of about 40 over 104 MB, not the 15 the asked headroom alone would give.
+func TestBoundHeadroomFollowsTheScannableHeap(t *testing.T) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: BoundHeadroom leaves it alone")
+	}
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	noscan := make([]byte, 64<<20)
+	x := 1
+	scan := make([]*int, 5<<20) // 40 MB of pointer slots
+	for i := range scan {
+		scan[i] = &x
+	}
+	runtime.GC()
+	if s := ScanHeap(); s < 38<<20 {
+		t.Fatalf("ScanHeap() = %d MB, want at least the 40 MB of pointers", s>>20)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	BoundHeadroom(ctx, 16<<20, time.Hour)
+	got := debug.SetGCPercent(100)
+	runtime.KeepAlive(noscan)
+	runtime.KeepAlive(scan)
+	if got < 32 || got > 50 {
+		t.Errorf("GC percent %d with 104 MB live, 40 MB of it scannable, and 16 MB of headroom asked, want about 40", got)
+	}
+}
