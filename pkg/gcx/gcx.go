@@ -4,8 +4,9 @@
 // With the default GOGC=100 such a service lets its heap grow by as much again as the index
 // before collecting: every request's garbage then lands in memory never touched before (a
 // page fault and a clear per page, a visible share of a GetBadge at 1M users), and the
-// process's resident memory doubles under load. Collecting after a fixed headroom instead
-// reuses the same, warm, pages; a cycle costs little since the index holds no pointers.
+// process's resident memory doubles under load. Collecting after a bounded headroom instead
+// reuses the same, warm, pages; a cycle costs little since the index holds no pointers, and the
+// headroom grows with what does (BoundHeadroom).
 //
 // adjoin-badge uses it. adjoin-correlator does not: its heap also holds the partitions' ledgers,
 // which have pointers, and with 32 MB of headroom it counted 7,507 alerts/s at 1M users against
