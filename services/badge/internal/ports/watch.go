@@ -63,6 +63,14 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 					return err
 				}
 			}
+			if len(changes) > 0 {
+				continue // the walk waits until the changes of a burst are handled
+			}
+			for _, k := range watched.walk() {
+				if err := send(k, false); err != nil {
+					return err
+				}
+			}
 		}
 	}
 }

@@ -16,11 +16,13 @@ type watchSet struct {
 	all    bool
 	keys   map[string][]string // watched entity key -> its device name keys (named watches)
 	names  map[string][]string // device name key -> watched entity keys
+	// unsure are device name keys NameOwner could not look up exactly, for the next walk.
+	unsure map[string]bool
 }
 
 // newWatchSet follows keys, or every entity when all.
 func newWatchSet(b *app.Badges, keys []string, all bool) *watchSet {
-	w := &watchSet{badges: b, all: all, keys: map[string][]string{}, names: map[string][]string{}}
+	w := &watchSet{badges: b, all: all, keys: map[string][]string{}, names: map[string][]string{}, unsure: map[string]bool{}}
 	for _, k := range keys {
 		w.keys[k] = nil
 	}
@@ -53,10 +55,10 @@ func (w *watchSet) affected(key string) []string {
 		}
 		// A device recorded under a name before the directory knew it.
 		owner, exact := w.badges.NameOwner(key)
-		if owner != "" || exact {
-			return nonEmpty(owner)
+		if !exact {
+			w.unsure[key] = true // its owner may be another entity too: the next walk says
 		}
-		return w.walk(key)
+		return nonEmpty(owner)
 	}
 	if _, ok := w.keys[key]; ok {
 		w.noteNames(key) // its directory entry may have changed its names
@@ -65,19 +67,25 @@ func (w *watchSet) affected(key string) []string {
 	return w.names[key]
 }
 
-// walk is every entity with key among its device name keys: sure, and a build of every
-// entity in the directory, for a name NameOwner cannot look up exactly.
-func (w *watchSet) walk(key string) []string {
+// walk returns every entity that has one of the unsure names among its device name keys, and
+// forgets them. It builds every entity in the directory, so the watch calls it once the
+// changes waiting are handled: one walk for all the unsure names of a burst, not one per name.
+func (w *watchSet) walk() []string {
+	if len(w.unsure) == 0 {
+		return nil
+	}
 	var out []string
 	for _, k := range w.badges.Index.Keys() {
 		if e, ok := w.badges.Index.Get(k); ok {
 			for _, nk := range entity.NameKeys(e) {
-				if nk == key {
+				if w.unsure[nk] {
 					out = append(out, k)
+					break
 				}
 			}
 		}
 	}
+	clear(w.unsure)
 	return out
 }
 
