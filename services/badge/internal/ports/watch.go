@@ -63,7 +63,7 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 					return err
 				}
 			}
-			if len(changes) > 0 {
+			if len(changes) > 0 && watched.unsureLen() < maxUnsure {
 				continue // the walk waits until the changes of a burst are handled
 			}
 			for _, k := range watched.walk() {

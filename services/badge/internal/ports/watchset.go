@@ -67,6 +67,13 @@ func (w *watchSet) affected(key string) []string {
 	return w.names[key]
 }
 
+// maxUnsure is the most device names a watch of every entity keeps for its next walk: under
+// changes that never stop, it walks when that many are waiting, so that the set stays bounded.
+const maxUnsure = 4096
+
+// unsureLen is how many names wait for the next walk.
+func (w *watchSet) unsureLen() int { return len(w.unsure) }
+
 // walk returns every entity that has one of the unsure names among its device name keys, and
 // forgets them. It builds every entity in the directory, so the watch calls it once the
 // changes waiting are handled: one walk for all the unsure names of a burst, not one per name.
