@@ -74,19 +74,15 @@ func Percent(live, headroom uint64) int {
 }
 
 // LiveHeap is the heap the last collection marked live, in bytes.
-func LiveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
+func LiveHeap() uint64 { return readBytes("/gc/heap/live:bytes") }
 
 // ScanHeap is the heap a collection scans for pointers, in bytes: the live heap less the
 // objects that hold none (the directory index's arrays).
-func ScanHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+func ScanHeap() uint64 { return readBytes("/gc/scan/heap:bytes") }
+
+// readBytes reads one runtime metric in bytes; 0 when the runtime does not have it.
+func readBytes(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
