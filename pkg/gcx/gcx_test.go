@@ -36,11 +36,7 @@ func TestPercent(t *testing.T) {
 // TestBoundHeadroom holds a live heap of 64 MB and asks for 16 MB of headroom: the GC percent
 // becomes about 25, unless GOGC is set.
 func TestBoundHeadroom(t *testing.T) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		t.Skip("GOGC is set: BoundHeadroom leaves it alone")
-	}
-	before := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(before) })
+	defaultGC(t)
 	live := make([]byte, 64<<20)
 	runtime.GC()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,11 +53,7 @@ func TestBoundHeadroom(t *testing.T) {
 // 16 MB of headroom asked: the headroom becomes the 40 MB a collection must scan, a GC percent
 // of about 40 over 104 MB, not the 15 the asked headroom alone would give.
 func TestBoundHeadroomFollowsTheScannableHeap(t *testing.T) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		t.Skip("GOGC is set: BoundHeadroom leaves it alone")
-	}
-	before := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(before) })
+	defaultGC(t)
 	noscan := make([]byte, 64<<20)
 	x := 1
 	scan := make([]*int, 5<<20) // 40 MB of pointer slots
@@ -81,4 +73,15 @@ func TestBoundHeadroomFollowsTheScannableHeap(t *testing.T) {
 	if got < 32 || got > 50 {
 		t.Errorf("GC percent %d with 104 MB live, 40 MB of it scannable, and 16 MB of headroom asked, want about 40", got)
 	}
+}
+
+// defaultGC skips the test when GOGC is set (BoundHeadroom leaves it alone), and otherwise
+// starts it at GOGC=100 and puts the GC percent back after it.
+func defaultGC(t *testing.T) {
+	t.Helper()
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: BoundHeadroom leaves it alone")
+	}
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
 }
