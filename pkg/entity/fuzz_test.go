@@ -31,9 +31,23 @@ func FuzzNames(f *testing.F) {
 		}
 		domain, sam := SplitAccount(s)
 		_ = DomainSAM(domain, sam)
-		_ = UserNameKey(domain, sam)
 		nb, fqdn := HostNames(s)
-		_, _ = HostNameKey(nb), HostNameKey(fqdn)
+		// A name key said exact by NameKeyRef names what it was made from: keyed again, the
+		// name gives the same key. Any string is a key it must not panic on.
+		_, _ = NameKeyRef(s)
+		for _, key := range []string{UserNameKey(domain, sam), HostNameKey(nb), HostNameKey(fqdn)} {
+			ref, exact := NameKeyRef(key)
+			if ref == nil || !exact {
+				continue
+			}
+			again := HostNameKey(ref.GetDnsHostName() + ref.GetNetbiosName())
+			if ref.GetSamAccountName() != "" {
+				again = UserNameKey(SplitAccount(ref.GetSamAccountName()))
+			}
+			if again != key {
+				t.Fatalf("NameKeyRef(%q) = %v, exact, which keys to %q", key, ref, again)
+			}
+		}
 		_ = IsMachineAccount(s)
 		_ = Fold(s)
 	})

@@ -2,9 +2,16 @@ package entity
 
 import (
 	"cmp"
+	"strings"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// Prefixes of the name keys HostNameKey and UserNameKey make.
+const (
+	hostKeyPrefix = "host."
+	userKeyPrefix = "user."
 )
 
 // HostNameKey is the key under which the endpoint side records a computer the directory could
@@ -13,7 +20,7 @@ import (
 func HostNameKey(name string) string {
 	nb, fqdn := HostNames(name)
 	if safe := keySafe(cmp.Or(fqdn, nb)); safe != "" {
-		return "host." + safe
+		return hostKeyPrefix + safe
 	}
 	return ""
 }
@@ -23,7 +30,31 @@ func UserNameKey(domain, sam string) string {
 	if sam == "" {
 		return ""
 	}
-	return "user." + keySafe(Fold(domain)) + "/" + keySafe(Fold(sam))
+	return userKeyPrefix + keySafe(Fold(domain)) + "/" + keySafe(Fold(sam))
+}
+
+// NameKeyRef is the inverse of HostNameKey and UserNameKey: a reference to the name key was
+// made from, to resolve through the directory (nil for a key that is neither). exact is false
+// when the key may have lost characters on the way (a '_', which also stands for what a key
+// may not hold, or a part bounded by its hash): another name may then give the same key, and
+// the name in ref may not be the one it was made from.
+func NameKeyRef(key string) (ref *adjoinv1.EntityRef, exact bool) {
+	if part, ok := strings.CutPrefix(key, hostKeyPrefix); ok && part != "" {
+		exact = len(part) <= natsx.MaxToken && !strings.Contains(part, "_")
+		if strings.Contains(part, ".") {
+			return &adjoinv1.EntityRef{DnsHostName: part}, exact
+		}
+		return &adjoinv1.EntityRef{NetbiosName: part}, exact
+	}
+	if part, ok := strings.CutPrefix(key, userKeyPrefix); ok {
+		domain, sam, ok := strings.Cut(part, "/")
+		if !ok || sam == "" {
+			return nil, true
+		}
+		exact = len(domain) <= natsx.MaxToken && len(sam) <= natsx.MaxToken && !strings.Contains(part, "_")
+		return &adjoinv1.EntityRef{SamAccountName: domain + `\` + sam}, exact
+	}
+	return nil, true
 }
 
 // NameKeys lists the name keys an entity's endpoint knowledge may have been recorded under
