@@ -29,6 +29,7 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 	sent := map[string]*adjoinv1.Badge{}
 	send := func(key string, initial bool) error {
 		e, ok := s.Badges.Index.Get(key)
+		watched.noted(key, e)
 		if !ok {
 			return nil
 		}

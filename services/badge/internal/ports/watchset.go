@@ -1,14 +1,17 @@
 package ports
 
 import (
+	"slices"
+
 	"github.com/adjoin/adjoin/pkg/entity"
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 )
 
 // watchSet is what one WatchBadges stream follows: the entities it named, or every entity.
 // It maps a changed key to the watched badges it may change with lookups: for named entities
-// through their device name keys, noted when the watch starts and again when an entity's
-// directory entry changes; for a watch of every entity through the directory (NameOwner). It
+// through their device name keys, noted when the watch starts and again whenever it builds an
+// entity's badge; for a watch of every entity through the directory (NameOwner). It
 // builds no entity for a change that touches none of them, so the cost of a change does not
 // grow with the number of entities watched or in the directory.
 type watchSet struct {
@@ -61,8 +64,7 @@ func (w *watchSet) affected(key string) []string {
 		return nonEmpty(owner)
 	}
 	if _, ok := w.keys[key]; ok {
-		w.noteNames(key) // its directory entry may have changed its names
-		return []string{key}
+		return []string{key} // its names are noted again when its badge is built (noted)
 	}
 	return w.names[key]
 }
@@ -104,38 +106,33 @@ func (w *watchSet) noteAllNames() {
 	clear(w.names)
 	for k := range w.keys {
 		w.keys[k] = nil
-		w.noteNames(k)
+		e, _ := w.badges.Index.Get(k)
+		w.noted(k, e)
 	}
 }
 
-// noteNames notes the device name keys of named entity key as its directory entry has them.
-func (w *watchSet) noteNames(key string) {
-	for _, n := range w.keys[key] {
-		w.names[n] = remove(w.names[n], key)
+// noted notes the device name keys of entity key as e, its directory entry just read (nil
+// when it is gone), has them, when key is a named entity: the watch calls it with every
+// entity it builds, so a rename is followed without building the entity twice.
+func (w *watchSet) noted(key string, e *adjoinv1.Entity) {
+	old, ok := w.keys[key]
+	if w.all || !ok {
+		return
+	}
+	for _, n := range old {
+		w.names[n] = slices.DeleteFunc(w.names[n], func(k string) bool { return k == key })
 		if len(w.names[n]) == 0 {
 			delete(w.names, n)
 		}
 	}
-	e, ok := w.badges.Index.Get(key)
-	if !ok {
-		w.keys[key] = nil
-		return
+	var names []string
+	if e != nil {
+		names = entity.NameKeys(e)
 	}
-	names := entity.NameKeys(e)
 	w.keys[key] = names
 	for _, n := range names {
 		w.names[n] = append(w.names[n], key)
 	}
-}
-
-func remove(keys []string, key string) []string {
-	out := keys[:0]
-	for _, k := range keys {
-		if k != key {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 func nonEmpty(key string) []string {
