@@ -1,6 +1,8 @@
 package ports
 
 import (
+	"hash/maphash"
+
 	"google.golang.org/protobuf/proto"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -26,7 +28,11 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 		keys = append(keys, e.GetKey())
 	}
 	watched := newWatchSet(s.Badges, keys, len(req.GetSelectors()) == 0)
-	sent := map[string]*adjoinv1.Badge{}
+	// What was last sent of each badge, as a hash of its encoding rather than the badge: a
+	// watch of every entity would otherwise hold a copy of every badge in the directory (about
+	// 1 KB each, 1 GB at a million entities); a hash and its key are under 100 B.
+	sent := map[string]uint64{}
+	seed := maphash.MakeSeed()
 	send := func(key string, initial bool) error {
 		e, ok := s.Badges.Index.Get(key)
 		watched.noted(key, e)
@@ -37,10 +43,15 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 		if err != nil {
 			return s.toStatus(err)
 		}
-		if prev, ok := sent[key]; ok && proto.Equal(prev, b) {
+		enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(b)
+		if err != nil {
+			return s.toStatus(err)
+		}
+		h := maphash.Bytes(seed, enc)
+		if prev, ok := sent[key]; ok && prev == h {
 			return nil
 		}
-		sent[key] = b
+		sent[key] = h
 		return stream.Send(&adjoinv1.WatchBadgesResponse{Badge: b, Initial: initial})
 	}
 	for _, k := range watched.selected() {
