@@ -157,13 +157,16 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 		Formats:       cfg.Samba.formats(),
 		Metrics:       cfg.Metrics,
 	}
-	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
-	counts := sensorCounts{metrics: cfg.Metrics, heartbeat: rt.Counters}
+	// The capture opens before the intake serves /readyz: ready means the traffic is watched.
+	var live *wire.Live
 	if cfg.Sensor.Capture != "" {
-		live, err := wire.OpenLive(cfg.Sensor.Capture)
-		if err != nil {
+		if live, err = wire.OpenLive(cfg.Sensor.Capture, cfg.Sensor.RingMiB<<20); err != nil {
 			return err
 		}
+	}
+	rt.Go(func(ctx context.Context) error { return intake.Serve(ctx, rt.JS, cfg.HTTP, pipeline, rt.Log) })
+	counts := sensorCounts{metrics: cfg.Metrics, heartbeat: rt.Counters}
+	if live != nil {
 		rt.Go(func(ctx context.Context) error { return capture(ctx, live, cfg.Sensor, rt.JS, counts, rt.Log) })
 	}
 	if cfg.Sensor.Pcap != "" {

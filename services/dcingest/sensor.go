@@ -33,12 +33,19 @@ type SensorConfig struct {
 	Capture string
 	// Name is the Host of the sensor's events (default: this machine's host name).
 	Name string
+	// RingMiB is the live capture's ring, where packets wait while the sensor is busy
+	// (0: wire.DefaultRing; at least 2).
+	RingMiB int
 }
+
+// maxRingMiB bounds --capture-ring: the ring is memory the kernel pins for the socket.
+const maxRingMiB = 4096
 
 // Flags defines the sensor settings on s.
 func (c *SensorConfig) Flags(s *config.Set) {
 	s.String(&c.Pcap, "pcap", "", wire.PcapUsage)
 	s.String(&c.Capture, "capture", "", "network interface whose traffic the DC traffic sensor decodes live (AF_PACKET with a BPF filter for ports 88, 135, 389, 445, 636, 3268 and 49152-65535; needs CAP_NET_RAW)")
+	s.Int(&c.RingMiB, "capture-ring", wire.DefaultRing>>20, "MiB of the live capture's ring, where packets wait while the sensor is busy; the kernel drops what does not fit (adjoin_sensor_total{counter=\"kernel_drops\"})")
 	s.String(&c.Name, "sensor-name", "", "host name given to the DC traffic sensor's events (default: this machine's host name)")
 }
 
@@ -53,6 +60,9 @@ func (c SensorConfig) Validate() error {
 		if _, err := net.InterfaceByName(c.Capture); err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
+	}
+	if c.RingMiB < 0 || c.RingMiB > maxRingMiB {
+		return fmt.Errorf("capture-ring: %d MiB, want 2 to %d (0: the default)", c.RingMiB, maxRingMiB)
 	}
 	return nil
 }

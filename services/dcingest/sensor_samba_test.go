@@ -3,11 +3,13 @@ package dcingest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,13 +97,38 @@ func TestSambaSensorLoopback(t *testing.T) {
 		t.Fatalf("clone-dc-database: %v\n%s", err, out)
 	}
 
+	want := map[string]func([]*adjoinv1.Alert) bool{
+		"brute force": func(a []*adjoinv1.Alert) bool {
+			return hasAlert(a, "wire-kerberos-preauth-failures", "T1110.001", brute, "")
+		},
+		"spray": func(a []*adjoinv1.Alert) bool {
+			return hasAlert(a, "wire-kerberos-preauth-failures", "T1110.003", "", other)
+		},
+		"replication": func(a []*adjoinv1.Alert) bool {
+			return hasAlert(a, "zeek-drsuapi-replication", "T1003.006", "", other)
+		},
+	}
 	var alerts []*adjoinv1.Alert
-	waitFor(t, 60*time.Second, "the sensor's alerts", func() bool {
-		alerts = sensorAlerts(t, s)
-		return hasAlert(alerts, "wire-kerberos-preauth-failures", "T1110.001", brute, "") &&
-			hasAlert(alerts, "wire-kerberos-preauth-failures", "T1110.003", "", other) &&
-			hasAlert(alerts, "zeek-drsuapi-replication", "T1003.006", "", other)
-	})
+	var missing []string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		alerts, missing = sensorAlerts(t, s), nil
+		for name, found := range want {
+			if !found(alerts) {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, a := range alerts {
+				t.Logf("seen: %s %v: %s", a.GetDetector(), a.GetMitreTechniques(), a.GetDescription())
+			}
+			t.Fatalf("no %v alert from the sensor within 60s; its counters:\n%s", missing, sensorMetrics(t, ln.Addr().String()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	last := map[string]*adjoinv1.Alert{} // the last version of each alert
 	for _, a := range alerts {
 		last[a.GetId()] = a
@@ -158,6 +185,24 @@ func udpRelay(t *testing.T, listen, from, target string) {
 			up.Close()
 		}
 	}()
+}
+
+// sensorMetrics returns the adjoin_sensor_total lines of the service's /metrics.
+func sensorMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "adjoin_sensor_total") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // waitFor polls done every 100 ms for at most within.

@@ -22,7 +22,8 @@
 // Packets are never stored. Each connection keeps at most MaxPDU bytes per direction while a
 // message is incomplete; longer messages are decoded from their head and the rest skipped.
 // At most MaxFlows connections are followed at once; a new one beyond that is counted in
-// Stats.DroppedFlows and ignored. Connections idle longer than FlowIdle are closed. The
+// Stats.DroppedFlows and ignored. Connections idle longer than FlowIdle are closed;
+// a missed segment is waited for GapWait, then skipped. The
 // tables that pair requests with replies, pipes with their names and tickets with their
 // clients are bounded too (oldest forgotten first).
 //

@@ -7,8 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 )
 
@@ -129,21 +129,39 @@ func (p *prog) resolve() ([]bpf.Instruction, error) {
 	return p.ins, nil
 }
 
-// Live is a live capture on one network interface: an AF_PACKET socket (no cgo, no libpcap;
-// it needs CAP_NET_RAW) with the Filter program attached. Packets arrive from OpenLive on;
-// Run decodes them.
+// DefaultRing is the size of a live capture's ring when OpenLive is given none. Packets wait
+// there while the sensor decodes or is not scheduled; what does not fit is dropped by the
+// kernel and counted. A loopback or offloading interface hands over frames of up to 64 KiB,
+// so a replication burst fills a socket's default 208 KiB buffer in a few frames.
+const DefaultRing = 64 << 20
+
+// ringBlock is one block of the ring: a frame never spans blocks, and this holds the largest.
+const ringBlock = 1 << 20
+
+// pollWait is how long Run waits for a packet before it looks at its context and tells the
+// sensor that time went on (Sensor.Idle).
+const pollWait = 250 * time.Millisecond
+
+// Live is a live capture on one network interface: an AF_PACKET socket with a TPACKET_V3 ring
+// shared with the kernel (no cgo, no libpcap; it needs CAP_NET_RAW) and the Filter program
+// attached. Packets arrive from OpenLive on; Run decodes them.
 type Live struct {
 	iface string
-	h     *pcapgo.EthernetHandle
+	h     *afpacket.TPacket
 }
 
-// OpenLive opens the capture socket of iface and attaches the filter.
-func OpenLive(iface string) (*Live, error) {
+// OpenLive opens the capture socket of iface with a ring of ring bytes (DefaultRing when 0 or
+// less; at least two blocks of 1 MiB) and attaches the filter.
+func OpenLive(iface string, ring int) (*Live, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, err
 	}
-	h, err := pcapgo.NewEthernetHandle(iface)
+	if ring <= 0 {
+		ring = DefaultRing
+	}
+	h, err := afpacket.NewTPacket(afpacket.OptInterface(iface), afpacket.TPacketVersion3,
+		afpacket.OptBlockSize(ringBlock), afpacket.OptNumBlocks(max(ring/ringBlock, 2)), afpacket.OptPollTimeout(pollWait))
 	if err != nil {
 		return nil, fmt.Errorf("capture %s (needs CAP_NET_RAW): %w", iface, err)
 	}
@@ -159,38 +177,40 @@ func OpenLive(iface string) (*Live, error) {
 }
 
 // Run decodes the interface's traffic until ctx ends, then closes the socket. stats is called
-// after each packet at most every statsEvery, and once at the end, with the sensor's counters
+// at most every statsEvery, and once at the end, with the sensor's counters
 // and the packets the kernel dropped since OpenLive because the sensor did not keep up, so
 // that the caller can publish them.
 func (l *Live) Run(ctx context.Context, cfg Config, emit func(Record), statsEvery time.Duration, stats func(Stats, uint64)) error {
-	stop := context.AfterFunc(ctx, func() { l.h.Close() })
-	defer stop()
+	defer l.h.Close()
 	s := NewSensor(cfg, layers.LinkTypeEthernet, emit)
-	var drops uint64
 	report := func() {
-		if ks, err := l.h.Stats(); err == nil && ks != nil {
-			drops += uint64(ks.Drops)
+		var drops uint64
+		if _, v3, err := l.h.SocketStats(); err == nil {
+			drops = uint64(v3.Drops())
 		}
 		if stats != nil {
 			stats(s.Stats(), drops)
 		}
 	}
 	last := time.Now()
-	for {
+	for ctx.Err() == nil {
 		data, ci, err := l.h.ReadPacketData()
-		if err != nil {
+		switch {
+		case errors.Is(err, afpacket.ErrTimeout):
+			s.Idle(time.Now())
+		case err != nil:
 			s.Close()
 			report()
-			if ctx.Err() != nil {
-				return nil
-			}
-			l.h.Close()
 			return fmt.Errorf("capture %s: %w", l.iface, err)
+		default:
+			s.Packet(data, ci)
 		}
-		s.Packet(data, ci)
 		if time.Since(last) >= statsEvery {
 			last = time.Now()
 			report()
 		}
 	}
+	s.Close()
+	report()
+	return nil
 }

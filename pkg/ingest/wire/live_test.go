@@ -192,7 +192,7 @@ func play(c net.Conn, chunks []chunk, client bool) {
 func TestCaptureLoopback(t *testing.T) {
 	const s1 = "covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.cap"
 	krb, drs := recordedConn(t, s1, 88), recordedConn(t, s1, 49674)
-	live, err := OpenLive("lo")
+	live, err := OpenLive("lo", 0)
 	if err != nil {
 		t.Skipf("no live capture here: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 const (
 	DefaultMaxFlows = 10_000
 	DefaultFlowIdle = 2 * time.Minute
+	DefaultGapWait  = 5 * time.Second
 	DefaultMaxPDU   = 256 << 10
 	defaultMaxPairs = 10_000
 )
@@ -24,6 +25,9 @@ type Config struct {
 	FlowIdle time.Duration
 	// MaxPDU is the most bytes buffered per direction for one incomplete message.
 	MaxPDU int
+	// GapWait is how long (capture time) a connection waits for a segment it missed (a packet
+	// the capture dropped) before it gives the segment up and decodes what came after it.
+	GapWait time.Duration
 }
 
 // Stats counts what a Sensor saw. DroppedFlows and DecodeErrors are what it could not follow.
@@ -68,6 +72,9 @@ func NewSensor(cfg Config, linkType layers.LinkType, emit func(Record)) *Sensor 
 	}
 	if cfg.MaxPDU <= 0 {
 		cfg.MaxPDU = DefaultMaxPDU
+	}
+	if cfg.GapWait <= 0 {
+		cfg.GapWait = DefaultGapWait
 	}
 	s := &Sensor{cfg: cfg, emit: emit, shared: newShared(defaultMaxPairs)}
 	first := layers.LayerTypeEthernet
@@ -128,12 +135,19 @@ func (s *Sensor) Packet(data []byte, ci gopacket.CaptureInfo) {
 	default:
 		s.stats.NotDecoded++
 	}
+	s.Idle(ci.Timestamp)
+}
+
+// Idle tells the sensor that capture time has reached now, with or without a packet: a live
+// capture calls it while the wire is quiet. Connections waiting longer than GapWait for a
+// missed segment skip it; connections idle longer than FlowIdle are closed.
+func (s *Sensor) Idle(now time.Time) {
 	if s.lastFlush.IsZero() {
-		s.lastFlush = ci.Timestamp
+		s.lastFlush = now
 	}
-	if ci.Timestamp.Sub(s.lastFlush) > s.cfg.FlowIdle/4 {
-		s.lastFlush = ci.Timestamp
-		s.assembler.FlushCloseOlderThan(ci.Timestamp.Add(-s.cfg.FlowIdle))
+	if now.Sub(s.lastFlush) > min(s.cfg.GapWait, s.cfg.FlowIdle)/4 {
+		s.lastFlush = now
+		s.assembler.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-s.cfg.GapWait), TC: now.Add(-s.cfg.FlowIdle)})
 	}
 }
 
