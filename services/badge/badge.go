@@ -28,6 +28,10 @@ const Name = "badge"
 const (
 	DefaultMaxStreamsPerClient = 16
 	DefaultMaxStreams          = 1000
+	// DefaultMaxWatchesOfAll bounds the watches of every entity: each holds a key and a hash
+	// per directory entity (about 100 MB at a million) and sends the whole directory when it
+	// starts and whenever it falls behind.
+	DefaultMaxWatchesOfAll = 4
 )
 
 // Config is every setting of the badge service.
@@ -48,6 +52,8 @@ type Config struct {
 	// MaxStreamsPerClient and MaxStreams bound the streams open at once per client (its
 	// identity when callers are checked, else its address) and in all.
 	MaxStreamsPerClient, MaxStreams int
+	// MaxWatchesOfAll bounds the watches without selectors (of every entity) open at once.
+	MaxWatchesOfAll int
 	// DefaultDeadline is given to unary calls that come without one, except those answered
 	// from memory (GetBadge, BatchGetBadges), which never wait.
 	DefaultDeadline time.Duration
@@ -80,6 +86,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxConcurrentStreams, "max-concurrent-streams", 1000, "most concurrent streams per client connection")
 	s.Int(&c.MaxStreamsPerClient, "max-streams-per-client", DefaultMaxStreamsPerClient, "most streams (watches, correlated streams) one client may hold open at once")
 	s.Int(&c.MaxStreams, "max-streams", DefaultMaxStreams, "most streams open at once over all clients")
+	s.Int(&c.MaxWatchesOfAll, "max-watches-of-all", DefaultMaxWatchesOfAll, "most watches of every entity (WatchBadges without selectors) open at once over all clients; each holds a hash per directory entity and sends the whole directory when it starts")
 	s.Duration(&c.DefaultDeadline, "default-deadline", 10*time.Second, "deadline given to unary calls that come without one (not GetBadge and BatchGetBadges: answered from memory, nothing in them waits)")
 	s.String(&c.HTTPAddr, "http-addr", ":9091", "address of /metrics, /healthz, /readyz and, with --console, the web console (empty: none)")
 	s.Bool(&c.Console, "console", false, "serve the web console under /console/ on http-addr, admitting the callers gRPC admits (tokens-file, client certificates with admin-cns); with tls-cert, http-addr then serves HTTPS")
@@ -115,6 +122,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-streams-per-client: %d, want >= 1", c.MaxStreamsPerClient)
 	case c.MaxStreams < 1:
 		return fmt.Errorf("max-streams: %d, want >= 1", c.MaxStreams)
+	case c.MaxWatchesOfAll < 1:
+		return fmt.Errorf("max-watches-of-all: %d, want >= 1", c.MaxWatchesOfAll)
 	case c.DefaultDeadline < 0:
 		return fmt.Errorf("default-deadline: %s, want >= 0", c.DefaultDeadline)
 	case c.ConsoleMaxLive < 1:

@@ -185,3 +185,39 @@ func TestStreamSelectorBound(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchesOfAllBounded: watches of every entity have a bound of their own (each holds the
+// state of the whole directory); at that bound a watch of selected entities still opens, and
+// a place comes back when a watch of every entity hangs up.
+func TestWatchesOfAllBounded(t *testing.T) {
+	t.Parallel()
+	h := startBadge(t, func(c *badge.Config) { c.MaxWatchesOfAll = 2 })
+	watchAll := func() (func(), error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		s, err := h.client.WatchBadges(ctx, &adjoinv1.WatchBadgesRequest{})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		return cancel, err
+	}
+	var hangUps []func()
+	for i := range 2 {
+		hangUp, err := watchAll()
+		if err != nil {
+			t.Fatalf("watch of every entity %d: %v", i+1, err)
+		}
+		hangUps = append(hangUps, hangUp)
+	}
+	if _, err := watchAll(); refused(err, "max-watches-of-all") != nil {
+		t.Errorf("a third watch of every entity: %v", refused(err, "max-watches-of-all"))
+	}
+	if _, err := openStream(t, context.Background(), h.client, true); err != nil {
+		t.Errorf("a watch of one entity beside them: %v", err)
+	}
+	hangUps[0]()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		_, err := watchAll()
+		return err
+	})
+}

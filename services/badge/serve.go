@@ -36,7 +36,7 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	status := v.status(rt, cfg, b)
 	stopping := make(chan struct{})
 	api := &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status, Incidents: v.incidents,
-		Correlated: adapters.CorrelatedStream{JS: rt.JS}, Log: rt.Log, Stopping: stopping}
+		Correlated: adapters.CorrelatedStream{JS: rt.JS}, Log: rt.Log, Stopping: stopping, MaxWatchesOfAll: cfg.MaxWatchesOfAll}
 	srv, hs, auth, err := grpcServer(cfg, api)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
@@ -28,6 +29,10 @@ type GRPCServer struct {
 	// Stopping, when closed, ends open streams so a graceful stop need not wait for clients
 	// to hang up; they get UNAVAILABLE and reconnect elsewhere.
 	Stopping <-chan struct{}
+	// MaxWatchesOfAll bounds the watches of every entity open at once (0: 4).
+	MaxWatchesOfAll int
+
+	watchesOfAll atomic.Int64
 }
 
 // streamContext is ctx, also ended when the server begins to stop.

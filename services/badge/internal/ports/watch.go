@@ -3,6 +3,8 @@ package ports
 import (
 	"hash/maphash"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -14,6 +16,13 @@ import (
 func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoinv1.BadgeService_WatchBadgesServer) error {
 	if err := app.CheckSelectors(len(req.GetSelectors())); err != nil {
 		return s.toStatus(err)
+	}
+	if len(req.GetSelectors()) == 0 {
+		release, err := s.takeWatchOfAll()
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
@@ -85,4 +94,19 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 			}
 		}
 	}
+}
+
+// takeWatchOfAll takes one of the places of watches of every entity, or refuses with
+// RESOURCE_EXHAUSTED when all are taken; release gives it back.
+func (s *GRPCServer) takeWatchOfAll() (release func(), err error) {
+	most := s.MaxWatchesOfAll
+	if most <= 0 {
+		most = 4
+	}
+	if s.watchesOfAll.Add(1) > int64(most) {
+		s.watchesOfAll.Add(-1)
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"%d watches of every entity are open, the most allowed (max-watches-of-all): each holds the state of the whole directory; watch selected entities instead, or close one first", most)
+	}
+	return func() { s.watchesOfAll.Add(-1) }, nil
 }
