@@ -1,13 +1,11 @@
 package wire
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestGapSkippedAfterGapWait feeds the S1 DCSync capture's DRSUAPI connection without one
@@ -16,15 +14,7 @@ import (
 // gives the segment up and decodes DRSGetNCChanges, even when no packet comes to tell it the
 // time (Idle).
 func TestGapSkippedAfterGapWait(t *testing.T) {
-	f, err := os.Open(pcapDir + "covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.cap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openPcap(t, "covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.cap")
 	type packet struct {
 		data []byte
 		ci   gopacket.CaptureInfo

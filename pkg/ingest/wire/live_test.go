@@ -95,19 +95,26 @@ type chunk struct {
 	data       []byte
 }
 
-// recordedConn returns the payloads of the TCP connection to server port port in a capture,
-// in order, consecutive segments of one direction joined.
-func recordedConn(t *testing.T, name string, port layers.TCPPort) []chunk {
+// openPcap opens a capture of pcapDir for reading; the file is closed with the test.
+func openPcap(t *testing.T, name string) *pcapgo.Reader {
 	t.Helper()
 	f, err := os.Open(pcapDir + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// recordedConn returns the payloads of the TCP connection to server port port in a capture,
+// in order, consecutive segments of one direction joined.
+func recordedConn(t *testing.T, name string, port layers.TCPPort) []chunk {
+	t.Helper()
+	r := openPcap(t, name)
 	var out []chunk
 	seen := map[string]bool{}
 	for {
