@@ -116,6 +116,13 @@ func startLogons(ctx context.Context, rt *service.Runtime, cfg Config) (_ *domai
 	return logons, caughtUp, nil
 }
 
+// builderStartDelay is how long the incident builder's first replay of CORRELATED waits when
+// no alert comes to group sooner. At 1M users after 100,000 alerts it read 115,976 messages in
+// 3.9 s of a core, while adjoin-badge, started beside it, loaded the directory: the badge's
+// snapshot read took 6.8 s against 4.2 s alone. Ready comes first; incidents of a quiet start
+// are no less right for waiting.
+const builderStartDelay = 10 * time.Second
+
 // startStages starts stage 1, which resolves alerts (every instance shares the ALERTS
 // durable), and its retrier; stage 2, which counts them (one owner per COUNTS partition across
 // all instances); and the incident builder, which groups the correlated copies (one builder
@@ -136,7 +143,8 @@ func startStages(rt *service.Runtime, cfg Config, kvs map[string]jetstream.KeyVa
 		Source: adapters.GroupSource{Index: index}, Alerts: window}
 	// The builder's AckWait stays natsx.AckWait: --ack-wait is the alerts' and the counts'.
 	builder := &ports.IncidentBuilder{JS: rt.JS, Durable: cfg.Durable + "-incidents", Grouper: grouper, Log: rt.Log,
-		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: rt.JS}, MaxDeliveries: cfg.MaxDeliveries, Metrics: cfg.Metrics}
+		Store: adapters.Incidents{KV: kvs[natsx.BucketIncidents], JS: rt.JS}, MaxDeliveries: cfg.MaxDeliveries, Metrics: cfg.Metrics,
+		StartDelay: builderStartDelay}
 	rt.Go(consumer.Run)
 	rt.Go(retrier.Run)
 	rt.Go(counter.Run)

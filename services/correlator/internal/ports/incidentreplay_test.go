@@ -200,3 +200,54 @@ func TestIncidentBuilderStandbyFollows(t *testing.T) {
 		return errors.New("the standby has not caught up on b while idle")
 	})
 }
+
+// TestIncidentBuilderStartDelay: with a StartDelay, a restarted builder that receives nothing
+// replays CORRELATED only once the delay has passed, and one that receives an alert first
+// replays at once, before grouping it: the alert joins the incident of those handled before
+// the restart all the same.
+func TestIncidentBuilderStartDelay(t *testing.T) {
+	r := newBuilderRig(t, shireIndex(0))
+	first := r.builder(nil)
+	first.PinnedTTL = 2 * time.Second
+	stop := r.start(t, first)
+	copies := []*adjoinv1.CorrelatedAlert{r.correlate(t, "a", keyPgustavo, user, builderT0)}
+	r.wantIncident(t, "a", copies, "a")
+	eventually(t, 10*time.Second, func() error { return consumerDrained(r.ctx, r.s.JS, natsx.StreamCorrelated, "incidents") })
+	stop()
+
+	replays := func(b *ports.IncidentBuilder) *observer.ObservedLogs {
+		core, logs := observer.New(zap.InfoLevel)
+		b.Log = zap.New(core)
+		return logs
+	}
+	quiet := r.builder(nil) // the durable has nothing pending: no batch comes
+	quiet.StartDelay = 3 * time.Second
+	quietLogs := replays(quiet)
+	began := time.Now()
+	stopQuiet := r.start(t, quiet)
+	time.Sleep(time.Second)
+	if n := quietLogs.FilterMessage("incident window caught up").Len(); n != 0 {
+		t.Fatalf("%d replays within a second of the start, StartDelay 3s", n)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if quietLogs.FilterMessage("incident window caught up").FilterField(zap.String("why", "start")).Len() == 0 {
+			return errors.New("no start replay yet")
+		}
+		return nil
+	})
+	if took := time.Since(began); took < 3*time.Second {
+		t.Errorf("the start replay came %s after the start, before StartDelay", took)
+	}
+
+	stopQuiet() // it holds the pin: the next builder gets the alert
+
+	busy := r.builder(nil)
+	busy.StartDelay, busy.PinnedTTL = time.Hour, 2*time.Second
+	busyLogs := replays(busy)
+	r.run(t, busy)
+	copies = append(copies, r.correlate(t, "b", keyPgustavo, user, builderT0.Add(50*time.Minute)))
+	r.wantIncident(t, "a", copies, "a", "b")
+	if busyLogs.FilterMessage("incident window caught up").FilterField(zap.String("why", "start")).Len() != 1 {
+		t.Errorf("replays of the builder an alert came to: %v", busyLogs.All())
+	}
+}

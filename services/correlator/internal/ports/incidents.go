@@ -37,12 +37,12 @@ const builderGroup = "builder"
 // ever write the same incident at once.
 //
 // It groups from its own window of the alerts counted (Grouper.Alerts), fed with every
-// correlated copy it takes. When it starts, and whenever the pin moves to it (a new pin id on
-// the messages: another builder may have handled messages meanwhile), it first replays
-// CORRELATED into the window with an ordered consumer (catchUp), so the window holds every
-// alert correlated in its memory, as a builder that had run all along would. A builder that
-// receives nothing catches up every idleCatchUp, so a standby's takeover replays little. It takes the
-// messages in batches: the batch's alerts are fed to the window, then each message's incident
+// correlated copy it takes. When it starts (or StartDelay later, unless a batch comes sooner),
+// and whenever the pin moves to it (a new pin id on the messages: another builder may have
+// handled messages meanwhile), it first replays CORRELATED into the window with an ordered
+// consumer (catchUp), so the window holds every alert correlated in its memory, as a builder
+// that had run all along would. A builder that receives nothing catches up every idleCatchUp,
+// so a standby's takeover replays little. It takes the messages in batches: the batch's alerts are fed to the window, then each message's incident
 // is grouped (a message whose alert is already in an incident of the batch adds nothing and is
 // skipped), and the batch's changed incidents are written together, pipelined, before its
 // messages are acknowledged.
@@ -80,6 +80,11 @@ type IncidentBuilder struct {
 	PinnedTTL time.Duration
 	// Now is the clock replays start from (nil: time.Now).
 	Now func() time.Time
+	// StartDelay is how long the first replay waits after Run starts when no batch asks for it
+	// sooner (0: it runs before the first pull). When a whole stack starts, the loads that make
+	// the services ready (the directory, the badge service's view) go first; a batch to group
+	// replays at once.
+	StartDelay time.Duration
 
 	pin      string    // the pin id the window was last caught up for
 	seq      uint64    // the last CORRELATED sequence a catch-up read
@@ -110,16 +115,16 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 	if b.Grouper.Alerts == nil {
 		b.Grouper.Alerts = domain.NewAlertWindow(0)
 	}
-	started := false
+	// The window first holds what was correlated before (the start replay): before the first
+	// pull, after StartDelay when idle, or for the first batch (caughtUp), under the run's
+	// context, not a request's: a replay may take longer than a request may.
+	began := time.Now()
+	if b.StartDelay <= 0 {
+		b.startCatchUp(ctx)
+	}
 	r := &consume.Runner{
 		Consumer: func(ctx context.Context) (jetstream.Consumer, error) {
-			cons, err := b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
-			if err == nil && !started {
-				// Once, before the first pull: the window holds what was correlated before.
-				started = true
-				b.startCatchUp(ctx)
-			}
-			return cons, err
+			return b.JS.CreateOrUpdateConsumer(ctx, natsx.StreamCorrelated, cfg)
 		},
 		Name: b.Durable, JS: b.JS, Service: service, FailReason: "incident-failed", MaxDeliveries: b.MaxDeliveries,
 		AckWait: b.ackWait(), Batch: size, Group: builderGroup, Metrics: b.Metrics, Log: b.Log,
@@ -133,6 +138,12 @@ func (b *IncidentBuilder) Run(ctx context.Context) error {
 			return b.handle(hctx, batch)
 		},
 		OnIdle: func(ctx context.Context) {
+			if !b.replayed {
+				if time.Since(began) >= b.StartDelay {
+					b.startCatchUp(ctx)
+				}
+				return
+			}
 			if time.Since(b.caught) < idleCatchUp {
 				return
 			}
@@ -187,7 +198,11 @@ func (b *IncidentBuilder) caughtUp(ctx context.Context, batch *consume.Batch) bo
 	if pin != "" && pin == b.pin {
 		return true
 	}
-	if err := b.catchUp(ctx, "takeover"); err != nil {
+	why := "takeover"
+	if !b.replayed {
+		why = "start"
+	}
+	if err := b.catchUp(ctx, why); err != nil {
 		if ctx.Err() == nil {
 			b.Log.Warn("catching up the incident window failed; the batch waits", logx.Err(err))
 		}
