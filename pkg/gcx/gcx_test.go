@@ -75,6 +75,35 @@ func TestBoundHeadroomFollowsTheScannableHeap(t *testing.T) {
 	}
 }
 
+// TestBoundHeadroomAfterTheLoad: with 64 MB live and 16 MB of headroom asked, the GC percent
+// stays the runtime's until the load is over, then becomes about 25.
+func TestBoundHeadroomAfterTheLoad(t *testing.T) {
+	defaultGC(t)
+	live := make([]byte, 64<<20)
+	runtime.GC()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loaded := make(chan struct{})
+	BoundHeadroomAfter(ctx, loaded, 16<<20, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d while loading, want the runtime's 100", got)
+	}
+	close(loaded)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := debug.SetGCPercent(100)
+		if got >= minPercent && got <= 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GC percent %d 10s after the load, want about 25", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.KeepAlive(live)
+}
+
 // defaultGC skips the test when GOGC is set (BoundHeadroom leaves it alone), and otherwise
 // starts it at GOGC=100 and puts the GC percent back after it.
 func defaultGC(t *testing.T) {

@@ -73,6 +73,8 @@ type Config struct {
 	// MaxIncidents bounds the incidents kept in memory for ListEntityIncidents (the most
 	// recent by last activity; each entity lists at most app.IncidentsPerEntity).
 	MaxIncidents int
+	// Loaded, when set, is called once the view has loaded, before the service answers.
+	Loaded func()
 }
 
 // Flags defines the settings on s.

@@ -33,6 +33,9 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Loaded != nil {
+		cfg.Loaded()
+	}
 	status := v.status(rt, cfg, b)
 	stopping := make(chan struct{})
 	api := &ports.GRPCServer{Badges: v.badges, View: v.view, Status: status, Incidents: v.incidents,
