@@ -8,9 +8,10 @@
 // reuses the same, warm, pages; a cycle costs little since the index holds no pointers, and the
 // headroom grows with what does (BoundHeadroom).
 //
-// adjoin-badge uses it once its view has loaded (BoundHeadroomAfter). adjoin-correlator does not: its heap also holds the partitions' ledgers,
-// which have pointers, and with 32 MB of headroom it counted 7,507 alerts/s at 1M users against
-// 8,612 with GOGC=100 (default sync, 50,000 alerts, one run each).
+// adjoin-badge uses it, with a larger headroom while its view loads (BoundHeadroomAfter).
+// adjoin-correlator does not: its heap also holds the partitions' ledgers, which have
+// pointers, and with 32 MB of headroom it counted 7,507 alerts/s at 1M users against 8,612
+// with GOGC=100 (default sync, 50,000 alerts, one run each).
 package gcx
 
 import (
@@ -26,6 +27,9 @@ import (
 // against 49 at 10k users) and ran at 0.72-0.85 of a minimal server at concurrency 1; with 32 MB
 // at 0.87-1.00 (four alternated runs each, docs/performance.md).
 const DefaultHeadroom = 32 << 20
+
+// DefaultLoadHeadroom is the headroom while a service loads its index (BoundHeadroomAfter).
+const DefaultLoadHeadroom = 128 << 20
 
 // DefaultEvery is how often the GC percent follows the live heap: often enough that a
 // directory loading at start is collected with a bounded headroom as it grows.
@@ -45,10 +49,21 @@ const minPercent = 10
 // its CPU in the GC that way. Growing the headroom with the scannable heap keeps a
 // collection's work per byte allocated that of GOGC=100 on an ordinary heap.
 func BoundHeadroom(ctx context.Context, headroom uint64, every time.Duration) {
+	BoundHeadroomAfter(ctx, nil, headroom, headroom, every)
+}
+
+// BoundHeadroomAfter bounds the headroom as BoundHeadroom does, at during until loaded is
+// closed, then at headroom, once the memory the load freed is returned to the system
+// (debug.FreeOSMemory). A load allocates several times what it keeps (a 384 MiB directory
+// snapshot read for a ~220 MB index): with 32 MB of headroom from the start, its collections
+// were a fifth of adjoin-badge's CPU to ready at 1M users; with the runtime's default, its
+// resident memory peaked at 551 MiB against 317.
+func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, during, headroom uint64, every time.Duration) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}
-	adjust := func() { debug.SetGCPercent(Percent(LiveHeap(), max(headroom, ScanHeap()))) }
+	current := during
+	adjust := func() { debug.SetGCPercent(Percent(LiveHeap(), max(current, ScanHeap()))) }
 	adjust()
 	go func() {
 		t := time.NewTicker(every)
@@ -57,28 +72,13 @@ func BoundHeadroom(ctx context.Context, headroom uint64, every time.Duration) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-loaded:
+				loaded, current = nil, headroom
+				debug.FreeOSMemory()
+				adjust()
 			case <-t.C:
 				adjust()
 			}
-		}
-	}()
-}
-
-// BoundHeadroomAfter leaves the runtime's GC percent alone until loaded is closed, then returns
-// the memory the load freed to the system (debug.FreeOSMemory) and bounds the headroom as
-// BoundHeadroom does. A load allocates several times what it keeps (a 384 MiB directory
-// snapshot read for a ~220 MB index); with the headroom bounded from the start, the collections
-// it set off were a fifth of adjoin-badge's CPU to ready at 1M users.
-func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, headroom uint64, every time.Duration) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		return
-	}
-	go func() {
-		select {
-		case <-loaded:
-			debug.FreeOSMemory()
-			BoundHeadroom(ctx, headroom, every)
-		case <-ctx.Done():
 		}
 	}()
 }

@@ -16,13 +16,13 @@ import (
 func main() {
 	var cfg badge.Config
 	os.Exit(svcmain.Main("adjoin-badge", doc, os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
-		// The directory index is most of this process's heap: once it is loaded, collect after
-		// a bounded headroom rather than after as much again (see gcx). A process-wide
+		// The directory index is most of this process's heap: collect after a bounded headroom
+		// rather than after as much again, a larger one while it loads (see gcx). A process-wide
 		// setting, so it is made here and not in Run, which `adjoin dev` runs beside the other
 		// services.
 		loaded := make(chan struct{})
 		cfg.Loaded = sync.OnceFunc(func() { close(loaded) })
-		gcx.BoundHeadroomAfter(ctx, loaded, gcx.DefaultHeadroom, gcx.DefaultEvery)
+		gcx.BoundHeadroomAfter(ctx, loaded, gcx.DefaultLoadHeadroom, gcx.DefaultHeadroom, gcx.DefaultEvery)
 		return badge.Run(ctx, cfg, log)
 	}))
 }
