@@ -38,8 +38,9 @@ type SensorConfig struct {
 	RingMiB int
 }
 
-// maxRingMiB bounds --capture-ring: the ring is memory the kernel pins for the socket.
-const maxRingMiB = 4096
+// minRingMiB and maxRingMiB bound --capture-ring: the ring is at least two 1 MiB blocks, and
+// it is memory the kernel pins for the socket.
+const minRingMiB, maxRingMiB = 2, 4096
 
 // Flags defines the sensor settings on s.
 func (c *SensorConfig) Flags(s *config.Set) {
@@ -61,8 +62,8 @@ func (c SensorConfig) Validate() error {
 			return fmt.Errorf("capture: %w", err)
 		}
 	}
-	if c.RingMiB < 0 || c.RingMiB > maxRingMiB {
-		return fmt.Errorf("capture-ring: %d MiB, want 2 to %d (0: the default)", c.RingMiB, maxRingMiB)
+	if c.RingMiB != 0 && (c.RingMiB < minRingMiB || c.RingMiB > maxRingMiB) {
+		return fmt.Errorf("capture-ring: %d MiB, want %d to %d (0: the default)", c.RingMiB, minRingMiB, maxRingMiB)
 	}
 	return nil
 }
