@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -162,8 +163,11 @@ func OpenLive(iface string, ring int) (*Live, error) {
 	}
 	h, err := afpacket.NewTPacket(afpacket.OptInterface(iface), afpacket.TPacketVersion3,
 		afpacket.OptBlockSize(ringBlock), afpacket.OptNumBlocks(max(ring/ringBlock, 2)), afpacket.OptPollTimeout(pollWait))
-	if err != nil {
-		return nil, fmt.Errorf("capture %s (needs CAP_NET_RAW): %w", iface, err)
+	switch {
+	case errors.Is(err, syscall.EPERM):
+		return nil, fmt.Errorf("capture %s: %w (a live capture needs CAP_NET_RAW)", iface, err)
+	case err != nil: // the ring: no TPACKET_V3 in this kernel, or no memory for it
+		return nil, fmt.Errorf("capture %s: a ring of %d MiB: %w", iface, max(ring/ringBlock, 2), err)
 	}
 	filter, err := Filter(ifi.Flags&net.FlagLoopback != 0)
 	if err == nil {
