@@ -18,6 +18,7 @@ import (
 	"github.com/adjoin/adjoin/pkg/service"
 	"github.com/adjoin/adjoin/services/badge/internal/app"
 	"github.com/adjoin/adjoin/services/badge/internal/console"
+	"github.com/adjoin/adjoin/services/badge/internal/ports"
 )
 
 // Name is the service name used in logs and NATS client names.
@@ -28,10 +29,8 @@ const Name = "badge"
 const (
 	DefaultMaxStreamsPerClient = 16
 	DefaultMaxStreams          = 1000
-	// DefaultMaxWatchesOfAll bounds the watches of every entity: each holds a key and a hash
-	// per directory entity (about 100 MB at a million) and sends the whole directory when it
-	// starts and whenever it falls behind.
-	DefaultMaxWatchesOfAll = 4
+	// DefaultMaxWatchesOfAll bounds the watches of every entity (see ports).
+	DefaultMaxWatchesOfAll = ports.DefaultMaxWatchesOfAll
 )
 
 // Config is every setting of the badge service.

@@ -29,7 +29,7 @@ type GRPCServer struct {
 	// Stopping, when closed, ends open streams so a graceful stop need not wait for clients
 	// to hang up; they get UNAVAILABLE and reconnect elsewhere.
 	Stopping <-chan struct{}
-	// MaxWatchesOfAll bounds the watches of every entity open at once (0: 4).
+	// MaxWatchesOfAll bounds the watches of every entity open at once (0: DefaultMaxWatchesOfAll).
 	MaxWatchesOfAll int
 
 	watchesOfAll atomic.Int64

@@ -96,12 +96,17 @@ func (s *GRPCServer) WatchBadges(req *adjoinv1.WatchBadgesRequest, stream adjoin
 	}
 }
 
+// DefaultMaxWatchesOfAll bounds the watches of every entity when GRPCServer.MaxWatchesOfAll is
+// 0: each holds a key and a hash per directory entity (about 100 MB at a million) and sends
+// the whole directory when it starts and whenever it falls behind.
+const DefaultMaxWatchesOfAll = 4
+
 // takeWatchOfAll takes one of the places of watches of every entity, or refuses with
 // RESOURCE_EXHAUSTED when all are taken; release gives it back.
 func (s *GRPCServer) takeWatchOfAll() (release func(), err error) {
 	most := s.MaxWatchesOfAll
 	if most <= 0 {
-		most = 4
+		most = DefaultMaxWatchesOfAll
 	}
 	if s.watchesOfAll.Add(1) > int64(most) {
 		s.watchesOfAll.Add(-1)
