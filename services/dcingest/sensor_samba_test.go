@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,6 +122,7 @@ func TestSambaSensorLoopback(t *testing.T) {
 		if len(missing) == 0 {
 			break
 		}
+		slices.Sort(missing)
 		if time.Now().After(deadline) {
 			for _, a := range alerts {
 				t.Logf("seen: %s %v: %s", a.GetDetector(), a.GetMitreTechniques(), a.GetDescription())

@@ -42,10 +42,10 @@ const builderGroup = "builder"
 // handled messages meanwhile), it first replays CORRELATED into the window with an ordered
 // consumer (catchUp), so the window holds every alert correlated in its memory, as a builder
 // that had run all along would. A builder that receives nothing catches up every idleCatchUp,
-// so a standby's takeover replays little. It takes the messages in batches: the batch's alerts are fed to the window, then each message's incident
-// is grouped (a message whose alert is already in an incident of the batch adds nothing and is
-// skipped), and the batch's changed incidents are written together, pipelined, before its
-// messages are acknowledged.
+// so a standby's takeover replays little. It takes the messages in batches: the batch's
+// alerts are fed to the window, then each message's incident is grouped (a message whose alert
+// is already in an incident of the batch adds nothing and is skipped), and the batch's changed
+// incidents are written together, pipelined, before its messages are acknowledged.
 //
 // A pull the server refuses (during a rolling upgrade, a correlator of an earlier version sets
 // the durable back to its configuration, without the priority group) or pulls failing three
