@@ -59,9 +59,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 }
 
 // matrix measures every directory size in every sync mode on one server and one store: the
-// directory grows size by size, and at each size the server is restarted in each sync mode
-// and the services started on it. GetBadge and memory are measured once, in the first mode at
-// the largest size (neither depends on the sync mode).
+// directory grows size by size, and at each size the server is restarted in each sync mode,
+// the alert history emptied (resetHistory) and the services started on it. GetBadge and
+// memory are measured once, in the first mode at the largest size (neither depends on the
+// sync mode).
 type matrix struct {
 	cfg    Config
 	binDir string
@@ -129,7 +130,10 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			if err := srv.setSync(mode == SyncAlways); err != nil {
 				return err
 			}
-			r.say("[%s] starting adjoin-correlator, then adjoin-badge", label)
+			if err := resetHistory(ctx, srv.js); err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			r.say("[%s] alert history emptied; starting adjoin-correlator, then adjoin-badge", label)
 			svc, err := startServices(ctx, r.binDir, srv.url(), r.cfg.Progress)
 			if err != nil {
 				return fmt.Errorf("%s: %w", label, err)

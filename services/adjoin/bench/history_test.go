@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adjoin/adjoin/pkg/natsx"
+)
+
+// A history reset empties the alert side of the topology, provisions it again, and keeps the
+// directory, its snapshot store and the toggles.
+func TestResetHistoryKeepsTheDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := startServer(ctx, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	js := srv.js
+	put := func(bucket, key string) {
+		t.Helper()
+		kv, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, key, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(natsx.BucketDirectory, "user.S-1-5-21-1-2-3-1104")
+	put(natsx.BucketConfig, "integration.identity")
+	put(natsx.BucketBadges, "user.S-1-5-21-1-2-3-1104")
+	put(natsx.BucketIncidents, "inc-1")
+	if _, err := js.Publish(ctx, natsx.SubjectIdentityAlerts+".brute", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, natsx.StreamAlerts, jetstream.ConsumerConfig{Durable: "correlator"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetHistory(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsx.Check(ctx, js, natsx.NewTopology(1)); err != nil {
+		t.Fatalf("topology after the reset: %v", err)
+	}
+	msgs := func(stream string) uint64 {
+		t.Helper()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	for stream, want := range map[string]uint64{natsx.StreamAlerts: 0, "KV_" + natsx.BucketBadges: 0, "KV_" + natsx.BucketIncidents: 0,
+		"KV_" + natsx.BucketDirectory: 1, "KV_" + natsx.BucketConfig: 1} {
+		if got := msgs(stream); got != want {
+			t.Errorf("stream %s holds %d messages after the reset, want %d", stream, got, want)
+		}
+	}
+	if _, err := js.Consumer(ctx, natsx.StreamAlerts, "correlator"); err == nil {
+		t.Error("the ALERTS consumer outlived the reset")
+	}
+	if _, err := js.ObjectStore(ctx, natsx.BucketDirectorySnapshot); err != nil {
+		t.Errorf("the directory snapshot store: %v", err)
+	}
+}
