@@ -105,7 +105,7 @@ func (c Config) Defaults() Config {
 		}
 	}
 	if c.Alerts == 0 {
-		c.Alerts = pick(20_000, 1_000)
+		c.Alerts = pick(50_000, 1_000)
 	}
 	if c.GrowthAlerts == 0 {
 		c.GrowthAlerts = pick(100_000, 2_000)
