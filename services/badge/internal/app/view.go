@@ -150,15 +150,23 @@ func (v *View) notify(key string) {
 		select {
 		case ch <- key:
 		default:
-			// Full: drain one and ask for a full resend; nothing is lost, only merged.
-			select {
-			case <-ch:
-			default:
-			}
-			select {
-			case ch <- AllKeys:
-			default:
-			}
+			// Full: every key waiting is replaced by one AllKeys; nothing is lost, only merged.
+			// Replacing one key only would fill a slow subscriber's channel with AllKeys, each
+			// a resend of everything it follows: a watch of 1,000 entities spent seconds of
+			// CPU so under a burst of alerts.
+			drain(ch)
+			ch <- AllKeys
+		}
+	}
+}
+
+// drain empties ch; only notify sends on it, under the view's lock.
+func drain(ch chan string) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
 		}
 	}
 }
