@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,9 +26,7 @@ func FollowIncidents(ctx context.Context, kv jetstream.KeyValue, idx *app.Incide
 			log.Error("skipping undecodable incident", zap.String("incident", e.Key()), logx.Err(err))
 			return
 		}
-		if inc.GetId() == "" {
-			inc.Id = e.Key()
-		}
-		idx.Set(e.Key(), inc)
+		// The index keeps the encoding; a copy, so that it holds no more than the value.
+		idx.Put(e.Key(), inc, bytes.Clone(e.Value()))
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
@@ -27,6 +29,12 @@ const (
 // pushed out does not come back when a newer one is deleted), and at most max incidents are
 // held in all, the oldest by last activity dropped first. An incident merged into another is
 // kept as a pointer to it, so that its entities list the incident it became.
+//
+// Each incident is held encoded, with only what the index needs beside it: a decoded incident
+// is a graph of dozens of objects (alert ids, reasons, timestamps) that every collection of
+// the process must mark. With 54,000 incidents held, adjoin-badge's collections took 30-40 ms
+// and the GetBadge calls that fell in one took the p99 at concurrency 1 to four times that of a
+// minimal server. ListEntityIncidents decodes the few it returns.
 type Incidents struct {
 	// OnChange, when set before the index is filled, is called with every entity key whose
 	// incidents changed, outside the lock.
@@ -42,10 +50,22 @@ type Incidents struct {
 
 // held is one incident in the index.
 type held struct {
-	id   string // the bucket key
-	inc  *adjoinv1.Incident
-	last time.Time
-	pos  int // in the age heap
+	id     string   // the bucket key
+	raw    []byte   // the incident, encoded
+	keys   []string // its entity keys
+	merged string   // merged_into
+	last   time.Time
+	pos    int // in the age heap
+}
+
+// decode returns the incident h holds, its id set to the bucket key when it has none.
+func (h *held) decode() *adjoinv1.Incident {
+	inc := &adjoinv1.Incident{}
+	_ = proto.Unmarshal(h.raw, inc) // encoded by Set or checked by Put's caller
+	if inc.GetId() == "" {
+		inc.Id = h.id
+	}
+	return inc
 }
 
 // entry is one incident of an entity's list.
@@ -68,11 +88,24 @@ func NewIncidents(perEntity, max int) *Incidents {
 
 // Set stores (nil: removes) the state of incident id.
 func (x *Incidents) Set(id string, inc *adjoinv1.Incident) {
+	var raw []byte
+	if inc != nil {
+		var err error
+		if raw, err = proto.Marshal(inc); err != nil {
+			return // a message built in this process always encodes
+		}
+	}
+	x.Put(id, inc, raw)
+}
+
+// Put stores (nil: removes) the state of incident id, decoded as inc and encoded as raw, which
+// the index keeps: the caller must not change it after.
+func (x *Incidents) Put(id string, inc *adjoinv1.Incident, raw []byte) {
 	x.mu.Lock()
 	changed := map[string]struct{}{}
 	x.remove(id, changed)
 	if inc != nil {
-		h := &held{id: id, inc: inc, last: inc.GetLastActivity().AsTime()}
+		h := &held{id: id, raw: raw, keys: inc.GetEntityKeys(), merged: inc.GetMergedInto(), last: inc.GetLastActivity().AsTime()}
 		x.byID[id] = h
 		heap.Push(&x.age, h)
 		for _, key := range inc.GetEntityKeys() {
@@ -98,7 +131,7 @@ func (x *Incidents) remove(id string, changed map[string]struct{}) {
 	}
 	heap.Remove(&x.age, h.pos)
 	delete(x.byID, id)
-	for _, key := range h.inc.GetEntityKeys() {
+	for _, key := range h.keys {
 		list := x.byEntity[key]
 		for i, e := range list {
 			if e.id == id {
@@ -147,8 +180,7 @@ func (x *Incidents) ForEntity(key string, limit int) []*adjoinv1.Incident {
 		limit = x.perEntity
 	}
 	x.mu.RLock()
-	defer x.mu.RUnlock()
-	var out []*adjoinv1.Incident
+	var found []*held
 	seen := map[string]bool{}
 	for _, e := range x.byEntity[key] {
 		h := x.resolve(e.id)
@@ -156,7 +188,12 @@ func (x *Incidents) ForEntity(key string, limit int) []*adjoinv1.Incident {
 			continue
 		}
 		seen[h.id] = true
-		out = append(out, h.inc)
+		found = append(found, h)
+	}
+	x.mu.RUnlock() // a held incident is replaced, never changed: found stays as read
+	out := make([]*adjoinv1.Incident, len(found))
+	for i, h := range found {
+		out[i] = h.decode()
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		return newer(entry{out[i].GetId(), out[i].GetLastActivity().AsTime()}, entry{out[j].GetId(), out[j].GetLastActivity().AsTime()})
@@ -174,10 +211,10 @@ func (x *Incidents) resolve(id string) *held {
 		if !ok {
 			return nil
 		}
-		if h.inc.GetMergedInto() == "" || h.inc.GetMergedInto() == id {
+		if h.merged == "" || h.merged == id {
 			return h
 		}
-		id = h.inc.GetMergedInto()
+		id = h.merged
 	}
 	return nil
 }

@@ -1,0 +1,63 @@
+package app_test
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
+	"github.com/adjoin/adjoin/services/badge/internal/app"
+)
+
+// The incident index holds incidents encoded: what a collection must mark per incident held
+// stays a few hundred bytes, not the decoded incident's graph (its alert ids, reasons and
+// timestamps), and ListEntityIncidents still answers the incidents whole.
+func TestIncidentsHeldEncoded(t *testing.T) {
+	const n = 20_000
+	x := app.NewIncidents(app.IncidentsPerEntity, n)
+	scan := func() uint64 {
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := scan()
+	for i := range n {
+		id := fmt.Sprint("inc-", i)
+		keys := []string{fmt.Sprint("user.", i%5000), fmt.Sprint("computer.", i%700)}
+		inc := &adjoinv1.Incident{Id: id, Title: "DCSync then credential dumping", EntityKeys: keys,
+			FirstActivity: timestamppb.New(base), LastActivity: timestamppb.New(base.Add(time.Duration(i) * time.Second)),
+			UpdatedTime: timestamppb.New(base.Add(time.Duration(i) * time.Second))}
+		for a := range 10 {
+			inc.AlertIds = append(inc.AlertIds, fmt.Sprintf("alert-%d-%d", i, a))
+		}
+		for r := range 3 {
+			inc.Reasons = append(inc.Reasons, &adjoinv1.IncidentReason{AlertId: inc.AlertIds[r], Kind: "same-user", EntityKeys: keys})
+		}
+		// As the bucket's follower hands it over: decoded from its bytes.
+		raw, err := proto.Marshal(inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded := &adjoinv1.Incident{}
+		if err := proto.Unmarshal(raw, decoded); err != nil {
+			t.Fatal(err)
+		}
+		x.Set(id, decoded)
+	}
+	perIncident := (scan() - before) / n
+	t.Logf("scannable heap per incident held: %d B", perIncident)
+	if perIncident > 400 {
+		t.Errorf("%d B of scannable heap per incident held, want at most 400: the index holds decoded incidents", perIncident)
+	}
+	got := x.ForEntity("user.7", 0)
+	if len(got) == 0 || len(got[0].GetAlertIds()) != 10 || len(got[0].GetReasons()) != 3 || got[0].GetTitle() == "" {
+		t.Fatalf("ForEntity(user.7) = %v: want whole incidents", got)
+	}
+	runtime.KeepAlive(x)
+}
