@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,7 +28,7 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 				log.Error("skipping undecodable counts", zap.String("entity", e.Key()), logx.Err(err))
 				return
 			}
-			view.SetCounts(e.Key(), ec)
+			view.PutCounts(e.Key(), kept(e.Value())) // decoded when read (app.View)
 		},
 		natsx.BucketDevices: func(e jetstream.KeyValueEntry) {
 			if natsx.Deleted(e) {
@@ -39,7 +40,7 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 				log.Error("skipping undecodable device record", zap.String("entity", e.Key()), logx.Err(err))
 				return
 			}
-			view.SetDevice(e.Key(), rec)
+			view.PutDevice(e.Key(), kept(e.Value()))
 		},
 		natsx.BucketConfig: func(e jetstream.KeyValueEntry) {
 			view.SetConfig(e.Key(), string(e.Value()), natsx.Deleted(e))
@@ -58,4 +59,12 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 		}
 	}
 	return first
+}
+
+// kept is a copy of a bucket value for the view to keep, never nil (nil removes).
+func kept(value []byte) []byte {
+	if len(value) == 0 {
+		return []byte{}
+	}
+	return bytes.Clone(value)
 }

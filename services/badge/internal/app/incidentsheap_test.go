@@ -3,7 +3,6 @@ package app_test
 import (
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -20,13 +19,7 @@ import (
 func TestIncidentsHeldEncoded(t *testing.T) {
 	const n = 20_000
 	x := app.NewIncidents(app.IncidentsPerEntity, n)
-	scan := func() uint64 {
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
-	before := scan()
+	before := scanHeap()
 	for i := range n {
 		id := fmt.Sprint("inc-", i)
 		keys := []string{fmt.Sprint("user.", i%5000), fmt.Sprint("computer.", i%700)}
@@ -50,7 +43,7 @@ func TestIncidentsHeldEncoded(t *testing.T) {
 		}
 		x.Set(id, decoded)
 	}
-	perIncident := (scan() - before) / n
+	perIncident := (scanHeap() - before) / n
 	t.Logf("scannable heap per incident held: %d B", perIncident)
 	if perIncident > 400 {
 		t.Errorf("%d B of scannable heap per incident held, want at most 400: the index holds decoded incidents", perIncident)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 )
 
@@ -16,6 +18,12 @@ const AllKeys = "*"
 // View is the in-memory copy of the badges, devices and configuration buckets that requests are
 // served from, kept current by watchers, so a GetBadge makes no NATS round trip. It implements
 // Store, and tells subscribers which keys changed.
+//
+// Records and device records are held encoded and decoded when read: decoded, each is a graph
+// of objects (a record's recent alerts, a device's timestamps) that every collection of the
+// process must mark, and a collection that lasts longer holds up more requests (the GetBadge
+// p99 at concurrency 16 and 64 after a load, docs/performance.md). Most reads are of answers
+// built ahead (Answers), so a decode happens per change, not per request.
 type View struct {
 	// OnChange, when set before the watchers start, is called with every changed key (AllKeys
 	// for configuration) once the view holds the change and before subscribers hear of it, so
@@ -23,8 +31,8 @@ type View struct {
 	OnChange func(key string)
 
 	mu         sync.RWMutex
-	counts     map[string]*adjoinv1.EntityCounts
-	devices    map[string]*adjoinv1.DeviceRecord
+	counts     map[string][]byte // adjoinv1.EntityCounts, encoded
+	devices    map[string][]byte // adjoinv1.DeviceRecord, encoded
 	config     map[string]string
 	subs       map[int]chan string
 	nextSub    int
@@ -35,17 +43,22 @@ var _ Store = (*View)(nil)
 
 // NewView returns an empty view.
 func NewView() *View {
-	return &View{counts: map[string]*adjoinv1.EntityCounts{}, devices: map[string]*adjoinv1.DeviceRecord{},
+	return &View{counts: map[string][]byte{}, devices: map[string][]byte{},
 		config: map[string]string{}, subs: map[int]chan string{}}
 }
 
 // Counts implements Store.
 func (v *View) Counts(_ context.Context, key string) (*adjoinv1.EntityCounts, bool, error) {
 	v.mu.RLock()
-	defer v.mu.RUnlock()
-	ec, ok := v.counts[key]
+	raw, ok := v.counts[key]
+	v.mu.RUnlock() // held bytes are replaced, never changed
+	ec := &adjoinv1.EntityCounts{}
 	if !ok {
-		return &adjoinv1.EntityCounts{EntityKey: key}, false, nil
+		ec.EntityKey = key
+		return ec, false, nil
+	}
+	if err := proto.Unmarshal(raw, ec); err != nil {
+		return nil, false, err
 	}
 	return ec, true, nil
 }
@@ -53,9 +66,16 @@ func (v *View) Counts(_ context.Context, key string) (*adjoinv1.EntityCounts, bo
 // Device implements Store.
 func (v *View) Device(_ context.Context, key string) (*adjoinv1.DeviceRecord, bool, error) {
 	v.mu.RLock()
-	defer v.mu.RUnlock()
-	rec, ok := v.devices[key]
-	return rec, ok, nil
+	raw, ok := v.devices[key]
+	v.mu.RUnlock()
+	if !ok {
+		return nil, false, nil
+	}
+	rec := &adjoinv1.DeviceRecord{}
+	if err := proto.Unmarshal(raw, rec); err != nil {
+		return nil, false, err
+	}
+	return rec, true, nil
 }
 
 // IntegrationEnabled implements Store: a missing toggle means on.
@@ -75,27 +95,45 @@ func (v *View) Config(key string) (string, bool) {
 }
 
 // SetCounts stores (nil: removes) an entity's counts and tells subscribers.
-func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) {
+func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) { v.PutCounts(key, encoded(ec)) }
+
+// PutCounts stores (nil: removes) an entity's counts as encoded in its bucket, and tells
+// subscribers. The view keeps raw: the caller must not change it after, and must have checked
+// that it decodes.
+func (v *View) PutCounts(key string, raw []byte) { v.put(v.counts, key, raw) }
+
+// SetDevice stores (nil: removes) a device record and tells subscribers.
+func (v *View) SetDevice(key string, rec *adjoinv1.DeviceRecord) { v.PutDevice(key, encoded(rec)) }
+
+// PutDevice is PutCounts for a device record.
+func (v *View) PutDevice(key string, raw []byte) { v.put(v.devices, key, raw) }
+
+func (v *View) put(m map[string][]byte, key string, raw []byte) {
 	v.mu.Lock()
-	if ec == nil {
-		delete(v.counts, key)
+	if raw == nil {
+		delete(m, key)
 	} else {
-		v.counts[key] = ec
+		m[key] = raw
 	}
 	v.mu.Unlock()
 	v.notify(key)
 }
 
-// SetDevice stores (nil: removes) a device record and tells subscribers.
-func (v *View) SetDevice(key string, rec *adjoinv1.DeviceRecord) {
-	v.mu.Lock()
-	if rec == nil {
-		delete(v.devices, key)
-	} else {
-		v.devices[key] = rec
+// encoded is m's encoding, nil for a nil message (never empty for one: an empty message is
+// stored as a zero-length, non-nil slice).
+func encoded[M interface {
+	proto.Message
+	comparable
+}](m M) []byte {
+	var zero M
+	if m == zero {
+		return nil
 	}
-	v.mu.Unlock()
-	v.notify(key)
+	b, err := proto.Marshal(m)
+	if err != nil || b == nil {
+		b = []byte{} // a message built in this process always encodes
+	}
+	return b
 }
 
 // SetConfig stores (deleted: removes) a configuration value; every badge may change.
