@@ -125,3 +125,33 @@ func (c procClock) per1k(svc *services, alerts int) AlertCPU {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) * 1000 / float64(alerts) }
 	return AlertCPU{CorrelatorMs: ms(now.correlator - c.correlator), BadgeMs: ms(now.badge - c.badge), ServerMs: ms(now.self - c.self)}
 }
+
+// quietShare is the share of a core below which a service counts as idle (waitQuiet): its
+// heartbeats and timers, not work left over from a load.
+const quietShare = 0.05
+
+// waitQuiet waits until the processes pids used less than quietShare of a core each over one
+// second, at most within, and returns how long it waited. After a load the correlator still
+// writes its partition snapshots and incident updates for a few seconds; a figure that compares
+// one server with another (GetBadge) would otherwise carry that into whichever round it
+// falls on.
+func waitQuiet(pids []int, within time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) < within {
+		before := make([]time.Duration, len(pids))
+		for i, pid := range pids {
+			before[i] = procsCPU([]int{pid})
+		}
+		time.Sleep(time.Second)
+		quiet := true
+		for i, pid := range pids {
+			if used := procsCPU([]int{pid}) - before[i]; float64(used) > quietShare*float64(time.Second) {
+				quiet = false
+			}
+		}
+		if quiet {
+			break
+		}
+	}
+	return time.Since(start)
+}

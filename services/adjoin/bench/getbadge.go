@@ -80,6 +80,8 @@ func measureGetBadge(ctx context.Context, svc *services, minimalCmd []string, us
 			return nil, err
 		}
 	}
+	waited := waitQuiet(svc.pids(), 30*time.Second)
+	fmt.Fprintf(progress, "bench: GetBadge: the services idle after %.1f s\n", waited.Seconds())
 	var out []BadgeResult
 	for _, conc := range levels {
 		cpu := startCPUWindow(append(svc.pids(), own.pid())...)
