@@ -13,6 +13,7 @@ import (
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
 	"github.com/adjoin/adjoin/pkg/natsx"
 	"github.com/adjoin/adjoin/pkg/natsx/natstest"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -22,17 +23,9 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// streamMsgs is how many messages stream name holds.
 func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
-	t.Helper()
-	s, err := js.Stream(testCtx(t), name)
-	if err != nil {
-		t.Fatalf("stream %s: %v", name, err)
-	}
-	info, err := s.Info(testCtx(t))
-	if err != nil {
-		t.Fatalf("stream %s info: %v", name, err)
-	}
-	return info.State.Msgs
+	return testkit.StreamMsgs(t, js, name)
 }
 
 func TestNewTopologyMatchesContract(t *testing.T) {

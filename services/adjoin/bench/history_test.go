@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/adjoin/adjoin/pkg/natsx"
+	"github.com/adjoin/adjoin/pkg/testkit"
 )
 
 // A history reset empties the alert side of the topology, provisions it again, and keeps the
@@ -47,21 +48,9 @@ func TestResetHistoryKeepsTheDirectory(t *testing.T) {
 	if err := natsx.Check(ctx, js, natsx.NewTopology(1)); err != nil {
 		t.Fatalf("topology after the reset: %v", err)
 	}
-	msgs := func(stream string) uint64 {
-		t.Helper()
-		s, err := js.Stream(ctx, stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.Msgs
-	}
 	for stream, want := range map[string]uint64{natsx.StreamAlerts: 0, "KV_" + natsx.BucketBadges: 0, "KV_" + natsx.BucketIncidents: 0,
 		"KV_" + natsx.BucketDirectory: 1, "KV_" + natsx.BucketConfig: 1} {
-		if got := msgs(stream); got != want {
+		if got := testkit.StreamMsgs(t, js, stream); got != want {
 			t.Errorf("stream %s holds %d messages after the reset, want %d", stream, got, want)
 		}
 	}

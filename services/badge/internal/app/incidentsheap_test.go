@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -32,16 +31,7 @@ func TestIncidentsHeldEncoded(t *testing.T) {
 		for r := range 3 {
 			inc.Reasons = append(inc.Reasons, &adjoinv1.IncidentReason{AlertId: inc.AlertIds[r], Kind: "same-user", EntityKeys: keys})
 		}
-		// As the bucket's follower hands it over: decoded from its bytes.
-		raw, err := proto.Marshal(inc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		decoded := &adjoinv1.Incident{}
-		if err := proto.Unmarshal(raw, decoded); err != nil {
-			t.Fatal(err)
-		}
-		x.Set(id, decoded)
+		x.Set(id, asFollowed(t, inc, &adjoinv1.Incident{}))
 	}
 	perIncident := (scanHeap() - before) / n
 	t.Logf("scannable heap per incident held: %d B", perIncident)

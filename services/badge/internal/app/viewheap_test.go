@@ -22,6 +22,19 @@ func scanHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// asFollowed is m as a bucket's follower hands it over: decoded from its bytes into into.
+func asFollowed[M proto.Message](t *testing.T, m, into M) M {
+	t.Helper()
+	raw, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(raw, into); err != nil {
+		t.Fatal(err)
+	}
+	return into
+}
+
 // The view holds records encoded: what a collection must mark per record stays small whatever
 // the record holds (here its 20 most recent alerts), and Counts still answers the record whole.
 func TestViewHoldsRecordsEncoded(t *testing.T) {
@@ -37,16 +50,7 @@ func TestViewHoldsRecordsEncoded(t *testing.T) {
 			ec.Recent = append(ec.Recent, &adjoinv1.CountedAlert{AlertId: fmt.Sprintf("alert-%d-%d", i, a), Side: adjoinv1.Side_SIDE_IDENTITY,
 				Version: 1, FirstActivity: ts, LastActivity: ts, EntityKeys: []string{key}})
 		}
-		// As the bucket's follower hands it over: decoded from its bytes.
-		raw, err := proto.Marshal(ec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		decoded := &adjoinv1.EntityCounts{}
-		if err := proto.Unmarshal(raw, decoded); err != nil {
-			t.Fatal(err)
-		}
-		v.SetCounts(key, decoded)
+		v.SetCounts(key, asFollowed(t, ec, &adjoinv1.EntityCounts{}))
 	}
 	perRecord := (scanHeap() - before) / n
 	t.Logf("scannable heap per record held: %d B", perRecord)
