@@ -1,7 +1,6 @@
 package adapters
 
 import (
-	"bytes"
 	"context"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +25,6 @@ func FollowIncidents(ctx context.Context, kv jetstream.KeyValue, idx *app.Incide
 			log.Error("skipping undecodable incident", zap.String("incident", e.Key()), logx.Err(err))
 			return
 		}
-		// The index keeps the encoding; a copy, so that it holds no more than the value.
-		idx.Put(e.Key(), inc, bytes.Clone(e.Value()))
+		idx.Put(e.Key(), inc, kept(e.Value())) // the index keeps the encoding
 	})
 }

@@ -61,7 +61,8 @@ func (s KVStore) Follow(ctx context.Context, view *app.View, log *zap.Logger) er
 	return first
 }
 
-// kept is a copy of a bucket value for the view to keep, never nil (nil removes).
+// kept is a copy of a bucket value to keep (so that nothing else of the message is held),
+// never nil (nil removes).
 func kept(value []byte) []byte {
 	if len(value) == 0 {
 		return []byte{}

@@ -191,15 +191,14 @@ func (x *Incidents) ForEntity(key string, limit int) []*adjoinv1.Incident {
 		found = append(found, h)
 	}
 	x.mu.RUnlock() // a held incident is replaced, never changed: found stays as read
-	out := make([]*adjoinv1.Incident, len(found))
-	for i, h := range found {
-		out[i] = h.decode()
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return newer(entry{out[i].GetId(), out[i].GetLastActivity().AsTime()}, entry{out[j].GetId(), out[j].GetLastActivity().AsTime()})
+	// Merged incidents come in their list's place: order them again, then decode only those
+	// returned.
+	sort.SliceStable(found, func(i, j int) bool {
+		return newer(entry{found[i].id, found[i].last}, entry{found[j].id, found[j].last})
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	out := make([]*adjoinv1.Incident, min(len(found), limit))
+	for i := range out {
+		out[i] = found[i].decode()
 	}
 	return out
 }

@@ -95,7 +95,13 @@ func (v *View) Config(key string) (string, bool) {
 }
 
 // SetCounts stores (nil: removes) an entity's counts and tells subscribers.
-func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) { v.PutCounts(key, encoded(ec)) }
+func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) {
+	if ec == nil {
+		v.PutCounts(key, nil)
+		return
+	}
+	v.PutCounts(key, encode(ec))
+}
 
 // PutCounts stores (nil: removes) an entity's counts as encoded in its bucket, and tells
 // subscribers. The view keeps raw: the caller must not change it after, and must have checked
@@ -103,7 +109,13 @@ func (v *View) SetCounts(key string, ec *adjoinv1.EntityCounts) { v.PutCounts(ke
 func (v *View) PutCounts(key string, raw []byte) { v.put(v.counts, key, raw) }
 
 // SetDevice stores (nil: removes) a device record and tells subscribers.
-func (v *View) SetDevice(key string, rec *adjoinv1.DeviceRecord) { v.PutDevice(key, encoded(rec)) }
+func (v *View) SetDevice(key string, rec *adjoinv1.DeviceRecord) {
+	if rec == nil {
+		v.PutDevice(key, nil)
+		return
+	}
+	v.PutDevice(key, encode(rec))
+}
 
 // PutDevice is PutCounts for a device record.
 func (v *View) PutDevice(key string, raw []byte) { v.put(v.devices, key, raw) }
@@ -119,16 +131,9 @@ func (v *View) put(m map[string][]byte, key string, raw []byte) {
 	v.notify(key)
 }
 
-// encoded is m's encoding, nil for a nil message (never empty for one: an empty message is
-// stored as a zero-length, non-nil slice).
-func encoded[M interface {
-	proto.Message
-	comparable
-}](m M) []byte {
-	var zero M
-	if m == zero {
-		return nil
-	}
+// encode is m's encoding, never nil (nil means removed): an empty message is a zero-length
+// slice.
+func encode(m proto.Message) []byte {
 	b, err := proto.Marshal(m)
 	if err != nil || b == nil {
 		b = []byte{} // a message built in this process always encodes
