@@ -9,16 +9,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The floor phase pushes every alert through its three streams and the bucket on a real
-// server, reports its ratio to the raw figure it is given, and leaves nothing behind.
-func TestFloorPushesEveryAlertThrough(t *testing.T) {
+// testServer starts the bench's embedded server, provisioned, for one test of at most a minute.
+func testServer(t *testing.T) (context.Context, *jsServer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	srv, err := startServer(ctx, t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.stop()
+	t.Cleanup(srv.stop)
+	return ctx, srv
+}
+
+// The floor phase pushes every alert through its three streams and the bucket on a real
+// server, reports its ratio to the raw figure it is given, and leaves nothing behind.
+func TestFloorPushesEveryAlertThrough(t *testing.T) {
+	ctx, srv := testServer(t)
 	res, err := measureFloor(ctx, srv.js, 1500, RawResult{RoundTripPerSec: 1000})
 	if err != nil {
 		t.Fatal(err)

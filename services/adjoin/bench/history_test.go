@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,13 +12,7 @@ import (
 // A history reset empties the alert side of the topology, provisions it again, and keeps the
 // directory, its snapshot store and the toggles.
 func TestResetHistoryKeepsTheDirectory(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := startServer(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.stop()
+	ctx, srv := testServer(t)
 	js := srv.js
 	put := func(bucket, key string) {
 		t.Helper()
