@@ -84,6 +84,56 @@ func TestBenchQuick(t *testing.T) {
 	}
 	// The binaries the quick run built, in its work directory, serve a run of a few phases.
 	t.Run("only memory,getbadge", func(t *testing.T) { testBenchOnly(t, filepath.Join(dir, "bin")) })
+	t.Run("only scale", func(t *testing.T) { testBenchScale(t, filepath.Join(dir, "bin")) })
+}
+
+// testBenchScale runs the paired scale phase alone on two small directories: one pair of
+// rounds, each side's services on a server of its own, reported in the last sync mode.
+func testBenchScale(t *testing.T, binDir string) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--only", "scale", "--sizes", "1000,3000", "--sync", "default", "--alerts", "400", "--scale-pairs", "1",
+		"--bin-dir", binDir, "--work-dir", dir, "--json", file, "--quick"}
+	if code := Main(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("adjoin %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		path string
+		n    int
+	}{{"runs", 1}, {"runs.0.sizes", 2}, {"runs.0.paired_scale.alerts_per_s_ratios", 2}, {"runs.0.paired_scale.correlator_cpu_ratios", 2}} {
+		if got, _ := at(rep, want.path).([]any); len(got) != want.n {
+			t.Errorf("%s: %d entries, want %d", want.path, len(got), want.n)
+		}
+	}
+	for path, want := range map[string]float64{"runs.0.paired_scale.from_entities": 1000, "runs.0.paired_scale.to_entities": 3000,
+		"runs.0.paired_scale.pairs": 1, "runs.0.paired_scale.alerts_per_round": 100} {
+		if got, _ := at(rep, path).(float64); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	for _, path := range []string{"runs.0.paired_scale.alerts_per_s_ratio", "runs.0.paired_scale.alerts_per_s_with_incidents_ratio",
+		"runs.0.paired_scale.from_alerts_per_s", "runs.0.paired_scale.to_alerts_per_s"} {
+		if v, _ := at(rep, path).(float64); !(v > 0) {
+			t.Errorf("%s = %v, want > 0", path, at(rep, path))
+		}
+	}
+	if v := at(rep, "runs.0.scale"); v != nil {
+		t.Errorf("runs.0.scale = %v, want absent: the end-to-end phase did not run", v)
+	}
+	if !strings.Contains(out.String(), "side by side") {
+		t.Errorf("no paired scale row in the table:\n%s", out.String())
+	}
 }
 
 // testBenchOnly runs `adjoin bench --only memory,getbadge` on a small directory with the

@@ -18,13 +18,15 @@ const (
 
 // Phases of a run, for Config.Only: the raw JetStream baseline (per sync mode); the contract's
 // floor (per sync mode, after the raw baseline: the JetStream work every alert costs); end to end
-// (throughput and latency at every size in every sync mode); parse + detect; GetBadge and
+// (throughput and latency at every size in every sync mode); the paired scale (the smallest and
+// the largest size side by side, in every sync mode, PairedScale); parse + detect; GetBadge and
 // memory (each once, at the largest size, in the first sync mode). The services' ready times
 // are recorded at every size whatever the phases.
 const (
 	PhaseRaw      = "raw"
 	PhaseFloor    = "floor"
 	PhaseE2E      = "e2e"
+	PhaseScale    = "scale"
 	PhaseIngest   = "ingest"
 	PhaseGetBadge = "getbadge"
 	PhaseMemory   = "memory"
@@ -32,7 +34,7 @@ const (
 )
 
 // Phases lists every phase, in the order a run measures them.
-var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseFloor, PhaseE2E, PhaseGetBadge, PhaseGrowth}
+var Phases = []string{PhaseIngest, PhaseMemory, PhaseRaw, PhaseFloor, PhaseE2E, PhaseScale, PhaseGetBadge, PhaseGrowth}
 
 // Config is one run of the harness. Zero values take the defaults of a full run, or of a
 // quick one when Quick is set (see Defaults).
@@ -57,6 +59,9 @@ type Config struct {
 	// GrowthAlerts is how many alerts each half of the growth phase pushes through: all on one
 	// user, then spread over 10,000 users (fewer when the directory is smaller).
 	GrowthAlerts int
+	// ScalePairs is how many pairs of rounds the paired scale runs in each sync mode, each
+	// round pushing a quarter of Alerts through each side (PairedScale).
+	ScalePairs int
 	// LatencyFor is how long each size's paced latency load runs.
 	LatencyFor time.Duration
 	// BadgeCalls is the number of GetBadge calls per concurrency level and server.
@@ -115,6 +120,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.ActiveUsers == 0 {
 		c.ActiveUsers = DefaultActiveUsers
+	}
+	if c.ScalePairs == 0 {
+		c.ScalePairs = 2
 	}
 	if c.LatencyFor == 0 {
 		c.LatencyFor = time.Duration(pick(5, 1)) * time.Second
@@ -209,7 +217,7 @@ func (c Config) runs(phase string) bool {
 // baseline or the end-to-end phase runs (they depend on the mode), else only the first, where
 // memory and GetBadge are measured.
 func (c Config) syncs() []string {
-	if c.runs(PhaseRaw) || c.runs(PhaseE2E) {
+	if c.runs(PhaseRaw) || c.runs(PhaseE2E) || c.runs(PhaseScale) {
 		return c.Syncs
 	}
 	return c.Syncs[:1]

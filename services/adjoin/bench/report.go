@@ -49,6 +49,9 @@ type SyncRun struct {
 	// Scale is the throughput at the largest size over that at the smallest, when the
 	// end-to-end phase ran at two sizes or more.
 	Scale *ScaleResult `json:"scale,omitempty"`
+	// Paired is the same ratio measured side by side (PairedScale), when the scale phase ran
+	// at two sizes or more.
+	Paired *PairedScale `json:"paired_scale,omitempty"`
 }
 
 // WriteJSON writes the report, indented, to file.
@@ -134,6 +137,14 @@ func (r *Report) WriteTable(w io.Writer) {
 					thousands(to.AlertsPerSec), thousands(to.WithIncidentsPerSec), sc.WithIncidentsRatio, thousands(float64(sc.FromEntities)), sc.CorrelatorCPURatio, sc.ServerCPURatio),
 				fmt.Sprintf("%s users: %s alerts/s (%s/s with incidents)", thousands(float64(sc.FromEntities)), thousands(from.AlertsPerSec), thousands(from.WithIncidentsPerSec)),
 				sc.AlertsPerSecRatio, -1)
+		}
+		if p := run.Paired; p != nil {
+			row(fmt.Sprintf("correlator throughput at %s users over %s users side by side: two servers, %d pairs of rounds of %s alerts on each, sync %s",
+				thousands(float64(p.ToEntities)), thousands(float64(p.FromEntities)), p.Pairs, thousands(float64(p.AlertsPerRound)), run.SyncInterval),
+				fmt.Sprintf("%s alerts/s (median; rounds' ratios %s; with incidents %.2f); correlator CPU per alert over that at %s users %.2f",
+					thousands(p.ToAlertsPerSec), ratios(p.AlertsPerSecRatios), p.WithIncidentsRatio, thousands(float64(p.FromEntities)), p.CorrelatorCPURatio),
+				fmt.Sprintf("%s users: %s alerts/s (median)", thousands(float64(p.FromEntities)), thousands(p.FromAlertsPerSec)),
+				p.AlertsPerSecRatio, p.OtherCPUShare)
 		}
 	}
 	if g := r.Growth; g != nil {

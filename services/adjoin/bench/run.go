@@ -173,6 +173,11 @@ func (r *matrix) run(ctx context.Context, dir string, rep *Report) error {
 			rep.Runs[i].Scale = scaleOf(rep.Runs[i].Sizes)
 		}
 	}
+	if r.cfg.runs(PhaseScale) && len(r.cfg.Sizes) > 1 {
+		if err := r.paired(ctx, srv, dir+"-small", rep); err != nil {
+			return err
+		}
+	}
 	if r.cfg.runs(PhaseGrowth) {
 		if err := r.growth(ctx, srv, loaded, rep); err != nil {
 			return fmt.Errorf("growth: %w", err)
