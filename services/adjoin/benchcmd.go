@@ -26,7 +26,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.Int(&cfg.ActiveUsers, "active-users", 0, "users the throughput phase's alerts fall on at every size, drawn from the whole directory, so every size counts the same (default 5000; -1: spread over every user, so a larger directory also means more new records)")
 	s.Int(&cfg.ServerGOGC, "server-gogc", 0, "GC percent of the embedded JetStream server's process (default 300, as docker-compose.yml runs nats-server; -1: the runtime's, 100 unless GOGC is set)")
 	s.Int(&cfg.GrowthAlerts, "growth-alerts", 0, "alerts of each half of the growth phase: all on one user, then spread over 10,000 users (default 100000; --quick: 2000); it runs in the last sync mode")
-	s.Int(&cfg.ScalePairs, "scale-pairs", 0, "pairs of rounds of the scale phase in each sync mode: the smallest and the largest size side by side on two servers, a quarter of --alerts through each per round, the order swapped within a pair (default 2)")
+	s.Int(&cfg.ScalePairs, "scale-pairs", 0, "pairs of rounds of the scale phase, in the last sync mode: the smallest and the largest size side by side on two servers, a quarter of --alerts through each per round, the order swapped within a pair (default 3)")
 	s.Duration(&cfg.LatencyFor, "latency-for", 0, "length of each size's paced latency load (default 5s; --quick: 1s)")
 	s.Int(&cfg.BadgeCalls, "badge-calls", 0, "GetBadge calls per concurrency level and server (default 10000; --quick: 500)")
 	s.String(&conc, "concurrency", "1,16,64", "GetBadge concurrency levels, comma-separated")

@@ -59,7 +59,7 @@ type Config struct {
 	// GrowthAlerts is how many alerts each half of the growth phase pushes through: all on one
 	// user, then spread over 10,000 users (fewer when the directory is smaller).
 	GrowthAlerts int
-	// ScalePairs is how many pairs of rounds the paired scale runs in each sync mode, each
+	// ScalePairs is how many pairs of rounds the paired scale runs (in the last sync mode), each
 	// round pushing a quarter of Alerts through each side (PairedScale).
 	ScalePairs int
 	// LatencyFor is how long each size's paced latency load runs.
@@ -122,7 +122,7 @@ func (c Config) Defaults() Config {
 		c.ActiveUsers = DefaultActiveUsers
 	}
 	if c.ScalePairs == 0 {
-		c.ScalePairs = 2
+		c.ScalePairs = 3
 	}
 	if c.LatencyFor == 0 {
 		c.LatencyFor = time.Duration(pick(5, 1)) * time.Second
