@@ -27,6 +27,9 @@ type SizeResult struct {
 	// Restart is set at the largest size, in the first sync mode: the directory snapshot
 	// written, then both services started again from it.
 	Restart *RestartResult `json:"restart,omitempty"`
+	// SettleSeconds is how long the throughput phase waited, after the services were ready,
+	// for both to be idle (waitQuiet, at most 30 s).
+	SettleSeconds float64 `json:"settle_s"`
 	// Alerts pushed through in the throughput phase, all published at once.
 	Alerts int `json:"alerts"`
 	// ActiveUsers is how many users the throughput phase's alerts fell on besides the followed
