@@ -1,10 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"container/heap"
 	"sort"
 	"sync"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -30,11 +30,14 @@ const (
 // held in all, the oldest by last activity dropped first. An incident merged into another is
 // kept as a pointer to it, so that its entities list the incident it became.
 //
-// Each incident is held encoded, with only what the index needs beside it: a decoded incident
-// is a graph of dozens of objects (alert ids, reasons, timestamps) that every collection of
-// the process must mark. With 54,000 incidents held, adjoin-badge's collections took 30-40 ms
-// and the GetBadge calls that fell in one took the p99 at concurrency 1 to four times that of a
-// minimal server. ListEntityIncidents decodes the few it returns.
+// What a collection of the process must mark stays a few pointers per incident: each incident
+// is one byte slice (its id, merged_into and entity keys, then the incident encoded) in a slot
+// of one array, and the lists, the age heap and the free slots are slot numbers. Decoded, an
+// incident is a graph of dozens of objects: with 54,000 held, adjoin-badge's collections took
+// 30-40 ms, and GetBadge calls that fell in one took the p99 at concurrency 1 to four times a
+// minimal server's. Held encoded beside decoded keys, strings and times (until 2026-12-08),
+// 304 B per incident were still to mark, most of the process's scannable heap after a load.
+// ListEntityIncidents decodes the few it returns.
 type Incidents struct {
 	// OnChange, when set before the index is filled, is called with every entity key whose
 	// incidents changed, outside the lock.
@@ -43,35 +46,17 @@ type Incidents struct {
 	mu        sync.RWMutex
 	perEntity int
 	max       int
-	byID      map[string]*held
+	byID      map[string]int32   // incident id -> slot
+	slots     []held             // by slot number; free ones have no bytes
+	free      []int32            // slots to reuse
 	byEntity  map[string][]entry // most recent first
-	age       ageHeap            // oldest last activity on top
-}
-
-// held is one incident in the index.
-type held struct {
-	id     string   // the bucket key
-	raw    []byte   // the incident, encoded
-	keys   []string // its entity keys
-	merged string   // merged_into
-	last   time.Time
-	pos    int // in the age heap
-}
-
-// decode returns the incident h holds, its id set to the bucket key when it has none.
-func (h *held) decode() *adjoinv1.Incident {
-	inc := &adjoinv1.Incident{}
-	_ = proto.Unmarshal(h.raw, inc) // encoded by Set or checked by Put's caller
-	if inc.GetId() == "" {
-		inc.Id = h.id
-	}
-	return inc
+	age       []int32            // slots, a heap: oldest last activity on top (ages)
 }
 
 // entry is one incident of an entity's list.
 type entry struct {
-	id   string
-	last time.Time
+	slot int32
+	last int64 // the incident's last activity, Unix nanoseconds
 }
 
 // NewIncidents returns an empty index of at most perEntity incidents per entity and max in all
@@ -83,7 +68,7 @@ func NewIncidents(perEntity, max int) *Incidents {
 	if max < 1 {
 		max = DefaultMaxIncidents
 	}
-	return &Incidents{perEntity: perEntity, max: max, byID: map[string]*held{}, byEntity: map[string][]entry{}}
+	return &Incidents{perEntity: perEntity, max: max, byID: map[string]int32{}, byEntity: map[string][]entry{}}
 }
 
 // Set stores (nil: removes) the state of incident id.
@@ -98,21 +83,25 @@ func (x *Incidents) Set(id string, inc *adjoinv1.Incident) {
 	x.Put(id, inc, raw)
 }
 
-// Put stores (nil: removes) the state of incident id, decoded as inc and encoded as raw, which
-// the index keeps: the caller must not change it after.
+// Put stores (nil: removes) the state of incident id, decoded as inc and encoded as raw. The
+// index keeps a copy of raw.
 func (x *Incidents) Put(id string, inc *adjoinv1.Incident, raw []byte) {
+	var h held
+	if inc != nil {
+		h = newHeld(id, inc, raw)
+	}
 	x.mu.Lock()
 	changed := map[string]struct{}{}
 	x.remove(id, changed)
 	if inc != nil {
-		h := &held{id: id, raw: raw, keys: inc.GetEntityKeys(), merged: inc.GetMergedInto(), last: inc.GetLastActivity().AsTime()}
-		x.byID[id] = h
-		heap.Push(&x.age, h)
-		for _, key := range inc.GetEntityKeys() {
-			x.link(key, entry{id: id, last: h.last}, changed)
+		slot := x.alloc(h)
+		x.byID[id] = slot
+		heap.Push(ages{x}, slot)
+		for key := range h.keys() {
+			x.link(string(key), entry{slot: slot, last: h.last}, changed)
 		}
 		for len(x.byID) > x.max {
-			x.remove(x.age[0].id, changed)
+			x.remove(string(x.slots[x.age[0]].id()), changed)
 		}
 	}
 	x.mu.Unlock()
@@ -123,18 +112,32 @@ func (x *Incidents) Put(id string, inc *adjoinv1.Incident, raw []byte) {
 	}
 }
 
+// alloc puts h in a free slot, or a new one.
+func (x *Incidents) alloc(h held) int32 {
+	if n := len(x.free); n > 0 {
+		slot := x.free[n-1]
+		x.free = x.free[:n-1]
+		x.slots[slot] = h
+		return slot
+	}
+	x.slots = append(x.slots, h)
+	return int32(len(x.slots) - 1)
+}
+
 // remove drops id from the index and from its entities' lists, noting those entities.
 func (x *Incidents) remove(id string, changed map[string]struct{}) {
-	h, ok := x.byID[id]
+	slot, ok := x.byID[id]
 	if !ok {
 		return
 	}
-	heap.Remove(&x.age, h.pos)
+	h := x.slots[slot]
+	heap.Remove(ages{x}, int(h.pos))
 	delete(x.byID, id)
-	for _, key := range h.keys {
+	for k := range h.keys() {
+		key := string(k)
 		list := x.byEntity[key]
 		for i, e := range list {
-			if e.id == id {
+			if e.slot == slot {
 				list = append(list[:i:i], list[i+1:]...)
 				changed[key] = struct{}{}
 				break
@@ -146,12 +149,14 @@ func (x *Incidents) remove(id string, changed map[string]struct{}) {
 			x.byEntity[key] = list
 		}
 	}
+	x.slots[slot] = held{}
+	x.free = append(x.free, slot)
 }
 
 // link puts e in key's list, in order, and keeps the list within perEntity.
 func (x *Incidents) link(key string, e entry, changed map[string]struct{}) {
 	list := x.byEntity[key]
-	i := sort.Search(len(list), func(i int) bool { return newer(e, list[i]) })
+	i := sort.Search(len(list), func(i int) bool { return x.newer(e, list[i]) })
 	if i >= x.perEntity {
 		return // older than every incident kept for key
 	}
@@ -166,11 +171,11 @@ func (x *Incidents) link(key string, e entry, changed map[string]struct{}) {
 }
 
 // newer orders entries most recent first, then by id.
-func newer(a, b entry) bool {
-	if !a.last.Equal(b.last) {
-		return a.last.After(b.last)
+func (x *Incidents) newer(a, b entry) bool {
+	if a.last != b.last {
+		return a.last > b.last
 	}
-	return a.id < b.id
+	return bytes.Compare(x.slots[a.slot].id(), x.slots[b.slot].id()) < 0
 }
 
 // ForEntity returns up to limit (at most perEntity) of key's incidents, most recent first;
@@ -180,21 +185,24 @@ func (x *Incidents) ForEntity(key string, limit int) []*adjoinv1.Incident {
 		limit = x.perEntity
 	}
 	x.mu.RLock()
-	var found []*held
-	seen := map[string]bool{}
+	var found []held
+	seen := map[int32]bool{}
 	for _, e := range x.byEntity[key] {
-		h := x.resolve(e.id)
-		if h == nil || seen[h.id] {
+		slot, ok := x.resolve(e.slot)
+		if !ok || seen[slot] {
 			continue
 		}
-		seen[h.id] = true
-		found = append(found, h)
+		seen[slot] = true
+		found = append(found, x.slots[slot])
 	}
-	x.mu.RUnlock() // a held incident is replaced, never changed: found stays as read
+	x.mu.RUnlock() // a held incident's bytes are replaced, never changed: found stays as read
 	// Merged incidents come in their list's place: order them again, then decode only those
 	// returned.
 	sort.SliceStable(found, func(i, j int) bool {
-		return newer(entry{found[i].id, found[i].last}, entry{found[j].id, found[j].last})
+		if found[i].last != found[j].last {
+			return found[i].last > found[j].last
+		}
+		return bytes.Compare(found[i].id(), found[j].id()) < 0
 	})
 	out := make([]*adjoinv1.Incident, min(len(found), limit))
 	for i := range out {
@@ -203,19 +211,21 @@ func (x *Incidents) ForEntity(key string, limit int) []*adjoinv1.Incident {
 	return out
 }
 
-// resolve follows merged_into from id to the incident it now is, nil when that is not held.
-func (x *Incidents) resolve(id string) *held {
+// resolve follows merged_into from slot to the incident it now is; false when that is not held.
+func (x *Incidents) resolve(slot int32) (int32, bool) {
 	for range mergeHops {
-		h, ok := x.byID[id]
+		h := &x.slots[slot]
+		merged := h.merged()
+		if len(merged) == 0 || bytes.Equal(merged, h.id()) {
+			return slot, true
+		}
+		next, ok := x.byID[string(merged)]
 		if !ok {
-			return nil
+			return 0, false
 		}
-		if h.merged == "" || h.merged == id {
-			return h
-		}
-		id = h.merged
+		slot = next
 	}
-	return nil
+	return 0, false
 }
 
 // Len returns how many incidents are held (merged ones included) and how many entities have
@@ -224,30 +234,4 @@ func (x *Incidents) Len() (incidents, entities int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.byID), len(x.byEntity)
-}
-
-// ageHeap orders held incidents by last activity, oldest first.
-type ageHeap []*held
-
-func (a ageHeap) Len() int { return len(a) }
-func (a ageHeap) Less(i, j int) bool {
-	if !a[i].last.Equal(a[j].last) {
-		return a[i].last.Before(a[j].last)
-	}
-	return a[i].id < a[j].id
-}
-func (a ageHeap) Swap(i, j int) { a[i], a[j] = a[j], a[i]; a[i].pos = i; a[j].pos = j }
-
-func (a *ageHeap) Push(v any) {
-	h := v.(*held)
-	h.pos = len(*a)
-	*a = append(*a, h)
-}
-
-func (a *ageHeap) Pop() any {
-	old := *a
-	h := old[len(old)-1]
-	old[len(old)-1] = nil
-	*a = old[:len(old)-1]
-	return h
 }
