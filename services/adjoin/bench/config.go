@@ -166,6 +166,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("active-users: %d, want -1 (every user) or a count", c.ActiveUsers)
 	case c.GrowthAlerts < 100 || c.GrowthAlerts > 10_000_000:
 		return fmt.Errorf("growth-alerts: %d, want 100 to 10000000", c.GrowthAlerts)
+	case c.ScalePairs < 1 || c.ScalePairs > 20:
+		return fmt.Errorf("scale-pairs: %d, want 1 to 20", c.ScalePairs)
 	case c.LatencyFor < 100*time.Millisecond:
 		return fmt.Errorf("latency-for: %s, want at least 100ms", c.LatencyFor)
 	case c.BadgeCalls < 10:

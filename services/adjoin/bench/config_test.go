@@ -127,3 +127,18 @@ func TestConfigServerGOGCAndActiveUsers(t *testing.T) {
 		}
 	}
 }
+
+// Three pairs of scale rounds by default; a count the phase cannot run, or one that would keep
+// it for hours, is refused by name.
+func TestConfigScalePairs(t *testing.T) {
+	t.Parallel()
+	if c := (Config{Only: []string{PhaseScale}}).Defaults(); c.ScalePairs != 3 || c.Validate() != nil {
+		t.Fatalf("defaults: %d pairs, Validate() = %v; want 3, nil", c.ScalePairs, c.Validate())
+	}
+	for _, pairs := range []int{-1, 21} {
+		c := Config{Only: []string{PhaseScale}, ScalePairs: pairs}.Defaults()
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "scale-pairs") {
+			t.Errorf("%d pairs: Validate() = %v, want the scale-pairs error", pairs, err)
+		}
+	}
+}
