@@ -38,14 +38,7 @@ func TestBenchQuick(t *testing.T) {
 		!strings.Contains(out.String(), "minimal gRPC server, same answer, own process: ") {
 		t.Errorf("no table on stdout:\n%s", out.String())
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, file)
 	// Every phase is there, in both sync modes.
 	for _, want := range []struct {
 		path string
@@ -90,24 +83,8 @@ func TestBenchQuick(t *testing.T) {
 // testBenchScale runs the paired scale phase alone on two small directories: one pair of
 // rounds, each side's services on a server of its own, reported in the last sync mode.
 func testBenchScale(t *testing.T, binDir string) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "bench.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--only", "scale", "--sizes", "1000,3000", "--sync", "default", "--alerts", "400", "--scale-pairs", "1",
-		"--bin-dir", binDir, "--work-dir", dir, "--json", file, "--quick"}
-	if code := Main(ctx, args, &out, &errOut); code != 0 {
-		t.Fatalf("adjoin %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, out := benchReport(t, "--only", "scale", "--sizes", "1000,3000", "--sync", "default", "--alerts", "400", "--scale-pairs", "1",
+		"--bin-dir", binDir, "--quick")
 	for _, want := range []struct {
 		path string
 		n    int
@@ -131,8 +108,8 @@ func testBenchScale(t *testing.T, binDir string) {
 	if v := at(rep, "runs.0.scale"); v != nil {
 		t.Errorf("runs.0.scale = %v, want absent: the end-to-end phase did not run", v)
 	}
-	if !strings.Contains(out.String(), "side by side") {
-		t.Errorf("no paired scale row in the table:\n%s", out.String())
+	if !strings.Contains(out, "side by side") {
+		t.Errorf("no paired scale row in the table:\n%s", out)
 	}
 }
 
@@ -141,24 +118,8 @@ func testBenchScale(t *testing.T, binDir string) {
 // all there, GetBadge beside the minimal server in a process of its own (this test binary,
 // through TestMain), and the memory with each service's ready time.
 func testBenchOnly(t *testing.T, binDir string) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "bench.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--only", "memory,getbadge", "--sizes", "1000", "--alerts", "100", "--badge-calls", "40",
-		"--concurrency", "1,4", "--bin-dir", binDir, "--work-dir", dir, "--json", file, "--quick"}
-	if code := Main(ctx, args, &out, &errOut); code != 0 {
-		t.Fatalf("adjoin %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, table := benchReport(t, "--only", "memory,getbadge", "--sizes", "1000", "--alerts", "100", "--badge-calls", "40",
+		"--concurrency", "1,4", "--bin-dir", binDir, "--quick")
 	for _, want := range []struct {
 		path string
 		n    int
@@ -187,9 +148,39 @@ func testBenchOnly(t *testing.T, binDir string) {
 	if e, _ := at(rep, "memory.entities").(float64); e != 1000 {
 		t.Errorf("memory.entities = %v, want 1000", e)
 	}
-	if table := out.String(); strings.Contains(table, "raw JetStream") || strings.Contains(table, "alerts/s") {
+	if strings.Contains(table, "raw JetStream") || strings.Contains(table, "alerts/s") {
 		t.Errorf("the table shows a phase that did not run:\n%s", table)
 	}
+}
+
+// benchReport runs `adjoin bench` with args in a work directory of its own (at most two minutes)
+// and returns the JSON it wrote, decoded, and the table it printed.
+func benchReport(t *testing.T, args ...string) (map[string]any, string) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args = append([]string{"bench", "--work-dir", dir, "--json", file}, args...)
+	if code := Main(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("adjoin %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	return readReport(t, file), out.String()
+}
+
+// readReport reads the JSON report in file.
+func readReport(t *testing.T, file string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 // at follows a dotted path of keys and indexes into decoded JSON; nil when absent.
