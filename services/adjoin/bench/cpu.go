@@ -96,6 +96,27 @@ func procsCPU(pids []int) time.Duration {
 	return total
 }
 
+// procsFaults is the minor page faults of running processes so far, from /proc/<pid>/stat:
+// on a virtual machine a fault is dear, and a process touching memory it has not touched
+// before (its heap growing back after a load returned it to the system) shows here first.
+func procsFaults(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 8 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[7], 10, 64) // minflt, field 10 of stat
+		total += n
+	}
+	return total
+}
+
 // AlertCPU is the CPU time each process spent per 1,000 alerts of a throughput phase (from
 // the first publish until the incident builder caught up): what a size costs each of them,
 // whatever the wall time a shared machine gives it. Server is the harness's process, mostly

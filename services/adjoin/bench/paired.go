@@ -119,9 +119,11 @@ func (r *matrix) pairedMode(ctx context.Context, mode string, sides []*pairedSid
 	// A round on each side first, not measured: the larger side's first seconds after start
 	// were seen to run slower (the first round at 0.6-0.8 of the next ones).
 	for _, s := range sides {
-		if _, err := s.round(ctx, mode, rounds, perRound, pids); err != nil {
+		got, err := s.round(ctx, mode, rounds, perRound, pids)
+		if err != nil {
 			return nil, fmt.Errorf("%d users, warm-up: %w", s.users, err)
 		}
+		r.say("[paired %s %d] warm-up: %s", mode, s.users, got)
 	}
 	res := &PairedScale{FromEntities: sides[0].users, ToEntities: sides[1].users, Pairs: r.cfg.ScalePairs, AlertsPerRound: perRound}
 	var fromRates, toRates []float64
@@ -137,7 +139,7 @@ func (r *matrix) pairedMode(ctx context.Context, mode string, sides []*pairedSid
 			if got[i], err = sides[i].round(ctx, mode, round, perRound, pids); err != nil {
 				return nil, fmt.Errorf("%d users, round %d: %w", sides[i].users, round, err)
 			}
-			r.say("[paired %s %d] round %d: %.0f alerts/s; %s (after %.1f s quiet)", mode, sides[i].users, round, got[i].rate, got[i].cpu, got[i].quiet.Seconds())
+			r.say("[paired %s %d] round %d: %s", mode, sides[i].users, round, got[i])
 		}
 		from, to := got[0], got[1]
 		fromRates, toRates = append(fromRates, from.rate), append(toRates, to.rate)
@@ -158,6 +160,13 @@ type sideRound struct {
 	rate, incidents float64 // alerts/s, and with the incident builder waited for
 	cpu             AlertCPU
 	quiet           time.Duration // waited for every service to be idle first
+	faults          [2]int64      // minor page faults of the correlator and the badge service
+}
+
+// String is the round in a phrase, for progress lines.
+func (g sideRound) String() string {
+	return fmt.Sprintf("%.0f alerts/s; %s; page faults: correlator %d, badge %d (after %.1f s quiet)",
+		g.rate, g.cpu, g.faults[0], g.faults[1], g.quiet.Seconds())
 }
 
 // round pushes n alerts through the side once every service of pids is idle, following the
@@ -173,12 +182,14 @@ func (s *pairedSide) round(ctx context.Context, mode string, block, n int, pids 
 	for u := block * s.sampled; u < (block+1)*s.sampled; u++ {
 		s.step.throughputSampled = append(s.step.throughputSampled, u)
 	}
-	clock := readProcClock(s.svc)
+	clock, svcPids := readProcClock(s.svc), s.svc.pids()
+	faults := [2]int64{procsFaults(svcPids[:1]), procsFaults(svcPids[1:])}
 	var err error
 	if got.rate, got.incidents, err = s.step.throughput(ctx, n); err != nil {
 		return got, err
 	}
 	got.cpu = clock.per1k(s.svc, n)
+	got.faults = [2]int64{procsFaults(svcPids[:1]) - faults[0], procsFaults(svcPids[1:]) - faults[1]}
 	return got, nil
 }
 
