@@ -77,41 +77,34 @@ func ownCPU() time.Duration {
 
 // procsCPU is the user and system time of running processes, from /proc/<pid>/stat.
 func procsCPU(pids []int) time.Duration {
-	var total time.Duration
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The command name is in parentheses and may hold spaces: count fields after it.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14 of stat
-		st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
-		total += time.Duration(ut+st) * clockTick
-	}
-	return total
+	// utime and stime, fields 14 and 15 of stat.
+	return time.Duration(sumStat(pids, 14)+sumStat(pids, 15)) * clockTick
 }
 
 // procsFaults is the minor page faults of running processes so far, from /proc/<pid>/stat:
 // on a virtual machine a fault is dear, and a process touching memory it has not touched
 // before (its heap growing back after a load returned it to the system) shows here first.
 func procsFaults(pids []int) int64 {
+	return sumStat(pids, 10) // minflt
+}
+
+// sumStat adds up field (numbered from 1, as proc(5) does) of /proc/<pid>/stat over pids,
+// skipping a process that has ended.
+func sumStat(pids []int, field int) int64 {
 	var total int64
 	for _, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			continue
 		}
+		// The command name (field 2) is in parentheses and may hold spaces: count the fields
+		// after it, the first of them field 3.
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 8 {
+		if len(f) < field-2 {
 			continue
 		}
-		n, _ := strconv.ParseInt(f[7], 10, 64) // minflt, field 10 of stat
+		n, _ := strconv.ParseInt(f[field-3], 10, 64)
 		total += n
 	}
 	return total
