@@ -25,6 +25,6 @@ func FollowIncidents(ctx context.Context, kv jetstream.KeyValue, idx *app.Incide
 			log.Error("skipping undecodable incident", zap.String("incident", e.Key()), logx.Err(err))
 			return
 		}
-		idx.Put(e.Key(), inc, kept(e.Value())) // the index keeps the encoding
+		idx.Put(e.Key(), inc, e.Value()) // the index keeps its own copy of the encoding
 	})
 }

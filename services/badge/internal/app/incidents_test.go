@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adjoinv1 "github.com/adjoin/adjoin/pkg/gen/adjoin/v1"
@@ -151,5 +152,22 @@ func BenchmarkIncidentsSet(b *testing.B) {
 		n := app.DefaultMaxIncidents + i
 		id := fmt.Sprint("inc-", n)
 		x.Set(id, incident(id, n, fmt.Sprint("e", n%entities), fmt.Sprint("e", (n*7+1)%entities)))
+	}
+}
+
+// Put keeps its own copy of the encoding: a caller reusing its buffer afterwards (a KV
+// watcher's message) changes nothing the index answers.
+func TestIncidentsPutCopies(t *testing.T) {
+	x := app.NewIncidents(app.IncidentsPerEntity, 10)
+	inc := incident("i1", 1, "alice")
+	raw, err := proto.Marshal(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Put("i1", inc, raw)
+	clear(raw)
+	got := x.ForEntity("alice", 0)
+	if len(got) != 1 || got[0].GetId() != "i1" || !proto.Equal(got[0], inc) {
+		t.Fatalf("ForEntity(alice) after the caller cleared its buffer = %v, want %v", got, inc)
 	}
 }
