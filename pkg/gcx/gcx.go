@@ -17,16 +17,21 @@ package gcx
 import (
 	"context"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
 )
 
-// DefaultHeadroom is how much the heap may grow between collections: a second or two of a busy
-// service's garbage. With 64 MB, GetBadge at 1M users still page-faulted (3.5k faults in 10 s,
-// against 49 at 10k users) and ran at 0.72-0.85 of a minimal server at concurrency 1; with 32 MB
-// at 0.87-1.00 (four alternated runs each, docs/performance.md).
-const DefaultHeadroom = 32 << 20
+// DefaultHeadroom is how much the heap may grow between collections: a few seconds of a busy
+// service's garbage. A collection of adjoin-badge at 1M users marks for about 10 ms, and
+// GetBadge calls that fall inside one wait: with 32 MB, at 40,000 calls a second, that was
+// four collections a second and the p99 at concurrency 16 and 64 was 1.72-2.39 and 3.80-4.35
+// ms (four runs); with 128 MB, faulted in once after the load (Prefault), 1.25-1.47 and
+// 2.95-3.32 ms, the minimal gRPC server's own 1.51-1.85 and 3.11-3.16 (docs/performance.md).
+// Without the prefault a larger headroom cost more than it saved: 64 MB page-faulted under
+// GetBadge (3.5k faults in 10 s) and ran at 0.72-0.85 of the minimal server at concurrency 1.
+const DefaultHeadroom = 128 << 20
 
 // DefaultLoadHeadroom is the headroom while a service loads its index (BoundHeadroomAfter).
 const DefaultLoadHeadroom = 128 << 20
@@ -63,7 +68,12 @@ func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, during, hea
 		return
 	}
 	current := during
-	adjust := func() { debug.SetGCPercent(Percent(LiveHeap(), max(current, ScanHeap()))) }
+	adjust := func() uint64 {
+		live := LiveHeap()
+		p := Percent(live, max(current, ScanHeap()))
+		debug.SetGCPercent(p)
+		return live * uint64(p) / 100
+	}
 	adjust()
 	go func() {
 		t := time.NewTicker(every)
@@ -75,12 +85,36 @@ func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, during, hea
 			case <-loaded:
 				loaded, current = nil, headroom
 				debug.FreeOSMemory()
-				adjust()
+				Prefault(adjust())
 			case <-t.C:
 				adjust()
 			}
 		}
 	}()
+}
+
+// prefaultChunk is the size of the allocations Prefault makes: large objects (over 32 KB), so
+// each takes its own run of pages, lowest addresses first, as the heap's next spans will.
+const prefaultChunk = 64 << 10
+
+// Prefault touches n bytes of heap and lets them go, so that the memory the heap grows into
+// until its next collection is resident before requests need it: right after
+// debug.FreeOSMemory every page of that headroom would otherwise be faulted in (and cleared
+// by the kernel) under the first requests, on a VM a visible share of their time. The pages
+// stay with the process afterwards: the runtime keeps free pages up to a tenth past its heap
+// goal, and the headroom is within it. It is memory the service uses under load in any case;
+// it is now counted from the start.
+func Prefault(n uint64) {
+	const page = 4096
+	held := make([][]byte, 0, n/prefaultChunk)
+	for range n / prefaultChunk {
+		b := make([]byte, prefaultChunk)
+		for i := 0; i < len(b); i += page {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
+	runtime.KeepAlive(held)
 }
 
 // Percent is the GC percent giving headroom bytes over a live heap of live bytes, between
