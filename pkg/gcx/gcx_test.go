@@ -105,6 +105,36 @@ func TestBoundHeadroomAfterTheLoad(t *testing.T) {
 	runtime.KeepAlive(live)
 }
 
+// TestBoundWhileLoading: with 64 MB live and 16 MB of headroom, the GC percent is about 25
+// while loading, and the runtime's default (100) once loaded is closed.
+func TestBoundWhileLoading(t *testing.T) {
+	defaultGC(t)
+	live := make([]byte, 64<<20)
+	runtime.GC()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loaded := make(chan struct{})
+	BoundWhileLoading(ctx, loaded, 16<<20, 10*time.Millisecond)
+	got := debug.SetGCPercent(100)
+	debug.SetGCPercent(got)
+	if got < minPercent || got > 30 {
+		t.Fatalf("GC percent %d while loading, want about 25", got)
+	}
+	close(loaded)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := debug.SetGCPercent(25)
+		if got == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GC percent %d 10s after the load, want the default 100", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.KeepAlive(live)
+}
+
 // defaultGC skips the test when GOGC is set (BoundHeadroom leaves it alone), and otherwise
 // starts it at GOGC=100 and puts the GC percent back after it.
 func defaultGC(t *testing.T) {

@@ -73,6 +73,8 @@ type Config struct {
 	DirectorySnapshotEvery time.Duration
 	// Metrics is shared when several services run in one process; nil makes a new one.
 	Metrics *metrics.Metrics
+	// Loaded, when set, is called once the directory has loaded, before the service is ready.
+	Loaded func()
 }
 
 // Flags defines the settings on s.

@@ -53,6 +53,9 @@ func start(ctx context.Context, rt *service.Runtime, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Loaded != nil {
+		cfg.Loaded()
+	}
 	ports.WaitCaughtUp(ctx, caughtUp, 30*time.Second, rt.Log)
 	ln, err := httpx.Listen(cfg.Listener, cfg.HTTPAddr)
 	if err != nil {

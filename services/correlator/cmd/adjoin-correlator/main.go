@@ -4,9 +4,11 @@ package main
 import (
 	"context"
 	"os"
+	"sync"
 
 	"go.uber.org/zap"
 
+	"github.com/adjoin/adjoin/pkg/gcx"
 	"github.com/adjoin/adjoin/pkg/svcmain"
 	"github.com/adjoin/adjoin/services/correlator"
 )
@@ -14,6 +16,11 @@ import (
 func main() {
 	var cfg correlator.Config
 	os.Exit(svcmain.Main("adjoin-correlator", doc, os.Args[1:], cfg.Flags, func(ctx context.Context, log *zap.Logger) error {
+		// The directory's load is collected after a bounded headroom, so that its garbage
+		// reuses pages instead of doubling the heap; then the runtime's default again (see gcx).
+		loaded := make(chan struct{})
+		cfg.Loaded = sync.OnceFunc(func() { close(loaded) })
+		gcx.BoundWhileLoading(ctx, loaded, gcx.DefaultLoadHeadroom, gcx.DefaultEvery)
 		return correlator.Run(ctx, cfg, log)
 	}))
 }
