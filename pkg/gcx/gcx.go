@@ -66,6 +66,21 @@ func BoundHeadroom(ctx context.Context, headroom uint64, every time.Duration) {
 // were a fifth of adjoin-badge's CPU to ready at 1M users; with the runtime's default, its
 // resident memory peaked at 551 MiB against 317.
 func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, during, headroom uint64, every time.Duration) {
+	bound(ctx, loaded, during, headroom, every)
+}
+
+// BoundWhileLoading bounds the headroom as BoundHeadroom does until loaded is closed, then
+// gives the collector back the runtime's default (GOGC=100). For a service whose heap at work
+// has pointers to mark (the correlator's ledgers), so a bounded headroom would cost it more
+// collections than it saves in pages, but whose start is a load that allocates several times
+// what it keeps.
+func BoundWhileLoading(ctx context.Context, loaded <-chan struct{}, headroom uint64, every time.Duration) {
+	bound(ctx, loaded, headroom, 0, every)
+}
+
+// bound keeps the headroom at during until loaded is closed, then at after (0: the runtime's
+// default, no longer followed), every period until ctx ends. Nothing with GOGC set.
+func bound(ctx context.Context, loaded <-chan struct{}, during, after uint64, every time.Duration) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}
@@ -85,37 +100,13 @@ func BoundHeadroomAfter(ctx context.Context, loaded <-chan struct{}, during, hea
 			case <-ctx.Done():
 				return
 			case <-loaded:
-				loaded, current = nil, headroom
+				if after == 0 {
+					debug.SetGCPercent(100)
+					return
+				}
+				loaded, current = nil, after
 				debug.FreeOSMemory()
 				Prefault(adjust())
-			case <-t.C:
-				adjust()
-			}
-		}
-	}()
-}
-
-// BoundWhileLoading bounds the headroom as BoundHeadroom does until loaded is closed, then
-// gives the collector back the runtime's default (GOGC=100). For a service whose heap at work
-// has pointers to mark (the correlator's ledgers), so a bounded headroom would cost it more
-// collections than it saves in pages, but whose start is a load that allocates several times
-// what it keeps.
-func BoundWhileLoading(ctx context.Context, loaded <-chan struct{}, headroom uint64, every time.Duration) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		return
-	}
-	adjust := func() { debug.SetGCPercent(Percent(LiveHeap(), max(headroom, ScanHeap()))) }
-	adjust()
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-loaded:
-				debug.SetGCPercent(100)
-				return
 			case <-t.C:
 				adjust()
 			}
