@@ -28,9 +28,9 @@ import (
 // DefaultHeadroom is how much the heap may grow between collections: a few seconds of a busy
 // service's garbage. A collection of adjoin-badge at 1M users marks for about 10 ms, and
 // GetBadge calls that fall inside one wait: with 32 MB, at 40,000 calls a second, that was
-// four collections a second and the p99 at concurrency 16 and 64 was 1.72-2.39 and 3.80-4.35
-// ms (four runs); with 128 MB, faulted in once after the load (Prefault), 1.25-1.47 and
-// 2.95-3.32 ms, the minimal gRPC server's own 1.51-1.85 and 3.11-3.16 (docs/performance.md).
+// about four collections a second. Six alternated runs each way, p99 over the minimal gRPC
+// server's at concurrency 16 and 64: median 1.17 and 1.15 with 32 MB, 0.88 and 1.03 with 128
+// MB faulted in once after the load (Prefault); QPS at 64: 0.87 and 0.91 (docs/performance.md).
 // Without the prefault a larger headroom cost more than it saved: 64 MB page-faulted under
 // GetBadge (3.5k faults in 10 s) and ran at 0.72-0.85 of the minimal server at concurrency 1.
 const DefaultHeadroom = 128 << 20

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 
 // TestCorrelatorKeepsDirectorySnapshot runs the correlator on a directory of 10,000 users (the
 // smallest that gets a snapshot) with a short --directory-snapshot-every: it writes the
-// snapshot, and a reader started afterwards loads the directory from it.
+// snapshot, and a reader started afterwards loads the directory from it. Config.Loaded was
+// called once before (the keeper starts after the load).
 func TestCorrelatorKeepsDirectorySnapshot(t *testing.T) {
 	url, js := startJetStream(t, false)
 	keys := putUsersAsync(t, js, 10_000)
@@ -29,6 +31,8 @@ func TestCorrelatorKeepsDirectorySnapshot(t *testing.T) {
 	}
 	cfg := correlator.DefaultConfig()
 	cfg.NATS.URL, cfg.Listener, cfg.DirectorySnapshotEvery = url, ln, 200*time.Millisecond
+	var loaded atomic.Int32
+	cfg.Loaded = func() { loaded.Add(1) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- correlator.Run(ctx, cfg, zap.NewNop()) }()
@@ -49,6 +53,9 @@ func TestCorrelatorKeepsDirectorySnapshot(t *testing.T) {
 		}
 		return nil
 	})
+	if n := loaded.Load(); n != 1 {
+		t.Errorf("Config.Loaded called %d times before the snapshot was written, want 1", n)
+	}
 	kv, err := js.KeyValue(ctx, natsx.BucketDirectory)
 	if err != nil {
 		t.Fatal(err)
