@@ -106,8 +106,9 @@ fuzz:
 ## bench: `adjoin bench`, every figure of docs/performance.md beside its baseline in one run
 ## on an embedded JetStream server: raw JetStream, alerts through the real correlator and badge
 ## binaries at 10k, 100k and 1M users, parse + detect, GetBadge, memory per entity; sync always and
-## default, then 1M and 10k users side by side (~10.5 min on 2 cores on 2026-12-08, 4.5 the day before: the
-## sync-always phases follow the disk). Prints one table and writes bench.json (compare it across commits).
+## default, then 1M and 10k users side by side (4.5 to 10.5 min on 2 cores, 8 on the VM of 2026-12-08
+## morning: the sync-always phases follow the disk). Prints one table and writes bench.json (compare it
+## across commits).
 .PHONY: bench bench-go
 bench:
 	mkdir -p bin
