@@ -40,14 +40,7 @@ func TestBenchQuick(t *testing.T) {
 	}
 	rep := readReport(t, file)
 	// Every phase is there, in both sync modes.
-	for _, want := range []struct {
-		path string
-		n    int
-	}{{"runs", 2}, {"runs.0.sizes", 1}, {"runs.1.sizes", 1}, {"ingest", 2}, {"get_badge", 3}} {
-		if got := len(at(rep, want.path).([]any)); got != want.n {
-			t.Errorf("%s: %d entries, want %d", want.path, got, want.n)
-		}
-	}
+	wantEntries(t, rep, map[string]int{"runs": 2, "runs.0.sizes": 1, "runs.1.sizes": 1, "ingest": 2, "get_badge": 3})
 	for _, key := range []string{"go_version", "cpu", "runs.0.sync_interval", "runs.1.sync_interval"} {
 		if s, _ := at(rep, key).(string); s == "" {
 			t.Errorf("%s: empty", key)
@@ -85,14 +78,8 @@ func TestBenchQuick(t *testing.T) {
 func testBenchScale(t *testing.T, binDir string) {
 	rep, out := benchReport(t, "--only", "scale", "--sizes", "1000,3000", "--sync", "default", "--alerts", "400", "--scale-pairs", "1",
 		"--bin-dir", binDir, "--quick")
-	for _, want := range []struct {
-		path string
-		n    int
-	}{{"runs", 1}, {"runs.0.sizes", 2}, {"runs.0.paired_scale.alerts_per_s_ratios", 2}, {"runs.0.paired_scale.correlator_cpu_ratios", 2}} {
-		if got, _ := at(rep, want.path).([]any); len(got) != want.n {
-			t.Errorf("%s: %d entries, want %d", want.path, len(got), want.n)
-		}
-	}
+	wantEntries(t, rep, map[string]int{"runs": 1, "runs.0.sizes": 2, "runs.0.paired_scale.alerts_per_s_ratios": 2,
+		"runs.0.paired_scale.correlator_cpu_ratios": 2})
 	for path, want := range map[string]float64{"runs.0.paired_scale.from_entities": 1000, "runs.0.paired_scale.to_entities": 3000,
 		"runs.0.paired_scale.pairs": 1, "runs.0.paired_scale.alerts_per_round": 100} {
 		if got, _ := at(rep, path).(float64); got != want {
@@ -120,14 +107,7 @@ func testBenchScale(t *testing.T, binDir string) {
 func testBenchOnly(t *testing.T, binDir string) {
 	rep, table := benchReport(t, "--only", "memory,getbadge", "--sizes", "1000", "--alerts", "100", "--badge-calls", "40",
 		"--concurrency", "1,4", "--bin-dir", binDir, "--quick")
-	for _, want := range []struct {
-		path string
-		n    int
-	}{{"runs", 1}, {"runs.0.sizes", 1}, {"get_badge", 2}, {"only", 2}} {
-		if got, _ := at(rep, want.path).([]any); len(got) != want.n {
-			t.Errorf("%s: %d entries, want %d", want.path, len(got), want.n)
-		}
-	}
+	wantEntries(t, rep, map[string]int{"runs": 1, "runs.0.sizes": 1, "get_badge": 2, "only": 2})
 	for _, path := range []string{"ingest", "runs.0.scale"} {
 		if v := at(rep, path); v != nil {
 			t.Errorf("%s = %v, want absent: its phase did not run", path, v)
@@ -181,6 +161,16 @@ func readReport(t *testing.T, file string) map[string]any {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// wantEntries checks that each path of rep is a list of that many entries (absent: none).
+func wantEntries(t *testing.T, rep map[string]any, want map[string]int) {
+	t.Helper()
+	for path, n := range want {
+		if got, _ := at(rep, path).([]any); len(got) != n {
+			t.Errorf("%s: %d entries, want %d", path, len(got), n)
+		}
+	}
 }
 
 // at follows a dotted path of keys and indexes into decoded JSON; nil when absent.

@@ -19,7 +19,7 @@ const (
 // Phases of a run, for Config.Only: the raw JetStream baseline (per sync mode); the contract's
 // floor (per sync mode, after the raw baseline: the JetStream work every alert costs); end to end
 // (throughput and latency at every size in every sync mode); the paired scale (the smallest and
-// the largest size side by side, in every sync mode, PairedScale); parse + detect; GetBadge and
+// the largest size side by side, in the last sync mode, PairedScale); parse + detect; GetBadge and
 // memory (each once, at the largest size, in the first sync mode). The services' ready times
 // are recorded at every size whatever the phases.
 const (
@@ -216,8 +216,9 @@ func (c Config) runs(phase string) bool {
 }
 
 // syncs are the sync modes the directory sizes are measured in: every one when the raw
-// baseline or the end-to-end phase runs (they depend on the mode), else only the first, where
-// memory and GetBadge are measured.
+// baseline, the end-to-end phase or the paired scale runs (they depend on the mode; the paired
+// scale runs in the last, so `--only scale` wants `--sync default` alone to skip the sizes' starts
+// under sync always), else only the first, where memory and GetBadge are measured.
 func (c Config) syncs() []string {
 	if c.runs(PhaseRaw) || c.runs(PhaseE2E) || c.runs(PhaseScale) {
 		return c.Syncs
